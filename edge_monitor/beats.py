@@ -1,0 +1,130 @@
+"""What the arrhythmia model sees of one beat: a window around its R peak plus RR-interval context.
+
+Inter-patient S-beat detection lives on RR timing relative to *this* patient's rhythm (a PAC is
+early against the local and long-run RR, not against a population norm), so RR features are
+ratios to running averages; the beat window is scaled by this patient's running QRS amplitude, not
+per beat, so a large ventricular beat stays large next to its neighbours. The builder is streaming:
+a beat is emitted when the next R peak arrives (its post-RR is then known). Training runs the same
+builder over whole records.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+RR_FEATURES = (
+    "pre_rr_local",
+    "post_rr_local",
+    "pre_rr_long",
+    "post_rr_long",
+    "local_rr_long",
+    "pre_rr_s",
+    "post_rr_s",
+)
+
+
+@dataclass(frozen=True)
+class BeatSpec:
+    """Beat context geometry at the model rate `fs` (Hz)."""
+
+    fs: float = 180.0
+    before: int = 54  # samples before the R peak (0.30 s at 180 Hz: the P wave is in)
+    after: int = 74  # samples from the R peak on (0.41 s: the QRS and most of the T wave)
+    local_beats: int = 10  # RR average over the last beats ("local rhythm")
+    long_beats: int = 300  # RR median over roughly the last minutes ("this patient's rhythm")
+    amplitude_beats: int = 32  # QRS amplitude median over the last beats
+
+    @property
+    def length(self) -> int:
+        return self.before + self.after
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class BeatContext:
+    """One beat ready for the model: `window` (length,) float32 and `rr` (len(RR_FEATURES),)."""
+
+    r_index: int  # absolute sample index of the R peak at the model rate
+    window: np.ndarray
+    rr: np.ndarray
+
+
+class BeatContextBuilder:
+    """Push R peaks (model-rate indices, increasing) with access to the filtered signal."""
+
+    def __init__(self, spec: BeatSpec) -> None:
+        self.spec = spec
+        self._peaks: deque[int] = deque(maxlen=2)
+        self._rr_local: deque[float] = deque(maxlen=spec.local_beats)
+        self._rr_long: deque[float] = deque(maxlen=spec.long_beats)
+        self._amplitudes: deque[float] = deque(maxlen=spec.amplitude_beats)
+
+    def push(self, r_index: int, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
+        """Register a new R peak; return the context of the previous beat, now complete.
+
+        `signal` holds the filtered samples from absolute index `signal_start` on and must reach
+        the previous beat's window (the caller keeps a ring buffer of a few seconds).
+        """
+        self._peaks.append(int(r_index))
+        if len(self._peaks) < 2:
+            return None
+        beat, nxt = self._peaks[0], self._peaks[1]
+        window = self._window(signal, signal_start, beat)
+        post = (nxt - beat) / self.spec.fs
+        pre = self._rr_local[-1] if self._rr_local else post
+        rr = self._features(pre, post)
+        self._rr_local.append(post)
+        self._rr_long.append(post)
+        return BeatContext(beat, window, rr)
+
+    def _features(self, pre: float, post: float) -> np.ndarray:
+        local = float(np.mean(self._rr_local)) if self._rr_local else pre
+        long = float(np.median(self._rr_long)) if self._rr_long else local
+        local, long = max(local, 1e-3), max(long, 1e-3)
+        feats = [pre / local, post / local, pre / long, post / long, local / long, pre, post]
+        return np.clip(np.asarray(feats, dtype=np.float32), 0.0, 5.0)
+
+    def _window(self, signal: np.ndarray, signal_start: int, beat: int) -> np.ndarray:
+        spec = self.spec
+        lo, hi = beat - spec.before - signal_start, beat + spec.after - signal_start
+        window = np.zeros(spec.length, dtype=np.float32)
+        src_lo, src_hi = max(lo, 0), min(hi, len(signal))
+        if src_hi > src_lo:  # beats at the record edges are zero-padded
+            window[src_lo - lo : src_hi - lo] = signal[src_lo:src_hi]
+        window -= np.median(window)
+        qrs = window[spec.before - int(0.05 * spec.fs) : spec.before + int(0.05 * spec.fs) + 1]
+        self._amplitudes.append(float(np.ptp(qrs)))
+        scale = max(float(np.median(self._amplitudes)), 1e-3)
+        return window / scale
+
+
+def beat_contexts(
+    signal: np.ndarray, r_indices: np.ndarray, spec: BeatSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (n, length) and RR features (n, k) of every beat of a whole filtered record.
+
+    The last beat has no successor; its post-RR is taken equal to its pre-RR.
+    """
+    builder = BeatContextBuilder(spec)
+    x = np.asarray(signal, dtype=np.float32).reshape(-1)
+    peaks = [int(i) for i in r_indices]
+    if not peaks:
+        return np.zeros((0, spec.length), np.float32), np.zeros((0, len(RR_FEATURES)), np.float32)
+    windows = np.zeros((len(peaks), spec.length), dtype=np.float32)
+    rr = np.zeros((len(peaks), len(RR_FEATURES)), dtype=np.float32)
+    for k, r in enumerate(peaks[1:] + [None]):
+        if r is None:  # close the last beat with a virtual successor one pre-RR later
+            last = peaks[-1]
+            prev = peaks[-2] if len(peaks) > 1 else last - int(spec.fs)
+            r = last + max(last - prev, 1)
+        if k == 0:
+            builder.push(peaks[0], x)
+        ctx = builder.push(r, x)
+        if ctx is not None:
+            windows[k], rr[k] = ctx.window, ctx.rr
+    return windows, rr

@@ -1,0 +1,159 @@
+"""Causal preprocessing shared by training and the device: the model sees the same signal in both.
+
+Every stage keeps its own state so that a stream fed in chunks gives exactly the samples of one
+call over the whole record (tests/edge_monitor/test_dsp.py proves it). No `filtfilt`: a device
+cannot look ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from edge_monitor.errors import InputError
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Band and mains notch of the causal front-end filter, in Hz (notch 0 = none)."""
+
+    low_hz: float = 0.5
+    high_hz: float = 40.0
+    order: int = 2
+    notch_hz: float = 0.0
+    notch_q: float = 30.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "low_hz": self.low_hz,
+            "high_hz": self.high_hz,
+            "order": self.order,
+            "notch_hz": self.notch_hz,
+            "notch_q": self.notch_q,
+        }
+
+
+def design_sos(spec: FilterSpec, fs: float) -> np.ndarray:
+    """Second-order sections of the band-pass (plus notch when it lies below Nyquist)."""
+    nyquist = fs / 2.0
+    if not 0 < spec.low_hz < spec.high_hz:
+        raise InputError(f"filter band {spec.low_hz}-{spec.high_hz} Hz is not a valid band")
+    high = min(spec.high_hz, 0.9 * nyquist)
+    if spec.low_hz >= high:
+        raise InputError(f"sampling rate {fs} Hz is too low for a {spec.low_hz} Hz high-pass")
+    sos = sps.butter(spec.order, [spec.low_hz, high], btype="bandpass", fs=fs, output="sos")
+    if 0 < spec.notch_hz < 0.95 * nyquist:
+        b, a = sps.iirnotch(spec.notch_hz, spec.notch_q, fs=fs)
+        sos = np.vstack([sos, sps.tf2sos(b, a)])
+    return sos
+
+
+class StreamFilter:
+    """An SOS filter over (samples, channels) chunks with carried state.
+
+    The state starts as the filter's steady state for the first sample, so a record that does not
+    start at 0 mV gives no start-up transient, and the result does not depend on chunk sizes.
+    """
+
+    def __init__(self, sos: np.ndarray, n_channels: int) -> None:
+        self.sos = np.asarray(sos, dtype=np.float64)
+        self.n_channels = n_channels
+        self._zi: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._zi = None
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        x = _as_2d(chunk, self.n_channels)
+        if len(x) == 0:
+            return x.astype(np.float64)
+        if self._zi is None:
+            steady = sps.sosfilt_zi(self.sos)  # (sections, 2)
+            self._zi = steady[:, :, None] * x[0][None, None, :]
+        y, self._zi = sps.sosfilt(self.sos, x, axis=0, zi=self._zi)
+        return y
+
+
+class StreamResampler:
+    """Linear-interpolation resampler with carried phase, for signals already band-limited.
+
+    scipy has no stateful resampler (`resample_poly` works on whole arrays). After the front-end
+    low-pass (40 Hz by default) the signal has no content near the Nyquist of any model rate we use
+    (>= 100 Hz), so interpolation between neighbours is accurate; integer down-factors reduce to
+    exact decimation.
+    """
+
+    def __init__(self, fs_in: float, fs_out: float, n_channels: int) -> None:
+        if fs_in <= 0 or fs_out <= 0:
+            raise InputError(f"sampling rates must be positive, got {fs_in} -> {fs_out} Hz")
+        self.fs_in, self.fs_out, self.n_channels = float(fs_in), float(fs_out), n_channels
+        self._step = self.fs_in / self.fs_out  # input samples per output sample
+        self._next_pos = 0.0  # position of the next output sample, in input samples
+        self._consumed = 0  # input samples seen before the current chunk
+        self._last: np.ndarray | None = None  # last input sample of the previous chunk
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        x = _as_2d(chunk, self.n_channels).astype(np.float64)
+        if self.fs_in == self.fs_out:
+            return x
+        if len(x) == 0:
+            return np.empty((0, self.n_channels))
+        if self._last is not None:
+            buf = np.vstack([self._last[None, :], x])
+            origin = self._consumed - 1
+        else:
+            buf, origin = x, self._consumed
+        end = self._consumed + len(x) - 1  # last input position available
+        n_out = int(np.floor((end - self._next_pos) / self._step + 1e-9)) + 1
+        if n_out <= 0:
+            out = np.empty((0, self.n_channels))
+        else:
+            # Positions from an integer counter, so rounding does not drift over hours.
+            start_index = round(self._next_pos / self._step)
+            positions = (start_index + np.arange(n_out)) * self._step - origin
+            left = np.clip(np.floor(positions + 1e-9).astype(int), 0, len(buf) - 1)
+            right = np.minimum(left + 1, len(buf) - 1)
+            frac = (positions - left)[:, None]
+            out = buf[left] * (1.0 - frac) + buf[right] * frac
+            self._next_pos = (start_index + n_out) * self._step
+        self._consumed += len(x)
+        self._last = x[-1].copy()
+        return out
+
+
+def resample_record(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """One-shot resampling of a whole (samples, channels) record with the streaming resampler."""
+    x2 = _as_2d(x, None)
+    return StreamResampler(fs_in, fs_out, x2.shape[1])(x2)
+
+
+def filter_record(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
+    """One-shot causal filtering of a whole (samples, channels) record."""
+    x2 = _as_2d(x, None)
+    return StreamFilter(design_sos(spec, fs), x2.shape[1])(x2)
+
+
+def standardize(window: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    """Zero-mean, unit-variance per channel over the window's time axis (the last axis).
+
+    Per-window scaling makes the model indifferent to the unknown gain of a hobby front end
+    (an AD8232 output in ADC counts has no calibrated mV scale). eps (in signal units) keeps a
+    flat lead from being blown up into noise.
+    """
+    w = np.asarray(window, dtype=np.float32)
+    mean = w.mean(axis=-1, keepdims=True)
+    std = w.std(axis=-1, keepdims=True)
+    return (w - mean) / np.maximum(std, eps)
+
+
+def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
+    x = np.asarray(chunk)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise InputError(f"expected (samples, channels), got an array of shape {x.shape}")
+    if n_channels is not None and x.shape[1] != n_channels:
+        raise InputError(f"expected {n_channels} channels, got {x.shape[1]}")
+    return x

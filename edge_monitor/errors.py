@@ -1,0 +1,17 @@
+"""Expected failures. The CLIs turn these into one red line and a non-zero exit; anything else is a bug."""
+
+
+class EcgEdgeError(Exception):
+    """Root of every failure a user can cause and fix (bad file, missing data, no network)."""
+
+
+class InputError(EcgEdgeError, ValueError):
+    """A file, option or stream value that cannot be used as given."""
+
+
+class DataNotFoundError(EcgEdgeError, FileNotFoundError):
+    """A data set, record or checkpoint that is not where it was said to be."""
+
+
+class NetworkError(EcgEdgeError, OSError):
+    """A download that could not reach its server."""

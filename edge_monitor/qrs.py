@@ -1,0 +1,193 @@
+"""Streaming R-peak detection after Pan & Tompkins (1985), with searchback and a T-wave check.
+
+Written here because the libraries' detectors (wfdb.processing.XQRS, neurokit) work on a whole
+record: a monitor must decide from the past alone, chunk by chunk. Candidate peaks are found with
+vectorised numpy on each chunk; only the decision rules (a few per beat) run in Python, so a
+30-minute record takes well under a second.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+from scipy.ndimage import maximum_filter1d
+
+from edge_monitor.dsp import StreamFilter
+
+
+@dataclass
+class _Candidate:
+    index: int  # absolute sample index of the R peak estimate
+    energy: float  # height of the integrated-energy peak
+    slope: float  # steepest slope of the QRS band signal around it
+
+
+class QRSDetector:
+    """Feed (samples,) chunks of one lead at `fs`; get the absolute indices of new R peaks back.
+
+    Decisions lag the signal by `lookahead_s` plus the integration window (about 0.3 s).
+    """
+
+    def __init__(self, fs: float, learn_s: float = 2.0, lookahead_s: float = 0.15) -> None:
+        self.fs = float(fs)
+        sos = sps.butter(2, [5.0, min(15.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+        self._band = StreamFilter(sos, 1)
+        self._deriv_b = np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0
+        self._deriv_zi = np.zeros(4)
+        n_mwi = max(1, int(round(0.150 * fs)))
+        self._mwi_b = np.ones(n_mwi) / n_mwi
+        self._mwi_zi = np.zeros(n_mwi - 1)
+        self._half = max(1, int(round(lookahead_s * fs)))
+        self._qrs_span = int(round(0.20 * fs))  # how far back from the energy peak the QRS lies
+        self._refractory = int(round(0.20 * fs))
+        self._twave_limit = int(round(0.36 * fs))
+        self._learn_end = int(round(learn_s * fs))
+        self._keep = int(round(3.0 * fs))
+        # Rolling buffers of the band signal and the integrated energy, with absolute start index.
+        self._band_buf = np.zeros(0)
+        self._mwi_buf = np.zeros(0)
+        self._buf_start = 0
+        self._total = 0
+        self._scanned = 1  # next absolute index that may become a candidate
+        self._pending: list[_Candidate] = []  # candidates seen during learning
+        self._learning = True
+        self._mwi_sum = 0.0
+        self.spki = 0.0
+        self.npki = 0.0
+        self._last_qrs: _Candidate | None = None
+        self._rr: deque[int] = deque(maxlen=8)
+        self._noise_since_qrs: list[_Candidate] = []
+        self._last_decay = 0
+
+    @property
+    def threshold(self) -> float:
+        return self.npki + 0.25 * (self.spki - self.npki)
+
+    def __call__(self, chunk: np.ndarray) -> list[int]:
+        x = np.asarray(chunk, dtype=np.float64).reshape(-1)
+        if len(x) == 0:
+            return []
+        band = self._band(x)[:, 0]
+        deriv, self._deriv_zi = sps.lfilter(self._deriv_b, [1.0], band, zi=self._deriv_zi)
+        mwi, self._mwi_zi = sps.lfilter(self._mwi_b, [1.0], deriv * deriv, zi=self._mwi_zi)
+        self._band_buf = np.concatenate([self._band_buf, band])
+        self._mwi_buf = np.concatenate([self._mwi_buf, mwi])
+        self._total += len(x)
+        if self._learning:
+            self._mwi_sum += float(mwi.sum())
+        found: list[int] = []
+        for cand in self._new_candidates():
+            if self._learning:
+                self._pending.append(cand)
+                continue
+            found += self._decide(cand)
+        if self._learning and self._scanned >= self._learn_end:
+            found += self._finish_learning()
+        if not self._learning:
+            found += self._search_back(self._scanned)
+        self._trim()
+        return found
+
+    def _new_candidates(self) -> list[_Candidate]:
+        """Local maxima of the energy over +-lookahead whose whole neighbourhood has arrived."""
+        last = self._total - self._half  # exclusive upper bound of decidable indices
+        if last <= self._scanned:
+            return []
+        lo = max(self._scanned - self._half, self._buf_start)
+        seg = self._mwi_buf[lo - self._buf_start : last + self._half - self._buf_start]
+        local_max = maximum_filter1d(seg, size=2 * self._half + 1, mode="nearest")
+        offset = self._scanned - lo
+        core = seg[offset : offset + (last - self._scanned)]
+        prev = seg[offset - 1 : offset - 1 + len(core)] if offset > 0 else np.r_[core[0], core[:-1]]
+        is_peak = (core == local_max[offset : offset + len(core)]) & (core > prev) & (core > 0)
+        self._scanned = last
+        return [self._candidate(lo + offset + int(i), float(core[i])) for i in np.flatnonzero(is_peak)]
+
+    def _candidate(self, energy_index: int, energy: float) -> _Candidate:
+        lo = max(energy_index - self._qrs_span, self._buf_start)
+        seg = self._band_buf[lo - self._buf_start : energy_index - self._buf_start + 1]
+        r = lo + int(np.argmax(np.abs(seg)))
+        slope = float(np.max(np.abs(np.diff(seg)))) if len(seg) > 1 else 0.0
+        return _Candidate(r, energy, slope)
+
+    def _finish_learning(self) -> list[int]:
+        self._learning = False
+        peak = max((c.energy for c in self._pending), default=0.0)
+        self.spki = peak / 3.0
+        self.npki = 0.5 * self._mwi_sum / max(self._total, 1)
+        found: list[int] = []
+        for cand in self._pending:
+            found += self._decide(cand)
+        self._pending = []
+        return found
+
+    def _decide(self, cand: _Candidate) -> list[int]:
+        found = self._search_back(cand.index)
+        last = self._last_qrs
+        if last is not None and cand.index - last.index < self._refractory:
+            return found
+        is_qrs = cand.energy > self.threshold
+        if is_qrs and last is not None and cand.index - last.index < self._twave_limit:
+            is_qrs = cand.slope >= 0.5 * last.slope  # a T wave rises slowly
+        if is_qrs:
+            self.spki = 0.125 * cand.energy + 0.875 * self.spki
+            found.append(self._accept(cand))
+        else:
+            self.npki = 0.125 * cand.energy + 0.875 * self.npki
+            self._noise_since_qrs.append(cand)
+        return found
+
+    def _accept(self, cand: _Candidate) -> int:
+        if self._last_qrs is not None:
+            self._rr.append(cand.index - self._last_qrs.index)
+        self._last_qrs = cand
+        self._noise_since_qrs = []
+        return cand.index
+
+    def _search_back(self, now: int) -> list[int]:
+        """No beat for 1.66 mean RR: take the largest earlier candidate above half the threshold."""
+        if self._last_qrs is None or not self._rr:
+            return []
+        gap = now - self._last_qrs.index
+        if gap <= 1.66 * (sum(self._rr) / len(self._rr)):
+            return []
+        eligible = [
+            c
+            for c in self._noise_since_qrs
+            if c.index - self._last_qrs.index >= self._refractory
+            and c.energy > 0.5 * self.threshold
+            and c.index < now
+        ]
+        if eligible:
+            best = max(eligible, key=lambda c: c.energy)
+            self.spki = 0.25 * best.energy + 0.75 * self.spki
+            later = [c for c in self._noise_since_qrs if c.index > best.index]
+            index = self._accept(best)
+            self._noise_since_qrs = later
+            return [index] + self._search_back(now)
+        if gap > 3.0 * self.fs and now - self._last_decay > self.fs:
+            # Long silence (a pause or a gain change): let the thresholds come down to the signal.
+            self.spki *= 0.5
+            self.npki *= 0.5
+            self._last_decay = now
+        return []
+
+    def _trim(self) -> None:
+        drop = len(self._mwi_buf) - self._keep
+        if drop > 0:
+            self._band_buf = self._band_buf[drop:]
+            self._mwi_buf = self._mwi_buf[drop:]
+            self._buf_start += drop
+
+
+def detect_r_peaks(x: np.ndarray, fs: float, chunk: int = 4096) -> np.ndarray:
+    """R-peak indices of a whole record, computed with the streaming detector."""
+    detector = QRSDetector(fs)
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    peaks: list[int] = []
+    for start in range(0, len(x), chunk):
+        peaks += detector(x[start : start + chunk])
+    return np.asarray(peaks, dtype=np.int64)

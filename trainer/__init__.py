@@ -1,0 +1,1 @@
+"""Host side of ecg-edge: data sets, training, compression and export."""

@@ -1,0 +1,1 @@
+"""Real ECG data sets read with wfdb from the layouts PhysioNet publishes."""

@@ -1,0 +1,46 @@
+"""An npz cache keyed by what the arrays were made from, so a second run does not reparse WFDB.
+
+npz and never pickle: `np.load(..., allow_pickle=False)` cannot run code from a planted file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+CACHE_ENV = "ECG_EDGE_CACHE"
+CACHE_FORMAT = 1  # bump when the arrays a loader writes change meaning
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "ecg-edge"))
+
+
+def fingerprint(files: Iterable[Path], settings: dict) -> str:
+    """Hash of the input files' names, sizes and mtimes plus the preprocessing settings."""
+    h = hashlib.sha256(json.dumps({"format": CACHE_FORMAT, **settings}, sort_keys=True).encode())
+    for f in sorted(files):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def cached(
+    path: Path | None, build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Load `path` if it exists, else build the arrays and write them there atomically."""
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    arrays = build()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    return arrays

@@ -1,0 +1,205 @@
+"""MIT-BIH Arrhythmia Database: AAMI beat classes, the de Chazal inter-patient split, rhythm episodes.
+
+Records are read at 360 Hz from lead MLII, filtered with the device's causal front end, resampled
+to the beat model rate, and cut into the same beat contexts the monitor builds (edge_monitor.beats).
+Beat positions are the reference annotations; training jitters them to cover detector error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_monitor.beats import BeatSpec, beat_contexts
+from edge_monitor.dsp import FilterSpec, filter_record, resample_record
+from edge_monitor.errors import DataNotFoundError, InputError
+from trainer.datasets.cache import cached, default_cache_dir, fingerprint
+from trainer.datasets.wfdb_io import read_annotations, read_header, read_signal
+
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+AAMI_SYMBOLS = {
+    "N": "NLRej",
+    "S": "AaJS",
+    "V": "VE",
+    "F": "F",
+    "Q": "/fQ",
+}
+SYMBOL_TO_CLASS = {sym: AAMI_CLASSES.index(c) for c, syms in AAMI_SYMBOLS.items() for sym in syms}
+# de Chazal, O'Dwyer & Reilly (2004): the paced records are left out of both sets.
+DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
+       "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")  # fmt: skip
+DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
+       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")  # fmt: skip
+PACED = ("102", "104", "107", "217")
+# Validation patients taken out of DS1: they hold S and V beats, so early stopping sees both.
+DEFAULT_VALIDATION = ("106", "114", "220", "223")
+SPLITS = ("train", "val", "test")
+DATA_ENV = "ECG_EDGE_MITDB"
+ARRHYTHMIA_FILTER = FilterSpec(low_hz=0.5, high_hz=40.0, order=2)
+
+
+@dataclass(frozen=True)
+class RhythmEpisode:
+    """A reference rhythm from the aux notes ("(AFIB", "(VT", ...), samples at the record's fs."""
+
+    record: str
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class BeatSet:
+    """Beats of several records: model inputs, AAMI labels and where each beat came from."""
+
+    windows: np.ndarray  # (n, length) float32
+    rr: np.ndarray  # (n, len(RR_FEATURES)) float32
+    labels: np.ndarray  # (n,) int64 index into AAMI_CLASSES
+    records: np.ndarray  # (n,) str
+    samples: np.ndarray  # (n,) int64 R-peak sample in the record's own numbering (360 Hz)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> dict[str, int]:
+        return {c: int((self.labels == i).sum()) for i, c in enumerate(AAMI_CLASSES)}
+
+
+def resolve_dir(data_dir: str | Path | None) -> Path:
+    """The MIT-BIH folder from the flag, else $ECG_EDGE_MITDB, else $ECG_EDGE_DATA/mitdb."""
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_ENV) or (
+            Path(os.environ["ECG_EDGE_DATA"]) / "mitdb" if "ECG_EDGE_DATA" in os.environ else None
+        )
+    if data_dir is None:
+        raise DataNotFoundError(f"no MIT-BIH folder given: pass --data-dir or set ${DATA_ENV}")
+    path = Path(data_dir)
+    if not path.is_dir():
+        raise DataNotFoundError(f"MIT-BIH folder not found: {path}")
+    return path
+
+
+def list_records(data_dir: Path) -> list[str]:
+    """Record names from RECORDS when present, else from the .hea files."""
+    listing = data_dir / "RECORDS"
+    if listing.exists():
+        names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
+        names = [n for n in names if (data_dir / f"{n}.hea").exists()]
+    else:
+        names = sorted(p.stem for p in data_dir.glob("*.hea"))
+    if not names:
+        raise DataNotFoundError(f"no WFDB records (.hea files) in {data_dir}")
+    return names
+
+
+def split_records(
+    names: list[str], validation: tuple[str, ...] = DEFAULT_VALIDATION
+) -> dict[str, list[str]]:
+    """DS1 minus the validation patients / validation / DS2, restricted to the records present."""
+    present = set(names)
+    return {
+        "train": [r for r in DS1 if r in present and r not in validation],
+        "val": [r for r in validation if r in present],
+        "test": [r for r in DS2 if r in present],
+    }
+
+
+def parse_rhythms(record: str, samples: np.ndarray, symbols: list[str], aux: list[str],
+                  sig_len: int) -> list[RhythmEpisode]:  # fmt: skip
+    """Rhythm episodes: each '+' annotation's aux note runs until the next rhythm change."""
+    changes = [
+        (int(s), a.strip("\x00 ").lstrip("("))
+        for s, sym, a in zip(samples, symbols, aux, strict=True)
+        if sym == "+" and a.strip("\x00 ").startswith("(")
+    ]
+    return [
+        RhythmEpisode(record, label, start, changes[i + 1][0] if i + 1 < len(changes) else sig_len)
+        for i, (start, label) in enumerate(changes)
+    ]
+
+
+def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarray]:
+    """One record's beat contexts, labels and rhythm episodes (arrays ready for the npz cache)."""
+    path = data_dir / name
+    header = read_header(path)
+    leads = list(header.sig_name)
+    channel = leads.index("MLII") if "MLII" in leads else 0
+    x, meta = read_signal(path, channels=[channel])
+    ann = read_annotations(path)
+    filtered = filter_record(x, meta["fs"], ARRHYTHMIA_FILTER)
+    model_signal = resample_record(filtered, meta["fs"], spec.fs)[:, 0]
+    symbols = list(ann.symbol)
+    keep = np.array([s in SYMBOL_TO_CLASS for s in symbols], dtype=bool)
+    samples = np.asarray(ann.sample, dtype=np.int64)[keep]
+    labels = np.array([SYMBOL_TO_CLASS[s] for s, k in zip(symbols, keep, strict=True) if k])
+    r_model = np.round(samples * spec.fs / meta["fs"]).astype(np.int64)
+    windows, rr = beat_contexts(model_signal, r_model, spec)
+    aux = list(ann.aux_note) if ann.aux_note is not None else [""] * len(symbols)
+    episodes = parse_rhythms(name, np.asarray(ann.sample), symbols, aux, header.sig_len)
+    return {
+        "windows": windows,
+        "rr": rr,
+        "labels": labels.astype(np.int64),
+        "samples": samples,
+        "lead": np.array(leads[channel]),
+        "fs": np.array(meta["fs"]),
+        "rhythm_label": np.array([e.label for e in episodes], dtype=str),
+        "rhythm_start": np.array([e.start for e in episodes], dtype=np.int64),
+        "rhythm_end": np.array([e.end for e in episodes], dtype=np.int64),
+    }
+
+
+def load_record(data_dir: Path, name: str, spec: BeatSpec, cache_dir: Path | None) -> dict:
+    files = [data_dir / f"{name}.{ext}" for ext in ("hea", "dat", "atr")]
+    for f in files:
+        if not f.exists():
+            raise DataNotFoundError(f"missing file of record {name}: {f}")
+    key = fingerprint(files, {"spec": spec.as_dict(), "filter": ARRHYTHMIA_FILTER.as_dict()})
+    path = None if cache_dir is None else cache_dir / "mitdb" / f"{name}-{key}.npz"
+    return cached(path, lambda: read_record(data_dir, name, spec))
+
+
+def load_beats(
+    data_dir: str | Path | None,
+    split: str,
+    spec: BeatSpec = BeatSpec(),
+    cache_dir: Path | None = None,
+    validation: tuple[str, ...] = DEFAULT_VALIDATION,
+    records: list[str] | None = None,
+    use_cache: bool = True,
+) -> BeatSet:
+    """The beats of one split (train / val / test) or of the given records, Q beats included."""
+    root = resolve_dir(data_dir)
+    if records is None:
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        records = split_records(list_records(root), validation)[split]
+        if not records:
+            raise DataNotFoundError(f"no {split} records of the MIT-BIH split in {root}")
+    cache = (cache_dir or default_cache_dir()) if use_cache else None
+    parts = [load_record(root, r, spec, cache) for r in records]
+    n = [len(p["labels"]) for p in parts]
+    return BeatSet(
+        windows=np.concatenate([p["windows"] for p in parts]),
+        rr=np.concatenate([p["rr"] for p in parts]),
+        labels=np.concatenate([p["labels"] for p in parts]),
+        records=np.repeat(np.array(records), n),
+        samples=np.concatenate([p["samples"] for p in parts]),
+    )
+
+
+def load_rhythms(data_dir: str | Path | None, records: list[str] | None = None,
+                 cache_dir: Path | None = None) -> list[RhythmEpisode]:  # fmt: skip
+    root = resolve_dir(data_dir)
+    names = records or list_records(root)
+    out: list[RhythmEpisode] = []
+    for name in names:
+        p = load_record(root, name, BeatSpec(), cache_dir or default_cache_dir())
+        out += [
+            RhythmEpisode(name, str(lbl), int(s), int(e))
+            for lbl, s, e in zip(p["rhythm_label"], p["rhythm_start"], p["rhythm_end"], strict=True)
+        ]
+    return out

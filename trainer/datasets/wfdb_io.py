@@ -1,0 +1,62 @@
+"""Reading WFDB files with errors a user can act on (the path and what is wrong, in one line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from edge_monitor.errors import DataNotFoundError, InputError
+
+
+def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[np.ndarray, dict]:
+    """Physical signal (samples, channels) in the header's units plus the header fields we use."""
+    hea = record_path.with_suffix(".hea")
+    if not hea.exists():
+        raise DataNotFoundError(f"WFDB header not found: {hea}")
+    try:
+        header = wfdb.rdheader(str(record_path))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
+        raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
+    if not header.sig_name:
+        raise InputError(f"WFDB header {hea} describes no signal")
+    try:
+        record = wfdb.rdrecord(str(record_path), channels=channels)
+    except FileNotFoundError as exc:
+        raise DataNotFoundError(f"WFDB signal file missing for {record_path}: {exc}") from exc
+    except Exception as exc:
+        raise InputError(f"cannot read WFDB record {record_path}: {_short(exc)}") from exc
+    x = record.p_signal
+    if x is None or len(x) != header.sig_len:
+        got = 0 if x is None else len(x)
+        raise InputError(
+            f"truncated WFDB record {record_path}: header says {header.sig_len} samples, got {got}"
+        )
+    meta = {"fs": float(record.fs), "sig_name": list(record.sig_name), "units": list(record.units)}
+    return np.asarray(x, dtype=np.float64), meta
+
+
+def read_header(record_path: Path) -> wfdb.Record:
+    hea = record_path.with_suffix(".hea")
+    if not hea.exists():
+        raise DataNotFoundError(f"WFDB header not found: {hea}")
+    try:
+        return wfdb.rdheader(str(record_path))
+    except Exception as exc:
+        raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
+
+
+def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotation:
+    ann = record_path.with_suffix(f".{extension}")
+    if not ann.exists():
+        raise DataNotFoundError(f"annotation file not found: {ann}")
+    try:
+        return wfdb.rdann(str(record_path), extension)
+    except Exception as exc:
+        raise InputError(f"corrupt annotation file {ann}: {_short(exc)}") from exc
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
