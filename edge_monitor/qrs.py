@@ -21,6 +21,7 @@ from edge_monitor.dsp import StreamFilter
 @dataclass
 class _Candidate:
     index: int  # absolute sample index of the R peak estimate
+    energy_index: int  # where the integrated energy peaked (decisions are ordered by it)
     energy: float  # height of the integrated-energy peak
     slope: float  # steepest slope of the QRS band signal around it
 
@@ -54,13 +55,13 @@ class QRSDetector:
         self._scanned = 1  # next absolute index that may become a candidate
         self._pending: list[_Candidate] = []  # candidates seen during learning
         self._learning = True
-        self._mwi_sum = 0.0
+        self._learn_sum = 0.0  # integrated energy summed over the learning period
         self.spki = 0.0
         self.npki = 0.0
         self._last_qrs: _Candidate | None = None
         self._rr: deque[int] = deque(maxlen=8)
         self._noise_since_qrs: list[_Candidate] = []
-        self._last_decay = 0
+        self._next_decay = 0
 
     @property
     def threshold(self) -> float:
@@ -77,7 +78,8 @@ class QRSDetector:
         self._mwi_buf = np.concatenate([self._mwi_buf, mwi])
         self._total += len(x)
         if self._learning:
-            self._mwi_sum += float(mwi.sum())
+            first = self._total - len(x)
+            self._learn_sum += float(mwi[: max(0, self._learn_end - first)].sum())
         found: list[int] = []
         for cand in self._new_candidates():
             if self._learning:
@@ -87,7 +89,7 @@ class QRSDetector:
         if self._learning and self._scanned >= self._learn_end:
             found += self._finish_learning()
         if not self._learning:
-            found += self._search_back(self._scanned)
+            found += self._advance_to(self._scanned)
         self._trim()
         return found
 
@@ -104,20 +106,25 @@ class QRSDetector:
         prev = seg[offset - 1 : offset - 1 + len(core)] if offset > 0 else np.r_[core[0], core[:-1]]
         is_peak = (core == local_max[offset : offset + len(core)]) & (core > prev) & (core > 0)
         self._scanned = last
-        return [self._candidate(lo + offset + int(i), float(core[i])) for i in np.flatnonzero(is_peak)]
+        return [
+            self._candidate(lo + offset + int(i), float(core[i])) for i in np.flatnonzero(is_peak)
+        ]
 
     def _candidate(self, energy_index: int, energy: float) -> _Candidate:
         lo = max(energy_index - self._qrs_span, self._buf_start)
         seg = self._band_buf[lo - self._buf_start : energy_index - self._buf_start + 1]
         r = lo + int(np.argmax(np.abs(seg)))
         slope = float(np.max(np.abs(np.diff(seg)))) if len(seg) > 1 else 0.0
-        return _Candidate(r, energy, slope)
+        return _Candidate(r, energy_index, energy, slope)
 
     def _finish_learning(self) -> list[int]:
         self._learning = False
-        peak = max((c.energy for c in self._pending), default=0.0)
+        # Only the learning period sets the thresholds, whatever the chunk sizes were.
+        peak = max(
+            (c.energy for c in self._pending if c.energy_index < self._learn_end), default=0.0
+        )
         self.spki = peak / 3.0
-        self.npki = 0.5 * self._mwi_sum / max(self._total, 1)
+        self.npki = 0.5 * self._learn_sum / self._learn_end
         found: list[int] = []
         for cand in self._pending:
             found += self._decide(cand)
@@ -125,7 +132,7 @@ class QRSDetector:
         return found
 
     def _decide(self, cand: _Candidate) -> list[int]:
-        found = self._search_back(cand.index)
+        found = self._advance_to(cand.energy_index)
         last = self._last_qrs
         if last is not None and cand.index - last.index < self._refractory:
             return found
@@ -145,35 +152,51 @@ class QRSDetector:
             self._rr.append(cand.index - self._last_qrs.index)
         self._last_qrs = cand
         self._noise_since_qrs = []
+        self._next_decay = 0
         return cand.index
 
-    def _search_back(self, now: int) -> list[int]:
+    def _advance_to(self, now: int) -> list[int]:
+        """Apply the time-driven rules due before energy index `now`: searchback, then decay.
+
+        Their moments are set by the last beat and the RR average, never by when a chunk
+        happened to end, so the result does not depend on chunk sizes.
+        """
+        found: list[int] = []
+        while self._last_qrs is not None and self._rr:
+            due = self._last_qrs.index + int(1.66 * sum(self._rr) / len(self._rr))
+            if now < due:
+                return found
+            beat = self._search_back(due)
+            if beat is None:
+                break
+            found.append(beat)
+        if self._last_qrs is not None:
+            # Long silence (a pause or a gain change): let the thresholds come down to the signal.
+            self._next_decay = max(self._next_decay, self._last_qrs.index + int(3.0 * self.fs))
+            while now >= self._next_decay:
+                self.spki *= 0.5
+                self.npki *= 0.5
+                self._next_decay += int(self.fs)
+        return found
+
+    def _search_back(self, due: int) -> int | None:
         """No beat for 1.66 mean RR: take the largest earlier candidate above half the threshold."""
-        if self._last_qrs is None or not self._rr:
-            return []
-        gap = now - self._last_qrs.index
-        if gap <= 1.66 * (sum(self._rr) / len(self._rr)):
-            return []
+        assert self._last_qrs is not None
         eligible = [
             c
             for c in self._noise_since_qrs
             if c.index - self._last_qrs.index >= self._refractory
             and c.energy > 0.5 * self.threshold
-            and c.index < now
+            and c.energy_index < due
         ]
-        if eligible:
-            best = max(eligible, key=lambda c: c.energy)
-            self.spki = 0.25 * best.energy + 0.75 * self.spki
-            later = [c for c in self._noise_since_qrs if c.index > best.index]
-            index = self._accept(best)
-            self._noise_since_qrs = later
-            return [index] + self._search_back(now)
-        if gap > 3.0 * self.fs and now - self._last_decay > self.fs:
-            # Long silence (a pause or a gain change): let the thresholds come down to the signal.
-            self.spki *= 0.5
-            self.npki *= 0.5
-            self._last_decay = now
-        return []
+        if not eligible:
+            return None
+        best = max(eligible, key=lambda c: c.energy)
+        self.spki = 0.25 * best.energy + 0.75 * self.spki
+        later = [c for c in self._noise_since_qrs if c.index > best.index]
+        index = self._accept(best)
+        self._noise_since_qrs = later
+        return index
 
     def _trim(self) -> None:
         drop = len(self._mwi_buf) - self._keep

@@ -30,9 +30,7 @@ def fingerprint(files: Iterable[Path], settings: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def cached(
-    path: Path | None, build: Callable[[], dict[str, np.ndarray]]
-) -> dict[str, np.ndarray]:
+def cached(path: Path | None, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Load `path` if it exists, else build the arrays and write them there atomically."""
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:

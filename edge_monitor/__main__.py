@@ -1,0 +1,3 @@
+from edge_monitor.cli import app
+
+app()

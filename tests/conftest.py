@@ -1,0 +1,83 @@
+"""Fixtures: tiny real-format data sets written into tmp_path from the shared real data.
+
+MIT-BIH excerpts (ODC-By 1.0, Moody & Mark 2001) and PTB-XL records (CC BY 4.0, Wagner et al.
+2020) come from ../shared/data beside the project root; tests that need them skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ECG_EDGE_SHARED", ROOT.parent / "shared" / "data"))
+MITDB = SHARED / "mitdb"
+PTBXL = SHARED / "ptbxl"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """No test reads or writes the user's cache."""
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))
+    for var in ("ECG_EDGE_DATA", "ECG_EDGE_MITDB", "ECG_EDGE_PTBXL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def mitdb_dir() -> Path:
+    return need(MITDB)
+
+
+def write_mitdb_excerpt(src: Path, name: str, out: Path, seconds: float, start_s: float = 0.0
+                        ) -> None:  # fmt: skip
+    """A real excerpt of one MIT-BIH record, rewritten as a WFDB record with its annotations."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(src / name), physical=False)
+    a, b = int(start_s * rec.fs), int((start_s + seconds) * rec.fs)
+    ann = wfdb.rdann(str(src / name), "atr", sampfrom=a, sampto=b - 1, shift_samps=True)
+    wfdb.wrsamp(name, fs=rec.fs, units=rec.units, sig_name=rec.sig_name,
+                d_signal=rec.d_signal[a:b], fmt=rec.fmt, adc_gain=rec.adc_gain,
+                baseline=rec.baseline, write_dir=str(out))  # fmt: skip
+    aux = [x if x else "" for x in ann.aux_note]
+    wfdb.wrann(name, "atr", np.asarray(ann.sample), symbol=ann.symbol, aux_note=aux,
+               write_dir=str(out))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_mitdb(tmp_path_factory) -> Path:
+    """Two minutes of six real records: DS1 train (201, 208), validation (106, 223), DS2 (100, 232)."""
+    src = need(MITDB)
+    out = tmp_path_factory.mktemp("mitdb")
+    for name in ("201", "208", "106", "223", "100", "232"):
+        write_mitdb_excerpt(src, name, out, seconds=120.0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_ptbxl(tmp_path_factory) -> Path:
+    """Real PTB-XL records, six per fold, as the original WFDB files plus the matching CSV rows."""
+    import pandas as pd
+
+    src = need(PTBXL)
+    out = tmp_path_factory.mktemp("ptbxl")
+    db = pd.read_csv(src / "ptbxl_database.csv", index_col="ecg_id")
+    chosen = db.groupby("strat_fold", group_keys=False).head(6)
+    # ecg_id 17 has no diagnostic superclass: the "reported and left out" path runs too
+    ids = sorted(set(chosen.index) | {17})
+    subprocess.run([sys.executable, str(src / "restore_wfdb.py"), str(out), "--ids",
+                    *map(str, ids)], check=True, capture_output=True)  # fmt: skip
+    db.loc[ids].to_csv(out / "ptbxl_database.csv")
+    (out / "scp_statements.csv").write_bytes((src / "scp_statements.csv").read_bytes())
+    return out

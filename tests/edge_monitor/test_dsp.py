@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from edge_monitor.dsp import (
+    FilterSpec,
+    StreamFilter,
+    StreamResampler,
+    design_sos,
+    filter_record,
+    resample_record,
+    standardize,
+)
+from edge_monitor.errors import InputError
+
+
+def chunks(x: np.ndarray, sizes: list[int]):
+    start, k = 0, 0
+    while start < len(x):
+        n = sizes[k % len(sizes)]
+        yield x[start : start + n]
+        start, k = start + n, k + 1
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 300, 1, 64], [5000]])
+def test_chunked_filtering_equals_one_shot(sizes):
+    rng = np.random.default_rng(0)
+    x = (
+        rng.normal(size=(3000, 2)) + 1.5
+    )  # an offset: the steady-state start must not depend on chunks
+    spec = FilterSpec(notch_hz=60.0)
+    stream = StreamFilter(design_sos(spec, 360.0), 2)
+    chunked = np.vstack([stream(c) for c in chunks(x, sizes)])
+    np.testing.assert_allclose(chunked, filter_record(x, 360.0, spec), rtol=0, atol=1e-12)
+
+
+def test_band_pass_keeps_the_qrs_band_and_removes_wander_and_mains():
+    fs = 360.0
+    t = np.arange(int(30 * fs)) / fs
+    spec = FilterSpec(low_hz=0.5, high_hz=40.0, notch_hz=60.0)
+
+    def gain(freq: float) -> float:
+        y = filter_record(np.sin(2 * np.pi * freq * t), fs, spec)[int(10 * fs) :, 0]
+        return float(np.sqrt(2) * y.std())
+
+    assert 0.9 < gain(10.0) < 1.1
+    assert gain(0.05) < 0.05  # baseline wander
+    assert gain(60.0) < 0.05  # mains
+
+
+def test_notch_above_nyquist_is_left_out():
+    assert (
+        design_sos(FilterSpec(notch_hz=50.0), 100.0).shape[0]
+        == design_sos(FilterSpec(), 100.0).shape[0]
+    )
+
+
+def test_bad_band_is_an_input_error():
+    with pytest.raises(InputError):
+        design_sos(FilterSpec(low_hz=40.0, high_hz=0.5), 360.0)
+
+
+@pytest.mark.parametrize(
+    ("fs_in", "fs_out"), [(360.0, 180.0), (250.0, 180.0), (500.0, 360.0), (100.0, 250.0)]
+)
+@pytest.mark.parametrize("sizes", [[1], [13, 400, 2], [100000]])
+def test_chunked_resampling_equals_one_shot(fs_in, fs_out, sizes):
+    x = np.random.default_rng(1).normal(size=(4000, 1))
+    stream = StreamResampler(fs_in, fs_out, 1)
+    chunked = np.vstack([stream(c) for c in chunks(x, sizes)])
+    np.testing.assert_allclose(chunked, resample_record(x, fs_in, fs_out), atol=1e-12)
+
+
+def test_integer_down_factor_is_plain_decimation():
+    x = np.random.default_rng(2).normal(size=(1000, 2))
+    np.testing.assert_array_equal(resample_record(x, 360.0, 180.0), x[::2])
+
+
+def test_resampling_keeps_a_band_limited_sine():
+    fs_in, fs_out, f = 250.0, 180.0, 8.0
+    t_in = np.arange(2500) / fs_in
+    y = resample_record(np.sin(2 * np.pi * f * t_in), fs_in, fs_out)[:, 0]
+    t_out = np.arange(len(y)) / fs_out
+    assert len(y) == int(np.floor((2500 - 1) * fs_out / fs_in)) + 1
+    assert np.max(np.abs(y - np.sin(2 * np.pi * f * t_out))) < 0.05
+
+
+def test_standardize_is_per_channel_and_leaves_flat_leads_flat():
+    w = np.stack([np.linspace(0, 5, 100), np.full(100, 3.0)])
+    z = standardize(w)
+    assert abs(z[0].mean()) < 1e-6 and abs(z[0].std() - 1) < 1e-5
+    assert np.all(z[1] == 0)

@@ -1,0 +1,125 @@
+"""trainer: data sets, training and evaluation on the host. Each command calls one function."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edge_monitor.errors import EcgEdgeError
+
+app = typer.Typer(help="Train, evaluate and compress ECG models for the edge.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)  # fmt: skip
+data_app = typer.Typer(help="Inspect and fetch the ECG data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data set folder (else the "
+                    "task's environment variable: ECG_EDGE_PTBXL, ECG_EDGE_MITDB, ECG_EDGE_DATA)")]  # fmt: skip
+CacheDir = Annotated[Path | None, typer.Option(help="npz cache folder (else $ECG_EDGE_CACHE or "
+                     "~/.cache/ecg-edge)")]  # fmt: skip
+
+
+def run_guarded(fn, *args, **kwargs):
+    """Expected failures become one red line and exit code 1; bugs keep their traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except EcgEdgeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@data_app.command("info")
+def data_info(path: Path, cache_dir: CacheDir = None) -> None:
+    """Counts per class and split of a PTB-XL or MIT-BIH folder."""
+    from trainer.datasets.info import dataset_info
+
+    info = run_guarded(dataset_info, path, cache_dir)
+    table = Table(title=info["title"])
+    table.add_column("split")
+    for c in info["classes"]:
+        table.add_column(c, justify="right")
+    table.add_column(info["unit"], justify="right")
+    for split, row in info["rows"].items():
+        table.add_row(split, *[str(row["counts"][c]) for c in info["classes"]], str(row["total"]))
+    console.print(table)
+    for note in info["notes"]:
+        console.print(note, highlight=False)
+
+
+@data_app.command("download")
+def data_download(name: str, to: Annotated[Path, typer.Option("--to")]) -> None:
+    """Fetch ptbxl (100 Hz records) or mitdb from PhysioNet."""
+    from trainer.datasets.download import download
+
+    console.print(f"downloaded to {run_guarded(download, name, to)}")
+
+
+@app.command()
+def models(task: str = "diagnostic") -> None:
+    """Parameters and MACs of every model preset of a task."""
+    from trainer.models import PRESETS, build_model, model_size, preset
+
+    if task not in PRESETS:
+        err_console.print(f"[red]error:[/red] unknown task {task!r}")
+        raise typer.Exit(1)
+    for name in PRESETS[task]:
+        console.print(f"{task} {name}: {model_size(build_model(preset(task, name))).describe()}")
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Option(help="diagnostic or arrhythmia")] = "diagnostic",
+    model: Annotated[str, typer.Option(help="model preset: teacher, student, seed_cnn, tiny")] = (
+        "teacher"
+    ),
+    out: Annotated[Path, typer.Option(help="run folder for model.pt")] = Path("runs/latest"),
+    data_dir: DataDir = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file with a [train] table")] = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    patience: int | None = None,
+    limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
+    leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, 'I,II,V2'")] = None,
+    cache_dir: CacheDir = None,
+    evaluate: Annotated[bool, typer.Option(help="score on the test split afterwards")] = True,
+) -> None:
+    """Train a model with early stopping on the validation split; writes OUT/model.pt."""
+    from trainer.runs import train_run
+
+    summary = run_guarded(train_run, task=task, model=model, out=out, data_dir=data_dir,
+                          config=config, leads=leads, cache_dir=cache_dir, evaluate=evaluate,
+                          overrides=dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                         patience=patience, limit=limit))  # fmt: skip
+    for line in summary:
+        console.print(line, highlight=False)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    checkpoint: Path,
+    data_dir: DataDir = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for metrics.json (default: beside the checkpoint)")
+    ] = None,  # fmt: skip
+    cache_dir: CacheDir = None,
+) -> None:
+    """Score a checkpoint on the test split: JSON metrics and a ROC plot."""
+    from trainer.evaluate import evaluate_checkpoint
+    from trainer.runs import describe_metrics
+
+    result = run_guarded(evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent,
+                         cache_dir)  # fmt: skip
+    for line in describe_metrics(result):
+        console.print(line, highlight=False)
+
+
+def json_dump(obj) -> str:
+    return json.dumps(obj, indent=2)

@@ -1,0 +1,73 @@
+"""Run configuration: a frozen dataclass, TOML in (people edit it), JSON out (saved with artifacts)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from edge_monitor.errors import DataNotFoundError, InputError
+
+TASKS = ("diagnostic", "arrhythmia")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = "diagnostic"
+    model: str = "teacher"  # a preset of trainer.models.PRESETS
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    patience: int = 8  # epochs without a better validation score before stopping
+    seed: int = 0
+    limit: int | None = None  # records (diagnostic) or beats per split (arrhythmia) for quick runs
+    threads: int = 2
+    # diagnostic: random crops of the model's window from each 10 s record
+    crops_per_record: int = 4
+    eval_stride: int = 125  # samples between sliding windows at evaluation (1.25 s at 100 Hz)
+    # arrhythmia: class balance and augmentation
+    majority_keep: float = 0.35  # share of N beats drawn into each epoch
+    class_weight_power: float = 0.5  # loss weight ~ (1 / class frequency) ** power
+    focal_gamma: float = 0.0
+    jitter: int = 3  # R-peak jitter in model samples, covers detector error
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError("epochs and batch size must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise InputError("--limit must be a positive number")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def with_overrides(self, **overrides) -> TrainConfig:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_config(path: Path | None, **overrides) -> TrainConfig:
+    """Defaults, then the TOML file's [train] table, then the command-line flags."""
+    base: dict = {}
+    if path is not None:
+        if not path.exists():
+            raise DataNotFoundError(f"config file not found: {path}")
+        try:
+            doc = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"invalid TOML in {path}: {exc}") from exc
+        extra = set(doc) - {"train"}
+        if extra:
+            raise InputError(f"unknown tables in {path}: {', '.join(sorted(extra))}")
+        base = doc.get("train", {})
+    return TrainConfig.from_dict(base).with_overrides(**overrides)

@@ -1,0 +1,54 @@
+"""`trainer data info`: what a data set folder holds, per class and split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_monitor.errors import DataNotFoundError
+from trainer.datasets import mitdb, ptbxl
+
+
+def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
+    if not path.is_dir():
+        raise DataNotFoundError(f"data folder not found: {path}")
+    if (path / "ptbxl_database.csv").exists():
+        data = ptbxl.load_ptbxl(path, cache_dir=cache_dir)
+        rows = {}
+        for name in ptbxl.FOLDS:
+            part = ptbxl.split(data, name)
+            rows[name] = {"counts": part.counts(), "total": len(part)}
+        return {
+            "title": f"PTB-XL at {path} ({len(data)} labelled records)",
+            "classes": list(ptbxl.SUPERCLASSES),
+            "unit": "records",
+            "rows": rows,
+            "notes": [
+                f"{data.dropped_unlabelled} records without a diagnostic superclass left out",
+                "folds 1-8 train, 9 validation, 10 test",
+            ],  # fmt: skip
+        }
+    if any(path.glob("*.atr")):
+        names = mitdb.list_records(path)
+        splits = mitdb.split_records(names)
+        rows = {}
+        for name, records in splits.items():
+            if records:
+                beats = mitdb.load_beats(path, name, cache_dir=cache_dir, records=records)
+                rows[f"{name} ({len(records)} records)"] = {"counts": beats.counts(),
+                                                            "total": len(beats)}  # fmt: skip
+        episodes = mitdb.load_rhythms(path, cache_dir=cache_dir)
+        rhythm_counts: dict[str, int] = {}
+        for e in episodes:
+            rhythm_counts[e.label] = rhythm_counts.get(e.label, 0) + 1
+        return {
+            "title": f"MIT-BIH at {path} ({len(names)} records)",
+            "classes": list(mitdb.AAMI_CLASSES),
+            "unit": "beats",
+            "rows": rows,
+            "notes": [
+                f"paced records left out: {', '.join(mitdb.PACED)}",
+                "rhythm episodes: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(rhythm_counts.items())),
+            ],  # fmt: skip
+        }
+    raise DataNotFoundError(f"{path} holds neither ptbxl_database.csv nor MIT-BIH .atr files")

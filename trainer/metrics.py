@@ -1,0 +1,108 @@
+"""Scores with honest uncertainty: AUC with bootstrap CIs, paired differences, AAMI beat statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_curve, roc_auc_score
+
+
+def per_class_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each column; NaN where a class has only one label value in `y`."""
+    out = np.full(y.shape[1], np.nan)
+    for k in range(y.shape[1]):
+        if 0 < y[:, k].sum() < len(y):
+            out[k] = roc_auc_score(y[:, k], p[:, k])
+    return out
+
+
+def macro_auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.nanmean(per_class_auc(y, p)))
+
+
+def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_ci(
+    stat: Callable[[np.ndarray, np.ndarray], float],
+    y: np.ndarray,
+    p: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile CI of `stat` over records resampled with replacement."""
+    values = []
+    for idx in _resample_indices(len(y), n_boot, seed):
+        v = stat(y[idx], p[idx])
+        if np.isfinite(v):
+            values.append(v)
+    lo, hi = np.percentile(values, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def paired_bootstrap(
+    stat: Callable[[np.ndarray, np.ndarray], float],
+    y: np.ndarray,
+    p_a: np.ndarray,
+    p_b: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """stat(a) - stat(b) on the same resampled records: its CI says whether a gap is noise."""
+    diffs = []
+    for idx in _resample_indices(len(y), n_boot, seed):
+        d = stat(y[idx], p_a[idx]) - stat(y[idx], p_b[idx])
+        if np.isfinite(d):
+            diffs.append(d)
+    diffs_arr = np.asarray(diffs)
+    lo, hi = np.percentile(diffs_arr, [2.5, 97.5])
+    return {
+        "diff": float(stat(y, p_a) - stat(y, p_b)),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_a_not_better": float((diffs_arr <= 0).mean()),
+        "within_noise": bool(lo <= 0 <= hi),
+    }
+
+
+def tune_thresholds(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per-class threshold maximising F1 on the data given (the validation split, never test)."""
+    thresholds = np.full(y.shape[1], 0.5)
+    for k in range(y.shape[1]):
+        if y[:, k].sum() == 0:
+            continue
+        precision, recall, thr = precision_recall_curve(y[:, k], p[:, k])
+        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+        thresholds[k] = float(thr[int(np.argmax(f1[:-1]))])
+    return thresholds
+
+
+def multilabel_f1(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> dict[str, object]:
+    pred = (p >= thresholds[None, :]).astype(int)
+    per_class = f1_score(y.astype(int), pred, average=None, zero_division=0)
+    return {"macro_f1": float(np.mean(per_class)), "per_class_f1": [float(v) for v in per_class]}
+
+
+def beat_statistics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict:
+    """AAMI EC57-style gross statistics: per-class Se, +P, F1 and the confusion matrix."""
+    labels = list(range(len(classes)))
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    per_class = {}
+    for k, name in enumerate(classes):
+        tp = int(cm[k, k])
+        fn = int(cm[k].sum() - tp)
+        fp = int(cm[:, k].sum() - tp)
+        se = tp / (tp + fn) if tp + fn else float("nan")
+        ppv = tp / (tp + fp) if tp + fp else float("nan")
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        per_class[name] = {"se": se, "ppv": ppv, "f1": f1, "support": tp + fn, "tp": tp,
+                           "fp": fp, "fn": fn}  # fmt: skip
+    return {
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        "per_class": per_class,
+        "confusion": cm.tolist(),
+        "classes": list(classes),
+    }

@@ -1,0 +1,218 @@
+"""The CNN families. Teacher and student are configs of one ResNet1d; the seed's plain CNN is the
+reference row of the comparison table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from edge_monitor.errors import InputError
+
+ARCHS = ("resnet1d", "seed_cnn")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a network; stored inside every checkpoint."""
+
+    arch: str = "resnet1d"
+    in_channels: int = 12
+    n_classes: int = 5
+    input_length: int = 250
+    n_extra: int = 0  # side features joined after pooling (RR context for beats)
+    widths: tuple[int, ...] = (64, 128, 128)
+    blocks_per_stage: int = 1
+    kernel_size: int = 5
+    stem_kernel: int = 7
+    dropout: float = 0.2
+    head_hidden: int = 64
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise InputError(f"unknown model arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"unknown model config keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "widths" in d:
+            d["widths"] = tuple(int(w) for w in d["widths"])
+        return cls(**d)
+
+
+# Named presets: the CLI's --model. Sizes chosen to train on a 2-core CPU in minutes.
+PRESETS: dict[str, dict[str, dict]] = {
+    "diagnostic": {
+        "seed_cnn": {"arch": "seed_cnn", "in_channels": 12, "n_classes": 5, "input_length": 1000},
+        "teacher": {"widths": (64, 128, 128, 128), "blocks_per_stage": 1},
+        "student": {"widths": (16, 32, 32), "blocks_per_stage": 1, "head_hidden": 32},
+        "tiny": {"widths": (8, 8), "head_hidden": 8, "dropout": 0.0},
+    },
+    "arrhythmia": {
+        "teacher": {
+            "in_channels": 1,
+            "n_classes": 4,
+            "input_length": 128,
+            "n_extra": 7,
+            "widths": (32, 64, 64),
+            "blocks_per_stage": 1,
+        },  # fmt: skip
+        "student": {
+            "in_channels": 1,
+            "n_classes": 4,
+            "input_length": 128,
+            "n_extra": 7,
+            "widths": (8, 16, 24),
+            "blocks_per_stage": 1,
+            "head_hidden": 16,
+        },  # fmt: skip
+        "tiny": {
+            "in_channels": 1,
+            "n_classes": 4,
+            "input_length": 128,
+            "n_extra": 7,
+            "widths": (4, 8),
+            "head_hidden": 8,
+            "dropout": 0.0,
+        },  # fmt: skip
+    },
+}
+
+
+def preset(task: str, name: str, **overrides) -> ModelConfig:
+    try:
+        base = PRESETS[task][name]
+    except KeyError:
+        names = ", ".join(PRESETS.get(task, {}))
+        raise InputError(f"no model {name!r} for task {task!r}; choose one of {names}") from None
+    return ModelConfig(**{**base, **overrides})
+
+
+class ResidualBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN plus a (projected) shortcut; stride 2 halves the time axis."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__()
+        pad = kernel // 2
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride, pad, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel, 1, pad, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.relu = nn.ReLU()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv1d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm1d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + self.shortcut(x))
+
+
+class ResNet1d(nn.Module):
+    """A ResNet1d in the spirit of resnet1d_wang: stem, residual stages, avg+max pooling, MLP head."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w0 = cfg.widths[0]
+        self.stem = nn.Sequential(
+            nn.Conv1d(cfg.in_channels, w0, cfg.stem_kernel, 1, cfg.stem_kernel // 2, bias=False),
+            nn.BatchNorm1d(w0),
+            nn.ReLU(),
+        )
+        blocks: list[nn.Module] = []
+        c_in = w0
+        for stage, width in enumerate(cfg.widths):
+            for b in range(cfg.blocks_per_stage):
+                stride = 2 if (b == 0 and stage > 0) else 1
+                blocks.append(ResidualBlock(c_in, width, cfg.kernel_size, stride))
+                c_in = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.Linear(2 * c_in + cfg.n_extra, cfg.head_hidden),
+            nn.ReLU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.head_hidden, cfg.n_classes),
+        )
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.blocks(self.stem(x))
+        pooled = [h.mean(dim=-1), h.amax(dim=-1)]
+        if self.cfg.n_extra:
+            if extra is None:
+                raise InputError("this model needs its side features (RR context)")
+            pooled.append(extra)
+        return self.head(torch.cat(pooled, dim=1))
+
+
+class SeedCNN(nn.Module):
+    """The seed project's plain CNN (~6.5 M parameters on 12 x 1000): conv-pool stacks, dense head.
+
+    Most of its weights sit in the dense layer over the flattened feature map, which is what made
+    it large and what naive pruning and quantization broke.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        chans = (cfg.in_channels, 64, 128, 256, 256)
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.Conv1d(c_in, c_out, 7, padding=3), nn.BatchNorm1d(c_out), nn.ReLU()]
+            layers.append(nn.MaxPool1d(2))
+        self.features = nn.Sequential(*layers)
+        flat = chans[-1] * (cfg.input_length // 16)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(flat, 360),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(360, cfg.n_classes),
+        )
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    return SeedCNN(cfg) if cfg.arch == "seed_cnn" else ResNet1d(cfg)
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    params: int
+    macs: int
+    fp32_bytes: int
+    extra: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.params:,} parameters, {self.macs / 1e6:.2f} M MACs per input"
+
+
+def model_size(model: nn.Module) -> ModelSize:
+    """Parameters and multiply-accumulates of one forward pass on one input (torch's flop counter)."""
+    cfg: ModelConfig = model.cfg  # type: ignore[assignment]
+    x = torch.zeros(1, cfg.in_channels, cfg.input_length)
+    extra = torch.zeros(1, cfg.n_extra) if cfg.n_extra else None
+    was_training = model.training
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x, extra)
+    model.train(was_training)
+    params = sum(p.numel() for p in model.parameters())
+    return ModelSize(params=params, macs=counter.get_total_flops() // 2, fp32_bytes=4 * params)

@@ -1,0 +1,225 @@
+"""One fit loop for both tasks: AdamW, one-cycle schedule, early stopping on the validation split."""
+
+from __future__ import annotations
+
+import copy
+import resource
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+from torch.nn import functional as F
+
+from trainer.checkpoint import save_checkpoint
+from trainer.config import TrainConfig
+from trainer.metrics import beat_statistics, macro_auc
+from trainer.models import ModelConfig, build_model, model_size, preset
+from trainer.tasks import Split, TaskData
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(threads)
+
+
+def model_config_for(cfg: TrainConfig, data: TaskData) -> ModelConfig:
+    """The preset, fitted to the data's channels and classes (a lead subset changes the input)."""
+    overrides: dict = {"in_channels": data.train.x.shape[1], "n_classes": len(data.classes)}
+    if data.train.extra is not None:
+        overrides["n_extra"] = data.train.extra.shape[1]
+    return preset(cfg.task, cfg.model, **overrides)
+
+
+# ---- batches -------------------------------------------------------------------------------
+
+
+def diagnostic_batches(split: Split, window: int, cfg: TrainConfig, rng: np.random.Generator
+                       ) -> Iterator[tuple[torch.Tensor, None, torch.Tensor]]:  # fmt: skip
+    """Random crops of `window` samples, `crops_per_record` per record and epoch."""
+    n, total = len(split), split.x.shape[-1]
+    crops = 1 if window >= total else cfg.crops_per_record
+    order = rng.permutation(np.repeat(np.arange(n), crops))
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        offsets = rng.integers(0, total - window + 1, size=len(idx))
+        x = np.stack([split.x[i, :, o : o + window] for i, o in zip(idx, offsets, strict=True)])
+        yield torch.from_numpy(x), None, torch.from_numpy(split.y[idx])
+
+
+def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
+    """All minority beats and a random `keep` share of N beats, shuffled."""
+    normal = np.flatnonzero(y == 0)
+    other = np.flatnonzero(y != 0)
+    chosen = rng.choice(normal, size=max(1, int(keep * len(normal))), replace=False)
+    return rng.permutation(np.concatenate([other, chosen]))
+
+
+def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift by up to `jitter` samples (edge-padded), scale amplitude, add a little noise."""
+    n, c, length = x.shape
+    if jitter:
+        shift = rng.integers(-jitter, jitter + 1, size=n)
+        idx = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
+        x = np.take_along_axis(x, idx[:, None, :].repeat(c, axis=1), axis=2)
+    x = x * rng.uniform(0.8, 1.2, size=(n, 1, 1)).astype(np.float32)
+    return (x + rng.normal(0, 0.02, size=x.shape)).astype(np.float32)
+
+
+def beat_batches(split: Split, cfg: TrainConfig, rng: np.random.Generator
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
+    order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
+    for start in range(0, len(order), cfg.batch_size):
+        idx = np.sort(order[start : start + cfg.batch_size])
+        x = augment_beats(split.x[idx], cfg.jitter, rng)
+        assert split.extra is not None
+        yield (
+            torch.from_numpy(x),
+            torch.from_numpy(split.extra[idx]),
+            torch.from_numpy(split.y[idx]),
+        )
+
+
+def beat_class_weights(y: np.ndarray, n_classes: int, cfg: TrainConfig) -> torch.Tensor:
+    """Inverse-frequency weights of the classes as an epoch draws them, to the given power."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    counts[0] *= cfg.majority_keep
+    freq = np.maximum(counts, 1) / counts.sum()
+    w = (1.0 / freq) ** cfg.class_weight_power
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+# ---- prediction ----------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: Split, task: str, stride: int = 125,
+            batch: int = 2048) -> np.ndarray:  # fmt: skip
+    """Probabilities: per record (diagnostic, max over sliding windows) or per beat (softmax)."""
+    model.eval()
+    cfg: ModelConfig = model.cfg  # type: ignore[assignment]
+    if task == "diagnostic":
+        total, window = split.x.shape[-1], cfg.input_length
+        starts = list(range(0, total - window + 1, stride)) or [0]
+        if starts[-1] != total - window:
+            starts.append(total - window)
+        windows = np.stack([split.x[:, :, s : s + window] for s in starts], axis=1)
+        flat = torch.from_numpy(windows.reshape(-1, split.x.shape[1], window))
+        probs = torch.cat([torch.sigmoid(model(flat[i : i + batch]))
+                           for i in range(0, len(flat), batch)])  # fmt: skip
+        return probs.reshape(len(split), len(starts), -1).amax(dim=1).numpy()
+    assert split.extra is not None
+    x, extra = torch.from_numpy(split.x), torch.from_numpy(split.extra)
+    out = [torch.softmax(model(x[i : i + batch], extra[i : i + batch]), dim=1)
+           for i in range(0, len(x), batch)]  # fmt: skip
+    return torch.cat(out).numpy()
+
+
+def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[str, ...]) -> float:
+    """Macro AUC (diagnostic) or the mean F1 of S and V beats (arrhythmia): what early stopping
+    watches."""
+    if task == "diagnostic":
+        return macro_auc(split.y, probs)
+    stats = beat_statistics(split.y, probs.argmax(axis=1), classes)["per_class"]
+    return float(np.nanmean([stats["S"]["f1"], stats["V"]["f1"]]))
+
+
+# ---- the loop ------------------------------------------------------------------------------
+
+
+def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True) -> dict:
+    """Train, keep the best validation epoch, write the checkpoint to `out`; return it."""
+    seed_everything(cfg.seed, cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    mcfg = model_config_for(cfg, data)
+    model = build_model(mcfg)
+    size = model_size(model)
+    diagnostic = cfg.task == "diagnostic"
+    if diagnostic:
+        n_records = len(data.train)
+        per_epoch = n_records * (1 if mcfg.input_length >= data.train.x.shape[-1]
+                                 else cfg.crops_per_record)  # fmt: skip
+        class_weights = None
+    else:
+        per_epoch = len(
+            beat_epoch_indices(data.train.y, cfg.majority_keep, np.random.default_rng(0))
+        )
+        class_weights = beat_class_weights(data.train.y, len(data.classes), cfg)
+    steps = cfg.epochs * int(np.ceil(per_epoch / cfg.batch_size))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    best_score, best_state, best_epoch, stale = -np.inf, None, -1, 0
+    history: list[dict] = []
+    t0 = time.perf_counter()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total} epochs"),
+                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                        disable=not show_progress)  # fmt: skip
+    with progress:
+        bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
+        for epoch in range(cfg.epochs):
+            model.train()
+            losses = []
+            batches = (diagnostic_batches(data.train, mcfg.input_length, cfg, rng) if diagnostic
+                       else beat_batches(data.train, cfg, rng))  # fmt: skip
+            for x, extra, y in batches:
+                logits = model(x, extra)
+                loss = _loss(logits, y, diagnostic, class_weights, cfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+            probs = predict(model, data.val, cfg.task, cfg.eval_stride)
+            score = validation_score(cfg.task, data.val, probs, data.classes)
+            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                            "val_score": score, "seconds": time.perf_counter() - t0})  # fmt: skip
+            if score > best_score:
+                best_score, best_epoch, stale = score, epoch + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+            status = (
+                f"loss {np.mean(losses):.4f}  val {score:.4f}  best {best_score:.4f} @ {best_epoch}"
+            )
+            progress.update(bar, advance=1, status=status)
+            if show_progress and not progress.console.is_terminal:  # a log file gets plain lines
+                progress.console.print(f"epoch {epoch + 1}: {status}", highlight=False)
+            if stale >= cfg.patience:
+                break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    train_seconds = time.perf_counter() - t0
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return save_checkpoint(
+        out,
+        model,
+        task=cfg.task,
+        classes=list(data.classes),
+        train_config=cfg.to_dict(),
+        preprocessing=data.preprocessing,
+        data=data.source,
+        history=history,
+        metrics={"val_score": best_score, "best_epoch": best_epoch},
+        size={"params": size.params, "macs": size.macs},
+        resources={
+            "train_seconds": train_seconds,
+            "peak_rss_mb": peak_rss_mb,
+            "threads": cfg.threads,
+        },  # fmt: skip
+    )
+
+
+def _loss(logits, y, diagnostic: bool, class_weights, cfg: TrainConfig) -> torch.Tensor:
+    if diagnostic:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    ce = F.cross_entropy(logits, y, weight=class_weights, reduction="none",
+                         label_smoothing=cfg.label_smoothing)  # fmt: skip
+    if cfg.focal_gamma > 0:
+        p_true = torch.softmax(logits, 1).gather(1, y[:, None])[:, 0].detach()
+        ce = ce * (1 - p_true) ** cfg.focal_gamma
+    return ce.mean()
