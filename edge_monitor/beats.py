@@ -3,7 +3,10 @@
 Inter-patient S-beat detection lives on RR timing relative to *this* patient's rhythm (a PAC is
 early against the local and long-run RR, not against a population norm), so RR features are
 ratios to running averages; the beat window is scaled by this patient's running QRS amplitude, not
-per beat, so a large ventricular beat stays large next to its neighbours. The builder is streaming:
+per beat, so a large ventricular beat stays large next to its neighbours. Beside the beat the model
+gets this patient's dominant beat (the median of the previous beats), the way bedside analysers
+compare each QRS with the patient's template: a wide QRS in a bundle-branch-block patient is then
+normal for *them*, while a PVC differs from its own template. The builder is streaming:
 a beat is emitted when the next R peak arrives (its post-RR is then known). Training runs the same
 builder over whole records.
 """
@@ -36,6 +39,7 @@ class BeatSpec:
     local_beats: int = 10  # RR average over the last beats ("local rhythm")
     long_beats: int = 300  # RR median over roughly the last minutes ("this patient's rhythm")
     amplitude_beats: int = 32  # QRS amplitude median over the last beats
+    template_beats: int = 16  # the dominant-beat template is the median of the last beats
 
     @property
     def length(self) -> int:
@@ -47,10 +51,11 @@ class BeatSpec:
 
 @dataclass(frozen=True)
 class BeatContext:
-    """One beat ready for the model: `window` (length,) float32 and `rr` (len(RR_FEATURES),)."""
+    """One beat ready for the model: `window` and `template` (length,) float32, `rr` features."""
 
     r_index: int  # absolute sample index of the R peak at the model rate
     window: np.ndarray
+    template: np.ndarray  # median of the previous beats' windows (the beat itself for the first)
     rr: np.ndarray
 
 
@@ -63,6 +68,7 @@ class BeatContextBuilder:
         self._rr_local: deque[float] = deque(maxlen=spec.local_beats)
         self._rr_long: deque[float] = deque(maxlen=spec.long_beats)
         self._amplitudes: deque[float] = deque(maxlen=spec.amplitude_beats)
+        self._recent: deque[np.ndarray] = deque(maxlen=spec.template_beats)
 
     def push(self, r_index: int, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
         """Register a new R peak; return the context of the previous beat, now complete.
@@ -78,9 +84,13 @@ class BeatContextBuilder:
         post = (nxt - beat) / self.spec.fs
         pre = self._rr_local[-1] if self._rr_local else post
         rr = self._features(pre, post)
+        template = (
+            np.median(np.stack(self._recent), axis=0).astype(np.float32) if self._recent else window
+        )
         self._rr_local.append(post)
         self._rr_long.append(post)
-        return BeatContext(beat, window, rr)
+        self._recent.append(window)
+        return BeatContext(beat, window, template, rr)
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         local = float(np.mean(self._rr_local)) if self._rr_local else pre
@@ -105,8 +115,8 @@ class BeatContextBuilder:
 
 def beat_contexts(
     signal: np.ndarray, r_indices: np.ndarray, spec: BeatSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (n, length) and RR features (n, k) of every beat of a whole filtered record.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows and templates (n, length) and RR features (n, k) of every beat of a whole record.
 
     The last beat has no successor; its post-RR is taken equal to its pre-RR.
     """
@@ -114,8 +124,10 @@ def beat_contexts(
     x = np.asarray(signal, dtype=np.float32).reshape(-1)
     peaks = [int(i) for i in r_indices]
     if not peaks:
-        return np.zeros((0, spec.length), np.float32), np.zeros((0, len(RR_FEATURES)), np.float32)
+        empty = np.zeros((0, spec.length), np.float32)
+        return empty, empty.copy(), np.zeros((0, len(RR_FEATURES)), np.float32)
     windows = np.zeros((len(peaks), spec.length), dtype=np.float32)
+    templates = np.zeros_like(windows)
     rr = np.zeros((len(peaks), len(RR_FEATURES)), dtype=np.float32)
     for k, r in enumerate(peaks[1:] + [None]):
         if r is None:  # close the last beat with a virtual successor one pre-RR later
@@ -126,5 +138,5 @@ def beat_contexts(
             builder.push(peaks[0], x)
         ctx = builder.push(r, x)
         if ctx is not None:
-            windows[k], rr[k] = ctx.window, ctx.rr
-    return windows, rr
+            windows[k], templates[k], rr[k] = ctx.window, ctx.template, ctx.rr
+    return windows, templates, rr

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Live ECG monitoring on a Raspberry Pi-class device.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="Live ECG monitoring on a Raspberry Pi-class device.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console()
 
 

@@ -1,4 +1,7 @@
-"""Expected failures. The CLIs turn these into one red line and a non-zero exit; anything else is a bug."""
+"""Expected failures: the CLIs turn them into one red line and a non-zero exit.
+
+Anything else is a bug and keeps its traceback.
+"""
 
 
 class EcgEdgeError(Exception):

@@ -39,25 +39,35 @@ def mitdb_dir() -> Path:
     return need(MITDB)
 
 
-def write_mitdb_excerpt(src: Path, name: str, out: Path, seconds: float, start_s: float = 0.0
-                        ) -> None:  # fmt: skip
+def write_mitdb_excerpt(
+    src: Path, name: str, out: Path, seconds: float, start_s: float = 0.0
+) -> None:
     """A real excerpt of one MIT-BIH record, rewritten as a WFDB record with its annotations."""
     import wfdb
 
     rec = wfdb.rdrecord(str(src / name), physical=False)
     a, b = int(start_s * rec.fs), int((start_s + seconds) * rec.fs)
     ann = wfdb.rdann(str(src / name), "atr", sampfrom=a, sampto=b - 1, shift_samps=True)
-    wfdb.wrsamp(name, fs=rec.fs, units=rec.units, sig_name=rec.sig_name,
-                d_signal=rec.d_signal[a:b], fmt=rec.fmt, adc_gain=rec.adc_gain,
-                baseline=rec.baseline, write_dir=str(out))  # fmt: skip
+    wfdb.wrsamp(
+        name,
+        fs=rec.fs,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=rec.d_signal[a:b],
+        fmt=rec.fmt,
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(out),
+    )
     aux = [x if x else "" for x in ann.aux_note]
-    wfdb.wrann(name, "atr", np.asarray(ann.sample), symbol=ann.symbol, aux_note=aux,
-               write_dir=str(out))  # fmt: skip
+    wfdb.wrann(
+        name, "atr", np.asarray(ann.sample), symbol=ann.symbol, aux_note=aux, write_dir=str(out)
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_mitdb(tmp_path_factory) -> Path:
-    """Two minutes of six real records: DS1 train (201, 208), validation (106, 223), DS2 (100, 232)."""
+    """Two minutes of six real records: train 201, 208; validation 106, 223; test 100, 232."""
     src = need(MITDB)
     out = tmp_path_factory.mktemp("mitdb")
     for name in ("201", "208", "106", "223", "100", "232"):
@@ -67,17 +77,23 @@ def tiny_mitdb(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_ptbxl(tmp_path_factory) -> Path:
-    """Real PTB-XL records, six per fold, as the original WFDB files plus the matching CSV rows."""
+    """Real PTB-XL records, eight labelled per fold, as WFDB files plus their CSV rows."""
     import pandas as pd
 
     src = need(PTBXL)
     out = tmp_path_factory.mktemp("ptbxl")
+    from trainer.datasets.ptbxl import read_labels
+
     db = pd.read_csv(src / "ptbxl_database.csv", index_col="ecg_id")
-    chosen = db.groupby("strat_fold", group_keys=False).head(6)
+    labelled = read_labels(src).superclasses.str.len() > 0
+    chosen = db[labelled].groupby("strat_fold", group_keys=False).head(8)
     # ecg_id 17 has no diagnostic superclass: the "reported and left out" path runs too
     ids = sorted(set(chosen.index) | {17})
-    subprocess.run([sys.executable, str(src / "restore_wfdb.py"), str(out), "--ids",
-                    *map(str, ids)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(src / "restore_wfdb.py"), str(out), "--ids", *map(str, ids)],
+        check=True,
+        capture_output=True,
+    )
     db.loc[ids].to_csv(out / "ptbxl_database.csv")
     (out / "scp_statements.csv").write_bytes((src / "scp_statements.csv").read_bytes())
     return out

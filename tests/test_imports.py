@@ -14,6 +14,10 @@ def test_edge_monitor_never_imports_torch():
 
 
 def test_edge_monitor_cli_runs_without_torch():
-    out = subprocess.run([sys.executable, "-m", "edge_monitor", "version"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "edge_monitor", "version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip()

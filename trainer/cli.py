@@ -12,17 +12,27 @@ from rich.table import Table
 
 from edge_monitor.errors import EcgEdgeError
 
-app = typer.Typer(help="Train, evaluate and compress ECG models for the edge.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="Train, evaluate and compress ECG models for the edge.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 data_app = typer.Typer(help="Inspect and fetch the ECG data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data set folder (else the "
-                    "task's environment variable: ECG_EDGE_PTBXL, ECG_EDGE_MITDB, ECG_EDGE_DATA)")]  # fmt: skip
-CacheDir = Annotated[Path | None, typer.Option(help="npz cache folder (else $ECG_EDGE_CACHE or "
-                     "~/.cache/ecg-edge)")]  # fmt: skip
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="data set folder (else the "
+        "task's environment variable: ECG_EDGE_PTBXL, ECG_EDGE_MITDB, ECG_EDGE_DATA)",
+    ),
+]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="npz cache folder (else $ECG_EDGE_CACHE or ~/.cache/ecg-edge)")
+]
 
 
 def run_guarded(fn, *args, **kwargs):
@@ -86,6 +96,7 @@ def train(
     lr: float | None = None,
     seed: int | None = None,
     patience: int | None = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
     limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
     leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, 'I,II,V2'")] = None,
     cache_dir: CacheDir = None,
@@ -94,10 +105,26 @@ def train(
     """Train a model with early stopping on the validation split; writes OUT/model.pt."""
     from trainer.runs import train_run
 
-    summary = run_guarded(train_run, task=task, model=model, out=out, data_dir=data_dir,
-                          config=config, leads=leads, cache_dir=cache_dir, evaluate=evaluate,
-                          overrides=dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                         patience=patience, limit=limit))  # fmt: skip
+    summary = run_guarded(
+        train_run,
+        task=task,
+        model=model,
+        out=out,
+        data_dir=data_dir,
+        config=config,
+        leads=leads,
+        cache_dir=cache_dir,
+        evaluate=evaluate,
+        overrides=dict(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            patience=patience,
+            threads=threads,
+            limit=limit,
+        ),
+    )
     for line in summary:
         console.print(line, highlight=False)
 
@@ -108,15 +135,16 @@ def evaluate_cmd(
     data_dir: DataDir = None,
     out: Annotated[
         Path | None, typer.Option(help="folder for metrics.json (default: beside the checkpoint)")
-    ] = None,  # fmt: skip
+    ] = None,
     cache_dir: CacheDir = None,
 ) -> None:
     """Score a checkpoint on the test split: JSON metrics and a ROC plot."""
     from trainer.evaluate import evaluate_checkpoint
     from trainer.runs import describe_metrics
 
-    result = run_guarded(evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent,
-                         cache_dir)  # fmt: skip
+    result = run_guarded(
+        evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent, cache_dir
+    )
     for line in describe_metrics(result):
         console.print(line, highlight=False)
 

@@ -1,4 +1,4 @@
-"""Run configuration: a frozen dataclass, TOML in (people edit it), JSON out (saved with artifacts)."""
+"""Run configuration: a frozen dataclass, TOML in (people edit it), JSON out (with artifacts)."""
 
 from __future__ import annotations
 

@@ -20,9 +20,14 @@ from trainer.tasks import TaskData, load_task
 from trainer.train import predict, seed_everything
 
 
-def evaluate_checkpoint(ckpt_path: Path, data_dir: str | Path | None, out_dir: Path,
-                        cache_dir: Path | None = None, n_boot: int = 1000,
-                        data: TaskData | None = None) -> dict:  # fmt: skip
+def evaluate_checkpoint(
+    ckpt_path: Path,
+    data_dir: str | Path | None,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    n_boot: int = 1000,
+    data: TaskData | None = None,
+) -> dict:
     """Writes metrics.json, predictions.npz (test probabilities) and roc.png into `out_dir`."""
     model, ckpt = load_checkpoint(ckpt_path)
     cfg = ckpt["train_config"]
@@ -30,28 +35,34 @@ def evaluate_checkpoint(ckpt_path: Path, data_dir: str | Path | None, out_dir: P
     task = ckpt["task"]
     if data is None:
         leads = ",".join(ckpt["preprocessing"]["leads"]) if task == "diagnostic" else None
-        data = load_task(task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"],
-                         seed=cfg["seed"])  # fmt: skip
+        data = load_task(
+            task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"], seed=cfg["seed"]
+        )
     p_val = predict(model, data.val, task, cfg["eval_stride"])
     p_test = predict(model, data.test, task, cfg["eval_stride"])
     if task == "diagnostic":
         result = diagnostic_metrics(data, p_val, p_test, n_boot)
     else:
-        result = {"val": beat_statistics(data.val.y, p_val.argmax(1), data.classes),
-                  "test": beat_statistics(data.test.y, p_test.argmax(1), data.classes)}  # fmt: skip
-    result.update({
-        "checkpoint": str(ckpt_path),
-        "task": task,
-        "model": cfg["model"],
-        "data": ckpt["data"],
-        "size": ckpt["size"],
-        "resources": ckpt["resources"],
-        "best_epoch": ckpt["metrics"]["best_epoch"],
-    })  # fmt: skip
+        result = {
+            "val": beat_statistics(data.val.y, p_val.argmax(1), data.classes),
+            "test": beat_statistics(data.test.y, p_test.argmax(1), data.classes),
+        }
+    result.update(
+        {
+            "checkpoint": str(ckpt_path),
+            "task": task,
+            "model": cfg["model"],
+            "data": ckpt["data"],
+            "size": ckpt["size"],
+            "resources": ckpt["resources"],
+            "best_epoch": ckpt["metrics"]["best_epoch"],
+        }
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2))
-    np.savez(out_dir / "predictions.npz", y_test=data.test.y, p_test=p_test,
-             groups=data.test.groups)  # fmt: skip
+    np.savez(
+        out_dir / "predictions.npz", y_test=data.test.y, p_test=p_test, groups=data.test.groups
+    )
     plot_roc(data, p_test, out_dir / "roc.png", f"{task} {cfg['model']}")
     return result
 
@@ -69,7 +80,7 @@ def diagnostic_metrics(data: TaskData, p_val: np.ndarray, p_test: np.ndarray, n_
             "macro_auc_ci95": [lo, hi],
             "per_class_auc": dict(
                 zip(data.classes, per_class_auc(y_test, p_test).tolist(), strict=True)
-            ),  # fmt: skip
+            ),
             **multilabel_f1(y_test, p_test, thresholds),
         },
         "val": {"records": len(y_val), "macro_auc": macro_auc(y_val, p_val)},
@@ -77,7 +88,7 @@ def diagnostic_metrics(data: TaskData, p_val: np.ndarray, p_test: np.ndarray, n_
         "label_prior_baseline": {
             "macro_auc": macro_auc(y_test, prior),
             **multilabel_f1(y_test, prior, thresholds),
-        },  # fmt: skip
+        },
     }
 
 

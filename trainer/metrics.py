@@ -1,4 +1,4 @@
-"""Scores with honest uncertainty: AUC with bootstrap CIs, paired differences, AAMI beat statistics."""
+"""Scores with honest uncertainty: AUC with bootstrap CIs, paired differences, AAMI beat stats."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def per_class_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def macro_auc(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.nanmean(per_class_auc(y, p)))
+    """Mean AUC over the classes that have both labels present; NaN when none has."""
+    aucs = per_class_auc(y, p)
+    return float(np.mean(aucs[np.isfinite(aucs)])) if np.isfinite(aucs).any() else float("nan")
 
 
 def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -98,8 +100,15 @@ def beat_statistics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, 
         se = tp / (tp + fn) if tp + fn else float("nan")
         ppv = tp / (tp + fp) if tp + fp else float("nan")
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-        per_class[name] = {"se": se, "ppv": ppv, "f1": f1, "support": tp + fn, "tp": tp,
-                           "fp": fp, "fn": fn}  # fmt: skip
+        per_class[name] = {
+            "se": se,
+            "ppv": ppv,
+            "f1": f1,
+            "support": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
     return {
         "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
         "per_class": per_class,

@@ -61,31 +61,31 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     "arrhythmia": {
         "teacher": {
-            "in_channels": 1,
+            "in_channels": 2,
             "n_classes": 4,
             "input_length": 128,
             "n_extra": 7,
             "widths": (32, 64, 64),
             "blocks_per_stage": 1,
-        },  # fmt: skip
+        },
         "student": {
-            "in_channels": 1,
+            "in_channels": 2,
             "n_classes": 4,
             "input_length": 128,
             "n_extra": 7,
             "widths": (8, 16, 24),
             "blocks_per_stage": 1,
             "head_hidden": 16,
-        },  # fmt: skip
+        },
         "tiny": {
-            "in_channels": 1,
+            "in_channels": 2,
             "n_classes": 4,
             "input_length": 128,
             "n_extra": 7,
             "widths": (4, 8),
             "head_hidden": 8,
             "dropout": 0.0,
-        },  # fmt: skip
+        },
     },
 }
 
@@ -123,7 +123,7 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet1d(nn.Module):
-    """A ResNet1d in the spirit of resnet1d_wang: stem, residual stages, avg+max pooling, MLP head."""
+    """A ResNet1d in the spirit of resnet1d_wang: stem, residual stages, avg+max pool, MLP head."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -205,7 +205,7 @@ class ModelSize:
 
 
 def model_size(model: nn.Module) -> ModelSize:
-    """Parameters and multiply-accumulates of one forward pass on one input (torch's flop counter)."""
+    """Parameters and multiply-accumulates of one forward pass on one input (torch flop counter)."""
     cfg: ModelConfig = model.cfg  # type: ignore[assignment]
     x = torch.zeros(1, cfg.in_channels, cfg.input_length)
     extra = torch.zeros(1, cfg.n_extra) if cfg.n_extra else None

@@ -12,21 +12,35 @@ from trainer.tasks import load_task
 from trainer.train import fit, model_config_for
 
 
-def train_run(task: str, model: str, out: Path, data_dir, config: Path | None, leads: str | None,
-              cache_dir: Path | None, evaluate: bool, overrides: dict) -> list[str]:  # fmt: skip
+def train_run(
+    task: str,
+    model: str,
+    out: Path,
+    data_dir,
+    config: Path | None,
+    leads: str | None,
+    cache_dir: Path | None,
+    evaluate: bool,
+    overrides: dict,
+) -> list[str]:
     cfg = load_config(config, task=task, model=model, **overrides)
-    data = load_task(cfg.task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg.limit,
-                     seed=cfg.seed)  # fmt: skip
+    data = load_task(
+        cfg.task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg.limit, seed=cfg.seed
+    )
     size = model_size(build_model(model_config_for(cfg, data)))
-    lines = [f"{cfg.task} {cfg.model}: {size.describe()}",
-             f"data: {json.dumps(data.source.get('records') or data.source['splits'])}"]  # fmt: skip
+    lines = [
+        f"{cfg.task} {cfg.model}: {size.describe()}",
+        f"data: {json.dumps(data.source.get('records') or data.source['splits'])}",
+    ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     ckpt = fit(cfg, data, out / "model.pt")
     res = ckpt["resources"]
-    lines.append(f"best validation score {ckpt['metrics']['val_score']:.4f} at epoch "
-                 f"{ckpt['metrics']['best_epoch']}; {res['train_seconds']:.0f} s, "
-                 f"peak RSS {res['peak_rss_mb']:.0f} MB; wrote {out / 'model.pt'}")  # fmt: skip
+    lines.append(
+        f"best validation score {ckpt['metrics']['val_score']:.4f} at epoch "
+        f"{ckpt['metrics']['best_epoch']}; {res['train_seconds']:.0f} s, "
+        f"peak RSS {res['peak_rss_mb']:.0f} MB; wrote {out / 'model.pt'}"
+    )
     if evaluate:
         result = evaluate_checkpoint(out / "model.pt", data_dir, out, cache_dir, data=data)
         lines += describe_metrics(result)
@@ -38,12 +52,15 @@ def describe_metrics(result: dict) -> list[str]:
     if result["task"] == "diagnostic":
         lo, hi = test["macro_auc_ci95"]
         per = ", ".join(f"{k} {v:.3f}" for k, v in test["per_class_auc"].items())
-        return [f"test macro AUC {test['macro_auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}) on "
-                f"{test['records']} records; {per}",
-                f"test macro F1 at validation thresholds {test['macro_f1']:.3f}; label-prior "
-                f"baseline AUC {result['label_prior_baseline']['macro_auc']:.3f}"]  # fmt: skip
+        return [
+            f"test macro AUC {test['macro_auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}) on "
+            f"{test['records']} records; {per}",
+            f"test macro F1 at validation thresholds {test['macro_f1']:.3f}; label-prior "
+            f"baseline AUC {result['label_prior_baseline']['macro_auc']:.3f}",
+        ]
     lines = [f"test accuracy {test['accuracy']:.4f}"]
     for name, s in test["per_class"].items():
-        lines.append(f"  {name}: Se {s['se']:.3f}  +P {s['ppv']:.3f}  F1 {s['f1']:.3f}  "
-                     f"(n={s['support']})")  # fmt: skip
+        lines.append(
+            f"  {name}: Se {s['se']:.3f}  +P {s['ppv']:.3f}  F1 {s['f1']:.3f}  (n={s['support']})"
+        )
     return lines

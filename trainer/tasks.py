@@ -15,7 +15,7 @@ ARRHYTHMIA_CLASSES = ("N", "S", "V", "F")  # AAMI; Q (15 beats outside paced rec
 
 @dataclass(frozen=True)
 class Split:
-    x: np.ndarray  # diagnostic (n, leads, samples); arrhythmia (n, 1, beat length)
+    x: np.ndarray  # diagnostic (n, leads, samples); arrhythmia (n, 2, beat length): beat, template
     y: np.ndarray  # diagnostic (n, classes) multi-hot; arrhythmia (n,) class index
     extra: np.ndarray | None  # arrhythmia RR features (n, k)
     groups: np.ndarray  # patient (diagnostic) or record (arrhythmia) of each row
@@ -68,8 +68,15 @@ def _diagnostic(data_dir, leads, cache_dir, limit) -> TaskData:
         "record_samples": int(data.signals.shape[-1]),
         "aggregate": "max over sliding windows",
     }
-    return TaskData("diagnostic", ptbxl.SUPERCLASSES, splits["train"], splits["val"],
-                    splits["test"], preprocessing, source)  # fmt: skip
+    return TaskData(
+        "diagnostic",
+        ptbxl.SUPERCLASSES,
+        splits["train"],
+        splits["val"],
+        splits["test"],
+        preprocessing,
+        source,
+    )
 
 
 def _arrhythmia(data_dir, cache_dir, limit, seed) -> TaskData:
@@ -81,13 +88,13 @@ def _arrhythmia(data_dir, cache_dir, limit, seed) -> TaskData:
         keep = np.flatnonzero(beats.labels < len(ARRHYTHMIA_CLASSES))
         if limit is not None and len(keep) > limit:
             keep = np.sort(rng.choice(keep, size=limit, replace=False))
-        splits[name] = Split(beats.windows[keep, None, :], beats.labels[keep], beats.rr[keep],
-                             beats.records[keep])  # fmt: skip
+        x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)  # (n, 2, length)
+        splits[name] = Split(x, beats.labels[keep], beats.rr[keep], beats.records[keep])
         counts[name] = {
             "records": sorted(set(beats.records.tolist())),
             "beats": {
                 c: int((beats.labels[keep] == i).sum()) for i, c in enumerate(ARRHYTHMIA_CLASSES)
-            },  # fmt: skip
+            },
         }
     preprocessing = {
         "fs": spec.fs,
@@ -97,8 +104,19 @@ def _arrhythmia(data_dir, cache_dir, limit, seed) -> TaskData:
         "beat": spec.as_dict(),
         "rr_features": list(RR_FEATURES),
         "normalization": "beat minus its median, over the running median QRS amplitude",
+        "channels": ["beat", "template"],
     }
-    source = {"dataset": "MIT-BIH Arrhythmia (de Chazal DS1 -> DS2)", "splits": counts,
-              "excluded_paced": list(mitdb.PACED)}  # fmt: skip
-    return TaskData("arrhythmia", ARRHYTHMIA_CLASSES, splits["train"], splits["val"],
-                    splits["test"], preprocessing, source)  # fmt: skip
+    source = {
+        "dataset": "MIT-BIH Arrhythmia (de Chazal DS1 -> DS2)",
+        "splits": counts,
+        "excluded_paced": list(mitdb.PACED),
+    }
+    return TaskData(
+        "arrhythmia",
+        ARRHYTHMIA_CLASSES,
+        splits["train"],
+        splits["val"],
+        splits["test"],
+        preprocessing,
+        source,
+    )

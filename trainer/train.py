@@ -1,4 +1,4 @@
-"""One fit loop for both tasks: AdamW, one-cycle schedule, early stopping on the validation split."""
+"""One fit loop for both tasks: AdamW, one-cycle schedule, early stopping on validation."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def model_config_for(cfg: TrainConfig, data: TaskData) -> ModelConfig:
 # ---- batches -------------------------------------------------------------------------------
 
 
-def diagnostic_batches(split: Split, window: int, cfg: TrainConfig, rng: np.random.Generator
-                       ) -> Iterator[tuple[torch.Tensor, None, torch.Tensor]]:  # fmt: skip
+def diagnostic_batches(
+    split: Split, window: int, cfg: TrainConfig, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, None, torch.Tensor]]:
     """Random crops of `window` samples, `crops_per_record` per record and epoch."""
     n, total = len(split), split.x.shape[-1]
     crops = 1 if window >= total else cfg.crops_per_record
@@ -60,18 +61,21 @@ def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> 
 
 
 def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.ndarray:
-    """Shift by up to `jitter` samples (edge-padded), scale amplitude, add a little noise."""
+    """Shift the beat (channel 0) by up to `jitter` samples (edge-padded), as detector error
+    would; scale the amplitude of beat and template together; add a little noise."""
     n, c, length = x.shape
     if jitter:
         shift = rng.integers(-jitter, jitter + 1, size=n)
         idx = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
-        x = np.take_along_axis(x, idx[:, None, :].repeat(c, axis=1), axis=2)
+        x = x.copy()
+        x[:, 0] = np.take_along_axis(x[:, 0], idx, axis=1)
     x = x * rng.uniform(0.8, 1.2, size=(n, 1, 1)).astype(np.float32)
     return (x + rng.normal(0, 0.02, size=x.shape)).astype(np.float32)
 
 
-def beat_batches(split: Split, cfg: TrainConfig, rng: np.random.Generator
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
+def beat_batches(
+    split: Split, cfg: TrainConfig, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
@@ -97,8 +101,9 @@ def beat_class_weights(y: np.ndarray, n_classes: int, cfg: TrainConfig) -> torch
 
 
 @torch.no_grad()
-def predict(model: nn.Module, split: Split, task: str, stride: int = 125,
-            batch: int = 2048) -> np.ndarray:  # fmt: skip
+def predict(
+    model: nn.Module, split: Split, task: str, stride: int = 125, batch: int = 2048
+) -> np.ndarray:
     """Probabilities: per record (diagnostic, max over sliding windows) or per beat (softmax)."""
     model.eval()
     cfg: ModelConfig = model.cfg  # type: ignore[assignment]
@@ -109,13 +114,16 @@ def predict(model: nn.Module, split: Split, task: str, stride: int = 125,
             starts.append(total - window)
         windows = np.stack([split.x[:, :, s : s + window] for s in starts], axis=1)
         flat = torch.from_numpy(windows.reshape(-1, split.x.shape[1], window))
-        probs = torch.cat([torch.sigmoid(model(flat[i : i + batch]))
-                           for i in range(0, len(flat), batch)])  # fmt: skip
+        probs = torch.cat(
+            [torch.sigmoid(model(flat[i : i + batch])) for i in range(0, len(flat), batch)]
+        )
         return probs.reshape(len(split), len(starts), -1).amax(dim=1).numpy()
     assert split.extra is not None
     x, extra = torch.from_numpy(split.x), torch.from_numpy(split.extra)
-    out = [torch.softmax(model(x[i : i + batch], extra[i : i + batch]), dim=1)
-           for i in range(0, len(x), batch)]  # fmt: skip
+    out = [
+        torch.softmax(model(x[i : i + batch], extra[i : i + batch]), dim=1)
+        for i in range(0, len(x), batch)
+    ]
     return torch.cat(out).numpy()
 
 
@@ -141,8 +149,9 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
     diagnostic = cfg.task == "diagnostic"
     if diagnostic:
         n_records = len(data.train)
-        per_epoch = n_records * (1 if mcfg.input_length >= data.train.x.shape[-1]
-                                 else cfg.crops_per_record)  # fmt: skip
+        per_epoch = n_records * (
+            1 if mcfg.input_length >= data.train.x.shape[-1] else cfg.crops_per_record
+        )
         class_weights = None
     else:
         per_epoch = len(
@@ -155,17 +164,24 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
     best_score, best_state, best_epoch, stale = -np.inf, None, -1, 0
     history: list[dict] = []
     t0 = time.perf_counter()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total} epochs"),
-                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                        disable=not show_progress)  # fmt: skip
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        disable=not show_progress,
+    )
     with progress:
         bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
         for epoch in range(cfg.epochs):
             model.train()
             losses = []
-            batches = (diagnostic_batches(data.train, mcfg.input_length, cfg, rng) if diagnostic
-                       else beat_batches(data.train, cfg, rng))  # fmt: skip
+            batches = (
+                diagnostic_batches(data.train, mcfg.input_length, cfg, rng)
+                if diagnostic
+                else beat_batches(data.train, cfg, rng)
+            )
             for x, extra, y in batches:
                 logits = model(x, extra)
                 loss = _loss(logits, y, diagnostic, class_weights, cfg)
@@ -176,9 +192,15 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
                 losses.append(float(loss.detach()))
             probs = predict(model, data.val, cfg.task, cfg.eval_stride)
             score = validation_score(cfg.task, data.val, probs, data.classes)
-            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                            "val_score": score, "seconds": time.perf_counter() - t0})  # fmt: skip
-            if score > best_score:
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": float(np.mean(losses)),
+                    "val_score": score,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
+            if best_state is None or score > best_score:
                 best_score, best_epoch, stale = score, epoch + 1, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
@@ -210,15 +232,16 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
             "train_seconds": train_seconds,
             "peak_rss_mb": peak_rss_mb,
             "threads": cfg.threads,
-        },  # fmt: skip
+        },
     )
 
 
 def _loss(logits, y, diagnostic: bool, class_weights, cfg: TrainConfig) -> torch.Tensor:
     if diagnostic:
         return F.binary_cross_entropy_with_logits(logits, y)
-    ce = F.cross_entropy(logits, y, weight=class_weights, reduction="none",
-                         label_smoothing=cfg.label_smoothing)  # fmt: skip
+    ce = F.cross_entropy(
+        logits, y, weight=class_weights, reduction="none", label_smoothing=cfg.label_smoothing
+    )
     if cfg.focal_gamma > 0:
         p_true = torch.softmax(logits, 1).gather(1, y[:, None])[:, 0].detach()
         ce = ce * (1 - p_true) ** cfg.focal_gamma

@@ -25,7 +25,7 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
             "notes": [
                 f"{data.dropped_unlabelled} records without a diagnostic superclass left out",
                 "folds 1-8 train, 9 validation, 10 test",
-            ],  # fmt: skip
+            ],
         }
     if any(path.glob("*.atr")):
         names = mitdb.list_records(path)
@@ -34,8 +34,10 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
         for name, records in splits.items():
             if records:
                 beats = mitdb.load_beats(path, name, cache_dir=cache_dir, records=records)
-                rows[f"{name} ({len(records)} records)"] = {"counts": beats.counts(),
-                                                            "total": len(beats)}  # fmt: skip
+                rows[f"{name} ({len(records)} records)"] = {
+                    "counts": beats.counts(),
+                    "total": len(beats),
+                }
         episodes = mitdb.load_rhythms(path, cache_dir=cache_dir)
         rhythm_counts: dict[str, int] = {}
         for e in episodes:
@@ -49,6 +51,6 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
                 f"paced records left out: {', '.join(mitdb.PACED)}",
                 "rhythm episodes: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(rhythm_counts.items())),
-            ],  # fmt: skip
+            ],
         }
     raise DataNotFoundError(f"{path} holds neither ptbxl_database.csv nor MIT-BIH .atr files")

@@ -1,4 +1,4 @@
-"""MIT-BIH Arrhythmia Database: AAMI beat classes, the de Chazal inter-patient split, rhythm episodes.
+"""MIT-BIH Arrhythmia Database: AAMI beat classes, de Chazal inter-patient split, rhythms.
 
 Records are read at 360 Hz from lead MLII, filtered with the device's causal front end, resampled
 to the beat model rate, and cut into the same beat contexts the monitor builds (edge_monitor.beats).
@@ -29,10 +29,54 @@ AAMI_SYMBOLS = {
 }
 SYMBOL_TO_CLASS = {sym: AAMI_CLASSES.index(c) for c, syms in AAMI_SYMBOLS.items() for sym in syms}
 # de Chazal, O'Dwyer & Reilly (2004): the paced records are left out of both sets.
-DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
-       "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")  # fmt: skip
-DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
-       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")  # fmt: skip
+DS1 = (
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
+)
+DS2 = (
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+)
 PACED = ("102", "104", "107", "217")
 # Validation patients taken out of DS1: they hold S and V beats, so early stopping sees both.
 DEFAULT_VALIDATION = ("106", "114", "220", "223")
@@ -56,6 +100,7 @@ class BeatSet:
     """Beats of several records: model inputs, AAMI labels and where each beat came from."""
 
     windows: np.ndarray  # (n, length) float32
+    templates: np.ndarray  # (n, length) float32, the patient's dominant beat before each beat
     rr: np.ndarray  # (n, len(RR_FEATURES)) float32
     labels: np.ndarray  # (n,) int64 index into AAMI_CLASSES
     records: np.ndarray  # (n,) str
@@ -107,8 +152,9 @@ def split_records(
     }
 
 
-def parse_rhythms(record: str, samples: np.ndarray, symbols: list[str], aux: list[str],
-                  sig_len: int) -> list[RhythmEpisode]:  # fmt: skip
+def parse_rhythms(
+    record: str, samples: np.ndarray, symbols: list[str], aux: list[str], sig_len: int
+) -> list[RhythmEpisode]:
     """Rhythm episodes: each '+' annotation's aux note runs until the next rhythm change."""
     changes = [
         (int(s), a.strip("\x00 ").lstrip("("))
@@ -136,11 +182,12 @@ def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarr
     samples = np.asarray(ann.sample, dtype=np.int64)[keep]
     labels = np.array([SYMBOL_TO_CLASS[s] for s, k in zip(symbols, keep, strict=True) if k])
     r_model = np.round(samples * spec.fs / meta["fs"]).astype(np.int64)
-    windows, rr = beat_contexts(model_signal, r_model, spec)
+    windows, templates, rr = beat_contexts(model_signal, r_model, spec)
     aux = list(ann.aux_note) if ann.aux_note is not None else [""] * len(symbols)
     episodes = parse_rhythms(name, np.asarray(ann.sample), symbols, aux, header.sig_len)
     return {
         "windows": windows,
+        "templates": templates,
         "rr": rr,
         "labels": labels.astype(np.int64),
         "samples": samples,
@@ -165,7 +212,7 @@ def load_record(data_dir: Path, name: str, spec: BeatSpec, cache_dir: Path | Non
 def load_beats(
     data_dir: str | Path | None,
     split: str,
-    spec: BeatSpec = BeatSpec(),
+    spec: BeatSpec | None = None,
     cache_dir: Path | None = None,
     validation: tuple[str, ...] = DEFAULT_VALIDATION,
     records: list[str] | None = None,
@@ -173,6 +220,7 @@ def load_beats(
 ) -> BeatSet:
     """The beats of one split (train / val / test) or of the given records, Q beats included."""
     root = resolve_dir(data_dir)
+    spec = spec or BeatSpec()
     if records is None:
         if split not in SPLITS:
             raise InputError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -184,6 +232,7 @@ def load_beats(
     n = [len(p["labels"]) for p in parts]
     return BeatSet(
         windows=np.concatenate([p["windows"] for p in parts]),
+        templates=np.concatenate([p["templates"] for p in parts]),
         rr=np.concatenate([p["rr"] for p in parts]),
         labels=np.concatenate([p["labels"] for p in parts]),
         records=np.repeat(np.array(records), n),
@@ -191,8 +240,9 @@ def load_beats(
     )
 
 
-def load_rhythms(data_dir: str | Path | None, records: list[str] | None = None,
-                 cache_dir: Path | None = None) -> list[RhythmEpisode]:  # fmt: skip
+def load_rhythms(
+    data_dir: str | Path | None, records: list[str] | None = None, cache_dir: Path | None = None
+) -> list[RhythmEpisode]:
     root = resolve_dir(data_dir)
     names = records or list_records(root)
     out: list[RhythmEpisode] = []

@@ -45,9 +45,16 @@ class PtbxlSet:
         return len(self.labels)
 
     def subset(self, mask: np.ndarray) -> PtbxlSet:
-        return PtbxlSet(self.signals[mask], self.labels[mask], self.ecg_ids[mask],
-                        self.patient_ids[mask], self.folds[mask], self.leads, self.fs,
-                        self.dropped_unlabelled)  # fmt: skip
+        return PtbxlSet(
+            self.signals[mask],
+            self.labels[mask],
+            self.ecg_ids[mask],
+            self.patient_ids[mask],
+            self.folds[mask],
+            self.leads,
+            self.fs,
+            self.dropped_unlabelled,
+        )
 
     def counts(self) -> dict[str, int]:
         return {c: int(self.labels[:, i].sum()) for i, c in enumerate(SUPERCLASSES)}
@@ -77,8 +84,9 @@ def parse_leads(leads: str | tuple[str, ...] | None) -> tuple[str, ...]:
     names = [s.strip().upper() for s in leads.split(",")] if isinstance(leads, str) else leads
     unknown = [n for n in names if n not in LEADS]
     if unknown or not names:
-        raise InputError(f"unknown lead(s) {', '.join(unknown) or '(none)'}; PTB-XL has "
-                         f"{', '.join(LEADS)}")  # fmt: skip
+        raise InputError(
+            f"unknown lead(s) {', '.join(unknown) or '(none)'}; PTB-XL has {', '.join(LEADS)}"
+        )
     return tuple(n for n in LEADS if n in names)
 
 
@@ -136,7 +144,7 @@ def load_ptbxl(
     use_cache: bool = True,
     limit: int | None = None,
 ) -> PtbxlSet:
-    """All labelled records present on disk; records without a superclass are counted and left out."""
+    """All labelled records on disk; records without a superclass are counted and left out."""
     root = resolve_dir(data_dir)
     lead_names = parse_leads(leads)
     db = read_labels(root)

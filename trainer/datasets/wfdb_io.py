@@ -12,15 +12,7 @@ from edge_monitor.errors import DataNotFoundError, InputError
 
 def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[np.ndarray, dict]:
     """Physical signal (samples, channels) in the header's units plus the header fields we use."""
-    hea = record_path.with_suffix(".hea")
-    if not hea.exists():
-        raise DataNotFoundError(f"WFDB header not found: {hea}")
-    try:
-        header = wfdb.rdheader(str(record_path))
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
-        raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
-    if not header.sig_name:
-        raise InputError(f"WFDB header {hea} describes no signal")
+    header = read_header(record_path)
     try:
         record = wfdb.rdrecord(str(record_path), channels=channels)
     except FileNotFoundError as exc:
@@ -42,9 +34,12 @@ def read_header(record_path: Path) -> wfdb.Record:
     if not hea.exists():
         raise DataNotFoundError(f"WFDB header not found: {hea}")
     try:
-        return wfdb.rdheader(str(record_path))
-    except Exception as exc:
+        header = wfdb.rdheader(str(record_path))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
         raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
+    if not header.sig_name or not header.sig_len or len(header.sig_name) != header.n_sig:
+        raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
+    return header
 
 
 def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotation:

@@ -1,0 +1,111 @@
+"""The trainer CLI: exit codes, and one clear line (no traceback) for bad input."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from trainer.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def assert_one_line_error(result, needle: str) -> None:
+    assert result.exit_code == 1, result.output
+    text = result.output.strip()
+    assert "Traceback" not in text
+    assert needle in text
+    assert len(text.splitlines()) <= 2  # one message (the terminal may wrap it once)
+
+
+def test_data_info_on_a_missing_folder(tmp_path):
+    assert_one_line_error(run("data", "info", str(tmp_path / "none")), "not found")
+
+
+def test_data_info_on_an_empty_folder(tmp_path):
+    assert_one_line_error(run("data", "info", str(tmp_path)), "neither")
+
+
+def test_download_without_network_fails_cleanly(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "trainer", "data", "download", "mitdb", "--to", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and "error:" in out.stderr
+
+
+def test_unknown_dataset_name_is_an_error(tmp_path):
+    assert_one_line_error(run("data", "download", "ptb", "--to", str(tmp_path)), "unknown data set")
+
+
+def test_unknown_lead_and_task(tiny_ptbxl, tmp_path):
+    r = run(
+        "train",
+        "--task",
+        "diagnostic",
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--leads",
+        "V9",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert_one_line_error(r, "unknown lead")
+    assert_one_line_error(run("train", "--task", "sleep", "--out", str(tmp_path)), "unknown task")
+
+
+def test_bad_checkpoint_is_refused(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert_one_line_error(run("evaluate", str(bad)), "not a readable")
+    assert_one_line_error(run("evaluate", str(tmp_path / "nope.pt")), "not found")
+
+
+def test_unknown_config_key_is_refused(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nepochs = 2\nwarmup = 3\n")
+    assert_one_line_error(run("train", "--config", str(cfg), "--out", str(tmp_path)), "warmup")
+
+
+def test_data_info_counts_mitdb_beats(tiny_mitdb):
+    r = run("data", "info", str(tiny_mitdb))
+    assert r.exit_code == 0, r.output
+    assert "train (2 records)" in r.output and "test (2 records)" in r.output
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
+    out = tmp_path / "run"
+    r = run(
+        "train",
+        "--task",
+        "diagnostic",
+        "--model",
+        "tiny",
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert r.exit_code == 0, r.output
+    assert "test macro AUC" in r.output and (out / "metrics.json").exists()
+    r = run(
+        "evaluate",
+        str(out / "model.pt"),
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--out",
+        str(tmp_path / "ev"),
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "ev" / "roc.png").exists()
