@@ -19,13 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 RR_FEATURES = (
-    "pre_rr_local",
+    "pre_rr_local",  # previous RR / mean of the last local_beats RR
     "post_rr_local",
-    "pre_rr_long",
+    "pre_rr_long",  # previous RR / mean RR of the last long_beats (de Chazal's average RR)
     "post_rr_long",
     "local_rr_long",
-    "pre_rr_s",
-    "post_rr_s",
+    "local_rr_cv",  # irregularity of the local rhythm (std / mean): high in AF
 )
 
 
@@ -37,7 +36,7 @@ class BeatSpec:
     before: int = 54  # samples before the R peak (0.30 s at 180 Hz: the P wave is in)
     after: int = 74  # samples from the R peak on (0.41 s: the QRS and most of the T wave)
     local_beats: int = 10  # RR average over the last beats ("local rhythm")
-    long_beats: int = 300  # RR median over roughly the last minutes ("this patient's rhythm")
+    long_beats: int = 300  # RR mean over roughly the last minutes ("this patient's rhythm")
     amplitude_beats: int = 32  # QRS amplitude median over the last beats
     template_beats: int = 16  # the dominant-beat template is the median of the last beats
 
@@ -93,10 +92,15 @@ class BeatContextBuilder:
         return BeatContext(beat, window, template, rr)
 
     def _features(self, pre: float, post: float) -> np.ndarray:
-        local = float(np.mean(self._rr_local)) if self._rr_local else pre
-        long = float(np.median(self._rr_long)) if self._rr_long else local
-        local, long = max(local, 1e-3), max(long, 1e-3)
-        feats = [pre / local, post / local, pre / long, post / long, local / long, pre, post]
+        """Ratios only: absolute RR in seconds ties the model to the training patients' heart
+        rates (it lowered S sensitivity in leave-patients-out checks within DS1). The long
+        reference is a mean, not a median: where ectopic beats outnumber sinus beats (record
+        232) a median is an ectopic interval and hides the prematurity."""
+        local_rr = np.asarray(self._rr_local) if self._rr_local else np.asarray([pre])
+        local = max(float(local_rr.mean()), 1e-3)
+        long = max(float(np.mean(self._rr_long)) if self._rr_long else local, 1e-3)
+        cv = float(local_rr.std()) / local
+        feats = [pre / local, post / local, pre / long, post / long, local / long, cv]
         return np.clip(np.asarray(feats, dtype=np.float32), 0.0, 5.0)
 
     def _window(self, signal: np.ndarray, signal_start: int, beat: int) -> np.ndarray:

@@ -26,6 +26,7 @@ class TrainConfig:
     # diagnostic: random crops of the model's window from each 10 s record
     crops_per_record: int = 4
     eval_stride: int = 125  # samples between sliding windows at evaluation (1.25 s at 100 Hz)
+    aggregate: str = "mean"  # windows -> record: "mean" or "max" of the window probabilities
     # arrhythmia: class balance and augmentation
     majority_keep: float = 0.35  # share of N beats drawn into each epoch
     class_weight_power: float = 0.5  # loss weight ~ (1 / class frequency) ** power
@@ -38,6 +39,8 @@ class TrainConfig:
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("epochs and batch size must be at least 1")
+        if self.aggregate not in ("mean", "max"):
+            raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be a positive number")
 

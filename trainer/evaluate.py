@@ -38,8 +38,9 @@ def evaluate_checkpoint(
         data = load_task(
             task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"], seed=cfg["seed"]
         )
-    p_val = predict(model, data.val, task, cfg["eval_stride"])
-    p_test = predict(model, data.test, task, cfg["eval_stride"])
+    agg = cfg.get("aggregate", "max")
+    p_val = predict(model, data.val, task, cfg["eval_stride"], aggregate=agg)
+    p_test = predict(model, data.test, task, cfg["eval_stride"], aggregate=agg)
     if task == "diagnostic":
         result = diagnostic_metrics(data, p_val, p_test, n_boot)
     else:

@@ -66,7 +66,6 @@ def _diagnostic(data_dir, leads, cache_dir, limit) -> TaskData:
         "filter": ptbxl.DIAGNOSTIC_FILTER.as_dict(),
         "normalization": "none (millivolts)",
         "record_samples": int(data.signals.shape[-1]),
-        "aggregate": "max over sliding windows",
     }
     return TaskData(
         "diagnostic",

@@ -102,9 +102,14 @@ def beat_class_weights(y: np.ndarray, n_classes: int, cfg: TrainConfig) -> torch
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, split: Split, task: str, stride: int = 125, batch: int = 2048
+    model: nn.Module,
+    split: Split,
+    task: str,
+    stride: int = 125,
+    batch: int = 2048,
+    aggregate: str = "mean",
 ) -> np.ndarray:
-    """Probabilities: per record (diagnostic, max over sliding windows) or per beat (softmax)."""
+    """Probabilities: per record (diagnostic, sliding windows aggregated) or per beat (softmax)."""
     model.eval()
     cfg: ModelConfig = model.cfg  # type: ignore[assignment]
     if task == "diagnostic":
@@ -117,7 +122,8 @@ def predict(
         probs = torch.cat(
             [torch.sigmoid(model(flat[i : i + batch])) for i in range(0, len(flat), batch)]
         )
-        return probs.reshape(len(split), len(starts), -1).amax(dim=1).numpy()
+        per_window = probs.reshape(len(split), len(starts), -1)
+        return (per_window.amax(dim=1) if aggregate == "max" else per_window.mean(dim=1)).numpy()
     assert split.extra is not None
     x, extra = torch.from_numpy(split.x), torch.from_numpy(split.extra)
     out = [
@@ -190,7 +196,7 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
                 opt.step()
                 sched.step()
                 losses.append(float(loss.detach()))
-            probs = predict(model, data.val, cfg.task, cfg.eval_stride)
+            probs = predict(model, data.val, cfg.task, cfg.eval_stride, aggregate=cfg.aggregate)
             score = validation_score(cfg.task, data.val, probs, data.classes)
             history.append(
                 {
@@ -223,7 +229,14 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
         task=cfg.task,
         classes=list(data.classes),
         train_config=cfg.to_dict(),
-        preprocessing=data.preprocessing,
+        preprocessing={
+            **data.preprocessing,
+            **(
+                {"aggregate": cfg.aggregate, "window": mcfg.input_length, "stride": cfg.eval_stride}
+                if diagnostic
+                else {}
+            ),
+        },
         data=data.source,
         history=history,
         metrics={"val_score": best_score, "best_epoch": best_epoch},

@@ -1,0 +1,86 @@
+"""Train and score the teachers and the seed baseline on the real data; write one JSON.
+
+Usage:
+    python benchmarks/teachers.py --ptbxl data/ptbxl --mitdb ../shared/data/mitdb \
+        [--runs runs/bench] [--out benchmarks/results/teachers.json] [--only diag-teacher ...]
+
+Each model is trained by the real CLI (`trainer train`) in its own process, so its training
+time and peak RSS are its own. The diagnostic teacher and the seed baseline are compared on the
+same test records with a paired bootstrap of the macro-AUC difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainer.metrics import macro_auc, paired_bootstrap
+
+RUNS = {
+    "diag-seed-cnn": ("diagnostic", "seed_cnn", "ptbxl"),
+    "diag-teacher": ("diagnostic", "teacher", "ptbxl"),
+    "arr-teacher": ("arrhythmia", "teacher", "mitdb"),
+}
+
+
+def train(name: str, data_dirs: dict[str, str], runs: Path, seed: int) -> dict:
+    task, model, data = RUNS[name]
+    out = runs / name
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainer",
+        "train",
+        "--task",
+        task,
+        "--model",
+        model,
+        "--data-dir",
+        data_dirs[data],
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+    ]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["wall_seconds"] = time.perf_counter() - t0
+    metrics["command"] = " ".join(["trainer", *cmd[3:]])
+    return metrics
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ptbxl", required=True)
+    ap.add_argument("--mitdb", required=True)
+    ap.add_argument("--runs", default="runs/bench")
+    ap.add_argument("--out", default="benchmarks/results/teachers.json")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", choices=list(RUNS), default=list(RUNS))
+    args = ap.parse_args()
+    runs = Path(args.runs)
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.only:
+        results[name] = train(name, {"ptbxl": args.ptbxl, "mitdb": args.mitdb}, runs, args.seed)
+    if (runs / "diag-teacher").exists() and (runs / "diag-seed-cnn").exists():
+        a = np.load(runs / "diag-teacher" / "predictions.npz")
+        b = np.load(runs / "diag-seed-cnn" / "predictions.npz")
+        assert np.array_equal(a["y_test"], b["y_test"]), "the two runs saw different test records"
+        results["diag-teacher-vs-seed-cnn"] = paired_bootstrap(
+            macro_auc, a["y_test"], a["p_test"], b["p_test"]
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
