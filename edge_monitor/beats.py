@@ -6,7 +6,9 @@ ratios to running averages; the beat window is scaled by this patient's running 
 per beat, so a large ventricular beat stays large next to its neighbours. Beside the beat the model
 gets this patient's dominant beat (the median of the previous beats), the way bedside analysers
 compare each QRS with the patient's template: a wide QRS in a bundle-branch-block patient is then
-normal for *them*, while a PVC differs from its own template. The builder is streaming:
+normal for *them*, while a PVC differs from its own template. Only beats that came on time feed the
+template: where premature beats outnumber sinus beats (MIT-BIH 232) a template of all beats would
+be the ectopic beat itself and hide it. The builder is streaming:
 a beat is emitted when the next R peak arrives (its post-RR is then known). Training runs the same
 builder over whole records.
 """
@@ -38,7 +40,8 @@ class BeatSpec:
     local_beats: int = 10  # RR average over the last beats ("local rhythm")
     long_beats: int = 300  # RR mean over roughly the last minutes ("this patient's rhythm")
     amplitude_beats: int = 32  # QRS amplitude median over the last beats
-    template_beats: int = 16  # the dominant-beat template is the median of the last beats
+    template_beats: int = 16  # the dominant-beat template is the median of the last beats...
+    template_min_rr: float = 0.85  # ...that came on time: pre-RR >= this share of the mean RR
 
     @property
     def length(self) -> int:
@@ -54,7 +57,7 @@ class BeatContext:
 
     r_index: int  # absolute sample index of the R peak at the model rate
     window: np.ndarray
-    template: np.ndarray  # median of the previous beats' windows (the beat itself for the first)
+    template: np.ndarray  # median of earlier on-time beats' windows (the beat itself at first)
     rr: np.ndarray
 
 
@@ -88,7 +91,8 @@ class BeatContextBuilder:
         )
         self._rr_local.append(post)
         self._rr_long.append(post)
-        self._recent.append(window)
+        if rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
+            self._recent.append(window)
         return BeatContext(beat, window, template, rr)
 
     def _features(self, pre: float, post: float) -> np.ndarray:

@@ -30,10 +30,15 @@ class ModelConfig:
     stem_kernel: int = 7
     dropout: float = 0.2
     head_hidden: int = 64
+    # "avgmax": global average and max pooling (any input length); "flatten": keep where in the
+    # window a feature fired (a P wave before the QRS), for fixed-length, R-aligned beats
+    pool: str = "avgmax"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"unknown model arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.pool not in ("avgmax", "flatten"):
+            raise InputError(f"unknown pooling {self.pool!r}; choose avgmax or flatten")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -142,8 +147,12 @@ class ResNet1d(nn.Module):
                 blocks.append(ResidualBlock(c_in, width, cfg.kernel_size, stride))
                 c_in = width
         self.blocks = nn.Sequential(*blocks)
+        length = cfg.input_length
+        for _ in cfg.widths[1:]:
+            length = (length - 1) // 2 + 1  # each later stage halves the time axis
+        pooled = 2 * c_in if cfg.pool == "avgmax" else c_in * length
         self.head = nn.Sequential(
-            nn.Linear(2 * c_in + cfg.n_extra, cfg.head_hidden),
+            nn.Linear(pooled + cfg.n_extra, cfg.head_hidden),
             nn.ReLU(),
             nn.Dropout(cfg.dropout),
             nn.Linear(cfg.head_hidden, cfg.n_classes),
@@ -151,7 +160,7 @@ class ResNet1d(nn.Module):
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         h = self.blocks(self.stem(x))
-        pooled = [h.mean(dim=-1), h.amax(dim=-1)]
+        pooled = [h.mean(dim=-1), h.amax(dim=-1)] if self.cfg.pool == "avgmax" else [h.flatten(1)]
         if self.cfg.n_extra:
             if extra is None:
                 raise InputError("this model needs its side features (RR context)")
