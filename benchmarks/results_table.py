@@ -1,0 +1,102 @@
+"""Markdown tables for the README from the benchmark JSON files (so the README matches them).
+
+Usage: python benchmarks/results_table.py [--results benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def diagnostic_rows(results: dict) -> list[str]:
+    rows = [
+        "| model (PTB-XL subset, fold 10) | params | MACs / window | test macro AUC (95% CI) | "
+        "macro F1 | train time | peak RSS |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for name in ("diag-seed-cnn", "diag-teacher"):
+        if name not in results:
+            continue
+        r = results[name]
+        t = r["test"]
+        lo, hi = t["macro_auc_ci95"]
+        rows.append(
+            f"| {r['model']} | {r['size']['params']:,} | {r['size']['macs'] / 1e6:.1f} M | "
+            f"{t['macro_auc']:.3f} ({lo:.3f}-{hi:.3f}) | {t['macro_f1']:.3f} | "
+            f"{r['resources']['train_seconds']:.0f} s | {r['resources']['peak_rss_mb']:.0f} MB |"
+        )
+    if "diag-teacher" in results:
+        prior = results["diag-teacher"]["label_prior_baseline"]
+        rows.append(
+            f"| label prior (baseline) | 0 | 0 | {prior['macro_auc']:.3f} | "
+            f"{prior['macro_f1']:.3f} | | |"
+        )
+    cmp = results.get("diag-teacher-vs-seed-cnn")
+    if cmp:
+        verdict = "within noise" if cmp["within_noise"] else "beyond noise"
+        rows.append("")
+        rows.append(
+            f"Teacher minus seed CNN, paired bootstrap on the same "
+            f"{results['diag-teacher']['test']['records']} test records: "
+            f"{cmp['diff']:+.3f} AUC (95% CI {cmp['ci_low']:+.3f} to {cmp['ci_high']:+.3f}), "
+            f"{verdict}."
+        )
+    return rows
+
+
+def arrhythmia_rows(results: dict) -> list[str]:
+    if "arr-teacher" not in results:
+        return []
+    r = results["arr-teacher"]
+    pc = r["test"]["per_class"]
+    rows = [
+        "| model (MIT-BIH DS2, 22 records) | params | MACs / beat | class | Se | +P | F1 | beats |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for i, (cls, s) in enumerate(pc.items()):
+        head = (
+            f"| {r['model']} | {r['size']['params']:,} | {r['size']['macs'] / 1e6:.2f} M"
+            if i == 0
+            else "| | |"
+        )
+        rows.append(
+            f"{head} | {cls} | {s['se']:.3f} | {s['ppv']:.3f} | {s['f1']:.3f} | {s['support']} |"
+        )
+    rows.append("")
+    rows.append(
+        f"Accuracy {r['test']['accuracy']:.3f}; trained in "
+        f"{r['resources']['train_seconds']:.0f} s, peak RSS "
+        f"{r['resources']['peak_rss_mb']:.0f} MB."
+    )
+    return rows
+
+
+def qrs_rows(qrs: dict) -> list[str]:
+    s = qrs["summary"]
+    return [
+        f"R-peak detector, all {s['records']} MIT-BIH records ({s['reference_beats']:,} beats, "
+        f"{s['tolerance_ms']:.0f} ms window): gross Se {s['gross_se']:.4f}, "
+        f"+P {s['gross_ppv']:.4f}; "
+        f"{s['realtime_factor']:.0f}x real time on one core; records under 0.99 on either: "
+        f"{', '.join(s['records_below_0.99'])}.",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default="benchmarks/results")
+    args = ap.parse_args()
+    root = Path(args.results)
+    lines: list[str] = []
+    if (root / "teachers.json").exists():
+        results = json.loads((root / "teachers.json").read_text())
+        lines += diagnostic_rows(results) + [""] + arrhythmia_rows(results) + [""]
+    if (root / "qrs_mitdb.json").exists():
+        lines += qrs_rows(json.loads((root / "qrs_mitdb.json").read_text()))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+import pytest
+
+from edge_monitor.errors import DataNotFoundError, InputError
+from trainer.config import TrainConfig, load_config
+
+
+def test_flags_override_the_toml_file_which_overrides_defaults(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('[train]\ntask = "arrhythmia"\nepochs = 7\nlr = 0.01\n')
+    cfg = load_config(f, epochs=3, lr=None)
+    assert cfg.task == "arrhythmia" and cfg.epochs == 3 and cfg.lr == 0.01
+    assert cfg.batch_size == TrainConfig().batch_size
+
+
+def test_bad_files_and_values_are_input_errors(tmp_path):
+    with pytest.raises(DataNotFoundError):
+        load_config(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    with pytest.raises(InputError, match="invalid TOML"):
+        load_config(bad)
+    bad.write_text("[model]\nwidth = 3\n")
+    with pytest.raises(InputError, match="unknown tables"):
+        load_config(bad)
+    with pytest.raises(InputError, match="aggregate"):
+        TrainConfig(aggregate="median")
+    with pytest.raises(InputError, match="unknown task"):
+        TrainConfig(task="sleep")
+
+
+def test_config_round_trips_through_its_dict():
+    cfg = TrainConfig(task="arrhythmia", epochs=5, limit=100)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
