@@ -140,7 +140,9 @@ class QRSDetector:
         if is_qrs and last is not None and cand.index - last.index < self._twave_limit:
             is_qrs = cand.slope >= 0.5 * last.slope  # a T wave rises slowly
         if is_qrs:
-            self.spki = 0.125 * cand.energy + 0.875 * self.spki
+            # A huge ectopic beat must not lift the threshold over the small beats after it.
+            capped = min(cand.energy, 2.0 * self.spki) if self.spki > 0 else cand.energy
+            self.spki = 0.125 * capped + 0.875 * self.spki
             found.append(self._accept(cand))
         else:
             self.npki = 0.125 * cand.energy + 0.875 * self.npki

@@ -49,3 +49,16 @@ def test_streamed_peaks_are_increasing_and_absolute(mitdb_dir):
         peaks += det(x[start : start + 100])
     assert peaks == sorted(peaks) and len(set(peaks)) == len(peaks)
     assert 30 <= len(peaks) <= 45  # record 100 runs at about 75 bpm
+
+
+def test_detector_recovers_after_a_flat_start_and_a_dropout(mitdb_dir):
+    """Leads off at power-up, then the signal, then 5 s of nothing, then the signal again."""
+    x = wfdb.rdrecord(str(mitdb_dir / "100"), channels=[0], sampto=360 * 40).p_signal[:, 0]
+    flat = np.zeros(360 * 5)
+    stream = np.concatenate([flat, x[: 360 * 20], flat, x[360 * 20 :]])
+    det = detect_r_peaks(stream, 360.0)
+    first_half = det[(det > 360 * 7) & (det < 360 * 25)]
+    second_half = det[det > 360 * 32]
+    assert len(first_half) >= 20  # about 75 bpm over 18 s
+    assert len(second_half) >= 15
+    assert not np.any((det > 360 * 25.5) & (det < 360 * 30))  # nothing invented in the gap
