@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
 from trainer.checkpoint import load_checkpoint
 from trainer.metrics import (
@@ -90,6 +91,17 @@ def diagnostic_metrics(data: TaskData, p_val: np.ndarray, p_test: np.ndarray, n_
             "macro_auc": macro_auc(y_test, prior),
             **multilabel_f1(y_test, prior, thresholds),
         },
+    }
+
+
+def per_record_confusion(data: TaskData, pred: np.ndarray) -> dict[str, list[list[int]]]:
+    """Confusion matrix of each test record: where the gross statistics come from."""
+    labels = list(range(len(data.classes)))
+    return {
+        str(r): confusion_matrix(
+            data.test.y[data.test.groups == r], pred[data.test.groups == r], labels=labels
+        ).tolist()
+        for r in np.unique(data.test.groups)
     }
 
 
