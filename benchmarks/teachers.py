@@ -2,11 +2,13 @@
 
 Usage:
     python benchmarks/teachers.py --ptbxl data/ptbxl --mitdb ../shared/data/mitdb \
-        [--runs runs/bench] [--out benchmarks/results/teachers.json] [--only diag-teacher ...]
+        [--runs runs/bench] [--out benchmarks/results/teachers.json] [--only diag-teacher ...] \
+        [--extra-seeds 1 2]
 
 Each model is trained by the real CLI (`trainer train`) in its own process, so its training
 time and peak RSS are its own. The diagnostic teacher and the seed baseline are compared on the
-same test records with a paired bootstrap of the macro-AUC difference.
+same test records with a paired bootstrap of the macro-AUC difference. `--extra-seeds` trains the
+teachers again with other seeds, so the JSON shows how much of a figure is the seed.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ RUNS = {
 }
 
 
-def train(name: str, data_dirs: dict[str, str], runs: Path, seed: int) -> dict:
+def train(name: str, data_dirs: dict[str, str], runs: Path, seed: int, run_name: str) -> dict:
     task, model, data = RUNS[name]
-    out = runs / name
+    out = runs / run_name
     cmd = [
         sys.executable,
         "-m",
@@ -64,12 +66,17 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/teachers.json")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", choices=list(RUNS), default=list(RUNS))
+    ap.add_argument("--extra-seeds", nargs="*", type=int, default=[])
     args = ap.parse_args()
     runs = Path(args.runs)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
+    dirs = {"ptbxl": args.ptbxl, "mitdb": args.mitdb}
     for name in args.only:
-        results[name] = train(name, {"ptbxl": args.ptbxl, "mitdb": args.mitdb}, runs, args.seed)
+        results[name] = train(name, dirs, runs, args.seed, name)
+    for name in [n for n in args.only if n.endswith("teacher")]:
+        for seed in args.extra_seeds:
+            results[f"{name}-seed{seed}"] = train(name, dirs, runs, seed, f"{name}-seed{seed}")
     if (runs / "diag-teacher").exists() and (runs / "diag-seed-cnn").exists():
         a = np.load(runs / "diag-teacher" / "predictions.npz")
         b = np.load(runs / "diag-seed-cnn" / "predictions.npz")

@@ -4,7 +4,7 @@ reference row of the comparison table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -33,10 +33,16 @@ class ModelConfig:
     # "avgmax": global average and max pooling (any input length); "flatten": keep where in the
     # window a feature fired (a P wave before the QRS), for fixed-length, R-aligned beats
     pool: str = "avgmax"
+    # >1: an ensemble of independently initialised networks whose logits are averaged; each
+    # member is trained on its own loss. On 1.5 k training records one big network overfits,
+    # while averaging small ones removes seed-to-seed noise (a better teacher).
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"unknown model arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.members < 1:
+            raise InputError("an ensemble needs at least one member")
         if self.pool not in ("avgmax", "flatten"):
             raise InputError(f"unknown pooling {self.pool!r}; choose avgmax or flatten")
 
@@ -56,11 +62,15 @@ class ModelConfig:
         return cls(**d)
 
 
-# Named presets: the CLI's --model. Sizes chosen to train on a 2-core CPU in minutes.
+# Named presets: the CLI's --model. Sizes chosen to train on a 2-core CPU in minutes. The
+# teachers are ensembles of small ResNets: on these data sets (1.5 k PTB-XL records, 18 MIT-BIH
+# training patients) one large network overfitted (557 K parameters: fold-9 AUC 0.935, no better
+# than 26 K), while the average of independently trained members was better on validation than
+# any member (PTB-XL fold 9: 0.946 for three students against 0.931-0.939 alone).
 PRESETS: dict[str, dict[str, dict]] = {
     "diagnostic": {
         "seed_cnn": {"arch": "seed_cnn", "in_channels": 12, "n_classes": 5, "input_length": 1000},
-        "teacher": {"widths": (64, 128, 128, 128), "blocks_per_stage": 1},
+        "teacher": {"widths": (32, 64, 64), "head_hidden": 32, "members": 3},
         "student": {"widths": (16, 32, 32), "blocks_per_stage": 1, "head_hidden": 32},
         "tiny": {"widths": (8, 8), "head_hidden": 8, "dropout": 0.0},
     },
@@ -70,8 +80,9 @@ PRESETS: dict[str, dict[str, dict]] = {
             "n_classes": 4,
             "input_length": 128,
             "n_extra": 6,
-            "widths": (32, 64, 64),
-            "blocks_per_stage": 1,
+            "widths": (16, 32, 32),
+            "head_hidden": 16,
+            "members": 5,
         },
         "student": {
             "in_channels": 2,
@@ -198,7 +209,25 @@ class SeedCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class Ensemble(nn.Module):
+    """Members of one config; the output is the mean of their logits."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        single = replace(cfg, members=1)
+        self.members = nn.ModuleList(build_model(single) for _ in range(cfg.members))
+
+    def member_logits(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([m(x, extra) for m in self.members])
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return self.member_logits(x, extra).mean(dim=0)
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
+    if cfg.members > 1:
+        return Ensemble(cfg)
     return SeedCNN(cfg) if cfg.arch == "seed_cnn" else ResNet1d(cfg)
 
 

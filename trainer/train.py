@@ -189,8 +189,13 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
                 else beat_batches(data.train, cfg, rng)
             )
             for x, extra, y in batches:
-                logits = model(x, extra)
-                loss = _loss(logits, y, diagnostic, class_weights, cfg)
+                if mcfg.members > 1:  # each member learns on its own, then they are averaged
+                    member_logits = model.member_logits(x, extra)
+                    loss = torch.stack(
+                        [_loss(lg, y, diagnostic, class_weights, cfg) for lg in member_logits]
+                    ).mean()
+                else:
+                    loss = _loss(model(x, extra), y, diagnostic, class_weights, cfg)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
