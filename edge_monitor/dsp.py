@@ -135,19 +135,6 @@ def filter_record(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
     return StreamFilter(design_sos(spec, fs), x2.shape[1])(x2)
 
 
-def standardize(window: np.ndarray, eps: float = 1e-3) -> np.ndarray:
-    """Zero-mean, unit-variance per channel over the window's time axis (the last axis).
-
-    Per-window scaling makes the model indifferent to the unknown gain of a hobby front end
-    (an AD8232 output in ADC counts has no calibrated mV scale). eps (in signal units) keeps a
-    flat lead from being blown up into noise.
-    """
-    w = np.asarray(window, dtype=np.float32)
-    mean = w.mean(axis=-1, keepdims=True)
-    std = w.std(axis=-1, keepdims=True)
-    return (w - mean) / np.maximum(std, eps)
-
-
 def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
     x = np.asarray(chunk)
     if x.ndim == 1:

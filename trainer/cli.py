@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +18,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect and fetch the ECG data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # log files get whole lines
+err_console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
@@ -147,7 +146,3 @@ def evaluate_cmd(
     )
     for line in describe_metrics(result):
         console.print(line, highlight=False)
-
-
-def json_dump(obj) -> str:
-    return json.dumps(obj, indent=2)
