@@ -1,0 +1,146 @@
+"""Device profiles: what a target board has and the budgets a model must meet on it.
+
+TOML files in `device_profiles/` (shipped inside the package) are read with stdlib tomllib into
+frozen dataclasses. Unknown and missing keys are errors: a typo in a budget must not silently
+fall back to a default that was never checked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edge_monitor.errors import DataNotFoundError, InputError
+
+
+@dataclass(frozen=True)
+class Hardware:
+    arch: str
+    cpu: str
+    cores: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class Runtime:
+    intra_op_threads: int
+    inter_op_threads: int
+
+
+@dataclass(frozen=True)
+class Budgets:
+    latency_p95_ms: float
+    peak_rss_mb: float
+    model_kb: dict[str, float]  # per task
+    max_int8_auc_drop: float
+    max_int8_f1_drop: float
+
+
+@dataclass(frozen=True)
+class Quantization:
+    format: str
+    per_channel: bool
+    calibration_methods: list[str]
+
+
+@dataclass(frozen=True)
+class Sensor:
+    port: str
+    baud: int
+    fs: float
+    adc_gain: float  # ADC counts per mV (WFDB `adc_gain`)
+    baseline: int  # ADC count of 0 mV (WFDB `baseline`)
+    sig_name: list[str]
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    description: str
+    hardware: Hardware
+    runtime: Runtime
+    budgets: Budgets
+    quantization: Quantization
+    sensor: Sensor
+
+
+_SECTIONS = {
+    "hardware": Hardware,
+    "runtime": Runtime,
+    "budgets": Budgets,
+    "quantization": Quantization,
+    "sensor": Sensor,
+}
+_CALIBRATION_METHODS = {"minmax", "percentile", "entropy"}
+
+
+def available_profiles() -> list[str]:
+    return sorted(
+        p.name[: -len(".toml")] for p in _profile_dir().iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """A shipped profile by name (`rpi4`) or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        shipped = _profile_dir().joinpath(f"{name_or_path}.toml")
+        if not shipped.is_file():
+            raise DataNotFoundError(
+                f"no device profile {name_or_path!r}; shipped: {', '.join(available_profiles())}"
+            )
+        text, where = shipped.read_text(), f"profile {name_or_path}"
+    else:
+        if not path.exists():
+            raise DataNotFoundError(f"device profile not found: {path}")
+        text, where = path.read_text(), str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML in {where}: {exc}") from exc
+    return parse_profile(doc, where)
+
+
+def parse_profile(doc: dict[str, Any], where: str = "profile") -> DeviceProfile:
+    _check_keys(doc, {"name", "description", *_SECTIONS}, where)
+    sections = {}
+    for key, cls in _SECTIONS.items():
+        table = doc[key]
+        if not isinstance(table, dict):
+            raise InputError(f"{where}: [{key}] must be a table")
+        _check_keys(table, {f.name for f in fields(cls)}, f"{where} [{key}]")
+        sections[key] = cls(**table)
+    profile = DeviceProfile(name=str(doc["name"]), description=str(doc["description"]), **sections)
+    _validate(profile, where)
+    return profile
+
+
+def _check_keys(table: dict, expected: set[str], where: str) -> None:
+    unknown = set(table) - expected
+    missing = expected - set(table)
+    if unknown:
+        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    if missing:
+        raise InputError(f"{where}: missing keys {', '.join(sorted(missing))}")
+
+
+def _validate(p: DeviceProfile, where: str) -> None:
+    if p.hardware.cores < 1 or p.runtime.intra_op_threads < 1 or p.runtime.inter_op_threads < 1:
+        raise InputError(f"{where}: cores and thread counts must be at least 1")
+    if p.runtime.intra_op_threads > p.hardware.cores:
+        raise InputError(f"{where}: more inference threads than cores")
+    if p.budgets.latency_p95_ms <= 0 or p.budgets.peak_rss_mb <= 0:
+        raise InputError(f"{where}: budgets must be positive")
+    if unknown := set(p.quantization.calibration_methods) - _CALIBRATION_METHODS:
+        raise InputError(f"{where}: unknown calibration methods {', '.join(sorted(unknown))}")
+    if p.quantization.format not in ("QDQ", "QOperator"):
+        raise InputError(f"{where}: quantization format must be QDQ or QOperator")
+    if p.sensor.fs <= 0 or p.sensor.adc_gain <= 0 or not p.sensor.sig_name:
+        raise InputError(f"{where}: the sensor needs fs > 0, adc_gain > 0 and lead names")
+
+
+def _profile_dir():
+    return resources.files("device_profiles")
