@@ -18,3 +18,7 @@ class DataNotFoundError(EcgEdgeError, FileNotFoundError):
 
 class NetworkError(EcgEdgeError, OSError):
     """A download that could not reach its server."""
+
+
+class CheckFailedError(EcgEdgeError, RuntimeError):
+    """A gate the artifact must pass did not hold (parity after export, accuracy after int8)."""

@@ -128,6 +128,23 @@ def train(
         console.print(line, highlight=False)
 
 
+@app.command("export")
+def export_cmd(
+    checkpoint: Path,
+    out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Export a checkpoint to ONNX with its contract; parity-checked on real validation inputs."""
+    from trainer.export import export_checkpoint
+
+    r = run_guarded(export_checkpoint, checkpoint, out, data_dir, cache_dir)
+    console.print(
+        f"wrote {r['onnx']} ({r['bytes'] / 1024:.1f} KB); torch vs onnxruntime max "
+        f"|diff| {r['parity_max_abs']:.1e} on {r['parity_inputs']} real inputs"
+    )
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     checkpoint: Path,
