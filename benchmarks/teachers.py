@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/teachers.py --ptbxl data/ptbxl --mitdb ../shared/data/mitdb \
         [--runs runs/bench] [--out benchmarks/results/teachers.json] [--only diag-teacher ...] \
-        [--extra-seeds 1 2]
+        [--extra-seeds 1 2] [--extra-seed-runs arr-teacher]
 
 Each model is trained by the real CLI (`trainer train`) in its own process, so its training
 time and peak RSS are its own. The diagnostic teacher and the seed baseline are compared on the
@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", choices=list(RUNS), default=list(RUNS))
     ap.add_argument("--extra-seeds", nargs="*", type=int, default=[])
+    ap.add_argument(
+        "--extra-seed-runs", nargs="*", choices=list(RUNS), default=["diag-teacher", "arr-teacher"]
+    )
     args = ap.parse_args()
     runs = Path(args.runs)
     out = Path(args.out)
@@ -74,7 +77,7 @@ def main() -> None:
     dirs = {"ptbxl": args.ptbxl, "mitdb": args.mitdb}
     for name in args.only:
         results[name] = train(name, dirs, runs, args.seed, name)
-    for name in [n for n in args.only if n.endswith("teacher")]:
+    for name in args.extra_seed_runs:
         for seed in args.extra_seeds:
             results[f"{name}-seed{seed}"] = train(name, dirs, runs, seed, f"{name}-seed{seed}")
     if (runs / "diag-teacher").exists() and (runs / "diag-seed-cnn").exists():

@@ -145,6 +145,28 @@ def export_cmd(
     )
 
 
+@app.command("quantize")
+def quantize_cmd(
+    model: Path,
+    profile: Annotated[str, typer.Option(help="device profile name or TOML path")] = "rpi4",
+    out: Annotated[
+        Path | None, typer.Option(help="int8 ONNX file (default MODEL-int8.onnx)")
+    ] = None,
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """int8 static quantization of an exported model, gated on the test split by the profile."""
+    from trainer.quantize import quantize_exported
+
+    target = out or model.with_name(model.stem + "-int8.onnx")
+    r = run_guarded(quantize_exported, model, target, profile, data_dir, cache_dir)
+    console.print(
+        f"wrote {target} ({r['int8_bytes'] / 1024:.1f} KB, fp32 "
+        f"{r['fp32_bytes'] / 1024:.1f} KB); calibration {r['calibration']}; test drop "
+        f"{r['drop']:+.4f} (limit {r['limit']})"
+    )
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     checkpoint: Path,

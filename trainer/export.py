@@ -37,18 +37,19 @@ def input_shapes(cfg: ModelConfig) -> dict[str, list[int]]:
 
 
 def real_inputs(
-    split: Split, cfg: ModelConfig, n: int, seed: int = 0
+    split: Split, inputs: dict[str, list[int]], n: int, seed: int = 0
 ) -> list[dict[str, np.ndarray]]:
-    """`n` batch-1 feeds cut from a data split (the first window of a record, or one beat)."""
+    """`n` batch-1 feeds cut from a data split (a record's first window, or one beat)."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(split), size=min(n, len(split)), replace=False)
     feeds = []
     for i in rows:
-        if cfg.n_extra:
+        if "rr" in inputs:
             assert split.extra is not None
             feeds.append({"beat": split.x[i : i + 1], "rr": split.extra[i : i + 1]})
         else:
-            feeds.append({"ecg": np.ascontiguousarray(split.x[i : i + 1, :, : cfg.input_length])})
+            window = inputs["ecg"][2]
+            feeds.append({"ecg": np.ascontiguousarray(split.x[i : i + 1, :, :window])})
     return feeds
 
 
@@ -141,7 +142,7 @@ def export_checkpoint(
         thresholds = [float(t) for t in tune_thresholds(data.val.y, p_val)]
     contract = build_contract(ckpt, ckpt_path, thresholds)
     export_onnx(model, contract, out)
-    worst = parity(model, out, real_inputs(data.val, model.cfg, n_parity))
+    worst = parity(model, out, real_inputs(data.val, contract.inputs, n_parity))
     if worst > PARITY_ATOL:
         raise CheckFailedError(
             f"ONNX output differs from torch by {worst:.2e} (limit "

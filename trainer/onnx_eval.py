@@ -1,0 +1,64 @@
+"""Scoring an ONNX model the way the device runs it: batch 1, onnxruntime, the contract's inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_monitor.contract import ModelContract, read_contract
+from trainer.metrics import beat_statistics, macro_auc
+from trainer.tasks import Split
+
+
+def session_for(path: Path, threads: int = 1) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
+    """Probabilities per record (diagnostic: windows aggregated as the contract says) or beat."""
+    contract = read_contract(path)
+    session = session_for(path, threads)
+    if contract.task == "arrhythmia":
+        assert split.extra is not None
+        logits = np.concatenate(
+            [
+                session.run(None, {"beat": split.x[i : i + 1], "rr": split.extra[i : i + 1]})[0]
+                for i in range(len(split))
+            ]
+        )
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return _diagnostic(session, contract, split)
+
+
+def _diagnostic(session: ort.InferenceSession, contract: ModelContract, split: Split) -> np.ndarray:
+    pre = contract.preprocessing
+    window, stride, total = int(pre["window"]), int(pre["stride"]), split.x.shape[-1]
+    starts = list(range(0, total - window + 1, stride)) or [0]
+    if starts[-1] != total - window:
+        starts.append(total - window)
+    out = np.zeros((len(split), len(contract.classes)))
+    for i in range(len(split)):
+        probs = []
+        for s in starts:
+            feed = np.ascontiguousarray(split.x[i : i + 1, :, s : s + window])
+            probs.append(1 / (1 + np.exp(-session.run(None, {"ecg": feed})[0][0])))
+        out[i] = np.max(probs, axis=0) if pre["aggregate"] == "max" else np.mean(probs, axis=0)
+    return out
+
+
+def task_score(task: str, y: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
+    """Macro AUC (diagnostic) or S and V F1 (arrhythmia): what the int8 gate compares."""
+    if task == "diagnostic":
+        return {"macro_auc": macro_auc(y, probs)}
+    stats = beat_statistics(y, probs.argmax(axis=1), tuple(classes))["per_class"]
+    return {
+        "f1_S": stats["S"]["f1"],
+        "f1_V": stats["V"]["f1"],
+        "mean_f1_SV": (stats["S"]["f1"] + stats["V"]["f1"]) / 2,
+    }

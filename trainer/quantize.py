@@ -1,0 +1,220 @@
+"""int8 static quantization with onnxruntime, calibrated on real training inputs, with a gate.
+
+quant_pre_process, then quantize_static in QDQ format with per-channel weights, once per
+calibration method the profile names; the method with the best validation score is kept. The kept
+model is re-scored on the test split and refused when it lost more than the profile allows; a
+refusal writes a per-tensor error report (onnxruntime's qdq_loss_debug) beside the model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization import qdq_loss_debug as qdq_debug
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from edge_monitor.contract import read_contract
+from edge_monitor.errors import CheckFailedError, InputError
+from edge_monitor.profiles import DeviceProfile
+from trainer.export import real_inputs
+from trainer.onnx_eval import onnx_predict, task_score
+from trainer.tasks import TaskData
+
+METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,
+    "entropy": CalibrationMethod.Entropy,
+}
+
+
+class FeedReader(CalibrationDataReader):
+    """Hands onnxruntime's calibrator one real input at a time."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self._feeds = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def selection_metric(task: str, score: dict) -> float:
+    """What picks the calibration method on validation."""
+    return score["macro_auc"] if task == "diagnostic" else score["mean_f1_SV"]
+
+
+def gate_drop(task: str, fp32: dict, int8: dict) -> float:
+    """Macro-AUC loss, or the larger of the S and V F1 losses."""
+    if task == "diagnostic":
+        return fp32["macro_auc"] - int8["macro_auc"]
+    return max(fp32["f1_S"] - int8["f1_S"], fp32["f1_V"] - int8["f1_V"])
+
+
+def quantize_once(
+    pre_path: Path,
+    out: Path,
+    feeds: list[dict[str, np.ndarray]],
+    method: str,
+    per_channel: bool,
+    quant_format: str = "QDQ",
+) -> None:
+    if method not in METHODS:
+        raise InputError(f"unknown calibration method {method!r}; choose {', '.join(METHODS)}")
+    quantize_static(
+        str(pre_path),
+        str(out),
+        FeedReader(feeds),
+        quant_format=QuantFormat.QDQ if quant_format == "QDQ" else QuantFormat.QOperator,
+        per_channel=per_channel,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=METHODS[method],
+        extra_options={"CalibMovingAverage": method == "minmax"},
+    )
+
+
+def keep_contract(fp32_path: Path, int8_path: Path) -> None:
+    """Carry the contract across quantization and prove it arrived unchanged."""
+    src, dst = onnx.load(str(fp32_path)), onnx.load(str(int8_path))
+    theirs = {p.key: p.value for p in dst.metadata_props}
+    ours = {p.key: p.value for p in src.metadata_props}
+    if any(theirs.get(k) != v for k, v in ours.items()):
+        onnx.helper.set_model_props(dst, {**theirs, **ours})
+        onnx.save(dst, str(int8_path))
+    if read_contract(int8_path) != read_contract(fp32_path):
+        raise CheckFailedError(f"the model contract did not survive quantization: {int8_path}")
+
+
+def quantize_model(
+    fp32_path: Path,
+    out: Path,
+    data: TaskData,
+    profile: DeviceProfile,
+    n_calibration: int = 300,
+    seed: int = 0,
+) -> dict:
+    contract = read_contract(fp32_path)
+    q = profile.quantization
+    feeds = real_inputs(data.train, contract.inputs, n_calibration, seed=seed)
+    work = Path(tempfile.mkdtemp(prefix="ecg-edge-quant-"))
+    try:
+        pre = work / "pre.onnx"
+        # onnx shape inference suffices for fixed-shape CNNs; the symbolic pass trips on Reduce*
+        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+        fp32_val = task_score(
+            contract.task, data.val.y, onnx_predict(fp32_path, data.val), contract.classes
+        )
+        candidates = {}
+        for method in q.calibration_methods:
+            path = work / f"int8-{method}.onnx"
+            quantize_once(pre, path, feeds, method, q.per_channel, q.format)
+            keep_contract(fp32_path, path)
+            score = task_score(
+                contract.task, data.val.y, onnx_predict(path, data.val), contract.classes
+            )
+            candidates[method] = {"val": score, "path": path}
+        best = max(candidates, key=lambda m: selection_metric(contract.task, candidates[m]["val"]))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(candidates[best]["path"], out)
+        return gate(
+            fp32_path,
+            out,
+            data,
+            profile,
+            contract.task,
+            contract.classes,
+            feeds,
+            {
+                "calibration": best,
+                "calibration_inputs": len(feeds),
+                "validation": {"fp32": fp32_val, **{m: c["val"] for m, c in candidates.items()}},
+            },
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def gate(
+    fp32_path: Path,
+    int8_path: Path,
+    data: TaskData,
+    profile: DeviceProfile,
+    task: str,
+    classes: list[str],
+    feeds: list[dict[str, np.ndarray]],
+    result: dict,
+) -> dict:
+    """Re-score on test; refuse (with a per-tensor report) when int8 lost too much."""
+    fp32 = task_score(task, data.test.y, onnx_predict(fp32_path, data.test), classes)
+    int8 = task_score(task, data.test.y, onnx_predict(int8_path, data.test), classes)
+    drop = gate_drop(task, fp32, int8)
+    limit = (
+        profile.budgets.max_int8_auc_drop
+        if task == "diagnostic"
+        else profile.budgets.max_int8_f1_drop
+    )
+    result.update(
+        {
+            "test": {"fp32": fp32, "int8": int8},
+            "drop": drop,
+            "limit": limit,
+            "fp32_bytes": fp32_path.stat().st_size,
+            "int8_bytes": int8_path.stat().st_size,
+        }
+    )
+    if drop > limit:
+        report = int8_path.with_suffix(".qdq_debug.json")
+        report.write_text(json.dumps(loss_report(fp32_path, int8_path, feeds[:16]), indent=2))
+        raise CheckFailedError(
+            f"int8 model lost {drop:.4f} on the test split (profile "
+            f"{profile.name} allows {limit}); per-tensor errors in {report}"
+        )
+    return result
+
+
+def loss_report(fp32_path: Path, int8_path: Path, feeds: list[dict[str, np.ndarray]]) -> dict:
+    """Weight and activation signal-to-quantization-noise ratios (dB) per tensor: where it broke."""
+    weights = qdq_debug.compute_weight_error(
+        qdq_debug.create_weight_matching(str(fp32_path), str(int8_path))
+    )
+    work = Path(tempfile.mkdtemp(prefix="ecg-edge-qdq-"))
+    try:
+        f_aug, q_aug = work / "f.onnx", work / "q.onnx"
+        qdq_debug.modify_model_output_intermediate_tensors(str(fp32_path), str(f_aug))
+        qdq_debug.modify_model_output_intermediate_tensors(str(int8_path), str(q_aug))
+        f_act = qdq_debug.collect_activations(str(f_aug), FeedReader(feeds))
+        q_act = qdq_debug.collect_activations(str(q_aug), FeedReader(feeds))
+        matched = qdq_debug.create_activation_matching(q_act, f_act)
+        activations = qdq_debug.compute_activation_error(matched)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "weights_sqnr_db": {k: float(v) for k, v in weights.items()},
+        "activations": {k: {m: float(x) for m, x in v.items()} for k, v in activations.items()},
+    }
+
+
+def quantize_exported(
+    model: Path, out: Path, profile_name: str, data_dir, cache_dir: Path | None = None
+) -> dict:
+    """CLI entry: the data the contract names, the profile, then quantize_model."""
+    from edge_monitor.profiles import load_profile
+    from trainer.tasks import load_task
+
+    contract = read_contract(model)
+    leads = ",".join(contract.leads) if contract.task == "diagnostic" else None
+    data = load_task(contract.task, data_dir, leads=leads, cache_dir=cache_dir)
+    result = quantize_model(model, out, data, load_profile(profile_name))
+    (out.with_suffix(".quant.json")).write_text(json.dumps(result, indent=2))
+    return result
