@@ -135,6 +135,14 @@ def filter_record(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
     return StreamFilter(design_sos(spec, fs), x2.shape[1])(x2)
 
 
+def window_starts(total: int, window: int, stride: int) -> list[int]:
+    """Start indices of sliding windows over `total` samples; the last one ends at the end."""
+    starts = list(range(0, total - window + 1, stride)) or [0]
+    if starts[-1] != max(total - window, 0):
+        starts.append(max(total - window, 0))
+    return starts
+
+
 def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
     x = np.asarray(chunk)
     if x.ndim == 1:

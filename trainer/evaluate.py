@@ -17,7 +17,7 @@ from trainer.metrics import (
     per_class_auc,
     tune_thresholds,
 )
-from trainer.tasks import TaskData, load_task
+from trainer.tasks import TaskData, data_for_checkpoint
 from trainer.train import predict, seed_everything
 
 
@@ -34,11 +34,7 @@ def evaluate_checkpoint(
     cfg = ckpt["train_config"]
     seed_everything(cfg["seed"], cfg["threads"])
     task = ckpt["task"]
-    if data is None:
-        leads = ",".join(ckpt["preprocessing"]["leads"]) if task == "diagnostic" else None
-        data = load_task(
-            task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"], seed=cfg["seed"]
-        )
+    data = data or data_for_checkpoint(ckpt, data_dir, cache_dir)
     agg = cfg.get("aggregate", "max")
     p_val = predict(model, data.val, task, cfg["eval_stride"], aggregate=agg)
     p_test = predict(model, data.test, task, cfg["eval_stride"], aggregate=agg)

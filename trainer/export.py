@@ -23,7 +23,7 @@ from edge_monitor.errors import CheckFailedError
 from trainer.checkpoint import load_checkpoint
 from trainer.metrics import tune_thresholds
 from trainer.models import ModelConfig
-from trainer.tasks import Split, TaskData, load_task
+from trainer.tasks import Split, TaskData, data_for_checkpoint
 from trainer.train import predict, seed_everything
 
 PARITY_ATOL = 1e-4  # on logits; fp32 reorderings give ~1e-6
@@ -129,11 +129,7 @@ def export_checkpoint(
     cfg = ckpt["train_config"]
     seed_everything(cfg["seed"], cfg["threads"])
     task = ckpt["task"]
-    if data is None:
-        leads = ",".join(ckpt["preprocessing"]["leads"]) if task == "diagnostic" else None
-        data = load_task(
-            task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"], seed=cfg["seed"]
-        )
+    data = data or data_for_checkpoint(ckpt, data_dir, cache_dir)
     thresholds = None
     if task == "diagnostic":
         p_val = predict(

@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_monitor.contract import ModelContract, read_contract
+from edge_monitor.dsp import window_starts
 from trainer.metrics import beat_statistics, macro_auc
 from trainer.tasks import Split
 
@@ -39,9 +40,7 @@ def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
 def _diagnostic(session: ort.InferenceSession, contract: ModelContract, split: Split) -> np.ndarray:
     pre = contract.preprocessing
     window, stride, total = int(pre["window"]), int(pre["stride"]), split.x.shape[-1]
-    starts = list(range(0, total - window + 1, stride)) or [0]
-    if starts[-1] != total - window:
-        starts.append(total - window)
+    starts = window_starts(total, window, stride)
     out = np.zeros((len(split), len(contract.classes)))
     for i in range(len(split)):
         probs = []

@@ -119,3 +119,14 @@ def _arrhythmia(data_dir, cache_dir, limit, seed) -> TaskData:
         preprocessing,
         source,
     )
+
+
+def data_for_checkpoint(
+    ckpt: dict, data_dir: str | Path | None, cache_dir: Path | None = None
+) -> TaskData:
+    """The same splits, leads and limit the checkpoint was trained on."""
+    cfg, task = ckpt["train_config"], ckpt["task"]
+    leads = ",".join(ckpt["preprocessing"]["leads"]) if task == "diagnostic" else None
+    return load_task(
+        task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg["limit"], seed=cfg["seed"]
+    )

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 from torch.nn import functional as F
 
+from edge_monitor.dsp import window_starts
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
 from trainer.metrics import beat_statistics, macro_auc
@@ -114,9 +115,7 @@ def predict(
     cfg: ModelConfig = model.cfg  # type: ignore[assignment]
     if task == "diagnostic":
         total, window = split.x.shape[-1], cfg.input_length
-        starts = list(range(0, total - window + 1, stride)) or [0]
-        if starts[-1] != total - window:
-            starts.append(total - window)
+        starts = window_starts(total, window, stride)
         windows = np.stack([split.x[:, :, s : s + window] for s in starts], axis=1)
         flat = torch.from_numpy(windows.reshape(-1, split.x.shape[1], window))
         probs = torch.cat(

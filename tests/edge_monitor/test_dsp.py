@@ -8,6 +8,7 @@ from edge_monitor.dsp import (
     design_sos,
     filter_record,
     resample_record,
+    window_starts,
 )
 from edge_monitor.errors import InputError
 
@@ -81,3 +82,9 @@ def test_resampling_keeps_a_band_limited_sine():
     t_out = np.arange(len(y)) / fs_out
     assert len(y) == int(np.floor((2500 - 1) * fs_out / fs_in)) + 1
     assert np.max(np.abs(y - np.sin(2 * np.pi * f * t_out))) < 0.05
+
+
+def test_window_starts_cover_the_record_to_its_end():
+    assert window_starts(1000, 250, 125) == [0, 125, 250, 375, 500, 625, 750]
+    assert window_starts(1000, 300, 125) == [0, 125, 250, 375, 500, 625, 700]
+    assert window_starts(200, 250, 125) == [0]

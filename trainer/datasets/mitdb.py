@@ -7,7 +7,6 @@ Beat positions are the reference annotations; training jitters them to cover det
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from edge_monitor.beats import BeatSpec, beat_contexts
 from edge_monitor.dsp import FilterSpec, filter_record, resample_record
 from edge_monitor.errors import DataNotFoundError, InputError
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
+from trainer.datasets.locate import dataset_dir
 from trainer.datasets.wfdb_io import read_annotations, read_header, read_signal
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
@@ -115,16 +115,7 @@ class BeatSet:
 
 def resolve_dir(data_dir: str | Path | None) -> Path:
     """The MIT-BIH folder from the flag, else $ECG_EDGE_MITDB, else $ECG_EDGE_DATA/mitdb."""
-    if data_dir is None:
-        data_dir = os.environ.get(DATA_ENV) or (
-            Path(os.environ["ECG_EDGE_DATA"]) / "mitdb" if "ECG_EDGE_DATA" in os.environ else None
-        )
-    if data_dir is None:
-        raise DataNotFoundError(f"no MIT-BIH folder given: pass --data-dir or set ${DATA_ENV}")
-    path = Path(data_dir)
-    if not path.is_dir():
-        raise DataNotFoundError(f"MIT-BIH folder not found: {path}")
-    return path
+    return dataset_dir(data_dir, DATA_ENV, "mitdb", "MIT-BIH")
 
 
 def list_records(data_dir: Path) -> list[str]:

@@ -8,7 +8,6 @@ of a record that is a diagnostic statement (likelihoods ignored). Folds 1-8 trai
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from edge_monitor.dsp import FilterSpec, filter_record
 from edge_monitor.errors import DataNotFoundError, InputError
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
+from trainer.datasets.locate import dataset_dir
 from trainer.datasets.wfdb_io import read_signal
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -62,15 +62,7 @@ class PtbxlSet:
 
 def resolve_dir(data_dir: str | Path | None) -> Path:
     """The PTB-XL folder from the flag, else $ECG_EDGE_PTBXL, else $ECG_EDGE_DATA/ptbxl."""
-    if data_dir is None:
-        data_dir = os.environ.get(DATA_ENV) or (
-            Path(os.environ["ECG_EDGE_DATA"]) / "ptbxl" if "ECG_EDGE_DATA" in os.environ else None
-        )
-    if data_dir is None:
-        raise DataNotFoundError(f"no PTB-XL folder given: pass --data-dir or set ${DATA_ENV}")
-    path = Path(data_dir)
-    if not path.is_dir():
-        raise DataNotFoundError(f"PTB-XL folder not found: {path}")
+    path = dataset_dir(data_dir, DATA_ENV, "ptbxl", "PTB-XL")
     for name in ("ptbxl_database.csv", "scp_statements.csv"):
         if not (path / name).exists():
             raise DataNotFoundError(f"{name} not found in {path}")
