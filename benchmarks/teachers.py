@@ -31,9 +31,13 @@ RUNS = {
 }
 
 
-def train(name: str, data_dirs: dict[str, str], runs: Path, seed: int, run_name: str) -> dict:
+def train(
+    name: str, data_dirs: dict[str, str], runs: Path, seed: int, run_name: str, reuse: bool = False
+) -> dict:
     task, model, data = RUNS[name]
     out = runs / run_name
+    if reuse and (out / "bench.json").exists():  # a finished run of an interrupted benchmark
+        return json.loads((out / "bench.json").read_text())
     cmd = [
         sys.executable,
         "-m",
@@ -55,6 +59,7 @@ def train(name: str, data_dirs: dict[str, str], runs: Path, seed: int, run_name:
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["command"] = " ".join(["trainer", *cmd[3:]])
+    (out / "bench.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -67,6 +72,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", choices=list(RUNS), default=list(RUNS))
     ap.add_argument("--extra-seeds", nargs="*", type=int, default=[])
+    ap.add_argument("--reuse", action="store_true", help="take finished runs from --runs")
     ap.add_argument(
         "--extra-seed-runs", nargs="*", choices=list(RUNS), default=["diag-teacher", "arr-teacher"]
     )
@@ -76,10 +82,11 @@ def main() -> None:
     results = json.loads(out.read_text()) if out.exists() else {}
     dirs = {"ptbxl": args.ptbxl, "mitdb": args.mitdb}
     for name in args.only:
-        results[name] = train(name, dirs, runs, args.seed, name)
+        results[name] = train(name, dirs, runs, args.seed, name, args.reuse)
     for name in args.extra_seed_runs:
         for seed in args.extra_seeds:
-            results[f"{name}-seed{seed}"] = train(name, dirs, runs, seed, f"{name}-seed{seed}")
+            run_name = f"{name}-seed{seed}"
+            results[run_name] = train(name, dirs, runs, seed, run_name, args.reuse)
     if (runs / "diag-teacher").exists() and (runs / "diag-seed-cnn").exists():
         a = np.load(runs / "diag-teacher" / "predictions.npz")
         b = np.load(runs / "diag-seed-cnn" / "predictions.npz")
