@@ -44,6 +44,7 @@ def evaluate_checkpoint(
         result = {
             "val": beat_statistics(data.val.y, p_val.argmax(1), data.classes),
             "test": beat_statistics(data.test.y, p_test.argmax(1), data.classes),
+            "test_per_record": per_record_confusion(data, p_test.argmax(1)),
         }
     result.update(
         {

@@ -39,6 +39,9 @@ def test_arrhythmia_training_learns_and_round_trips(tiny_mitdb, tmp_path):
     saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert saved["test"]["confusion"] == result["test"]["confusion"]
     assert sum(map(sum, saved["test"]["confusion"])) == len(data.test)
+    per_record = saved["test_per_record"]
+    assert set(per_record) == {"100", "232"}
+    assert sum(sum(map(sum, cm)) for cm in per_record.values()) == len(data.test)
 
 
 def test_diagnostic_training_is_reproducible_with_a_seed(tiny_ptbxl, tmp_path):
