@@ -100,6 +100,11 @@ def train(
     leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, 'I,II,V2'")] = None,
     cache_dir: CacheDir = None,
     evaluate: Annotated[bool, typer.Option(help="score on the test split afterwards")] = True,
+    teacher: Annotated[Path | None, typer.Option(help="teacher checkpoint: distil from it")] = None,
+    kd_alpha: Annotated[
+        float | None, typer.Option(help="share of the loss from the teacher")
+    ] = None,
+    kd_temperature: float | None = None,
 ) -> None:
     """Train a model with early stopping on the validation split; writes OUT/model.pt."""
     from trainer.runs import train_run
@@ -122,7 +127,10 @@ def train(
             patience=patience,
             threads=threads,
             limit=limit,
+            kd_alpha=kd_alpha,
+            kd_temperature=kd_temperature,
         ),
+        teacher=teacher,
     )
     for line in summary:
         console.print(line, highlight=False)

@@ -33,12 +33,17 @@ class TrainConfig:
     focal_gamma: float = 0.0
     jitter: int = 3  # R-peak jitter in model samples, covers detector error
     label_smoothing: float = 0.0
+    # knowledge distillation (used when a teacher is given)
+    kd_alpha: float = 0.5  # share of the loss that follows the teacher
+    kd_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("epochs and batch size must be at least 1")
+        if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:
+            raise InputError("kd_alpha must lie in [0, 1] and kd_temperature be positive")
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
         if self.limit is not None and self.limit < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from trainer.checkpoint import load_checkpoint
 from trainer.config import load_config
 from trainer.evaluate import evaluate_checkpoint
 from trainer.models import build_model, model_size
@@ -22,6 +23,7 @@ def train_run(
     cache_dir: Path | None,
     evaluate: bool,
     overrides: dict,
+    teacher: Path | None = None,
 ) -> list[str]:
     cfg = load_config(config, task=task, model=model, **overrides)
     data = load_task(
@@ -34,7 +36,10 @@ def train_run(
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    ckpt = fit(cfg, data, out / "model.pt")
+    teacher_pair = load_checkpoint(teacher) if teacher is not None else None
+    if teacher_pair is not None:
+        lines.append(f"distilling from {teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})")
+    ckpt = fit(cfg, data, out / "model.pt", teacher=teacher_pair)
     res = ckpt["resources"]
     lines.append(
         f"best validation score {ckpt['metrics']['val_score']:.4f} at epoch "

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from edge_monitor.dsp import window_starts
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
+from trainer.distill import check_teacher, frozen, kd_loss
 from trainer.metrics import beat_statistics, macro_auc
 from trainer.models import ModelConfig, build_model, model_size, preset
 from trainer.tasks import Split, TaskData
@@ -144,10 +145,27 @@ def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[
 # ---- the loop ------------------------------------------------------------------------------
 
 
-def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True) -> dict:
-    """Train, keep the best validation epoch, write the checkpoint to `out`; return it."""
+def fit(
+    cfg: TrainConfig,
+    data: TaskData,
+    out: Path,
+    show_progress: bool = True,
+    teacher: tuple[nn.Module, dict] | None = None,
+) -> dict:
+    """Train, keep the best validation epoch, write the checkpoint to `out`; return it.
+
+    With a teacher (model, checkpoint) the loss mixes the labels with the teacher's soft outputs.
+    """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
+    teacher_model = None
+    distillation = None
+    if teacher is not None:
+        check_teacher(teacher[1], cfg.task, data.classes, data.preprocessing)
+        teacher_model = frozen(teacher[0])
+        distillation = {"teacher_created": teacher[1]["created"], "alpha": cfg.kd_alpha,
+                        "temperature": cfg.kd_temperature,
+                        "teacher_size": teacher[1]["size"]}  # fmt: skip
     mcfg = model_config_for(cfg, data)
     model = build_model(mcfg)
     size = model_size(model)
@@ -194,7 +212,13 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
                         [_loss(lg, y, diagnostic, class_weights, cfg) for lg in member_logits]
                     ).mean()
                 else:
-                    loss = _loss(model(x, extra), y, diagnostic, class_weights, cfg)
+                    logits = model(x, extra)
+                    loss = _loss(logits, y, diagnostic, class_weights, cfg)
+                    if teacher_model is not None:
+                        with torch.no_grad():
+                            soft = teacher_model(x, extra)
+                        kd = kd_loss(logits, soft, diagnostic, cfg.kd_temperature)
+                        loss = (1 - cfg.kd_alpha) * loss + cfg.kd_alpha * kd
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -242,6 +266,7 @@ def fit(cfg: TrainConfig, data: TaskData, out: Path, show_progress: bool = True)
             ),
         },
         data=data.source,
+        distillation=distillation,
         history=history,
         metrics={"val_score": best_score, "best_epoch": best_epoch},
         size={"params": size.params, "macs": size.macs},

@@ -31,3 +31,10 @@ def test_bad_files_and_values_are_input_errors(tmp_path):
 def test_config_round_trips_through_its_dict():
     cfg = TrainConfig(task="arrhythmia", epochs=5, limit=100)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_distillation_settings_are_checked():
+    with pytest.raises(InputError, match="kd_alpha"):
+        TrainConfig(kd_alpha=1.5)
+    with pytest.raises(InputError, match="kd_temperature"):
+        TrainConfig(kd_temperature=0.0)

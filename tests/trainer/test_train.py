@@ -1,6 +1,7 @@
 """A tiny real training run on real excerpts: the loss falls and the checkpoint describes itself."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,3 +62,48 @@ def test_rare_classes_weigh_more_and_augmentation_keeps_shapes():
     x = np.random.default_rng(0).normal(size=(8, 2, 128)).astype(np.float32)
     out = augment_beats(x, 3, np.random.default_rng(1))
     assert out.shape == x.shape and out.dtype == np.float32 and not np.allclose(out, x)
+
+
+def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tiny_mitdb, tmp_path):
+    from trainer.checkpoint import load_checkpoint
+
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    base = TrainConfig(task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2)
+    fit(base, data, tmp_path / "teacher.pt", show_progress=False)
+    teacher = load_checkpoint(tmp_path / "teacher.pt")
+    plain = fit(base, data, tmp_path / "plain.pt", show_progress=False)
+    zero = fit(
+        replace(base, kd_alpha=0.0),
+        data,
+        tmp_path / "zero.pt",
+        show_progress=False,
+        teacher=teacher,
+    )
+    assert [h["train_loss"] for h in zero["history"]] == [h["train_loss"] for h in plain["history"]]
+    kd = fit(
+        replace(base, kd_alpha=0.9), data, tmp_path / "kd.pt", show_progress=False, teacher=teacher
+    )
+    assert kd["distillation"]["alpha"] == 0.9 and kd["distillation"]["teacher_size"]
+    assert [h["train_loss"] for h in kd["history"]] != [h["train_loss"] for h in plain["history"]]
+
+
+def test_a_teacher_for_another_task_is_refused(tiny_mitdb, tiny_ptbxl, tmp_path):
+    from edge_monitor.errors import InputError
+    from trainer.checkpoint import load_checkpoint
+
+    beats = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    fit(
+        TrainConfig(task="arrhythmia", model="tiny", epochs=1),
+        beats,
+        tmp_path / "t.pt",
+        show_progress=False,
+    )
+    records = load_task("diagnostic", tiny_ptbxl, cache_dir=tmp_path / "c")
+    with pytest.raises(InputError, match="teacher was trained for arrhythmia"):
+        fit(
+            TrainConfig(task="diagnostic", model="tiny", epochs=1),
+            records,
+            tmp_path / "s.pt",
+            show_progress=False,
+            teacher=load_checkpoint(tmp_path / "t.pt"),
+        )

@@ -1,0 +1,52 @@
+"""Knowledge distillation: the student also learns the teacher's softened outputs.
+
+Multi-label diagnosis has no softmax over classes, so each class is its own two-way problem: the
+teacher's sigmoid at temperature T is the soft target of the student's sigmoid at T. Beats use
+the usual softmax with temperature and a KL divergence (Hinton et al. 2015). Both are scaled by
+T^2 so their gradients keep the size of the hard-label loss whatever T is.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from edge_monitor.errors import InputError
+
+
+def kd_loss(
+    student: torch.Tensor, teacher: torch.Tensor, multilabel: bool, temperature: float
+) -> torch.Tensor:
+    t = temperature
+    if multilabel:
+        soft = torch.sigmoid(teacher / t)
+        return F.binary_cross_entropy_with_logits(student / t, soft) * t * t
+    log_p = F.log_softmax(student / t, dim=1)
+    q = F.softmax(teacher / t, dim=1)
+    return F.kl_div(log_p, q, reduction="batchmean") * t * t
+
+
+def check_teacher(
+    teacher_ckpt: dict, task: str, classes: tuple[str, ...], preprocessing: dict
+) -> None:
+    """A teacher must answer the same question from the same inputs."""
+    if teacher_ckpt["task"] != task or tuple(teacher_ckpt["classes"]) != tuple(classes):
+        raise InputError(
+            f"the teacher was trained for {teacher_ckpt['task']} "
+            f"{teacher_ckpt['classes']}, not {task} {list(classes)}"
+        )
+    theirs = {
+        k: v
+        for k, v in teacher_ckpt["preprocessing"].items()
+        if k not in ("aggregate", "window", "stride")
+    }
+    if theirs != preprocessing:
+        raise InputError("the teacher saw differently preprocessed data than this student")
+
+
+def frozen(teacher: nn.Module) -> nn.Module:
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
