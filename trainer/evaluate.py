@@ -62,7 +62,10 @@ def evaluate_checkpoint(
     np.savez(
         out_dir / "predictions.npz", y_test=data.test.y, p_test=p_test, groups=data.test.groups
     )
-    plot_roc(data, p_test, out_dir / "roc.png", f"{task} {cfg['model']}")
+    title = f"{data.source['dataset']}\n{task} {cfg['model']}, test split ({len(data.test)} " + (
+        "records)" if task == "diagnostic" else "beats)"
+    )
+    plot_roc(data, p_test, out_dir / "roc.png", title)
     return result
 
 
@@ -118,7 +121,8 @@ def plot_roc(data: TaskData, p_test: np.ndarray, path: Path, title: str) -> None
             fpr, tpr, _ = roc_curve(y[:, k], p_test[:, k])
             ax.plot(fpr, tpr, label=name)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="false positive rate", ylabel="sensitivity", title=title)
+    ax.set(xlabel="false positive rate", ylabel="sensitivity")
+    ax.set_title(title, fontsize=9)
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
