@@ -64,9 +64,9 @@ class ModelConfig:
 
 # Named presets: the CLI's --model. Sizes chosen to train on a 2-core CPU in minutes. The
 # teachers are ensembles of small ResNets: on these data sets (1.5 k PTB-XL records, 18 MIT-BIH
-# training patients) one large network overfitted (557 K parameters: fold-9 AUC 0.935, no better
-# than 26 K), while the average of independently trained members was better on validation than
-# any member (PTB-XL fold 9: 0.946 for three students against 0.931-0.939 alone).
+# training patients) one large network overfitted (exploratory runs: 557 K parameters, fold-9
+# AUC 0.935, no better than 26 K), while the average of independently trained members was
+# better on validation than any member (fold 9: 0.946 for three students, 0.931-0.939 alone).
 PRESETS: dict[str, dict[str, dict]] = {
     "diagnostic": {
         "seed_cnn": {"arch": "seed_cnn", "in_channels": 12, "n_classes": 5, "input_length": 1000},
