@@ -3,7 +3,6 @@
 import json
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
@@ -11,7 +10,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_checkpoint
 from trainer.tasks import load_task
-from trainer.train import augment_beats, beat_class_weights, fit
+from trainer.train import fit
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +52,6 @@ def test_diagnostic_training_is_reproducible_with_a_seed(tiny_ptbxl, tmp_path):
     assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
     for key, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][key])
-
-
-def test_rare_classes_weigh_more_and_augmentation_keeps_shapes():
-    y = np.array([0] * 900 + [1] * 20 + [2] * 70 + [3] * 10)
-    w = beat_class_weights(y, 4, TrainConfig(task="arrhythmia"))
-    assert w[3] > w[1] > w[2] > w[0]
-    x = np.random.default_rng(0).normal(size=(8, 2, 128)).astype(np.float32)
-    out = augment_beats(x, 3, np.random.default_rng(1))
-    assert out.shape == x.shape and out.dtype == np.float32 and not np.allclose(out, x)
 
 
 def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tiny_mitdb, tmp_path):

@@ -1,0 +1,36 @@
+import numpy as np
+
+from trainer.batches import (
+    augment_beats,
+    beat_class_weights,
+    beat_epoch_indices,
+    diagnostic_batches,
+)
+from trainer.config import TrainConfig
+from trainer.tasks import Split
+
+
+def test_rare_classes_weigh_more_and_augmentation_keeps_shapes():
+    y = np.array([0] * 900 + [1] * 20 + [2] * 70 + [3] * 10)
+    w = beat_class_weights(y, 4, TrainConfig(task="arrhythmia"))
+    assert w[3] > w[1] > w[2] > w[0]
+    x = np.random.default_rng(0).normal(size=(8, 2, 128)).astype(np.float32)
+    out = augment_beats(x, 3, np.random.default_rng(1))
+    assert out.shape == x.shape and out.dtype == np.float32 and not np.allclose(out, x)
+
+
+def test_an_epoch_keeps_every_minority_beat_and_a_share_of_normal_ones():
+    y = np.array([0] * 1000 + [1] * 30 + [2] * 50)
+    idx = beat_epoch_indices(y, 0.25, np.random.default_rng(0))
+    assert len(idx) == len(set(idx)) == 80 + 250
+    assert set(np.flatnonzero(y != 0)) <= set(idx)
+
+
+def test_diagnostic_batches_are_random_crops_of_whole_records():
+    x = np.arange(3 * 2 * 1000, dtype=np.float32).reshape(3, 2, 1000)
+    split = Split(x, np.eye(3, 5, dtype=np.float32), None, np.arange(3))
+    cfg = TrainConfig(batch_size=4, crops_per_record=2)
+    batches = list(diagnostic_batches(split, 250, cfg, np.random.default_rng(0)))
+    crops = np.concatenate([b[0].numpy() for b in batches])
+    assert crops.shape == (6, 2, 250)
+    assert np.all(np.diff(crops, axis=2) == 1)  # contiguous samples of one record and lead

@@ -1,0 +1,70 @@
+"""Training batches: random crops of records, class-balanced and augmented beats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from trainer.config import TrainConfig
+from trainer.tasks import Split
+
+
+def diagnostic_batches(
+    split: Split, window: int, cfg: TrainConfig, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, None, torch.Tensor]]:
+    """Random crops of `window` samples, `crops_per_record` per record and epoch."""
+    n, total = len(split), split.x.shape[-1]
+    crops = 1 if window >= total else cfg.crops_per_record
+    order = rng.permutation(np.repeat(np.arange(n), crops))
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        offsets = rng.integers(0, total - window + 1, size=len(idx))
+        x = np.stack([split.x[i, :, o : o + window] for i, o in zip(idx, offsets, strict=True)])
+        yield torch.from_numpy(x), None, torch.from_numpy(split.y[idx])
+
+
+def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
+    """All minority beats and a random `keep` share of N beats, shuffled."""
+    normal = np.flatnonzero(y == 0)
+    other = np.flatnonzero(y != 0)
+    chosen = rng.choice(normal, size=max(1, int(keep * len(normal))), replace=False)
+    return rng.permutation(np.concatenate([other, chosen]))
+
+
+def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift the beat (channel 0) by up to `jitter` samples (edge-padded), as detector error
+    would; scale the amplitude of beat and template together; add a little noise."""
+    n, c, length = x.shape
+    if jitter:
+        shift = rng.integers(-jitter, jitter + 1, size=n)
+        idx = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
+        x = x.copy()
+        x[:, 0] = np.take_along_axis(x[:, 0], idx, axis=1)
+    x = x * rng.uniform(0.8, 1.2, size=(n, 1, 1)).astype(np.float32)
+    return (x + rng.normal(0, 0.02, size=x.shape)).astype(np.float32)
+
+
+def beat_batches(
+    split: Split, cfg: TrainConfig, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
+    for start in range(0, len(order), cfg.batch_size):
+        idx = np.sort(order[start : start + cfg.batch_size])
+        x = augment_beats(split.x[idx], cfg.jitter, rng)
+        assert split.extra is not None
+        yield (
+            torch.from_numpy(x),
+            torch.from_numpy(split.extra[idx]),
+            torch.from_numpy(split.y[idx]),
+        )
+
+
+def beat_class_weights(y: np.ndarray, n_classes: int, cfg: TrainConfig) -> torch.Tensor:
+    """Inverse-frequency weights of the classes as an epoch draws them, to the given power."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    counts[0] *= cfg.majority_keep
+    freq = np.maximum(counts, 1) / counts.sum()
+    w = (1.0 / freq) ** cfg.class_weight_power
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
