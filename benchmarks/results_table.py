@@ -88,6 +88,38 @@ def arrhythmia_rows(results: dict) -> list[str]:
     return rows
 
 
+def distill_rows(task: str, d: dict) -> list[str]:
+    """The same student trained with and without its teacher (same seed and budget)."""
+    if task == "diagnostic":
+        rows = [
+            "| diagnostic student, seed | without teacher | with teacher | difference (95% CI) |",
+            "| --- | --- | --- | --- |",
+        ]
+        for p in d["pairs"]:
+            a, b = p["without_teacher"]["test"], p["with_teacher"]["test"]
+            c = p["kd_minus_plain"]
+            noise = "within noise" if c["within_noise"] else "beyond noise"
+            rows.append(
+                f"| {p['seed']} ({p['with_teacher']['size']['params']:,} params) | "
+                f"{a['macro_auc']:.3f} | {b['macro_auc']:.3f} | {c['diff']:+.3f} "
+                f"({c['ci_low']:+.3f} to {c['ci_high']:+.3f}), {noise} |"
+            )
+        return rows
+    rows = [
+        "| arrhythmia student, seed | teacher | S Se | S +P | V Se | V +P |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for p in d["pairs"]:
+        for name in ("without_teacher", "with_teacher"):
+            pc = p[name]["test"]["per_class"]
+            rows.append(
+                f"| {p['seed']} ({p[name]['size']['params']:,} params) | "
+                f"{name.replace('_', ' ')} | {pc['S']['se']:.3f} | {pc['S']['ppv']:.3f} | "
+                f"{pc['V']['se']:.3f} | {pc['V']['ppv']:.3f} |"
+            )
+    return rows
+
+
 def qrs_rows(qrs: dict) -> list[str]:
     s = qrs["summary"]
     return [
@@ -108,6 +140,10 @@ def main() -> None:
     if (root / "teachers.json").exists():
         results = json.loads((root / "teachers.json").read_text())
         lines += diagnostic_rows(results) + [""] + arrhythmia_rows(results) + [""]
+    for task in ("diagnostic", "arrhythmia"):
+        path = root / f"distill_{task}.json"
+        if path.exists():
+            lines += distill_rows(task, json.loads(path.read_text())) + [""]
     if (root / "qrs_mitdb.json").exists():
         lines += qrs_rows(json.loads((root / "qrs_mitdb.json").read_text()))
     print("\n".join(lines))
