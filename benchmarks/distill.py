@@ -13,38 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from cli_runs import train_via_cli
 
 from trainer.metrics import macro_auc, paired_bootstrap
 
 
 def train(task: str, data_dir: str, out: Path, seed: int, teacher: str | None) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "trainer",
-        "train",
-        "--task",
-        task,
-        "--model",
-        "student",
-        "--data-dir",
-        data_dir,
-        "--out",
-        str(out),
-        "--seed",
-        str(seed),
-    ]
-    if teacher:
-        cmd += ["--teacher", teacher]
-    subprocess.run(cmd, check=True)
-    metrics = json.loads((out / "metrics.json").read_text())
-    metrics["command"] = " ".join(["trainer", *cmd[3:]])
-    return metrics
+    return train_via_cli(
+        task, "student", data_dir, out, seed, ["--teacher", teacher] if teacher else None
+    )
 
 
 def main() -> None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from cli_runs import train_via_cli
 
 from trainer.metrics import macro_auc, paired_bootstrap
 
@@ -38,27 +36,7 @@ def train(
     out = runs / run_name
     if reuse and (out / "bench.json").exists():  # a finished run of an interrupted benchmark
         return json.loads((out / "bench.json").read_text())
-    cmd = [
-        sys.executable,
-        "-m",
-        "trainer",
-        "train",
-        "--task",
-        task,
-        "--model",
-        model,
-        "--data-dir",
-        data_dirs[data],
-        "--out",
-        str(out),
-        "--seed",
-        str(seed),
-    ]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    metrics = json.loads((out / "metrics.json").read_text())
-    metrics["wall_seconds"] = time.perf_counter() - t0
-    metrics["command"] = " ".join(["trainer", *cmd[3:]])
+    metrics = train_via_cli(task, model, data_dirs[data], out, seed)
     (out / "bench.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from trainer.checkpoint import load_checkpoint
 from trainer.metrics import (
     beat_statistics,
     bootstrap_ci,
@@ -17,8 +16,9 @@ from trainer.metrics import (
     per_class_auc,
     tune_thresholds,
 )
-from trainer.tasks import TaskData, data_for_checkpoint
-from trainer.train import predict, seed_everything
+from trainer.scoring import open_for_scoring
+from trainer.tasks import TaskData
+from trainer.train import predict
 
 
 def evaluate_checkpoint(
@@ -30,11 +30,9 @@ def evaluate_checkpoint(
     data: TaskData | None = None,
 ) -> dict:
     """Writes metrics.json, predictions.npz (test probabilities) and roc.png into `out_dir`."""
-    model, ckpt = load_checkpoint(ckpt_path)
+    model, ckpt, data = open_for_scoring(ckpt_path, data_dir, cache_dir, data)
     cfg = ckpt["train_config"]
-    seed_everything(cfg["seed"], cfg["threads"])
     task = ckpt["task"]
-    data = data or data_for_checkpoint(ckpt, data_dir, cache_dir)
     agg = cfg.get("aggregate", "max")
     p_val = predict(model, data.val, task, cfg["eval_stride"], aggregate=agg)
     p_test = predict(model, data.test, task, cfg["eval_stride"], aggregate=agg)

@@ -20,11 +20,11 @@ from torch import nn
 
 from edge_monitor.contract import ModelContract
 from edge_monitor.errors import CheckFailedError
-from trainer.checkpoint import load_checkpoint
 from trainer.metrics import tune_thresholds
 from trainer.models import ModelConfig
-from trainer.tasks import Split, TaskData, data_for_checkpoint
-from trainer.train import predict, seed_everything
+from trainer.scoring import open_for_scoring
+from trainer.tasks import Split, TaskData
+from trainer.train import predict
 
 PARITY_ATOL = 1e-4  # on logits; fp32 reorderings give ~1e-6
 
@@ -125,11 +125,9 @@ def export_checkpoint(
     data: TaskData | None = None,
 ) -> dict:
     """Checkpoint -> ONNX with contract; thresholds tuned on validation; parity on real inputs."""
-    model, ckpt = load_checkpoint(ckpt_path)
+    model, ckpt, data = open_for_scoring(ckpt_path, data_dir, cache_dir, data)
     cfg = ckpt["train_config"]
-    seed_everything(cfg["seed"], cfg["threads"])
     task = ckpt["task"]
-    data = data or data_for_checkpoint(ckpt, data_dir, cache_dir)
     thresholds = None
     if task == "diagnostic":
         p_val = predict(

@@ -1,0 +1,23 @@
+"""What scoring a checkpoint starts from: the model, its checkpoint, its seeds and its data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from trainer.checkpoint import load_checkpoint
+from trainer.tasks import TaskData, data_for_checkpoint
+from trainer.train import seed_everything
+
+
+def open_for_scoring(
+    ckpt_path: Path,
+    data_dir: str | Path | None,
+    cache_dir: Path | None = None,
+    data: TaskData | None = None,
+) -> tuple[nn.Module, dict, TaskData]:
+    model, ckpt = load_checkpoint(ckpt_path)
+    cfg = ckpt["train_config"]
+    seed_everything(cfg["seed"], cfg["threads"])
+    return model, ckpt, data or data_for_checkpoint(ckpt, data_dir, cache_dir)
