@@ -136,6 +136,38 @@ def train(
         console.print(line, highlight=False)
 
 
+@app.command()
+def prune(
+    checkpoint: Path,
+    ratio: Annotated[float, typer.Option(help="share of each block's inner channels to remove")] = (
+        0.6
+    ),
+    out: Annotated[Path, typer.Option(help="run folder for the pruned model")] = Path(
+        "runs/pruned"
+    ),
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+    teacher: Annotated[Path | None, typer.Option(help="fine-tune with this teacher")] = None,
+    epochs: Annotated[int, typer.Option(help="fine-tuning epochs")] = 20,
+    lr: Annotated[float, typer.Option(help="fine-tuning peak learning rate")] = 1e-3,
+) -> None:
+    """Remove channels from a trained ResNet by importance, fine-tune, and score it."""
+    from trainer.runs import prune_run
+
+    lines = run_guarded(
+        prune_run,
+        checkpoint,
+        ratio,
+        out,
+        data_dir,
+        cache_dir,
+        teacher,
+        {"epochs": epochs, "lr": lr},
+    )
+    for line in lines:
+        console.print(line, highlight=False)
+
+
 @app.command("export")
 def export_cmd(
     checkpoint: Path,

@@ -37,6 +37,9 @@ class ModelConfig:
     # member is trained on its own loss. On 1.5 k training records one big network overfits,
     # while averaging small ones removes seed-to-seed noise (a better teacher).
     members: int = 1
+    # Channels inside each residual block (between its two convolutions), in block order; None
+    # means the block's width. Structured pruning narrows these and records the result here.
+    inner_widths: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -49,6 +52,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["widths"] = list(self.widths)
+        d["inner_widths"] = None if self.inner_widths is None else list(self.inner_widths)
         return d
 
     @classmethod
@@ -59,6 +63,8 @@ class ModelConfig:
         d = dict(d)
         if "widths" in d:
             d["widths"] = tuple(int(w) for w in d["widths"])
+        if d.get("inner_widths") is not None:
+            d["inner_widths"] = tuple(int(w) for w in d["inner_widths"])
         return cls(**d)
 
 
@@ -118,12 +124,15 @@ def preset(task: str, name: str, **overrides) -> ModelConfig:
 class ResidualBlock(nn.Module):
     """conv-BN-ReLU-conv-BN plus a (projected) shortcut; stride 2 halves the time axis."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, inner: int | None = None
+    ) -> None:
         super().__init__()
         pad = kernel // 2
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride, pad, bias=False)
-        self.bn1 = nn.BatchNorm1d(c_out)
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel, 1, pad, bias=False)
+        inner = inner or c_out
+        self.conv1 = nn.Conv1d(c_in, inner, kernel, stride, pad, bias=False)
+        self.bn1 = nn.BatchNorm1d(inner)
+        self.conv2 = nn.Conv1d(inner, c_out, kernel, 1, pad, bias=False)
         self.bn2 = nn.BatchNorm1d(c_out)
         self.relu = nn.ReLU()
         self.shortcut: nn.Module = nn.Identity()
@@ -152,10 +161,15 @@ class ResNet1d(nn.Module):
         )
         blocks: list[nn.Module] = []
         c_in = w0
+        n_blocks = len(cfg.widths) * cfg.blocks_per_stage
+        inner = cfg.inner_widths or (None,) * n_blocks
+        if len(inner) != n_blocks:
+            raise InputError(f"inner_widths has {len(inner)} entries for {n_blocks} blocks")
         for stage, width in enumerate(cfg.widths):
             for b in range(cfg.blocks_per_stage):
                 stride = 2 if (b == 0 and stage > 0) else 1
-                blocks.append(ResidualBlock(c_in, width, cfg.kernel_size, stride))
+                k = stage * cfg.blocks_per_stage + b
+                blocks.append(ResidualBlock(c_in, width, cfg.kernel_size, stride, inner[k]))
                 c_in = width
         self.blocks = nn.Sequential(*blocks)
         length = cfg.input_length

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 from trainer.checkpoint import load_checkpoint
-from trainer.config import load_config
+from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
 from trainer.models import build_model, model_size
-from trainer.tasks import load_task
+from trainer.prune import prune_inner_channels
+from trainer.tasks import data_for_checkpoint, load_task
 from trainer.train import fit, model_config_for
 
 
@@ -69,3 +70,38 @@ def describe_metrics(result: dict) -> list[str]:
             f"  {name}: Se {s['se']:.3f}  +P {s['ppv']:.3f}  F1 {s['f1']:.3f}  (n={s['support']})"
         )
     return lines
+
+
+def prune_run(
+    checkpoint: Path,
+    ratio: float,
+    out: Path,
+    data_dir,
+    cache_dir: Path | None,
+    teacher: Path | None,
+    overrides: dict,
+) -> list[str]:
+    """Prune a trained network, fine-tune it (with its teacher, if given), score it."""
+    model, ckpt = load_checkpoint(checkpoint)
+    pruned = prune_inner_channels(model, ratio)
+    before, after = model_size(model), model_size(pruned)
+    cfg = TrainConfig.from_dict(ckpt["train_config"]).with_overrides(**overrides)
+    data = data_for_checkpoint(ckpt, data_dir, cache_dir)
+    lineage = {
+        "pruned_from": str(checkpoint),
+        "ratio": ratio,
+        "before": {"params": before.params, "macs": before.macs},
+        "after": {"params": after.params, "macs": after.macs},
+    }
+    lines = [
+        f"pruned {ratio:.0%} of inner channels: {before.params:,} -> {after.params:,} "
+        f"parameters, {before.macs / 1e6:.2f} -> {after.macs / 1e6:.2f} M MACs "
+        f"({1 - after.macs / before.macs:.0%} fewer)"
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    teacher_pair = load_checkpoint(teacher) if teacher is not None else None
+    fitted = fit(cfg, data, out / "model.pt", teacher=teacher_pair, init=pruned, lineage=lineage)
+    lines.append(f"fine-tuned: best validation score {fitted['metrics']['val_score']:.4f}")
+    result = evaluate_checkpoint(out / "model.pt", data_dir, out, cache_dir, data=data)
+    return lines + describe_metrics(result)

@@ -89,10 +89,13 @@ def fit(
     out: Path,
     show_progress: bool = True,
     teacher: tuple[nn.Module, dict] | None = None,
+    init: nn.Module | None = None,
+    lineage: dict | None = None,
 ) -> dict:
     """Train, keep the best validation epoch, write the checkpoint to `out`; return it.
 
     With a teacher (model, checkpoint) the loss mixes the labels with the teacher's soft outputs.
+    With `init` (a pruned network, say) training starts from that model instead of a new preset.
     """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -107,8 +110,8 @@ def fit(
             "temperature": cfg.kd_temperature,
             "teacher_size": teacher[1]["size"],
         }
-    mcfg = model_config_for(cfg, data)
-    model = build_model(mcfg)
+    model = init if init is not None else build_model(model_config_for(cfg, data))
+    mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     diagnostic = cfg.task == "diagnostic"
     if diagnostic:
@@ -208,6 +211,7 @@ def fit(
         },
         data=data.source,
         distillation=distillation,
+        lineage=lineage,
         history=history,
         metrics={"val_score": best_score, "best_epoch": best_epoch},
         size={"params": size.params, "macs": size.macs},

@@ -109,3 +109,44 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ev" / "roc.png").exists()
+
+
+@pytest.mark.slow
+def test_prune_fine_tunes_and_scores_a_narrower_model(tiny_ptbxl, tmp_path):
+    r = run(
+        "train",
+        "--task",
+        "diagnostic",
+        "--model",
+        "tiny",
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-evaluate",
+    )
+    assert r.exit_code == 0, r.output
+    r = run(
+        "prune",
+        str(tmp_path / "run" / "model.pt"),
+        "--ratio",
+        "0.5",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--out",
+        str(tmp_path / "pruned"),
+        "--teacher",
+        str(tmp_path / "run" / "model.pt"),
+    )
+    assert r.exit_code == 0, r.output
+    assert "fewer" in r.output and "test macro AUC" in r.output
+    from trainer.checkpoint import load_checkpoint
+
+    _, ckpt = load_checkpoint(tmp_path / "pruned" / "model.pt")
+    assert ckpt["lineage"]["after"]["params"] < ckpt["lineage"]["before"]["params"]
+    assert ckpt["model_config"]["inner_widths"] == [4, 4]
+    assert ckpt["distillation"]["alpha"] == 0.5
