@@ -120,6 +120,31 @@ def distill_rows(task: str, d: dict) -> list[str]:
     return rows
 
 
+def prune_rows(d: dict) -> list[str]:
+    size = d["size"]
+    rows = [
+        "| pruned model | params | MACs | test score before -> after |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    if d["task"] == "diagnostic":
+        c = d["pruned_minus_original"]
+        noise = "within noise" if c["within_noise"] else "beyond noise"
+        score = (
+            f"macro AUC {d['before']['macro_auc']:.3f} -> {d['after']['macro_auc']:.3f} "
+            f"({c['diff']:+.3f}, CI {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, {noise})"
+        )
+    else:
+        b, a = d["before"]["per_class"], d["after"]["per_class"]
+        score = ", ".join(f"{k} F1 {b[k]['f1']:.3f} -> {a[k]['f1']:.3f}" for k in "SV")
+    rows.append(
+        f"| {d['task']} student, {d['ratio']:.0%} of inner channels | "
+        f"{size['before']['params']:,} -> {size['after']['params']:,} | "
+        f"{size['before']['macs'] / 1e6:.2f} -> {size['after']['macs'] / 1e6:.2f} M "
+        f"({d['mac_reduction']:.0%} fewer) | {score} |"
+    )
+    return rows
+
+
 def qrs_rows(qrs: dict) -> list[str]:
     s = qrs["summary"]
     return [
@@ -144,6 +169,10 @@ def main() -> None:
         path = root / f"distill_{task}.json"
         if path.exists():
             lines += distill_rows(task, json.loads(path.read_text())) + [""]
+    for task in ("diagnostic", "arrhythmia"):
+        path = root / f"prune_{task}.json"
+        if path.exists():
+            lines += prune_rows(json.loads(path.read_text())) + [""]
     if (root / "qrs_mitdb.json").exists():
         lines += qrs_rows(json.loads((root / "qrs_mitdb.json").read_text()))
     print("\n".join(lines))
