@@ -7,7 +7,8 @@ import sys
 def test_edge_monitor_never_imports_torch():
     code = (
         "import sys, edge_monitor.cli, edge_monitor.dsp, edge_monitor.qrs, edge_monitor.beats, "
-        "edge_monitor.profiles, edge_monitor.contract, edge_monitor.wire; "
+        "edge_monitor.profiles, edge_monitor.contract, edge_monitor.wire, "
+        "edge_monitor.sources; "
         "assert 'torch' not in sys.modules, 'torch was imported'; "
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
     )
