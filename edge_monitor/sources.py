@@ -1,4 +1,4 @@
-"""A serial ECG source that survives its cable: decode what arrives, reconnect when it goes.
+"""ECG sources: a serial port that survives its cable, and a WFDB record replayed in chunks.
 
 Any pyserial URL works (`/dev/ttyUSB0`, `socket://host:port`, `loop://`). When the port vanishes
 (unplugged, board reset, network drop) the source reports "reconnecting" and retries with
@@ -9,11 +9,14 @@ are injectable so tests drive it deterministically.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import serial
 
+from edge_monitor.errors import DataNotFoundError, InputError
 from edge_monitor.wire import LineDecoder, Sample
 
 CONNECTED, RECONNECTING = "connected", "reconnecting"
@@ -89,3 +92,72 @@ class SerialSource:
         self.state = RECONNECTING
         self.disconnects += 1
         self._next_attempt = self._clock()  # try again at once; back off if that fails
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Samples of a replayed record: (n, channels) in physical units, from absolute `start`."""
+
+    samples: np.ndarray
+    start: int
+    fs: float
+    sig_name: list[str]
+
+
+def replay_record(
+    path: str | Path,
+    chunk_s: float = 1.0,
+    speed: float = 1.0,
+    start_s: float = 0.0,
+    stop_s: float | None = None,
+    channels: list[int] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Chunk]:
+    """A WFDB record read chunk by chunk (never whole) and paced by its sample clock.
+
+    `speed` 1 is real time, 0 as fast as possible. Sample indices stay in the record's own
+    numbering, so results can be matched against its annotations.
+    """
+    import wfdb  # only where a file is read
+
+    record = _record_path(path)
+    try:
+        header = wfdb.rdheader(str(record))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed headers
+        raise InputError(f"cannot read the WFDB header of {record}: {exc}") from exc
+    if not header.sig_name or not header.sig_len:
+        raise InputError(f"WFDB header of {record} describes no signal")
+    fs = float(header.fs)
+    first = int(round(start_s * fs))
+    last = header.sig_len if stop_s is None else min(header.sig_len, int(round(stop_s * fs)))
+    if not 0 <= first < last:
+        raise InputError(
+            f"--start/--stop select no samples of {record} ({header.sig_len / fs:.0f} s)"
+        )
+    step = max(1, int(round(chunk_s * fs)))
+    names = [header.sig_name[c] for c in channels] if channels else list(header.sig_name)
+    t0 = clock()
+    for a in range(first, last, step):
+        b = min(a + step, last)
+        try:
+            x = wfdb.rdrecord(str(record), sampfrom=a, sampto=b, channels=channels).p_signal
+        except Exception as exc:
+            raise InputError(f"cannot read samples {a}-{b} of {record}: {exc}") from exc
+        if x is None or len(x) != b - a:
+            raise InputError(f"{record} ends early: samples {a}-{b} are missing")
+        if speed > 0:  # wait until the chunk's last sample would have arrived
+            due = t0 + (b - first) / fs / speed
+            if (wait := due - clock()) > 0:
+                sleep(wait)
+        yield Chunk(np.asarray(x, dtype=np.float64), a, fs, names)
+
+
+def _record_path(path: str | Path) -> Path:
+    """`100`, `100.hea` and `100.dat` all name record 100."""
+    p = Path(path)
+    if p.suffix in (".hea", ".dat", ".atr"):
+        p = p.with_suffix("")
+    if not p.with_suffix(".hea").exists():
+        raise DataNotFoundError(f"WFDB record not found: {p.with_suffix('.hea')}")
+    return p
