@@ -121,13 +121,10 @@ def replay_record(
     """
     import wfdb  # only where a file is read
 
+    from edge_monitor.wfdb_io import read_header
+
     record = _record_path(path)
-    try:
-        header = wfdb.rdheader(str(record))
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed headers
-        raise InputError(f"cannot read the WFDB header of {record}: {exc}") from exc
-    if not header.sig_name or not header.sig_len:
-        raise InputError(f"WFDB header of {record} describes no signal")
+    header = read_header(record)
     fs = float(header.fs)
     first = int(round(start_s * fs))
     last = header.sig_len if stop_s is None else min(header.sig_len, int(round(stop_s * fs)))

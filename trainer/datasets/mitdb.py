@@ -15,9 +15,9 @@ import numpy as np
 from edge_monitor.beats import BeatSpec, beat_contexts
 from edge_monitor.dsp import FilterSpec, filter_record, resample_record
 from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.wfdb_io import read_annotations, read_header, read_signal
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
 from trainer.datasets.locate import dataset_dir
-from trainer.datasets.wfdb_io import read_annotations, read_header, read_signal
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
 AAMI_SYMBOLS = {

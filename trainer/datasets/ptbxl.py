@@ -16,9 +16,9 @@ import pandas as pd
 
 from edge_monitor.dsp import FilterSpec, filter_record
 from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.wfdb_io import read_signal
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
 from trainer.datasets.locate import dataset_dir
-from trainer.datasets.wfdb_io import read_signal
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")

@@ -1,4 +1,7 @@
-"""Reading WFDB files with errors a user can act on (the path and what is wrong, in one line)."""
+"""Reading WFDB files with errors a user can act on: the path and what is wrong, in one line.
+
+Shared by the trainer's data sets and the monitor's replay; imported only where a file is read.
+"""
 
 from __future__ import annotations
 
