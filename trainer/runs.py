@@ -35,12 +35,7 @@ def train_run(
         f"{cfg.task} {cfg.model}: {size.describe()}",
         f"data: {json.dumps(data.source.get('records') or data.source['splits'])}",
     ]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    teacher_pair = load_checkpoint(teacher) if teacher is not None else None
-    if teacher_pair is not None:
-        lines.append(f"distilling from {teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})")
-    ckpt = fit(cfg, data, out / "model.pt", teacher=teacher_pair)
+    ckpt = _fit_into(out, cfg, data, teacher, lines)
     res = ckpt["resources"]
     lines.append(
         f"best validation score {ckpt['metrics']['val_score']:.4f} at epoch "
@@ -51,6 +46,18 @@ def train_run(
         result = evaluate_checkpoint(out / "model.pt", data_dir, out, cache_dir, data=data)
         lines += describe_metrics(result)
     return lines
+
+
+def _fit_into(
+    out: Path, cfg: TrainConfig, data, teacher: Path | None, lines: list[str], **fit_options
+) -> dict:
+    """Save the resolved config beside the run, load the teacher if any, fit into OUT/model.pt."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    teacher_pair = load_checkpoint(teacher) if teacher is not None else None
+    if teacher_pair is not None:
+        lines.append(f"distilling from {teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})")
+    return fit(cfg, data, out / "model.pt", teacher=teacher_pair, **fit_options)
 
 
 def describe_metrics(result: dict) -> list[str]:
@@ -98,10 +105,7 @@ def prune_run(
         f"parameters, {before.macs / 1e6:.2f} -> {after.macs / 1e6:.2f} M MACs "
         f"({1 - after.macs / before.macs:.0%} fewer)"
     ]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    teacher_pair = load_checkpoint(teacher) if teacher is not None else None
-    fitted = fit(cfg, data, out / "model.pt", teacher=teacher_pair, init=pruned, lineage=lineage)
+    fitted = _fit_into(out, cfg, data, teacher, lines, init=pruned, lineage=lineage)
     lines.append(f"fine-tuned: best validation score {fitted['metrics']['val_score']:.4f}")
     result = evaluate_checkpoint(out / "model.pt", data_dir, out, cache_dir, data=data)
     return lines + describe_metrics(result)
