@@ -225,3 +225,66 @@ def evaluate_cmd(
     )
     for line in describe_metrics(result):
         console.print(line, highlight=False)
+
+
+@app.command()
+def compress(
+    profile: Annotated[str, typer.Option(help="device profile name or TOML path")] = "rpi4",
+    task: Annotated[str, typer.Option(help="diagnostic or arrhythmia")] = "arrhythmia",
+    out: Annotated[Path | None, typer.Option(help="bundle folder")] = None,
+    teacher: Annotated[
+        Path | None, typer.Option(help="trained teacher checkpoint (else one is trained)")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="seed CNN checkpoint to score for the report table")
+    ] = None,
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+    seed: int = 0,
+    prune_ratio: Annotated[
+        float, typer.Option(help="share of the student's inner channels to prune; 0: none")
+    ] = 0.5,
+    ablation: Annotated[
+        bool, typer.Option(help="also train the student without the teacher")
+    ] = True,
+    epochs: Annotated[int | None, typer.Option(help="training epochs (preset default)")] = None,
+    finetune_epochs: int | None = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
+    limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
+    leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, ...")] = None,
+    latency_runs: int = 300,
+) -> None:
+    """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
+    import sys
+
+    from trainer.compress import CompressOptions
+    from trainer.compress import compress as run_compress
+
+    opts = CompressOptions(
+        task=task,
+        profile=profile,
+        out=out or Path("bundles") / f"{task}-{Path(profile).stem}",
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        teacher=teacher,
+        baseline=baseline,
+        seed=seed,
+        prune_ratio=prune_ratio,
+        ablation=ablation,
+        epochs=epochs,
+        finetune_epochs=finetune_epochs,
+        limit=limit,
+        threads=threads,
+        leads=leads,
+        latency_runs=latency_runs,
+        command="trainer " + " ".join(sys.argv[1:]),
+    )
+    run_guarded(run_compress, opts, say=lambda line: console.print(line, highlight=False))
+
+
+@app.command()
+def report(bundle: Path) -> None:
+    """Regenerate a bundle's report.md and plots from its manifest.json."""
+    from trainer.report import write_report
+
+    console.print(f"wrote {run_guarded(write_report, bundle)}")

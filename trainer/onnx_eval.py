@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from edge_monitor.contract import ModelContract, read_contract
 from edge_monitor.dsp import window_starts
+from edge_monitor.inference import aggregate_windows, open_session, probabilities
 from trainer.metrics import beat_statistics, macro_auc
 from trainer.tasks import Split
 
 
-def session_for(path: Path, threads: int = 1) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+def session_for(path: Path, threads: int = 1):
+    return open_session(path, intra_op_threads=threads)
 
 
 def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
@@ -32,12 +29,11 @@ def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
                 for i in range(len(split))
             ]
         )
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return probabilities(contract, logits)
     return _diagnostic(session, contract, split)
 
 
-def _diagnostic(session: ort.InferenceSession, contract: ModelContract, split: Split) -> np.ndarray:
+def _diagnostic(session, contract: ModelContract, split: Split) -> np.ndarray:
     pre = contract.preprocessing
     window, stride, total = int(pre["window"]), int(pre["stride"]), split.x.shape[-1]
     starts = window_starts(total, window, stride)
@@ -46,8 +42,8 @@ def _diagnostic(session: ort.InferenceSession, contract: ModelContract, split: S
         probs = []
         for s in starts:
             feed = np.ascontiguousarray(split.x[i : i + 1, :, s : s + window])
-            probs.append(1 / (1 + np.exp(-session.run(None, {"ecg": feed})[0][0])))
-        out[i] = np.max(probs, axis=0) if pre["aggregate"] == "max" else np.mean(probs, axis=0)
+            probs.append(probabilities(contract, session.run(None, {"ecg": feed})[0][0]))
+        out[i] = aggregate_windows(np.array(probs), pre["aggregate"])
     return out
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from edge_monitor.dsp import window_starts
+from edge_monitor.inference import aggregate_windows
 from trainer.batches import beat_batches, beat_class_weights, beat_epoch_indices, diagnostic_batches
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
@@ -60,8 +61,8 @@ def predict(
         probs = torch.cat(
             [torch.sigmoid(model(flat[i : i + batch])) for i in range(0, len(flat), batch)]
         )
-        per_window = probs.reshape(len(split), len(starts), -1)
-        return (per_window.amax(dim=1) if aggregate == "max" else per_window.mean(dim=1)).numpy()
+        per_window = probs.reshape(len(split), len(starts), -1).numpy()
+        return aggregate_windows(per_window.transpose(1, 0, 2), aggregate)
     assert split.extra is not None
     x, extra = torch.from_numpy(split.x), torch.from_numpy(split.extra)
     out = [

@@ -1,0 +1,92 @@
+"""onnxruntime sessions set up for a small board, and per-inference latency measurement.
+
+A Pi shares its few cores with the serial reader and the UI, so sessions use the profile's thread
+counts, do not spin waiting for work (spinning burns a core for nothing at a few inferences per
+second) and keep the memory arena off (batch-1 tensors are tiny; the arena only adds RSS).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_monitor.contract import ModelContract
+from edge_monitor.errors import InputError
+
+
+def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 1):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.inter_op_num_threads = inter_op_threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.enable_cpu_mem_arena = False
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own exception types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"cannot load model {path}: {first}") from exc
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def probabilities(contract: ModelContract, logits: np.ndarray) -> np.ndarray:
+    """Multi-label windows get a sigmoid per class; beats one softmax over the classes."""
+    return sigmoid(logits) if contract.task == "diagnostic" else softmax(logits)
+
+
+def aggregate_windows(probs: np.ndarray, how: str) -> np.ndarray:
+    """One record's window probabilities -> record probabilities (the contract's rule)."""
+    if how not in ("max", "mean"):
+        raise InputError(f"unknown window aggregation {how!r}")
+    return probs.max(axis=0) if how == "max" else probs.mean(axis=0)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    runs: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def from_seconds(cls, seconds: list[float] | np.ndarray) -> LatencyStats:
+        ms = np.asarray(seconds, dtype=float) * 1e3
+        if ms.size == 0:
+            return cls(0, *(float("nan"),) * 5)
+        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+        return cls(len(ms), float(ms.mean()), float(p50), float(p95), float(p99), float(ms.max()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def time_session(
+    session, feeds: list[dict[str, np.ndarray]], runs: int = 500, warmup: int = 20
+) -> LatencyStats:
+    """Batch-1 latency over real inputs, cycling through them; the first runs are discarded."""
+    if not feeds:
+        raise InputError("no inputs to time the model on")
+    for i in range(warmup):
+        session.run(None, feeds[i % len(feeds)])
+    seconds = []
+    for i in range(runs):
+        feed = feeds[i % len(feeds)]
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        seconds.append(time.perf_counter() - t0)
+    return LatencyStats.from_seconds(seconds)

@@ -1,0 +1,199 @@
+"""A bundle's report.md and plots, regenerated from its manifest.json alone (`trainer report`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edge_monitor.bundle import MANIFEST_FILE
+from edge_monitor.errors import InputError
+
+# table rows in the seed project's order; absent stages are skipped
+ROWS = [
+    ("baseline", "seed-style CNN baseline"),
+    ("teacher", "teacher"),
+    ("teacher-int8", "teacher, int8"),
+    ("student-plain", "student, labels only"),
+    ("student-kd", "student, distilled"),
+    ("student-pruned", "distilled student, pruned + fine-tuned"),
+    ("final-fp32", "shipped model, fp32 ONNX"),
+    ("final-int8", "shipped model, int8 ONNX (model.onnx)"),
+]
+
+
+def load_manifest(bundle: Path) -> dict:
+    path = bundle / MANIFEST_FILE
+    if not path.exists():
+        raise InputError(f"no {MANIFEST_FILE} in {bundle}")
+    return json.loads(path.read_text())
+
+
+def accuracy_cell(task: str, test: dict) -> str:
+    if task == "diagnostic":
+        lo, hi = test["macro_auc_ci95"]
+        return f"{test['macro_auc']:.3f} ({lo:.3f}-{hi:.3f})"
+    return f"{test['f1_S']:.3f} / {test['f1_V']:.3f}"
+
+
+def table_rows(manifest: dict) -> list[list[str]]:
+    task, stages, lat = manifest["task"], manifest["stages"], manifest["latency"]
+    latency_of = {
+        "teacher": lat["torch_teacher_fp32_1t"]["p50_ms"],
+        "final-fp32": lat["onnx_fp32_1t"]["p50_ms"],
+        "final-int8": lat["onnx_int8_1t"]["p50_ms"],
+    }
+    rows = []
+    for key, label in ROWS:
+        if key not in stages:
+            continue
+        s = stages[key]
+        size = f"{s['bytes'] / 1024:.1f}" if "bytes" in s else "-"
+        ms = f"{latency_of[key]:.3f}" if key in latency_of else "-"
+        rows.append(
+            [
+                label,
+                s["kind"],
+                f"{s['params']:,}",
+                f"{s['macs'] / 1e6:.2f}",
+                size,
+                accuracy_cell(task, s["test"]),
+                ms,
+            ]
+        )
+    return rows
+
+
+def render_markdown(manifest: dict) -> str:
+    task = manifest["task"]
+    metric = "macro AUC (95% CI)" if task == "diagnostic" else "F1 S / V"
+    head = ["stage", "kind", "params", "M MACs", "file KB", f"test {metric}", "ms / inference"]
+    lines = [
+        f"# {task} bundle for {manifest['profile']['name']}",
+        "",
+        f"Test split: {manifest['stages']['_data']['dataset']} "
+        f"({manifest['stages']['_data']['test_size']} "
+        f"{'records' if task == 'diagnostic' else 'beats'}). Made by `{manifest['command']}` "
+        f"at commit {manifest['git_commit'][:12]}, seed {manifest['seed']}.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in table_rows(manifest)]
+    lat = manifest["latency"]
+    lines += [
+        "",
+        f"Latency: p50 per batch-1 inference on {lat['host']}, one thread, measured in one run. "
+        f"int8 is {lat['speedup_int8_vs_torch_teacher']:.0f}x faster than the torch teacher and "
+        f"{lat['speedup_int8_vs_onnx_fp32']:.2f}x the speed of its own fp32 ONNX twin; with the "
+        f"profile's threads {lat['profile_threads']}: p95 "
+        f"{lat['onnx_int8_profile']['p95_ms']:.3f} ms, "
+        f"p99 {lat['onnx_int8_profile']['p99_ms']:.3f} ms.",
+        "",
+        "Paired comparisons on the same test items (bootstrap of the difference):",
+        "",
+    ]
+    for name, c in manifest["stages"]["_comparisons"].items():
+        if c["diff"] is None:
+            lines.append(f"- {name}: undefined (the class is absent from the test split)")
+            continue
+        verdict = "within noise" if c["within_noise"] else "beyond noise"
+        lines.append(
+            f"- {name}: {c['diff']:+.4f} (95% CI {c['ci_low']:+.4f} to {c['ci_high']:+.4f}), "
+            f"{verdict}"
+        )
+    pruning = manifest["stages"].get("student-pruned", {}).get("pruning")
+    if pruning:
+        lines += [
+            "",
+            f"Pruning: {pruning['ratio']:.0%} of inner channels, parameters "
+            f"{pruning['params_before']:,} -> {pruning['params_after']:,}, MACs "
+            f"{pruning['macs_removed']:.0%} fewer; validation score change "
+            f"{-pruning['val_drop']:+.4f} (tolerance {pruning['tolerance']}): "
+            f"{'shipped' if pruning['kept'] else 'not shipped'}.",
+        ]
+    lines += ["", "Checks against the profile:", ""]
+    for name, c in manifest["checks"].items():
+        lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
+    lines += ["", "![accuracy versus size](accuracy_vs_size.png)", "", "![ROC](roc_stages.png)", ""]
+    return "\n".join(lines)
+
+
+def write_report(bundle: Path) -> Path:
+    manifest = load_manifest(bundle)
+    (bundle / "report.md").write_text(render_markdown(manifest))
+    plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
+    plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
+    return bundle / "report.md"
+
+
+def _score(task: str, test: dict) -> float:
+    return test["macro_auc"] if task == "diagnostic" else (test["f1_S"] + test["f1_V"]) / 2
+
+
+def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task, stages = manifest["task"], manifest["stages"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in ROWS:
+        if key in stages:
+            s = stages[key]
+            kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
+            ax.scatter(kb, _score(task, s["test"]))
+            ax.annotate(label, (kb, _score(task, s["test"])), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("model size, KB (ONNX file, or fp32 weights for torch)")
+    ax.set_ylabel("test macro AUC" if task == "diagnostic" else "test mean F1 of S and V")
+    ax.set_title(f"{stages['_data']['dataset']}: accuracy versus size", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> None:
+    """Micro-averaged ROC (diagnostic) or S and V one-vs-rest ROC (beats), one curve per stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    task = manifest["task"]
+    curves = {}
+    stages_dir = bundle / "stages"
+    for key, label in ROWS:
+        if key in ("final-fp32", "final-int8", "teacher-int8"):
+            folder = "final" if key.startswith("final") else "teacher"
+            npz = stages_dir / folder / "onnx_test_probs.npz"
+            if npz.exists():
+                d = np.load(npz)
+                curves[label] = (d["y"], d[key.split("-")[-1]])
+        elif (stages_dir / key / "predictions.npz").exists():
+            d = np.load(stages_dir / key / "predictions.npz")
+            curves[label] = (d["y_test"], d["p_test"])
+    classes = manifest["contract"]["classes"]
+    panels = ["micro"] if task == "diagnostic" else ["S", "V"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for label, (y, p) in curves.items():
+            if panel == "micro":
+                truth, score = y.ravel(), p.ravel()
+            else:
+                c = classes.index(panel)
+                truth, score = (y == c).astype(int), p[:, c]
+            fpr, tpr, _ = roc_curve(truth, score)
+            ax.plot(fpr, tpr, lw=1, label=label)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.5)
+        ax.set_title(f"{panel}{' average' if panel == 'micro' else ' vs rest'}", fontsize=9)
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.legend(fontsize=6, loc="lower right")
+    fig.suptitle(f"{manifest['stages']['_data']['dataset']}: test ROC per stage", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
