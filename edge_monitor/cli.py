@@ -1,9 +1,16 @@
-"""edge-monitor: the device-side commands. Streaming commands arrive with the edge runtime issue."""
+"""edge-monitor: the device-side commands. No torch here (a test proves it); wfdb is imported only
+by the commands that read records."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
+
+from edge_monitor.errors import EcgEdgeError
 
 app = typer.Typer(
     help="Live ECG monitoring on a Raspberry Pi-class device.",
@@ -11,6 +18,178 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+Models = Annotated[
+    list[Path] | None,
+    typer.Option("--model", help="bundle folder (repeat for more; default: the embedded ones)"),
+]
+Profile = Annotated[str, typer.Option(help="device profile name or TOML path")]
+Channel = Annotated[
+    int | None, typer.Option(help="channel index of the analysed lead (default: by lead name)")
+]
+UI_REFRESH_S = 0.25  # the UI repaints at most four times a second
+
+
+def guarded(fn, *args, **kwargs):
+    """Expected failures become one red line and exit code 1."""
+    try:
+        return fn(*args, **kwargs)
+    except EcgEdgeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _bundles(models: list[Path] | None, leads: list[str]) -> list:
+    """The bundles asked for, or the embedded beat model (+ the diagnostic one when the source
+    has its leads)."""
+    from edge_monitor.bundle import embedded_bundle, load_bundle
+
+    if models:
+        return [load_bundle(m) for m in models]
+    bundles = [load_bundle(embedded_bundle("arrhythmia"))]
+    try:
+        diag = load_bundle(embedded_bundle("diagnostic"))
+    except EcgEdgeError:
+        return bundles
+    upper = {s.upper() for s in leads}
+    if all(lead.upper() in upper for lead in diag.contract.leads):
+        bundles.append(diag)
+    return bundles
+
+
+def _sample_record() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("edge_monitor") / "sample_data" / "mitdb-200-excerpt"))
+
+
+def _replay(
+    record: Path | None,
+    models: list[Path] | None,
+    profile: str,
+    speed: float,
+    start: float,
+    stop: float | None,
+    channel: int | None,
+    ui: bool,
+    json_out: bool,
+) -> dict:
+    from edge_monitor.profiles import load_profile
+    from edge_monitor.runner import (
+        Tracker,
+        json_lines,
+        open_monitor,
+        replay_blocks,
+        run_blocks,
+        summary,
+    )
+    from edge_monitor.sources import _record_path
+    from edge_monitor.wfdb_io import read_header
+
+    path = _record_path(record or _sample_record())
+    header = read_header(path)
+    prof = load_profile(profile)
+    bundles = _bundles(models, list(header.sig_name))
+    fs = float(header.fs)
+    first = int(round(start * fs))
+    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
+    monitor = open_monitor(bundles, fs, list(header.sig_name), channel, threads, first)
+    tracker = Tracker(fs, start=first)
+    emit = json_lines() if json_out else None
+    blocks = replay_blocks(path, speed, start, stop)
+    t0 = time.perf_counter()
+    extra = {"record": str(path), "models": [b.name for b in bundles]}
+    if ui:
+        _with_ui(monitor, tracker, blocks, f"replay {path.name}")
+    else:
+        run_blocks(monitor, blocks, emit, tracker)
+    return summary(monitor, tracker, time.perf_counter() - t0, extra)
+
+
+def _with_ui(monitor, tracker, blocks, source: str, state=lambda: "replaying", extra=dict) -> None:
+    from rich.live import Live
+
+    from edge_monitor.runner import make_view, run_blocks
+    from edge_monitor.stats import CpuMeter
+    from edge_monitor.ui import render
+
+    cpu = CpuMeter()
+    last = [0.0]
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+
+        def tick() -> None:
+            now = time.monotonic()
+            if now - last[0] >= UI_REFRESH_S:
+                last[0] = now
+                view = make_view(monitor, tracker, source, state(), cpu, **extra())
+                live.update(render(view), refresh=True)
+
+        try:
+            run_blocks(monitor, blocks, None, tracker, on_tick=tick)
+        finally:
+            last[0] = 0.0
+            tick()
+
+
+@app.command()
+def replay(
+    record: Annotated[
+        Path | None, typer.Argument(help="WFDB record (.dat, .hea or name); default: the sample")
+    ] = None,
+    model: Models = None,
+    profile: Profile = "host",
+    speed: Annotated[float, typer.Option(help="1 real time, 0 as fast as possible")] = 1.0,
+    start: Annotated[float, typer.Option(help="seconds into the record")] = 0.0,
+    stop: Annotated[float | None, typer.Option(help="seconds into the record")] = None,
+    channel: Channel = None,
+    ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
+) -> None:
+    """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
+    import json
+
+    result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
+    if not ui:
+        print(json.dumps(result))
+    else:
+        _print_summary(result)
+
+
+@app.command()
+def classify(
+    record: Annotated[Path, typer.Argument(help="WFDB record (.dat, .hea or name)")],
+    model: Models = None,
+    profile: Profile = "host",
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    start: float = 0.0,
+    stop: float | None = None,
+    channel: Channel = None,
+) -> None:
+    """Run the streaming pipeline over a whole record as fast as possible; print a summary."""
+    import json
+
+    result = guarded(_replay, record, model, profile, 0.0, start, stop, channel, False, json_out)
+    if json_out:
+        print(json.dumps(result))
+    else:
+        _print_summary(result)
+
+
+def _print_summary(result: dict) -> None:
+    console.print(
+        f"{result.get('record', '')}: {result['signal_seconds']:.0f} s of signal in "
+        f"{result['wall_seconds']:.2f} s ({result['realtime_factor']}x real time)",
+        highlight=False,
+    )
+    console.print(f"beats {result['beats']}; windows {result['windows']}", highlight=False)
+    console.print(f"alerts {result['alerts']}; quality {result['quality_seconds']}")
+    for name, probs in result["record_probs"].items():
+        console.print(f"{name} record probabilities (max over windows): {probs}", highlight=False)
+    lat = result["latency_ms"]
+    console.print(
+        f"inference p50/p95/p99 {lat['p50']:.3f}/{lat['p95']:.3f}/{lat['p99']:.3f} ms; "
+        f"peak RSS {result['peak_rss_mb']} MB"
+    )
 
 
 @app.command()

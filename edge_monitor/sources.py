@@ -111,6 +111,7 @@ def replay_record(
     start_s: float = 0.0,
     stop_s: float | None = None,
     channels: list[int] | None = None,
+    read_s: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Chunk]:
@@ -133,21 +134,26 @@ def replay_record(
             f"--start/--stop select no samples of {record} ({header.sig_len / fs:.0f} s)"
         )
     step = max(1, int(round(chunk_s * fs)))
+    # wfdb parses the header on every read: read blocks of many chunks, hand out chunks
+    block = step * max(1, int(np.ceil(read_s * fs / step)))
     names = [header.sig_name[c] for c in channels] if channels else list(header.sig_name)
     t0 = clock()
-    for a in range(first, last, step):
-        b = min(a + step, last)
+    for a0 in range(first, last, block):
+        b0 = min(a0 + block, last)
         try:
-            x = wfdb.rdrecord(str(record), sampfrom=a, sampto=b, channels=channels).p_signal
+            x = wfdb.rdrecord(str(record), sampfrom=a0, sampto=b0, channels=channels).p_signal
         except Exception as exc:
-            raise InputError(f"cannot read samples {a}-{b} of {record}: {exc}") from exc
-        if x is None or len(x) != b - a:
-            raise InputError(f"{record} ends early: samples {a}-{b} are missing")
-        if speed > 0:  # wait until the chunk's last sample would have arrived
-            due = t0 + (b - first) / fs / speed
-            if (wait := due - clock()) > 0:
-                sleep(wait)
-        yield Chunk(np.asarray(x, dtype=np.float64), a, fs, names)
+            raise InputError(f"cannot read samples {a0}-{b0} of {record}: {exc}") from exc
+        if x is None or len(x) != b0 - a0:
+            raise InputError(f"{record} ends early: samples {a0}-{b0} are missing")
+        x = np.asarray(x, dtype=np.float64)
+        for a in range(a0, b0, step):
+            b = min(a + step, b0)
+            if speed > 0:  # wait until the chunk's last sample would have arrived
+                due = t0 + (b - first) / fs / speed
+                if (wait := due - clock()) > 0:
+                    sleep(wait)
+            yield Chunk(x[a - a0 : b - a0], a, fs, names)
 
 
 def _record_path(path: str | Path) -> Path:

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from trainer.datasets.excerpt import write_mitdb_excerpt
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ECG_EDGE_SHARED", ROOT.parent / "shared" / "data"))
@@ -37,32 +38,6 @@ def _isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def mitdb_dir() -> Path:
     return need(MITDB)
-
-
-def write_mitdb_excerpt(
-    src: Path, name: str, out: Path, seconds: float, start_s: float = 0.0
-) -> None:
-    """A real excerpt of one MIT-BIH record, rewritten as a WFDB record with its annotations."""
-    import wfdb
-
-    rec = wfdb.rdrecord(str(src / name), physical=False)
-    a, b = int(start_s * rec.fs), int((start_s + seconds) * rec.fs)
-    ann = wfdb.rdann(str(src / name), "atr", sampfrom=a, sampto=b - 1, shift_samps=True)
-    wfdb.wrsamp(
-        name,
-        fs=rec.fs,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=rec.d_signal[a:b],
-        fmt=rec.fmt,
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(out),
-    )
-    aux = [x if x else "" for x in ann.aux_note]
-    wfdb.wrann(
-        name, "atr", np.asarray(ann.sample), symbol=ann.symbol, aux_note=aux, write_dir=str(out)
-    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,328 @@
+"""Alerts from the beat sequence, the RR intervals and the raw rhythm, gated by signal quality.
+
+Each rule yields a yes/no finding whenever it is evaluated; a `Debouncer` turns findings into
+events: raised after k of the last n evaluations, cleared (with a `cleared` event) only when the
+finding has been absent for `clear_after` evaluations (hysteresis), and not raised again within a
+cooldown. While the signal is not good the rules are frozen and one `inconclusive` event says why:
+noise must never become an arrhythmia alarm.
+
+Rule thresholds follow common bedside-monitor defaults (AAMI EC13 / IEC 60601-2-27 style):
+bradycardia < 40 bpm, tachycardia > 150 bpm, pause >= 2.5 s, asystole: no beat for 4 s on a good
+signal, ventricular run >= 3 consecutive V beats, frequent ectopy > 6 per minute.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_monitor.quality import GOOD, MESSAGES
+
+CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    brady_bpm: float = 40.0
+    tachy_bpm: float = 150.0
+    rate_beats: int = 8  # heart rate over the last beats
+    pause_s: float = 2.5
+    asystole_s: float = 4.0
+    vrun_beats: int = 3
+    ectopy_per_min: float = 6.0
+    pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
+    af_beats: int = 32  # RR irregularity window
+    af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
+    af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
+    vf_window_s: float = 4.0
+    vf_leakage: float = 0.625  # Kuo & Dillman VF-filter leakage below this: VF-like
+    cooldown_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    sample: int  # source numbering
+    level: str  # critical | warning | cleared | inconclusive
+    label: str
+    message: str
+
+    def to_json(self) -> dict:
+        return {
+            "type": "alert",
+            "sample": self.sample,
+            "level": self.level,
+            "label": self.label,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Debouncer:
+    """k of n to raise, `clear_after` quiet evaluations to clear, cooldown between raises."""
+
+    k: int = 1
+    n: int = 1
+    clear_after: int = 3
+    cooldown: int = 0  # samples
+    history: deque = field(default_factory=deque)
+    active: bool = False
+    quiet: int = 0
+    cleared_at: int | None = None
+
+    def update(self, finding: bool, sample: int) -> str | None:
+        """'raise', 'clear' or None."""
+        self.history.append(bool(finding))
+        while len(self.history) > self.n:
+            self.history.popleft()
+        if not self.active:
+            cooling = self.cleared_at is not None and sample - self.cleared_at < self.cooldown
+            if sum(self.history) >= self.k and not cooling:
+                self.active, self.quiet = True, 0
+                return "raise"
+            return None
+        self.quiet = 0 if finding else self.quiet + 1
+        if self.quiet >= self.clear_after:
+            self.active, self.cleared_at = False, sample
+            self.history.clear()
+            return "clear"
+        return None
+
+    def reset(self) -> None:
+        self.history.clear()
+
+
+@dataclass(frozen=True)
+class Rule:
+    label: str
+    level: str
+    message: str
+
+
+RULES = {
+    "VF": Rule("VF", CRITICAL, "ventricular flutter / fibrillation suspected"),
+    "asystole": Rule("asystole", CRITICAL, "asystole: no QRS detected"),
+    "VT": Rule("VT", CRITICAL, "ventricular run (>= {n} consecutive ventricular beats)"),
+    "pause": Rule("pause", WARNING, "pause: RR interval of {rr:.1f} s"),
+    "brady": Rule("brady", WARNING, "bradycardia: {hr:.0f} bpm"),
+    "tachy": Rule("tachy", WARNING, "tachycardia: {hr:.0f} bpm"),
+    "AF": Rule("AF", WARNING, "irregular rhythm, suspicious of atrial fibrillation"),
+    "couplet": Rule("couplet", WARNING, "ventricular couplet"),
+    "bigeminy": Rule("bigeminy", WARNING, "ventricular bigeminy"),
+    "trigeminy": Rule("trigeminy", WARNING, "ventricular trigeminy"),
+    "PVC": Rule("PVC", WARNING, "frequent PVCs: {n} in the last minute"),
+    "PAC": Rule("PAC", WARNING, "frequent PACs: {n} in the last minute"),
+}
+
+
+def vf_leakage(x: np.ndarray) -> float:
+    """Kuo & Dillman's VF filter: a near-sinusoid passes a notch at its own mean period with
+    little leakage; organised QRS complexes (sharp, broadband) leak a lot. 1.0 for a flat input."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    diff = np.abs(np.diff(x)).sum()
+    if diff <= 1e-12:
+        return 1.0
+    half = int(np.floor(np.pi * np.abs(x).sum() / diff / 2.0 + 0.5))  # half the mean period
+    if half < 1 or half >= len(x):
+        return 1.0
+    a, b = x[half:], x[:-half]
+    den = (np.abs(a) + np.abs(b)).sum()
+    return float(np.abs(a + b).sum() / den) if den > 0 else 1.0
+
+
+def irregularity(rr: np.ndarray) -> tuple[float, float]:
+    """Normalised RMSSD and share of turning points of an RR series."""
+    rr = np.asarray(rr, dtype=np.float64)
+    if len(rr) < 3:
+        return 0.0, 0.0
+    rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean())
+    d = np.diff(rr)
+    turning = float(np.mean(d[1:] * d[:-1] < 0))
+    return rmssd, turning
+
+
+class AlertEngine:
+    """Feed beats, quality segments and the signal clock; get AlertEvents back."""
+
+    def __init__(self, fs: float, spec: AlertSpec | None = None) -> None:
+        self.fs = fs
+        self.spec = spec or AlertSpec()
+        s, cool = self.spec, int(round(self.spec.cooldown_s * fs))
+        self.debounce = {
+            "VF": Debouncer(2, 3, 2, cool),
+            "asystole": Debouncer(1, 1, 1, 0),
+            "VT": Debouncer(1, 1, 8, cool),
+            "pause": Debouncer(1, 1, 4, cool),
+            "brady": Debouncer(3, 4, 8, cool),
+            "tachy": Debouncer(3, 4, 8, cool),
+            "AF": Debouncer(8, 12, s.af_beats, cool),
+            "couplet": Debouncer(1, 1, 8, cool),
+            "bigeminy": Debouncer(1, 1, 8, cool),
+            "trigeminy": Debouncer(1, 1, 8, cool),
+            "PVC": Debouncer(1, 1, 10, cool),
+            "PAC": Debouncer(1, 1, 10, cool),
+        }
+        self.labels: deque[str] = deque(maxlen=max(s.af_beats, 3 * s.pattern_cycles, 16))
+        self.beat_samples: deque[int] = deque(maxlen=s.af_beats + 1)
+        self.ectopic: dict[str, deque[int]] = {"V": deque(), "S": deque()}
+        self.quality = GOOD
+        self.last_beat: int | None = None
+        self.last_r: int | None = None  # newest R peak seen (classification lags behind it)
+        self.active: dict[str, str] = {}  # label -> level, for the UI
+        self._vf_buffer = np.zeros(0)
+        self._vf_start = 0
+
+    @property
+    def heart_rate(self) -> float | None:
+        if len(self.beat_samples) < 2:
+            return None
+        recent = np.diff(np.asarray(self.beat_samples)[-(self.spec.rate_beats + 1) :])
+        return 60.0 * self.fs / float(np.mean(recent))
+
+    def on_quality(self, state: str, sample: int) -> list[AlertEvent]:
+        if state == self.quality:
+            return []
+        previous, self.quality = self.quality, state
+        if state != GOOD:
+            events = [AlertEvent(sample, INCONCLUSIVE, state, MESSAGES[state])]
+            for label in list(self.active):  # the rules are frozen while we cannot see
+                events.append(AlertEvent(sample, CLEARED, label, f"{label}: no longer assessed"))
+                self.debounce[label].active = False
+                self.debounce[label].reset()
+            self.active = {"signal": INCONCLUSIVE}
+            self.labels.clear()
+            self.beat_samples.clear()
+            return events
+        self.active.pop("signal", None)
+        self.last_beat = None
+        self.last_r = sample  # asystole is timed from when we could see again
+        return [AlertEvent(sample, CLEARED, "signal", f"signal good again (was {previous})")]
+
+    def on_r_peak(self, sample: int) -> list[AlertEvent]:
+        self.last_r = sample if self.last_r is None else max(self.last_r, sample)
+        if self.quality != GOOD or not self.debounce["asystole"].active:
+            return []
+        return self._update("asystole", False, sample, {})
+
+    def on_beat(self, sample: int, label: str) -> list[AlertEvent]:
+        if self.quality != GOOD:
+            return []
+        s = self.spec
+        rr = None if self.last_beat is None else (sample - self.last_beat) / self.fs
+        self.last_beat = sample
+        self.labels.append(label)
+        self.beat_samples.append(sample)
+        for cls in ("V", "S"):
+            q = self.ectopic[cls]
+            if label == cls:
+                q.append(sample)
+            while q and sample - q[0] > 60 * self.fs:
+                q.popleft()
+        seq = "".join(self.labels)
+        hr = self.heart_rate
+        findings = {
+            "VT": seq.endswith("V" * s.vrun_beats),
+            "pause": rr is not None and rr >= s.pause_s,
+            "brady": hr is not None and len(self.beat_samples) > s.rate_beats and hr < s.brady_bpm,
+            "tachy": hr is not None and len(self.beat_samples) > s.rate_beats and hr > s.tachy_bpm,
+            "couplet": seq.endswith("NVVN") or seq.endswith("SVVN"),
+            "bigeminy": _pattern(seq, "NV", s.pattern_cycles),
+            "trigeminy": _pattern(seq, "NNV", s.pattern_cycles),
+            "PVC": len(self.ectopic["V"]) > s.ectopy_per_min,
+            "PAC": len(self.ectopic["S"]) > s.ectopy_per_min,
+            "AF": self._af_like(),
+        }
+        detail = {"n": s.vrun_beats, "rr": rr or 0.0, "hr": hr or 0.0}
+        events = []
+        for label, finding in findings.items():
+            if label == "PVC":
+                detail["n"] = len(self.ectopic["V"])
+            elif label == "PAC":
+                detail["n"] = len(self.ectopic["S"])
+            else:
+                detail["n"] = s.vrun_beats
+            events += self._update(label, finding, sample, detail)
+        return events
+
+    def on_time(self, sample: int, filtered: np.ndarray) -> list[AlertEvent]:
+        """The clock advanced to `sample` with these band-passed samples: asystole and VF."""
+        if self.quality != GOOD:
+            self._vf_buffer = np.zeros(0)
+            return []
+        events = []
+        if self.last_r is None:
+            self.last_r = sample - len(filtered)
+        silent = (sample - self.last_r) / self.fs
+        if silent >= self.spec.asystole_s:
+            events += self._update("asystole", True, sample, {})
+        self._vf_buffer = np.concatenate([self._vf_buffer, np.asarray(filtered).reshape(-1)])
+        n = int(round(self.spec.vf_window_s * self.fs))
+        while len(self._vf_buffer) >= n:
+            window, self._vf_buffer = self._vf_buffer[:n], self._vf_buffer[n // 2 :]
+            # VF has amplitude; a low-amplitude window is asystole's business
+            finding = np.ptp(window) > 0.2 and vf_leakage(window) < self.spec.vf_leakage
+            events += self._update("VF", bool(finding), sample, {})
+        return events
+
+    def _af_like(self) -> bool:
+        s = self.spec
+        if len(self.beat_samples) < s.af_beats + 1:
+            return False
+        labels = list(self.labels)[-s.af_beats :]
+        if labels.count("V") > s.af_beats // 4:  # ventricular ectopy is its own finding
+            return False
+        rr = np.diff(np.asarray(self.beat_samples)) / self.fs
+        rmssd, turning = irregularity(rr)
+        return rmssd > s.af_rmssd and turning > s.af_turning
+
+    def _update(self, label: str, finding: bool, sample: int, detail: dict) -> list[AlertEvent]:
+        rule = RULES[label]
+        change = self.debounce[label].update(finding, sample)
+        if change == "raise":
+            self.active[label] = rule.level
+            return [AlertEvent(sample, rule.level, label, rule.message.format(**detail))]
+        if change == "clear":
+            self.active.pop(label, None)
+            return [AlertEvent(sample, CLEARED, label, f"{rule.message.split(':')[0]} ended")]
+        return []
+
+
+def _pattern(seq: str, unit: str, cycles: int) -> bool:
+    return seq.endswith(unit * cycles)
+
+
+class WindowAlerter:
+    """Per-class alerts of a window model: the bundle's threshold crossed in k of the last n
+    windows raises; the probability staying under `hysteresis` x threshold for `clear_after`
+    windows clears."""
+
+    def __init__(
+        self,
+        classes: list[str],
+        thresholds: list[float],
+        k: int = 2,
+        n: int = 3,
+        clear_after: int = 3,
+        hysteresis: float = 0.8,
+    ) -> None:
+        self.classes, self.thresholds, self.hysteresis = classes, thresholds, hysteresis
+        self.debounce = {c: Debouncer(k, n, clear_after, 0) for c in classes}
+        self.active: dict[str, str] = {}
+
+    def on_window(self, sample: int, probs: np.ndarray, quality_ok: bool) -> list[AlertEvent]:
+        if not quality_ok:
+            return []
+        events = []
+        for c, p, t in zip(self.classes, probs, self.thresholds, strict=True):
+            d = self.debounce[c]
+            finding = p >= t if not d.active else p >= self.hysteresis * t
+            change = d.update(bool(finding), sample)
+            if change == "raise":
+                self.active[c] = WARNING
+                events.append(AlertEvent(sample, WARNING, c, f"{c} findings (p={p:.2f})"))
+            elif change == "clear":
+                self.active.pop(c, None)
+                events.append(AlertEvent(sample, CLEARED, c, f"{c} findings no longer seen"))
+        return events

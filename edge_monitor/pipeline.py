@@ -1,0 +1,359 @@
+"""The streaming pipeline: samples in, beats / windows / quality / alerts out, in source numbering.
+
+One `Monitor` serves every source (serial port, WFDB replay, an emulated device): it is pushed
+blocks of (samples, channels) in millivolts with a leads-off mask and never sees where they came
+from. The beat model runs the trainer's own preprocessing (the same filter, resampler and beat
+context builder), so streaming a record reproduces the training path up to the R-peak detector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec, WindowAlerter
+from edge_monitor.beats import BeatContext, BeatContextBuilder, BeatSpec
+from edge_monitor.bundle import Bundle
+from edge_monitor.dsp import FilterSpec, StreamFilter, StreamResampler, design_sos
+from edge_monitor.errors import InputError
+from edge_monitor.inference import open_session, probabilities
+from edge_monitor.qrs import QRSDetector
+from edge_monitor.quality import QualitySpec, QualityTracker, SegmentQuality
+
+# a beat model trained on MIT-BIH's modified lead II accepts a standard lead II, and a one-lead
+# front end whose channel is simply called ECG
+LEAD_ALIASES = {"MLII": ("MLII", "II", "ECG", "ECG1")}
+
+
+@dataclass(frozen=True)
+class BeatEvent:
+    sample: int
+    label: str
+    probs: dict[str, float]
+    model: str
+
+    def to_json(self) -> dict:
+        return {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}
+
+
+@dataclass(frozen=True)
+class WindowEvent:
+    start: int
+    end: int
+    probs: dict[str, float]
+    model: str
+    quality_ok: bool
+
+    def to_json(self) -> dict:
+        return {"type": "window", "start": self.start, "end": self.end, "probs": self.probs}
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    segment: SegmentQuality
+
+    def to_json(self) -> dict:
+        s = self.segment
+        return {"type": "quality", "start": s.start, "end": s.end, "state": s.state}
+
+
+Event = BeatEvent | WindowEvent | QualityEvent | AlertEvent
+
+
+def find_channel(sig_name: list[str], lead: str) -> int | None:
+    names = [s.upper() for s in sig_name]
+    for candidate in LEAD_ALIASES.get(lead.upper(), (lead,)):
+        if candidate.upper() in names:
+            return names.index(candidate.upper())
+    return None
+
+
+class _Timed:
+    """An onnxruntime session with its per-inference latencies kept for the profiling panel."""
+
+    def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
+        self.bundle = bundle
+        self.session = open_session(bundle.model_path, *threads)
+        self.latencies: deque[float] = deque(maxlen=2048)
+        self.count = 0
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.session.run(None, feed)[0][0]
+        self.latencies.append(time.perf_counter() - t0)
+        self.count += 1
+        return probabilities(self.bundle.contract, out)
+
+
+class BeatStream:
+    """R peaks on the raw lead at the source rate, beat contexts at the model rate, one inference
+    per beat. A beat leaves once the signal reaches the end of its window and its successor's R
+    peak is known (its post-RR), about half a second after it happened."""
+
+    def __init__(
+        self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
+    ) -> None:
+        pre = bundle.contract.preprocessing
+        self.origin = origin  # source index of the first sample pushed
+        self.model = _Timed(bundle, threads)
+        self.classes = bundle.contract.classes
+        self.fs = fs
+        self.spec = BeatSpec(**pre["beat"])
+        self.filter = StreamFilter(design_sos(FilterSpec(**pre["filter"]), fs), 1)
+        self.resampler = StreamResampler(fs, self.spec.fs, 1)
+        self.builder = BeatContextBuilder(self.spec)
+        self._buf = np.zeros(0, dtype=np.float32)  # model-rate filtered signal
+        self._buf_start = 0
+        self._pending: deque[tuple[int, int]] = deque()  # (source index, model index)
+        self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
+        self._keep = int(self.spec.fs * 4) + self.spec.length
+
+    def filtered(self, raw: np.ndarray) -> np.ndarray:
+        return self.filter(raw.reshape(-1, 1))[:, 0]
+
+    def push(self, filtered: np.ndarray, peaks: list[int]) -> list[BeatEvent]:
+        model_rate = self.resampler(filtered.reshape(-1, 1))[:, 0].astype(np.float32)
+        self._buf = np.concatenate([self._buf, model_rate])
+        for p in peaks:
+            self._pending.append((p, int(round((p - self.origin) * self.spec.fs / self.fs))))
+        events = []
+        end = self._buf_start + len(self._buf)
+        while self._pending:
+            ready = not self._pushed or end >= self._pushed[-1][1] + self.spec.after
+            if not ready:
+                break
+            events += self._push_peak(*self._pending.popleft())
+        drop = len(self._buf) - self._keep
+        if drop > 0:
+            self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
+        return events
+
+    def finish(self) -> list[BeatEvent]:
+        """Close the last beat with a virtual successor one RR later, as training does."""
+        events = []
+        while self._pending:
+            events += self._push_peak(*self._pending.popleft())
+        if self._pushed:
+            last_src, last_model = self._pushed[-1]
+            prev_src, prev_model = self._pushed[0] if len(self._pushed) > 1 else self._pushed[-1]
+            step = max(last_model - prev_model, 1) if len(self._pushed) > 1 else int(self.spec.fs)
+            step_src = max(last_src - prev_src, 1) if len(self._pushed) > 1 else int(self.fs)
+            events += self._push_peak(last_src + step_src, last_model + step)
+        return events
+
+    def _push_peak(self, source_index: int, model_index: int) -> list[BeatEvent]:
+        ctx = self.builder.push(model_index, self._buf, self._buf_start)
+        self._pushed.append((source_index, model_index))
+        if ctx is None:
+            return []
+        beat_source = self._pushed[0][0]
+        return [self._classify(ctx, beat_source)]
+
+    def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
+        feed = {
+            "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32),
+            "rr": ctx.rr[None].astype(np.float32),
+        }
+        probs = self.model.run(feed)
+        label = self.classes[int(np.argmax(probs))]
+        return BeatEvent(
+            source_index,
+            label,
+            {c: round(float(p), 4) for c, p in zip(self.classes, probs, strict=True)},
+            self.model.bundle.name,
+        )
+
+
+class WindowStream:
+    """Fixed windows of the contract's leads at the model rate, one inference every stride."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        fs: float,
+        channels: list[int],
+        threads: tuple[int, int],
+        origin: int = 0,
+    ) -> None:
+        c = bundle.contract
+        self.origin = origin
+        pre = c.preprocessing
+        self.model = _Timed(bundle, threads)
+        self.classes = c.classes
+        self.fs, self.fs_model = fs, float(c.fs)
+        self.channels = channels
+        self.window, self.stride = int(pre["window"]), int(pre["stride"])
+        self.filter = StreamFilter(design_sos(FilterSpec(**pre["filter"]), fs), len(channels))
+        self.resampler = StreamResampler(fs, self.fs_model, len(channels))
+        self._buf = np.zeros((0, len(channels)), dtype=np.float32)
+        self._buf_start = 0
+        self._next = 0  # model-rate start of the next window
+        alert_classes = [k for k in c.classes if k != "NORM"]
+        thresholds = c.thresholds or [0.5] * len(c.classes)
+        self.alerter = WindowAlerter(
+            alert_classes, [thresholds[c.classes.index(k)] for k in alert_classes]
+        )
+        self.record_probs: list[np.ndarray] = []
+
+    def push(self, x: np.ndarray, quality_ok: bool) -> list[WindowEvent | AlertEvent]:
+        model_rate = self.resampler(self.filter(x[:, self.channels]))
+        self._buf = np.vstack([self._buf, model_rate.astype(np.float32)])
+        events: list[WindowEvent | AlertEvent] = []
+        while self._buf_start + len(self._buf) >= self._next + self.window:
+            a = self._next - self._buf_start
+            win = np.ascontiguousarray(self._buf[a : a + self.window].T[None])
+            probs = self.model.run({"ecg": win})
+            self.record_probs.append(probs)
+            start = self.origin + int(round(self._next * self.fs / self.fs_model))
+            end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
+            events.append(
+                WindowEvent(
+                    start,
+                    end,
+                    {k: round(float(p), 4) for k, p in zip(self.classes, probs, strict=True)},
+                    self.model.bundle.name,
+                    quality_ok,
+                )
+            )
+            idx = [self.classes.index(k) for k in self.alerter.classes]
+            events += self.alerter.on_window(end, probs[idx], quality_ok)
+            self._next += self.stride
+        drop = self._next - self._buf_start
+        if drop > 0:
+            self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
+        return events
+
+
+class Monitor:
+    """Push (samples, channels) blocks in mV with a leads-off mask; get events back."""
+
+    def __init__(
+        self,
+        bundles: list[Bundle],
+        fs: float,
+        sig_name: list[str],
+        channel: int | None = None,
+        threads: tuple[int, int] = (1, 1),
+        quality: QualitySpec | None = None,
+        alerts: AlertSpec | None = None,
+        rails: tuple[float, float] | None = None,
+        start: int = 0,
+    ) -> None:
+        if not bundles:
+            raise InputError("no model bundle to run")
+        self.fs, self.sig_name = float(fs), list(sig_name)
+        self.n_channels = len(sig_name)
+        self.beats: list[BeatStream] = []
+        self.windows: list[WindowStream] = []
+        beat_lead = None
+        for b in bundles:
+            if b.task == "arrhythmia":
+                lead = b.contract.leads[0]
+                idx = channel if channel is not None else find_channel(self.sig_name, lead)
+                if idx is None or not 0 <= idx < self.n_channels:
+                    raise InputError(
+                        f"the {b.name} model needs lead {lead}; the source has "
+                        f"{', '.join(self.sig_name) or 'none'} (choose one with --channel)"
+                    )
+                beat_lead = idx
+                self.beats.append(BeatStream(b, self.fs, threads, start))
+            else:
+                b.contract.check_leads(self.sig_name)
+                upper = [s.upper() for s in self.sig_name]
+                chans = [upper.index(lead.upper()) for lead in b.contract.leads]
+                self.windows.append(WindowStream(b, self.fs, chans, threads, start))
+        if beat_lead is None:
+            fallback = find_channel(self.sig_name, "MLII") or 0
+            beat_lead = channel if channel is not None else fallback
+        self.lead = beat_lead
+        qspec = quality or QualitySpec()
+        self.quality = QualityTracker(self.fs, qspec, rails, start)
+        self.detector = QRSDetector(self.fs)
+        self.engine = AlertEngine(self.fs, alerts)
+        # the lead's own band-pass for quality and the VF detector (the beat model's, if any)
+        self._filter = (
+            self.beats[0].filter
+            if self.beats
+            else StreamFilter(design_sos(FilterSpec(0.5, 40.0), self.fs), 1)
+        )
+        self.position = start  # next sample index, source numbering
+        self.start = start
+        self.r_peaks: deque[int] = deque(maxlen=64)
+        self._hold = np.zeros(self.n_channels)
+        self.samples_seen = 0
+        self.leads_off_samples = 0
+
+    @property
+    def heart_rate(self) -> float | None:
+        if len(self.r_peaks) < 2:
+            return None
+        rr = np.diff(np.asarray(self.r_peaks)[-9:])
+        return 60.0 * self.fs / float(np.median(rr))
+
+    def push(self, x: np.ndarray, leads_off: np.ndarray | None = None) -> list[Event]:
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels)
+        n = len(x)
+        if n == 0:
+            return []
+        off = np.zeros(n, bool) if leads_off is None else np.asarray(leads_off, bool).reshape(-1)
+        off = off | ~np.isfinite(x).all(axis=1)
+        x = self._fill(x, off)
+        self.samples_seen += n
+        self.leads_off_samples += int(off.sum())
+        raw = x[:, self.lead]
+        filtered = self._filter(raw.reshape(-1, 1))[:, 0]
+        events: list[Event] = []
+        for seg in self.quality.push(raw, filtered, off):
+            events.append(QualityEvent(seg))
+            events += self.engine.on_quality(seg.state, seg.end)
+        peaks = [p + self.start for p in self.detector(raw)]
+        self.r_peaks.extend(peaks)
+        for p in peaks:
+            events += self.engine.on_r_peak(p)
+        for stream in self.beats:
+            for beat in stream.push(filtered, peaks):
+                events.append(beat)
+                events += self.engine.on_beat(beat.sample, beat.label)
+        self.position += n
+        events += self.engine.on_time(self.position, filtered)
+        for wstream in self.windows:
+            events += wstream.push(x, self.quality.current.ok)
+        return events
+
+    def finish(self) -> list[Event]:
+        events: list[Event] = []
+        for stream in self.beats:
+            for beat in stream.finish():
+                events.append(beat)
+                events += self.engine.on_beat(beat.sample, beat.label)
+        return events
+
+    def record_probs(self) -> dict[str, dict[str, float]]:
+        """Window probabilities aggregated over the record by max, per window model."""
+        out = {}
+        for w in self.windows:
+            if w.record_probs:
+                agg = np.max(np.stack(w.record_probs), axis=0)
+                out[w.model.bundle.name] = {
+                    k: round(float(p), 4) for k, p in zip(w.classes, agg, strict=True)
+                }
+        return out
+
+    def latencies_ms(self) -> np.ndarray:
+        lat = [t for s in (*self.beats, *self.windows) for t in s.model.latencies]
+        return 1e3 * np.asarray(lat)
+
+    def _fill(self, x: np.ndarray, off: np.ndarray) -> np.ndarray:
+        """Leads-off and missing samples hold the last good value: the filters see no steps."""
+        if not off.any():
+            self._hold = x[-1].copy()
+            return x
+        x = x.copy()
+        for i in range(len(x)):
+            if off[i] or not np.isfinite(x[i]).all():
+                x[i] = np.where(np.isfinite(x[i]), x[i], self._hold) if not off[i] else self._hold
+            self._hold = x[i]
+        return x

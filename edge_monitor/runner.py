@@ -1,0 +1,204 @@
+"""The loops behind `replay`, `classify` and `run`: a source feeds the Monitor, events go to JSON
+lines, the live UI and the recorder, and the figures of the profiling panel are kept up to date."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_monitor.alerts import AlertEvent
+from edge_monitor.bundle import Bundle
+from edge_monitor.pipeline import BeatEvent, Event, Monitor, QualityEvent, WindowEvent
+from edge_monitor.quality import MESSAGES
+from edge_monitor.stats import CpuMeter, Percentiles, rss_mb
+from edge_monitor.ui import View
+
+Emit = Callable[[dict], None]
+
+
+def json_lines(stream=None) -> Emit:
+    out = stream or sys.stdout
+
+    def emit(obj: dict) -> None:
+        out.write(json.dumps(obj) + "\n")
+
+    return emit
+
+
+@dataclass
+class Tracker:
+    """What the UI and the summary need, updated from events."""
+
+    fs: float
+    start: int = 0
+    trace_seconds: float = 6.0
+    display_hz: float = 50.0
+    beats: deque = field(default_factory=lambda: deque(maxlen=60))
+    beat_counts: dict = field(default_factory=dict)
+    alerts: list = field(default_factory=list)
+    probs: dict = field(default_factory=dict)
+    windows: int = 0
+    quality_seconds: dict = field(default_factory=dict)
+    trace: deque = field(default_factory=deque)
+    wall_start: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._decim = max(1, int(round(self.fs / self.display_hz)))
+        self.trace = deque(maxlen=int(self.trace_seconds * self.fs / self._decim))
+        self._phase = 0
+
+    def on_samples(self, lead: np.ndarray) -> None:
+        picked = lead[(-self._phase) % self._decim :: self._decim]
+        self._phase = (self._phase + len(lead)) % self._decim
+        self.trace.extend(picked.tolist())
+
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, BeatEvent):
+            self.beats.append(ev.label)
+            self.beat_counts[ev.label] = self.beat_counts.get(ev.label, 0) + 1
+            self.probs = ev.probs
+        elif isinstance(ev, WindowEvent):
+            self.windows += 1
+            self.probs = ev.probs
+        elif isinstance(ev, QualityEvent):
+            s = ev.segment
+            self.quality_seconds[s.state] = self.quality_seconds.get(s.state, 0) + (
+                (s.end - s.start) / self.fs
+            )
+        elif isinstance(ev, AlertEvent):
+            self.alerts.append({**ev.to_json(), "time": clock_text((ev.sample) / self.fs)})
+
+
+def clock_text(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def make_view(
+    monitor: Monitor,
+    tracker: Tracker,
+    source: str,
+    source_state: str,
+    cpu: CpuMeter,
+    lag_s: float = 0.0,
+    dropped: int = 0,
+    bad_lines: int = 0,
+    recording: str = "off",
+) -> View:
+    rss, peak = rss_mb()
+    seconds = (monitor.position - monitor.start) / monitor.fs
+    wall = max(time.monotonic() - tracker.wall_start, 1e-6)
+    lat = Percentiles.of(monitor.latencies_ms())
+    active = [k for k in monitor.engine.active if k != "signal"]
+    for w in monitor.windows:
+        active += list(w.alerter.active)
+    q = monitor.quality.current.state
+    return View(
+        source=source,
+        source_state=source_state,
+        fs=monitor.fs,
+        seconds=seconds,
+        trace=np.asarray(tracker.trace),
+        trace_seconds=tracker.trace_seconds,
+        heart_rate=monitor.heart_rate if q == "good" else None,
+        quality=q,
+        quality_message=MESSAGES[q],
+        rhythm=", ".join(active) if active else ("no alert" if q == "good" else "inconclusive"),
+        recent_beats="".join(tracker.beats),
+        probs=tracker.probs,
+        alerts=tracker.alerts[-6:],
+        latency_ms=(lat.p50, lat.p95, lat.p99),
+        rss_mb=rss,
+        peak_rss_mb=peak,
+        cpu_percent=cpu.read(),
+        samples_per_s=monitor.samples_seen / wall,
+        lag_s=lag_s,
+        dropped=dropped,
+        bad_lines=bad_lines,
+        leads_off=monitor.leads_off_samples,
+        recording=recording,
+    )
+
+
+def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | None = None) -> dict:
+    lat = Percentiles.of(monitor.latencies_ms())
+    seconds = (monitor.position - monitor.start) / monitor.fs
+    levels: dict[str, int] = {}
+    for a in tracker.alerts:
+        levels[a["level"]] = levels.get(a["level"], 0) + 1
+    return {
+        "type": "summary",
+        "record_probs": monitor.record_probs(),
+        "beats": dict(sorted(tracker.beat_counts.items())),
+        "windows": tracker.windows,
+        "alerts": levels,
+        "quality_seconds": {k: round(v, 1) for k, v in tracker.quality_seconds.items()},
+        "signal_seconds": round(seconds, 3),
+        "wall_seconds": round(wall_s, 3),
+        "realtime_factor": round(seconds / wall_s, 1) if wall_s > 0 else None,
+        "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "peak_rss_mb": round(rss_mb()[1], 1),
+        **(extra or {}),
+    }
+
+
+def run_blocks(
+    monitor: Monitor,
+    blocks: Iterable[tuple[np.ndarray, np.ndarray | None]],
+    emit: Emit | None,
+    tracker: Tracker,
+    on_tick: Callable[[], None] | None = None,
+    keep: Callable[[Event], bool] = lambda ev: not isinstance(ev, QualityEvent),
+) -> None:
+    """Push every block through the monitor; events to `emit` (JSON) and the tracker."""
+    for x, off in blocks:
+        handle(monitor.push(x, off), emit, tracker, keep)
+        tracker.on_samples(np.asarray(x)[:, monitor.lead])
+        if on_tick is not None:
+            on_tick()
+    handle(monitor.finish(), emit, tracker, keep)
+
+
+def handle(events: list[Event], emit: Emit | None, tracker: Tracker, keep) -> None:
+    for ev in events:
+        tracker.on_event(ev)
+        if emit is not None and keep(ev):
+            emit(ev.to_json())
+
+
+def replay_blocks(
+    record: Path,
+    speed: float,
+    start_s: float,
+    stop_s: float | None,
+    chunk_s: float | None = None,
+):
+    """A WFDB record as (mV block, leads-off) pairs."""
+    from edge_monitor.sources import replay_record
+
+    # live pace: half-second chunks, as a serial reader would see; as fast as possible: bigger
+    chunk_s = chunk_s or (0.5 if speed > 0 else 4.0)
+    chunks = replay_record(record, chunk_s=chunk_s, speed=speed, start_s=start_s, stop_s=stop_s)
+    for chunk in chunks:
+        yield chunk.samples, None
+
+
+def open_monitor(
+    bundles: list[Bundle],
+    fs: float,
+    sig_name: list[str],
+    channel: int | None,
+    threads: tuple[int, int],
+    start: int = 0,
+    rails: tuple[float, float] | None = None,
+) -> Monitor:
+    return Monitor(
+        bundles, fs, sig_name, channel=channel, threads=threads, start=start, rails=rails
+    )
