@@ -193,6 +193,142 @@ def _print_summary(result: dict) -> None:
 
 
 @app.command()
+def run(
+    source: Annotated[
+        str | None,
+        typer.Option(help="serial port or pyserial URL (socket://, loop://); default: profile"),
+    ] = None,
+    profile: Profile = "rpi4",
+    model: Models = None,
+    baud: int | None = None,
+    fs: Annotated[float | None, typer.Option(help="sampling rate of the front end, Hz")] = None,
+    adc_gain: Annotated[float | None, typer.Option(help="ADC counts per mV")] = None,
+    baseline: Annotated[int | None, typer.Option(help="ADC count of 0 mV")] = None,
+    adc_bits: int | None = None,
+    leads: Annotated[
+        str | None, typer.Option(help="channel-to-lead mapping, comma-separated: MLII or I,II")
+    ] = None,
+    counter: Annotated[bool, typer.Option(help="lines start with a sample counter")] = False,
+    channel: Channel = None,
+    record: Annotated[
+        Path | None, typer.Option(help="save the raw stream (WFDB) and alerts (JSON lines) here")
+    ] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after these seconds")] = None,
+    ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
+) -> None:
+    """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
+    import json
+
+    result = guarded(
+        _run,
+        source,
+        profile,
+        model,
+        baud,
+        fs,
+        adc_gain,
+        baseline,
+        adc_bits,
+        leads,
+        counter,
+        channel,
+        record,
+        duration,
+        ui,
+    )
+    if ui:
+        _print_summary(result)
+    else:
+        print(json.dumps(result), flush=True)
+
+
+def _run(
+    source,
+    profile,
+    model,
+    baud,
+    fs,
+    adc_gain,
+    baseline,
+    adc_bits,
+    leads,
+    counter,
+    channel,
+    record,
+    duration,
+    ui,
+) -> dict:
+    from edge_monitor.live import SerialSettings, run_serial
+    from edge_monitor.profiles import load_profile
+    from edge_monitor.runner import json_lines
+
+    prof = load_profile(profile)
+    s = prof.sensor
+    settings = SerialSettings(
+        url=source or s.port,
+        baud=baud or s.baud,
+        fs=fs or s.fs,
+        adc_gain=adc_gain or s.adc_gain,
+        baseline=s.baseline if baseline is None else baseline,
+        adc_bits=adc_bits or s.adc_bits,
+        sig_name=[x.strip() for x in leads.split(",")] if leads else list(s.sig_name),
+        counter=counter,
+    )
+    bundles = _bundles(model, settings.sig_name)
+    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
+    if not ui:
+        return run_serial(settings, bundles, threads, channel, json_lines(), record, duration)
+    from rich.live import Live
+
+    from edge_monitor.ui import render
+
+    with Live(console=console, auto_refresh=False) as live:
+        return run_serial(
+            settings,
+            bundles,
+            threads,
+            channel,
+            None,
+            record,
+            duration,
+            on_view=lambda view: live.update(render(view), refresh=True),
+        )
+
+
+@app.command()
+def emulate(
+    record: Annotated[Path, typer.Argument(help="WFDB record to play")],
+    port: Annotated[str, typer.Option(help="serial port or pyserial URL to write to")],
+    profile: Profile = "rpi4",
+    speed: Annotated[float, typer.Option(help="1 real time, 0 as fast as possible")] = 1.0,
+    counter: Annotated[bool, typer.Option(help="prefix each line with a sample counter")] = False,
+    loops: Annotated[int, typer.Option(help="play the record this many times")] = 1,
+    channel: Channel = None,
+) -> None:
+    """Play a record onto a serial port in the front end's wire format (demo without hardware)."""
+    from edge_monitor.live import emulate as play
+    from edge_monitor.profiles import load_profile
+
+    s = load_profile(profile).sensor
+    sent = guarded(
+        play,
+        record,
+        port,
+        s.baud,
+        s.adc_gain,
+        s.baseline,
+        s.adc_bits,
+        fs=s.fs,
+        speed=speed,
+        counter=counter,
+        loops=loops,
+        channel=channel,
+        say=lambda line: console.print(line, highlight=False),
+    )
+    console.print(f"sent {sent} samples to {port}")
+
+
+@app.command()
 def ports() -> None:
     """List the serial ports pyserial can see (an ECG front end shows up here)."""
     from serial.tools import list_ports

@@ -53,6 +53,7 @@ class Sensor:
     fs: float
     adc_gain: float  # ADC counts per mV (WFDB `adc_gain`)
     baseline: int  # ADC count of 0 mV (WFDB `baseline`)
+    adc_bits: int  # the ADC's rails are 0 and 2**adc_bits - 1
     sig_name: list[str]
 
 

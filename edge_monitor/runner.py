@@ -28,6 +28,7 @@ def json_lines(stream=None) -> Emit:
 
     def emit(obj: dict) -> None:
         out.write(json.dumps(obj) + "\n")
+        out.flush()  # a log reader or a pipe sees each event as it happens
 
     return emit
 
