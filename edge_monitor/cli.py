@@ -214,28 +214,16 @@ def run(
         Path | None, typer.Option(help="save the raw stream (WFDB) and alerts (JSON lines) here")
     ] = None,
     duration: Annotated[float | None, typer.Option(help="stop after these seconds")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="wait for a port that is not there yet (else: an error)")
+    ] = False,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
+    options = dict(locals())
     import json
 
-    result = guarded(
-        _run,
-        source,
-        profile,
-        model,
-        baud,
-        fs,
-        adc_gain,
-        baseline,
-        adc_bits,
-        leads,
-        counter,
-        channel,
-        record,
-        duration,
-        ui,
-    )
+    result = guarded(_run, **options)
     if ui:
         _print_summary(result)
     else:
@@ -243,20 +231,22 @@ def run(
 
 
 def _run(
-    source,
-    profile,
-    model,
-    baud,
-    fs,
-    adc_gain,
-    baseline,
-    adc_bits,
-    leads,
-    counter,
-    channel,
-    record,
-    duration,
-    ui,
+    *,
+    source: str | None,
+    profile: str,
+    model: list[Path] | None,
+    baud: int | None,
+    fs: float | None,
+    adc_gain: float | None,
+    baseline: int | None,
+    adc_bits: int | None,
+    leads: str | None,
+    counter: bool,
+    channel: int | None,
+    record: Path | None,
+    duration: float | None,
+    wait: bool,
+    ui: bool,
 ) -> dict:
     from edge_monitor.live import SerialSettings, run_serial
     from edge_monitor.profiles import load_profile
@@ -277,7 +267,9 @@ def _run(
     bundles = _bundles(model, settings.sig_name)
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
     if not ui:
-        return run_serial(settings, bundles, threads, channel, json_lines(), record, duration)
+        return run_serial(
+            settings, bundles, threads, channel, json_lines(), record, duration, wait_for_port=wait
+        )
     from rich.live import Live
 
     from edge_monitor.ui import render
@@ -292,6 +284,7 @@ def _run(
             record,
             duration,
             on_view=lambda view: live.update(render(view), refresh=True),
+            wait_for_port=wait,
         )
 
 

@@ -45,7 +45,11 @@ def run_serial(
     duration_s: float | None = None,
     on_view: Callable | None = None,
     stats_every_s: float = 5.0,
+    wait_for_port: bool = False,
 ) -> dict:
+    """A port missing at start is an error (a typo, most likely) unless `wait_for_port`; one
+    that goes away later is waited for."""
+    from edge_monitor.errors import InputError
     from edge_monitor.pipeline import Monitor
 
     s = settings
@@ -78,6 +82,11 @@ def run_serial(
             return 0.0
         return max(0.0, time.monotonic() - first_sample_at - monitor.samples_seen / s.fs)
 
+    if not source.connect() and not wait_for_port:
+        source.close()
+        if recorder is not None:
+            recorder.close()
+        raise InputError(f"cannot open serial port {s.url}: {source.last_error}")
     try:
         while duration_s is None or time.monotonic() - t0 < duration_s:
             poll = source.poll()

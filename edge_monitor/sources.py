@@ -65,6 +65,10 @@ class SerialSource:
             return Poll([], self.state)
         return Poll(self.decoder.feed(data) if data else [], self.state)
 
+    def connect(self) -> bool:
+        """Try to open the port now (the first attempt of a session)."""
+        return self._port is not None or self._try_open()
+
     def close(self) -> None:
         if self._port is not None:
             self._port.close()
