@@ -124,7 +124,7 @@ def vf_leakage(x: np.ndarray) -> float:
     diff = np.abs(np.diff(x)).sum()
     if diff <= 1e-12:
         return 1.0
-    half = int(np.floor(np.pi * np.abs(x).sum() / diff / 2.0 + 0.5))  # half the mean period
+    half = int(np.floor(np.pi * np.abs(x).sum() / diff + 0.5))  # half the mean period
     if half < 1 or half >= len(x):
         return 1.0
     a, b = x[half:], x[:-half]
