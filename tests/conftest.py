@@ -72,3 +72,90 @@ def tiny_ptbxl(tmp_path_factory) -> Path:
     db.loc[ids].to_csv(out / "ptbxl_database.csv")
     (out / "scp_statements.csv").write_bytes((src / "scp_statements.csv").read_bytes())
     return out
+
+
+@pytest.fixture(scope="session")
+def sample_record() -> Path:
+    """The MIT-BIH excerpt shipped with the edge runtime."""
+    from edge_monitor.cli import _sample_record
+
+    return _sample_record()
+
+
+def write_window_model(folder: Path, classes=("NORM", "MI"), leads=("II",)) -> Path:
+    """A tiny window model (mean and variance per lead -> logits) with a valid contract and a
+    manifest: a real ONNX file for runtime tests that need no trained network."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edge_monitor.bundle import BUNDLE_FORMAT, sha256_file
+    from edge_monitor.contract import ModelContract
+
+    n_leads, window = len(leads), 250
+    x = helper.make_tensor_value_info("ecg", TensorProto.FLOAT, [1, n_leads, window])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, len(classes)])
+    w = helper.make_tensor(
+        "w", TensorProto.FLOAT, [n_leads, len(classes)], [0.5] * n_leads * len(classes)
+    )
+    nodes = [
+        helper.make_node("ReduceMean", ["ecg"], ["m"], axes=[2], keepdims=0),
+        helper.make_node("MatMul", ["m", "w"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "tiny", [x], [y], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    contract = ModelContract(
+        task="diagnostic",
+        fs=100.0,
+        leads=list(leads),
+        classes=list(classes),
+        inputs={"ecg": [1, n_leads, window]},
+        output="logits",
+        preprocessing={
+            "filter": {
+                "low_hz": 0.5,
+                "high_hz": 40.0,
+                "order": 2,
+                "notch_hz": 0.0,
+                "notch_q": 30.0,
+            },
+            "window": window,
+            "stride": 125,
+            "aggregate": "max",
+        },
+        thresholds=[0.5] * len(classes),
+    )
+    helper.set_model_props(model, contract.to_metadata())
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "task": "diagnostic",
+        "created": "2026-01-01T00:00:00+00:00",
+        "git_commit": "test",
+        "command": "tests",
+        "seed": 0,
+        "profile": {"name": "host"},
+        "model": {
+            "file": "model.onnx",
+            "sha256": sha256_file(folder / "model.onnx"),
+            "bytes": (folder / "model.onnx").stat().st_size,
+            "params": len(classes) * n_leads,
+            "macs": 0,
+        },
+        "contract": {},
+        "stages": {},
+        "final": {},
+        "latency": {},
+        "checks": {},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_window_bundle(tmp_path_factory):
+    from edge_monitor.bundle import load_bundle
+
+    return load_bundle(write_window_model(tmp_path_factory.mktemp("window") / "tiny-window"))
