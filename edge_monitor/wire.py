@@ -98,17 +98,21 @@ class LineDecoder:
                 return None
             counter = int(fields[0]) % self.counter_modulo
             fields = fields[1:]
-            self._count_gap(counter)
         if fields == ["!"]:
+            self._count_gap(counter)
             self.stats.leads_off += 1
             return Sample(None, counter)
         if len(fields) != self.n_channels or not all(_is_int(f) for f in fields):
+            # a damaged line's counter is not trusted either: it must not fake a gap
             self.stats.garbage += 1
             return None
+        self._count_gap(counter)
         self.stats.samples += 1
         return Sample(tuple(int(f) for f in fields), counter)
 
-    def _count_gap(self, counter: int) -> None:
+    def _count_gap(self, counter: int | None) -> None:
+        if counter is None:
+            return
         if self._expected is not None and counter != self._expected:
             gap = (counter - self._expected) % self.counter_modulo
             # a jump backwards by a little is a replayed or reordered line, not a loss

@@ -77,3 +77,11 @@ def test_through_a_real_pyserial_port():
         got += dec.feed(chunk)
     port.close()
     assert got == sent
+
+
+def test_a_damaged_line_with_a_counter_does_not_fake_a_gap():
+    dec = LineDecoder(1, counter=True)
+    dec.feed(b"7,500\n8,501\n")
+    dec.feed(b"12,abc\n")  # garbage whose first field happens to be a number
+    dec.feed(b"9,502\n")
+    assert dec.stats.garbage == 1 and dec.stats.dropped == 0

@@ -1,0 +1,83 @@
+"""edge-monitor commands through the real CLI: JSON lines, summaries, one-line errors."""
+
+import json
+import shutil
+
+from typer.testing import CliRunner
+
+from edge_monitor.bundle import embedded_bundle
+from edge_monitor.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, needle):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert needle in result.output
+    assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_classify_json_lines_follow_the_documented_shapes(sample_record):
+    r = invoke("classify", sample_record, "--json", "--stop", "60")
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.output.splitlines()]
+    kinds = {x["type"] for x in lines}
+    assert {"beat", "summary"} <= kinds and lines[-1]["type"] == "summary"
+    beat = next(x for x in lines if x["type"] == "beat")
+    assert set(beat) == {"type", "sample", "label", "probs"}
+    assert set(beat["probs"]) == {"N", "S", "V", "F"}
+    alerts = [x for x in lines if x["type"] == "alert"]
+    assert all(set(a) == {"type", "sample", "level", "label", "message"} for a in alerts)
+    assert lines[-1]["signal_seconds"] == 60.0
+
+
+def test_replay_without_ui_and_with_start_stop(sample_record):
+    r = invoke("replay", sample_record, "--no-ui", "--speed", "0", "--start", "30", "--stop", "50")
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.output.splitlines()]
+    beats = [x["sample"] for x in lines if x["type"] == "beat"]
+    assert beats and min(beats) >= 30 * 360 and max(beats) < 50 * 360
+
+
+def test_replay_with_the_live_ui_renders_panels(sample_record):
+    r = invoke("replay", sample_record, "--speed", "0", "--stop", "15")
+    assert r.exit_code == 0, r.output
+    assert "profiling" in r.output and "alerts" in r.output and "beats" in r.output
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, sample_record):
+    assert_one_line_error(invoke("classify", tmp_path / "nothing.dat"), "not found")
+    truncated = tmp_path / "cut"
+    shutil.copy(sample_record.with_suffix(".hea"), truncated.with_suffix(".hea"))
+    data = sample_record.with_suffix(".dat").read_bytes()
+    truncated.with_suffix(".dat").write_bytes(data[:1000])
+    hea = truncated.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("mitdb-200-excerpt", "cut"))
+    assert_one_line_error(invoke("classify", truncated), "cut")
+    assert_one_line_error(invoke("classify", sample_record, "--model", tmp_path), "no manifest")
+    assert_one_line_error(
+        invoke("run", "--source", "/dev/ttyECG-nope", "--profile", "host", "--no-ui"),
+        "cannot open serial port",
+    )
+    assert_one_line_error(invoke("replay", sample_record, "--profile", "nope"), "profile")
+
+
+def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):
+    import onnx
+
+    b = tmp_path / "b"
+    shutil.copytree(embedded_bundle("arrhythmia"), b)
+    proto = onnx.load(str(b / "model.onnx"))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(b / "model.onnx"))
+    manifest = json.loads((b / "manifest.json").read_text())
+    from edge_monitor.bundle import sha256_file
+
+    manifest["model"]["sha256"] = sha256_file(b / "model.onnx")
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    assert_one_line_error(invoke("classify", sample_record, "--model", b), "no ecg-edge contract")

@@ -1,0 +1,126 @@
+"""`edge-monitor run` and `emulate` over real pseudo-terminals, through the real CLI processes.
+
+The monitor opens a stable path (a symlink, as udev gives a USB adapter); unplugging closes the
+terminal pair and removes the link, replugging makes a new pair behind the same path.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tty
+
+import numpy as np
+import pytest
+import wfdb
+
+from edge_monitor.wire import Sample, encode
+
+pytestmark = pytest.mark.slow
+
+
+class Plug:
+    def __init__(self, link):
+        self.link, self.master, self.slave = link, None, None
+
+    def plug(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.master)
+        if self.link.exists() or self.link.is_symlink():
+            self.link.unlink()
+        self.link.symlink_to(os.ttyname(self.slave))
+
+    def unplug(self):
+        self.link.unlink()
+        os.close(self.master)
+        os.close(self.slave)
+
+    def send(self, data: bytes):
+        os.write(self.master, data)
+
+    def drain(self):
+        """Read what the other side wrote (keeps the terminal buffer from filling)."""
+        import select
+
+        got = b""
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                got += os.read(self.master, 65536)
+            except OSError:
+                break
+        return got
+
+
+def adc_lines(x_mv, start_counter, gain=200.0, baseline=1024):
+    values = np.clip(np.round(x_mv * gain + baseline), 0, 2047).astype(int)
+    return [encode(Sample((int(v),), (start_counter + i) % 65536)) for i, v in enumerate(values)]
+
+
+def test_run_survives_garbage_drops_and_replugs_and_records_everything(tmp_path, sample_record):
+    x = wfdb.rdrecord(str(sample_record)).p_signal[:, 0]
+    plug = Plug(tmp_path / "ttyECG")
+    plug.plug()
+    rec_dir = tmp_path / "rec"
+    cmd = [sys.executable, "-m", "edge_monitor", "run", "--source", str(plug.link)]
+    cmd += ["--profile", "host", "--no-ui", "--counter", "--record", str(rec_dir)]
+    cmd += ["--duration", "14"]
+    mon = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)  # imports and the first open
+    sent = 0
+    counter = 0
+    quarter = 90  # samples per write: a quarter second at 360 Hz
+    for k in range(36):  # 9 s of signal in about 3 s
+        if k == 8:
+            plug.send(b"\xff\xfe garbage\n12,abc\n" + b"9" * 200 + b"\n")
+        if k == 12:
+            counter += 45  # the front end lost 45 samples on its side: never sent
+        if k == 20:
+            plug.unplug()
+            time.sleep(1.5)
+            plug.plug()
+            time.sleep(1.5)  # the monitor retries with backoff
+        chunk = adc_lines(x[sent : sent + quarter], counter)
+        plug.send(b"".join(chunk))
+        counter += len(chunk)
+        sent += len(chunk)
+        time.sleep(0.08)
+    out, err = mon.communicate(timeout=60)
+    assert mon.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    summary = events[-1]
+    assert summary["type"] == "summary"
+    wire = summary["wire"]
+    assert wire["samples"] == sent  # nothing sent after the replug was missed
+    assert wire["not_text"] == 1 and wire["garbage"] >= 1 and wire["overlong"] == 1
+    assert wire["dropped"] == 45 and summary["filled_for_dropped"] == 45
+    assert summary["disconnects"] >= 1 and summary["connects"] >= 2
+    states = [e["state"] for e in events if e["type"] == "status"]
+    assert "reconnecting" in states and states[-1] == "connected"
+    assert summary["beats"], summary
+    # the recording holds every sample received plus the filler, in true time
+    rec = wfdb.rdrecord(str(summary["recording"]))
+    assert rec.sig_len == sent + 45
+    assert np.isnan(rec.p_signal[:, 0]).sum() == 45
+
+
+def test_emulate_writes_the_wire_format_at_the_front_end_rate(tmp_path, sample_record):
+    plug = Plug(tmp_path / "ttyEMU")
+    plug.plug()
+    cmd = [sys.executable, "-m", "edge_monitor", "emulate", str(sample_record), "--port"]
+    cmd += [str(plug.link), "--profile", "rpi4", "--speed", "0", "--counter"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = b""
+    deadline = time.time() + 60
+    while proc.poll() is None and time.time() < deadline:
+        got += plug.drain()
+        time.sleep(0.01)
+    got += plug.drain()
+    assert proc.returncode == 0, proc.stderr.read()
+    lines = got.decode().splitlines()
+    # 180 s at 360 Hz replayed as a 250 Hz AD8232 board (10-bit, baseline 512)
+    assert abs(len(lines) - 180 * 250) <= 2
+    counters = [int(line.split(",")[0]) for line in lines]
+    assert counters[:3] == [0, 1, 2] and counters[-1] == len(lines) - 1
+    values = np.array([int(line.split(",")[1]) for line in lines])
+    assert values.min() >= 0 and values.max() <= 1023 and abs(np.median(values) - 512) < 60
