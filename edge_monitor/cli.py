@@ -322,6 +322,59 @@ def emulate(
 
 
 @app.command()
+def bench(
+    profile: Profile = "rpi4",
+    model: Models = None,
+    record: Annotated[
+        Path | None, typer.Option(help="WFDB record to stream (default: the sample)")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="timed inferences per model")] = 1000,
+    out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
+) -> None:
+    """Latency, throughput, peak RSS and cold start against the profile's budgets."""
+    import json
+
+    result = guarded(_bench, profile, model, record, runs)
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2))
+    for name, m in result["models"].items():
+        lat, one = m["latency_profile_threads"], m["latency_1_thread"]
+        console.print(
+            f"{name}: p50/p95/p99 {lat['p50_ms']:.3f}/{lat['p95_ms']:.3f}/{lat['p99_ms']:.3f} ms "
+            f"with the profile's threads; p99 {one['p99_ms']:.3f} ms on one thread",
+            highlight=False,
+        )
+    r = result["replay_headless"]
+    console.print(
+        f"replay: {r['signal_s']:.0f} s of signal in {r['wall_s_process']:.2f} s "
+        f"({r['realtime_factor_process']:.0f}x real time, process included); peak RSS "
+        f"{r['peak_rss_mb']:.0f} MB; first beat {r['cold_start_to_first_beat_s']:.2f} s "
+        "after start",
+        highlight=False,
+    )
+    console.print(f"run (serial): peak RSS {result['run_serial']['peak_rss_mb']:.0f} MB")
+    failed = [k for k, c in result["checks"].items() if not c["ok"]]
+    for k, c in result["checks"].items():
+        mark = "ok" if c["ok"] else "[red]OVER[/red]"
+        console.print(f"{k}: {c['value']:.2f} (budget {c['limit']}) {mark}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _bench(profile: str, models: list[Path] | None, record: Path | None, runs: int) -> dict:
+    from edge_monitor.bench import bench as run_bench
+    from edge_monitor.profiles import load_profile
+    from edge_monitor.sources import _record_path
+
+    path = _record_path(record or _sample_record())
+    from edge_monitor.wfdb_io import read_header
+
+    return run_bench(
+        _bundles(models, list(read_header(path).sig_name)), load_profile(profile), path, runs
+    )
+
+
+@app.command()
 def ports() -> None:
     """List the serial ports pyserial can see (an ECG front end shows up here)."""
     from serial.tools import list_ports

@@ -79,8 +79,11 @@ class _Timed:
         self.session = open_session(bundle.model_path, *threads)
         self.latencies: deque[float] = deque(maxlen=2048)
         self.count = 0
+        self.capture: list | None = None  # the bench collects real inputs here
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        if self.capture is not None:
+            self.capture.append(feed)
         t0 = time.perf_counter()
         out = self.session.run(None, feed)[0][0]
         self.latencies.append(time.perf_counter() - t0)
