@@ -26,6 +26,7 @@ from edge_monitor.quality import QualitySpec, QualityTracker, SegmentQuality
 # a beat model trained on MIT-BIH's modified lead II accepts a standard lead II, and a one-lead
 # front end whose channel is simply called ECG
 LEAD_ALIASES = {"MLII": ("MLII", "II", "ECG", "ECG1")}
+REFINE_BEFORE_S, REFINE_AFTER_S = 0.12, 0.03  # R-peak refinement window around a detection
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,39 @@ class BeatStream:
         self._buf = np.zeros(0, dtype=np.float32)  # model-rate filtered signal
         self._buf_start = 0
         self._pending: deque[tuple[int, int]] = deque()  # (source index, model index)
+        self._src = np.zeros(0)  # raw lead at the source rate, for R refinement
+        self._src_start = origin
+        self._refine_before = int(round(REFINE_BEFORE_S * fs))
+        self._refine_after = int(round(REFINE_AFTER_S * fs))
         self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
         self._keep = int(self.spec.fs * 4) + self.spec.length
 
     def filtered(self, raw: np.ndarray) -> np.ndarray:
         return self.filter(raw.reshape(-1, 1))[:, 0]
 
-    def push(self, filtered: np.ndarray, peaks: list[int]) -> list[BeatEvent]:
+    def refine(self, peak: int) -> int:
+        """The detector marks the QRS energy, a fixed delay (~50 ms) after the R wave; the
+        models were trained on beats centred where the reference annotations put them, at the
+        largest deflection of the raw signal (the causal band-pass would add its own delay).
+        Snap to it within a short window (all samples already here)."""
+        lo = max(peak - self._refine_before, self._src_start)
+        hi = min(peak + self._refine_after + 1, self._src_start + len(self._src))
+        if hi - lo < 3:
+            return peak
+        seg = self._src[lo - self._src_start : hi - self._src_start]
+        return lo + int(np.argmax(np.abs(seg - np.median(seg))))
+
+    def push(self, filtered: np.ndarray, peaks: list[int], raw: np.ndarray) -> list[BeatEvent]:
         model_rate = self.resampler(filtered.reshape(-1, 1))[:, 0].astype(np.float32)
         self._buf = np.concatenate([self._buf, model_rate])
+        self._src = np.concatenate([self._src, raw])
         for p in peaks:
-            self._pending.append((p, int(round((p - self.origin) * self.spec.fs / self.fs))))
+            r = self.refine(p)
+            self._pending.append((r, int(round((r - self.origin) * self.spec.fs / self.fs))))
+        keep_src = int(2 * self.fs)
+        if len(self._src) > keep_src:
+            self._src_start += len(self._src) - keep_src
+            self._src = self._src[-keep_src:]
         events = []
         end = self._buf_start + len(self._buf)
         while self._pending:
@@ -317,7 +340,7 @@ class Monitor:
         for p in peaks:
             events += self.engine.on_r_peak(p)
         for stream in self.beats:
-            for beat in stream.push(filtered, peaks):
+            for beat in stream.push(filtered, peaks, raw):
                 events.append(beat)
                 events += self.engine.on_beat(beat.sample, beat.label)
         self.position += n
