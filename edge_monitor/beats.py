@@ -121,6 +121,24 @@ class BeatContextBuilder:
         return window / scale
 
 
+R_SEARCH_S = 0.06  # half-width of the R-peak search window
+
+
+def refine_r_peak(x: np.ndarray, index: int, fs: float, offset: int = 0) -> int:
+    """The largest deflection from the local median within +-60 ms of `index`, on the raw lead.
+
+    Training applies this to the reference annotations and the device to its detections (shifted
+    back by the detector's delay first), so both centre a beat on the same sample: the beat model
+    is sensitive to half-sample misalignments between a beat and its template. `x` holds samples
+    from absolute index `offset` on."""
+    half = int(round(R_SEARCH_S * fs))
+    lo, hi = max(index - half, offset), min(index + half + 1, offset + len(x))
+    if hi - lo < 3:
+        return int(index)
+    seg = np.asarray(x[lo - offset : hi - offset], dtype=np.float64)
+    return lo + int(np.argmax(np.abs(seg - np.median(seg))))
+
+
 def beat_contexts(
     signal: np.ndarray, r_indices: np.ndarray, spec: BeatSpec
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

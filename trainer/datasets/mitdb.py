@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.beats import BeatSpec, beat_contexts
+from edge_monitor.beats import BeatSpec, beat_contexts, refine_r_peak
 from edge_monitor.dsp import FilterSpec, filter_record, resample_record
 from edge_monitor.errors import DataNotFoundError, InputError
 from edge_monitor.wfdb_io import read_annotations, read_header, read_signal
@@ -172,7 +172,9 @@ def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarr
     keep = np.array([s in SYMBOL_TO_CLASS for s in symbols], dtype=bool)
     samples = np.asarray(ann.sample, dtype=np.int64)[keep]
     labels = np.array([SYMBOL_TO_CLASS[s] for s, k in zip(symbols, keep, strict=True) if k])
-    r_model = np.round(samples * spec.fs / meta["fs"]).astype(np.int64)
+    # beats are centred where the device will centre them (see refine_r_peak)
+    centred = np.array([refine_r_peak(x[:, 0], int(s), meta["fs"]) for s in samples], np.int64)
+    r_model = np.round(centred * spec.fs / meta["fs"]).astype(np.int64)
     windows, templates, rr = beat_contexts(model_signal, r_model, spec)
     aux = list(ann.aux_note) if ann.aux_note is not None else [""] * len(symbols)
     episodes = parse_rhythms(name, np.asarray(ann.sample), symbols, aux, header.sig_len)
