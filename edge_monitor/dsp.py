@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
 
 from edge_monitor.errors import InputError
+from edge_monitor.iir import SosFilter, butter_sos, notch_sos
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,9 @@ def design_sos(spec: FilterSpec, fs: float) -> np.ndarray:
     high = min(spec.high_hz, 0.9 * nyquist)
     if spec.low_hz >= high:
         raise InputError(f"sampling rate {fs} Hz is too low for a {spec.low_hz} Hz high-pass")
-    sos = sps.butter(spec.order, [spec.low_hz, high], btype="bandpass", fs=fs, output="sos")
+    sos = butter_sos(spec.order, (spec.low_hz, high), "bandpass", fs)
     if 0 < spec.notch_hz < 0.95 * nyquist:
-        b, a = sps.iirnotch(spec.notch_hz, spec.notch_q, fs=fs)
-        sos = np.vstack([sos, sps.tf2sos(b, a)])
+        sos = np.vstack([sos, notch_sos(spec.notch_hz, spec.notch_q, fs)])
     return sos
 
 
@@ -60,20 +59,13 @@ class StreamFilter:
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
         self.sos = np.asarray(sos, dtype=np.float64)
         self.n_channels = n_channels
-        self._zi: np.ndarray | None = None
+        self._filter = SosFilter(self.sos, n_channels)
 
     def reset(self) -> None:
-        self._zi = None
+        self._filter.reset()
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        x = _as_2d(chunk, self.n_channels)
-        if len(x) == 0:
-            return x.astype(np.float64)
-        if self._zi is None:
-            steady = sps.sosfilt_zi(self.sos)  # (sections, 2)
-            self._zi = steady[:, :, None] * x[0][None, None, :]
-        y, self._zi = sps.sosfilt(self.sos, x, axis=0, zi=self._zi)
-        return y
+        return self._filter(_as_2d(chunk, self.n_channels))
 
 
 class StreamResampler:

@@ -12,10 +12,9 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
-from scipy.ndimage import maximum_filter1d
 
 from edge_monitor.dsp import StreamFilter
+from edge_monitor.iir import FirFilter, butter_sos, running_max
 
 
 @dataclass
@@ -34,13 +33,11 @@ class QRSDetector:
 
     def __init__(self, fs: float, learn_s: float = 2.0, lookahead_s: float = 0.15) -> None:
         self.fs = float(fs)
-        sos = sps.butter(2, [5.0, min(15.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+        sos = butter_sos(2, (5.0, min(15.0, 0.45 * fs)), "bandpass", fs)
         self._band = StreamFilter(sos, 1)
-        self._deriv_b = np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0
-        self._deriv_zi = np.zeros(4)
+        self._deriv = FirFilter(np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0)
         n_mwi = max(1, int(round(0.150 * fs)))
-        self._mwi_b = np.ones(n_mwi) / n_mwi
-        self._mwi_zi = np.zeros(n_mwi - 1)
+        self._mwi = FirFilter(np.ones(n_mwi) / n_mwi)
         self._half = max(1, int(round(lookahead_s * fs)))
         self._qrs_span = int(round(0.20 * fs))  # how far back from the energy peak the QRS lies
         self._refractory = int(round(0.20 * fs))
@@ -72,8 +69,8 @@ class QRSDetector:
         if len(x) == 0:
             return []
         band = self._band(x)[:, 0]
-        deriv, self._deriv_zi = sps.lfilter(self._deriv_b, [1.0], band, zi=self._deriv_zi)
-        mwi, self._mwi_zi = sps.lfilter(self._mwi_b, [1.0], deriv * deriv, zi=self._mwi_zi)
+        deriv = self._deriv(band)
+        mwi = self._mwi(deriv * deriv)
         self._band_buf = np.concatenate([self._band_buf, band])
         self._mwi_buf = np.concatenate([self._mwi_buf, mwi])
         self._total += len(x)
@@ -100,7 +97,7 @@ class QRSDetector:
             return []
         lo = max(self._scanned - self._half, self._buf_start)
         seg = self._mwi_buf[lo - self._buf_start : last + self._half - self._buf_start]
-        local_max = maximum_filter1d(seg, size=2 * self._half + 1, mode="nearest")
+        local_max = running_max(seg, 2 * self._half + 1)
         offset = self._scanned - lo
         core = seg[offset : offset + (last - self._scanned)]
         prev = seg[offset - 1 : offset - 1 + len(core)] if offset > 0 else np.r_[core[0], core[:-1]]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.signal as sps
 
 from edge_monitor.dsp import StreamFilter
+from edge_monitor.iir import butter_sos
 
 GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturated", "noisy"
 MESSAGES = {
@@ -139,7 +139,7 @@ class QualityTracker:
         self._filtered = np.zeros(0)
         self._hf = np.zeros(0)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
-        self._hf_filter = StreamFilter(sps.butter(2, cut, btype="highpass", fs=fs, output="sos"), 1)
+        self._hf_filter = StreamFilter(butter_sos(2, cut, "highpass", fs), 1)
         self._pending = 0
         self._next_start = start
         self.current = SegmentQuality(start, start, GOOD, 0.0, 0.0)

@@ -21,6 +21,9 @@ class LineServer:
     def serve_once(self, payload: bytes) -> threading.Thread:
         def run():
             conn, _ = self.sock.accept()
+            # pyserial empties the input buffer while it opens a port: bytes that arrive before
+            # the open completes are discarded by design, so a test front end waits for it
+            time.sleep(0.2)
             conn.sendall(payload)
             time.sleep(0.1)
             conn.close()
