@@ -271,6 +271,12 @@ class Monitor:
         self.windows: list[WindowStream] = []
         beat_lead = None
         for b in bundles:
+            high = float(b.contract.preprocessing["filter"]["high_hz"])
+            if self.fs < high / 0.45:  # the band-pass edge must sit below 0.9 x Nyquist
+                raise InputError(
+                    f"the {b.name} model needs its {high:g} Hz band: the source's {self.fs:g} Hz "
+                    f"is too slow (at least {high / 0.45:.0f} Hz)"
+                )
             if b.task == "arrhythmia":
                 lead = b.contract.leads[0]
                 idx = channel if channel is not None else find_channel(self.sig_name, lead)

@@ -81,3 +81,20 @@ def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):
     manifest["model"]["sha256"] = sha256_file(b / "model.onnx")
     (b / "manifest.json").write_text(json.dumps(manifest))
     assert_one_line_error(invoke("classify", sample_record, "--model", b), "no ecg-edge contract")
+
+
+def test_a_source_too_slow_for_the_model_is_refused(tmp_path):
+    import numpy as np
+    import wfdb
+
+    x = np.random.default_rng(0).normal(0, 0.1, (3000, 1))
+    wfdb.wrsamp(
+        "slow",
+        fs=50,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=x,
+        fmt=["16"],
+        write_dir=str(tmp_path),
+    )
+    assert_one_line_error(invoke("classify", tmp_path / "slow"), "too slow")

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import serial
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.wire import LineDecoder, Sample, encode
 
@@ -85,3 +87,18 @@ def test_a_damaged_line_with_a_counter_does_not_fake_a_gap():
     dec.feed(b"12,abc\n")  # garbage whose first field happens to be a number
     dec.feed(b"9,502\n")
     assert dec.stats.garbage == 1 and dec.stats.dropped == 0
+
+
+@given(st.lists(st.binary(max_size=200), max_size=30), st.booleans(), st.integers(1, 3))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_in_any_pieces_never_crash_and_are_accounted_for(pieces, counter, channels):
+    dec = LineDecoder(channels, counter=counter, max_line=64)
+    got = []
+    for piece in pieces:
+        got += dec.feed(piece)
+    s = dec.stats
+    assert s.samples + s.leads_off == len(got)
+    assert s.bytes == sum(len(p) for p in pieces)
+    assert len(dec._buffer) <= dec.max_line  # bounded, whatever arrives
+    for sample in got:
+        assert sample.values is None or len(sample.values) == channels
