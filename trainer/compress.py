@@ -107,11 +107,17 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     kd = stages_dir / "student-kd" / "model.pt"
     _fit(student_cfg, data, kd, teacher=load_checkpoint(teacher))
     run_stage("student-kd", kd, "torch fp32", "student, distilled")
-    chosen = kd
+    # distillation is a tool, not a rule: the student that did better on validation goes on
+    base_stage, base = "student-kd", kd
+    if opts.ablation and stages["student-plain"]["val_score"] > stages["student-kd"]["val_score"]:
+        base_stage, base = "student-plain", stages_dir / "student-plain" / "model.pt"
+    stages[base_stage]["selected"] = True
+    say(f"{base_stage} goes on (better validation score)")
+    chosen, chosen_stage = base, base_stage
 
     # 3. structured pruning of the distilled student, fine-tuned with the teacher
     if opts.prune_ratio > 0:
-        model, _ = load_checkpoint(kd)
+        model, _ = load_checkpoint(base)
         pruned_model = prune_inner_channels(model, opts.prune_ratio)
         before, after = model_size(model), model_size(pruned_model)
         pruned = stages_dir / "student-pruned" / "model.pt"
@@ -128,13 +134,13 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             teacher=load_checkpoint(teacher),
             init=pruned_model,
             lineage={
-                "pruned_from": str(kd),
+                "pruned_from": str(base),
                 "ratio": opts.prune_ratio,
                 "before": {"params": before.params, "macs": before.macs},
                 "after": {"params": after.params, "macs": after.macs},
             },
         )
-        run_stage("student-pruned", pruned, "torch fp32", "distilled student pruned")
+        run_stage("student-pruned", pruned, "torch fp32", f"{base_stage} pruned")
         stages["student-pruned"]["pruning"] = {
             "ratio": opts.prune_ratio,
             "params_before": before.params,
@@ -143,7 +149,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             "macs_after": after.macs,
             "macs_removed": 1 - after.macs / before.macs,
         }
-        drop = stages["student-kd"]["val_score"] - stages["student-pruned"]["val_score"]
+        drop = stages[base_stage]["val_score"] - stages["student-pruned"]["val_score"]
         keep = drop <= PRUNE_TOLERANCE[data.task]
         stages["student-pruned"]["pruning"].update(
             {"val_drop": drop, "kept": keep, "tolerance": PRUNE_TOLERANCE[data.task]}
@@ -153,7 +159,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             f"{'-' if drop >= 0 else '+'}{abs(drop):.4f} (tolerance {PRUNE_TOLERANCE[data.task]})"
         )
         if keep:
-            chosen = pruned
+            chosen, chosen_stage = pruned, "student-pruned"
 
     # 4. export + int8 of the teacher (the seed's quantization step) and of the chosen student
     say("exporting and quantizing the teacher")
@@ -161,7 +167,6 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
         stages, "teacher", teacher, stages_dir / "teacher", data, profile, opts, say, "teacher"
     )
     say("exporting and quantizing the student")
-    chosen_stage = "student-pruned" if chosen != kd else "student-kd"
     final_fp32, final_int8 = _onnx_stages(
         stages, "final", chosen, stages_dir / "final", data, profile, opts, say, chosen_stage
     )

@@ -17,7 +17,7 @@ ROWS = [
     ("teacher-int8", "teacher, int8"),
     ("student-plain", "student, labels only"),
     ("student-kd", "student, distilled"),
-    ("student-pruned", "distilled student, pruned + fine-tuned"),
+    ("student-pruned", "student, pruned + fine-tuned"),
     ("final-fp32", "shipped model, fp32 ONNX"),
     ("final-int8", "shipped model, int8 ONNX (model.onnx)"),
 ]
@@ -103,6 +103,9 @@ def render_markdown(manifest: dict) -> str:
             f"- {name}: {c['diff']:+.4f} (95% CI {c['ci_low']:+.4f} to {c['ci_high']:+.4f}), "
             f"{verdict}"
         )
+    picked = [k for k, s in manifest["stages"].items() if isinstance(s, dict) and s.get("selected")]
+    if picked:
+        lines += ["", f"Student carried on (better validation score): {picked[0]}."]
     pruning = manifest["stages"].get("student-pruned", {}).get("pruning")
     if pruning:
         lines += [
