@@ -285,7 +285,8 @@ class AlertEngine:
             return [AlertEvent(sample, rule.level, label, rule.message.format(**detail))]
         if change == "clear":
             self.active.pop(label, None)
-            return [AlertEvent(sample, CLEARED, label, f"{rule.message.split(':')[0]} ended")]
+            what = rule.message.format(**{"n": self.spec.vrun_beats, "rr": 0.0, "hr": 0.0})
+            return [AlertEvent(sample, CLEARED, label, f"{what.split(':')[0]} ended")]
         return []
 
 

@@ -29,6 +29,7 @@ LEAD_ALIASES = {"MLII": ("MLII", "II", "ECG", "ECG1")}
 # QRSDetector's marks trail the reference R annotations by a fixed 50 ms (median over the 22
 # DS1 records at 360 Hz: 18 samples, per record 17-20; measured on DS1, not on the DS2 test set)
 DETECTOR_DELAY_S = 0.050
+SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle this long
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,10 @@ class Monitor:
         self._hold = np.zeros(self.n_channels)
         self.samples_seen = 0
         self.leads_off_samples = 0
+        # beats near a bad stretch carry RR intervals and filter transients across it: they are
+        # labelled and reported, but not trusted for alerts
+        self._bad_until: int | None = None
+        self._settle = int(round(SETTLE_S * self.fs))
 
     @property
     def heart_rate(self) -> float | None:
@@ -335,6 +340,8 @@ class Monitor:
         events: list[Event] = []
         for seg in self.quality.push(raw, filtered, off):
             events.append(QualityEvent(seg))
+            if not seg.ok:
+                self._bad_until = seg.end
             events += self.engine.on_quality(seg.state, seg.end)
         peaks = [p + self.start for p in self.detector(raw)]
         self.r_peaks.extend(peaks)
@@ -343,7 +350,8 @@ class Monitor:
         for stream in self.beats:
             for beat in stream.push(filtered, peaks, raw):
                 events.append(beat)
-                events += self.engine.on_beat(beat.sample, beat.label)
+                if self.trusted(beat.sample):
+                    events += self.engine.on_beat(beat.sample, beat.label)
         self.position += n
         events += self.engine.on_time(self.position, filtered)
         for wstream in self.windows:
@@ -355,8 +363,14 @@ class Monitor:
         for stream in self.beats:
             for beat in stream.finish():
                 events.append(beat)
-                events += self.engine.on_beat(beat.sample, beat.label)
+                if self.trusted(beat.sample):
+                    events += self.engine.on_beat(beat.sample, beat.label)
         return events
+
+    def trusted(self, sample: int) -> bool:
+        """No bad signal from a second before this beat (its pre-RR) up to now, nor in the
+        settling time before it."""
+        return self._bad_until is None or self._bad_until + self._settle < sample - self.fs
 
     def record_probs(self) -> dict[str, dict[str, float]]:
         """Window probabilities aggregated over the record by max, per window model."""

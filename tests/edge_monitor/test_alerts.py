@@ -38,6 +38,7 @@ def test_ventricular_run_is_critical_and_clears():
     crit = [e for e in events if e.level == "critical"]
     assert [e.label for e in crit] == ["VT"]
     assert "VT" in by_label(events, "cleared")
+    assert all("{" not in e.message for e in events)
 
 
 def test_bigeminy_couplet_and_burden():
