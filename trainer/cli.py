@@ -241,6 +241,12 @@ def compress(
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
     seed: int = 0,
+    student_seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="train the students with each of these seeds (repeat); best on validation goes on"
+        ),
+    ] = None,
     prune_ratio: Annotated[
         float, typer.Option(help="share of the student's inner channels to prune; 0: none")
     ] = 0.5,
@@ -269,6 +275,7 @@ def compress(
         teacher=teacher,
         baseline=baseline,
         seed=seed,
+        student_seeds=tuple(student_seed or ()),
         prune_ratio=prune_ratio,
         ablation=ablation,
         epochs=epochs,

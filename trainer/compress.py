@@ -51,6 +51,7 @@ class CompressOptions:
     teacher: Path | None = None  # trained here when absent
     baseline: Path | None = None  # the seed CNN checkpoint, scored for the table when given
     seed: int = 0
+    student_seeds: tuple[int, ...] = ()  # students trained per seed (default: `seed` alone)
     prune_ratio: float = 0.5  # share of inner channels removed; 0 skips pruning
     ablation: bool = True  # also train the student without the teacher
     epochs: int | None = None
@@ -96,23 +97,26 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     if opts.baseline is not None:
         run_stage("baseline", opts.baseline, "torch fp32", "seed-style CNN baseline")
 
-    # 2. students: without the teacher (ablation) and with it, same seed and budget
+    # 2. students per seed: without the teacher (ablation) and with it, same seed and budget;
+    # distillation is a tool, not a rule: the student with the best validation score goes on
     student_cfg = load_config(None, task=opts.task, model="student", **overrides)
-    if opts.ablation:
-        say("training the student without the teacher")
-        plain = stages_dir / "student-plain" / "model.pt"
-        _fit(student_cfg, data, plain)
-        run_stage("student-plain", plain, "torch fp32", "student, labels only")
-    say("distilling the student from the teacher")
-    kd = stages_dir / "student-kd" / "model.pt"
-    _fit(student_cfg, data, kd, teacher=load_checkpoint(teacher))
-    run_stage("student-kd", kd, "torch fp32", "student, distilled")
-    # distillation is a tool, not a rule: the student that did better on validation goes on
-    base_stage, base = "student-kd", kd
-    if opts.ablation and stages["student-plain"]["val_score"] > stages["student-kd"]["val_score"]:
-        base_stage, base = "student-plain", stages_dir / "student-plain" / "model.pt"
+    teacher_pair = load_checkpoint(teacher)
+    students: dict[str, Path] = {}
+    for seed in opts.student_seeds or (opts.seed,):
+        cfg = replace(student_cfg, seed=seed)
+        variants = [("plain", None)] if opts.ablation else []
+        for variant, pair in [*variants, ("kd", teacher_pair)]:
+            name = f"student-{variant}-s{seed}"
+            say(f"training {name}" + (" from the teacher" if pair else " without the teacher"))
+            students[name] = stages_dir / name / "model.pt"
+            _fit(cfg, data, students[name], teacher=pair)
+            label = "student, distilled" if pair else "student, labels only"
+            run_stage(name, students[name], "torch fp32", f"{label}, seed {seed}")
+    base_stage = max(students, key=lambda k: stages[k]["val_score"])
+    base = students[base_stage]
     stages[base_stage]["selected"] = True
-    say(f"{base_stage} goes on (better validation score)")
+    stages["_ablation"] = ablation_summary(stages, data.task)
+    say(f"{base_stage} goes on (best validation score)")
     chosen, chosen_stage = base, base_stage
 
     # 3. structured pruning of the distilled student, fine-tuned with the teacher
@@ -131,7 +135,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             ft_cfg,
             data,
             pruned,
-            teacher=load_checkpoint(teacher),
+            teacher=teacher_pair,
             init=pruned_model,
             lineage={
                 "pruned_from": str(base),
@@ -189,6 +193,28 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             + "; ".join(f"{k} {manifest['checks'][k]['detail']}" for k in failed)
         )
     return manifest
+
+
+def ablation_summary(stages: dict, task: str) -> dict:
+    """Test score with and without the teacher, seed by seed, and the mean difference."""
+    from trainer.report import score_of
+
+    seeds = sorted(int(k.rsplit("-s", 1)[1]) for k in stages if k.startswith("student-kd-s"))
+    rows = []
+    for s in seeds:
+        kd, plain = stages[f"student-kd-s{s}"], stages.get(f"student-plain-s{s}")
+        row = {"seed": s, "kd": score_of(task, kd["test"])}
+        if plain is not None:
+            row["plain"] = score_of(task, plain["test"])
+            row["diff"] = row["kd"] - row["plain"]
+        rows.append(row)
+    diffs = [r["diff"] for r in rows if "diff" in r]
+    return {
+        "metric": "test macro AUC" if task == "diagnostic" else "test mean F1 of S and V",
+        "rows": rows,
+        "mean_diff": float(np.mean(diffs)) if diffs else None,
+        "sd_diff": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None,
+    }
 
 
 def _fit(cfg: TrainConfig, data: TaskData, path: Path, **kwargs) -> dict:

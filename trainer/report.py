@@ -10,7 +10,7 @@ import numpy as np
 from edge_monitor.bundle import MANIFEST_FILE
 from edge_monitor.errors import InputError
 
-# table rows in the seed project's order; absent stages are skipped
+# table rows in the seed project's order; absent stages are skipped, students listed per seed
 ROWS = [
     ("baseline", "seed-style CNN baseline"),
     ("teacher", "teacher"),
@@ -21,6 +21,18 @@ ROWS = [
     ("final-fp32", "shipped model, fp32 ONNX"),
     ("final-int8", "shipped model, int8 ONNX (model.onnx)"),
 ]
+
+
+def stage_rows(stages: dict) -> list[tuple[str, str]]:
+    rows = []
+    for key, label in ROWS:
+        if key in ("student-plain", "student-kd"):
+            for k in sorted(s for s in stages if s.startswith(key + "-s")):
+                mark = " (carried on)" if stages[k].get("selected") else ""
+                rows.append((k, f"{label}, seed {k.rsplit('-s', 1)[1]}{mark}"))
+        if key in stages:
+            rows.append((key, label))
+    return rows
 
 
 def load_manifest(bundle: Path) -> dict:
@@ -45,9 +57,7 @@ def table_rows(manifest: dict) -> list[list[str]]:
         "final-int8": lat["onnx_int8_1t"]["p50_ms"],
     }
     rows = []
-    for key, label in ROWS:
-        if key not in stages:
-            continue
+    for key, label in stage_rows(stages):
         s = stages[key]
         size = f"{s['bytes'] / 1024:.1f}" if "bytes" in s else "-"
         ms = f"{latency_of[key]:.3f}" if key in latency_of else "-"
@@ -105,7 +115,19 @@ def render_markdown(manifest: dict) -> str:
         )
     picked = [k for k, s in manifest["stages"].items() if isinstance(s, dict) and s.get("selected")]
     if picked:
-        lines += ["", f"Student carried on (better validation score): {picked[0]}."]
+        lines += ["", f"Student carried on (best validation score): {picked[0]}."]
+    ablation = manifest["stages"].get("_ablation")
+    if ablation and ablation["mean_diff"] is not None:
+        per_seed = "; ".join(
+            f"seed {r['seed']}: {r['plain']:.3f} -> {r['kd']:.3f}" for r in ablation["rows"]
+        )
+        sd = f" (sd {ablation['sd_diff']:.3f})" if ablation["sd_diff"] is not None else ""
+        lines += [
+            "",
+            f"Distillation ablation, {ablation['metric']} without -> with the teacher: {per_seed}; "
+            f"mean difference {ablation['mean_diff']:+.3f}{sd} over {len(ablation['rows'])} "
+            "seed(s).",
+        ]
     pruning = manifest["stages"].get("student-pruned", {}).get("pruning")
     if pruning:
         lines += [
@@ -131,7 +153,7 @@ def write_report(bundle: Path) -> Path:
     return bundle / "report.md"
 
 
-def _score(task: str, test: dict) -> float:
+def score_of(task: str, test: dict) -> float:
     return test["macro_auc"] if task == "diagnostic" else (test["f1_S"] + test["f1_V"]) / 2
 
 
@@ -143,12 +165,12 @@ def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
 
     task, stages = manifest["task"], manifest["stages"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in ROWS:
+    for key, label in stage_rows(stages):
         if key in stages:
             s = stages[key]
             kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
-            ax.scatter(kb, _score(task, s["test"]))
-            ax.annotate(label, (kb, _score(task, s["test"])), fontsize=7)
+            ax.scatter(kb, score_of(task, s["test"]))
+            ax.annotate(label, (kb, score_of(task, s["test"])), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("model size, KB (ONNX file, or fp32 weights for torch)")
     ax.set_ylabel("test macro AUC" if task == "diagnostic" else "test mean F1 of S and V")
@@ -169,7 +191,7 @@ def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> None:
     task = manifest["task"]
     curves = {}
     stages_dir = bundle / "stages"
-    for key, label in ROWS:
+    for key, label in stage_rows(manifest["stages"]):
         if key in ("final-fp32", "final-int8", "teacher-int8"):
             folder = "final" if key.startswith("final") else "teacher"
             npz = stages_dir / folder / "onnx_test_probs.npz"

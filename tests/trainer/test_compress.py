@@ -17,13 +17,15 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, tmp_path):
     out = tmp_path / "bundle"
     args = ["compress", "--task", "arrhythmia", "--profile", "host", "--data-dir", str(tiny_mitdb)]
     args += ["--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--epochs", "3"]
-    args += ["--latency-runs", "20", "--prune-ratio", "0.5"]
+    args += ["--latency-runs", "20", "--prune-ratio", "0.5", "--student-seed", "0"]
+    args += ["--student-seed", "1"]
     result = CliRunner().invoke(app, args)
     # the tiny model may miss a budget; that must be a one-line refusal, with the bundle written
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    expected = {"teacher", "student-plain", "student-kd", "student-pruned", "teacher-int8"}
+    expected = {"teacher", "student-pruned", "teacher-int8"}
+    expected |= {f"student-{v}-s{s}" for v in ("plain", "kd") for s in (0, 1)}
     assert expected | {"final-fp32", "final-int8"} <= set(manifest["stages"])
     pruning = manifest["stages"]["student-pruned"]["pruning"]
     assert pruning["params_after"] < pruning["params_before"]
@@ -33,7 +35,13 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, tmp_path):
     assert bundle.contract == read_contract(out / "model.onnx")
     assert bundle.manifest["model"]["bytes"] == (out / "model.onnx").stat().st_size
     report = (out / "report.md").read_text()
-    assert "student, distilled" in report and "shipped model, int8" in report
+    assert "student, distilled, seed 1" in report and "shipped model, int8" in report
+    assert "Distillation ablation" in report
+    assert [r["seed"] for r in manifest["stages"]["_ablation"]["rows"]] == [0, 1]
+    assert (
+        sum(bool(s.get("selected")) for s in manifest["stages"].values() if isinstance(s, dict))
+        == 1
+    )
     assert (out / "accuracy_vs_size.png").stat().st_size > 0
     assert (out / "roc_stages.png").stat().st_size > 0
     # the report is regenerated from the manifest alone
