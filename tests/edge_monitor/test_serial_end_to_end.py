@@ -124,3 +124,29 @@ def test_emulate_writes_the_wire_format_at_the_front_end_rate(tmp_path, sample_r
     assert counters[:3] == [0, 1, 2] and counters[-1] == len(lines) - 1
     values = np.array([int(line.split(",")[1]) for line in lines])
     assert values.min() >= 0 and values.max() <= 1023 and abs(np.median(values) - 512) < 60
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_every_sample_recorded(tmp_path, sample_record):
+    import signal
+
+    x = wfdb.rdrecord(str(sample_record)).p_signal[:, 0]
+    plug = Plug(tmp_path / "ttyECG")
+    plug.plug()
+    cmd = [sys.executable, "-m", "edge_monitor", "run", "--source", str(plug.link)]
+    cmd += ["--profile", "host", "--no-ui", "--counter", "--record", str(tmp_path / "rec")]
+    mon = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    lines = adc_lines(x[: 360 * 6], 0)
+    for a in range(0, len(lines), 180):
+        plug.send(b"".join(lines[a : a + 180]))
+        time.sleep(0.05)
+    time.sleep(1.0)  # let the monitor read what was sent
+    mon.send_signal(signal.SIGINT)
+    out, err = mon.communicate(timeout=30)
+    assert mon.returncode == 0, err
+    assert "Traceback" not in err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["wire"]["samples"] == len(lines)
+    rec = wfdb.rdrecord(str(summary["recording"]))
+    assert rec.sig_len == len(lines)
+    assert np.allclose(rec.p_signal[:, 0], np.round(x[: len(lines)] * 200) / 200, atol=0.006)
