@@ -1,6 +1,6 @@
 """Markdown tables for the README from the benchmark JSON files (so the README matches them).
 
-Usage: python benchmarks/results_table.py [--results benchmarks/results]
+Usage: python benchmarks/results_table.py [--results benchmarks/results] [--readme README.md]
 """
 
 from __future__ import annotations
@@ -156,15 +156,6 @@ def qrs_rows(qrs: dict) -> list[str]:
     ]
 
 
-def compress_rows(manifest: dict) -> list[str]:
-    """The bundle's own stage table (trainer/report.py), headed with what it was measured on."""
-    from trainer.report import render_markdown
-
-    text = render_markdown(manifest).splitlines()
-    table = [line for line in text if line.startswith("|")]
-    return [f"`{manifest['command']}`:", "", *table]
-
-
 def edge_rows(edge: dict) -> list[str]:
     r, s = edge["replay_headless"], edge["run_serial"]
     rows = ["| figure | value | budget (issue) |", "| --- | ---: | --- |"]
@@ -209,35 +200,83 @@ def stream_rows(d: dict) -> list[str]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", default="benchmarks/results")
-    args = ap.parse_args()
-    root = Path(args.results)
-    lines: list[str] = []
-    if (root / "teachers.json").exists():
-        results = json.loads((root / "teachers.json").read_text())
-        lines += diagnostic_rows(results) + [""] + arrhythmia_rows(results) + [""]
-    for task in ("diagnostic", "arrhythmia"):
-        path = root / f"distill_{task}.json"
-        if path.exists():
-            lines += distill_rows(task, json.loads(path.read_text())) + [""]
-    for task in ("diagnostic", "arrhythmia"):
-        path = root / f"prune_{task}.json"
-        if path.exists():
-            lines += prune_rows(json.loads(path.read_text())) + [""]
-    if (root / "qrs_mitdb.json").exists():
-        lines += qrs_rows(json.loads((root / "qrs_mitdb.json").read_text()))
+def int8_rows(d: dict) -> list[str]:
+    rows = [
+        "| model (one thread, same run) | MACs | fp32 ONNX p50 | int8 p50 | int8 speed-up |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in d["rows"]:
+        rows.append(
+            f"| {r['bundle']} {r['model']} | {r['macs'] / 1e6:.2f} M | {r['fp32_p50_ms']:.3f} ms | "
+            f"{r['int8_p50_ms']:.3f} ms | {r['int8_speedup']:.2f}x |"
+        )
+    return rows
+
+
+def section(title: str, note: str, rows: list[str]) -> list[str]:
+    return [f"#### {title}", "", *([note, ""] if note else []), *rows, ""]
+
+
+def results_markdown(root: Path) -> str:
     models = Path(__file__).resolve().parents[1] / "edge_monitor" / "default_models"
-    for task in ("diagnostic", "arrhythmia"):
+    out: list[str] = []
+
+    def load(name: str):
+        path = root / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    for task, title in (("diagnostic", "Diagnostic bundle"), ("arrhythmia", "Arrhythmia bundle")):
         path = models / task / "manifest.json"
         if path.exists():
-            lines += ["", *compress_rows(json.loads(path.read_text()))]
-    if (root / "edge_runtime.json").exists():
-        lines += ["", *edge_rows(json.loads((root / "edge_runtime.json").read_text()))]
-    if (root / "stream_vs_train.json").exists():
-        lines += ["", *stream_rows(json.loads((root / "stream_vs_train.json").read_text()))]
-    print("\n".join(lines))
+            manifest = json.loads(path.read_text())
+            from trainer.report import render_markdown
+
+            body = [  # the bundle's report without its title and its (bundle-relative) plots
+                line
+                for line in render_markdown(manifest).splitlines()[2:]
+                if not line.startswith("![")
+            ]
+            out += section(f"{title} (embedded; `trainer compress`)", "", body)
+    if (d := load("stream_vs_train.json")) is not None:
+        out += section("Device path against training path (MIT-BIH DS2)", "", stream_rows(d))
+    if (d := load("edge_runtime.json")) is not None:
+        out += section("Edge runtime (`edge-monitor bench`, this host)", "", edge_rows(d))
+    if (d := load("int8_speed.json")) is not None:
+        out += section("Where int8 pays on this CPU", "", int8_rows(d))
+    if (d := load("teachers.json")) is not None:
+        out += section("Teachers (session 1)", "", diagnostic_rows(d))
+        out += section(
+            "Arrhythmia teachers by seed (session 1 beat centring)",
+            "Trained before beats were centred on the refined R peak; superseded by the bundle "
+            "table above, kept for the seed spread.",
+            arrhythmia_rows(d),
+        )
+    for task in ("diagnostic", "arrhythmia"):
+        if (d := load(f"distill_{task}.json")) is not None:
+            out += section(f"Distillation, {task} (session 1, one seed)", "", distill_rows(task, d))
+    if (d := load("prune_diagnostic.json")) is not None:
+        out += section("Pruning at 60% (session 1)", "", prune_rows(d))
+    if (d := load("qrs_mitdb.json")) is not None:
+        out += section("R-peak detector", "", qrs_rows(d))
+    return "\n".join(out)
+
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default="benchmarks/results")
+    parser.add_argument("--readme", type=Path, help="replace the tables between the markers")
+    args = parser.parse_args()
+    text = results_markdown(Path(args.results))
+    if args.readme is None:
+        print(text)
+        return
+    readme = args.readme.read_text()
+    a, b = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    args.readme.write_text(readme[:a] + "\n" + text + "\n" + readme[b:])
+    print(f"updated {args.readme}")
 
 
 if __name__ == "__main__":
