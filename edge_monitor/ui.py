@@ -21,6 +21,7 @@ LEVEL_STYLE = {
     "cleared": "green",
     "inconclusive": "bold magenta",
 }
+ALERT_ROWS = 3  # the whole view fits a 24-line terminal; the alert log keeps the rest
 BEAT_STYLE = {"N": "green", "S": "yellow", "V": "bold red", "F": "magenta", "Q": "dim"}
 
 
@@ -51,7 +52,7 @@ class View:
     recording: str = "off"
 
 
-def trace_lines(trace: np.ndarray, width: int = 72, height: int = 7) -> list[str]:
+def trace_lines(trace: np.ndarray, width: int = 72, height: int = 5) -> list[str]:
     """The trace as rows of characters, one column per time bin (min-max per bin)."""
     y = np.asarray(trace, dtype=float)
     y = y[np.isfinite(y)]
@@ -96,7 +97,7 @@ def render(view: View) -> Group:
     alerts.add_column(width=10)
     alerts.add_column(width=13)
     alerts.add_column()
-    for a in view.alerts[-6:]:
+    for a in view.alerts[-ALERT_ROWS:]:
         alerts.add_row(
             a["time"], Text(a["level"], style=LEVEL_STYLE.get(a["level"], "")), a["message"]
         )
