@@ -33,8 +33,10 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, default=0.6)
     ap.add_argument("--runs", default="runs/prune")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--tag", default="", help="suffix of the result file (prune_TASK_TAG.json)")
     args = ap.parse_args()
-    out = Path(args.runs) / f"{args.task}-r{args.ratio}"
+    suffix = f"_{args.tag}" if args.tag else ""
+    out = Path(args.runs) / f"{args.task}{suffix}-r{args.ratio}"
     cmd = [
         sys.executable,
         "-m",
@@ -69,7 +71,7 @@ def main() -> None:
         result["pruned_minus_original"] = paired_bootstrap(
             macro_auc, a["y_test"], a["p_test"], b["p_test"]
         )
-    path = Path(args.out) / f"prune_{args.task}.json"
+    path = Path(args.out) / f"prune_{args.task}{suffix}.json"
     path.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("before", "after")}, indent=2))
     print(f"wrote {path}")

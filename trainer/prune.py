@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 
 from edge_monitor.errors import InputError
-from trainer.models import ResidualBlock, ResNet1d, build_model
+from trainer.models import Ensemble, ResidualBlock, ResNet1d, build_model
 
 
 def channel_importance(block: ResidualBlock) -> torch.Tensor:
@@ -25,11 +25,17 @@ def channel_importance(block: ResidualBlock) -> torch.Tensor:
 
 
 def prune_inner_channels(model: torch.nn.Module, ratio: float) -> ResNet1d:
-    """A copy of `model` with `ratio` of each block's inner channels removed (at least one kept)."""
+    """A copy of `model` with `ratio` of each block's inner channels removed (at least one kept).
+    An ensemble is pruned member by member (each by its own channel importance)."""
+    if isinstance(model, Ensemble):
+        members = [prune_inner_channels(m, ratio) for m in model.members]
+        pruned_ensemble = build_model(replace(model.cfg, inner_widths=members[0].cfg.inner_widths))
+        for dst, src in zip(pruned_ensemble.members, members, strict=True):  # type: ignore[attr-defined]
+            dst.load_state_dict(src.state_dict())
+        pruned_ensemble.train(model.training)
+        return pruned_ensemble  # type: ignore[return-value]
     if not isinstance(model, ResNet1d):
-        raise InputError(
-            "structured pruning works on one ResNet1d (not an ensemble or the seed CNN)"
-        )
+        raise InputError("structured pruning works on ResNet1d networks (not the seed CNN)")
     if not 0.0 <= ratio < 1.0:
         raise InputError(f"pruning ratio must lie in [0, 1), got {ratio}")
     blocks = [b for b in model.blocks if isinstance(b, ResidualBlock)]

@@ -57,8 +57,18 @@ def test_pruned_network_saves_and_loads_with_its_new_shape(tmp_path):
     torch.testing.assert_close(loaded(x, rr), pruned.eval()(x, rr))
 
 
-def test_ensembles_and_bad_ratios_are_refused():
-    with pytest.raises(InputError, match="ensemble"):
-        prune_inner_channels(build_model(preset("diagnostic", "teacher")), 0.5)
+def test_an_ensemble_is_pruned_member_by_member():
+    teacher = build_model(preset("diagnostic", "teacher")).eval()
+    pruned = prune_inner_channels(teacher, 0.5).eval()
+    before, after = model_size(teacher), model_size(pruned)
+    assert after.params < before.params and after.macs < 0.7 * before.macs
+    assert len(pruned.members) == len(teacher.members)
+    x = torch.randn(1, 12, 250)
+    assert pruned(x).shape == teacher(x).shape
+
+
+def test_the_seed_cnn_and_bad_ratios_are_refused():
+    with pytest.raises(InputError, match="seed CNN"):
+        prune_inner_channels(build_model(preset("diagnostic", "seed_cnn")), 0.5)
     with pytest.raises(InputError, match="ratio"):
         prune_inner_channels(trained_looking(), 1.0)
