@@ -99,11 +99,14 @@ def _replay(
     emit = json_lines() if json_out else None
     blocks = replay_blocks(path, speed, start, stop)
     t0 = time.perf_counter()
-    extra = {"record": str(path), "models": [b.name for b in bundles]}
-    if ui:
-        _with_ui(monitor, tracker, blocks, f"replay {path.name}")
-    else:
-        run_blocks(monitor, blocks, emit, tracker)
+    extra = {"record": str(path), "models": [b.name for b in bundles], "interrupted": False}
+    try:
+        if ui:
+            _with_ui(monitor, tracker, blocks, f"replay {path.name}")
+        else:
+            run_blocks(monitor, blocks, emit, tracker)
+    except KeyboardInterrupt:  # Ctrl-C ends a replay with its summary, not a traceback
+        extra["interrupted"] = True
     return summary(monitor, tracker, time.perf_counter() - t0, extra)
 
 

@@ -98,3 +98,20 @@ def test_a_source_too_slow_for_the_model_is_refused(tmp_path):
         write_dir=str(tmp_path),
     )
     assert_one_line_error(invoke("classify", tmp_path / "slow"), "too slow")
+
+
+def test_ctrl_c_ends_a_replay_with_its_summary(sample_record):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "edge_monitor", "replay", str(sample_record), "--no-ui"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # real-time pace: a few seconds in
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["interrupted"] and 0 < summary["signal_seconds"] < 60
