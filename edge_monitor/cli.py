@@ -104,10 +104,38 @@ def _replay(
         if ui:
             _with_ui(monitor, tracker, blocks, f"replay {path.name}")
         else:
-            run_blocks(monitor, blocks, emit, tracker)
+            run_blocks(monitor, blocks, emit, tracker, on_tick=_stats_every(monitor, emit))
     except KeyboardInterrupt:  # Ctrl-C ends a replay with its summary, not a traceback
         extra["interrupted"] = True
     return summary(monitor, tracker, time.perf_counter() - t0, extra)
+
+
+def _stats_every(monitor, emit, seconds: float = 5.0):
+    """A tick that emits a {"type": "stats"} line every few wall-clock seconds."""
+    if emit is None:
+        return None
+    from edge_monitor.stats import Percentiles, rss_mb
+
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        if now - last[0] < seconds:
+            return
+        last[0] = now
+        lat = Percentiles.of(monitor.latencies_ms())
+        emit(
+            {
+                "type": "stats",
+                "sample": monitor.position,
+                "heart_rate": monitor.heart_rate,
+                "quality": monitor.quality.current.state,
+                "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+                "rss_mb": round(rss_mb()[0], 1),
+            }
+        )
+
+    return tick
 
 
 def _with_ui(monitor, tracker, blocks, source: str, state=lambda: "replaying", extra=dict) -> None:

@@ -108,10 +108,12 @@ def test_ctrl_c_ends_a_replay_with_its_summary(sample_record):
 
     cmd = [sys.executable, "-m", "edge_monitor", "replay", str(sample_record), "--no-ui"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)  # real-time pace: a few seconds in
+    time.sleep(6.5)  # real-time pace: a few seconds in, past the first periodic stats line
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     summary = json.loads(out.splitlines()[-1])
     assert summary["interrupted"] and 0 < summary["signal_seconds"] < 60
+    stats = [json.loads(x) for x in out.splitlines() if '"stats"' in x]
+    assert stats and stats[0]["quality"] == "good"
