@@ -120,7 +120,7 @@ def distill_rows(task: str, d: dict) -> list[str]:
     return rows
 
 
-def prune_rows(d: dict) -> list[str]:
+def prune_rows(d: dict, what: str = "student") -> list[str]:
     size = d["size"]
     rows = [
         "| pruned model | params | MACs | test score before -> after |",
@@ -137,7 +137,7 @@ def prune_rows(d: dict) -> list[str]:
         b, a = d["before"]["per_class"], d["after"]["per_class"]
         score = ", ".join(f"{k} F1 {b[k]['f1']:.3f} -> {a[k]['f1']:.3f}" for k in "SV")
     rows.append(
-        f"| {d['task']} student, {d['ratio']:.0%} of inner channels | "
+        f"| {d['task']} {what}, {d['ratio']:.0%} of inner channels | "
         f"{size['before']['params']:,} -> {size['after']['params']:,} | "
         f"{size['before']['macs'] / 1e6:.2f} -> {size['after']['macs'] / 1e6:.2f} M "
         f"({d['mac_reduction']:.0%} fewer) | {score} |"
@@ -254,8 +254,16 @@ def results_markdown(root: Path) -> str:
     for task in ("diagnostic", "arrhythmia"):
         if (d := load(f"distill_{task}.json")) is not None:
             out += section(f"Distillation, {task} (session 1, one seed)", "", distill_rows(task, d))
+    if (d := load("prune_diagnostic_teacher.json")) is not None:
+        out += section(
+            "Pruning a wide network: the diagnostic teacher (3 ResNets) at 60%",
+            f"`{d['command']}`, fine-tuned (up to 20 epochs, early stopping on validation) with the "
+            "unpruned teacher as KD target; "
+            "paired bootstrap on the same 252 test records.",
+            prune_rows(d, "teacher"),
+        )
     if (d := load("prune_diagnostic.json")) is not None:
-        out += section("Pruning at 60% (session 1)", "", prune_rows(d))
+        out += section("Pruning the small student at 60% (session 1)", "", prune_rows(d))
     if (d := load("qrs_mitdb.json")) is not None:
         out += section("R-peak detector", "", qrs_rows(d))
     return "\n".join(out)
