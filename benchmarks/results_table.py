@@ -257,8 +257,8 @@ def results_markdown(root: Path) -> str:
     if (d := load("prune_diagnostic_teacher.json")) is not None:
         out += section(
             "Pruning a wide network: the diagnostic teacher (3 ResNets) at 60%",
-            f"`{d['command']}`, fine-tuned (up to 20 epochs, early stopping on validation) with the "
-            "unpruned teacher as KD target; "
+            f"`{d['command']}`, fine-tuned (up to 20 epochs, early stopping on validation) "
+            "with the unpruned teacher as KD target; "
             "paired bootstrap on the same 252 test records.",
             prune_rows(d, "teacher"),
         )
