@@ -142,6 +142,17 @@ def prune_rows(d: dict, what: str = "student") -> list[str]:
         f"{size['before']['macs'] / 1e6:.2f} -> {size['after']['macs'] / 1e6:.2f} M "
         f"({d['mac_reduction']:.0%} fewer) | {score} |"
     )
+    if dep := d.get("deployed"):
+        b, a = dep["before"], dep["after"]
+        rows += [
+            "",
+            f"Deployed, same run, one thread: fp32 ONNX {b['onnx_fp32_bytes'] / 1024:.0f} -> "
+            f"{a['onnx_fp32_bytes'] / 1024:.0f} KB, {b['fp32_p50_ms']:.2f} -> "
+            f"{a['fp32_p50_ms']:.2f} ms ({dep['fp32_speedup']:.2f}x faster); int8 "
+            f"{b['onnx_int8_bytes'] / 1024:.0f} -> {a['onnx_int8_bytes'] / 1024:.0f} KB, "
+            f"{b['int8_p50_ms']:.2f} -> {a['int8_p50_ms']:.2f} ms "
+            f"({dep['int8_speedup']:.2f}x); parameter sparsity {d['parameter_sparsity']:.0%}.",
+        ]
     return rows
 
 
