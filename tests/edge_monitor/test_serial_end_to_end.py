@@ -150,3 +150,58 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_sample_recorded(tmp_path, sample_r
     rec = wfdb.rdrecord(str(summary["recording"]))
     assert rec.sig_len == len(lines)
     assert np.allclose(rec.p_signal[:, 0], np.round(x[: len(lines)] * 200) / 200, atol=0.006)
+
+
+def test_leads_off_flat_and_rail_say_check_electrodes_and_never_alarm(tmp_path, sample_record):
+    """70 s through the real serial path: ECG, `!` lines, ECG, a flat line, ECG, the top rail,
+    ECG. Each bad stretch must give its own inconclusive message, no arrhythmia alarm inside
+    it, and a recovery after it."""
+    x = wfdb.rdrecord(str(sample_record)).p_signal[:, 0]
+    fs, sec = 360, 360
+    plan = [
+        ("ecg", 12),
+        ("off", 8),
+        ("ecg", 12),
+        ("flat", 8),
+        ("ecg", 12),
+        ("rail", 8),
+        ("ecg", 12),
+    ]
+    lines, t, bad = [], 0, []
+    for kind, seconds in plan:
+        n = seconds * sec
+        if kind == "ecg":
+            lines += adc_lines(x[t : t + n], len(lines))
+        elif kind == "off":
+            lines += [encode(Sample(None, (len(lines) + i) % 65536)) for i in range(n)]
+        else:
+            value = 1024 if kind == "flat" else 2047
+            lines += [encode(Sample((value,), (len(lines) + i) % 65536)) for i in range(n)]
+        if kind != "ecg":
+            bad.append((kind, t, t + n))
+        t += n
+    plug = Plug(tmp_path / "ttyECG")
+    plug.plug()
+    cmd = [sys.executable, "-m", "edge_monitor", "run", "--source", str(plug.link), "--counter"]
+    cmd += ["--profile", "host", "--no-ui", "--duration", "16"]
+    mon = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    for a in range(0, len(lines), fs):  # 1 s of signal every 0.12 s: about 8x real time
+        plug.send(b"".join(lines[a : a + fs]))
+        time.sleep(0.12)
+    out, err = mon.communicate(timeout=60)
+    assert mon.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    alerts = [e for e in events if e["type"] == "alert"]
+    summary = events[-1]
+    assert summary["wire"]["samples"] + summary["wire"]["leads_off"] == len(lines)
+    expected = {"off": "leads_off", "flat": "flat", "rail": "saturated"}
+    for kind, start, end in bad:
+        inside = [a for a in alerts if start <= a["sample"] < end + 2 * fs]
+        states = {a["label"] for a in inside if a["level"] == "inconclusive"}
+        assert expected[kind] in states, (kind, inside)
+        assert not [a for a in inside if a["level"] in ("critical", "warning")], (kind, inside)
+        assert any(
+            a["level"] == "cleared" and a["label"] == "signal" and end <= a["sample"] < end + 4 * fs
+            for a in alerts
+        ), (kind, alerts)
