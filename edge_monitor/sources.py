@@ -126,10 +126,11 @@ def replay_record(
     """
     import wfdb  # only where a file is read
 
-    from edge_monitor.wfdb_io import read_header
+    from edge_monitor.wfdb_io import check_signal_files, read_header
 
     record = _record_path(path)
     header = read_header(record)
+    check_signal_files(header, record)
     fs = float(header.fs)
     first = int(round(start_s * fs))
     last = header.sig_len if stop_s is None else min(header.sig_len, int(round(stop_s * fs)))

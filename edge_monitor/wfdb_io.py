@@ -45,6 +45,43 @@ def read_header(record_path: Path) -> wfdb.Record:
     return header
 
 
+BITS_PER_SAMPLE = {
+    "8": 8,
+    "16": 16,
+    "24": 24,
+    "32": 32,
+    "61": 16,
+    "80": 8,
+    "160": 16,
+    "212": 12,
+    "310": 32 / 3,
+    "311": 32 / 3,
+}
+
+
+def check_signal_files(header: wfdb.Record, record_path: Path) -> None:
+    """Refuse a header that promises more samples than its signal files hold, before a stream
+    starts (a lying header would otherwise surface as garbage or a crash minutes in)."""
+    folder = record_path.parent
+    files: dict[str, list[str]] = {}
+    for name, fmt in zip(header.file_name or [], header.fmt or [], strict=False):
+        files.setdefault(name, []).append(str(fmt))
+    for name, fmts in files.items():
+        path = folder / name
+        if not path.exists():
+            raise DataNotFoundError(f"WFDB signal file missing for {record_path}: {path}")
+        if any(f not in BITS_PER_SAMPLE for f in fmts):
+            raise InputError(f"{record_path}: unsupported WFDB format {', '.join(fmts)}")
+        frame_bits = sum(BITS_PER_SAMPLE[f] for f in fmts)
+        need = int(np.ceil(header.sig_len * frame_bits / 8))
+        have = path.stat().st_size
+        if have < need:
+            raise InputError(
+                f"{record_path}: the header promises {header.sig_len} samples "
+                f"({need} bytes of {name}), the file holds {have} bytes"
+            )
+
+
 def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotation:
     ann = record_path.with_suffix(f".{extension}")
     if not ann.exists():

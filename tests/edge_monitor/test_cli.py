@@ -117,3 +117,19 @@ def test_ctrl_c_ends_a_replay_with_its_summary(sample_record):
     assert summary["interrupted"] and 0 < summary["signal_seconds"] < 60
     stats = [json.loads(x) for x in out.splitlines() if '"stats"' in x]
     assert stats and stats[0]["quality"] == "good"
+
+
+def test_a_header_that_lies_about_length_or_format_is_refused(tmp_path, sample_record):
+    hea = sample_record.with_suffix(".hea").read_text()
+    data = sample_record.with_suffix(".dat").read_bytes()
+    name = "mitdb-200-excerpt"
+    longer = tmp_path / "long"
+    longer.with_suffix(".hea").write_text(
+        hea.replace(f"{name} 1 360 64800", f"{name} 1 360 648000")
+    )
+    longer.with_suffix(".dat").write_bytes(data)
+    (tmp_path / f"{name}.dat").write_bytes(data)
+    assert_one_line_error(invoke("classify", longer), "promises 648000 samples")
+    wrong_format = tmp_path / "fmt"
+    wrong_format.with_suffix(".hea").write_text(hea.replace(f"{name}.dat 212", f"{name}.dat 16"))
+    assert_one_line_error(invoke("classify", wrong_format), "the file holds")
