@@ -252,6 +252,19 @@ def results_markdown(root: Path) -> str:
         out += section("Device path against training path (MIT-BIH DS2)", "", stream_rows(d))
     if (d := load("edge_runtime.json")) is not None:
         out += section("Edge runtime (`edge-monitor bench`, this host)", "", edge_rows(d))
+    if (d := load("huge_record.json")) is not None:
+        s, g = d["short"], d["long"]
+        out += section(
+            "A long record streams in bounded memory",
+            "",
+            [
+                f"`edge-monitor classify` on MIT-BIH 100 ({s['signal_hours']:.1f} h): peak RSS "
+                f"{s['peak_rss_mb']:.0f} MB; on a {g['signal_hours']:.0f} h record "
+                f"({d['file_mb']:.0f} MB, record 100 repeated): {g['peak_rss_mb']:.0f} MB "
+                f"(+{d['rss_growth_mb']:.1f} MB), {g['signal_hours'] * 3600 / g['wall_s']:.0f}x "
+                "real time (`python benchmarks/huge_record.py --mitdb ../shared/data/mitdb`).",
+            ],
+        )
     if (d := load("int8_speed.json")) is not None:
         out += section("Where int8 pays on this CPU", "", int8_rows(d))
     if (d := load("teachers.json")) is not None:
