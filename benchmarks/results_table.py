@@ -265,6 +265,23 @@ def results_markdown(root: Path) -> str:
                 "real time (`python benchmarks/huge_record.py --mitdb ../shared/data/mitdb`).",
             ],
         )
+    if (d := load("soak.json")) is not None:
+        lat = [x["latency_p99_ms"] for x in d["samples"] if x["signal_hours"] >= 1.0]
+        out += section(
+            f"Soak: {d['hours']:.0f} h through the serial path, recorder on",
+            "`python benchmarks/soak.py --mitdb ../shared/data/mitdb --hours 24` (MIT-BIH DS2 "
+            "looped as wire-format bytes with a counter; decoder, assembler, recorder, monitor). "
+            "![soak](benchmarks/results/soak.png)",
+            [
+                f"{d['wall_s'] / 60:.1f} min of wall time; {d['samples_sent']:,} samples sent, "
+                f"{d['samples_decoded']:,} decoded, {d['samples_recorded']:,} in the recording, "
+                f"{d['bad_lines']} bad lines, {d['dropped']} dropped; {d['beats']:,} beats, "
+                f"{d['alert_events']:,} alert events. RSS after the first hour "
+                f"{d['rss_after_warmup_mb']:.1f} MB, at the end {d['rss_end_mb']:.1f} MB (drift "
+                f"{d['rss_drift_after_warmup_mb']:+.1f} MB, max {d['rss_max_after_warmup_mb']:.1f}"
+                f"); inference p99 per 10 min between {min(lat):.2f} and {max(lat):.2f} ms.",
+            ],
+        )
     if (d := load("int8_speed.json")) is not None:
         out += section("Where int8 pays on this CPU", "", int8_rows(d))
     if (d := load("teachers.json")) is not None:
