@@ -75,11 +75,11 @@ def _replay(
     ui: bool,
     json_out: bool,
 ) -> dict:
+    from edge_monitor.pipeline import Monitor
     from edge_monitor.profiles import load_profile
     from edge_monitor.runner import (
         Tracker,
         json_lines,
-        open_monitor,
         replay_blocks,
         run_blocks,
         summary,
@@ -94,8 +94,10 @@ def _replay(
     fs = float(header.fs)
     first = int(round(start * fs))
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
-    monitor = open_monitor(bundles, fs, list(header.sig_name), channel, threads, first)
-    tracker = Tracker(fs, start=first)
+    monitor = Monitor(
+        bundles, fs, list(header.sig_name), channel=channel, threads=threads, start=first
+    )
+    tracker = Tracker(fs)
     emit = json_lines() if json_out else None
     blocks = replay_blocks(path, speed, start, stop)
     t0 = time.perf_counter()
@@ -114,26 +116,15 @@ def _stats_every(monitor, emit, seconds: float = 5.0):
     """A tick that emits a {"type": "stats"} line every few wall-clock seconds."""
     if emit is None:
         return None
-    from edge_monitor.stats import Percentiles, rss_mb
+    from edge_monitor.runner import stats_line
 
     last = [time.monotonic()]
 
     def tick() -> None:
         now = time.monotonic()
-        if now - last[0] < seconds:
-            return
-        last[0] = now
-        lat = Percentiles.of(monitor.latencies_ms())
-        emit(
-            {
-                "type": "stats",
-                "sample": monitor.position,
-                "heart_rate": monitor.heart_rate,
-                "quality": monitor.quality.current.state,
-                "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
-                "rss_mb": round(rss_mb()[0], 1),
-            }
-        )
+        if now - last[0] >= seconds:
+            last[0] = now
+            emit(stats_line(monitor))
 
     return tick
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge_monitor.bundle import Bundle
 from edge_monitor.recorder import WfdbRecorder
-from edge_monitor.runner import Emit, Tracker, handle, make_view, summary
+from edge_monitor.runner import Emit, Tracker, handle, make_view, not_quality, stats_line, summary
 from edge_monitor.serial_feed import SampleAssembler
 from edge_monitor.sources import SerialSource
 from edge_monitor.stats import CpuMeter
@@ -102,16 +102,20 @@ def run_serial(
                     if not recorder.ok and not reported_error:
                         reported_error = True
                         out({"type": "status", "state": state, "error": recorder.error})
-                events = monitor.push(block.mv, block.leads_off)
-                handle(events, None, tracker, lambda ev: True)
-                for ev in events:
-                    if ev.to_json()["type"] != "quality":
-                        out(ev.to_json())
+                handle(monitor.push(block.mv, block.leads_off), out, tracker, not_quality)
                 tracker.on_samples(np.nan_to_num(block.mv[:, monitor.lead]))
             now = time.monotonic()
             if emit is not None and now - last_stats >= stats_every_s:
                 last_stats = now
-                out(_stats(monitor, decoder, assembler, source, lag()))
+                out(
+                    stats_line(
+                        monitor,
+                        lag_s=round(lag(), 3),
+                        wire=decoder.stats.__dict__,
+                        filled_for_dropped=assembler.filled,
+                        source_state=source.state,
+                    )
+                )
             if on_view is not None and now - last_view >= 0.25:
                 last_view = now
                 on_view(
@@ -154,26 +158,6 @@ def _recording_text(recorder: WfdbRecorder | None) -> str:
     if recorder.error:
         return f"STOPPED: {recorder.error}"
     return f"{recorder.name} ({recorder.samples:,} samples)"
-
-
-def _stats(monitor, decoder, assembler, source, lag_s: float) -> dict:
-    from edge_monitor.stats import Percentiles, rss_mb
-
-    lat = Percentiles.of(monitor.latencies_ms())
-    rss, peak = rss_mb()
-    return {
-        "type": "stats",
-        "samples": monitor.samples_seen,
-        "heart_rate": monitor.heart_rate,
-        "quality": monitor.quality.current.state,
-        "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
-        "rss_mb": round(rss, 1),
-        "peak_rss_mb": round(peak, 1),
-        "lag_s": round(lag_s, 3),
-        "wire": decoder.stats.__dict__,
-        "filled_for_dropped": assembler.filled,
-        "source_state": source.state,
-    }
 
 
 def emulate(

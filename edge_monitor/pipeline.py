@@ -121,9 +121,6 @@ class BeatStream:
         self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
         self._keep = int(self.spec.fs * 4) + self.spec.length
 
-    def filtered(self, raw: np.ndarray) -> np.ndarray:
-        return self.filter(raw.reshape(-1, 1))[:, 0]
-
     def refine(self, peak: int) -> int:
         """The detector marks the QRS energy, a fixed delay after the R wave; step back by it
         and snap to the largest deflection of the raw lead, as training did with the reference

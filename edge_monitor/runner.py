@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from edge_monitor.alerts import AlertEvent
-from edge_monitor.bundle import Bundle
 from edge_monitor.pipeline import BeatEvent, Event, Monitor, QualityEvent, WindowEvent
 from edge_monitor.quality import MESSAGES
 from edge_monitor.stats import CpuMeter, Percentiles, rss_mb
@@ -38,7 +37,6 @@ class Tracker:
     """What the UI and the summary need, updated from events."""
 
     fs: float
-    start: int = 0
     trace_seconds: float = 6.0
     display_hz: float = 50.0
     beats: deque = field(default_factory=lambda: deque(maxlen=60))
@@ -128,6 +126,23 @@ def make_view(
     )
 
 
+def stats_line(monitor: Monitor, **extra) -> dict:
+    """The periodic {"type": "stats"} line of `run` and `replay --no-ui`."""
+    lat = Percentiles.of(monitor.latencies_ms())
+    rss, peak = rss_mb()
+    return {
+        "type": "stats",
+        "sample": monitor.position,
+        "samples": monitor.samples_seen,
+        "heart_rate": monitor.heart_rate,
+        "quality": monitor.quality.current.state,
+        "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "rss_mb": round(rss, 1),
+        "peak_rss_mb": round(peak, 1),
+        **extra,
+    }
+
+
 def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | None = None) -> dict:
     lat = Percentiles.of(monitor.latencies_ms())
     seconds = (monitor.position - monitor.start) / monitor.fs
@@ -150,13 +165,18 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
     }
 
 
+def not_quality(ev: Event) -> bool:
+    """Quality segments feed the tracker and the alerts, not the JSON lines."""
+    return not isinstance(ev, QualityEvent)
+
+
 def run_blocks(
     monitor: Monitor,
     blocks: Iterable[tuple[np.ndarray, np.ndarray | None]],
     emit: Emit | None,
     tracker: Tracker,
     on_tick: Callable[[], None] | None = None,
-    keep: Callable[[Event], bool] = lambda ev: not isinstance(ev, QualityEvent),
+    keep: Callable[[Event], bool] = not_quality,
 ) -> None:
     """Push every block through the monitor; events to `emit` (JSON) and the tracker."""
     for x, off in blocks:
@@ -189,17 +209,3 @@ def replay_blocks(
     chunks = replay_record(record, chunk_s=chunk_s, speed=speed, start_s=start_s, stop_s=stop_s)
     for chunk in chunks:
         yield chunk.samples, None
-
-
-def open_monitor(
-    bundles: list[Bundle],
-    fs: float,
-    sig_name: list[str],
-    channel: int | None,
-    threads: tuple[int, int],
-    start: int = 0,
-    rails: tuple[float, float] | None = None,
-) -> Monitor:
-    return Monitor(
-        bundles, fs, sig_name, channel=channel, threads=threads, start=start, rails=rails
-    )

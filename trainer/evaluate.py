@@ -16,9 +16,8 @@ from trainer.metrics import (
     per_class_auc,
     tune_thresholds,
 )
-from trainer.scoring import open_for_scoring
+from trainer.scoring import open_for_scoring, predict_split
 from trainer.tasks import TaskData
-from trainer.train import predict
 
 
 def evaluate_checkpoint(
@@ -33,9 +32,8 @@ def evaluate_checkpoint(
     model, ckpt, data = open_for_scoring(ckpt_path, data_dir, cache_dir, data)
     cfg = ckpt["train_config"]
     task = ckpt["task"]
-    agg = cfg.get("aggregate", "max")
-    p_val = predict(model, data.val, task, cfg["eval_stride"], aggregate=agg)
-    p_test = predict(model, data.test, task, cfg["eval_stride"], aggregate=agg)
+    p_val = predict_split(model, ckpt, data.val)
+    p_test = predict_split(model, ckpt, data.test)
     if task == "diagnostic":
         result = diagnostic_metrics(data, p_val, p_test, n_boot)
     else:

@@ -22,9 +22,8 @@ from edge_monitor.contract import ModelContract
 from edge_monitor.errors import CheckFailedError
 from trainer.metrics import tune_thresholds
 from trainer.models import ModelConfig
-from trainer.scoring import open_for_scoring
+from trainer.scoring import open_for_scoring, predict_split
 from trainer.tasks import Split, TaskData
-from trainer.train import predict
 
 PARITY_ATOL = 1e-4  # on logits; fp32 reorderings give ~1e-6
 
@@ -126,13 +125,9 @@ def export_checkpoint(
 ) -> dict:
     """Checkpoint -> ONNX with contract; thresholds tuned on validation; parity on real inputs."""
     model, ckpt, data = open_for_scoring(ckpt_path, data_dir, cache_dir, data)
-    cfg = ckpt["train_config"]
-    task = ckpt["task"]
     thresholds = None
-    if task == "diagnostic":
-        p_val = predict(
-            model, data.val, task, cfg["eval_stride"], aggregate=cfg.get("aggregate", "max")
-        )
+    if ckpt["task"] == "diagnostic":
+        p_val = predict_split(model, ckpt, data.val)
         thresholds = [float(t) for t in tune_thresholds(data.val.y, p_val)]
     contract = build_contract(ckpt, ckpt_path, thresholds)
     export_onnx(model, contract, out)

@@ -7,8 +7,8 @@ from pathlib import Path
 from torch import nn
 
 from trainer.checkpoint import load_checkpoint
-from trainer.tasks import TaskData, data_for_checkpoint
-from trainer.train import seed_everything
+from trainer.tasks import Split, TaskData, data_for_checkpoint
+from trainer.train import predict, seed_everything
 
 
 def open_for_scoring(
@@ -21,3 +21,11 @@ def open_for_scoring(
     cfg = ckpt["train_config"]
     seed_everything(cfg["seed"], cfg["threads"])
     return model, ckpt, data or data_for_checkpoint(ckpt, data_dir, cache_dir)
+
+
+def predict_split(model: nn.Module, ckpt: dict, split: Split):
+    """Probabilities on a split, windows aggregated as the checkpoint was trained to."""
+    cfg = ckpt["train_config"]
+    return predict(
+        model, split, ckpt["task"], cfg["eval_stride"], aggregate=cfg.get("aggregate", "max")
+    )
