@@ -23,9 +23,7 @@ import wfdb
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets.mitdb import AAMI_CLASSES, DS2, SYMBOL_TO_CLASS
-from trainer.metrics import beat_statistics
-
-MISSED = len(AAMI_CLASSES)  # extra column/row: no beat
+from trainer.metrics import MISSED, beat_statistics, match_beats
 
 
 def stream_record(bundle, path: Path) -> tuple[np.ndarray, list[str]]:
@@ -38,28 +36,6 @@ def stream_record(bundle, path: Path) -> tuple[np.ndarray, list[str]]:
         beats += [e for e in monitor.push(x[a : a + step]) if isinstance(e, BeatEvent)]
     beats += [e for e in monitor.finish() if isinstance(e, BeatEvent)]
     return np.array([b.sample for b in beats]), [b.label for b in beats]
-
-
-def match(ref_samples, ref_labels, got_samples, got_labels, tol) -> tuple[list[int], list[int]]:
-    """Greedy nearest matching within `tol`; unmatched reference -> predicted MISSED, unmatched
-    detection -> true MISSED."""
-    classes = list(AAMI_CLASSES)
-    y_true, y_pred = [], []
-    used = np.zeros(len(got_samples), bool)
-    for s, lab in zip(ref_samples, ref_labels, strict=True):
-        if len(got_samples):
-            j = int(np.argmin(np.abs(got_samples - s)))
-            if abs(int(got_samples[j]) - int(s)) <= tol and not used[j]:
-                used[j] = True
-                y_true.append(lab)
-                y_pred.append(classes.index(got_labels[j]))
-                continue
-        y_true.append(lab)
-        y_pred.append(MISSED)
-    for j in np.flatnonzero(~used):
-        y_true.append(MISSED)
-        y_pred.append(classes.index(got_labels[j]))
-    return y_true, y_pred
 
 
 def main() -> None:
@@ -77,7 +53,7 @@ def main() -> None:
         ref_samples = np.asarray(ann.sample)[keep]
         ref_labels = [SYMBOL_TO_CLASS[ann.symbol[i]] for i in keep]
         got_samples, got_labels = stream_record(bundle, path)
-        t, p = match(ref_samples, ref_labels, got_samples, got_labels, int(0.15 * 360))
+        t, p = match_beats(ref_samples, ref_labels, got_samples, got_labels, int(0.15 * 360))
         y_true += t
         y_pred += p
         per_record[name] = {

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ECG_EDGE_SHARED", ROOT.parent / "shared" / "data"))
 MITDB = SHARED / "mitdb"
 PTBXL = SHARED / "ptbxl"
+NSTDB = SHARED / "nstdb"
 
 
 def need(path: Path) -> Path:
@@ -31,13 +32,18 @@ def need(path: Path) -> Path:
 def _isolated_cache(tmp_path, monkeypatch):
     """No test reads or writes the user's cache."""
     monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))
-    for var in ("ECG_EDGE_DATA", "ECG_EDGE_MITDB", "ECG_EDGE_PTBXL"):
+    for var in ("ECG_EDGE_DATA", "ECG_EDGE_MITDB", "ECG_EDGE_PTBXL", "ECG_EDGE_NSTDB"):
         monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")
 def mitdb_dir() -> Path:
     return need(MITDB)
+
+
+@pytest.fixture(scope="session")
+def nstdb_dir() -> Path:
+    return need(NSTDB)
 
 
 @pytest.fixture(scope="session")

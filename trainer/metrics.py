@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_curve, roc_auc_score
 
+from trainer.datasets.mitdb import AAMI_CLASSES
+
 
 def per_class_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     """ROC-AUC of each column; NaN where a class has only one label value in `y`."""
@@ -115,3 +117,36 @@ def beat_statistics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, 
         "confusion": cm.tolist(),
         "classes": list(classes),
     }
+
+
+MISSED = len(AAMI_CLASSES)  # the extra class of beat matching: no beat on that side
+
+
+def match_beats(
+    ref_samples: np.ndarray,
+    ref_labels: list[int],
+    got_samples: np.ndarray,
+    got_labels: list[str],
+    tol: int,
+) -> tuple[list[int], list[int]]:
+    """EC57-style beat matching: each reference beat takes the nearest detection within `tol`
+    samples (once). A missed reference beat is predicted MISSED, an unmatched detection is a
+    MISSED true beat: both count against Se / +P in `beat_statistics`."""
+    classes = list(AAMI_CLASSES)
+    got_samples = np.asarray(got_samples)
+    y_true, y_pred = [], []
+    used = np.zeros(len(got_samples), bool)
+    for s, lab in zip(ref_samples, ref_labels, strict=True):
+        if len(got_samples):
+            j = int(np.argmin(np.abs(got_samples - s)))
+            if abs(int(got_samples[j]) - int(s)) <= tol and not used[j]:
+                used[j] = True
+                y_true.append(int(lab))
+                y_pred.append(classes.index(got_labels[j]))
+                continue
+        y_true.append(int(lab))
+        y_pred.append(MISSED)
+    for j in np.flatnonzero(~used):
+        y_true.append(MISSED)
+        y_pred.append(classes.index(got_labels[j]))
+    return y_true, y_pred
