@@ -14,11 +14,12 @@ signal, ventricular run >= 3 consecutive V beats, frequent ectopy > 6 per minute
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_monitor.quality import GOOD, MESSAGES
+from edge_monitor.quality import GOOD, MESSAGES, vf_leakage
 
 CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
 
@@ -30,7 +31,9 @@ class AlertSpec:
     rate_beats: int = 8  # heart rate over the last beats
     pause_s: float = 2.5
     asystole_s: float = 4.0
-    vrun_beats: int = 3
+    vrun_beats: int = 3  # a ventricular run: warning
+    vt_beats: int = 5  # ventricular tachycardia, critical: this many V beats in a row...
+    vt_rate_bpm: float = 100.0  # ...at least this fast (as bedside monitors define V-tach)
     ectopy_per_min: float = 6.0
     pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
     af_beats: int = 32  # RR irregularity window
@@ -103,7 +106,8 @@ class Rule:
 RULES = {
     "VF": Rule("VF", CRITICAL, "ventricular flutter / fibrillation suspected"),
     "asystole": Rule("asystole", CRITICAL, "asystole: no QRS detected"),
-    "VT": Rule("VT", CRITICAL, "ventricular run (>= {n} consecutive ventricular beats)"),
+    "VT": Rule("VT", CRITICAL, "ventricular tachycardia: {n} ventricular beats at {hr:.0f} bpm"),
+    "run": Rule("run", WARNING, "ventricular run (>= {n} consecutive ventricular beats)"),
     "pause": Rule("pause", WARNING, "pause: RR interval of {rr:.1f} s"),
     "brady": Rule("brady", WARNING, "bradycardia: {hr:.0f} bpm"),
     "tachy": Rule("tachy", WARNING, "tachycardia: {hr:.0f} bpm"),
@@ -114,22 +118,6 @@ RULES = {
     "PVC": Rule("PVC", WARNING, "frequent PVCs: {n} in the last minute"),
     "PAC": Rule("PAC", WARNING, "frequent PACs: {n} in the last minute"),
 }
-
-
-def vf_leakage(x: np.ndarray) -> float:
-    """Kuo & Dillman's VF filter: a near-sinusoid passes a notch at its own mean period with
-    little leakage; organised QRS complexes (sharp, broadband) leak a lot. 1.0 for a flat input."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean()
-    diff = np.abs(np.diff(x)).sum()
-    if diff <= 1e-12:
-        return 1.0
-    half = int(np.floor(np.pi * np.abs(x).sum() / diff + 0.5))  # half the mean period
-    if half < 1 or half >= len(x):
-        return 1.0
-    a, b = x[half:], x[:-half]
-    den = (np.abs(a) + np.abs(b)).sum()
-    return float(np.abs(a + b).sum() / den) if den > 0 else 1.0
 
 
 def irregularity(rr: np.ndarray) -> tuple[float, float]:
@@ -146,14 +134,23 @@ def irregularity(rr: np.ndarray) -> tuple[float, float]:
 class AlertEngine:
     """Feed beats, quality segments and the signal clock; get AlertEvents back."""
 
-    def __init__(self, fs: float, spec: AlertSpec | None = None) -> None:
+    def __init__(
+        self,
+        fs: float,
+        spec: AlertSpec | None = None,
+        verify: Callable[[str, int], bool] | None = None,
+    ) -> None:
+        """`verify(label, sample)` is asked before a critical alarm sounds: when it says no, the
+        alarm comes as a warning marked unverified (the signal around it is doubtful)."""
         self.fs = fs
+        self.verify = verify
         self.spec = spec or AlertSpec()
         s, cool = self.spec, int(round(self.spec.cooldown_s * fs))
         self.debounce = {
             "VF": Debouncer(2, 3, 2, cool),
             "asystole": Debouncer(1, 1, 1, 0),
             "VT": Debouncer(1, 1, 8, cool),
+            "run": Debouncer(1, 1, 8, cool),
             "pause": Debouncer(1, 1, 4, cool),
             "brady": Debouncer(3, 4, 8, cool),
             "tachy": Debouncer(3, 4, 8, cool),
@@ -222,8 +219,11 @@ class AlertEngine:
                 q.popleft()
         seq = "".join(self.labels)
         hr = self.heart_rate
+        vt_rate = self._run_rate(s.vt_beats) if seq.endswith("V" * s.vt_beats) else None
+        vt = vt_rate is not None and vt_rate >= s.vt_rate_bpm
         findings = {
-            "VT": seq.endswith("V" * s.vrun_beats),
+            "VT": vt,
+            "run": seq.endswith("V" * s.vrun_beats) and not vt,
             "pause": rr is not None and rr >= s.pause_s,
             "brady": hr is not None and len(self.beat_samples) > s.rate_beats and hr < s.brady_bpm,
             "tachy": hr is not None and len(self.beat_samples) > s.rate_beats and hr > s.tachy_bpm,
@@ -234,17 +234,22 @@ class AlertEngine:
             "PAC": len(self.ectopic["S"]) > s.ectopy_per_min,
             "AF": self._af_like(),
         }
-        detail = {"n": s.vrun_beats, "rr": rr or 0.0, "hr": hr or 0.0}
+        count = {"PVC": len(self.ectopic["V"]), "PAC": len(self.ectopic["S"]), "VT": s.vt_beats}
         events = []
         for label, finding in findings.items():
-            if label == "PVC":
-                detail["n"] = len(self.ectopic["V"])
-            elif label == "PAC":
-                detail["n"] = len(self.ectopic["S"])
-            else:
-                detail["n"] = s.vrun_beats
+            detail = {
+                "n": count.get(label, s.vrun_beats),
+                "rr": rr or 0.0,
+                "hr": (vt_rate if label == "VT" else hr) or 0.0,
+            }
             events += self._update(label, finding, sample, detail)
         return events
+
+    def _run_rate(self, beats: int) -> float | None:
+        """Rate (bpm) within the last `beats` beats, from their own intervals."""
+        if len(self.beat_samples) < beats:
+            return None
+        return 60.0 * self.fs / float(np.mean(np.diff(np.asarray(self.beat_samples)[-beats:])))
 
     def on_time(self, sample: int, filtered: np.ndarray) -> list[AlertEvent]:
         """The clock advanced to `sample` with these band-passed samples: asystole and VF."""
@@ -281,8 +286,11 @@ class AlertEngine:
         rule = RULES[label]
         change = self.debounce[label].update(finding, sample)
         if change == "raise":
-            self.active[label] = rule.level
-            return [AlertEvent(sample, rule.level, label, rule.message.format(**detail))]
+            level, message = rule.level, rule.message.format(**detail)
+            if level == CRITICAL and self.verify is not None and not self.verify(label, sample):
+                level, message = WARNING, f"{message} (unverified: doubtful signal)"
+            self.active[label] = level
+            return [AlertEvent(sample, level, label, message)]
         if change == "clear":
             self.active.pop(label, None)
             what = rule.message.format(**{"n": self.spec.vrun_beats, "rr": 0.0, "hr": 0.0})

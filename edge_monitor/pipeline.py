@@ -297,7 +297,7 @@ class Monitor:
         qspec = quality or QualitySpec()
         self.quality = QualityTracker(self.fs, qspec, rails, start)
         self.detector = QRSDetector(self.fs)
-        self.engine = AlertEngine(self.fs, alerts)
+        self.engine = AlertEngine(self.fs, alerts, verify=self._verify)
         # the lead's own band-pass for quality and the VF detector (the beat model's, if any)
         self._filter = (
             self.beats[0].filter
@@ -335,20 +335,19 @@ class Monitor:
         raw = x[:, self.lead]
         filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
-        for seg in self.quality.push(raw, filtered, off):
+        peaks = [p + self.start for p in self.detector(raw)]
+        for seg in self.quality.push(raw, filtered, off, peaks):
             events.append(QualityEvent(seg))
             if not seg.ok:
                 self._bad_until = seg.end
             events += self.engine.on_quality(seg.state, seg.end)
-        peaks = [p + self.start for p in self.detector(raw)]
         self.r_peaks.extend(peaks)
         for p in peaks:
             events += self.engine.on_r_peak(p)
         for stream in self.beats:
             for beat in stream.push(filtered, peaks, raw):
                 events.append(beat)
-                if self.trusted(beat.sample):
-                    events += self.engine.on_beat(beat.sample, beat.label)
+                events += self._alert_on(beat)
         self.position += n
         events += self.engine.on_time(self.position, filtered)
         for wstream in self.windows:
@@ -360,9 +359,26 @@ class Monitor:
         for stream in self.beats:
             for beat in stream.finish():
                 events.append(beat)
-                if self.trusted(beat.sample):
-                    events += self.engine.on_beat(beat.sample, beat.label)
+                events += self._alert_on(beat)
         return events
+
+    def _alert_on(self, beat: BeatEvent) -> list[AlertEvent]:
+        """A beat drives the rhythm rules only if trusted; one the second detector does not see
+        counts as unclassifiable (Q): it breaks a run or a pattern instead of making one."""
+        if not self.trusted(beat.sample):
+            return []
+        label = beat.label if self.quality.confirms(beat.sample) else "Q"
+        return self.engine.on_beat(beat.sample, label)
+
+    def _verify(self, label: str, sample: int) -> bool:
+        """A ventricular-run alarm needs both detectors to agree on the beats before it, more
+        strictly than analysis at all does: most false VT alarms are deformed beats in noise
+        (as in the PhysioNet/CinC 2015 false-alarm challenge). VF makes the detectors disagree by
+        nature and asystole leaves both silent, so only VT is checked."""
+        return (
+            label != "VT"
+            or self.quality.alarm_agreement(sample) >= self.quality.spec.min_alarm_agreement
+        )
 
     def trusted(self, sample: int) -> bool:
         """No bad signal from a second before this beat (its pre-RR) up to now, nor in the

@@ -9,17 +9,25 @@ well above 5; broadband artefact is near-Gaussian, near 3: Li & Clifford's kSQI)
 above the ECG band (muscle noise). Kurtosis alone would call a ventricular tachycardia noise (wide,
 sinus-like complexes have a low kurtosis) and silence the alarm that matters most; VT has little
 energy above 40 Hz. An amplitude ceiling no body-surface ECG reaches catches motion artefact.
-Thresholds live in QualitySpec; the noise stress benchmark checks them.
+Electrode motion is in-band and peaky, so it passes both: the third sign is disagreement between
+two unrelated QRS detectors over the last seconds (Li, Clifford & Mark's bSQI): the monitor's own
+Pan-Tompkins detector and Elgendi's block detector (qrs.block_peaks). A VT or a bradycardia is
+seen alike by both; artefact is not. Ventricular flutter and fibrillation confuse both detectors
+as well: a VF-like stretch (Kuo & Dillman's filter, as the VF alarm uses) is never called noise for
+disagreeing.
+Thresholds live in QualitySpec; benchmarks/noise_stress.py measures them (tuned on DS1 records).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from edge_monitor.dsp import StreamFilter
 from edge_monitor.iir import butter_sos
+from edge_monitor.qrs import block_peaks
 
 GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturated", "noisy"
 MESSAGES = {
@@ -41,8 +49,16 @@ class QualitySpec:
     stuck_share: float = 0.3  # without known rails: share of samples equal to the extreme value
     max_ptp_mv: float = 10.0  # band-passed peak-to-peak above this: artefact
     min_kurtosis: float = 4.0  # below: near-Gaussian noise dominates...
+    noise_min_ptp_mv: float = 0.3  # ...if it is big enough to hide a QRS (a pause is not noise)
     hf_ratio: float = 0.35  # ...if also RMS above 40 Hz / RMS of the 0.5-40 Hz band exceeds this
     hf_cut_hz: float = 40.0
+    agreement_s: float = 10.0  # detector agreement over this many seconds...
+    agreement_lag_s: float = 1.5  # ...ending this long ago (the detector decides late)
+    min_agreement: float = 0.8  # matched / (matched + unmatched of either) below this: noisy
+    agreement_tol_s: float = 0.15
+    min_alarm_agreement: float = 0.9  # a VT alarm asks more of the beats before it...
+    alarm_agreement_s: float = 8.0  # ...over this many seconds
+    vf_leakage: float = 0.625  # VF-like (alerts.AlertSpec's VF test): detectors may disagree
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +71,7 @@ class SegmentQuality:
     state: str
     kurtosis: float
     ptp_mv: float
+    agreement: float = 1.0
 
     @property
     def ok(self) -> bool:
@@ -76,6 +93,7 @@ def assess_segment(
     spec: QualitySpec,
     rails: tuple[float, float] | None = None,
     hf_context: np.ndarray | None = None,
+    agreement: float = 1.0,
 ) -> tuple[str, float, float]:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead)."""
     raw = np.asarray(raw, dtype=np.float64)
@@ -95,10 +113,45 @@ def assess_segment(
     k = kurtosis(ctx) if ctx.size else 0.0
     warming_up = ctx.size < len(valid) * spec.context_s / spec.segment_s  # too little to judge
     hf = _rms(hf_context) / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
-    broadband = k < spec.min_kurtosis and hf > spec.hf_ratio
-    if ptp > spec.max_ptp_mv or (broadband and not warming_up):
+    # the quiet baseline of a long pause is near-Gaussian too, but hides no QRS: it is the
+    # asystole rule's to judge (MIT-BIH 232's 6 s pauses were called noise before this)
+    broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and ptp >= spec.noise_min_ptp_mv
+    # in VF/flutter two detectors disagree too: that is the VF rule's to judge, not noise
+    disagree = agreement < spec.min_agreement and not (
+        ptp > 0.2 and vf_leakage(ctx) < spec.vf_leakage
+    )
+    if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree:
         return NOISY, k, ptp
     return GOOD, k, ptp
+
+
+def vf_leakage(x: np.ndarray) -> float:
+    """Kuo & Dillman's VF filter: a near-sinusoid passes a notch at its own mean period with
+    little leakage; organised QRS complexes (sharp, broadband) leak a lot. 1.0 for a flat input."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    diff = np.abs(np.diff(x)).sum()
+    if diff <= 1e-12:
+        return 1.0
+    half = int(np.floor(np.pi * np.abs(x).sum() / diff + 0.5))  # half the mean period
+    if half < 1 or half >= len(x):
+        return 1.0
+    a, b = x[half:], x[:-half]
+    den = (np.abs(a) + np.abs(b)).sum()
+    return float(np.abs(a + b).sum() / den) if den > 0 else 1.0
+
+
+def detector_agreement(first: np.ndarray, second: np.ndarray, tol: int) -> float:
+    """Share of beats both detectors found, F1-like: 1 when neither found any."""
+    first, second = np.sort(np.asarray(first)), np.sort(np.asarray(second))
+    if len(first) + len(second) == 0:
+        return 1.0
+    if len(first) == 0 or len(second) == 0:
+        return 0.0
+    j = np.clip(np.searchsorted(second, first), 1, len(second) - 1)
+    nearest = np.minimum(np.abs(second[j] - first), np.abs(second[j - 1] - first))
+    matched = int(np.sum(nearest <= tol))
+    return matched / (len(first) + len(second) - matched)
 
 
 def _rms(x: np.ndarray | None) -> float:
@@ -140,21 +193,45 @@ class QualityTracker:
         self._hf = np.zeros(0)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
         self._hf_filter = StreamFilter(butter_sos(2, cut, "highpass", fs), 1)
+        # the second detector's band and the first detector's recent peaks (source numbering)
+        self._band_filter = StreamFilter(
+            butter_sos(2, (8.0, min(20.0, 0.45 * fs)), "bandpass", fs), 1
+        )
+        self._band = np.zeros(0)
+        self._lag = int(round(self.spec.agreement_lag_s * fs))
+        self._span = int(round(self.spec.agreement_s * fs))
+        self._margin = int(round(1.0 * fs))  # the moving averages need some signal either side
+        self._tol = int(round(self.spec.agreement_tol_s * fs))
+        self._peaks: deque[int] = deque()
+        self._seen = 0
+        self._uses_peaks = False
+        self._warmup = self._span + self._lag + self._margin + int(round(2.0 * fs))
         self._pending = 0
         self._next_start = start
         self.current = SegmentQuality(start, start, GOOD, 0.0, 0.0)
 
     def push(
-        self, raw: np.ndarray, filtered: np.ndarray, leads_off: np.ndarray | None = None
+        self,
+        raw: np.ndarray,
+        filtered: np.ndarray,
+        leads_off: np.ndarray | None = None,
+        peaks: list[int] | None = None,
     ) -> list[SegmentQuality]:
-        """Samples of the analysed lead (raw mV and band-passed); segments completed by them."""
+        """Samples of the analysed lead (raw mV and band-passed) and the R peaks the monitor's
+        detector found in them (source numbering; without peaks, no agreement check); segments
+        completed by them."""
         raw = np.asarray(raw, dtype=np.float64).reshape(-1)
         off = np.zeros(len(raw), bool) if leads_off is None else np.asarray(leads_off, bool)
         self._raw.append(raw)
         self._off.append(off)
         self._filtered = np.concatenate([self._filtered, np.asarray(filtered).reshape(-1)])
-        hf = self._hf_filter(np.nan_to_num(raw).reshape(-1, 1))[:, 0]
-        self._hf = np.concatenate([self._hf, hf])
+        clean = np.nan_to_num(raw).reshape(-1, 1)
+        self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
+        self._band = np.concatenate([self._band, self._band_filter(clean)[:, 0]])
+        if peaks is not None:
+            self._uses_peaks = True
+            self._peaks.extend(peaks)
+        self._seen += len(raw)
         self._pending += len(raw)
         done = []
         while self._pending >= self._seg:
@@ -163,14 +240,59 @@ class QualityTracker:
             upto = len(self._filtered) - (self._pending - self._seg)
             ctx = self._filtered[:upto][-self._ctx :]
             hf_ctx = self._hf[:upto][-self._ctx :]
-            state, k, ptp = assess_segment(r, ctx, o, self.spec, self.rails, hf_ctx)
-            self.current = SegmentQuality(self._next_start, end, state, k, ptp)
+            agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
+            state, k, ptp = assess_segment(r, ctx, o, self.spec, self.rails, hf_ctx, agreement)
+            self.current = SegmentQuality(self._next_start, end, state, k, ptp, agreement)
             done.append(self.current)
             self._next_start = end
             self._pending -= self._seg
         self._filtered = self._filtered[-(self._ctx + self._pending) :]
         self._hf = self._hf[-(self._ctx + self._pending) :]
+        self._band = self._band[-(self._span + self._lag + self._margin + self._pending) :]
         return done
+
+    def confirms(self, sample: int) -> bool:
+        """Does the second detector also see a QRS at `sample` (source numbering)? Asked for each
+        beat before it may drive an alarm: an artefact the first detector took for a beat, or
+        that deformed a beat into a 'V', rarely fools both. Needs the signal up to a few hundred
+        ms after the beat, which a classified beat always has."""
+        if not self._uses_peaks:
+            return True
+        end = self._next_start + self._pending  # source index one past the newest sample
+        if sample >= end or sample < end - len(self._band) + self._margin:
+            return True  # outside what is kept: nothing to judge by
+        band = self._band[-min(len(self._band), end - (sample - int(round(2.5 * self.fs)))) :]
+        found = block_peaks(band, self.fs) + (end - len(band))
+        return bool(np.any(np.abs(found - sample) <= self._tol))
+
+    def alarm_agreement(self, sample: int) -> float:
+        """Detector agreement over the `alarm_agreement_s` before `sample` (a beat's position)."""
+        if not self._uses_peaks:
+            return 1.0
+        end = self._next_start + self._pending
+        w0 = sample - int(round(self.spec.alarm_agreement_s * self.fs))
+        n = min(len(self._band), end - (w0 - self._margin))
+        band = self._band[-n:]
+        second = block_peaks(band, self.fs) + (end - len(band))
+        second = second[(second >= w0) & (second <= sample + self._tol)]
+        first = [p for p in self._peaks if w0 <= p <= sample + self._tol]
+        return detector_agreement(np.asarray(first), second, self._tol)
+
+    def _agreement(self, end: int, upto: int) -> float:
+        """Detector agreement over [end - lag - span, end - lag); `upto` indexes `end` in the
+        band buffer."""
+        if not self._uses_peaks or self._seen - self._pending + self._seg < self._warmup:
+            return 1.0
+        w1 = end - self._lag
+        w0 = w1 - self._span
+        while self._peaks and self._peaks[0] < w0 - self._tol:
+            self._peaks.popleft()
+        first = [p for p in self._peaks if w0 <= p < w1]
+        band = self._band[:upto][-(self._span + self._lag + self._margin) :]
+        offset = end - len(band)  # source index of band[0]
+        second = block_peaks(band, self.fs) + offset
+        second = second[(second >= w0) & (second < w1)]
+        return detector_agreement(np.asarray(first), second, self._tol)
 
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raw, off = np.concatenate(self._raw), np.concatenate(self._off)

@@ -32,13 +32,32 @@ def test_debouncer_k_of_n_hysteresis_and_cooldown():
     assert d.update(True, 200) == "raise"
 
 
-def test_ventricular_run_is_critical_and_clears():
+def test_fast_ventricular_run_is_critical_and_clears():
     engine = AlertEngine(FS)
-    events, _ = feed(engine, "NNNNNNNNNN" + "VVV" + "N" * 12)
+    events, s = feed(engine, "N" * 10)
+    more, s = feed(engine, "VVVVV", rr_s=0.45, start=s)  # 133 bpm
+    events += more + feed(engine, "N" * 12, start=s)[0]
     crit = [e for e in events if e.level == "critical"]
-    assert [e.label for e in crit] == ["VT"]
+    assert [e.label for e in crit] == ["VT"] and "133 bpm" in crit[0].message
     assert "VT" in by_label(events, "cleared")
     assert all("{" not in e.message for e in events)
+
+
+def test_an_unverified_critical_alarm_comes_as_a_warning():
+    engine = AlertEngine(FS, verify=lambda label, sample: label != "VT")
+    events, s = feed(engine, "N" * 10)
+    events += feed(engine, "VVVVV", rr_s=0.45, start=s)[0]
+    vt = [e for e in events if e.label == "VT"]
+    assert [e.level for e in vt] == ["warning"] and "unverified" in vt[0].message
+    assert engine.active["VT"] == "warning"
+
+
+def test_short_or_slow_ventricular_runs_only_warn():
+    for labels, rr in (("VVV", 0.45), ("VVVVVV", 0.8)):  # a triplet; idioventricular at 75 bpm
+        engine = AlertEngine(FS)
+        events, s = feed(engine, "N" * 10)
+        events += feed(engine, labels, rr_s=rr, start=s)[0]
+        assert "VT" not in by_label(events) and "run" in by_label(events, "warning")
 
 
 def test_bigeminy_couplet_and_burden():

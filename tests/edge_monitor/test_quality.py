@@ -5,6 +5,7 @@ import pytest
 import wfdb
 
 from edge_monitor.dsp import FilterSpec, filter_record
+from edge_monitor.qrs import detect_r_peaks
 from edge_monitor.quality import FLAT, GOOD, LEADS_OFF, NOISY, SATURATED, QualityTracker
 
 FS = 360.0
@@ -13,7 +14,8 @@ FS = 360.0
 def states(raw, leads_off=None, rails=None):
     filtered = filter_record(raw[:, None], FS, FilterSpec())[:, 0]
     tracker = QualityTracker(FS, rails=rails)
-    return [s.state for s in tracker.push(raw, filtered, leads_off)]
+    peaks = list(detect_r_peaks(raw, FS))
+    return [s.state for s in tracker.push(raw, filtered, leads_off, peaks)]
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +50,37 @@ def test_ventricular_tachycardia_is_not_called_noise(mitdb_dir):
     )
     got = states(rec.p_signal[:, 0])
     assert NOISY not in got[3:], got
+
+
+def test_electrode_motion_is_noisy_by_detector_disagreement(sample_ecg, mitdb_dir, nstdb_dir):
+    """Real electrode-motion noise (in-band and peaky: kurtosis and HF energy let it pass) added
+    at 0 dB for a minute: the two QRS detectors disagree and the minute is called noisy for
+    that reason; before it, and once the agreement window has cleared, the same ECG is good."""
+    from trainer.datasets import nstdb
+
+    ecg = sample_ecg[: int(170 * FS)]
+    em = nstdb.recover_em(nstdb_dir, mitdb_dir).signal
+    a, b = int(60 * FS), int(120 * FS)
+    noise = np.full(len(ecg), np.nan)
+    noise[a:b] = em[int(540 * FS) : int(540 * FS) + b - a]  # the 9-10 min stretch of nstdb's em
+    s = nstdb.qrs_amplitude(ecg, detect_r_peaks(ecg, FS), FS)
+    g = nstdb.gain_for_snr(0.0, s, nstdb.noise_amplitude(noise, FS, [(a, b)]))
+    x = nstdb.add_noise(ecg, noise, g, [(a, b)])
+    filtered = filter_record(x[:, None], FS, FilterSpec())[:, 0]
+    segs = QualityTracker(FS).push(x, filtered, None, list(detect_r_peaks(x, FS)))
+    assert all(seg.state == GOOD and seg.agreement > 0.9 for seg in segs[15:60])
+    disagreeing = [seg for seg in segs[60:135] if seg.state == NOISY and seg.agreement < 0.8]
+    assert len(disagreeing) >= 15
+    assert all(seg.state == GOOD for seg in segs[140:])
+
+
+def test_second_detector_confirms_real_beats_only(sample_ecg):
+    x = sample_ecg[: int(40 * FS)]
+    peaks = detect_r_peaks(x, FS)
+    tracker = QualityTracker(FS)
+    tracker.push(x, filter_record(x[:, None], FS, FilterSpec())[:, 0], None, list(peaks))
+    late = [p for p in peaks if 30 * FS < p < 39 * FS]  # it keeps the last seconds
+    assert all(tracker.confirms(int(p)) for p in late)
+    midway = [(p + q) // 2 for p, q in zip(late[:-1], late[1:], strict=True)]  # no QRS there
+    assert not any(tracker.confirms(m) for m in midway)
+    assert tracker.alarm_agreement(int(late[-1])) > 0.9
