@@ -33,6 +33,34 @@ def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> 
     return rng.permutation(np.concatenate([other, chosen]))
 
 
+def add_recorded_noise(
+    x: np.ndarray,
+    tracks: list[np.ndarray],
+    prob: float,
+    snr_db: tuple[float, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Recorded noise on the beat channel of a `prob` share of the beats, at an SNR drawn
+    uniformly in dB with nst's definition (QRS peak-to-peak over noise RMS, as sinusoids); the
+    template is a median of earlier beats and stays as it is."""
+    n, _, length = x.shape
+    chosen = np.flatnonzero(rng.random(n) < prob)
+    if not len(chosen) or not tracks:
+        return x
+    x = x.copy()
+    for i in chosen:
+        track = tracks[rng.integers(len(tracks))]
+        start = rng.integers(0, len(track) - length)
+        piece = track[start : start + length] - track[start : start + length].mean()
+        rms = float(np.sqrt(np.mean(piece * piece)))
+        if rms <= 0:
+            continue
+        snr = rng.uniform(*snr_db)
+        gain = 10.0 ** (-snr / 20.0) * np.sqrt(2.0) / 4.0 * float(np.ptp(x[i, 0])) / rms
+        x[i, 0] += (gain * piece).astype(np.float32)
+    return x
+
+
 def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.ndarray:
     """Shift the beat (channel 0) by up to `jitter` samples (edge-padded), as detector error
     would; scale the amplitude of beat and template together; add a little noise."""
@@ -47,12 +75,18 @@ def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.nd
 
 
 def beat_batches(
-    split: Split, cfg: TrainConfig, rng: np.random.Generator
+    split: Split,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    noise: list[np.ndarray] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
+    snr = (cfg.noise_snr_min_db, cfg.noise_snr_max_db)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
         x = augment_beats(split.x[idx], cfg.jitter, rng)
+        if noise:
+            x = add_recorded_noise(x, noise, cfg.noise_prob, snr, rng)
         assert split.extra is not None
         yield (
             torch.from_numpy(x),

@@ -259,6 +259,13 @@ def compress(
     limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
     leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, ...")] = None,
     latency_runs: int = 300,
+    noise_prob: Annotated[
+        float,
+        typer.Option(help="arrhythmia: share of student training beats with recorded noise added"),
+    ] = 0.0,
+    noise_dir: Annotated[
+        Path | None, typer.Option(help="nstdb folder for --noise-prob (else $ECG_EDGE_NSTDB)")
+    ] = None,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     import sys
@@ -284,6 +291,8 @@ def compress(
         threads=threads,
         leads=leads,
         latency_runs=latency_runs,
+        noise_prob=noise_prob,
+        noise_dir=noise_dir,
         command="trainer " + " ".join(sys.argv[1:]),
     )
     run_guarded(run_compress, opts, say=lambda line: console.print(line, highlight=False))

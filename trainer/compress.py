@@ -60,6 +60,8 @@ class CompressOptions:
     threads: int | None = None
     leads: str | None = None
     latency_runs: int = 300
+    noise_prob: float = 0.0  # arrhythmia students: share of beats with recorded noise added
+    noise_dir: Path | None = None
     command: str = ""
 
 
@@ -70,6 +72,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     stages_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     overrides = dict(seed=opts.seed, epochs=opts.epochs, limit=opts.limit, threads=opts.threads)
+    noise = {"noise_prob": opts.noise_prob, "noise_dir": opts.noise_dir and str(opts.noise_dir)}
     data = load_task(
         opts.task,
         opts.data_dir,
@@ -99,7 +102,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
 
     # 2. students per seed: without the teacher (ablation) and with it, same seed and budget;
     # distillation is a tool, not a rule: the student with the best validation score goes on
-    student_cfg = load_config(None, task=opts.task, model="student", **overrides)
+    student_cfg = load_config(None, task=opts.task, model="student", **overrides, **noise)
     teacher_pair = load_checkpoint(teacher)
     students: dict[str, Path] = {}
     for seed in opts.student_seeds or (opts.seed,):

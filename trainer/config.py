@@ -33,6 +33,12 @@ class TrainConfig:
     focal_gamma: float = 0.0
     jitter: int = 3  # R-peak jitter in model samples, covers detector error
     label_smoothing: float = 0.0
+    # recorded noise (nstdb bw + ma, their first 5 minutes: the stress test never adds those)
+    # added to this share of training beats at an SNR drawn between the bounds; 0 = none
+    noise_prob: float = 0.0
+    noise_snr_min_db: float = 0.0
+    noise_snr_max_db: float = 24.0
+    noise_dir: str | None = None  # nstdb folder (else $ECG_EDGE_NSTDB / $ECG_EDGE_DATA/nstdb)
     # knowledge distillation (used when a teacher is given)
     kd_alpha: float = 0.5  # share of the loss that follows the teacher
     kd_temperature: float = 2.0
@@ -46,6 +52,8 @@ class TrainConfig:
             raise InputError("kd_alpha must lie in [0, 1] and kd_temperature be positive")
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
+        if not 0.0 <= self.noise_prob <= 1.0 or self.noise_snr_min_db > self.noise_snr_max_db:
+            raise InputError("noise_prob must lie in [0, 1] and the SNR bounds be ordered")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be a positive number")
 

@@ -84,6 +84,14 @@ def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[
 # ---- the loop ------------------------------------------------------------------------------
 
 
+def _training_noise(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
+    from edge_monitor.dsp import FilterSpec
+    from trainer.datasets import nstdb
+
+    spec = FilterSpec(**data.preprocessing["filter"])
+    return nstdb.training_noise(nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec)
+
+
 def fit(
     cfg: TrainConfig,
     data: TaskData,
@@ -115,6 +123,7 @@ def fit(
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     diagnostic = cfg.task == "diagnostic"
+    noise = None if diagnostic or cfg.noise_prob <= 0 else _training_noise(cfg, data)
     if diagnostic:
         n_records = len(data.train)
         per_epoch = n_records * (
@@ -148,7 +157,7 @@ def fit(
             batches = (
                 diagnostic_batches(data.train, mcfg.input_length, cfg, rng)
                 if diagnostic
-                else beat_batches(data.train, cfg, rng)
+                else beat_batches(data.train, cfg, rng, noise)
             )
             for x, extra, y in batches:
                 if mcfg.members > 1:  # each member learns on its own, then they are averaged

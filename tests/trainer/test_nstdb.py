@@ -63,3 +63,30 @@ def test_unknown_noise_and_missing_noise_are_refused(nstdb_dir, mitdb_dir):
     em = nstdb.recover_em(nstdb_dir, mitdb_dir)
     with pytest.raises(InputError, match="not known"):
         nstdb.add_noise(np.zeros(10_000), em.signal[:10_000], 1.0, [(0, 5_000)])
+
+
+def test_training_noise_is_the_first_five_minutes_at_the_model_rate(nstdb_dir):
+    from edge_monitor.dsp import FilterSpec
+
+    tracks = nstdb.training_noise(nstdb_dir, 180.0, FilterSpec())
+    assert len(tracks) == 4  # bw and ma, two channels each
+    assert all(len(t) == int(nstdb.CLEAN_S * 180) and t.dtype == np.float32 for t in tracks)
+    assert all(np.isfinite(t).all() and t.std() > 0 for t in tracks)
+
+
+def test_recorded_noise_lands_at_the_drawn_snr_on_the_beat_only(nstdb_dir):
+    from edge_monitor.dsp import FilterSpec
+    from trainer.batches import add_recorded_noise
+
+    rng = np.random.default_rng(0)
+    tracks = nstdb.training_noise(nstdb_dir, 180.0, FilterSpec())
+    beat = np.zeros((8, 2, 90), np.float32)
+    beat[:, :, 40:50] = np.hanning(10)[None, None, :]  # a QRS-like bump, peak-to-peak 1
+    noisy = add_recorded_noise(beat, tracks, prob=1.0, snr_db=(6.0, 6.0), rng=rng)
+    assert np.array_equal(noisy[:, 1], beat[:, 1])  # the template is untouched
+    added = noisy[:, 0] - beat[:, 0]
+    rms = np.sqrt(np.mean((added - added.mean(axis=1, keepdims=True)) ** 2, axis=1))
+    snr = 20 * np.log10(np.ptp(beat[:, 0], axis=1) / (rms * np.sqrt(8)))
+    assert np.allclose(snr, 6.0, atol=1e-3)
+    untouched = add_recorded_noise(beat, tracks, prob=0.0, snr_db=(6.0, 6.0), rng=rng)
+    assert np.array_equal(untouched, beat)

@@ -110,6 +110,27 @@ def add_noise(
     return out
 
 
+TRAINING_NOISE = ("bw", "ma")
+
+
+def training_noise(nstdb: Path, fs_out: float, filter_spec) -> list[np.ndarray]:
+    """The first 5 minutes of bw and ma, both channels, through the device's front-end filter
+    and resampled to the beat model's rate: augmentation noise that the noise stress test (which
+    adds noise from minute 5 on, and em only there) never reuses."""
+    from edge_monitor.dsp import filter_record, resample_record
+
+    tracks = []
+    for name in TRAINING_NOISE:
+        signal, header = read_signal(nstdb / name)
+        fs = float(header["fs"])
+        head = signal[: int(round(CLEAN_S * fs))]
+        model = resample_record(filter_record(head, fs, filter_spec), fs, fs_out)
+        tracks += [
+            np.ascontiguousarray(model[:, c], dtype=np.float32) for c in range(model.shape[1])
+        ]
+    return tracks
+
+
 def normal_beats(record_path: Path) -> np.ndarray:
     ann = read_annotations(record_path)
     return np.array(
