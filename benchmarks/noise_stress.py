@@ -199,10 +199,10 @@ def run_task(task: Task) -> dict:
     }
 
 
-def _init(mitdb: Path, nstdb_dir: Path, quality: QualitySpec) -> None:
+def _init(mitdb: Path, nstdb_dir: Path, quality: QualitySpec, bundle: Path | None) -> None:
     _CONTEXT["mitdb"] = mitdb
     _CONTEXT["quality"] = quality
-    _CONTEXT["bundle"] = load_bundle(embedded_bundle("arrhythmia"))
+    _CONTEXT["bundle"] = load_bundle(bundle or embedded_bundle("arrhythmia"))
     _CONTEXT["noise"] = {
         name: nstdb.load_noise(name, nstdb_dir, mitdb) for name in nstdb.NOISE_NAMES
     }
@@ -296,6 +296,7 @@ def main() -> None:
     parser.add_argument("--noise", nargs="*", default=list(nstdb.NOISE_NAMES))
     parser.add_argument("--snr", nargs="*", type=float, default=list(SNRS))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
     parser.add_argument(
         "--min-agreement",
         type=float,
@@ -313,7 +314,7 @@ def main() -> None:
     tasks += [Task(r, nz, snr) for nz in args.noise for snr in args.snr for r in args.records]
     ctx = mp.get_context("spawn")
     with ctx.Pool(
-        args.workers, initializer=_init, initargs=(args.mitdb, args.nstdb, quality)
+        args.workers, initializer=_init, initargs=(args.mitdb, args.nstdb, quality, args.bundle)
     ) as pool:
         results = []
         for i, r in enumerate(pool.imap_unordered(run_task, tasks), 1):
@@ -328,7 +329,7 @@ def main() -> None:
         if not c["true"]
     ]
     result = {
-        "bundle": "embedded arrhythmia",
+        "bundle": str(args.bundle or "embedded arrhythmia"),
         "records": args.records,
         "quality_spec": quality.as_dict(),
         "protocol": {"clean_s": nstdb.CLEAN_S, "segment_s": nstdb.SEGMENT_S, "lead": "MLII"},

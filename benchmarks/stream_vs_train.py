@@ -41,9 +41,10 @@ def stream_record(bundle, path: Path) -> tuple[np.ndarray, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mitdb", type=Path, required=True)
+    parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/stream_vs_train.json"))
     args = parser.parse_args()
-    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    bundle = load_bundle(args.bundle or embedded_bundle("arrhythmia"))
     y_true, y_pred, per_record = [], [], {}
     t0 = time.perf_counter()
     for name in DS2:
