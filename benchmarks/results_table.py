@@ -245,6 +245,26 @@ def noise_rows(d: dict) -> list[str]:
     return rows
 
 
+def noise_training_rows(clean: dict, noisy: dict) -> list[str]:
+    rows = [
+        "| condition (clean-trained -> noise-trained) | false critical / h | V Se / +P "
+        "| S Se / +P |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, a in clean["summary"].items():
+        b = noisy["summary"].get(key)
+        if b is None:
+            continue
+        name = "no noise added" if key == "clean" else f"{a['noise']} {a['snr_db']:+g} dB"
+        x, y = a["all"], b["all"]
+        rows.append(
+            f"| {name} | {a['false_critical_per_hour']:.2f} -> {b['false_critical_per_hour']:.2f} "
+            f"| {x['V_se']:.3f} / {x['V_ppv']:.3f} -> {y['V_se']:.3f} / {y['V_ppv']:.3f} "
+            f"| {x['S_se']:.3f} / {x['S_ppv']:.3f} -> {y['S_se']:.3f} / {y['S_ppv']:.3f} |"
+        )
+    return rows
+
+
 def mixer_rows(check: dict) -> list[str]:
     leads = list(next(iter(check.values())))
     rows = [
@@ -372,6 +392,17 @@ def results_markdown(root: Path) -> str:
             "level (see trainer/datasets/nstdb.py). Our own 118 + em mix equals the published "
             "V1 signal to a few ADC units.",
             mixer_rows(d["mixer_check"]),
+        )
+    clean_fp32, noisy_fp32 = load("noise_stress_fp32_v4.json"), load("noise_stress_fp32_v5.json")
+    if clean_fp32 is not None and noisy_fp32 is not None:
+        out += section(
+            "Does training with recorded noise help? (fp32 students, same monitor code)",
+            "The shipped student's fp32 twin against the student that `trainer compress ... "
+            "--noise-prob 0.5 --noise-dir ../shared/data/nstdb` chose on validation (not "
+            "shipped: weak on S, and its int8 model failed the gate): `python "
+            "benchmarks/noise_stress.py ... --noise em ma --snr 12 6 --model "
+            "runs/compress/arrhythmia-rpi4-v{4,5}/stages/final/model-fp32.onnx`.",
+            noise_training_rows(clean_fp32, noisy_fp32),
         )
     if (d := load("serial_faults.json")) is not None:
         out += section(
