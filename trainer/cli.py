@@ -266,6 +266,9 @@ def compress(
     noise_dir: Annotated[
         Path | None, typer.Option(help="nstdb folder for --noise-prob (else $ECG_EDGE_NSTDB)")
     ] = None,
+    noise_snr_min: Annotated[
+        float | None, typer.Option(help="lowest SNR (dB) of the added noise (default 0)")
+    ] = None,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     import sys
@@ -293,6 +296,7 @@ def compress(
         latency_runs=latency_runs,
         noise_prob=noise_prob,
         noise_dir=noise_dir,
+        noise_snr_min_db=noise_snr_min,
         command="trainer " + " ".join(sys.argv[1:]),
     )
     run_guarded(run_compress, opts, say=lambda line: console.print(line, highlight=False))

@@ -62,6 +62,7 @@ class CompressOptions:
     latency_runs: int = 300
     noise_prob: float = 0.0  # arrhythmia students: share of beats with recorded noise added
     noise_dir: Path | None = None
+    noise_snr_min_db: float | None = None  # lower bound of the drawn SNR (config default else)
     command: str = ""
 
 
@@ -72,7 +73,11 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     stages_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     overrides = dict(seed=opts.seed, epochs=opts.epochs, limit=opts.limit, threads=opts.threads)
-    noise = {"noise_prob": opts.noise_prob, "noise_dir": opts.noise_dir and str(opts.noise_dir)}
+    noise = {
+        "noise_prob": opts.noise_prob,
+        "noise_dir": opts.noise_dir and str(opts.noise_dir),
+        "noise_snr_min_db": opts.noise_snr_min_db,
+    }
     data = load_task(
         opts.task,
         opts.data_dir,

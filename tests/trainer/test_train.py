@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from edge_monitor.errors import DataNotFoundError
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_checkpoint
@@ -97,3 +98,18 @@ def test_a_teacher_for_another_task_is_refused(tiny_mitdb, tiny_ptbxl, tmp_path)
             show_progress=False,
             teacher=load_checkpoint(tmp_path / "t.pt"),
         )
+
+
+def test_training_with_recorded_noise_changes_the_run_and_is_recorded(
+    tiny_mitdb, nstdb_dir, tmp_path
+):
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    plain = fit(cfg, data, tmp_path / "plain" / "model.pt", show_progress=False)
+    noisy_cfg = replace(cfg, noise_prob=1.0, noise_snr_min_db=6.0, noise_dir=str(nstdb_dir))
+    noisy = fit(noisy_cfg, data, tmp_path / "noisy" / "model.pt", show_progress=False)
+    assert noisy["train_config"]["noise_prob"] == 1.0
+    assert noisy["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+    missing = replace(cfg, noise_prob=0.5, noise_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(DataNotFoundError, match="not found"):
+        fit(missing, data, tmp_path / "x" / "model.pt", show_progress=False)
