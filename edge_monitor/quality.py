@@ -253,9 +253,9 @@ class QualityTracker:
 
     def confirms(self, sample: int) -> bool:
         """Does the second detector also see a QRS at `sample` (source numbering)? Asked for each
-        beat before it may drive an alarm: an artefact the first detector took for a beat, or
-        that deformed a beat into a 'V', rarely fools both. Needs the signal up to a few hundred
-        ms after the beat, which a classified beat always has."""
+        beat before it may drive an alarm: an artefact the first detector took for a beat rarely
+        fools both (a real beat deformed by noise does: see the noise stress results). Needs the
+        signal up to a few hundred ms after the beat, which a classified beat always has."""
         if not self._uses_peaks:
             return True
         end = self._next_start + self._pending  # source index one past the newest sample
