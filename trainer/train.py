@@ -84,7 +84,7 @@ def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[
 # ---- the loop ------------------------------------------------------------------------------
 
 
-def _training_noise(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
+def training_noise_for(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
     from edge_monitor.dsp import FilterSpec
     from trainer.datasets import nstdb
 
@@ -123,7 +123,7 @@ def fit(
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     diagnostic = cfg.task == "diagnostic"
-    noise = None if diagnostic or cfg.noise_prob <= 0 else _training_noise(cfg, data)
+    noise = None if diagnostic or cfg.noise_prob <= 0 else training_noise_for(cfg, data)
     if diagnostic:
         n_records = len(data.train)
         per_epoch = n_records * (

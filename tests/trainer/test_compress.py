@@ -62,3 +62,25 @@ def test_record_bootstrap_sees_a_real_difference_and_noise():
     assert better["diff"] > 0.2 and not better["within_noise"]
     same = record_bootstrap_f1(y, noisy, noisy, groups, cls=1)
     assert same["diff"] == 0 and same["within_noise"]
+
+
+def test_students_trained_with_noise_are_chosen_on_clean_and_noisy_validation(
+    tiny_mitdb, nstdb_dir, tmp_path
+):
+    from trainer.compress import noisy_validation_score, selection_score
+    from trainer.config import TrainConfig
+    from trainer.tasks import load_task
+    from trainer.train import fit, training_noise_for
+
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    cfg = TrainConfig(**{**cfg.to_dict(), "noise_prob": 0.5, "noise_dir": str(nstdb_dir)})
+    ckpt = fit(cfg, data, tmp_path / "s" / "model.pt", show_progress=False)
+    tracks = training_noise_for(cfg, data)
+    noisy = noisy_validation_score(tmp_path / "s" / "model.pt", data, tracks)
+    assert 0.0 <= noisy <= 1.0
+    assert noisy == noisy_validation_score(tmp_path / "s" / "model.pt", data, tracks)  # fixed draw
+    clean = float(ckpt["metrics"]["val_score"])
+    assert selection_score({"val_score": clean}) == clean
+    both = selection_score({"val_score": clean, "noisy_val_score": noisy})
+    assert both == pytest.approx((clean + noisy) / 2)
