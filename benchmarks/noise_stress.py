@@ -92,12 +92,11 @@ def reference_events(
                 rhythm_start = int(s)
     samples = np.array([b[0] for b in beats])
     rr = np.diff(samples) / fs
-    gaps = [(int(samples[i]), int(samples[i + 1])) for i in np.flatnonzero(rr >= spec.asystole_s)]
+    at = np.flatnonzero(rr >= spec.asystole_s)
+    gaps = [(int(samples[i]), int(samples[i + 1])) for i in at]
     # the clock is checked once per second and the detector decides late: a pause must outlast
     # the asystole time by a second to be one the monitor has to catch
-    long_gaps = [
-        (int(samples[i]), int(samples[i + 1])) for i in np.flatnonzero(rr >= spec.asystole_s + 1)
-    ]
+    long_gaps = [gap for i, gap in zip(at, gaps, strict=True) if rr[i] >= spec.asystole_s + 1]
     return spans + gaps, required + long_gaps
 
 

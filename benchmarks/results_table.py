@@ -224,6 +224,10 @@ def int8_rows(d: dict) -> list[str]:
     return rows
 
 
+def _condition(key: str, e: dict) -> str:
+    return "no noise added" if key == "clean" else f"{e['noise']} {e['snr_db']:+g} dB"
+
+
 def noise_rows(d: dict) -> list[str]:
     rows = [
         "| noise, SNR | R-peak Se / +P | V Se / +P | S Se / +P | false critical / h "
@@ -233,7 +237,7 @@ def noise_rows(d: dict) -> list[str]:
     ]
     for key, e in d["summary"].items():
         a, g = e["all"], e["gated"]
-        name = "no noise added" if key == "clean" else f"{e['noise']} {e['snr_db']:+g} dB"
+        name = _condition(key, e)
         rows.append(
             f"| {name} | {a['r_peak_se']:.3f} / {a['r_peak_ppv']:.3f} "
             f"| {a['V_se']:.3f} / {a['V_ppv']:.3f} | {a['S_se']:.3f} / {a['S_ppv']:.3f} "
@@ -255,7 +259,7 @@ def noise_training_rows(clean: dict, noisy: dict) -> list[str]:
         b = noisy["summary"].get(key)
         if b is None:
             continue
-        name = "no noise added" if key == "clean" else f"{a['noise']} {a['snr_db']:+g} dB"
+        name = _condition(key, a)
         x, y = a["all"], b["all"]
         rows.append(
             f"| {name} | {a['false_critical_per_hour']:.2f} -> {b['false_critical_per_hour']:.2f} "

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_monitor.quality import GOOD, MESSAGES, vf_leakage
+from edge_monitor.quality import GOOD, MESSAGES, VF_LEAKAGE, VF_MIN_PTP_MV, vf_leakage
 
 CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
 
@@ -40,7 +40,7 @@ class AlertSpec:
     af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
     af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
     vf_window_s: float = 4.0
-    vf_leakage: float = 0.625  # Kuo & Dillman VF-filter leakage below this: VF-like
+    vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like
     cooldown_s: float = 30.0
 
 
@@ -267,7 +267,7 @@ class AlertEngine:
         while len(self._vf_buffer) >= n:
             window, self._vf_buffer = self._vf_buffer[:n], self._vf_buffer[n // 2 :]
             # VF has amplitude; a low-amplitude window is asystole's business
-            finding = np.ptp(window) > 0.2 and vf_leakage(window) < self.spec.vf_leakage
+            finding = np.ptp(window) > VF_MIN_PTP_MV and vf_leakage(window) < self.spec.vf_leakage
             events += self._update("VF", bool(finding), sample, {})
         return events
 

@@ -30,6 +30,10 @@ from edge_monitor.iir import butter_sos
 from edge_monitor.qrs import block_peaks
 
 GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturated", "noisy"
+# VF-like, for the VF alarm (alerts.py) and the gate's VF exemption alike: Kuo & Dillman's
+# filter leaks less than this, on a signal with more amplitude than asystole's baseline
+VF_LEAKAGE = 0.625
+VF_MIN_PTP_MV = 0.2
 MESSAGES = {
     GOOD: "signal good",
     LEADS_OFF: "leads off: check the electrodes",
@@ -58,7 +62,7 @@ class QualitySpec:
     agreement_tol_s: float = 0.15
     min_alarm_agreement: float = 0.9  # a VT alarm asks more of the beats before it...
     alarm_agreement_s: float = 8.0  # ...over this many seconds
-    vf_leakage: float = 0.625  # VF-like (alerts.AlertSpec's VF test): detectors may disagree
+    vf_leakage: float = VF_LEAKAGE  # VF-like: the detectors may disagree there
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -118,7 +122,7 @@ def assess_segment(
     broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and ptp >= spec.noise_min_ptp_mv
     # in VF/flutter two detectors disagree too: that is the VF rule's to judge, not noise
     disagree = agreement < spec.min_agreement and not (
-        ptp > 0.2 and vf_leakage(ctx) < spec.vf_leakage
+        ptp > VF_MIN_PTP_MV and vf_leakage(ctx) < spec.vf_leakage
     )
     if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree:
         return NOISY, k, ptp

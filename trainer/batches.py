@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from trainer.config import TrainConfig
+from trainer.datasets.nstdb import gain_for_snr
 from trainer.tasks import Split
 
 
@@ -56,7 +57,7 @@ def add_recorded_noise(
         if rms <= 0:
             continue
         snr = rng.uniform(*snr_db)
-        gain = 10.0 ** (-snr / 20.0) * np.sqrt(2.0) / 4.0 * float(np.ptp(x[i, 0])) / rms
+        gain = gain_for_snr(snr, float(np.ptp(x[i, 0])), rms)
         x[i, 0] += (gain * piece).astype(np.float32)
     return x
 
