@@ -44,6 +44,7 @@ class Quantization:
     format: str
     per_channel: bool
     calibration_methods: list[str]
+    activation_type: str  # "uint8" or "int8"; weights are always int8
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ _SECTIONS = {
     "sensor": Sensor,
 }
 _CALIBRATION_METHODS = {"minmax", "percentile", "entropy"}
+ACTIVATION_TYPES = ("uint8", "int8")
 
 
 def available_profiles() -> list[str]:
@@ -139,6 +141,8 @@ def _validate(p: DeviceProfile, where: str) -> None:
         raise InputError(f"{where}: unknown calibration methods {', '.join(sorted(unknown))}")
     if p.quantization.format not in ("QDQ", "QOperator"):
         raise InputError(f"{where}: quantization format must be QDQ or QOperator")
+    if p.quantization.activation_type not in ACTIVATION_TYPES:
+        raise InputError(f"{where}: activation_type must be {' or '.join(ACTIVATION_TYPES)}")
     if p.sensor.fs <= 0 or p.sensor.adc_gain <= 0 or not p.sensor.sig_name:
         raise InputError(f"{where}: the sensor needs fs > 0, adc_gain > 0 and lead names")
 

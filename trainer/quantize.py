@@ -68,6 +68,7 @@ def quantize_once(
     method: str,
     per_channel: bool,
     quant_format: str = "QDQ",
+    activation_type: str = "uint8",
 ) -> None:
     if method not in METHODS:
         raise InputError(f"unknown calibration method {method!r}; choose {', '.join(METHODS)}")
@@ -77,7 +78,7 @@ def quantize_once(
         FeedReader(feeds),
         quant_format=QuantFormat.QDQ if quant_format == "QDQ" else QuantFormat.QOperator,
         per_channel=per_channel,
-        activation_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=METHODS[method],
         extra_options={"CalibMovingAverage": method == "minmax"},
@@ -118,7 +119,7 @@ def quantize_model(
         candidates = {}
         for method in q.calibration_methods:
             path = work / f"int8-{method}.onnx"
-            quantize_once(pre, path, feeds, method, q.per_channel, q.format)
+            quantize_once(pre, path, feeds, method, q.per_channel, q.format, q.activation_type)
             keep_contract(fp32_path, path)
             score = task_score(
                 contract.task, data.val.y, onnx_predict(path, data.val), contract.classes
@@ -137,6 +138,7 @@ def quantize_model(
             feeds,
             {
                 "calibration": best,
+                "activation_type": q.activation_type,
                 "calibration_inputs": len(feeds),
                 "validation": {"fp32": fp32_val, **{m: c["val"] for m, c in candidates.items()}},
             },

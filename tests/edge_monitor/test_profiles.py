@@ -45,6 +45,9 @@ def test_missing_key_and_bad_values_are_errors(tmp_path):
     f.write_text(copy_of(tmp_path).replace('"entropy"', '"kl"'))
     with pytest.raises(InputError, match="calibration"):
         load_profile(f)
+    f.write_text(copy_of(tmp_path).replace('activation_type = "uint8"', 'activation_type = "int4"'))
+    with pytest.raises(InputError, match="activation_type"):
+        load_profile(f)
 
 
 def test_unknown_profile_names_the_shipped_ones(tmp_path):

@@ -48,6 +48,29 @@ def test_int8_model_keeps_its_contract_and_passes_the_gate(fp32_beat_model, tmp_
     assert int8_weights
 
 
+def optimized_ops(path, tmp_path) -> list[str]:
+    """The node types onnxruntime actually runs after its graph optimizations."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+
+
+def test_unsigned_activations_fuse_every_conv_into_an_integer_kernel(fp32_beat_model, tmp_path):
+    """Why the profiles say uint8: with signed activations onnxruntime on x86 leaves convs in
+    fp32 behind dequantize nodes; with unsigned ones every conv runs as QLinearConv."""
+    fp32, data = fp32_beat_model
+    feeds = real_inputs(data.train, read_contract(fp32).inputs, 32)
+    n_conv = sum(n.op_type == "Conv" for n in onnx.load(str(fp32)).graph.node)
+    quantize_once(fp32, tmp_path / "u8.onnx", feeds, "minmax", True, activation_type="uint8")
+    ops = optimized_ops(tmp_path / "u8.onnx", tmp_path)
+    assert "Conv" not in ops
+    assert ops.count("QLinearConv") == n_conv > 0
+
+
 def test_gate_refuses_a_badly_calibrated_model_and_says_where(fp32_beat_model, tmp_path):
     fp32, data = fp32_beat_model
     contract = read_contract(fp32)
