@@ -269,6 +269,14 @@ def compress(
     noise_snr_min: Annotated[
         float | None, typer.Option(help="lowest SNR (dB) of the added noise (default 0)")
     ] = None,
+    harden_noise_prob: Annotated[
+        float,
+        typer.Option(
+            help="arrhythmia: fine-tune the chosen student with recorded noise on this share of "
+            "beats, kept if clean + noisy validation improves (0: no hardening)"
+        ),
+    ] = 0.0,
+    harden_epochs: Annotated[int, typer.Option(help="epochs of noise hardening")] = 10,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     import sys
@@ -297,6 +305,8 @@ def compress(
         noise_prob=noise_prob,
         noise_dir=noise_dir,
         noise_snr_min_db=noise_snr_min,
+        harden_noise_prob=harden_noise_prob,
+        harden_epochs=harden_epochs,
         command="trainer " + " ".join(sys.argv[1:]),
     )
     run_guarded(run_compress, opts, say=lambda line: console.print(line, highlight=False))

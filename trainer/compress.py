@@ -25,7 +25,6 @@ from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError
 from edge_monitor.inference import LatencyStats, open_session, time_session
 from edge_monitor.profiles import DeviceProfile, load_profile
-from trainer.batches import add_recorded_noise
 from trainer.checkpoint import git_commit, load_checkpoint
 from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
@@ -36,7 +35,14 @@ from trainer.onnx_eval import onnx_predict
 from trainer.prune import prune_inner_channels
 from trainer.quantize import quantize_model
 from trainer.tasks import TaskData, load_task
-from trainer.train import fit, predict, seed_everything, training_noise_for, validation_score
+from trainer.train import (
+    fit,
+    noisy_split,
+    predict,
+    seed_everything,
+    training_noise_for,
+    validation_score,
+)
 
 # pruning is kept when it costs no more than this on validation (the issue's tolerances)
 PRUNE_TOLERANCE = {"diagnostic": 0.005, "arrhythmia": 0.01}
@@ -64,20 +70,20 @@ class CompressOptions:
     noise_prob: float = 0.0  # arrhythmia students: share of beats with recorded noise added
     noise_dir: Path | None = None
     noise_snr_min_db: float | None = None  # lower bound of the drawn SNR (config default else)
+    # arrhythmia: fine-tune the chosen student with recorded noise on this share of beats
+    # ("hardening"); 0 skips the stage
+    harden_noise_prob: float = 0.0
+    harden_epochs: int = 10
     command: str = ""
 
 
-NOISY_VALIDATION_SNR_DB = (6.0, 18.0)
-
-
 def noisy_validation_score(ckpt_path: Path, data: TaskData, tracks: list[np.ndarray]) -> float:
-    """The validation score with recorded noise on every validation beat (fixed draw): what a
-    student trained with noise is for. Chosen by this and the clean score together, a student
-    cannot win by being good on one alone (seeds differ far more than the noise does)."""
+    """The validation score with recorded noise on every validation beat (the fixed draw `fit`
+    scores noise-trained epochs on): what a student trained with noise is for. Chosen by this and
+    the clean score together, a student cannot win by being good on one alone (seeds differ far
+    more than the noise does)."""
     model, ckpt = load_checkpoint(ckpt_path)
-    rng = np.random.default_rng(0)
-    x = add_recorded_noise(data.val.x, tracks, 1.0, NOISY_VALIDATION_SNR_DB, rng)
-    noisy = replace(data.val, x=x)
+    noisy = noisy_split(data.val, tracks)
     probs = predict(model, noisy, data.task, ckpt["train_config"]["eval_stride"])
     return float(validation_score(data.task, noisy, probs, data.classes))
 
@@ -145,29 +151,73 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             name = f"student-{variant}-s{seed}"
             say(f"training {name}" + (" from the teacher" if pair else " without the teacher"))
             students[name] = stages_dir / name / "model.pt"
-            _fit(cfg, data, students[name], teacher=pair)
+            _fit(cfg, data, students[name], teacher=pair, noise_tracks=noise_tracks)
             label = "student, distilled" if pair else "student, labels only"
             run_stage(name, students[name], "torch fp32", f"{label}, seed {seed}")
             if noise_tracks:
-                stages[name]["noisy_val_score"] = noisy_validation_score(
-                    students[name], data, noise_tracks
-                )
                 say(f"{name}: validation with noise {stages[name]['noisy_val_score']:.4f}")
     base_stage = max(students, key=lambda k: selection_score(stages[k]))
     base = students[base_stage]
     stages[base_stage]["selected"] = True
     stages["_ablation"] = ablation_summary(stages, data.task)
     say(f"{base_stage} goes on (best validation score)")
-    chosen, chosen_stage = base, base_stage
+    chosen, chosen_stage, chosen_cfg = base, base_stage, student_cfg
 
-    # 3. structured pruning of the distilled student, fine-tuned with the teacher
-    if opts.prune_ratio > 0:
+    # 3. noise hardening: the chosen student fine-tuned on beats with recorded noise, BatchNorm
+    # statistics frozen, epochs scored on clean and noisy validation together; kept only when
+    # that mean beats the student's own, so it cannot trade the clean beats away unnoticed
+    if opts.harden_noise_prob > 0 and data.task == "arrhythmia":
+        harden_cfg = replace(
+            student_cfg,
+            seed=load_checkpoint(base)[1]["train_config"]["seed"],
+            noise_prob=opts.harden_noise_prob,
+            epochs=opts.harden_epochs,
+            lr=student_cfg.lr / 3,
+            freeze_batchnorm=True,
+        )
+        tracks = noise_tracks or training_noise_for(harden_cfg, data)
+        if "noisy_val_score" not in stages[base_stage]:
+            stages[base_stage]["noisy_val_score"] = noisy_validation_score(base, data, tracks)
+        hardened = stages_dir / "student-hardened" / "model.pt"
+        say(
+            f"hardening {base_stage}: fine-tuning with recorded noise on "
+            f"{opts.harden_noise_prob:.0%} of the beats"
+        )
         model, _ = load_checkpoint(base)
+        _fit(
+            harden_cfg,
+            data,
+            hardened,
+            init=model,
+            noise_tracks=tracks,
+            lineage={"hardened_from": str(base), "noise_prob": opts.harden_noise_prob},
+        )
+        run_stage("student-hardened", hardened, "torch fp32", f"{base_stage}, noise-hardened")
+        before = selection_score(stages[base_stage])
+        after = selection_score(stages["student-hardened"])
+        keep = after > before
+        stages["student-hardened"]["hardening"] = {
+            "from": base_stage,
+            "noise_prob": opts.harden_noise_prob,
+            "selection_before": before,
+            "selection_after": after,
+            "kept": keep,
+        }
+        say(
+            f"hardening {'kept' if keep else 'not kept'}: mean of clean and noisy validation "
+            f"{before:.4f} -> {after:.4f}"
+        )
+        if keep:
+            chosen, chosen_stage, chosen_cfg = hardened, "student-hardened", harden_cfg
+
+    # 4. structured pruning of the chosen student, fine-tuned with the teacher
+    if opts.prune_ratio > 0:
+        model, _ = load_checkpoint(chosen)
         pruned_model = prune_inner_channels(model, opts.prune_ratio)
         before, after = model_size(model), model_size(pruned_model)
         pruned = stages_dir / "student-pruned" / "model.pt"
         ft_cfg = replace(
-            student_cfg,
+            chosen_cfg,
             epochs=opts.finetune_epochs or max(1, student_cfg.epochs // 2),
             lr=student_cfg.lr / 3,
         )
@@ -179,13 +229,13 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             teacher=teacher_pair,
             init=pruned_model,
             lineage={
-                "pruned_from": str(base),
+                "pruned_from": str(chosen),
                 "ratio": opts.prune_ratio,
                 "before": {"params": before.params, "macs": before.macs},
                 "after": {"params": after.params, "macs": after.macs},
             },
         )
-        run_stage("student-pruned", pruned, "torch fp32", f"{base_stage} pruned")
+        run_stage("student-pruned", pruned, "torch fp32", f"{chosen_stage} pruned")
         stages["student-pruned"]["pruning"] = {
             "ratio": opts.prune_ratio,
             "params_before": before.params,
@@ -194,7 +244,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             "macs_after": after.macs,
             "macs_removed": 1 - after.macs / before.macs,
         }
-        drop = stages[base_stage]["val_score"] - stages["student-pruned"]["val_score"]
+        drop = selection_score(stages[chosen_stage]) - selection_score(stages["student-pruned"])
         keep = drop <= PRUNE_TOLERANCE[data.task]
         stages["student-pruned"]["pruning"].update(
             {"val_drop": drop, "kept": keep, "tolerance": PRUNE_TOLERANCE[data.task]}
@@ -206,7 +256,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
         if keep:
             chosen, chosen_stage = pruned, "student-pruned"
 
-    # 4. export + int8 of the teacher (the seed's quantization step) and of the chosen student
+    # 5. export + int8 of the teacher (the seed's quantization step) and of the chosen student
     say("exporting and quantizing the teacher")
     _onnx_stages(
         stages, "teacher", teacher, stages_dir / "teacher", data, profile, opts, say, "teacher"
@@ -217,7 +267,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     )
     shutil.copyfile(final_int8, out / MODEL_FILE)
 
-    # 5. same-run latency: torch teacher, fp32 ONNX twin, int8; 1 thread and the profile's
+    # 6. same-run latency: torch teacher, fp32 ONNX twin, int8; 1 thread and the profile's
     say("measuring latency")
     latency = measure_latencies(teacher, final_fp32, out / MODEL_FILE, data, profile, opts)
 
@@ -272,7 +322,13 @@ def _stage_entry(kind: str, note: str, ckpt: Path, metrics: dict, task: str) -> 
         "checkpoint": str(ckpt),
         "params": metrics["size"]["params"],
         "macs": metrics["size"]["macs"],
-        "val_score": float(ck["metrics"]["val_score"]),
+        # a noise-trained checkpoint's val_score mixes clean and noisy: keep the parts apart
+        "val_score": float(ck["metrics"].get("val_clean", ck["metrics"]["val_score"])),
+        **(
+            {"noisy_val_score": float(ck["metrics"]["val_noisy"])}
+            if "val_noisy" in ck["metrics"]
+            else {}
+        ),
         "train_seconds": metrics["resources"].get("train_seconds"),
         "test": _headline(task, metrics["test"]),
     }

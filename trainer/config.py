@@ -39,6 +39,9 @@ class TrainConfig:
     noise_snr_min_db: float = 0.0
     noise_snr_max_db: float = 24.0
     noise_dir: str | None = None  # nstdb folder (else $ECG_EDGE_NSTDB / $ECG_EDGE_DATA/nstdb)
+    # fine-tuning: keep BatchNorm's running statistics as the initial model has them, so noisy
+    # fine-tuning beats do not move the normalisation the clean beats were learned with
+    freeze_batchnorm: bool = False
     # knowledge distillation (used when a teacher is given)
     kd_alpha: float = 0.5  # share of the loss that follows the teacher
     kd_temperature: float = 2.0

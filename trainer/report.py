@@ -17,6 +17,7 @@ ROWS = [
     ("teacher-int8", "teacher, int8"),
     ("student-plain", "student, labels only"),
     ("student-kd", "student, distilled"),
+    ("student-hardened", "student, noise-hardened"),
     ("student-pruned", "student, pruned + fine-tuned"),
     ("final-fp32", "shipped model, fp32 ONNX"),
     ("final-int8", "shipped model, int8 ONNX (model.onnx)"),
@@ -127,6 +128,16 @@ def render_markdown(manifest: dict) -> str:
             f"Distillation ablation, {ablation['metric']} without -> with the teacher: {per_seed}; "
             f"mean difference {ablation['mean_diff']:+.3f}{sd} over {len(ablation['rows'])} "
             "seed(s).",
+        ]
+    hardening = manifest["stages"].get("student-hardened", {}).get("hardening")
+    if hardening:
+        lines += [
+            "",
+            f"Noise hardening: {hardening['from']} fine-tuned with recorded noise on "
+            f"{hardening['noise_prob']:.0%} of the training beats; mean of clean and noisy "
+            f"validation {hardening['selection_before']:.4f} -> "
+            f"{hardening['selection_after']:.4f}: "
+            f"{'carried on' if hardening['kept'] else 'not carried on'}.",
         ]
     pruning = manifest["stages"].get("student-pruned", {}).get("pruning")
     if pruning:

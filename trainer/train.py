@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import resource
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,13 @@ from torch.nn import functional as F
 
 from edge_monitor.dsp import window_starts
 from edge_monitor.inference import aggregate_windows
-from trainer.batches import beat_batches, beat_class_weights, beat_epoch_indices, diagnostic_batches
+from trainer.batches import (
+    add_recorded_noise,
+    beat_batches,
+    beat_class_weights,
+    beat_epoch_indices,
+    diagnostic_batches,
+)
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
 from trainer.distill import check_teacher, frozen, kd_loss
@@ -84,12 +91,30 @@ def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[
 # ---- the loop ------------------------------------------------------------------------------
 
 
+# noisy validation: every validation beat gets recorded noise at an SNR in this range, one fixed
+# draw, so epochs and students are scored on the same noisy beats
+NOISY_VALIDATION_SNR_DB = (6.0, 18.0)
+
+
+def noisy_split(split: Split, tracks: list[np.ndarray]) -> Split:
+    rng = np.random.default_rng(0)
+    return replace(split, x=add_recorded_noise(split.x, tracks, 1.0, NOISY_VALIDATION_SNR_DB, rng))
+
+
 def training_noise_for(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
     from edge_monitor.dsp import FilterSpec
     from trainer.datasets import nstdb
 
     spec = FilterSpec(**data.preprocessing["filter"])
     return nstdb.training_noise(nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec)
+
+
+def train_mode(model: nn.Module, freeze_batchnorm: bool) -> None:
+    model.train()
+    if freeze_batchnorm:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()  # normalise with the running statistics, and leave them as they are
 
 
 def fit(
@@ -100,11 +125,15 @@ def fit(
     teacher: tuple[nn.Module, dict] | None = None,
     init: nn.Module | None = None,
     lineage: dict | None = None,
+    noise_tracks: list[np.ndarray] | None = None,
 ) -> dict:
     """Train, keep the best validation epoch, write the checkpoint to `out`; return it.
 
     With a teacher (model, checkpoint) the loss mixes the labels with the teacher's soft outputs.
     With `init` (a pruned network, say) training starts from that model instead of a new preset.
+    Trained with recorded noise (`cfg.noise_prob`; tracks loaded unless given), an epoch is scored
+    on the mean of the clean and the noisy validation score: a model that only learned to
+    ignore noise, or only the clean beats, does not win.
     """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -123,7 +152,10 @@ def fit(
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     diagnostic = cfg.task == "diagnostic"
-    noise = None if diagnostic or cfg.noise_prob <= 0 else training_noise_for(cfg, data)
+    noise = None
+    if not diagnostic and cfg.noise_prob > 0:
+        noise = noise_tracks if noise_tracks is not None else training_noise_for(cfg, data)
+    val_noisy = noisy_split(data.val, noise) if noise else None
     if diagnostic:
         n_records = len(data.train)
         per_epoch = n_records * (
@@ -139,6 +171,7 @@ def fit(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     best_score, best_state, best_epoch, stale = -np.inf, None, -1, 0
+    best_parts: dict[str, float] = {}
     history: list[dict] = []
     t0 = time.perf_counter()
     progress = Progress(
@@ -152,7 +185,7 @@ def fit(
     with progress:
         bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
         for epoch in range(cfg.epochs):
-            model.train()
+            train_mode(model, cfg.freeze_batchnorm)
             losses = []
             batches = (
                 diagnostic_batches(data.train, mcfg.input_length, cfg, rng)
@@ -180,16 +213,16 @@ def fit(
                 losses.append(float(loss.detach()))
             probs = predict(model, data.val, cfg.task, cfg.eval_stride, aggregate=cfg.aggregate)
             score = validation_score(cfg.task, data.val, probs, data.classes)
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "train_loss": float(np.mean(losses)),
-                    "val_score": score,
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
+            entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+            if val_noisy is not None:
+                probs = predict(model, val_noisy, cfg.task, cfg.eval_stride)
+                noisy = validation_score(cfg.task, val_noisy, probs, data.classes)
+                entry.update({"val_clean": score, "val_noisy": noisy})
+                score = 0.5 * (score + noisy)
+            history.append({**entry, "val_score": score, "seconds": time.perf_counter() - t0})
             if best_state is None or score > best_score:
                 best_score, best_epoch, stale = score, epoch + 1, 0
+                best_parts = {k: v for k, v in entry.items() if k.startswith("val_")}
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
@@ -223,7 +256,7 @@ def fit(
         distillation=distillation,
         lineage=lineage,
         history=history,
-        metrics={"val_score": best_score, "best_epoch": best_epoch},
+        metrics={"val_score": best_score, "best_epoch": best_epoch, **best_parts},
         size={"params": size.params, "macs": size.macs},
         resources={
             "train_seconds": train_seconds,

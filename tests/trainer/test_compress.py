@@ -13,12 +13,13 @@ from trainer.compress import record_bootstrap_f1
 pytestmark = pytest.mark.slow
 
 
-def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, tmp_path):
+def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_path):
     out = tmp_path / "bundle"
     args = ["compress", "--task", "arrhythmia", "--profile", "host", "--data-dir", str(tiny_mitdb)]
     args += ["--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--epochs", "3"]
     args += ["--latency-runs", "20", "--prune-ratio", "0.5", "--student-seed", "0"]
-    args += ["--student-seed", "1"]
+    args += ["--student-seed", "1", "--harden-noise-prob", "0.5", "--harden-epochs", "2"]
+    args += ["--noise-dir", str(nstdb_dir)]
     result = CliRunner().invoke(app, args)
     # the tiny model may miss a budget; that must be a one-line refusal, with the bundle written
     assert result.exit_code in (0, 1), result.output
@@ -27,6 +28,13 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, tmp_path):
     expected = {"teacher", "student-pruned", "teacher-int8"}
     expected |= {f"student-{v}-s{s}" for v in ("plain", "kd") for s in (0, 1)}
     assert expected | {"final-fp32", "final-int8"} <= set(manifest["stages"])
+    hardened = manifest["stages"]["student-hardened"]
+    chosen = [k for k, s in manifest["stages"].items() if isinstance(s, dict) and s.get("selected")]
+    assert hardened["hardening"]["from"] == chosen[0]
+    assert "noisy_val_score" in hardened and "noisy_val_score" in manifest["stages"][chosen[0]]
+    assert hardened["hardening"]["kept"] == (
+        hardened["hardening"]["selection_after"] > hardened["hardening"]["selection_before"]
+    )
     pruning = manifest["stages"]["student-pruned"]["pruning"]
     assert pruning["params_after"] < pruning["params_before"]
     assert pruning["macs_after"] < pruning["macs_before"]
@@ -36,7 +44,7 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, tmp_path):
     assert bundle.manifest["model"]["bytes"] == (out / "model.onnx").stat().st_size
     report = (out / "report.md").read_text()
     assert "student, distilled, seed 1" in report and "shipped model, int8" in report
-    assert "Distillation ablation" in report
+    assert "Distillation ablation" in report and "Noise hardening" in report
     assert [r["seed"] for r in manifest["stages"]["_ablation"]["rows"]] == [0, 1]
     assert (
         sum(bool(s.get("selected")) for s in manifest["stages"].values() if isinstance(s, dict))
@@ -80,7 +88,10 @@ def test_students_trained_with_noise_are_chosen_on_clean_and_noisy_validation(
     noisy = noisy_validation_score(tmp_path / "s" / "model.pt", data, tracks)
     assert 0.0 <= noisy <= 1.0
     assert noisy == noisy_validation_score(tmp_path / "s" / "model.pt", data, tracks)  # fixed draw
-    clean = float(ckpt["metrics"]["val_score"])
+    # training with noise scores every epoch on the same fixed noisy draw compress uses
+    assert ckpt["metrics"]["val_noisy"] == pytest.approx(noisy)
+    clean = float(ckpt["metrics"]["val_clean"])
+    assert ckpt["metrics"]["val_score"] == pytest.approx((clean + noisy) / 2)
     assert selection_score({"val_score": clean}) == clean
     both = selection_score({"val_score": clean, "noisy_val_score": noisy})
     assert both == pytest.approx((clean + noisy) / 2)

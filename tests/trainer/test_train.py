@@ -113,3 +113,25 @@ def test_training_with_recorded_noise_changes_the_run_and_is_recorded(
     missing = replace(cfg, noise_prob=0.5, noise_dir=str(tmp_path / "nowhere"))
     with pytest.raises(DataNotFoundError, match="not found"):
         fit(missing, data, tmp_path / "x" / "model.pt", show_progress=False)
+
+
+def test_fine_tuning_with_frozen_batchnorm_keeps_its_statistics(tiny_mitdb, tmp_path):
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    fit(cfg, data, tmp_path / "base" / "model.pt", show_progress=False)
+
+    def statistics(model):
+        return [
+            t.clone()
+            for k, t in model.state_dict().items()
+            if k.endswith(("running_mean", "running_var"))
+        ]
+
+    for freeze in (True, False):
+        model, _ = load_checkpoint(tmp_path / "base" / "model.pt")
+        before = statistics(model)
+        tuned = replace(cfg, freeze_batchnorm=freeze)
+        fit(tuned, data, tmp_path / f"ft-{freeze}" / "model.pt", show_progress=False, init=model)
+        after = statistics(load_checkpoint(tmp_path / f"ft-{freeze}" / "model.pt")[0])
+        same = all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+        assert before and same == freeze
