@@ -11,10 +11,14 @@ from trainer.config import TrainConfig
 from trainer.datasets.nstdb import gain_for_snr
 from trainer.tasks import Split
 
+# what the fit loop gets: inputs, extra features (beats), labels, and the inputs before recorded
+# noise was added (the same tensor when none was)
+Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]
+
 
 def diagnostic_batches(
     split: Split, window: int, cfg: TrainConfig, rng: np.random.Generator
-) -> Iterator[tuple[torch.Tensor, None, torch.Tensor]]:
+) -> Iterator[Batch]:
     """Random crops of `window` samples, `crops_per_record` per record and epoch."""
     n, total = len(split), split.x.shape[-1]
     crops = 1 if window >= total else cfg.crops_per_record
@@ -22,8 +26,10 @@ def diagnostic_batches(
     for start in range(0, len(order), cfg.batch_size):
         idx = order[start : start + cfg.batch_size]
         offsets = rng.integers(0, total - window + 1, size=len(idx))
-        x = np.stack([split.x[i, :, o : o + window] for i, o in zip(idx, offsets, strict=True)])
-        yield torch.from_numpy(x), None, torch.from_numpy(split.y[idx])
+        x = torch.from_numpy(
+            np.stack([split.x[i, :, o : o + window] for i, o in zip(idx, offsets, strict=True)])
+        )
+        yield x, None, torch.from_numpy(split.y[idx]), x
 
 
 def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
@@ -80,19 +86,19 @@ def beat_batches(
     cfg: TrainConfig,
     rng: np.random.Generator,
     noise: list[np.ndarray] | None = None,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+) -> Iterator[Batch]:
     order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
     snr = (cfg.noise_snr_min_db, cfg.noise_snr_max_db)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
-        x = augment_beats(split.x[idx], cfg.jitter, rng)
-        if noise:
-            x = add_recorded_noise(x, noise, cfg.noise_prob, snr, rng)
+        clean = augment_beats(split.x[idx], cfg.jitter, rng)
+        x = add_recorded_noise(clean, noise, cfg.noise_prob, snr, rng) if noise else clean
         assert split.extra is not None
         yield (
             torch.from_numpy(x),
             torch.from_numpy(split.extra[idx]),
             torch.from_numpy(split.y[idx]),
+            torch.from_numpy(clean),
         )
 
 

@@ -42,6 +42,9 @@ class TrainConfig:
     # fine-tuning: keep BatchNorm's running statistics as the initial model has them, so noisy
     # fine-tuning beats do not move the normalisation the clean beats were learned with
     freeze_batchnorm: bool = False
+    # fine-tuning: weight of a distillation term that keeps the outputs on the clean inputs as
+    # the initial model gave them, so learning to ignore noise does not unlearn clean beats
+    anchor_weight: float = 0.0
     # knowledge distillation (used when a teacher is given)
     kd_alpha: float = 0.5  # share of the loss that follows the teacher
     kd_temperature: float = 2.0
@@ -55,6 +58,8 @@ class TrainConfig:
             raise InputError("kd_alpha must lie in [0, 1] and kd_temperature be positive")
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
+        if self.anchor_weight < 0:
+            raise InputError("anchor_weight must not be negative")
         if not 0.0 <= self.noise_prob <= 1.0 or self.noise_snr_min_db > self.noise_snr_max_db:
             raise InputError("noise_prob must lie in [0, 1] and the SNR bounds be ordered")
         if self.limit is not None and self.limit < 1:

@@ -149,6 +149,8 @@ def fit(
             "teacher_size": teacher[1]["size"],
         }
     model = init if init is not None else build_model(model_config_for(cfg, data))
+    # learning without forgetting (Li & Hoiem 2016): a frozen copy of the initial model
+    anchor = frozen(copy.deepcopy(init)) if init is not None and cfg.anchor_weight > 0 else None
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     diagnostic = cfg.task == "diagnostic"
@@ -192,7 +194,7 @@ def fit(
                 if diagnostic
                 else beat_batches(data.train, cfg, rng, noise)
             )
-            for x, extra, y in batches:
+            for x, extra, y, clean in batches:
                 if mcfg.members > 1:  # each member learns on its own, then they are averaged
                     member_logits = model.member_logits(x, extra)
                     loss = torch.stack(
@@ -206,6 +208,11 @@ def fit(
                             soft = teacher_model(x, extra)
                         kd = kd_loss(logits, soft, diagnostic, cfg.kd_temperature)
                         loss = (1 - cfg.kd_alpha) * loss + cfg.kd_alpha * kd
+                    if anchor is not None:  # the clean beats keep the initial model's answers
+                        with torch.no_grad():
+                            target = anchor(clean, extra)
+                        kept = kd_loss(model(clean, extra), target, diagnostic, cfg.kd_temperature)
+                        loss = loss + cfg.anchor_weight * kept
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -135,3 +135,24 @@ def test_fine_tuning_with_frozen_batchnorm_keeps_its_statistics(tiny_mitdb, tmp_
         after = statistics(load_checkpoint(tmp_path / f"ft-{freeze}" / "model.pt")[0])
         same = all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
         assert before and same == freeze
+
+
+def test_an_anchor_keeps_the_answers_on_clean_beats_while_learning_noise(
+    tiny_mitdb, nstdb_dir, tmp_path
+):
+    from trainer.train import predict
+
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2)
+    fit(cfg, data, tmp_path / "base" / "model.pt", show_progress=False)
+    base_probs = predict(load_checkpoint(tmp_path / "base" / "model.pt")[0], data.train, cfg.task)
+    noisy = replace(cfg, noise_prob=1.0, noise_snr_min_db=0.0, noise_snr_max_db=6.0)
+    noisy = replace(noisy, noise_dir=str(nstdb_dir), freeze_batchnorm=True)
+    drift = {}
+    for weight in (0.0, 5.0):
+        model, _ = load_checkpoint(tmp_path / "base" / "model.pt")
+        out = tmp_path / f"anchor-{weight}" / "model.pt"
+        fit(replace(noisy, anchor_weight=weight), data, out, show_progress=False, init=model)
+        probs = predict(load_checkpoint(out)[0], data.train, cfg.task)
+        drift[weight] = float(abs(probs - base_probs).mean())
+    assert drift[5.0] < drift[0.0]
