@@ -7,8 +7,8 @@ the default arrhythmia bundle. Scored from minute 5 on (the protocol's test peri
 - R-peak and V / S beat Se / +P against the reference annotations (150 ms matching), over all
   beats and over the beats the monitor did not call inconclusive ("gated", with the coverage);
 - false critical alerts per hour: a VT / VF / asystole alarm with no reference event (a run of
-  >= 3 ventricular beats, a flutter/fibrillation episode, a >= 4 s gap between beats) from 2 s
-  after it back to 10 s before it;
+  >= 3 ventricular beats, a flutter/fibrillation episode, a gap of >= 3.85 s between beats: 4 s
+  less the 150 ms matching tolerance) from 2 s after it back to 10 s before it;
 - how much of the noisy and of the clean time the monitor graded not analysable.
 
 Before mixing, the mixer is checked against the published 118e24/12/00/_6 records (their SNR as
@@ -57,7 +57,8 @@ class Task:
 def reference_events(
     record: Path, fs: float
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Spans that justify a critical alarm (V runs >= 3, VF/VFL episodes, >= asystole gaps) and,
+    """Spans that justify a critical alarm (V runs >= 3, VF/VFL episodes, gaps within the matching
+    tolerance of the asystole time or longer) and,
     among them, those a monitor must alarm on (V runs as long and fast as the VT rule's)."""
     spec = AlertSpec()
     ann = read_annotations(record)
@@ -92,7 +93,9 @@ def reference_events(
                 rhythm_start = int(s)
     samples = np.array([b[0] for b in beats])
     rr = np.diff(samples) / fs
-    at = np.flatnonzero(rr >= spec.asystole_s)
+    # the monitor times silence from its own R peaks, which may sit up to the beat-matching
+    # tolerance from the reference marks: a 3.99 s reference pause can be a 4 s one to it
+    at = np.flatnonzero(rr >= spec.asystole_s - TOL / fs)
     gaps = [(int(samples[i]), int(samples[i + 1])) for i in at]
     # the clock is checked once per second and the detector decides late: a pause must outlast
     # the asystole time by a second to be one the monitor has to catch
