@@ -224,6 +224,21 @@ def int8_rows(d: dict) -> list[str]:
     return rows
 
 
+def student_speed_rows(d: dict) -> list[str]:
+    rows = [
+        "| bundle (one thread, same run) | torch teacher p50 | int8 student p50 "
+        "| int8 student vs torch teacher | int8 vs its own fp32 ONNX |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in d.get("students", []):
+        rows.append(
+            f"| {r['bundle']} | {r['torch_teacher_p50_ms']:.3f} ms | "
+            f"{r['int8_student_p50_ms']:.4f} ms | {r['int8_student_vs_torch_teacher']:.0f}x | "
+            f"{r['int8_student_vs_its_fp32_onnx']:.2f}x |"
+        )
+    return rows
+
+
 def _condition(key: str, e: dict) -> str:
     return "no noise added" if key == "clean" else f"{e['noise']} {e['snr_db']:+g} dB"
 
@@ -249,11 +264,13 @@ def noise_rows(d: dict) -> list[str]:
     return rows
 
 
-def noise_training_rows(clean: dict, noisy: dict) -> list[str]:
+def noise_training_rows(
+    clean: dict, noisy: dict, what: str = "clean-trained -> noise-trained", events: bool = False
+) -> list[str]:
     rows = [
-        "| condition (clean-trained -> noise-trained) | false critical / h | V Se / +P "
-        "| S Se / +P |",
-        "| --- | --- | --- | --- |",
+        f"| condition ({what}) | false critical / h | V Se / +P | S Se / +P |"
+        + (" critical events found |" if events else ""),
+        "| --- | --- | --- | --- |" + (" --- |" if events else ""),
     ]
     for key, a in clean["summary"].items():
         b = noisy["summary"].get(key)
@@ -265,6 +282,12 @@ def noise_training_rows(clean: dict, noisy: dict) -> list[str]:
             f"| {name} | {a['false_critical_per_hour']:.2f} -> {b['false_critical_per_hour']:.2f} "
             f"| {x['V_se']:.3f} / {x['V_ppv']:.3f} -> {y['V_se']:.3f} / {y['V_ppv']:.3f} "
             f"| {x['S_se']:.3f} / {x['S_ppv']:.3f} -> {y['S_se']:.3f} / {y['S_ppv']:.3f} |"
+            + (
+                f" {a['critical_events_found']}/{a['critical_events']} -> "
+                f"{b['critical_events_found']}/{b['critical_events']} |"
+                if events
+                else ""
+            )
         )
     return rows
 
@@ -409,6 +432,17 @@ def results_markdown(root: Path) -> str:
             "runs/compress/arrhythmia-rpi4-v{4,5}/stages/final/model-fp32.onnx`.",
             noise_training_rows(clean_fp32, noisy_fp32),
         )
+    before, after = load("noise_stress_unhardened.json"), load("noise_stress_hardened.json")
+    if before is not None and after is not None:
+        out += section(
+            "Noise hardening (fp32 students, same monitor code)",
+            "The student that validation chose, before and after `trainer compress ... "
+            "--harden-noise-prob 0.5 --noise-dir ../shared/data/nstdb` fine-tuned it with "
+            "recorded noise (its fp32 models, so that quantization is not part of the "
+            f"difference): `python benchmarks/noise_stress.py ... --noise em ma --snr 12 6 "
+            f"--model {before['model']['path']}` (and `{after['model']['path']}`).",
+            noise_training_rows(before, after, "before -> after hardening", events=True),
+        )
     if (d := load("serial_faults.json")) is not None:
         out += section(
             "Faults on the serial path (`python benchmarks/serial_faults.py --mitdb "
@@ -421,7 +455,12 @@ def results_markdown(root: Path) -> str:
             "Raspberry Pi 4 CPU under emulation (`bash scripts/pi4_emulation.sh`)", "", pi4_rows(d)
         )
     if (d := load("int8_speed.json")) is not None:
-        out += section("Where int8 pays on this CPU", "", int8_rows(d))
+        out += section(
+            "Where int8 pays on this CPU",
+            "`python benchmarks/int8_speed.py` on the two bundles: every model in "
+            f"{d.get('rounds', 1)} interleaved rounds, the median of the rounds' p50s.",
+            int8_rows(d) + [""] + student_speed_rows(d),
+        )
     if (d := load("teachers.json")) is not None:
         out += section("Teachers (session 1)", "", diagnostic_rows(d))
         out += section(
