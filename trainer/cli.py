@@ -277,6 +277,10 @@ def compress(
         ),
     ] = 0.0,
     harden_epochs: Annotated[int, typer.Option(help="epochs of noise hardening")] = 10,
+    student: Annotated[
+        Path | None,
+        typer.Option(help="a trained student checkpoint to go on with (no students trained)"),
+    ] = None,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     import sys
@@ -291,6 +295,7 @@ def compress(
         data_dir=data_dir,
         cache_dir=cache_dir,
         teacher=teacher,
+        student=student,
         baseline=baseline,
         seed=seed,
         student_seeds=tuple(student_seed or ()),

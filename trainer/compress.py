@@ -27,6 +27,7 @@ from edge_monitor.inference import LatencyStats, open_session, time_session
 from edge_monitor.profiles import DeviceProfile, load_profile
 from trainer.checkpoint import git_commit, load_checkpoint
 from trainer.config import TrainConfig, load_config
+from trainer.distill import check_teacher
 from trainer.evaluate import evaluate_checkpoint
 from trainer.export import export_checkpoint, real_inputs
 from trainer.metrics import beat_statistics, macro_auc, paired_bootstrap
@@ -56,6 +57,7 @@ class CompressOptions:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     teacher: Path | None = None  # trained here when absent
+    student: Path | None = None  # a trained student to go on with: no students trained here
     baseline: Path | None = None  # the seed CNN checkpoint, scored for the table when given
     seed: int = 0
     student_seeds: tuple[int, ...] = ()  # students trained per seed (default: `seed` alone)
@@ -145,7 +147,12 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     )
     teacher_pair = load_checkpoint(teacher)
     students: dict[str, Path] = {}
-    for seed in opts.student_seeds or (opts.seed,):
+    if opts.student is not None:
+        given = load_checkpoint(opts.student)[1]
+        check_teacher(given, data.task, data.classes, data.preprocessing, role="student")
+        students["student-given"] = opts.student
+        run_stage("student-given", opts.student, "torch fp32", f"student, given: {opts.student}")
+    for seed in () if opts.student is not None else opts.student_seeds or (opts.seed,):
         cfg = replace(student_cfg, seed=seed)
         variants = [("plain", None)] if opts.ablation else []
         for variant, pair in [*variants, ("kd", teacher_pair)]:

@@ -28,12 +28,17 @@ def kd_loss(
 
 
 def check_teacher(
-    teacher_ckpt: dict, task: str, classes: tuple[str, ...], preprocessing: dict
+    teacher_ckpt: dict,
+    task: str,
+    classes: tuple[str, ...],
+    preprocessing: dict,
+    role: str = "teacher",
 ) -> None:
-    """A teacher must answer the same question from the same inputs."""
+    """A teacher (or a student brought along) must answer the same question from the same
+    inputs."""
     if teacher_ckpt["task"] != task or tuple(teacher_ckpt["classes"]) != tuple(classes):
         raise InputError(
-            f"the teacher was trained for {teacher_ckpt['task']} "
+            f"the {role} was trained for {teacher_ckpt['task']} "
             f"{teacher_ckpt['classes']}, not {task} {list(classes)}"
         )
     theirs = {
@@ -42,7 +47,7 @@ def check_teacher(
         if k not in ("aggregate", "window", "stride")
     }
     if theirs != preprocessing:
-        raise InputError("the teacher saw differently preprocessed data than this student")
+        raise InputError(f"the {role} saw differently preprocessed data than this data set")
 
 
 def frozen(teacher: nn.Module) -> nn.Module:

@@ -17,6 +17,7 @@ ROWS = [
     ("teacher-int8", "teacher, int8"),
     ("student-plain", "student, labels only"),
     ("student-kd", "student, distilled"),
+    ("student-given", "student, given (--student)"),
     ("student-hardened", "student, noise-hardened"),
     ("student-pruned", "student, pruned + fine-tuned"),
     ("final-fp32", "shipped model, fp32 ONNX"),

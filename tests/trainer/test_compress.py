@@ -95,3 +95,32 @@ def test_students_trained_with_noise_are_chosen_on_clean_and_noisy_validation(
     assert selection_score({"val_score": clean}) == clean
     both = selection_score({"val_score": clean, "noisy_val_score": noisy})
     assert both == pytest.approx((clean + noisy) / 2)
+
+
+def test_compress_goes_on_with_a_given_student_and_refuses_a_foreign_one(
+    tiny_mitdb, tiny_ptbxl, tmp_path
+):
+    from trainer.config import TrainConfig
+    from trainer.tasks import load_task
+    from trainer.train import fit
+
+    cache = tmp_path / "cache"
+    beats = load_task("arrhythmia", tiny_mitdb, cache_dir=cache)
+    cfg = TrainConfig(task="arrhythmia", model="student", epochs=1, batch_size=32)
+    fit(cfg, beats, tmp_path / "s" / "model.pt", show_progress=False)
+    out = tmp_path / "bundle"
+    args = ["compress", "--task", "arrhythmia", "--profile", "host", "--data-dir", str(tiny_mitdb)]
+    args += ["--out", str(out), "--cache-dir", str(cache), "--epochs", "1", "--prune-ratio", "0"]
+    args += ["--latency-runs", "5", "--teacher", str(tmp_path / "s" / "model.pt")]
+    result = CliRunner().invoke(app, [*args, "--student", str(tmp_path / "s" / "model.pt")])
+    assert result.exit_code in (0, 1), result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stages"]["student-given"]["selected"]
+    assert not [k for k in manifest["stages"] if k.startswith(("student-plain", "student-kd"))]
+    records = load_task("diagnostic", tiny_ptbxl, cache_dir=cache)
+    diag = TrainConfig(task="diagnostic", model="tiny", epochs=1)
+    fit(diag, records, tmp_path / "d" / "model.pt", show_progress=False)
+    result = CliRunner().invoke(app, [*args, "--student", str(tmp_path / "d" / "model.pt")])
+    assert result.exit_code != 0
+    assert "the student was trained for diagnostic" in result.output
+    assert "Traceback" not in result.output
