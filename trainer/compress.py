@@ -227,10 +227,14 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
         pruned_model = prune_inner_channels(model, opts.prune_ratio)
         before, after = model_size(model), model_size(pruned_model)
         pruned = stages_dir / "student-pruned" / "model.pt"
+        # a hardened student's noise goes on into the fine-tuning; its anchor and frozen
+        # statistics do not: they would hold the pruned network to its own damaged state
         ft_cfg = replace(
             chosen_cfg,
             epochs=opts.finetune_epochs or max(1, student_cfg.epochs // 2),
             lr=student_cfg.lr / 3,
+            anchor_weight=0.0,
+            freeze_batchnorm=False,
         )
         say(f"pruning {opts.prune_ratio:.0%} of the student's inner channels, fine-tuning")
         _fit(
