@@ -337,7 +337,32 @@ def pi4_rows(d: dict) -> list[str]:
         f"Negative control: onnxruntime {c['onnxruntime']} on the same emulated CPU exits "
         f"{c['exit']} (SIG{c['signal']}), the Pi 4 failure the version bound excludes. Timing "
         "under emulation means nothing and is not reported.",
+    ] + kernel_rows(d.get("kernels"))
+
+
+def kernel_rows(kernels: dict | None) -> list[str]:
+    """The integer kernels onnxruntime runs for each int8 model, here and on the emulated A72."""
+    if not kernels:
+        return []
+    rows = [
+        "",
+        "Kernels onnxruntime runs for the int8 models (`scripts/kernel_counts.py`, one profiled "
+        "inference): fused integer convolutions / all convolutions, dequantize nodes left.",
+        "",
+        "| model | " + " | ".join(f"{k} ({v['machine']})" for k, v in kernels.items()) + " |",
+        "| --- |" + " --- |" * len(kernels),
     ]
+    for task in next(iter(kernels.values()))["models"]:
+        cells = []
+        for v in kernels.values():
+            ops = v["models"][task]
+            fused = ops.get("QLinearConv", 0)
+            cells.append(
+                f"{fused} / {fused + ops.get('Conv', 0) + ops.get('FusedConv', 0)} conv, "
+                f"{ops.get('DequantizeLinear', 0)} DequantizeLinear"
+            )
+        rows.append(f"| {task} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def section(title: str, note: str, rows: list[str]) -> list[str]:

@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--platform", type=Path, help="JSON describing the emulated platform")
     parser.add_argument("--control", type=Path, help="JSON of the negative control run")
     parser.add_argument("--qemu", help="the emulator's version line")
+    parser.add_argument(
+        "--kernels", nargs=2, type=Path, help="kernel_counts.py output here and emulated"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     records = [compare(a, b) for a, b in args.pair]
@@ -76,6 +79,12 @@ def main() -> None:
         "negative_control": json.loads(args.control.read_text()) if args.control else None,
         "records": records,
         "identical_predictions": all(r["identical_predictions"] for r in records),
+        "kernels": {
+            "host": json.loads(args.kernels[0].read_text()),
+            "emulated": json.loads(args.kernels[1].read_text()),
+        }
+        if args.kernels
+        else None,
         "note": "timing under emulation means nothing and is not reported",
     }
     args.out.write_text(json.dumps(result, indent=2))

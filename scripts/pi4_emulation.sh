@@ -111,7 +111,11 @@ for rec in mitdb-200-excerpt ptbxl-00063; do
     emulated -m edge_monitor classify "$SAMPLES/$rec.dat" --json > "$WORK/$rec.arm64.jsonl"
     "$PY" -m edge_monitor classify "$SAMPLES/$rec.dat" --json > "$WORK/$rec.x86.jsonl"
 done
+# the kernels onnxruntime runs for the int8 models: fused integer convolutions on both CPUs?
+emulated - < "$ROOT_DIR/scripts/kernel_counts.py" > "$WORK/kernels.arm64.json"
+"$PY" "$ROOT_DIR/scripts/kernel_counts.py" > "$WORK/kernels.x86.json"
 "$PY" "$ROOT_DIR/scripts/compare_predictions.py" --platform "$WORK/platform.json" \
+    --kernels "$WORK/kernels.x86.json" "$WORK/kernels.arm64.json" \
     --control "$WORK/control.json" --qemu "$("$QEMU" --version | head -1)" \
     --pair "$WORK/mitdb-200-excerpt.x86.jsonl" "$WORK/mitdb-200-excerpt.arm64.jsonl" \
     --pair "$WORK/ptbxl-00063.x86.jsonl" "$WORK/ptbxl-00063.arm64.jsonl" \
