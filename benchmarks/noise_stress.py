@@ -137,11 +137,13 @@ def run_task(task: Task) -> dict:
     lead = header["sig_name"].index("MLII")
     spans = nstdb.noisy_spans(n, FS)
     if task.noise != "clean":
-        track = ctx["noise"][task.noise]
+        noise = ctx["noise"][task.noise].signal
+        if ctx["reverse"]:  # a second realisation: same noise, played backwards
+            noise = noise[::-1].copy()
         s = nstdb.qrs_amplitude(x[:, lead], nstdb.normal_beats(path), FS)
-        g = nstdb.gain_for_snr(task.snr, s, nstdb.noise_amplitude(track.signal, FS, spans))
+        g = nstdb.gain_for_snr(task.snr, s, nstdb.noise_amplitude(noise, FS, spans))
         x = x.copy()
-        x[:, lead] = nstdb.add_noise(x[:, lead], track.signal[:n], g, spans)
+        x[:, lead] = nstdb.add_noise(x[:, lead], noise[:n], g, spans)
     out = stream(ctx["bundle"], x, header["sig_name"], ctx["quality"])
     test_start = int(nstdb.CLEAN_S * FS)
     ann = read_annotations(path)
@@ -212,9 +214,15 @@ def load_model(bundle: Path | None, model: Path | None) -> Bundle:
 
 
 def _init(
-    mitdb: Path, nstdb_dir: Path, quality: QualitySpec, bundle: Path | None, model: Path | None
+    mitdb: Path,
+    nstdb_dir: Path,
+    quality: QualitySpec,
+    bundle: Path | None,
+    model: Path | None,
+    reverse: bool = False,
 ) -> None:
     _CONTEXT["mitdb"] = mitdb
+    _CONTEXT["reverse"] = reverse
     _CONTEXT["quality"] = quality
     _CONTEXT["bundle"] = load_model(bundle, model)
     _CONTEXT["noise"] = {
@@ -320,6 +328,12 @@ def main() -> None:
         default=QualitySpec().min_agreement,
         help="the quality gate's detector agreement threshold (to tune it on DS1 records)",
     )
+    parser.add_argument(
+        "--reverse-noise",
+        action="store_true",
+        help="play each noise record backwards: a second realisation with the same spectrum and "
+        "amplitudes, to see how much one alarm count depends on where the noise bursts fall",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/noise_stress.json"))
     args = parser.parse_args()
     quality = QualitySpec(min_agreement=args.min_agreement)
@@ -333,7 +347,7 @@ def main() -> None:
     with ctx.Pool(
         args.workers,
         initializer=_init,
-        initargs=(args.mitdb, args.nstdb, quality, args.bundle, args.model),
+        initargs=(args.mitdb, args.nstdb, quality, args.bundle, args.model, args.reverse_noise),
     ) as pool:
         results = []
         for i, r in enumerate(pool.imap_unordered(run_task, tasks), 1):
@@ -353,6 +367,7 @@ def main() -> None:
         if args.model is None
         else {"path": str(args.model), "sha256": sha256_file(args.model)},
         "records": args.records,
+        "reverse_noise": args.reverse_noise,
         "quality_spec": quality.as_dict(),
         "protocol": {"clean_s": nstdb.CLEAN_S, "segment_s": nstdb.SEGMENT_S, "lead": "MLII"},
         "alert_window_s": [-ALERT_AFTER_S, ALERT_BEFORE_S],

@@ -449,13 +449,23 @@ def results_markdown(root: Path) -> str:
     clean_fp32, noisy_fp32 = load("noise_stress_fp32_v4.json"), load("noise_stress_fp32_v5.json")
     if clean_fp32 is not None and noisy_fp32 is not None:
         out += section(
-            "Does training with recorded noise help? (fp32 students, same monitor code)",
-            "The shipped student's fp32 twin against the student that `trainer compress ... "
-            "--noise-prob 0.5 --noise-dir ../shared/data/nstdb` chose on validation (not "
-            "shipped: weak on S, and its int8 model failed the gate): `python "
+            "Does training with recorded noise help? (fp32 students, last session's monitor code "
+            "and scoring)",
+            "v4's clean-trained student's fp32 twin against the student that `trainer compress "
+            "... --noise-prob 0.5 --noise-dir ../shared/data/nstdb` trained from scratch with "
+            "noise and chose on validation (not shipped: weak on S, and its int8 model failed "
+            "the gate): `python "
             "benchmarks/noise_stress.py ... --noise em ma --snr 12 6 --model "
             "runs/compress/arrhythmia-rpi4-v{4,5}/stages/final/model-fp32.onnx`.",
             noise_training_rows(clean_fp32, noisy_fp32),
+        )
+    if (d := load("noise_stress_reversed.json")) is not None:
+        out += section(
+            "A second noise realisation: the noise records played backwards",
+            "`python benchmarks/noise_stress.py ... --reverse-noise --snr 12 6 --out "
+            "benchmarks/results/noise_stress_reversed.json`: the same bundle, noise with the "
+            "same spectrum and amplitudes but its bursts falling on other beats.",
+            noise_rows(d),
         )
     before, after = load("noise_stress_unhardened.json"), load("noise_stress_hardened.json")
     if before is not None and after is not None:
