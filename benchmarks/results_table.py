@@ -461,7 +461,7 @@ def results_markdown(root: Path) -> str:
         )
     if (d := load("noise_stress_reversed.json")) is not None:
         out += section(
-            "A second noise realisation: the noise records played backwards",
+            "A second noise realisation: each noise burst played backwards",
             "`python benchmarks/noise_stress.py ... --reverse-noise --snr 12 6 --out "
             "benchmarks/results/noise_stress_reversed.json`: the same bundle, noise with the "
             "same spectrum and amplitudes but its bursts falling on other beats.",
