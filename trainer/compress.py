@@ -23,7 +23,7 @@ import torch
 from edge_monitor.bundle import BUNDLE_FORMAT, MANIFEST_FILE, MODEL_FILE, sha256_file
 from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError
-from edge_monitor.inference import LatencyStats, open_session, time_session
+from edge_monitor.inference import LatencyStats, open_session
 from edge_monitor.profiles import DeviceProfile, load_profile
 from trainer.checkpoint import git_commit, load_checkpoint
 from trainer.config import TrainConfig, load_config
@@ -422,39 +422,55 @@ def onnx_headline(data: TaskData, probs: np.ndarray) -> dict:
     return _headline("arrhythmia", stats)
 
 
+LATENCY_ROUNDS = 5
+
+
 def measure_latencies(
     teacher: Path, fp32: Path, int8: Path, data: TaskData, profile: DeviceProfile, opts
 ) -> dict:
+    """p50 etc. per model over `latency_runs` calls, taken in interleaved rounds (teacher, fp32,
+    int8, int8 with the profile's threads, again...): on a busy machine a slow spell then hits
+    every model, and a long torch call is not the only one preempted."""
     contract = read_contract(int8)
     feeds = real_inputs(data.test, contract.inputs, 64, seed=opts.seed)
-    runs = opts.latency_runs
     model, ck = load_checkpoint(teacher)
     seed_everything(opts.seed, 1)
     model.eval()
-    seconds = []
-    with torch.inference_mode():
-        args = [[torch.from_numpy(v) for v in f.values()] for f in feeds]
-        for a in args[:10]:
-            model(*a)
-        for i in range(runs):
-            t0 = time.perf_counter()
+    args = [[torch.from_numpy(v) for v in f.values()] for f in feeds]
+
+    def torch_call(i: int) -> None:
+        with torch.inference_mode():
             model(*args[i % len(args)])
-            seconds.append(time.perf_counter() - t0)
-    result = {"torch_teacher_fp32_1t": LatencyStats.from_seconds(seconds).to_dict()}
+
     rt = profile.runtime
+    calls = {"torch_teacher_fp32_1t": torch_call}
     for label, path, threads in (
         ("onnx_fp32_1t", fp32, (1, 1)),
         ("onnx_int8_1t", int8, (1, 1)),
         ("onnx_int8_profile", int8, (rt.intra_op_threads, rt.inter_op_threads)),
     ):
         session = open_session(path, *threads)
-        result[label] = time_session(session, feeds, runs=runs).to_dict()
+        calls[label] = lambda i, s=session: s.run(None, feeds[i % len(feeds)])
+    for call in calls.values():  # warm-up
+        for i in range(10):
+            call(i)
+    seconds: dict[str, list[float]] = {k: [] for k in calls}
+    runs = opts.latency_runs
+    for r in range(LATENCY_ROUNDS):
+        n = runs // LATENCY_ROUNDS + (1 if r < runs % LATENCY_ROUNDS else 0)
+        for label, call in calls.items():
+            for i in range(n):
+                t0 = time.perf_counter()
+                call(i)
+                seconds[label].append(time.perf_counter() - t0)
+    result = {k: LatencyStats.from_seconds(v).to_dict() for k, v in seconds.items()}
     keys = ("torch_teacher_fp32_1t", "onnx_fp32_1t", "onnx_int8_1t")
     t, f, q = (result[k]["p50_ms"] for k in keys)
     result["speedup_int8_vs_torch_teacher"] = t / q
     result["speedup_int8_vs_onnx_fp32"] = f / q
     result["host"] = _host()
     result["profile_threads"] = [rt.intra_op_threads, rt.inter_op_threads]
+    result["rounds"] = LATENCY_ROUNDS
     return result
 
 
