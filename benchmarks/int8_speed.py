@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from edge_monitor.inference import open_session
+from edge_monitor.inference import open_session, time_interleaved
 from trainer.checkpoint import load_checkpoint
 
 
@@ -30,17 +29,6 @@ def feeds_for(session, n: int = 16) -> list[dict[str, np.ndarray]]:
         {i.name: rng.normal(0, 0.3, i.shape).astype(np.float32) for i in session.get_inputs()}
         for _ in range(n)
     ]
-
-
-def p50_ms(call: Callable[[int], object], runs: int) -> float:
-    for i in range(10):
-        call(i)
-    seconds = []
-    for i in range(runs):
-        t0 = time.perf_counter()
-        call(i)
-        seconds.append(time.perf_counter() - t0)
-    return float(np.median(seconds) * 1e3)
 
 
 def callables(bundle: Path, manifest: dict) -> dict[str, Callable[[int], object]]:
@@ -77,11 +65,13 @@ def main() -> None:
     for bundle in args.bundles:
         manifest = json.loads((bundle / "manifest.json").read_text())
         calls = callables(bundle, manifest)
-        rounds: dict[str, list[float]] = {k: [] for k in calls}
-        for _ in range(args.rounds):
-            for name, call in calls.items():
-                runs = max(args.runs // 20, 50) if name == "teacher-torch" else args.runs
-                rounds[name].append(p50_ms(call, runs))
+        per_round = {
+            k: max(args.runs // 20, 50) if k == "teacher-torch" else args.runs for k in calls
+        }
+        taken = time_interleaved(
+            calls, {k: n * args.rounds for k, n in per_round.items()}, args.rounds
+        )
+        rounds = {k: [float(np.median(r) * 1e3) for r in v] for k, v in taken.items()}
         p50 = {k: float(np.median(v)) for k, v in rounds.items()}
         for stage in ("teacher", "final"):
             row = {

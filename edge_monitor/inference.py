@@ -8,6 +8,7 @@ second) and keep the memory arena off (batch-1 tensors are tiny; the arena only 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,6 +74,31 @@ class LatencyStats:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def time_interleaved(
+    calls: dict[str, Callable[[int], object]],
+    runs: dict[str, int],
+    rounds: int,
+    warmup: int = 10,
+) -> dict[str, list[list[float]]]:
+    """Seconds per call of every callable (given the call index), `runs[name]` calls each spread
+    over `rounds` interleaved rounds (a, b, c, a, b, c, ...): on a busy machine a slow spell
+    then hits every model alike, so their ratios hold. Returns each one's seconds per round."""
+    for call in calls.values():
+        for i in range(warmup):
+            call(i)
+    seconds: dict[str, list[list[float]]] = {name: [] for name in calls}
+    for r in range(rounds):
+        for name, call in calls.items():
+            n = runs[name] // rounds + (1 if r < runs[name] % rounds else 0)
+            taken = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                call(i)
+                taken.append(time.perf_counter() - t0)
+            seconds[name].append(taken)
+    return seconds
 
 
 def time_session(

@@ -23,7 +23,7 @@ import torch
 from edge_monitor.bundle import BUNDLE_FORMAT, MANIFEST_FILE, MODEL_FILE, sha256_file
 from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError
-from edge_monitor.inference import LatencyStats, open_session
+from edge_monitor.inference import LatencyStats, open_session, time_interleaved
 from edge_monitor.profiles import DeviceProfile, load_profile
 from trainer.checkpoint import git_commit, load_checkpoint
 from trainer.config import TrainConfig, load_config
@@ -37,6 +37,7 @@ from trainer.prune import prune_inner_channels
 from trainer.quantize import quantize_model
 from trainer.tasks import TaskData, load_task
 from trainer.train import (
+    clean_and_noisy,
     fit,
     noisy_split,
     predict,
@@ -94,7 +95,7 @@ def noisy_validation_score(ckpt_path: Path, data: TaskData, tracks: list[np.ndar
 def selection_score(stage: dict) -> float:
     """Clean validation score, averaged with the noisy one where students trained with noise."""
     if "noisy_val_score" in stage:
-        return 0.5 * (stage["val_score"] + stage["noisy_val_score"])
+        return clean_and_noisy(stage["val_score"], stage["noisy_val_score"])
     return stage["val_score"]
 
 
@@ -177,9 +178,10 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
     # did not show it); epochs scored on clean and noisy validation together, kept only when
     # that mean beats the student's own
     if opts.harden_noise_prob > 0 and data.task == "arrhythmia":
+        model, base_ckpt = load_checkpoint(base)
         harden_cfg = replace(
             student_cfg,
-            seed=load_checkpoint(base)[1]["train_config"]["seed"],
+            seed=base_ckpt["train_config"]["seed"],
             noise_prob=opts.harden_noise_prob,
             epochs=opts.harden_epochs,
             lr=student_cfg.lr / 3,
@@ -194,7 +196,6 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             f"hardening {base_stage}: fine-tuning with recorded noise on "
             f"{opts.harden_noise_prob:.0%} of the beats"
         )
-        model, _ = load_checkpoint(base)
         _fit(
             harden_cfg,
             data,
@@ -433,7 +434,7 @@ def measure_latencies(
     every model, and a long torch call is not the only one preempted."""
     contract = read_contract(int8)
     feeds = real_inputs(data.test, contract.inputs, 64, seed=opts.seed)
-    model, ck = load_checkpoint(teacher)
+    model, _ = load_checkpoint(teacher)
     seed_everything(opts.seed, 1)
     model.eval()
     args = [[torch.from_numpy(v) for v in f.values()] for f in feeds]
@@ -451,18 +452,9 @@ def measure_latencies(
     ):
         session = open_session(path, *threads)
         calls[label] = lambda i, s=session: s.run(None, feeds[i % len(feeds)])
-    for call in calls.values():  # warm-up
-        for i in range(10):
-            call(i)
-    seconds: dict[str, list[float]] = {k: [] for k in calls}
-    runs = opts.latency_runs
-    for r in range(LATENCY_ROUNDS):
-        n = runs // LATENCY_ROUNDS + (1 if r < runs % LATENCY_ROUNDS else 0)
-        for label, call in calls.items():
-            for i in range(n):
-                t0 = time.perf_counter()
-                call(i)
-                seconds[label].append(time.perf_counter() - t0)
+    runs = {name: opts.latency_runs for name in calls}
+    rounds = time_interleaved(calls, runs, LATENCY_ROUNDS)
+    seconds = {name: [t for r in per_round for t in r] for name, per_round in rounds.items()}
     result = {k: LatencyStats.from_seconds(v).to_dict() for k, v in seconds.items()}
     keys = ("torch_teacher_fp32_1t", "onnx_fp32_1t", "onnx_int8_1t")
     t, f, q = (result[k]["p50_ms"] for k in keys)

@@ -96,6 +96,11 @@ def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[
 NOISY_VALIDATION_SNR_DB = (6.0, 18.0)
 
 
+def clean_and_noisy(clean: float, noisy: float) -> float:
+    """The score of a model trained for noise: clean and noisy validation count alike."""
+    return 0.5 * (clean + noisy)
+
+
 def noisy_split(split: Split, tracks: list[np.ndarray]) -> Split:
     rng = np.random.default_rng(0)
     return replace(split, x=add_recorded_noise(split.x, tracks, 1.0, NOISY_VALIDATION_SNR_DB, rng))
@@ -225,7 +230,7 @@ def fit(
                 probs = predict(model, val_noisy, cfg.task, cfg.eval_stride)
                 noisy = validation_score(cfg.task, val_noisy, probs, data.classes)
                 entry.update({"val_clean": score, "val_noisy": noisy})
-                score = 0.5 * (score + noisy)
+                score = clean_and_noisy(score, noisy)
             history.append({**entry, "val_score": score, "seconds": time.perf_counter() - t0})
             if best_state is None or score > best_score:
                 best_score, best_epoch, stale = score, epoch + 1, 0
