@@ -6,7 +6,15 @@ import wfdb
 
 from edge_monitor.dsp import FilterSpec, filter_record
 from edge_monitor.qrs import detect_r_peaks
-from edge_monitor.quality import FLAT, GOOD, LEADS_OFF, NOISY, SATURATED, QualityTracker
+from edge_monitor.quality import (
+    FLAT,
+    GOOD,
+    LEADS_OFF,
+    NOISY,
+    SATURATED,
+    QualityTracker,
+    detector_agreement,
+)
 
 FS = 360.0
 
@@ -84,3 +92,12 @@ def test_second_detector_confirms_real_beats_only(sample_ecg):
     midway = [(p + q) // 2 for p, q in zip(late[:-1], late[1:], strict=True)]  # no QRS there
     assert not any(tracker.confirms(m) for m in midway)
     assert tracker.alarm_agreement(int(late[-1])) > 0.9
+
+
+def test_detector_agreement_pairs_beats_one_to_one():
+    assert detector_agreement(np.array([100, 500]), np.array([110, 490]), 54) == 1.0
+    # a double detection of one beat is one match and one extra, not two matches
+    assert detector_agreement(np.array([100, 160]), np.array([130]), 54) == 0.5
+    assert detector_agreement(np.array([100]), np.array([300]), 54) == 0.0
+    assert detector_agreement(np.array([]), np.array([]), 54) == 1.0
+    assert detector_agreement(np.array([100]), np.array([]), 54) == 0.0
