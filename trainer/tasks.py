@@ -33,6 +33,7 @@ class TaskData:
     test: Split
     preprocessing: dict
     source: dict  # what the splits hold, for reports
+    data_dir: Path | None = None  # where the records were read (MIT-BIH: em noise needs 118)
 
 
 def load_task(
@@ -118,6 +119,7 @@ def _arrhythmia(data_dir, cache_dir, limit, seed) -> TaskData:
         splits["test"],
         preprocessing,
         source,
+        mitdb.resolve_dir(data_dir),
     )
 
 

@@ -111,7 +111,10 @@ def training_noise_for(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
     from trainer.datasets import nstdb
 
     spec = FilterSpec(**data.preprocessing["filter"])
-    return nstdb.training_noise(nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec)
+    source = data.data_dir if data.data_dir and (data.data_dir / "118.hea").exists() else None
+    return nstdb.training_noise(
+        nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec, mitdb=source
+    )
 
 
 def train_mode(model: nn.Module, freeze_batchnorm: bool) -> None:

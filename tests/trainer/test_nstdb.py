@@ -74,6 +74,23 @@ def test_training_noise_is_the_first_five_minutes_at_the_model_rate(nstdb_dir):
     assert all(np.isfinite(t).all() and t.std() > 0 for t in tracks)
 
 
+def test_training_em_is_the_channel_the_stress_test_leaves_alone(nstdb_dir, mitdb_dir):
+    from edge_monitor.dsp import FilterSpec, filter_record, resample_record
+
+    spec = FilterSpec()
+    tracks = nstdb.training_noise(nstdb_dir, 180.0, spec, mitdb=mitdb_dir)
+    assert len(tracks) == 5  # bw and ma two channels each, em's second channel
+    em = tracks[-1]
+    stretches = nstdb.noisy_spans(650_000, 360.0)
+    assert len(em) == sum(int(round((b - a) / 2)) for a, b in stretches)
+    assert np.isfinite(em).all() and em.std() > 0
+    tested = nstdb.recover_em(nstdb_dir, mitdb_dir, channel=0)  # what the stress test mixes
+    a, b = stretches[0]
+    first = resample_record(filter_record(tested.signal[a:b, None], 360.0, spec), 360.0, 180.0)
+    r = np.corrcoef(first[:, 0], em[: len(first)])[0, 1]
+    assert abs(r) < 0.5  # another waveform, not the tested one
+
+
 def test_recorded_noise_lands_at_the_drawn_snr_on_the_beat_only(nstdb_dir):
     from edge_monitor.dsp import FilterSpec
     from trainer.batches import add_recorded_noise
