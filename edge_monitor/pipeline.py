@@ -298,6 +298,7 @@ class Monitor:
         self.quality = QualityTracker(self.fs, qspec, rails, start)
         self.detector = QRSDetector(self.fs)
         self.engine = AlertEngine(self.fs, alerts, verify=self._verify)
+        self._v_probs: deque[float] = deque(maxlen=self.engine.spec.vt_beats)
         # the lead's own band-pass for quality and the VF detector (the beat model's, if any)
         self._filter = (
             self.beats[0].filter
@@ -368,17 +369,22 @@ class Monitor:
         if not self.trusted(beat.sample):
             return []
         label = beat.label if self.quality.confirms(beat.sample) else "Q"
+        self._v_probs.append(beat.probs.get("V", 0.0))
         return self.engine.on_beat(beat.sample, label)
 
     def _verify(self, label: str, sample: int) -> bool:
         """A ventricular-run alarm needs both detectors to agree on the beats before it, more
-        strictly than analysis at all does: most false VT alarms are deformed beats in noise
-        (as in the PhysioNet/CinC 2015 false-alarm challenge). VF makes the detectors disagree by
-        nature and asystole leaves both silent, so only VT is checked."""
-        return (
-            label != "VT"
-            or self.quality.alarm_agreement(sample) >= self.quality.spec.min_alarm_agreement
-        )
+        strictly than analysis at all does, and the beat model to be sure of the run: most false
+        VT alarms are real beats deformed by noise (as in the PhysioNet/CinC 2015 false-alarm
+        challenge), which the detectors agree on but the model labels V with less conviction.
+        VF makes the detectors disagree by nature and asystole leaves both silent, so only VT
+        is checked."""
+        if label != "VT":
+            return True
+        run = list(self._v_probs)[-self.engine.spec.vt_beats :]
+        sure = not run or float(np.mean(run)) >= self.engine.spec.vt_confidence
+        agree = self.quality.alarm_agreement(sample) >= self.quality.spec.min_alarm_agreement
+        return sure and agree
 
     def trusted(self, sample: int) -> bool:
         """No bad signal from a second before this beat (its pre-RR) up to now, nor in the

@@ -52,6 +52,16 @@ def test_an_unverified_critical_alarm_comes_as_a_warning():
     assert engine.active["VT"] == "warning"
 
 
+def test_an_unverified_vt_that_goes_on_escalates_once_verified():
+    answers = iter([False, False, True])  # doubtful at the 5th and 6th beat, sure at the 7th
+    engine = AlertEngine(FS, verify=lambda label, sample: label != "VT" or next(answers, True))
+    events, s = feed(engine, "N" * 10)
+    events += feed(engine, "VVVVVVVVV", rr_s=0.45, start=s)[0]
+    vt = [e for e in events if e.label == "VT"]
+    assert [e.level for e in vt] == ["warning", "critical"]
+    assert "now verified" in vt[1].message and engine.active["VT"] == "critical"
+
+
 def test_short_or_slow_ventricular_runs_only_warn():
     for labels, rr in (("VVV", 0.45), ("VVVVVV", 0.8)):  # a triplet; idioventricular at 75 bpm
         engine = AlertEngine(FS)

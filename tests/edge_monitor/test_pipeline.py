@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import wfdb
 
+from edge_monitor.alerts import AlertEvent, AlertSpec
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.errors import InputError
 from edge_monitor.pipeline import BeatEvent, Monitor, WindowEvent, find_channel
@@ -107,3 +108,21 @@ def test_window_model_emits_windows_in_source_numbering(tiny_window_bundle):
     assert windows and windows[0].start == 0 and windows[0].end == 250
     assert windows[1].start - windows[0].start == 125
     assert set(monitor.record_probs()) == {tiny_window_bundle.name}
+
+
+def test_a_vt_alarm_is_critical_only_when_the_model_is_sure_of_the_run(beat_bundle, mitdb_dir):
+    """Record 210's ventricular tachycardia at 7 min: critical as shipped; with a confidence
+    no model reaches, the same run comes as an unverified warning."""
+    rec = wfdb.rdrecord(
+        str(mitdb_dir / "210"), sampfrom=152220 - 90 * 360, sampto=152220 + 10 * 360
+    )
+    x = rec.p_signal
+    for spec, level in ((AlertSpec(), "critical"), (AlertSpec(vt_confidence=1.01), "warning")):
+        monitor = Monitor([beat_bundle], rec.fs, rec.sig_name, alerts=spec)
+        events = []
+        for a in range(0, len(x), 360):
+            events += monitor.push(x[a : a + 360])
+        vt = [e for e in events if isinstance(e, AlertEvent) and e.label == "VT"]
+        assert vt and vt[0].level == level
+        assert all(e.level != "critical" for e in vt) or level == "critical"
+    assert "unverified" in vt[0].message
