@@ -129,23 +129,31 @@ def _mask(n: int, spans, pad_after: int = 0) -> np.ndarray:
     return m
 
 
-def run_task(task: Task) -> dict:
-    ctx = _CONTEXT
-    path = ctx["mitdb"] / task.record
+def mixed(task: Task, reverse: bool) -> tuple[np.ndarray, dict, Path, list[tuple[int, int]]]:
+    """The record with the task's noise on MLII by the protocol (signal, header, path, the
+    noisy spans)."""
+    path = _CONTEXT["mitdb"] / task.record
     x, header = read_signal(path)
     n = len(x)
     lead = header["sig_name"].index("MLII")
     spans = nstdb.noisy_spans(n, FS)
     if task.noise != "clean":
-        noise = ctx["noise"][task.noise].signal
-        if ctx["reverse"]:  # a second realisation: each noise burst played backwards (em is
-            noise = noise.copy()  # only known inside the protocol's bursts)
+        noise = _CONTEXT["noise"][task.noise].signal
+        if reverse:  # a second realisation: each noise burst played backwards (em is only
+            noise = noise.copy()  # known inside the protocol's bursts)
             for a, b in spans:
                 noise[a:b] = noise[a:b][::-1]
         s = nstdb.qrs_amplitude(x[:, lead], nstdb.normal_beats(path), FS)
         g = nstdb.gain_for_snr(task.snr, s, nstdb.noise_amplitude(noise, FS, spans))
         x = x.copy()
         x[:, lead] = nstdb.add_noise(x[:, lead], noise[:n], g, spans)
+    return x, header, path, spans
+
+
+def run_task(task: Task) -> dict:
+    ctx = _CONTEXT
+    x, header, path, spans = mixed(task, ctx["reverse"])
+    n = len(x)
     out = stream(ctx["bundle"], x, header["sig_name"], ctx["quality"])
     test_start = int(nstdb.CLEAN_S * FS)
     ann = read_annotations(path)

@@ -478,6 +478,32 @@ def results_markdown(root: Path) -> str:
             f"--model {before['model']['path']}` (and `{after['model']['path']}`).",
             noise_training_rows(before, after, "before -> after hardening", events=True),
         )
+    for realisation, suffix in (("protocol noise", ""), ("bursts reversed", "_reversed")):
+        before, after = (
+            load(f"noise_stress_v8{suffix}.json"),
+            load(f"noise_stress_v10_no_confidence{suffix}.json"),
+        )
+        if before is not None and after is not None:
+            out += section(
+                f"Electrode motion in hardening: v8 -> v10 bundles ({realisation})",
+                "Both int8 bundles, the same monitor code without the VT confidence check: v8 was "
+                "hardened with bw and ma only, v10 with em's second channel too (the test mixes "
+                "its first): `python benchmarks/noise_stress.py ... --noise em ma --snr 12 6 "
+                f"{'--reverse-noise ' if suffix else ''}--bundle "
+                "runs/compress/arrhythmia-rpi4-v{8,10}`.",
+                noise_training_rows(before, after, "v8 -> v10", events=True),
+            )
+    for suffix, name in (("", "noise_stress.json"), ("_reversed", "noise_stress_reversed.json")):
+        before, after = load(f"noise_stress_v10_no_confidence{suffix}.json"), load(name)
+        if before is not None and after is not None:
+            out += section(
+                "VT confidence check: without -> with"
+                + (" (bursts reversed)" if suffix else " (protocol noise)"),
+                "The shipped v10 bundle; a VT alarm sounds as critical only if the model's mean "
+                "V probability over the run's beats is >= 0.85 (else an unverified warning that "
+                "escalates when a later beat of the run verifies).",
+                noise_training_rows(before, after, "without -> with", events=True),
+            )
     if (d := load("serial_faults.json")) is not None:
         out += section(
             "Faults on the serial path (`python benchmarks/serial_faults.py --mitdb "

@@ -381,10 +381,13 @@ class Monitor:
         is checked."""
         if label != "VT":
             return True
-        run = list(self._v_probs)[-self.engine.spec.vt_beats :]
-        sure = not run or float(np.mean(run)) >= self.engine.spec.vt_confidence
+        sure = self.run_confidence() >= self.engine.spec.vt_confidence
         agree = self.quality.alarm_agreement(sample) >= self.quality.spec.min_alarm_agreement
         return sure and agree
+
+    def run_confidence(self) -> float:
+        """Mean V probability of the last beats that went to the rules (a VT run's length)."""
+        return float(np.mean(self._v_probs)) if self._v_probs else 1.0
 
     def trusted(self, sample: int) -> bool:
         """No bad signal from a second before this beat (its pre-RR) up to now, nor in the
