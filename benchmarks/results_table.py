@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+from edge_monitor.alerts import AlertSpec
+
 
 def diagnostic_rows(results: dict) -> list[str]:
     rows = [
@@ -434,7 +436,8 @@ def results_markdown(root: Path) -> str:
             "matching tolerance) lies from 10 s before it to 2 s after; the events a monitor "
             "must catch are V runs of >= 5 beats at >= 100 bpm and gaps >= 5 s. Quality gate: "
             f"detector agreement >= {q['min_agreement']} to analyse, >= "
-            f"{q['min_alarm_agreement']} for a VT alarm to sound as critical (thresholds chosen "
+            f"{q['min_alarm_agreement']} and the beat model's mean V probability over the run >= "
+            f"{AlertSpec().vt_confidence} for a VT alarm to sound as critical (thresholds chosen "
             "on DS1 records).",
             noise_rows(d),
         )
@@ -470,7 +473,8 @@ def results_markdown(root: Path) -> str:
     before, after = load("noise_stress_unhardened.json"), load("noise_stress_hardened.json")
     if before is not None and after is not None:
         out += section(
-            "Noise hardening (fp32 students, same monitor code)",
+            "Noise hardening of v8 with bw and ma (fp32 students, the monitor code of that "
+            "session)",
             "The student that validation chose, before and after `trainer compress ... "
             "--harden-noise-prob 0.5 --noise-dir ../shared/data/nstdb` fine-tuned it with "
             "recorded noise (its fp32 models, so that quantization is not part of the "
