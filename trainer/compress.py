@@ -43,6 +43,7 @@ from trainer.train import (
     predict,
     seed_everything,
     training_noise_for,
+    training_noise_names,
     validation_score,
 )
 
@@ -193,8 +194,9 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
             stages[base_stage]["noisy_val_score"] = noisy_validation_score(base, data, tracks)
         hardened = stages_dir / "student-hardened" / "model.pt"
         say(
-            f"hardening {base_stage}: fine-tuning with recorded noise on "
-            f"{opts.harden_noise_prob:.0%} of the beats"
+            f"hardening {base_stage}: fine-tuning with recorded noise "
+            f"({', '.join(training_noise_names(data))}) "
+            f"on {opts.harden_noise_prob:.0%} of the beats"
         )
         _fit(
             harden_cfg,
@@ -211,6 +213,7 @@ def compress(opts: CompressOptions, say: Callable[[str], None] = print) -> dict:
         stages["student-hardened"]["hardening"] = {
             "from": base_stage,
             "noise_prob": opts.harden_noise_prob,
+            "noises": training_noise_names(data),
             "selection_before": before,
             "selection_after": after,
             "kept": keep,

@@ -134,7 +134,9 @@ def render_markdown(manifest: dict) -> str:
     if hardening:
         lines += [
             "",
-            f"Noise hardening: {hardening['from']} fine-tuned with recorded noise on "
+            f"Noise hardening: {hardening['from']} fine-tuned with recorded noise"
+            + (f" ({', '.join(hardening['noises'])})" if "noises" in hardening else "")
+            + " on "
             f"{hardening['noise_prob']:.0%} of the training beats; mean of clean and noisy "
             f"validation {hardening['selection_before']:.4f} -> "
             f"{hardening['selection_after']:.4f}: "

@@ -111,10 +111,20 @@ def training_noise_for(cfg: TrainConfig, data: TaskData) -> list[np.ndarray]:
     from trainer.datasets import nstdb
 
     spec = FilterSpec(**data.preprocessing["filter"])
-    source = data.data_dir if data.data_dir and (data.data_dir / "118.hea").exists() else None
     return nstdb.training_noise(
-        nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec, mitdb=source
+        nstdb.resolve_dir(cfg.noise_dir), data.preprocessing["fs"], spec, mitdb=_em_source(data)
     )
+
+
+def training_noise_names(data: TaskData) -> list[str]:
+    """The recorded noises `training_noise_for` adds, for manifests and messages."""
+    return ["bw", "ma"] + (["em (second channel)"] if _em_source(data) else [])
+
+
+def _em_source(data: TaskData) -> Path | None:
+    """em is recovered with MIT-BIH record 118; a partial copy without it trains without em."""
+    ok = data.data_dir is not None and (data.data_dir / "118.hea").exists()
+    return data.data_dir if ok else None
 
 
 def train_mode(model: nn.Module, freeze_batchnorm: bool) -> None:

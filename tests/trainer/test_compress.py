@@ -31,6 +31,7 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     hardened = manifest["stages"]["student-hardened"]
     chosen = [k for k, s in manifest["stages"].items() if isinstance(s, dict) and s.get("selected")]
     assert hardened["hardening"]["from"] == chosen[0]
+    assert hardened["hardening"]["noises"] == ["bw", "ma"]  # the tiny copy has no record 118
     assert "noisy_val_score" in hardened and "noisy_val_score" in manifest["stages"][chosen[0]]
     assert hardened["hardening"]["kept"] == (
         hardened["hardening"]["selection_after"] > hardened["hardening"]["selection_before"]
@@ -45,6 +46,7 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     report = (out / "report.md").read_text()
     assert "student, distilled, seed 1" in report and "shipped model, int8" in report
     assert "Distillation ablation" in report and "Noise hardening" in report
+    assert "recorded noise (bw, ma)" in report
     assert [r["seed"] for r in manifest["stages"]["_ablation"]["rows"]] == [0, 1]
     assert (
         sum(bool(s.get("selected")) for s in manifest["stages"].values() if isinstance(s, dict))
