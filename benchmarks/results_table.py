@@ -482,21 +482,31 @@ def results_markdown(root: Path) -> str:
             f"--model {before['model']['path']}` (and `{after['model']['path']}`).",
             noise_training_rows(before, after, "before -> after hardening", events=True),
         )
-    for realisation, suffix in (("protocol noise", ""), ("bursts reversed", "_reversed")):
-        before, after = (
-            load(f"noise_stress_v8{suffix}.json"),
-            load(f"noise_stress_v10_no_confidence{suffix}.json"),
-        )
-        if before is not None and after is not None:
-            out += section(
-                f"Electrode motion in hardening: v8 -> v10 bundles ({realisation})",
-                "Both int8 bundles, the same monitor code without the VT confidence check: v8 was "
-                "hardened with bw and ma only, v10 with em's second channel too (the test mixes "
-                "its first): `python benchmarks/noise_stress.py ... --noise em ma --snr 12 6 "
-                f"{'--reverse-noise ' if suffix else ''}--bundle "
-                "runs/compress/arrhythmia-rpi4-v{8,10}`.",
-                noise_training_rows(before, after, "v8 -> v10", events=True),
-            )
+
+    def pair_sections(before_stem: str, after_stem: str, title: str, note: str, what: str):
+        """One before -> after table per noise realisation (protocol, bursts reversed)."""
+        sections = []
+        for suffix, realisation in (("", "protocol noise"), ("_reversed", "bursts reversed")):
+            before, after = load(f"{before_stem}{suffix}.json"), load(f"{after_stem}{suffix}.json")
+            if before is not None and after is not None:
+                reverse = "--reverse-noise " if suffix else ""
+                sections += section(
+                    f"{title} ({realisation})",
+                    note.format(reverse=reverse),
+                    noise_training_rows(before, after, what, events=True),
+                )
+        return sections
+
+    out += pair_sections(
+        "noise_stress_v8",
+        "noise_stress_v10_no_confidence",
+        "Electrode motion in hardening: v8 -> v10 bundles",
+        "Both int8 bundles, the same monitor code without the VT confidence check: v8 was "
+        "hardened with bw and ma only, v10 with em's second channel too (the test mixes its "
+        "first): `python benchmarks/noise_stress.py ... --noise em ma --snr 12 6 {reverse}"
+        "--bundle runs/compress/arrhythmia-rpi4-v{{8,10}}`.",
+        "v8 -> v10",
+    )
     if (d := load("vt_confidence.json")) is not None:
         out += section(
             "Choosing the VT confidence threshold on DS1",
@@ -515,17 +525,15 @@ def results_markdown(root: Path) -> str:
                 ),
             ],
         )
-    for suffix, name in (("", "noise_stress.json"), ("_reversed", "noise_stress_reversed.json")):
-        before, after = load(f"noise_stress_v10_no_confidence{suffix}.json"), load(name)
-        if before is not None and after is not None:
-            out += section(
-                "VT confidence check: without -> with"
-                + (" (bursts reversed)" if suffix else " (protocol noise)"),
-                "The shipped v10 bundle; a VT alarm sounds as critical only if the model's mean "
-                "V probability over the run's beats is >= 0.85 (else an unverified warning that "
-                "escalates when a later beat of the run verifies).",
-                noise_training_rows(before, after, "without -> with", events=True),
-            )
+    out += pair_sections(
+        "noise_stress_v10_no_confidence",
+        "noise_stress",
+        "VT confidence check: without -> with",
+        "The shipped v10 bundle; a VT alarm sounds as critical only if the model's mean V "
+        f"probability over the run's beats is >= {AlertSpec().vt_confidence} (else an "
+        "unverified warning that escalates when a later beat of the run verifies).",
+        "without -> with",
+    )
     if (d := load("serial_faults.json")) is not None:
         out += section(
             "Faults on the serial path (`python benchmarks/serial_faults.py --mitdb "

@@ -25,15 +25,7 @@ from pathlib import Path
 
 import noise_stress
 import numpy as np
-from noise_stress import (
-    ALERT_AFTER_S,
-    ALERT_BEFORE_S,
-    FS,
-    Task,
-    _init,
-    mixed,
-    reference_events,
-)
+from noise_stress import FS, Task, _init, justified, mixed, monitor_events, reference_events
 
 from edge_monitor.alerts import CRITICAL, AlertEvent, AlertSpec
 from edge_monitor.pipeline import Monitor
@@ -62,14 +54,9 @@ def vt_alarms(task_and_reverse: tuple[Task, bool]) -> list[dict]:
         return verify(label, sample) if verify else True
 
     monitor.engine.verify = recording_verify
-    events = []
-    for a in range(0, len(x), int(FS)):
-        events += monitor.push(x[a : a + int(FS)])
-    events += monitor.finish()
     spans, _ = reference_events(path, FS)
-    before, after = int(ALERT_BEFORE_S * FS), int(ALERT_AFTER_S * FS)
     out = []
-    for e in events:
+    for e in monitor_events(monitor, x):
         vt = isinstance(e, AlertEvent) and e.label == "VT" and e.level == CRITICAL
         if not vt or e.sample < nstdb.CLEAN_S * FS:
             continue
@@ -81,7 +68,7 @@ def vt_alarms(task_and_reverse: tuple[Task, bool]) -> list[dict]:
                 "reversed": bool(reverse),
                 "sample": int(e.sample),
                 "confidence": asked[e.sample],
-                "true": any(a - before <= e.sample <= b + after for a, b in spans),
+                "true": justified(e.sample, spans),
             }
         )
     return out
