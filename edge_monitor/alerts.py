@@ -190,6 +190,8 @@ class AlertEngine:
         if state != GOOD:
             events = [AlertEvent(sample, INCONCLUSIVE, state, MESSAGES[state])]
             for label in list(self.active):  # the rules are frozen while we cannot see
+                if label not in self.debounce:  # "signal": one bad state straight to another
+                    continue
                 events.append(AlertEvent(sample, CLEARED, label, f"{label}: no longer assessed"))
                 self.debounce[label].active = False
                 self.debounce[label].reset()

@@ -321,7 +321,7 @@ def emulate(
     channel: Channel = None,
 ) -> None:
     """Play a record onto a serial port in the front end's wire format (demo without hardware)."""
-    from edge_monitor.live import emulate as play
+    from edge_monitor.emulator import emulate as play
     from edge_monitor.profiles import load_profile
 
     s = load_profile(profile).sensor
