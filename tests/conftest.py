@@ -1,7 +1,8 @@
 """Fixtures: tiny real-format data sets written into tmp_path from the shared real data.
 
 MIT-BIH excerpts (ODC-By 1.0, Moody & Mark 2001) and PTB-XL records (CC BY 4.0, Wagner et al.
-2020) come from ../shared/data beside the project root; tests that need them skip when it is absent.
+2020) come from ../shared/data beside the project root (or $ECG_EDGE_SHARED); tests that need them
+skip when it is absent, and fail instead when ECG_EDGE_REQUIRE_DATA=1 (CI).
 """
 
 from __future__ import annotations
@@ -22,9 +23,18 @@ PTBXL = SHARED / "ptbxl"
 NSTDB = SHARED / "nstdb"
 
 
+REQUIRE_DATA = "ECG_EDGE_REQUIRE_DATA"
+
+
 def need(path: Path) -> Path:
+    """The shared data at `path`: a test without it skips, or fails where the run requires the
+    data (`ECG_EDGE_REQUIRE_DATA=1`, as .ci/run sets) so that a CI without the data cannot pass
+    by skipping every test that reads it."""
     if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+        message = f"shared data not found at {path} (set ECG_EDGE_SHARED to its folder)"
+        if os.environ.get(REQUIRE_DATA, "") not in ("", "0"):
+            pytest.fail(f"{message}; {REQUIRE_DATA} is set, so this is a failure", pytrace=False)
+        pytest.skip(message)
     return path
 
 
