@@ -227,7 +227,7 @@ def main() -> None:
     }
     got = {
         "samples_decoded": wire["samples"],
-        "dropped": wire["dropped"],
+        "dropped": summary["link"]["lost"],
         "bad_lines": wire["garbage"] + wire["overlong"] + wire["not_text"],
         "recorded": int(rec.sig_len),
         "disconnects": summary["disconnects"],

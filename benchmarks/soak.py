@@ -58,7 +58,7 @@ def main() -> None:
     ]
     bundle = load_bundle(embedded_bundle("arrhythmia"))
     decoder = LineDecoder(1, counter=True)
-    assembler = SampleAssembler(1, GAIN, BASELINE)
+    assembler = SampleAssembler(1, GAIN, BASELINE, adc_bits=11)
     monitor = Monitor([bundle], FS, ["MLII"], rails=(-BASELINE / GAIN, (2047 - BASELINE) / GAIN))
     total = int(args.hours * 3600 * FS)
     step = int(CHUNK_S * FS)
@@ -79,7 +79,7 @@ def main() -> None:
             block = assembler.assemble(decoder.feed(wire_bytes(adc, sent)))
             sent += len(adc)
             recorder.write_adc(block.adc)
-            for ev in monitor.push(block.mv, block.leads_off):
+            for ev in monitor.push(block.mv, block.leads_off, block.missing):
                 if getattr(ev, "level", None):
                     recorder.write_alert(ev.to_json())
                     alerts += 1
@@ -111,7 +111,7 @@ def main() -> None:
         "samples_decoded": decoder.stats.samples,
         "samples_recorded": recorded,
         "bad_lines": decoder.stats.bad(),
-        "dropped": decoder.stats.dropped,
+        "dropped": assembler.stats.lost,
         "beats": sum(s.model.count for s in monitor.beats),
         "alert_events": alerts,
         "rss_after_warmup_mb": float(rss[0]) if len(rss) else None,

@@ -19,9 +19,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_monitor.quality import GOOD, MESSAGES, VF_LEAKAGE, VF_MIN_PTP_MV, vf_leakage
+from edge_monitor.quality import (
+    GOOD,
+    MESSAGES,
+    MODEL_INVALID,
+    VF_LEAKAGE,
+    VF_MIN_PTP_MV,
+    vf_leakage,
+)
 
 CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
+# rules that read the signal itself, not the beat model: they go on while the model is invalid
+SIGNAL_RULES = ("VF", "asystole")
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,9 @@ class AlertEngine:
         self.labels: deque[str] = deque(maxlen=max(s.af_beats, 3 * s.pattern_cycles, 16))
         self.beat_samples: deque[int] = deque(maxlen=s.af_beats + 1)
         self.ectopic: dict[str, deque[int]] = {"V": deque(), "S": deque()}
-        self.quality = GOOD
+        self.quality = GOOD  # what the rules may see: the signal's state, else the model's
+        self.signal = GOOD  # the signal's own state (quality gate, or no signal at all)
+        self.model_ok = True
         self.last_beat: int | None = None
         self.last_r: int | None = None  # newest R peak seen (classification lags behind it)
         self.active: dict[str, str] = {}  # label -> level, for the UI
@@ -184,6 +195,20 @@ class AlertEngine:
         return 60.0 * self.fs / float(np.mean(recent))
 
     def on_quality(self, state: str, sample: int) -> list[AlertEvent]:
+        self.signal = state
+        return self._settle(sample)
+
+    def on_model(self, valid: bool, sample: int) -> list[AlertEvent]:
+        """A model answered with NaN / inf / out-of-range probabilities (`valid` False), or
+        answered properly again: while it is invalid no beat label drives a rule."""
+        if valid == self.model_ok:
+            return []
+        self.model_ok = valid
+        return self._settle(sample)
+
+    def _settle(self, sample: int) -> list[AlertEvent]:
+        """One state for the rules: a bad signal explains everything, else an invalid model."""
+        state = self.signal if self.signal != GOOD else (GOOD if self.model_ok else MODEL_INVALID)
         if state == self.quality:
             return []
         previous, self.quality = self.quality, state
@@ -192,21 +217,25 @@ class AlertEngine:
             for label in list(self.active):  # the rules are frozen while we cannot see
                 if label not in self.debounce:  # "signal": one bad state straight to another
                     continue
+                if state == MODEL_INVALID and label in SIGNAL_RULES:
+                    continue
                 events.append(AlertEvent(sample, CLEARED, label, f"{label}: no longer assessed"))
+                self.active.pop(label)
                 self.debounce[label].active = False
                 self.debounce[label].reset()
-            self.active = {"signal": INCONCLUSIVE}
+            self.active["signal"] = INCONCLUSIVE
             self.labels.clear()
             self.beat_samples.clear()
             return events
         self.active.pop("signal", None)
         self.last_beat = None
-        self.last_r = sample  # asystole is timed from when we could see again
+        if previous != MODEL_INVALID:
+            self.last_r = sample  # asystole is timed from when we could see again
         return [AlertEvent(sample, CLEARED, "signal", f"signal good again (was {previous})")]
 
     def on_r_peak(self, sample: int) -> list[AlertEvent]:
         self.last_r = sample if self.last_r is None else max(self.last_r, sample)
-        if self.quality != GOOD or not self.debounce["asystole"].active:
+        if self.signal != GOOD or not self.debounce["asystole"].active:
             return []
         return self._update("asystole", False, sample, {})
 
@@ -260,7 +289,7 @@ class AlertEngine:
 
     def on_time(self, sample: int, filtered: np.ndarray) -> list[AlertEvent]:
         """The clock advanced to `sample` with these band-passed samples: asystole and VF."""
-        if self.quality != GOOD:
+        if self.signal != GOOD:
             self._vf_buffer = np.zeros(0)
             return []
         events = []

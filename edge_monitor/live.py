@@ -1,8 +1,11 @@
-"""`edge-monitor run` and `edge-monitor emulate`: the serial side of the monitor.
+"""`edge-monitor run`: the serial side of the monitor (replay and classify are in runner.py).
 
 The run loop never leaves on bad input: garbage lines are counted by the decoder, a vanished port
-is retried with backoff by the source, a leads-off stream becomes an `inconclusive` state. It ends
-on Ctrl-C or after `--duration`, and always closes the recording cleanly.
+is retried with backoff by the source, a leads-off stream becomes an `inconclusive` state, and a
+front end that goes silent (a hung board, a pulled cable) becomes "no signal" after the
+profile's stall time instead of showing the last heart rate. It ends on Ctrl-C, SIGTERM or after
+`--duration`, and always closes the recording cleanly. A recording that cannot start (a full
+disk, a path that is a file) is reported in one line; monitoring goes on without it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from edge_monitor.bundle import Bundle
-from edge_monitor.recorder import WfdbRecorder
+from edge_monitor.recorder import WfdbRecorder, open_recorder
 from edge_monitor.runner import Emit, Tracker, handle, make_view, not_quality, stats_line, summary
-from edge_monitor.serial_feed import SampleAssembler
+from edge_monitor.serial_feed import LinkTiming, SampleAssembler
 from edge_monitor.sources import SerialSource
 from edge_monitor.stats import CpuMeter
 from edge_monitor.wire import LineDecoder
+
+STALLED = "stalled"  # status: the port is open but nothing arrives
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,144 @@ class SerialSettings:
     adc_bits: int
     sig_name: list[str]
     counter: bool = False
+    stall_s: float = 1.0  # no sample for this long: "no signal from the front end"
+
+
+class SerialSession:
+    """One monitored serial link: source -> decoder -> assembler -> Monitor, recorder, events."""
+
+    def __init__(
+        self,
+        settings: SerialSettings,
+        bundles: list[Bundle],
+        threads: tuple[int, int],
+        channel: int | None,
+        emit: Emit | None,
+        record_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from edge_monitor.pipeline import Monitor
+
+        s = self.settings = settings
+        self.bundles, self.emit, self.clock = bundles, emit, clock
+        self.decoder = LineDecoder(len(s.sig_name), counter=s.counter)
+        self.source = SerialSource(s.url, self.decoder, baud=s.baud)
+        timing = LinkTiming(s.fs, stall_s=s.stall_s)
+        self.assembler = SampleAssembler(
+            len(s.sig_name), s.adc_gain, s.baseline, s.adc_bits, timing
+        )
+        top = 2**s.adc_bits - 1
+        rails = ((0 - s.baseline) / s.adc_gain, (top - s.baseline) / s.adc_gain)
+        self.monitor = Monitor(
+            bundles, s.fs, s.sig_name, channel=channel, threads=threads, rails=rails
+        )
+        self.tracker = Tracker(s.fs)
+        self.recorder: WfdbRecorder | None = None
+        self.recording_error: str | None = None
+        if record_dir is not None:
+            try:
+                self.recorder = open_recorder(record_dir, s.fs, s.sig_name, s.adc_gain, s.baseline)
+            except OSError as exc:
+                self.recording_error = f"cannot record into {record_dir}: {exc.strerror or exc}"
+        self.state: str | None = None
+        self._reported_recording = False
+
+    def out(self, obj: dict) -> None:
+        if self.emit is not None:
+            self.emit(obj)
+        if self.recorder is not None and obj.get("type") == "alert":
+            self.recorder.write_alert(obj)
+
+    def open(self) -> bool:
+        ok = self.source.connect()
+        self.assembler.start(self.clock())  # silence is timed from the first attempt
+        if self.recording_error:
+            self._report_recording(self.recording_error)
+        return ok
+
+    def step(self) -> None:
+        """One read of the port and everything that follows from it."""
+        poll = self.source.poll()
+        now = self.clock()
+        if poll.state != self.state:
+            self.state = poll.state
+            self.out({"type": "status", "state": poll.state, "error": self.source.last_error})
+        if poll.samples:
+            self._take(self.assembler.assemble(poll.samples, now))
+        stalled = self.assembler.stalled(now)
+        if stalled != self.monitor.stalled:
+            handle(self.monitor.on_stall(stalled), self.out, self.tracker, not_quality)
+            silent = f"no samples for {self.settings.stall_s:g} s or more"
+            state = STALLED if stalled else self.state
+            self.out({"type": "status", "state": state, "error": silent if stalled else ""})
+
+    def _take(self, block) -> None:
+        if self.recorder is not None:
+            self.recorder.write_adc(block.adc)
+            if not self.recorder.ok:
+                self._report_recording(self.recorder.error)
+        events = self.monitor.push(block.mv, block.leads_off, block.missing)
+        handle(events, self.out, self.tracker, not_quality)
+        self.tracker.on_samples(np.nan_to_num(block.mv[:, self.monitor.lead]))
+
+    def _report_recording(self, error: str | None) -> None:
+        if not self._reported_recording:
+            self._reported_recording = True
+            self.out({"type": "status", "state": "recording stopped", "error": error})
+
+    def lag_s(self) -> float:
+        return self.assembler.lag_s(self.clock())
+
+    def stats_line(self) -> dict:
+        return stats_line(
+            self.monitor,
+            lag_s=round(self.lag_s(), 3),
+            wire=self.decoder.stats.__dict__,
+            link=self.assembler.stats.as_dict(),
+            source_state=STALLED if self.monitor.stalled else self.source.state,
+        )
+
+    def view(self, cpu: CpuMeter):
+        link = self.assembler.stats
+        return make_view(
+            self.monitor,
+            self.tracker,
+            self.settings.url,
+            STALLED if self.monitor.stalled else (self.state or ""),
+            cpu,
+            lag_s=self.lag_s(),
+            dropped=link.lost + link.stalled,
+            bad_lines=self.decoder.stats.bad() + link.out_of_range,
+            recording=self.recording_text(),
+        )
+
+    def recording_text(self) -> str:
+        if self.recorder is None:
+            return f"STOPPED: {self.recording_error}" if self.recording_error else "off"
+        if self.recorder.error:
+            return f"STOPPED: {self.recorder.error}"
+        return f"{self.recorder.name} ({self.recorder.samples:,} samples)"
+
+    def close(self) -> None:
+        self.source.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def summary(self, wall_s: float) -> dict:
+        handle(self.monitor.finish(), None, self.tracker, lambda ev: True)
+        rec = self.recorder
+        extra = {
+            "source": self.settings.url,
+            "wire": self.decoder.stats.__dict__,
+            "link": self.assembler.stats.as_dict(),
+            "connects": self.source.connects,
+            "disconnects": self.source.disconnects,
+            "recorded_samples": rec.samples if rec else 0,
+            "recording": None if rec is None else str(rec.folder / rec.name),
+            "recording_error": self.recording_error if rec is None else rec.error,
+            "models": [b.name for b in self.bundles],
+        }
+        return summary(self.monitor, self.tracker, wall_s, extra)
 
 
 def run_serial(
@@ -50,111 +193,26 @@ def run_serial(
     """A port missing at start is an error (a typo, most likely) unless `wait_for_port`; one
     that goes away later is waited for."""
     from edge_monitor.errors import InputError
-    from edge_monitor.pipeline import Monitor
 
-    s = settings
-    decoder = LineDecoder(len(s.sig_name), counter=s.counter)
-    source = SerialSource(s.url, decoder, baud=s.baud)
-    assembler = SampleAssembler(len(s.sig_name), s.adc_gain, s.baseline)
-    top = 2**s.adc_bits - 1
-    rails = ((0 - s.baseline) / s.adc_gain, (top - s.baseline) / s.adc_gain)
-    monitor = Monitor(bundles, s.fs, s.sig_name, channel=channel, threads=threads, rails=rails)
-    tracker = Tracker(s.fs)
-    recorder = None
-    if record_dir is not None:
-        name = time.strftime("ecg-%Y%m%d-%H%M%S")
-        recorder = WfdbRecorder(record_dir, name, s.fs, s.sig_name, s.adc_gain, s.baseline)
+    session = SerialSession(settings, bundles, threads, channel, emit, record_dir)
+    if not session.open() and not wait_for_port:
+        session.close()
+        raise InputError(f"cannot open serial port {settings.url}: {session.source.last_error}")
     cpu = CpuMeter()
-    t0 = time.monotonic()
-    first_sample_at: float | None = None
-    state = None
-    last_stats = last_view = t0
-    reported_error = False
-
-    def out(obj: dict) -> None:
-        if emit is not None:
-            emit(obj)
-        if recorder is not None and obj.get("type") == "alert":
-            recorder.write_alert(obj)
-
-    def lag() -> float:
-        if first_sample_at is None:
-            return 0.0
-        return max(0.0, time.monotonic() - first_sample_at - monitor.samples_seen / s.fs)
-
-    if not source.connect() and not wait_for_port:
-        source.close()
-        if recorder is not None:
-            recorder.close()
-        raise InputError(f"cannot open serial port {s.url}: {source.last_error}")
+    t0 = last_stats = last_view = time.monotonic()
+    interrupted = False
     try:
         while duration_s is None or time.monotonic() - t0 < duration_s:
-            poll = source.poll()
-            if poll.state != state:
-                state = poll.state
-                out({"type": "status", "state": state, "error": source.last_error})
-            if poll.samples:
-                if first_sample_at is None:
-                    first_sample_at = time.monotonic()
-                block = assembler.assemble(poll.samples)
-                if recorder is not None:
-                    recorder.write_adc(block.adc)
-                    if not recorder.ok and not reported_error:
-                        reported_error = True
-                        out({"type": "status", "state": state, "error": recorder.error})
-                handle(monitor.push(block.mv, block.leads_off), out, tracker, not_quality)
-                tracker.on_samples(np.nan_to_num(block.mv[:, monitor.lead]))
+            session.step()
             now = time.monotonic()
             if emit is not None and now - last_stats >= stats_every_s:
                 last_stats = now
-                out(
-                    stats_line(
-                        monitor,
-                        lag_s=round(lag(), 3),
-                        wire=decoder.stats.__dict__,
-                        filled_for_dropped=assembler.filled,
-                        source_state=source.state,
-                    )
-                )
+                session.out(session.stats_line())
             if on_view is not None and now - last_view >= 0.25:
                 last_view = now
-                on_view(
-                    make_view(
-                        monitor,
-                        tracker,
-                        s.url,
-                        state or "",
-                        cpu,
-                        lag_s=lag(),
-                        dropped=decoder.stats.dropped,
-                        bad_lines=decoder.stats.bad(),
-                        recording=_recording_text(recorder),
-                    )
-                )
-    except KeyboardInterrupt:
-        pass
+                on_view(session.view(cpu))
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP turned into one by the CLI
+        interrupted = True
     finally:
-        source.close()
-        if recorder is not None:
-            recorder.close()
-    handle(monitor.finish(), None, tracker, lambda ev: True)
-    extra = {
-        "source": s.url,
-        "wire": decoder.stats.__dict__,
-        "filled_for_dropped": assembler.filled,
-        "connects": source.connects,
-        "disconnects": source.disconnects,
-        "recorded_samples": recorder.samples if recorder else 0,
-        "recording": None if recorder is None else str(recorder.folder / recorder.name),
-        "recording_error": None if recorder is None else recorder.error,
-        "models": [b.name for b in bundles],
-    }
-    return summary(monitor, tracker, time.monotonic() - t0, extra)
-
-
-def _recording_text(recorder: WfdbRecorder | None) -> str:
-    if recorder is None:
-        return "off"
-    if recorder.error:
-        return f"STOPPED: {recorder.error}"
-    return f"{recorder.name} ({recorder.samples:,} samples)"
+        session.close()
+    return {**session.summary(time.monotonic() - t0), "interrupted": interrupted}

@@ -8,6 +8,7 @@ context builder), so streaming a record reproduces the training path up to the R
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from edge_monitor.dsp import FilterSpec, StreamFilter, StreamResampler, design_s
 from edge_monitor.errors import InputError
 from edge_monitor.inference import open_session, probabilities
 from edge_monitor.qrs import QRSDetector
-from edge_monitor.quality import QualitySpec, QualityTracker, SegmentQuality
+from edge_monitor.quality import (
+    GOOD,
+    NO_SIGNAL,
+    QualitySpec,
+    QualityTracker,
+    SegmentQuality,
+)
 
 # a beat model trained on MIT-BIH's modified lead II accepts a standard lead II, and a one-lead
 # front end whose channel is simply called ECG
@@ -34,9 +41,12 @@ SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle
 
 @dataclass(frozen=True)
 class BeatEvent:
+    """`label` and `probs` are None when the model's output was invalid (NaN, inf, or not a
+    probability): such a beat is reported, never labelled."""
+
     sample: int
-    label: str
-    probs: dict[str, float]
+    label: str | None
+    probs: dict[str, float] | None
     model: str
 
     def to_json(self) -> dict:
@@ -47,7 +57,7 @@ class BeatEvent:
 class WindowEvent:
     start: int
     end: int
-    probs: dict[str, float]
+    probs: dict[str, float] | None  # None: the model's output was invalid
     model: str
     quality_ok: bool
 
@@ -85,14 +95,25 @@ class _Timed:
         self.count = 0
         self.capture: list | None = None  # the bench collects real inputs here
 
-    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Class probabilities, or None when the model answered something that is not one (a
+        damaged model must not read as normal sinus rhythm through argmax of NaN)."""
         if self.capture is not None:
             self.capture.append(feed)
         t0 = time.perf_counter()
         out = self.session.run(None, feed)[0][0]
         self.latencies.append(time.perf_counter() - t0)
         self.count += 1
-        return probabilities(self.bundle.contract, out)
+        with np.errstate(all="ignore"):
+            probs = probabilities(self.bundle.contract, out)
+        if probs.shape != (len(self.bundle.contract.classes),) or not valid_probabilities(probs):
+            return None
+        return probs
+
+
+def valid_probabilities(p: np.ndarray) -> bool:
+    p = np.asarray(p)
+    return bool(np.isfinite(p).all() and (p >= -1e-6).all() and (p <= 1 + 1e-6).all())
 
 
 class BeatStream:
@@ -177,6 +198,8 @@ class BeatStream:
             "rr": ctx.rr[None].astype(np.float32),
         }
         probs = self.model.run(feed)
+        if probs is None:
+            return BeatEvent(source_index, None, None, self.model.bundle.name)
         label = self.classes[int(np.argmax(probs))]
         return BeatEvent(
             source_index,
@@ -225,9 +248,13 @@ class WindowStream:
             a = self._next - self._buf_start
             win = np.ascontiguousarray(self._buf[a : a + self.window].T[None])
             probs = self.model.run({"ecg": win})
-            self.record_probs.append(probs)
             start = self.origin + int(round(self._next * self.fs / self.fs_model))
             end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
+            self._next += self.stride
+            if probs is None:
+                events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
+                continue
+            self.record_probs.append(probs)
             events.append(
                 WindowEvent(
                     start,
@@ -239,7 +266,6 @@ class WindowStream:
             )
             idx = [self.classes.index(k) for k in self.alerter.classes]
             events += self.alerter.on_window(end, probs[idx], quality_ok)
-            self._next += self.stride
         drop = self._next - self._buf_start
         if drop > 0:
             self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
@@ -315,20 +341,53 @@ class Monitor:
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
+        self.stalled = False  # the source says nothing arrives (a stalled or unplugged link)
+        self._missing: deque[tuple[int, int]] = deque(maxlen=256)  # runs of rows never received
+        self._model_ok: dict[str, bool] = {}
 
     @property
     def heart_rate(self) -> float | None:
-        if len(self.r_peaks) < 2:
+        """From the last R peaks, and only while the signal can be seen: a stalled front end or
+        a loose lead shows no rate rather than the last one."""
+        if len(self.r_peaks) < 2 or self.signal_state != GOOD:
             return None
         rr = np.diff(np.asarray(self.r_peaks)[-9:])
         return 60.0 * self.fs / float(np.median(rr))
 
-    def push(self, x: np.ndarray, leads_off: np.ndarray | None = None) -> list[Event]:
+    @property
+    def signal_state(self) -> str:
+        return NO_SIGNAL if self.stalled else self.quality.current.state
+
+    def on_stall(self, stalled: bool) -> list[Event]:
+        """The source reports that samples stopped (or came back). Stopping freezes the rules
+        with an `inconclusive` "no signal" at once; what comes back is judged by the quality
+        gate as usual (its first good segment clears the state)."""
+        if stalled == self.stalled:
+            return []
+        self.stalled = stalled
+        if not stalled:
+            return []
+        self._bad_until = self.position
+        return list(self.engine.on_quality(NO_SIGNAL, self.position))
+
+    def push(
+        self,
+        x: np.ndarray,
+        leads_off: np.ndarray | None = None,
+        missing: np.ndarray | None = None,
+    ) -> list[Event]:
+        """`leads_off`: the front end flagged these rows; `missing`: nothing arrived for them
+        (lost on the link, or a stall): both hold the last value for the filters, and a
+        segment made mostly of missing rows reads `no_signal` rather than leads off."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels)
         n = len(x)
         if n == 0:
             return []
         off = np.zeros(n, bool) if leads_off is None else np.asarray(leads_off, bool).reshape(-1)
+        if missing is not None:
+            gone = np.asarray(missing, bool).reshape(-1)
+            off = off | gone
+            self._note_missing(gone)
         off = off | ~np.isfinite(x).all(axis=1)
         x = self._fill(x, off)
         self.samples_seen += n
@@ -338,6 +397,8 @@ class Monitor:
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw)]
         for seg in self.quality.push(raw, filtered, off, peaks):
+            if not seg.ok and self._missing_share(seg) >= self.quality.spec.leads_off_share:
+                seg = dataclasses.replace(seg, state=NO_SIGNAL)
             events.append(QualityEvent(seg))
             if not seg.ok:
                 self._bad_until = seg.end
@@ -352,8 +413,32 @@ class Monitor:
         self.position += n
         events += self.engine.on_time(self.position, filtered)
         for wstream in self.windows:
-            events += wstream.push(x, self.quality.current.ok)
+            for ev in wstream.push(x, self.quality.current.ok):
+                events.append(ev)
+                if isinstance(ev, WindowEvent):
+                    events += self._model_answer(ev.model, ev.probs is not None, ev.end)
         return events
+
+    def _note_missing(self, gone: np.ndarray) -> None:
+        """Keep the runs of missing rows (source numbering) for the quality relabelling."""
+        if not gone.any():
+            return
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], gone.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            start, end = self.position + int(a), self.position + int(b)
+            if self._missing and self._missing[-1][1] == start:
+                start = self._missing.pop()[0]
+            self._missing.append((start, end))
+
+    def _missing_share(self, seg: SegmentQuality) -> float:
+        span = max(seg.end - seg.start, 1)
+        overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in self._missing)
+        return overlap / span
+
+    def _model_answer(self, model: str, valid: bool, sample: int) -> list[AlertEvent]:
+        """Every model must answer properly for the beat rules to run."""
+        self._model_ok[model] = valid
+        return self.engine.on_model(all(self._model_ok.values()), sample)
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
@@ -366,11 +451,12 @@ class Monitor:
     def _alert_on(self, beat: BeatEvent) -> list[AlertEvent]:
         """A beat drives the rhythm rules only if trusted; one the second detector does not see
         counts as unclassifiable (Q): it breaks a run or a pattern instead of making one."""
-        if not self.trusted(beat.sample):
-            return []
+        events = self._model_answer(beat.model, beat.label is not None, beat.sample)
+        if beat.label is None or not self.trusted(beat.sample):
+            return events
         label = beat.label if self.quality.confirms(beat.sample) else "Q"
-        self._v_probs.append(beat.probs.get("V", 0.0))
-        return self.engine.on_beat(beat.sample, label)
+        self._v_probs.append((beat.probs or {}).get("V", 0.0))
+        return events + self.engine.on_beat(beat.sample, label)
 
     def _verify(self, label: str, sample: int) -> bool:
         """A ventricular-run alarm needs both detectors to agree on the beats before it, more

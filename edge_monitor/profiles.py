@@ -56,6 +56,7 @@ class Sensor:
     baseline: int  # ADC count of 0 mV (WFDB `baseline`)
     adc_bits: int  # the ADC's rails are 0 and 2**adc_bits - 1
     sig_name: list[str]
+    stall_s: float  # no sample for this long: "no signal from the front end"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ def _validate(p: DeviceProfile, where: str) -> None:
         raise InputError(f"{where}: activation_type must be {' or '.join(ACTIVATION_TYPES)}")
     if p.sensor.fs <= 0 or p.sensor.adc_gain <= 0 or not p.sensor.sig_name:
         raise InputError(f"{where}: the sensor needs fs > 0, adc_gain > 0 and lead names")
+    if not 0.1 <= p.sensor.stall_s <= 60:
+        raise InputError(f"{where}: sensor stall_s must be between 0.1 and 60 seconds")
 
 
 def _profile_dir():

@@ -30,6 +30,11 @@ from edge_monitor.iir import butter_sos
 from edge_monitor.qrs import block_peaks
 
 GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturated", "noisy"
+# not a segment verdict: the front end sent nothing (a stalled or unplugged link, or rows filled
+# for samples lost on the way); the monitor and the alert engine treat it as any bad state
+NO_SIGNAL = "no_signal"
+# the beat or window model returned NaN / inf / out-of-range probabilities: no label is trusted
+MODEL_INVALID = "model_invalid"
 # VF-like, for the VF alarm (alerts.py) and the gate's VF exemption alike: Kuo & Dillman's
 # filter leaks less than this, on a signal with more amplitude than asystole's baseline
 VF_LEAKAGE = 0.625
@@ -40,6 +45,8 @@ MESSAGES = {
     FLAT: "flat line: check the electrodes and the cable",
     SATURATED: "signal at the ADC rail: check the electrodes (amplifier saturated)",
     NOISY: "too noisy to analyse: keep still, check electrode contact",
+    NO_SIGNAL: "no signal from the front end: check the cable and the board",
+    MODEL_INVALID: "model output invalid: rhythm not assessed",
 }
 
 

@@ -6,13 +6,18 @@ endian int16, channels interleaved) and the header is rewritten with the current
 flush. A sample the front end did not deliver (leads off, dropped on the link) is stored as WFDB's
 invalid value -32768, which readers turn into NaN: the record keeps true time. A full disk stops
 the recording with a message; monitoring goes on.
+
+Each monitor gets a record of its own: the signal file is created exclusively (never opened over
+another monitor's) and held under an advisory lock, and a taken name gets a numbered suffix.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +45,13 @@ class WfdbRecorder:
         self.error: str | None = None
         self._unflushed = 0
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._dat = open(self.folder / f"{name}.dat", "wb")  # noqa: SIM115 (held open for hours)
-        self._alerts = open(self.folder / f"{name}.alerts.jsonl", "a")  # noqa: SIM115
-        self._write_header()
+        self._dat = _create_exclusive(self.folder / f"{name}.dat")
+        try:
+            self._alerts = open(self.folder / f"{name}.alerts.jsonl", "x")  # noqa: SIM115
+            self._write_header()
+        except OSError:
+            self._dat.close()
+            raise
 
     @property
     def ok(self) -> bool:
@@ -66,7 +75,7 @@ class WfdbRecorder:
         if self.error is not None:
             return
         try:
-            self._alerts.write(json.dumps(event) + "\n")
+            self._alerts.write(json.dumps(event, allow_nan=False) + "\n")
             self._alerts.flush()
         except OSError as exc:
             self._fail(exc)
@@ -102,3 +111,35 @@ class WfdbRecorder:
 
     def _fail(self, exc: OSError) -> None:
         self.error = f"recording stopped after {self.samples} samples: {exc.strerror or exc}"
+
+
+def _create_exclusive(path: Path):
+    """Create the file, refusing one that exists, and lock it against a second writer."""
+    handle = open(path, "xb")  # noqa: SIM115 (held open for hours)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise
+    return handle
+
+
+def open_recorder(
+    folder: Path,
+    fs: float,
+    sig_name: list[str],
+    adc_gain: float,
+    baseline: int,
+    prefix: str = "ecg",
+    attempts: int = 100,
+) -> WfdbRecorder:
+    """A new record named after the local time; a name another monitor took (same second,
+    same folder) gets a suffix. Raises OSError when the folder cannot hold a recording."""
+    stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(attempts):
+        name = stem if k == 0 else f"{stem}-{k + 1}"
+        try:
+            return WfdbRecorder(folder, name, fs, sig_name, adc_gain, baseline)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{attempts} records named {stem}* already in {folder}")

@@ -4,6 +4,7 @@ lines, the live UI and the recorder, and the figures of the profiling panel are 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections import deque
@@ -20,16 +21,36 @@ from edge_monitor.stats import CpuMeter, Percentiles, rss_mb
 from edge_monitor.ui import View
 
 Emit = Callable[[dict], None]
+ALERT_HISTORY = 200
+INVALID_BEAT = "invalid"  # the count of beats whose model output was not a probability
 
 
 def json_lines(stream=None) -> Emit:
     out = stream or sys.stdout
 
     def emit(obj: dict) -> None:
-        out.write(json.dumps(obj) + "\n")
+        out.write(json_text(obj) + "\n")
         out.flush()  # a log reader or a pipe sees each event as it happens
 
     return emit
+
+
+def json_text(obj) -> str:
+    """Strict JSON: NaN and infinities (no latency yet, an invalid model output) become null,
+    which every JSON reader accepts; Python's default `NaN` token is not JSON."""
+    return json.dumps(finite(obj), allow_nan=False)
+
+
+def finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return finite(obj.item())
+    return obj
 
 
 @dataclass
@@ -41,7 +62,10 @@ class Tracker:
     display_hz: float = 50.0
     beats: deque = field(default_factory=lambda: deque(maxlen=60))
     beat_counts: dict = field(default_factory=dict)
-    alerts: list = field(default_factory=list)
+    # the newest alerts for the screen; counts by level cover all of them (a long run's history
+    # is in the recording's alerts file, not in memory)
+    alerts: deque = field(default_factory=lambda: deque(maxlen=ALERT_HISTORY))
+    alert_levels: dict = field(default_factory=dict)
     probs: dict = field(default_factory=dict)
     windows: int = 0
     quality_seconds: dict = field(default_factory=dict)
@@ -60,12 +84,13 @@ class Tracker:
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, BeatEvent):
-            self.beats.append(ev.label)
-            self.beat_counts[ev.label] = self.beat_counts.get(ev.label, 0) + 1
-            self.probs = ev.probs
+            label = ev.label or INVALID_BEAT
+            self.beats.append(ev.label or "?")
+            self.beat_counts[label] = self.beat_counts.get(label, 0) + 1
+            self.probs = ev.probs or {}
         elif isinstance(ev, WindowEvent):
             self.windows += 1
-            self.probs = ev.probs
+            self.probs = ev.probs or {}
         elif isinstance(ev, QualityEvent):
             s = ev.segment
             self.quality_seconds[s.state] = self.quality_seconds.get(s.state, 0) + (
@@ -73,6 +98,7 @@ class Tracker:
             )
         elif isinstance(ev, AlertEvent):
             self.alerts.append({**ev.to_json(), "time": clock_text((ev.sample) / self.fs)})
+            self.alert_levels[ev.level] = self.alert_levels.get(ev.level, 0) + 1
 
 
 def clock_text(seconds: float) -> str:
@@ -98,7 +124,7 @@ def make_view(
     active = [k for k in monitor.engine.active if k != "signal"]
     for w in monitor.windows:
         active += list(w.alerter.active)
-    q = monitor.quality.current.state
+    q = monitor.signal_state
     return View(
         source=source,
         source_state=source_state,
@@ -106,13 +132,13 @@ def make_view(
         seconds=seconds,
         trace=np.asarray(tracker.trace),
         trace_seconds=tracker.trace_seconds,
-        heart_rate=monitor.heart_rate if q == "good" else None,
+        heart_rate=monitor.heart_rate,
         quality=q,
         quality_message=MESSAGES[q],
         rhythm=", ".join(active) if active else ("no alert" if q == "good" else "inconclusive"),
         recent_beats="".join(tracker.beats),
         probs=tracker.probs,
-        alerts=tracker.alerts[-6:],
+        alerts=list(tracker.alerts)[-6:],
         latency_ms=(lat.p50, lat.p95, lat.p99),
         rss_mb=rss,
         peak_rss_mb=peak,
@@ -135,7 +161,7 @@ def stats_line(monitor: Monitor, **extra) -> dict:
         "sample": monitor.position,
         "samples": monitor.samples_seen,
         "heart_rate": monitor.heart_rate,
-        "quality": monitor.quality.current.state,
+        "quality": monitor.signal_state,
         "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
         "rss_mb": round(rss, 1),
         "peak_rss_mb": round(peak, 1),
@@ -146,9 +172,7 @@ def stats_line(monitor: Monitor, **extra) -> dict:
 def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | None = None) -> dict:
     lat = Percentiles.of(monitor.latencies_ms())
     seconds = (monitor.position - monitor.start) / monitor.fs
-    levels: dict[str, int] = {}
-    for a in tracker.alerts:
-        levels[a["level"]] = levels.get(a["level"], 0) + 1
+    levels = dict(tracker.alert_levels)
     return {
         "type": "summary",
         "record_probs": monitor.record_probs(),

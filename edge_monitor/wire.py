@@ -2,9 +2,10 @@
 
 One line per sample, ASCII integers: `512,498\\n` (one value per channel, as Arduino-class AD8232
 sketches print them), `!` for leads-off, and optionally a leading sample counter
-(`1041,512,498\\n`) so that dropped samples can be counted. A live link delivers garbage (a wrong
-baud rate), cut lines (a reset mid-line), and bytes that are not text; the decoder counts and
-skips each, never raises, and never grows without bound.
+(`1041,512,498\\n`) so that lost samples can be told (serial_feed weighs the counter against the
+wall clock). A live link delivers garbage (a wrong baud rate), cut lines (a reset mid-line), and
+bytes that are not text; the decoder counts and skips each, never raises, and never grows
+without bound.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ class Sample:
 
 @dataclass
 class WireStats:
-    """What arrived, by kind. `dropped` is inferred from gaps in the sample counter."""
+    """What arrived, by kind."""
 
     samples: int = 0
     leads_off: int = 0
     garbage: int = 0  # not integers, or the wrong number of fields
     overlong: int = 0  # no newline within max_line bytes
     not_text: int = 0  # bytes outside printable ASCII
-    dropped: int = 0
     bytes: int = 0
 
     def bad(self) -> int:
@@ -53,7 +53,6 @@ class LineDecoder:
         self.stats = WireStats()
         self._buffer = bytearray()
         self._skipping = False  # inside an overlong line: drop bytes until its newline
-        self._expected: int | None = None
 
     def feed(self, data: bytes) -> list[Sample]:
         self.stats.bytes += len(data)
@@ -99,26 +98,14 @@ class LineDecoder:
             counter = int(fields[0]) % self.counter_modulo
             fields = fields[1:]
         if fields == ["!"]:
-            self._count_gap(counter)
             self.stats.leads_off += 1
             return Sample(None, counter)
         if len(fields) != self.n_channels or not all(_is_int(f) for f in fields):
             # a damaged line's counter is not trusted either: it must not fake a gap
             self.stats.garbage += 1
             return None
-        self._count_gap(counter)
         self.stats.samples += 1
         return Sample(tuple(int(f) for f in fields), counter)
-
-    def _count_gap(self, counter: int | None) -> None:
-        if counter is None:
-            return
-        if self._expected is not None and counter != self._expected:
-            gap = (counter - self._expected) % self.counter_modulo
-            # a jump backwards by a little is a replayed or reordered line, not a loss
-            if gap < self.counter_modulo // 2:
-                self.stats.dropped += gap
-        self._expected = (counter + 1) % self.counter_modulo
 
 
 def encode(sample: Sample) -> bytes:

@@ -93,10 +93,11 @@ def test_run_survives_garbage_drops_and_replugs_and_records_everything(tmp_path,
     wire = summary["wire"]
     assert wire["samples"] == sent  # nothing sent after the replug was missed
     assert wire["not_text"] == 1 and wire["garbage"] >= 1 and wire["overlong"] == 1
-    assert wire["dropped"] == 45 and summary["filled_for_dropped"] == 45
+    assert summary["link"]["lost"] == 45 and summary["link"]["resets"] == 0
     assert summary["disconnects"] >= 1 and summary["connects"] >= 2
     states = [e["state"] for e in events if e["type"] == "status"]
-    assert "reconnecting" in states and states[-1] == "connected"
+    assert "reconnecting" in states and "connected" in states[states.index("reconnecting") :]
+    assert states[-1] == "stalled"  # the sender stopped before --duration: no signal, said so
     assert summary["beats"], summary
     # the recording holds every sample received plus the filler, in true time
     rec = wfdb.rdrecord(str(summary["recording"]))
@@ -143,7 +144,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_sample_recorded(tmp_path, sample_r
     time.sleep(1.0)  # let the monitor read what was sent
     mon.send_signal(signal.SIGINT)
     out, err = mon.communicate(timeout=30)
-    assert mon.returncode == 0, err
+    assert mon.returncode == 130, err  # as a shell reports a process ended by SIGINT
     assert "Traceback" not in err
     summary = json.loads(out.splitlines()[-1])
     assert summary["wire"]["samples"] == len(lines)
