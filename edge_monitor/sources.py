@@ -116,6 +116,7 @@ def replay_record(
     stop_s: float | None = None,
     channels: list[int] | None = None,
     read_s: float = 60.0,
+    read_values: int = 4_000_000,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Chunk]:
@@ -131,6 +132,9 @@ def replay_record(
     record = _record_path(path)
     header = read_header(record)
     check_signal_files(header, record)
+    if channels is not None and any(not 0 <= c < header.n_sig for c in channels):
+        names = ", ".join(header.sig_name)
+        raise InputError(f"{record} has {header.n_sig} signals ({names}): no channel {channels}")
     fs = float(header.fs)
     first = int(round(start_s * fs))
     last = header.sig_len if stop_s is None else min(header.sig_len, int(round(stop_s * fs)))
@@ -140,7 +144,9 @@ def replay_record(
         )
     step = max(1, int(round(chunk_s * fs)))
     # wfdb parses the header on every read: read blocks of many chunks, hand out chunks
-    block = step * max(1, int(np.ceil(read_s * fs / step)))
+    # and at most ~`read_values` values (32 MB as float64): wfdb reads every signal of a frame
+    frames = min(read_s * fs, read_values / header.n_sig)
+    block = step * max(1, int(np.ceil(frames / step)))
     names = [header.sig_name[c] for c in channels] if channels else list(header.sig_name)
     t0 = clock()
     for a0 in range(first, last, block):
@@ -148,7 +154,8 @@ def replay_record(
         try:
             x = wfdb.rdrecord(str(record), sampfrom=a0, sampto=b0, channels=channels).p_signal
         except Exception as exc:
-            raise InputError(f"cannot read samples {a0}-{b0} of {record}: {exc}") from exc
+            text = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise InputError(f"cannot read samples {a0}-{b0} of {record}: {text[0]}") from exc
         if x is None or len(x) != b0 - a0:
             raise InputError(f"{record} ends early: samples {a0}-{b0} are missing")
         x = np.asarray(x, dtype=np.float64)
@@ -166,6 +173,7 @@ def _record_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix in (".hea", ".dat", ".atr"):
         p = p.with_suffix("")
-    if not p.with_suffix(".hea").exists():
-        raise DataNotFoundError(f"WFDB record not found: {p.with_suffix('.hea')}")
+    hea = p.parent / (p.name + ".hea")
+    if not hea.exists() and not hea.is_symlink():
+        raise DataNotFoundError(f"WFDB record not found: {hea}")
     return p

@@ -5,6 +5,9 @@ Shared by the trainer's data sets and the monitor's replay; imported only where 
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +15,29 @@ import wfdb
 
 from edge_monitor.errors import DataNotFoundError, InputError
 
+# Limits on what a record may ask of the reader: a header is a few lines of text, an ECG has a
+# handful of leads sampled at most at a few kHz. A file past them is a mistake or an attack, and
+# the answer is one line, not a hang, a swollen process or a silent default.
+MAX_HEADER_BYTES = 1 << 20
+MAX_ANNOTATION_BYTES = 64 << 20
+MAX_SIGNALS = 64
+MAX_FS = 20_000.0
+GAIN_RANGE = (1e-6, 1e9)  # |adc_gain|, counts per physical unit
+MAX_WHOLE_SAMPLES = 200_000_000  # read_signal holds the record in memory (8 bytes a value)
+
 
 def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[np.ndarray, dict]:
     """Physical signal (samples, channels) in the header's units plus the header fields we use."""
     header = read_header(record_path)
+    check_signal_files(header, record_path)
+    picked = list(range(header.n_sig)) if channels is None else list(channels)
+    if any(not 0 <= c < header.n_sig for c in picked):
+        raise InputError(f"{record_path} has {header.n_sig} signals: no channel {picked}")
+    if header.sig_len * len(picked) > MAX_WHOLE_SAMPLES:
+        raise InputError(
+            f"{record_path}: {header.sig_len} samples x {len(picked)} signals is too much to "
+            "read whole (replay streams it)"
+        )
     try:
         record = wfdb.rdrecord(str(record_path), channels=channels)
     except FileNotFoundError as exc:
@@ -28,21 +50,129 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
         raise InputError(
             f"truncated WFDB record {record_path}: header says {header.sig_len} samples, got {got}"
         )
-    meta = {"fs": float(record.fs), "sig_name": list(record.sig_name), "units": list(record.units)}
+    meta = {
+        "fs": float(header.fs),
+        "sig_name": [header.sig_name[c] for c in picked],
+        "units": list(record.units),
+    }
     return np.asarray(x, dtype=np.float64), meta
 
 
 def read_header(record_path: Path) -> wfdb.Record:
-    hea = record_path.with_suffix(".hea")
-    if not hea.exists():
-        raise DataNotFoundError(f"WFDB header not found: {hea}")
+    """The header of a single-segment record, checked before and after wfdb parses it: a regular
+    file of at most MAX_HEADER_BYTES inside the record's folder, a sane rate, signal count and
+    gains. Unnamed signals get the name `ch<i>` (WFDB allows them; wfdb gives None)."""
+    hea = _sibling(record_path, ".hea")
+    text = _read_text(hea, record_path.parent, MAX_HEADER_BYTES)
+    n_sig = _check_header_text(text, hea)
     try:
         header = wfdb.rdheader(str(record_path))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
         raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
-    if not header.sig_name or not header.sig_len or len(header.sig_name) != header.n_sig:
+    names = header.sig_name or []
+    if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
+    header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
     return header
+
+
+def _sibling(record_path: Path, suffix: str) -> Path:
+    """`100` -> `100.hea`; a record name may hold dots (`a.b` -> `a.b.hea`)."""
+    return record_path.parent / (record_path.name + suffix)
+
+
+def checked_file(path: Path, folder: Path, max_bytes: int | None = None) -> int:
+    """Size in bytes of `path` after refusing what a record must not be: missing, a symlink
+    that leads out of `folder`, not a regular file (a FIFO would hang a read, a device never
+    ends), or larger than `max_bytes`."""
+    try:
+        real = path.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise DataNotFoundError(f"not found: {path}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    base = folder.resolve()
+    if not real.is_relative_to(base):
+        raise InputError(f"{path} leads out of its record's folder (to {real}): refused")
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file: refused")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise InputError(f"{path} is {st.st_size} bytes, more than the {max_bytes} allowed")
+    return st.st_size
+
+
+def _read_text(path: Path, folder: Path, max_bytes: int) -> str:
+    """The file's text, read in one bounded read through a non-blocking descriptor that is
+    checked again after opening (the name could have been swapped for a FIFO meanwhile)."""
+    if not path.exists() and not path.is_symlink():
+        raise DataNotFoundError(f"WFDB header not found: {path}")
+    checked_file(path, folder, max_bytes)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{path} is not a regular file: refused")
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise InputError(f"{path} is more than the {max_bytes} bytes a header may have")
+    return data.decode("ascii", errors="ignore")
+
+
+def _check_header_text(text: str, hea: Path) -> int:
+    """Number of signals, after checking the fields wfdb would silently replace or misread
+    (it turns `fs -1` or `nan` into 250 Hz, `1e9` into 1 Hz, a gain of `nan` into 200)."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise InputError(f"corrupt WFDB header {hea}: no record line")
+    fields = lines[0].split()
+    if len(fields) < 2:
+        raise InputError(f"corrupt WFDB header {hea}: no signal count on the record line")
+    if "/" in fields[0]:
+        raise InputError(f"{hea}: multi-segment WFDB records are not supported")
+    try:
+        n_sig = int(fields[1])
+    except ValueError:
+        raise InputError(f"corrupt WFDB header {hea}: signal count {fields[1]!r}") from None
+    if not 1 <= n_sig <= MAX_SIGNALS:
+        raise InputError(f"{hea}: {n_sig} signals (this reader takes 1 to {MAX_SIGNALS})")
+    if len(fields) > 2:
+        text_fs = fields[2].split("/")[0]
+        fs = _number(text_fs)
+        if fs is None or not 0 < fs <= MAX_FS:
+            raise InputError(
+                f"{hea}: sampling frequency {text_fs!r} (must be above 0 and at most {MAX_FS:g} Hz)"
+            )
+    for i, line in enumerate(lines[1 : 1 + n_sig]):
+        parts = line.split()
+        if len(parts) < 3:
+            continue  # no gain: WFDB's default 200
+        text_gain = parts[2].split("(")[0].split("/")[0]
+        gain = _number(text_gain)
+        if gain == 0:
+            continue  # the WFDB spec: a zero gain means the default 200 (nstdb's noise records)
+        if gain is None or not GAIN_RANGE[0] <= abs(gain) <= GAIN_RANGE[1]:
+            raise InputError(
+                f"{hea}: signal {i} has ADC gain {text_gain!r} (must be finite, with a size "
+                f"from {GAIN_RANGE[0]:g} to {GAIN_RANGE[1]:g} counts per unit)"
+            )
+    return n_sig
+
+
+def _number(text: str) -> float | None:
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
 
 
 BITS_PER_SAMPLE = {
@@ -60,12 +190,16 @@ BITS_PER_SAMPLE = {
 
 
 def check_signal_files(header: wfdb.Record, record_path: Path) -> None:
-    """Refuse a header that promises more samples than its signal files hold, before a stream
-    starts (a lying header would otherwise surface as garbage or a crash minutes in)."""
+    """Refuse signal files that do not match their header before a stream starts: missing,
+    outside the record's folder, not regular, shorter than the samples promised (a lying header
+    would otherwise surface as garbage or a crash minutes in) or far longer (not this record's)."""
     folder = record_path.parent
     files: dict[str, list[str]] = {}
-    for name, fmt in zip(header.file_name or [], header.fmt or [], strict=False):
+    offsets: dict[str, int] = {}
+    for i, (name, fmt) in enumerate(zip(header.file_name or [], header.fmt or [], strict=False)):
         files.setdefault(name, []).append(str(fmt))
+        offset = (header.byte_offset or [None] * header.n_sig)[i]
+        offsets[name] = max(offsets.get(name, 0), int(offset or 0))
     for name, fmts in files.items():
         path = folder / name
         if not path.exists():
@@ -73,19 +207,25 @@ def check_signal_files(header: wfdb.Record, record_path: Path) -> None:
         if any(f not in BITS_PER_SAMPLE for f in fmts):
             raise InputError(f"{record_path}: unsupported WFDB format {', '.join(fmts)}")
         frame_bits = sum(BITS_PER_SAMPLE[f] for f in fmts)
-        need = int(np.ceil(header.sig_len * frame_bits / 8))
-        have = path.stat().st_size
+        need = offsets[name] + int(np.ceil(header.sig_len * frame_bits / 8))
+        have = checked_file(path, folder)
         if have < need:
             raise InputError(
                 f"{record_path}: the header promises {header.sig_len} samples "
                 f"({need} bytes of {name}), the file holds {have} bytes"
             )
+        if have > need + need // 64 + 65536:
+            raise InputError(
+                f"{record_path}: {name} holds {have} bytes, the header describes {need}: "
+                "not this record's signal file?"
+            )
 
 
 def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotation:
-    ann = record_path.with_suffix(f".{extension}")
+    ann = _sibling(record_path, f".{extension}")
     if not ann.exists():
         raise DataNotFoundError(f"annotation file not found: {ann}")
+    checked_file(ann, record_path.parent, MAX_ANNOTATION_BYTES)
     try:
         return wfdb.rdann(str(record_path), extension)
     except Exception as exc:
