@@ -24,8 +24,10 @@ from edge_monitor.quality import (
     MESSAGES,
     MODEL_INVALID,
     VF_LEAKAGE,
+    VF_MAX_HZ,
+    VF_MIN_HZ,
     VF_MIN_PTP_MV,
-    vf_leakage,
+    vf_like,
 )
 
 CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
@@ -54,7 +56,14 @@ class AlertSpec:
     af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
     af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
     vf_window_s: float = 4.0
-    vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like
+    vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like...
+    vf_min_hz: float = VF_MIN_HZ  # ...at a VF / flutter rate (quality.py says on what data)
+    vf_max_hz: float = VF_MAX_HZ
+    # a critical asystole needs the lead itself quiet over the last `asystole_s` of silence
+    # (from 0.6 s after the last R, past its T wave): band-passed peak-to-peak at most this share
+    # of the recent QRS complexes'. MIT-BIH's real pauses (201, 219, 232) read 0.08-0.16; 208's
+    # electrode artefact at 23:04, which hid 6 beats from both detectors, 0.45
+    asystole_quiet: float = 0.3
     cooldown_s: float = 30.0
 
 
@@ -186,6 +195,12 @@ class AlertEngine:
         self.active: dict[str, str] = {}  # label -> level, for the UI
         self._vf_buffer = np.zeros(0)
         self._vf_start = 0
+        # the lead's last seconds (band-passed) and the size of its recent QRS complexes, for
+        # the second look before a critical asystole
+        self._recent = np.zeros(0)
+        self._recent_end = 0  # source index one past its newest sample
+        self._r_unmeasured: deque[int] = deque()
+        self._qrs_ptp: deque[float] = deque(maxlen=8)
 
     @property
     def heart_rate(self) -> float | None:
@@ -223,6 +238,9 @@ class AlertEngine:
                 self.active.pop(label)
                 self.debounce[label].active = False
                 self.debounce[label].reset()
+            for label, debouncer in self.debounce.items():  # no finding outlives the blindness
+                if not (state == MODEL_INVALID and label in SIGNAL_RULES):
+                    debouncer.reset()
             self.active["signal"] = INCONCLUSIVE
             self.labels.clear()
             self.beat_samples.clear()
@@ -235,6 +253,7 @@ class AlertEngine:
 
     def on_r_peak(self, sample: int) -> list[AlertEvent]:
         self.last_r = sample if self.last_r is None else max(self.last_r, sample)
+        self._r_unmeasured.append(sample)
         if self.signal != GOOD or not self.debounce["asystole"].active:
             return []
         return self._update("asystole", False, sample, {})
@@ -289,9 +308,12 @@ class AlertEngine:
 
     def on_time(self, sample: int, filtered: np.ndarray) -> list[AlertEvent]:
         """The clock advanced to `sample` with these band-passed samples: asystole and VF."""
+        self._remember(sample, filtered)
         if self.signal != GOOD:
             self._vf_buffer = np.zeros(0)
+            self._r_unmeasured.clear()
             return []
+        self._measure_qrs()
         events = []
         if self.last_r is None:
             self.last_r = sample - len(filtered)
@@ -302,12 +324,51 @@ class AlertEngine:
         n = int(round(self.spec.vf_window_s * self.fs))
         while len(self._vf_buffer) >= n:
             window, self._vf_buffer = self._vf_buffer[:n], self._vf_buffer[n // 2 :]
-            # VF has amplitude; a low-amplitude window is asystole's business
-            finding = np.ptp(window) > VF_MIN_PTP_MV and vf_leakage(window) < self.spec.vf_leakage
+            # VF has amplitude (a low-amplitude window is asystole's business) and a VF rate:
+            # mains hum and slow waves pass the VF filter too
+            band = (self.spec.vf_min_hz, self.spec.vf_max_hz)
+            finding = np.ptp(window) > VF_MIN_PTP_MV and vf_like(
+                window, self.fs, self.spec.vf_leakage, band
+            )
             events += self._update("VF", bool(finding), sample, {})
         return events
 
+    def silence_confirmed(self) -> bool:
+        """Does the lead itself show asystole, not only the R-peak detector? Its last
+        `asystole_s` of silence must be quiet next to the recent QRS complexes: a missed run of
+        beats, or an artefact that hid them (a baseline jump), is not. True with nothing to
+        compare against (no QRS seen yet)."""
+        if self.last_r is None or not self._qrs_ptp:
+            return True
+        start = max(self.last_r + int(round(0.6 * self.fs)), self._recent_end - self._keep_asys())
+        stretch = self._recent[max(0, start - (self._recent_end - len(self._recent))) :]
+        if len(stretch) < int(self.fs):
+            return True
+        quiet = self.spec.asystole_quiet * float(np.median(self._qrs_ptp))
+        return float(np.ptp(stretch)) <= quiet
+
+    def _keep_asys(self) -> int:
+        return int(round(self.spec.asystole_s * self.fs))
+
+    def _remember(self, sample: int, filtered: np.ndarray) -> None:
+        x = np.asarray(filtered, dtype=np.float64).reshape(-1)
+        keep = self._keep_asys() + int(round(2.0 * self.fs))
+        self._recent = np.concatenate([self._recent, x])[-keep:]
+        self._recent_end = sample
+
+    def _measure_qrs(self) -> None:
+        """Peak-to-peak of the band-passed lead around each R peak whose QRS has arrived."""
+        before, after = int(round(0.15 * self.fs)), int(round(0.1 * self.fs))
+        first = self._recent_end - len(self._recent)
+        while self._r_unmeasured and self._r_unmeasured[0] + after <= self._recent_end:
+            r = self._r_unmeasured.popleft()
+            if r - before >= first:
+                qrs = self._recent[r - before - first : r + after - first]
+                self._qrs_ptp.append(float(np.ptp(qrs)))
+
     def _verified(self, label: str, sample: int) -> bool:
+        if label == "asystole" and not self.silence_confirmed():
+            return False
         return self.verify is None or self.verify(label, sample)
 
     def _af_like(self) -> bool:

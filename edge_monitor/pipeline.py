@@ -104,6 +104,8 @@ class _Timed:
         out = self.session.run(None, feed)[0][0]
         self.latencies.append(time.perf_counter() - t0)
         self.count += 1
+        if not np.isfinite(out).all():  # a sigmoid would turn an infinite logit into 0 or 1
+            return None
         with np.errstate(all="ignore"):
             probs = probabilities(self.bundle.contract, out)
         if probs.shape != (len(self.bundle.contract.classes),) or not valid_probabilities(probs):

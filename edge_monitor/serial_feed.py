@@ -11,10 +11,12 @@ the host's wall clock. Neither is trusted alone:
    sample: its time is already accounted for, so it is dropped and counted. Any other backward
    jump is a reset (the board rebooted): the counter is followed from there, no time is invented.
 3. Without samples for `stall_s`, the link is stalled: the caller shows "no signal". When samples
-   return, the silence becomes invalid rows: exactly the counter's gap when there is a counter (a
-   board that buffered during the stall sends its backlog with contiguous counters, which is
-   caught up, not dropped), else the wall-clock silence (the link cannot tell a backlog from
-   fresh samples without a counter).
+   return, the silence becomes invalid rows, as long as the wall clock measured it (or the
+   counter's gap, when that is longer): the recording keeps true time whether the board hung
+   (its counter frozen) or lost samples (its counter ran on). A board that buffered during the
+   stall and then sends its backlog in the first read takes the gap's place (the rows due in
+   the silence less those that arrived); a backlog spread over several reads is kept after a
+   gap that is too long. No received sample is dropped for its timing, except a late duplicate.
 
 A value outside the ADC's range (`0 .. 2**adc_bits - 1`) is a bad sample: counted, stored as
 invalid, never clipped into a plausible one.
@@ -120,35 +122,33 @@ class SampleAssembler:
         if not samples:
             return self._block(rows, flags, 0)
         silence = 0.0 if now is None or self._last_time is None else now - self._last_time
-        stall_gap = (
-            self.timing is not None
-            and self._first_time is not None
-            and silence >= self.timing.stall_s
-        )
+        t = self.timing
+        stall_gap = t is not None and self._first_time is not None and silence >= t.stall_s
         if stall_gap:
             self.stats.stalls += 1
         budget = self._budget(silence, now)
         filled = 0
+        # the samples of this read were made within the silence too (a hung board's first fresh
+        # ones, or a buffering board's backlog): the rest of it is the gap
+        due = int(round(silence * t.fs)) if stall_gap and t is not None else 0
+        silent_rows = max(0, due - len(samples))
         for s in samples:
+            lost = 0
             if s.counter is not None and self._expected is not None:
                 step = self._counter_step(s.counter, budget)
                 if step is None:  # late: its time is already accounted for
                     self.stats.late += 1
                     continue
-                if step:
-                    rows.extend([None] * step)
-                    flags.extend([2] * step)
-                    filled += step
-                    budget -= step
-                    self.stats.lost += step
-                    stall_gap = False  # the counter said exactly what was lost
-            elif stall_gap and self.timing is not None:
-                step = max(0, int(round(silence * self.timing.fs)) - 1)
-                rows.extend([None] * step)
-                flags.extend([2] * step)
-                filled += step
-                self.stats.stalled += step
-                stall_gap = False
+                lost = step
+                budget -= step
+            gap = max(lost, silent_rows)
+            if gap:
+                rows.extend([None] * gap)
+                flags.extend([2] * gap)
+                filled += gap
+                self.stats.lost += lost
+                self.stats.stalled += gap - lost
+            silent_rows = 0  # only before the first sample after the silence
             if s.counter is not None:
                 self._expected = (s.counter + 1) % self.modulo
             rows.append(s.values)
