@@ -168,6 +168,7 @@ class SerialSession:
             "source": self.settings.url,
             "wire": self.decoder.stats.__dict__,
             "link": self.assembler.stats.as_dict(),
+            "lag_s": round(self.lag_s(), 3),
             "connects": self.source.connects,
             "disconnects": self.source.disconnects,
             "recorded_samples": rec.samples if rec else 0,

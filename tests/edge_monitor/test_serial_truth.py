@@ -1,0 +1,142 @@
+"""`edge-monitor run` over real pseudo-terminals, on what a flaky front end does to time: a board
+that stalls, a counter that resets, two monitors recording into one folder, a service manager's
+SIGTERM. The tests wait for the monitor's own events (generous deadlines), never race a timer."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import wfdb
+
+from tests.edge_monitor.test_serial_end_to_end import Plug, adc_lines
+
+pytestmark = pytest.mark.slow
+FS = 360  # the host profile's front end: 11-bit ADC, 200 counts per mV, baseline 1024
+
+
+class Monitor:
+    """A `run` process and its JSON lines, read as they come."""
+
+    def __init__(self, link, *extra):
+        cmd = [sys.executable, "-m", "edge_monitor", "run", "--source", str(link)]
+        cmd += ["--profile", "host", "--no-ui", *map(str, extra)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[dict] = []
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._queue.put(json.loads(line))
+        self._queue.put(None)
+
+    def wait_for(self, match, deadline_s=60.0) -> dict:
+        end = time.monotonic() + deadline_s
+        for seen in self.lines:
+            if match(seen):
+                return seen
+        while time.monotonic() < end:
+            try:
+                event = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if event is None:
+                break
+            self.lines.append(event)
+            if match(event):
+                return event
+        raise AssertionError(f"not seen within {deadline_s} s; got {self.lines[-5:]}")
+
+    def stop(self, sig=signal.SIGINT) -> tuple[dict, str]:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+        err = self.proc.stderr.read()
+        summary = self.wait_for(lambda e: e["type"] == "summary", 10)
+        return summary, err
+
+
+def status(state):
+    return lambda e: e["type"] == "status" and e["state"] == state
+
+
+@pytest.fixture(scope="module")
+def ecg(sample_record):
+    return wfdb.rdrecord(str(sample_record), channels=[0]).p_signal[:, 0]
+
+
+def send_paced(plug, lines, seconds_per_chunk=0.1):
+    """At about real time: the wall clock is the witness here."""
+    step = int(FS * seconds_per_chunk)
+    t0 = time.monotonic()
+    for k, a in enumerate(range(0, len(lines), step)):
+        plug.send(b"".join(lines[a : a + step]))
+        wait = t0 + (k + 1) * seconds_per_chunk - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+
+def test_a_stalled_board_shows_no_signal_and_the_recording_keeps_true_time(tmp_path, ecg):
+    """No counter: 3 s of ECG, the board hangs for 4 s (port open, no bytes), 3 s more; then the
+    service manager stops the monitor with SIGTERM."""
+    plug = Plug(tmp_path / "ttyECG")
+    plug.plug()
+    mon = Monitor(plug.link, "--record", tmp_path / "rec")
+    mon.wait_for(status("connected"))
+    lines = [line.split(b",")[-1] for line in adc_lines(ecg[: 6 * FS], 0)]  # no counter
+    t0 = time.monotonic()
+    send_paced(plug, lines[: 3 * FS])
+    mon.wait_for(status("stalled"))
+    mon.wait_for(lambda e: e["type"] == "alert" and e["label"] == "no_signal")
+    time.sleep(max(0.0, t0 + 7.0 - time.monotonic()))  # the hang lasts until 7 s in
+    send_paced(plug, lines[3 * FS :])
+    wall = time.monotonic() - t0
+    mon.wait_for(status("connected"))  # data again
+    summary, err = mon.stop(signal.SIGTERM)
+    assert mon.proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert summary["wire"]["samples"] == len(lines)
+    rec = wfdb.rdrecord(summary["recording"])
+    invalid = int(np.isnan(rec.p_signal[:, 0]).sum())
+    assert invalid == summary["link"]["stalled"]
+    assert abs(invalid / FS - 4.0) < 0.7, summary["link"]  # the hang, in samples of true time
+    assert abs(rec.sig_len / FS - wall) < 0.7
+    assert summary["lag_s"] < 0.5
+
+
+def test_a_counter_reset_invents_no_time_and_two_monitors_record_apart(tmp_path, ecg):
+    """Two monitors started together record into one folder; A's board reboots mid-stream
+    (its counter restarts at 0), B's patient has an inverted lead. Each record holds its own
+    patient only, and A's holds no fake gap."""
+    plugs = [Plug(tmp_path / "ttyA"), Plug(tmp_path / "ttyB")]
+    for p in plugs:
+        p.plug()
+    folder = tmp_path / "rec"
+    mons = [Monitor(p.link, "--counter", "--record", folder) for p in plugs]
+    for m in mons:
+        m.wait_for(status("connected"))
+    a = adc_lines(ecg[: 4 * FS], 40000) + adc_lines(ecg[4 * FS : 8 * FS], 0)
+    b = adc_lines(-ecg[: 8 * FS], 0)
+    for k in range(0, len(a), FS // 2):  # 8 s of signal in about 2 s
+        plugs[0].send(b"".join(a[k : k + FS // 2]))
+        plugs[1].send(b"".join(b[k : k + FS // 2]))
+        time.sleep(0.12)
+    for m in mons:
+        m.wait_for(status("stalled"))  # everything sent was read
+    results = [m.stop() for m in mons]
+    for m in mons:
+        assert m.proc.returncode == 130
+    (sa, _), (sb, _) = results
+    assert sa["recording"] != sb["recording"]
+    assert sa["link"]["resets"] == 1 and sa["link"]["lost"] == 0
+    ra, rb = (wfdb.rdrecord(s["recording"]).p_signal[:, 0] for s in (sa, sb))
+    assert len(ra) == len(a) and len(rb) == len(b)
+    expected = np.round(ecg[: 8 * FS] * 200) / 200
+    assert np.allclose(ra, expected, atol=0.006) and np.allclose(rb, -expected, atol=0.006)
+    assert len(os.listdir(folder)) == 6  # .dat, .hea and .alerts.jsonl each: no shared record
