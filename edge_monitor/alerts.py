@@ -27,6 +27,7 @@ from edge_monitor.quality import (
     VF_MAX_HZ,
     VF_MIN_HZ,
     VF_MIN_PTP_MV,
+    vf_leakage,  # noqa: F401  (the VF filter is part of this module's vocabulary)
     vf_like,
 )
 

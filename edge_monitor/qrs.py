@@ -23,16 +23,23 @@ class _Candidate:
     energy_index: int  # where the integrated energy peaked (decisions are ordered by it)
     energy: float  # height of the integrated-energy peak
     slope: float  # steepest slope of the QRS band signal around it
+    amplitude: float  # largest deflection (mV) of the QRS band signal around it
 
 
 class QRSDetector:
     """Feed (samples,) chunks of one lead at `fs`; get the absolute indices of new R peaks back.
 
     Decisions lag the signal by `lookahead_s` plus the integration window (about 0.3 s).
+    Pan-Tompkins' thresholds are relative and decay through a long silence, so on a flat line they
+    end up at the filters' rounding residue and "find" it; a QRS must also move the 5-15 Hz band
+    by `min_qrs_mv` (the smallest beat the detector finds in MIT-BIH moves it by 0.055 mV).
     """
 
-    def __init__(self, fs: float, learn_s: float = 2.0, lookahead_s: float = 0.15) -> None:
+    def __init__(
+        self, fs: float, learn_s: float = 2.0, lookahead_s: float = 0.15, min_qrs_mv: float = 0.02
+    ) -> None:
         self.fs = float(fs)
+        self.min_qrs_mv = min_qrs_mv
         sos = butter_sos(2, (5.0, min(15.0, 0.45 * fs)), "bandpass", fs)
         self._band = StreamFilter(sos, 1)
         self._deriv = FirFilter(np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0)
@@ -112,7 +119,7 @@ class QRSDetector:
         seg = self._band_buf[lo - self._buf_start : energy_index - self._buf_start + 1]
         r = lo + int(np.argmax(np.abs(seg)))
         slope = float(np.max(np.abs(np.diff(seg)))) if len(seg) > 1 else 0.0
-        return _Candidate(r, energy_index, energy, slope)
+        return _Candidate(r, energy_index, energy, slope, float(np.max(np.abs(seg))))
 
     def _finish_learning(self) -> list[int]:
         self._learning = False
@@ -133,7 +140,7 @@ class QRSDetector:
         last = self._last_qrs
         if last is not None and cand.index - last.index < self._refractory:
             return found
-        is_qrs = cand.energy > self.threshold
+        is_qrs = cand.energy > self.threshold and cand.amplitude >= self.min_qrs_mv
         if is_qrs and last is not None and cand.index - last.index < self._twave_limit:
             is_qrs = cand.slope >= 0.5 * last.slope  # a T wave rises slowly
         if is_qrs:
@@ -186,6 +193,7 @@ class QRSDetector:
             for c in self._noise_since_qrs
             if c.index - self._last_qrs.index >= self._refractory
             and c.energy > 0.5 * self.threshold
+            and c.amplitude >= self.min_qrs_mv
             and c.energy_index < due
         ]
         if not eligible:

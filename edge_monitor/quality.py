@@ -13,8 +13,12 @@ Electrode motion is in-band and peaky, so it passes both: the third sign is disa
 two unrelated QRS detectors over the last seconds (Li, Clifford & Mark's bSQI): the monitor's own
 Pan-Tompkins detector and Elgendi's block detector (qrs.block_peaks). A VT or a bradycardia is
 seen alike by both; artefact is not. Ventricular flutter and fibrillation confuse both detectors
-as well: a VF-like stretch (Kuo & Dillman's filter, as the VF alarm uses) is never called noise for
-disagreeing.
+as well: a VF-like stretch (Kuo & Dillman's filter at a VF rate, as the VF alarm uses) is never
+called noise for disagreeing.
+Three things that are no ECG at all pass those signs, so each has its own: mains hum (a 50 or 60 Hz
+line; peaky ECG under it keeps the kurtosis high), low-level white noise (too small to hide a QRS
+by amplitude, yet with a noise floor above 40 Hz that no real lead at rest shows) and a smooth
+periodic wave slower than VF (a sine's kurtosis is 1.5, a triangle's 1.8: no QRS in it).
 Thresholds live in QualitySpec; benchmarks/noise_stress.py measures them (tuned on DS1 records).
 """
 
@@ -39,6 +43,12 @@ MODEL_INVALID = "model_invalid"
 # filter leaks less than this, on a signal with more amplitude than asystole's baseline
 VF_LEAKAGE = 0.625
 VF_MIN_PTP_MV = 0.2
+# ...and oscillates at a VF / flutter rate, 150-600 per minute (the filter's own frequency, fs / its
+# notch's period): on the band-passed lead 95% of Creighton (cudb) VF windows and every MIT-BIH 207
+# flutter window lie in it, while mains (50/60 Hz) and slow waves (a 2 Hz sine) do not
+VF_MIN_HZ = 2.5
+VF_MAX_HZ = 10.0
+MAINS_HZ = (50.0, 60.0)
 MESSAGES = {
     GOOD: "signal good",
     LEADS_OFF: "leads off: check the electrodes",
@@ -70,6 +80,17 @@ class QualitySpec:
     min_alarm_agreement: float = 0.9  # a VT alarm asks more of the beats before it...
     alarm_agreement_s: float = 8.0  # ...over this many seconds
     vf_leakage: float = VF_LEAKAGE  # VF-like: the detectors may disagree there
+    vf_min_hz: float = VF_MIN_HZ
+    vf_max_hz: float = VF_MAX_HZ
+    # a 50/60 Hz line above this amplitude (mV) is mains hum: no MIT-BIH or cudb record reaches
+    # 0.09 mV in any 3 s of its first lead; the hum that fooled the VF rule (issue 12) had 0.35
+    mains_max_mv: float = 0.15
+    # near-Gaussian with an RMS above 40 Hz over this (mV): noise, however small in the band (a
+    # lead at rest reads under 0.02 mV there: one 3 s window of 95,000 in mitdb and cudb above)
+    hf_floor_mv: float = 0.02
+    # kurtosis under this at a rate below VF, with amplitude to hide a QRS: a smooth wave, no ECG
+    # (a sine 1.5, a triangle 1.8; one MIT-BIH window of 28,000 under 2.0 at < 2.5 Hz)
+    smooth_kurtosis: float = 2.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,8 +126,12 @@ def assess_segment(
     rails: tuple[float, float] | None = None,
     hf_context: np.ndarray | None = None,
     agreement: float = 1.0,
+    *,
+    fs: float,
+    raw_context: np.ndarray | None = None,
 ) -> tuple[str, float, float]:
-    """State, kurtosis and band-passed peak-to-peak of one segment (one lead)."""
+    """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz); with
+    the raw lead's last seconds the gate also looks for mains hum."""
     raw = np.asarray(raw, dtype=np.float64)
     if leads_off is not None and len(leads_off) and np.mean(leads_off) >= spec.leads_off_share:
         return LEADS_OFF, 0.0, 0.0
@@ -123,17 +148,63 @@ def assess_segment(
         return FLAT, 0.0, ptp
     k = kurtosis(ctx) if ctx.size else 0.0
     warming_up = ctx.size < len(valid) * spec.context_s / spec.segment_s  # too little to judge
-    hf = _rms(hf_context) / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
+    hf_rms = _rms(hf_context)
+    hf = hf_rms / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
     # the quiet baseline of a long pause is near-Gaussian too, but hides no QRS: it is the
-    # asystole rule's to judge (MIT-BIH 232's 6 s pauses were called noise before this)
-    broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and ptp >= spec.noise_min_ptp_mv
+    # asystole rule's to judge (MIT-BIH 232's 6 s pauses were called noise before this), unless
+    # its floor above 40 Hz is one no lead at rest has (white noise of 0.05 mV: 0.044)
+    big = ptp >= spec.noise_min_ptp_mv or hf_rms >= spec.hf_floor_mv
+    broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and big
+    band = (spec.vf_min_hz, spec.vf_max_hz)
+    vf = ptp > VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band)
     # in VF/flutter two detectors disagree too: that is the VF rule's to judge, not noise
-    disagree = agreement < spec.min_agreement and not (
-        ptp > VF_MIN_PTP_MV and vf_leakage(ctx) < spec.vf_leakage
+    disagree = agreement < spec.min_agreement and not vf
+    smooth = (
+        ptp >= spec.noise_min_ptp_mv
+        and k < spec.smooth_kurtosis
+        and vf_frequency(ctx, fs) < spec.vf_min_hz
     )
-    if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree:
+    hum = raw_context is not None and mains_amplitude(raw_context, fs) > spec.mains_max_mv
+    if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree or smooth or hum:
         return NOISY, k, ptp
     return GOOD, k, ptp
+
+
+def vf_frequency(x: np.ndarray, fs: float) -> float:
+    """The frequency (Hz) Kuo & Dillman's filter notches: fs over twice its half period, which
+    is pi * sum|x| / sum|dx| samples (exact for a sine). 0 for a flat input."""
+    half = _half_period(x)
+    return fs / (2.0 * half) if half >= 1 else 0.0
+
+
+def vf_like(
+    x: np.ndarray,
+    fs: float,
+    leakage: float = VF_LEAKAGE,
+    band: tuple[float, float] = (VF_MIN_HZ, VF_MAX_HZ),
+) -> bool:
+    """A band-passed window like VF or flutter: little leakage through the VF filter, at a rate
+    in `band` (Hz). Mains hum leaks little too, but at 50/60 Hz; a slow sine at its slow rate."""
+    return vf_leakage(x) < leakage and band[0] <= vf_frequency(x, fs) <= band[1]
+
+
+def mains_amplitude(raw: np.ndarray, fs: float, lines: tuple[float, ...] = MAINS_HZ) -> float:
+    """Amplitude (mV) of the strongest 50 or 60 Hz line (+-1 Hz) in a stretch of the raw lead,
+    by a Hann-windowed DFT; lines above 0.45 fs are not looked for."""
+    x = np.asarray(raw, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) < int(0.5 * fs):
+        return 0.0
+    t = np.arange(len(x))
+    x = x - np.polyval(np.polyfit(t, x, 1), t)  # a drifting baseline leaks nothing
+    w = np.hanning(len(x))
+    spectrum = np.abs(np.fft.rfft(x * w)) * 2.0 / w.sum()
+    f = np.fft.rfftfreq(len(x), 1.0 / fs)
+    near = np.zeros(len(f), bool)
+    for line in lines:
+        if line + 1.0 < 0.45 * fs:
+            near |= np.abs(f - line) <= 1.0
+    return float(spectrum[near].max()) if near.any() else 0.0
 
 
 def vf_leakage(x: np.ndarray) -> float:
@@ -141,15 +212,23 @@ def vf_leakage(x: np.ndarray) -> float:
     little leakage; organised QRS complexes (sharp, broadband) leak a lot. 1.0 for a flat input."""
     x = np.asarray(x, dtype=np.float64)
     x = x - x.mean()
-    diff = np.abs(np.diff(x)).sum()
-    if diff <= 1e-12:
-        return 1.0
-    half = int(np.floor(np.pi * np.abs(x).sum() / diff + 0.5))  # half the mean period
-    if half < 1 or half >= len(x):
+    half = _half_period(x)
+    if half < 1:
         return 1.0
     a, b = x[half:], x[:-half]
     den = (np.abs(a) + np.abs(b)).sum()
     return float(np.abs(a + b).sum() / den) if den > 0 else 1.0
+
+
+def _half_period(x: np.ndarray) -> int:
+    """Kuo & Dillman's half mean period (samples) of a window; 0 when flat or longer than it."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    diff = np.abs(np.diff(x)).sum()
+    if diff <= 1e-12:
+        return 0
+    half = int(np.floor(np.pi * np.abs(x).sum() / diff + 0.5))
+    return half if 1 <= half < len(x) else 0
 
 
 def detector_agreement(first: np.ndarray, second: np.ndarray, tol: int) -> float:
@@ -207,6 +286,7 @@ class QualityTracker:
         self._off: list[np.ndarray] = []
         self._filtered = np.zeros(0)
         self._hf = np.zeros(0)
+        self._raw_ctx = np.zeros(0)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
         self._hf_filter = StreamFilter(butter_sos(2, cut, "highpass", fs), 1)
         # the second detector's band and the first detector's recent peaks (source numbering)
@@ -243,6 +323,7 @@ class QualityTracker:
         self._filtered = np.concatenate([self._filtered, np.asarray(filtered).reshape(-1)])
         clean = np.nan_to_num(raw).reshape(-1, 1)
         self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
+        self._raw_ctx = np.concatenate([self._raw_ctx, raw])
         self._band = np.concatenate([self._band, self._band_filter(clean)[:, 0]])
         if peaks is not None:
             self._uses_peaks = True
@@ -256,14 +337,18 @@ class QualityTracker:
             upto = len(self._filtered) - (self._pending - self._seg)
             ctx = self._filtered[:upto][-self._ctx :]
             hf_ctx = self._hf[:upto][-self._ctx :]
+            raw_ctx = self._raw_ctx[:upto][-self._ctx :]
             agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
-            state, k, ptp = assess_segment(r, ctx, o, self.spec, self.rails, hf_ctx, agreement)
+            state, k, ptp = assess_segment(
+                r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs, raw_context=raw_ctx
+            )
             self.current = SegmentQuality(self._next_start, end, state, k, ptp, agreement)
             done.append(self.current)
             self._next_start = end
             self._pending -= self._seg
         self._filtered = self._filtered[-(self._ctx + self._pending) :]
         self._hf = self._hf[-(self._ctx + self._pending) :]
+        self._raw_ctx = self._raw_ctx[-(self._ctx + self._pending) :]
         self._band = self._band[-(self._span + self._lag + self._margin + self._pending) :]
         return done
 
