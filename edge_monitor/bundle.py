@@ -66,6 +66,10 @@ def load_bundle(path: Path) -> Bundle:
     path = Path(path)
     folder = path.parent if path.name == MANIFEST_FILE else path
     manifest_path = folder / MANIFEST_FILE
+    if folder.is_file():
+        raise InputError(
+            f"{folder} is a file: a bundle is a folder holding model.onnx and {MANIFEST_FILE}"
+        )
     if not folder.is_dir():
         raise DataNotFoundError(f"bundle folder not found: {folder}")
     if not manifest_path.exists():

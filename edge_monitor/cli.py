@@ -3,14 +3,21 @@ by the commands that read records."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from edge_monitor.errors import EcgEdgeError
+from edge_monitor.errors import EcgEdgeError, InputError, Terminated
 
 app = typer.Typer(
     help="Live ECG monitoring on a Raspberry Pi-class device.",
@@ -20,15 +27,38 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
+
+def _finite(value: float | None) -> float | None:
+    """typer's min/max let `nan` through (every comparison with it is false)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not a finite number above 0")
+    return value
+
+
 Models = Annotated[
     list[Path] | None,
     typer.Option("--model", help="bundle folder (repeat for more; default: the embedded ones)"),
 ]
 Profile = Annotated[str, typer.Option(help="device profile name or TOML path")]
 Channel = Annotated[
-    int | None, typer.Option(help="channel index of the analysed lead (default: by lead name)")
+    int | None,
+    typer.Option(min=0, help="channel index of the analysed lead (default: by lead name)"),
+]
+Speed = Annotated[
+    float, typer.Option(min=0, callback=_finite, help="1 real time, 0 as fast as possible")
+]
+Start = Annotated[float, typer.Option(min=0, callback=_finite, help="seconds into the record")]
+Stop = Annotated[
+    float | None, typer.Option(min=0, callback=_finite, help="seconds into the record")
 ]
 UI_REFRESH_S = 0.25  # the UI repaints at most four times a second
+MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
 
 
 def guarded(fn, *args, **kwargs):
@@ -36,8 +66,68 @@ def guarded(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except EcgEdgeError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
+
+
+class _Ended:
+    signum: int | None = None
+
+
+@contextmanager
+def _lifecycle() -> Iterator[_Ended]:
+    """SIGTERM and SIGHUP (systemctl stop, a closed terminal) end a command as Ctrl-C does: the
+    loops' `except KeyboardInterrupt` print the summary and close the recording; the exit code
+    is then 128 + the signal (130, 143, 129). A reader that goes away (`| head -1`) ends the
+    command quietly with 141, as a SIGPIPE would."""
+    ended = _Ended()
+
+    def stop(signum: int, frame) -> None:
+        ended.signum = signum
+        raise Terminated(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with suppress(ValueError):  # not the main thread: keep Python's own handlers
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield ended
+    except BrokenPipeError:
+        # the Python docs' recipe: no further writes (nor the flush at exit) reach the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
+    except KeyboardInterrupt as exc:  # before (or after) a loop that reports it
+        ended.signum = ended.signum or getattr(exc, "signum", signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if ended.signum:
+        err_console.print(f"stopped by {signal.Signals(ended.signum).name}", highlight=False)
+        raise typer.Exit(128 + ended.signum)
+
+
+def _check_channel(channel: int | None, sig_name: list[str], bundles: list, source: str) -> None:
+    """An index past the source's signals is an error; a lead other than the beat model's is
+    allowed (a single-lead board wired differently) but said, once, on stderr."""
+    if channel is None:
+        return
+    if channel >= len(sig_name):
+        have = ", ".join(f"{i} {n}" for i, n in enumerate(sig_name))
+        raise InputError(
+            f"--channel {channel} is out of range: {source} has {len(sig_name)} "
+            f"signal{'s' if len(sig_name) != 1 else ''} ({have})"
+        )
+    from edge_monitor.pipeline import find_channel
+
+    lead = sig_name[channel]
+    for b in bundles:
+        want = b.contract.leads[0]
+        if b.task == "arrhythmia" and find_channel([lead], want) is None:
+            err_console.print(
+                f"[yellow]warning:[/yellow] channel {channel} is lead {lead}; the {b.name} model "
+                f"expects {want}: its beat labels on {lead} are not validated",
+                highlight=False,
+            )
 
 
 def _bundles(models: list[Path] | None, leads: list[str]) -> list:
@@ -77,13 +167,7 @@ def _replay(
 ) -> dict:
     from edge_monitor.pipeline import Monitor
     from edge_monitor.profiles import load_profile
-    from edge_monitor.runner import (
-        Tracker,
-        json_lines,
-        replay_blocks,
-        run_blocks,
-        summary,
-    )
+    from edge_monitor.runner import Tracker, json_lines, run_blocks, summary
     from edge_monitor.sources import _record_path
     from edge_monitor.wfdb_io import read_header
 
@@ -91,6 +175,7 @@ def _replay(
     header = read_header(path)
     prof = load_profile(profile)
     bundles = _bundles(models, list(header.sig_name))
+    _check_channel(channel, list(header.sig_name), bundles, str(path))
     fs = float(header.fs)
     first = int(round(start * fs))
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
@@ -99,7 +184,8 @@ def _replay(
     )
     tracker = Tracker(fs)
     emit = json_lines() if json_out else None
-    blocks = replay_blocks(path, speed, start, stop)
+    used = sorted({monitor.lead, *(c for w in monitor.windows for c in w.channels)})
+    blocks = _record_blocks(path, speed, start, stop, used, monitor.n_channels)
     t0 = time.perf_counter()
     extra = {"record": str(path), "models": [b.name for b in bundles], "interrupted": False}
     try:
@@ -110,6 +196,26 @@ def _replay(
     except KeyboardInterrupt:  # Ctrl-C ends a replay with its summary, not a traceback
         extra["interrupted"] = True
     return summary(monitor, tracker, time.perf_counter() - t0, extra)
+
+
+def _record_blocks(
+    path: Path, speed: float, start: float, stop: float | None, used: list[int], width: int
+):
+    """(mV block, leads-off) pairs of the record reading only the channels the models use (a
+    record may hold dozens); the others stay 0 in blocks as wide as the Monitor's sources."""
+    import numpy as np
+
+    from edge_monitor.sources import replay_record
+
+    chunk_s = 0.5 if speed > 0 else 4.0  # live pace: what a serial reader sees; else bigger
+    channels = None if len(used) == width else used
+    for chunk in replay_record(path, chunk_s, speed, start, stop, channels=channels):
+        if channels is None:
+            yield chunk.samples, None
+            continue
+        x = np.zeros((len(chunk.samples), width))
+        x[:, used] = chunk.samples
+        yield x, None
 
 
 def _stats_every(monitor, emit, seconds: float = 5.0):
@@ -161,20 +267,21 @@ def replay(
     ] = None,
     model: Models = None,
     profile: Profile = "host",
-    speed: Annotated[float, typer.Option(help="1 real time, 0 as fast as possible")] = 1.0,
-    start: Annotated[float, typer.Option(help="seconds into the record")] = 0.0,
-    stop: Annotated[float | None, typer.Option(help="seconds into the record")] = None,
+    speed: Speed = 1.0,
+    start: Start = 0.0,
+    stop: Stop = None,
     channel: Channel = None,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
 ) -> None:
     """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
-    import json
+    from edge_monitor.runner import json_text
 
-    result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
-    if not ui:
-        print(json.dumps(result))
-    else:
-        _print_summary(result)
+    with _lifecycle():
+        result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
+        if not ui:
+            print(json_text(result), flush=True)
+        else:
+            _print_summary(result)
 
 
 @app.command()
@@ -183,18 +290,20 @@ def classify(
     model: Models = None,
     profile: Profile = "host",
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
-    start: float = 0.0,
-    stop: float | None = None,
+    start: Start = 0.0,
+    stop: Stop = None,
     channel: Channel = None,
 ) -> None:
     """Run the streaming pipeline over a whole record as fast as possible; print a summary."""
-    import json
+    from edge_monitor.runner import json_text
 
-    result = guarded(_replay, record, model, profile, 0.0, start, stop, channel, False, json_out)
-    if json_out:
-        print(json.dumps(result))
-    else:
-        _print_summary(result)
+    with _lifecycle():
+        args = (record, model, profile, 0.0, start, stop, channel, False, json_out)
+        result = guarded(_replay, *args)
+        if json_out:
+            print(json_text(result), flush=True)
+        else:
+            _print_summary(result)
 
 
 def _print_summary(result: dict) -> None:
@@ -222,11 +331,16 @@ def run(
     ] = None,
     profile: Profile = "rpi4",
     model: Models = None,
-    baud: int | None = None,
-    fs: Annotated[float | None, typer.Option(help="sampling rate of the front end, Hz")] = None,
-    adc_gain: Annotated[float | None, typer.Option(help="ADC counts per mV")] = None,
-    baseline: Annotated[int | None, typer.Option(help="ADC count of 0 mV")] = None,
-    adc_bits: int | None = None,
+    baud: Annotated[int | None, typer.Option(min=50, max=20_000_000)] = None,
+    fs: Annotated[
+        float | None,
+        typer.Option(max=MAX_FS, callback=_positive, help="sampling rate of the front end, Hz"),
+    ] = None,
+    adc_gain: Annotated[
+        float | None, typer.Option(max=1e9, callback=_positive, help="ADC counts per mV")
+    ] = None,
+    baseline: Annotated[int | None, typer.Option(min=0, help="ADC count of 0 mV")] = None,
+    adc_bits: Annotated[int | None, typer.Option(min=1, max=24)] = None,
     leads: Annotated[
         str | None, typer.Option(help="channel-to-lead mapping, comma-separated: MLII or I,II")
     ] = None,
@@ -235,7 +349,9 @@ def run(
     record: Annotated[
         Path | None, typer.Option(help="save the raw stream (WFDB) and alerts (JSON lines) here")
     ] = None,
-    duration: Annotated[float | None, typer.Option(help="stop after these seconds")] = None,
+    duration: Annotated[
+        float | None, typer.Option(callback=_positive, help="stop after these seconds")
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="wait for a port that is not there yet (else: an error)")
     ] = False,
@@ -243,13 +359,15 @@ def run(
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
     options = dict(locals())
-    import json
+    from edge_monitor.runner import json_text
 
-    result = guarded(_run, **options)
-    if ui:
-        _print_summary(result)
-    else:
-        print(json.dumps(result), flush=True)
+    with _lifecycle() as ended:
+        result = guarded(_run, **options)
+        result["interrupted"] = ended.signum is not None
+        if ui:
+            _print_summary(result)
+        else:
+            print(json_text(result), flush=True)
 
 
 def _run(
@@ -285,8 +403,15 @@ def _run(
         adc_bits=adc_bits or s.adc_bits,
         sig_name=[x.strip() for x in leads.split(",")] if leads else list(s.sig_name),
         counter=counter,
+        stall_s=s.stall_s,
     )
+    top = 2**settings.adc_bits - 1
+    if not 0 <= settings.baseline <= top:
+        raise InputError(
+            f"baseline {settings.baseline} is outside the {settings.adc_bits}-bit ADC's 0..{top}"
+        )
     bundles = _bundles(model, settings.sig_name)
+    _check_channel(channel, settings.sig_name, bundles, "the source")
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
     if not ui:
         return run_serial(
@@ -315,18 +440,33 @@ def emulate(
     record: Annotated[Path, typer.Argument(help="WFDB record to play")],
     port: Annotated[str, typer.Option(help="serial port or pyserial URL to write to")],
     profile: Profile = "rpi4",
-    speed: Annotated[float, typer.Option(help="1 real time, 0 as fast as possible")] = 1.0,
+    speed: Speed = 1.0,
     counter: Annotated[bool, typer.Option(help="prefix each line with a sample counter")] = False,
-    loops: Annotated[int, typer.Option(help="play the record this many times")] = 1,
+    loops: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="play the record this many times")
+    ] = 1,
     channel: Channel = None,
+    fit: Annotated[
+        bool, typer.Option(help="scale a record wider than the ADC's range to fit (else clip)")
+    ] = True,
 ) -> None:
     """Play a record onto a serial port in the front end's wire format (demo without hardware)."""
     from edge_monitor.emulator import emulate as play
     from edge_monitor.profiles import load_profile
 
-    s = load_profile(profile).sensor
-    sent = guarded(
-        play,
+    with _lifecycle():
+        s = guarded(load_profile, profile).sensor
+        sent = guarded(_emulate, play, record, port, s, speed, counter, loops, channel, fit)
+        console.print(f"sent {sent} samples to {port}")
+
+
+def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
+    from edge_monitor.sources import _record_path
+    from edge_monitor.wfdb_io import read_header
+
+    names = list(read_header(_record_path(record)).sig_name)
+    _check_channel(channel, names, [], str(record))
+    return play(
         record,
         port,
         s.baud,
@@ -339,8 +479,9 @@ def emulate(
         loops=loops,
         channel=channel,
         say=lambda line: console.print(line, highlight=False),
+        fit=fit,
+        warn=lambda line: err_console.print(line, highlight=False, markup=False),
     )
-    console.print(f"sent {sent} samples to {port}")
 
 
 @app.command()
@@ -350,7 +491,9 @@ def bench(
     record: Annotated[
         Path | None, typer.Option(help="WFDB record to stream (default: the sample)")
     ] = None,
-    runs: Annotated[int, typer.Option(help="timed inferences per model")] = 1000,
+    runs: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="timed inferences per model")
+    ] = 1000,
     out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
 ) -> None:
     """Latency, throughput, peak RSS and cold start against the profile's budgets."""

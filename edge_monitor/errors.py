@@ -22,3 +22,13 @@ class NetworkError(EcgEdgeError, OSError):
 
 class CheckFailedError(EcgEdgeError, RuntimeError):
     """A gate the artifact must pass did not hold (parity after export, accuracy after int8)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP, SIGINT) raised where the loops catch Ctrl-C, so they end
+    the same way: summary printed, recording closed. Not an error: it carries the signal number
+    for the exit code (128 + signum)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

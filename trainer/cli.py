@@ -7,11 +7,34 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from edge_monitor.errors import EcgEdgeError
 
+# What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
+TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
+
+
+class _TrainerGroup(TyperGroup):
+    """The light install (edge runtime only) lacks the training libraries: any command that
+    reaches for one ends in one line saying what to install, not a ModuleNotFoundError."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in TRAIN_EXTRA:
+                raise
+            line = f"{exc.name} is not installed: install the train extra: "
+            line += "pip install 'ecg-edge[train]'"
+            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_TrainerGroup,
     help="Train, evaluate and compress ECG models for the edge.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
