@@ -43,10 +43,11 @@ MODEL_INVALID = "model_invalid"
 # filter leaks less than this, on a signal with more amplitude than asystole's baseline
 VF_LEAKAGE = 0.625
 VF_MIN_PTP_MV = 0.2
-# ...and oscillates at a VF / flutter rate, 150-600 per minute (the filter's own frequency, fs / its
-# notch's period): on the band-passed lead 95% of Creighton (cudb) VF windows and every MIT-BIH 207
-# flutter window lie in it, while mains (50/60 Hz) and slow waves (a 2 Hz sine) do not
-VF_MIN_HZ = 2.5
+# ...and oscillates at a VF / flutter rate, 130-600 per minute (the filter's own frequency, fs over
+# its notch's period): 98% of the VF-like 4 s windows in Creighton (cudb) VF episodes and every one
+# of MIT-BIH 207's flutter lie in it (2.5 Hz kept 97% and delayed cu15's slow VF by 16 s), while
+# mains (50/60 Hz) and slow waves (a 2 Hz sine, 120 per minute) do not
+VF_MIN_HZ = 2.2
 VF_MAX_HZ = 10.0
 MAINS_HZ = (50.0, 60.0)
 MESSAGES = {
@@ -89,7 +90,8 @@ class QualitySpec:
     # lead at rest reads under 0.02 mV there: one 3 s window of 95,000 in mitdb and cudb above)
     hf_floor_mv: float = 0.02
     # kurtosis under this at a rate below VF, with amplitude to hide a QRS: a smooth wave, no ECG
-    # (a sine 1.5, a triangle 1.8; one MIT-BIH window of 28,000 under 2.0 at < 2.5 Hz)
+    # (a sine 1.5, a triangle 1.8; of 3 s windows at < 2.2 Hz with 0.3 mV, none of 28,800 in
+    # MIT-BIH and 4 of 2,900 in cudb read under 2.0)
     smooth_kurtosis: float = 2.0
 
     def as_dict(self) -> dict:
