@@ -86,8 +86,9 @@ class QualitySpec:
     # a 50/60 Hz line above this amplitude (mV) is mains hum: no MIT-BIH or cudb record reaches
     # 0.09 mV in any 3 s of its first lead; the hum that fooled the VF rule (issue 12) had 0.35
     mains_max_mv: float = 0.15
-    # near-Gaussian with an RMS above 40 Hz over this (mV): noise, however small in the band (a
-    # lead at rest reads under 0.02 mV there: one 3 s window of 95,000 in mitdb and cudb above)
+    # near-Gaussian with an RMS above 40 Hz over this (mV): noise, however small in the band
+    # (0.05 mV of white noise reads 0.044; of 95,000 3 s windows of mitdb and cudb, 2 that are
+    # near-Gaussian and under 0.3 mV read more)
     hf_floor_mv: float = 0.02
     # kurtosis under this at a rate below VF, with amplitude to hide a QRS: a smooth wave, no ECG
     # (a sine 1.5, a triangle 1.8; of 3 s windows at < 2.2 Hz with 0.3 mV, none of 28,800 in
@@ -154,7 +155,7 @@ def assess_segment(
     hf = hf_rms / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
     # the quiet baseline of a long pause is near-Gaussian too, but hides no QRS: it is the
     # asystole rule's to judge (MIT-BIH 232's 6 s pauses were called noise before this), unless
-    # its floor above 40 Hz is one no lead at rest has (white noise of 0.05 mV: 0.044)
+    # its floor above 40 Hz is one no lead at rest has (hf_floor_mv)
     big = ptp >= spec.noise_min_ptp_mv or hf_rms >= spec.hf_floor_mv
     broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and big
     band = (spec.vf_min_hz, spec.vf_max_hz)
