@@ -1,20 +1,31 @@
 """Deployment bundles: the int8 `model.onnx` and the `manifest.json` that vouches for it.
 
-The manifest records how the model was made and measured (written by `trainer compress`); the
-device checks the model's sha256 against it before loading, so a swapped or damaged file is
-refused rather than run. The contract inside the ONNX file stays the authority on preprocessing.
+The manifest records how the model was made and measured (written by `trainer compress`). A
+bundle is proven before it runs, every refusal one line: both files are regular files of bounded
+size inside the bundle folder (no FIFO, device or symlink out of it), the manifest is a JSON
+object with the known keys, the model matches the manifest's sha256 and keeps every weight inside
+the hashed file (no ONNX external data), its graph takes and gives what its contract says, and a
+trial run in a child process under a memory limit answers on zeros as fast as the stream needs
+(`bundle_proof`). The contract inside the ONNX file stays the authority on preprocessing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from edge_monitor import bundle_proof
 from edge_monitor.contract import ModelContract, read_contract
 from edge_monitor.errors import DataNotFoundError, InputError
+
+if TYPE_CHECKING:
+    from edge_monitor.profiles import DeviceProfile
 
 BUNDLE_FORMAT = "ecg-edge/bundle-1"
 MODEL_FILE = "model.onnx"
@@ -35,6 +46,12 @@ MANIFEST_KEYS = {
     "checks",
 }
 MODEL_KEYS = {"file", "sha256", "bytes", "params", "macs"}
+# A manifest is a few KB of numbers and names: a MiB holds any honest one, and caps what a
+# manifest swapped for /dev/zero or a giant file can make the device read.
+MANIFEST_MAX_BYTES = 1 << 20
+# The shipped int8 models are 40-60 KB and no profile allows one over 150 KB; a model of 50 MiB
+# could not keep up on a Pi anyway, and the whole file is held in memory to hash and check it.
+MODEL_MAX_BYTES = 50 << 20
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_bundle(path: Path) -> Bundle:
-    """A bundle folder (or its manifest.json), verified: known keys, matching hash, a contract."""
+def load_bundle(
+    path: Path,
+    *,
+    probe: bool = True,
+    profile: DeviceProfile | None = None,
+    budget_ms: float | None = None,
+) -> Bundle:
+    """A bundle folder (or its manifest.json), proven: bounded regular files inside the folder,
+    known keys, matching hash, no external data, a contract that fits the graph and, unless
+    `probe` is False (tests that load many bundles), a trial run in a child process that must
+    answer within the memory and time a stream allows (the profile's, or `budget_ms` per
+    inference). Every refusal is one InputError / DataNotFoundError line."""
     path = Path(path)
     folder = path.parent if path.name == MANIFEST_FILE else path
     manifest_path = folder / MANIFEST_FILE
@@ -72,12 +99,47 @@ def load_bundle(path: Path) -> Bundle:
         )
     if not folder.is_dir():
         raise DataNotFoundError(f"bundle folder not found: {folder}")
-    if not manifest_path.exists():
+    if not os.path.lexists(manifest_path):
         raise InputError(f"not a bundle (no {MANIFEST_FILE}): {folder}")
+    manifest = _read_manifest(manifest_path, folder)
+    model = manifest["model"]
+    if model["file"] != MODEL_FILE:
+        raise InputError(f"{manifest_path}: model file {model['file']!r} is not {MODEL_FILE!r}")
+    model_path = folder / MODEL_FILE
+    if not os.path.lexists(model_path):
+        raise DataNotFoundError(f"bundle model missing: {model_path}")
+    data = read_inside(model_path, folder, MODEL_MAX_BYTES, "model")
+    if hashlib.sha256(data).hexdigest() != model["sha256"]:
+        raise InputError(
+            f"{model_path} does not match the sha256 in its manifest: refusing a changed model"
+        )
+    bundle_proof.refuse_external_data(data, str(model_path))
+    del data
+    if probe:
+        report = bundle_proof.trial_run(model_path, profile, budget_ms)
+    else:
+        report = bundle_proof.describe(model_path)
+    contract = read_contract(model_path)  # safe now: the trial run loaded it under a limit
+    if contract.task != manifest["task"]:
+        raise InputError(
+            f"{manifest_path}: task {manifest['task']!r} but the model's contract says "
+            f"{contract.task!r}"
+        )
+    bundle_proof.check_graph(contract, report, str(model_path))
+    if probe:
+        bundle_proof.check_trial(contract, report, str(model_path))
+    return Bundle(folder, model_path, manifest, contract)
+
+
+def _read_manifest(manifest_path: Path, folder: Path) -> dict:
+    data = read_inside(manifest_path, folder, MANIFEST_MAX_BYTES, "manifest")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{manifest_path}: not valid JSON ({exc})") from exc
+        manifest = json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{manifest_path}: not valid JSON ({first})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{manifest_path}: not valid JSON (nested too deeply)") from exc
     if not isinstance(manifest, dict):
         raise InputError(f"{manifest_path}: expected a JSON object")
     if manifest.get("format") != BUNDLE_FORMAT:
@@ -85,24 +147,47 @@ def load_bundle(path: Path) -> Bundle:
             f"{manifest_path}: format {manifest.get('format')!r} is not {BUNDLE_FORMAT!r}"
         )
     _check_keys(manifest, MANIFEST_KEYS, str(manifest_path))
-    model = manifest["model"]
-    if not isinstance(model, dict):
+    if not isinstance(manifest["model"], dict):
         raise InputError(f"{manifest_path}: 'model' must be an object")
-    _check_keys(model, MODEL_KEYS, f"{manifest_path} model")
-    model_path = folder / Path(str(model["file"])).name  # never outside the bundle
-    if not model_path.exists():
-        raise DataNotFoundError(f"bundle model missing: {model_path}")
-    if sha256_file(model_path) != model["sha256"]:
-        raise InputError(
-            f"{model_path} does not match the sha256 in its manifest: refusing a changed model"
-        )
-    contract = read_contract(model_path)
-    if contract.task != manifest["task"]:
-        raise InputError(
-            f"{manifest_path}: task {manifest['task']!r} but the model's contract says "
-            f"{contract.task!r}"
-        )
-    return Bundle(folder, model_path, manifest, contract)
+    _check_keys(manifest["model"], MODEL_KEYS, f"{manifest_path} model")
+    return manifest
+
+
+def read_inside(path: Path, folder: Path, cap: int, what: str) -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `cap` bytes inside `folder`
+    (after symlinks). Checked before opening (a FIFO would block, a serial device would reset
+    its board, /dev/zero never ends) and again on the open descriptor, then read up to the cap."""
+    try:
+        real = path.resolve(strict=True)
+        inside = real.is_relative_to(folder.resolve(strict=True))
+    except (OSError, RuntimeError) as exc:  # a dangling link, a loop of links
+        raise InputError(f"{path}: cannot be resolved ({exc.__class__.__name__})") from exc
+    if not inside:
+        raise InputError(f"{path} leads out of the bundle folder (to {real}): refused")
+    _check_regular(os.stat(real), path, cap, what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(real, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be opened ({exc.strerror})") from exc
+    try:
+        _check_regular(os.fstat(fd), path, cap, what)  # the file opened is the file checked
+        chunks, left = [], cap + 1
+        while left > 0 and (block := os.read(fd, min(left, 1 << 20))):
+            chunks.append(block)
+            left -= len(block)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise InputError(f"{path} grew past {cap} bytes while read: refused")
+    return b"".join(chunks)
+
+
+def _check_regular(st: os.stat_result, path: Path, cap: int, what: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file: a bundle's {what} must be one")
+    if st.st_size > cap:
+        raise InputError(f"{path} is {st.st_size} bytes: a bundle's {what} is at most {cap} bytes")
 
 
 def _check_keys(obj: dict, expected: set[str], where: str) -> None:
