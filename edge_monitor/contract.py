@@ -3,66 +3,123 @@
 It travels in the model's `metadata_props` (string keys, JSON values), so a bundle cannot drift
 from the preprocessing it was trained with, and it survives quantization (checked by the
 trainer). The runtime reads it with onnxruntime alone and refuses what it cannot honour.
+
+Version 2 is typed: the filter, the input (`BeatInput`: one inference per detected beat, or
+`WindowInput`: fixed windows every stride, aggregated over a record) and the output activation
+are frozen dataclasses, and every nested part is validated when it is read: an unknown or missing
+key, a number that is not finite or not in its range, is a one-line refusal at load time, never
+a KeyError or an endless loop once monitoring has started. Version 1 contracts (a flat
+`preprocessing` dict, the bundles shipped before version 2) are read through `_from_v1` and then
+held to the same checks. The trainer builds its contracts through `parts_from_preprocessing`, the
+same reader, so there is one recipe from a checkpoint's preprocessing to the typed contract.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from edge_monitor.beats import RR_FEATURES, BeatSpec
+from edge_monitor.dsp import FilterSpec
 from edge_monitor.errors import DataNotFoundError, InputError
 
-CONTRACT_VERSION = 1
-TASKS = ("diagnostic", "arrhythmia")
+CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
+ACTIVATIONS = ("softmax", "sigmoid")  # one class per input / independent labels
+AGGREGATES = ("mean", "max")
+MAX_FS = 2000.0
+MAX_CLASSES = 64
+MAX_INPUT_VALUES = 1 << 20  # one input tensor: a 12-lead 60 s window at 1 kHz is 720 k
+
+
+@dataclass(frozen=True)
+class BeatInput:
+    """One inference per detected beat: a window around the R peak and its dominant-beat
+    template at `beat.fs`, plus RR-interval features."""
+
+    lead: str
+    beat: BeatSpec
+    rr_features: tuple[str, ...]
+    channels: tuple[str, ...] = ("beat", "template")
+    normalization: str = ""
+    source_fs: float | None = None  # the rate the training records had (information)
+    kind: str = "beats"
+
+
+@dataclass(frozen=True)
+class WindowInput:
+    """Fixed windows of `window` samples every `stride`; a record's probabilities are the
+    `aggregate` of its windows' (thresholds are tuned on those record-level probabilities)."""
+
+    window: int
+    stride: int
+    aggregate: str
+    record_samples: int  # the record length the thresholds were tuned on
+    normalization: str = ""
+    kind: str = "windows"
+
+    @property
+    def windows_per_record(self) -> int:
+        return max(1, (self.record_samples - self.window) // self.stride + 1)
+
+
+ModelInput = BeatInput | WindowInput
 
 
 @dataclass(frozen=True)
 class ModelContract:
-    task: str
+    task: str  # a name for people and the trainer; the device reads `input` and `activation`
     fs: float  # model sampling rate, Hz
     leads: list[str]  # what the source must provide, in input-channel order
     classes: list[str]
     inputs: dict[str, list[int]]  # ONNX input name -> fixed shape (batch 1)
-    output: str  # logits; sigmoid (diagnostic) or softmax (arrhythmia) on the device
-    preprocessing: dict  # filter, beat/window geometry, normalisation, aggregation
-    thresholds: list[float] | None = None  # per class (diagnostic, tuned on validation)
+    output: str  # logits
+    activation: str  # softmax or sigmoid over the logits
+    filter: FilterSpec
+    input: ModelInput
+    thresholds: list[float] | None = None  # per class, on record-level probabilities
     provenance: dict = field(default_factory=dict)  # commit, checkpoint hash, data, metrics
     version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
-        if self.version != CONTRACT_VERSION:
-            raise InputError(
-                f"model contract version {self.version} is not supported "
-                f"(this runtime reads version {CONTRACT_VERSION})"
-            )
-        if self.task not in TASKS:
-            raise InputError(f"model contract names an unknown task {self.task!r}")
-        if self.thresholds is not None and len(self.thresholds) != len(self.classes):
-            raise InputError("model contract has a threshold count unlike its class count")
+        _validate(self)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.activation == "sigmoid"
 
     def to_metadata(self) -> dict[str, str]:
-        return {PREFIX + k: json.dumps(v, sort_keys=True) for k, v in asdict(self).items()}
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "filter":
+                value = value.as_dict()
+            elif f.name == "input":
+                value = _input_dict(value)
+            out[PREFIX + f.name] = json.dumps(value, sort_keys=True)
+        return out
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], where: str = "model") -> ModelContract:
         ours = {k[len(PREFIX) :]: v for k, v in meta.items() if k.startswith(PREFIX)}
         if not ours:
             raise InputError(f"{where} carries no ecg-edge contract (was it exported by trainer?)")
-        names = {f.name for f in fields(cls)}
-        required = {
-            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
-        }
-        if missing := required - set(ours):
-            raise InputError(f"{where}: contract lacks {', '.join(sorted(missing))}")
-        if unknown := set(ours) - names:
-            raise InputError(f"{where}: contract has unknown keys {', '.join(sorted(unknown))}")
         try:
             values = {k: json.loads(v) for k, v in ours.items()}
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: contract value is not JSON ({exc})") from exc
-        return cls(**values)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{where}: contract value is not JSON ({_short(exc)})") from exc
+        version = values.get("version", 1)
+        if version == 1:
+            values = _from_v1(values, where)
+        elif version != CONTRACT_VERSION:
+            raise InputError(
+                f"{where}: model contract version {version!r} is not supported "
+                f"(this runtime reads versions 1 and {CONTRACT_VERSION})"
+            )
+        return _build(values, where)
 
     def check_leads(self, available: list[str]) -> None:
         """Refuse a source that lacks a lead the model needs."""
@@ -73,6 +130,40 @@ class ModelContract:
                 f"the model needs lead(s) {', '.join(missing)}; the source has "
                 f"{', '.join(available) or 'none'}"
             )
+
+
+def parts_from_preprocessing(task: str, pre: dict, where: str = "preprocessing") -> dict:
+    """A trainer checkpoint's preprocessing dict (the version-1 layout) -> the typed parts of a
+    contract: activation, filter, input."""
+    pre = _mapping(pre, where)
+    _keys(pre, _PREPROCESSING_KEYS, {"filter"}, where)
+    filt = _dataclass(FilterSpec, pre["filter"], f"{where}.filter")
+    common = {"normalization": str(pre.get("normalization", ""))}
+    if "beat" in pre or task == "arrhythmia":
+        for key in ("beat", "lead", "rr_features"):
+            if key not in pre:
+                raise InputError(f"{where}: the beat model's contract lacks {key!r}")
+        beat = _dataclass(BeatSpec, pre.get("beat"), f"{where}.beat")
+        model_input: ModelInput = BeatInput(
+            lead=_text(pre.get("lead"), f"{where}.lead"),
+            beat=beat,
+            rr_features=tuple(_texts(pre.get("rr_features"), f"{where}.rr_features")),
+            channels=tuple(_texts(pre.get("channels", ["beat", "template"]), f"{where}.channels")),
+            source_fs=pre.get("source_fs"),
+            **common,
+        )
+        return {"activation": "softmax", "filter": filt, "input": model_input}
+    for key in ("window", "stride", "aggregate"):
+        if key not in pre:
+            raise InputError(f"{where}: the window model's contract lacks {key!r}")
+    window = WindowInput(
+        window=pre["window"],
+        stride=pre["stride"],
+        aggregate=pre["aggregate"],
+        record_samples=pre.get("record_samples", pre["window"]),
+        **common,
+    )
+    return {"activation": "sigmoid", "filter": filt, "input": window}
 
 
 def read_contract(onnx_path: Path) -> ModelContract:
@@ -88,6 +179,264 @@ def read_contract(onnx_path: Path) -> ModelContract:
     return ModelContract.from_metadata(session.get_modelmeta().custom_metadata_map, str(onnx_path))
 
 
-def _short(exc: Exception) -> str:
+# --- reading ------------------------------------------------------------------------------
+
+_PREPROCESSING_KEYS = {
+    "fs",
+    "source_fs",
+    "lead",
+    "leads",
+    "filter",
+    "beat",
+    "rr_features",
+    "channels",
+    "normalization",
+    "window",
+    "stride",
+    "aggregate",
+    "record_samples",
+}
+
+_TOP = {
+    "task",
+    "fs",
+    "leads",
+    "classes",
+    "inputs",
+    "output",
+    "activation",
+    "filter",
+    "input",
+    "thresholds",
+    "provenance",
+    "version",
+}
+_TOP_REQUIRED = _TOP - {"thresholds", "provenance"}
+
+
+def _from_v1(values: dict, where: str) -> dict:
+    """Version 1: `preprocessing` held filter and geometry; the task named the activation."""
+    known = {"task", "fs", "leads", "classes", "inputs", "output", "preprocessing"}
+    known |= {"thresholds", "provenance", "version"}
+    _keys(values, known, known - {"thresholds", "provenance", "version"}, where)
+    task = values["task"]
+    if task not in ("diagnostic", "arrhythmia"):
+        raise InputError(f"{where}: version-1 contract names an unknown task {task!r}")
+    parts = parts_from_preprocessing(task, values["preprocessing"], f"{where} preprocessing")
+    rest = {k: v for k, v in values.items() if k not in ("preprocessing", "version")}
+    return {**rest, **parts, "version": CONTRACT_VERSION}
+
+
+def _build(values: dict, where: str) -> ModelContract:
+    _keys(values, _TOP, _TOP_REQUIRED, f"{where} contract")
+    filt = values["filter"]
+    if not isinstance(filt, FilterSpec):
+        filt = _dataclass(FilterSpec, filt, f"{where} filter")
+    model_input = values["input"]
+    if not isinstance(model_input, BeatInput | WindowInput):
+        model_input = _input_from_dict(model_input, f"{where} input")
+    thresholds = values.get("thresholds")
+    try:
+        return ModelContract(
+            task=_text(values["task"], f"{where} task"),
+            fs=values["fs"],
+            leads=_texts(values["leads"], f"{where} leads"),
+            classes=_texts(values["classes"], f"{where} classes"),
+            inputs=_shapes(values["inputs"], f"{where} inputs"),
+            output=_text(values["output"], f"{where} output"),
+            activation=values["activation"],
+            filter=filt,
+            input=model_input,
+            thresholds=None if thresholds is None else list(_mapping_list(thresholds, where)),
+            provenance=_mapping(values.get("provenance", {}), f"{where} provenance"),
+            version=values["version"],
+        )
+    except TypeError as exc:  # a value of the wrong kind that _validate could not name
+        raise InputError(f"{where}: contract value of the wrong type ({exc})") from exc
+
+
+def _input_from_dict(obj: Any, where: str) -> ModelInput:
+    obj = _mapping(obj, where)
+    kind = obj.get("kind")
+    if kind == "beats":
+        body = {k: v for k, v in obj.items() if k != "kind"}
+        _keys(body, {f.name for f in fields(BeatInput)} - {"kind"}, {"lead", "beat"}, where)
+        return BeatInput(
+            lead=_text(body["lead"], f"{where}.lead"),
+            beat=_dataclass(BeatSpec, body["beat"], f"{where}.beat"),
+            rr_features=tuple(_texts(body.get("rr_features", []), f"{where}.rr_features")),
+            channels=tuple(_texts(body.get("channels", ["beat", "template"]), f"{where}.channels")),
+            normalization=str(body.get("normalization", "")),
+            source_fs=body.get("source_fs"),
+        )
+    if kind == "windows":
+        return _dataclass(WindowInput, obj, where, frozenset({"normalization"}))
+    raise InputError(f"{where}: input kind {kind!r} is not 'beats' or 'windows'")
+
+
+def _input_dict(model_input: ModelInput) -> dict:
+    out = asdict(model_input)
+    if isinstance(model_input, BeatInput):
+        out["beat"] = model_input.beat.as_dict()
+        out["rr_features"] = list(model_input.rr_features)
+        out["channels"] = list(model_input.channels)
+    return out
+
+
+def _dataclass(cls, obj: Any, where: str, optional: frozenset[str] = frozenset()):
+    """A frozen dataclass from a JSON object: every key known, every key present but the
+    `optional` ones (a contract states its filter and geometry whole: a default filled in
+    here was never checked against the training), numbers checked for type here (their
+    ranges in _validate)."""
+    obj = _mapping(obj, where)
+    names = {f.name for f in fields(cls)}
+    required = names - optional
+    _keys(obj, names, required, where)
+    for f in fields(cls):
+        numeric = f.type in ("float", "int", float, int)
+        if f.name in obj and numeric and not _is_number(obj[f.name]):
+            raise InputError(f"{where}.{f.name} must be a number, not {obj[f.name]!r}")
+    return cls(**obj)
+
+
+def _keys(obj: dict, known: set[str], required: set[str], where: str) -> None:
+    if unknown := set(obj) - known:
+        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    if missing := required - set(obj):
+        raise InputError(f"{where}: lacks {', '.join(sorted(missing))}")
+
+
+def _mapping(obj: Any, where: str) -> dict:
+    if not isinstance(obj, dict):
+        raise InputError(f"{where} must be an object, not {type(obj).__name__}")
+    return obj
+
+
+def _mapping_list(obj: Any, where: str) -> list:
+    if not isinstance(obj, list):
+        raise InputError(f"{where}: thresholds must be a list")
+    return obj
+
+
+def _text(obj: Any, where: str) -> str:
+    if not isinstance(obj, str) or not obj or len(obj) > 200:
+        raise InputError(f"{where} must be a non-empty name, not {obj!r}")
+    return obj
+
+
+def _texts(obj: Any, where: str) -> list[str]:
+    if not isinstance(obj, list) or len(obj) > 1000:
+        raise InputError(f"{where} must be a list of names")
+    return [_text(x, where) for x in obj]
+
+
+def _shapes(obj: Any, where: str) -> dict[str, list[int]]:
+    obj = _mapping(obj, where)
+    out = {}
+    for name, shape in obj.items():
+        if not isinstance(shape, list) or not 1 <= len(shape) <= 4:
+            raise InputError(f"{where}.{name}: a shape is a list of 1-4 sizes")
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+            raise InputError(f"{where}.{name}: sizes must be positive integers, not {shape}")
+        if math.prod(shape) > MAX_INPUT_VALUES:
+            raise InputError(f"{where}.{name}: {shape} is larger than any ECG input")
+        out[_text(name, where)] = list(shape)
+    if not out:
+        raise InputError(f"{where}: the model has no inputs")
+    return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+# --- ranges ------------------------------------------------------------------------------
+
+
+def _validate(c: ModelContract) -> None:
+    """Every number finite and in a range a real ECG model can have: a contract that would
+    make the device loop (stride 0), hang (a filter of order 1e6) or allocate gigabytes
+    (a beat context of 1e9 samples) is refused here."""
+    if c.version != CONTRACT_VERSION:
+        raise InputError(f"model contract version {c.version!r} is not {CONTRACT_VERSION}")
+    _in_range("fs", c.fs, 1.0, MAX_FS)
+    if c.activation not in ACTIVATIONS:
+        raise InputError(f"contract activation {c.activation!r} is not one of {ACTIVATIONS}")
+    if not c.classes or len(c.classes) > MAX_CLASSES or len(set(c.classes)) != len(c.classes):
+        raise InputError(f"contract classes must be 1-{MAX_CLASSES} distinct names")
+    if not c.leads or len(set(c.leads)) != len(c.leads):
+        raise InputError("contract leads must be distinct names, at least one")
+    if c.thresholds is not None:
+        if len(c.thresholds) != len(c.classes):
+            raise InputError("model contract has a threshold count unlike its class count")
+        for t in c.thresholds:
+            _in_range("threshold", t, 0.0, 1.0)
+    f = c.filter
+    _in_range("filter.low_hz", f.low_hz, 0.01, 10.0)
+    _in_range("filter.high_hz", f.high_hz, f.low_hz + 0.1, 500.0)
+    _count("filter.order", f.order, 1, 8)
+    if f.notch_hz != 0:
+        _in_range("filter.notch_hz", f.notch_hz, 40.0, 70.0)
+    _in_range("filter.notch_q", f.notch_q, 0.5, 200.0)
+    if isinstance(c.input, BeatInput):
+        _validate_beats(c, c.input)
+    elif isinstance(c.input, WindowInput):
+        _validate_windows(c, c.input)
+    else:
+        raise InputError("contract input is neither beats nor windows")
+
+
+def _validate_beats(c: ModelContract, b: BeatInput) -> None:
+    s = b.beat
+    _in_range("beat.fs", s.fs, 1.0, MAX_FS)
+    if abs(s.fs - c.fs) > 1e-6:
+        raise InputError(f"contract beat.fs {s.fs} differs from the model rate {c.fs}")
+    for name, value, top in [
+        ("beat.before", s.before, 4 * s.fs),
+        ("beat.after", s.after, 4 * s.fs),
+        ("beat.local_beats", s.local_beats, 1000),
+        ("beat.long_beats", s.long_beats, 10000),
+        ("beat.amplitude_beats", s.amplitude_beats, 1000),
+        ("beat.template_beats", s.template_beats, 1000),
+    ]:
+        _count(name, value, 1, int(top))
+    _in_range("beat.template_min_rr", s.template_min_rr, 0.0, 2.0)
+    if unknown := set(b.rr_features) - set(RR_FEATURES):
+        raise InputError(f"contract rr_features {sorted(unknown)} are not computed here")
+    if b.source_fs is not None:
+        _in_range("source_fs", b.source_fs, 1.0, 20000.0)
+    if b.lead not in c.leads:
+        raise InputError(f"contract beat lead {b.lead!r} is not among its leads {c.leads}")
+    expected = {"beat": [1, len(b.channels), s.before + s.after], "rr": [1, len(b.rr_features)]}
+    if c.inputs != expected:
+        raise InputError(f"contract inputs {c.inputs} do not match its beat geometry {expected}")
+
+
+def _validate_windows(c: ModelContract, w: WindowInput) -> None:
+    _count("window", w.window, 1, int(120 * c.fs))
+    _count("stride", w.stride, 1, w.window * 10)
+    _count("record_samples", w.record_samples, w.window, int(3600 * c.fs))
+    if w.aggregate not in AGGREGATES:
+        raise InputError(f"contract aggregate {w.aggregate!r} is not one of {AGGREGATES}")
+    expected = {"ecg": [1, len(c.leads), w.window]}
+    if c.inputs != expected:
+        raise InputError(f"contract inputs {c.inputs} do not match its window geometry {expected}")
+
+
+def _in_range(name: str, value: Any, low: float, high: float) -> None:
+    if not _is_number(value) or not low <= value <= high:
+        raise InputError(f"contract {name} = {value!r} is not a number in [{low:g}, {high:g}]")
+
+
+def _count(name: str, value: Any, low: int, high: int) -> None:
+    if not _is_count(value) or not low <= value <= high:
+        raise InputError(f"contract {name} = {value!r} is not a whole number in [{low}, {high}]")
+
+
+def _short(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0][:200] if lines else type(exc).__name__

@@ -44,8 +44,8 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 def probabilities(contract: ModelContract, logits: np.ndarray) -> np.ndarray:
-    """Multi-label windows get a sigmoid per class; beats one softmax over the classes."""
-    return sigmoid(logits) if contract.task == "diagnostic" else softmax(logits)
+    """Independent labels get a sigmoid per class; one class per input a softmax."""
+    return sigmoid(logits) if contract.multilabel else softmax(logits)
 
 
 def aggregate_windows(probs: np.ndarray, how: str) -> np.ndarray:

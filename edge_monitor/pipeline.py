@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec, WindowAlerter
-from edge_monitor.beats import BeatContext, BeatContextBuilder, BeatSpec, refine_r_peak
+from edge_monitor.beats import BeatContext, BeatContextBuilder, refine_r_peak
 from edge_monitor.bundle import Bundle
+from edge_monitor.contract import BeatInput, WindowInput
 from edge_monitor.dsp import FilterSpec, StreamFilter, StreamResampler, design_sos
 from edge_monitor.errors import InputError
-from edge_monitor.inference import open_session, probabilities
+from edge_monitor.inference import aggregate_windows, open_session, probabilities
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
     GOOD,
@@ -126,13 +127,14 @@ class BeatStream:
     def __init__(
         self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
     ) -> None:
-        pre = bundle.contract.preprocessing
+        contract = bundle.contract
+        assert isinstance(contract.input, BeatInput)
         self.origin = origin  # source index of the first sample pushed
         self.model = _Timed(bundle, threads)
-        self.classes = bundle.contract.classes
+        self.classes = contract.classes
         self.fs = fs
-        self.spec = BeatSpec(**pre["beat"])
-        self.filter = StreamFilter(design_sos(FilterSpec(**pre["filter"]), fs), 1)
+        self.spec = contract.input.beat
+        self.filter = StreamFilter(design_sos(contract.filter, fs), 1)
         self.resampler = StreamResampler(fs, self.spec.fs, 1)
         self.builder = BeatContextBuilder(self.spec)
         self._buf = np.zeros(0, dtype=np.float32)  # model-rate filtered signal
@@ -223,14 +225,15 @@ class WindowStream:
         origin: int = 0,
     ) -> None:
         c = bundle.contract
+        assert isinstance(c.input, WindowInput)
         self.origin = origin
-        pre = c.preprocessing
+        self.spec = c.input
         self.model = _Timed(bundle, threads)
         self.classes = c.classes
         self.fs, self.fs_model = fs, float(c.fs)
         self.channels = channels
-        self.window, self.stride = int(pre["window"]), int(pre["stride"])
-        self.filter = StreamFilter(design_sos(FilterSpec(**pre["filter"]), fs), len(channels))
+        self.window, self.stride = c.input.window, c.input.stride
+        self.filter = StreamFilter(design_sos(c.filter, fs), len(channels))
         self.resampler = StreamResampler(fs, self.fs_model, len(channels))
         self._buf = np.zeros((0, len(channels)), dtype=np.float32)
         self._buf_start = 0
@@ -241,6 +244,12 @@ class WindowStream:
             alert_classes, [thresholds[c.classes.index(k)] for k in alert_classes]
         )
         self.record_probs: list[np.ndarray] = []
+        # the thresholds were tuned on record-level probabilities: alerts compare them with the
+        # aggregate of the last record's worth of windows, as the contract aggregates
+        self._recent: deque[np.ndarray] = deque(maxlen=c.input.windows_per_record)
+
+    def aggregate(self, probs: list[np.ndarray] | deque) -> np.ndarray:
+        return aggregate_windows(np.stack(list(probs)), self.spec.aggregate)
 
     def push(self, x: np.ndarray, quality_ok: bool) -> list[WindowEvent | AlertEvent]:
         model_rate = self.resampler(self.filter(x[:, self.channels]))
@@ -266,8 +275,9 @@ class WindowStream:
                     quality_ok,
                 )
             )
+            self._recent.append(probs)
             idx = [self.classes.index(k) for k in self.alerter.classes]
-            events += self.alerter.on_window(end, probs[idx], quality_ok)
+            events += self.alerter.on_window(end, self.aggregate(self._recent)[idx], quality_ok)
         drop = self._next - self._buf_start
         if drop > 0:
             self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
@@ -297,14 +307,14 @@ class Monitor:
         self.windows: list[WindowStream] = []
         beat_lead = None
         for b in bundles:
-            high = float(b.contract.preprocessing["filter"]["high_hz"])
+            high = b.contract.filter.high_hz
             if self.fs < high / 0.45:  # the band-pass edge must sit below 0.9 x Nyquist
                 raise InputError(
                     f"the {b.name} model needs its {high:g} Hz band: the source's {self.fs:g} Hz "
                     f"is too slow (at least {high / 0.45:.0f} Hz)"
                 )
-            if b.task == "arrhythmia":
-                lead = b.contract.leads[0]
+            if isinstance(b.contract.input, BeatInput):
+                lead = b.contract.input.lead
                 idx = channel if channel is not None else find_channel(self.sig_name, lead)
                 if idx is None or not 0 <= idx < self.n_channels:
                     raise InputError(
@@ -483,11 +493,11 @@ class Monitor:
         return self._bad_until is None or self._bad_until + self._settle < sample - self.fs
 
     def record_probs(self) -> dict[str, dict[str, float]]:
-        """Window probabilities aggregated over the record by max, per window model."""
+        """Window probabilities aggregated over the record as each model's contract says."""
         out = {}
         for w in self.windows:
             if w.record_probs:
-                agg = np.max(np.stack(w.record_probs), axis=0)
+                agg = w.aggregate(w.record_probs)
                 out[w.model.bundle.name] = {
                     k: round(float(p), 4) for k, p in zip(w.classes, agg, strict=True)
                 }

@@ -98,7 +98,9 @@ def sample_record() -> Path:
     return _sample_record()
 
 
-def write_window_model(folder: Path, classes=("NORM", "MI"), leads=("II",)) -> Path:
+def write_window_model(
+    folder: Path, classes=("NORM", "MI"), leads=("II",), aggregate: str = "max"
+) -> Path:
     """A tiny window model (mean and variance per lead -> logits) with a valid contract and a
     manifest: a real ONNX file for runtime tests that need no trained network."""
     import json
@@ -107,7 +109,8 @@ def write_window_model(folder: Path, classes=("NORM", "MI"), leads=("II",)) -> P
     from onnx import TensorProto, helper
 
     from edge_monitor.bundle import BUNDLE_FORMAT, sha256_file
-    from edge_monitor.contract import ModelContract
+    from edge_monitor.contract import ModelContract, WindowInput
+    from edge_monitor.dsp import FilterSpec
 
     n_leads, window = len(leads), 250
     x = helper.make_tensor_value_info("ecg", TensorProto.FLOAT, [1, n_leads, window])
@@ -128,18 +131,9 @@ def write_window_model(folder: Path, classes=("NORM", "MI"), leads=("II",)) -> P
         classes=list(classes),
         inputs={"ecg": [1, n_leads, window]},
         output="logits",
-        preprocessing={
-            "filter": {
-                "low_hz": 0.5,
-                "high_hz": 40.0,
-                "order": 2,
-                "notch_hz": 0.0,
-                "notch_q": 30.0,
-            },
-            "window": window,
-            "stride": 125,
-            "aggregate": "max",
-        },
+        activation="sigmoid",
+        filter=FilterSpec(0.5, 40.0, 2, 0.0, 30.0),
+        input=WindowInput(window=window, stride=125, aggregate=aggregate, record_samples=1000),
         thresholds=[0.5] * len(classes),
     )
     helper.set_model_props(model, contract.to_metadata())

@@ -18,7 +18,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from edge_monitor.contract import ModelContract
+from edge_monitor.contract import ModelContract, parts_from_preprocessing
 from edge_monitor.errors import CheckFailedError
 from trainer.metrics import tune_thresholds
 from trainer.models import ModelConfig
@@ -72,9 +72,9 @@ def build_contract(ckpt: dict, ckpt_path: Path, thresholds: list[float] | None) 
         classes=list(ckpt["classes"]),
         inputs=input_shapes(cfg),
         output="logits",
-        preprocessing=pre,
         thresholds=thresholds,
         provenance=provenance,
+        **parts_from_preprocessing(ckpt["task"], pre, "checkpoint preprocessing"),
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.contract import ModelContract, read_contract
+from edge_monitor.contract import ModelContract, WindowInput, read_contract
 from edge_monitor.dsp import window_starts
 from edge_monitor.inference import aggregate_windows, open_session, probabilities
 from trainer.metrics import beat_statistics, macro_auc
@@ -34,8 +34,9 @@ def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
 
 
 def _diagnostic(session, contract: ModelContract, split: Split) -> np.ndarray:
-    pre = contract.preprocessing
-    window, stride, total = int(pre["window"]), int(pre["stride"]), split.x.shape[-1]
+    spec = contract.input
+    assert isinstance(spec, WindowInput)
+    window, stride, total = spec.window, spec.stride, split.x.shape[-1]
     starts = window_starts(total, window, stride)
     out = np.zeros((len(split), len(contract.classes)))
     for i in range(len(split)):
@@ -43,7 +44,7 @@ def _diagnostic(session, contract: ModelContract, split: Split) -> np.ndarray:
         for s in starts:
             feed = np.ascontiguousarray(split.x[i : i + 1, :, s : s + window])
             probs.append(probabilities(contract, session.run(None, {"ecg": feed})[0][0]))
-        out[i] = aggregate_windows(np.array(probs), pre["aggregate"])
+        out[i] = aggregate_windows(np.array(probs), spec.aggregate)
     return out
 
 

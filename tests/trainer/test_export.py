@@ -46,7 +46,7 @@ def test_contract_is_read_back_by_onnxruntime(exported):
     assert contract == result["contract"]
     assert contract.classes == ["N", "S", "V", "F"] and contract.fs == 180.0
     assert contract.inputs == {"beat": [1, 2, 128], "rr": [1, 6]}
-    assert contract.preprocessing["rr_features"][0] == "pre_rr_local"
+    assert contract.input.rr_features[0] == "pre_rr_local" and contract.version == 2
     assert len(contract.provenance["checkpoint_sha256"]) == 64
 
 

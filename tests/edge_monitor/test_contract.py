@@ -1,0 +1,135 @@
+"""The typed model contract: what it refuses at load, in one line, and what the device honours."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edge_monitor.bundle import embedded_bundle
+from edge_monitor.contract import (
+    PREFIX,
+    BeatInput,
+    ModelContract,
+    WindowInput,
+    read_contract,
+)
+from edge_monitor.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def beat_meta():
+    return read_contract(embedded_bundle("arrhythmia") / "model.onnx").to_metadata()
+
+
+@pytest.fixture(scope="module")
+def window_meta():
+    return read_contract(embedded_bundle("diagnostic") / "model.onnx").to_metadata()
+
+
+def changed(meta: dict, key: str, edit) -> dict:
+    value = json.loads(meta[PREFIX + key])
+    value = edit(value)
+    out = dict(meta)
+    if value is None:
+        del out[PREFIX + key]
+    else:
+        out[PREFIX + key] = json.dumps(value)
+    return out
+
+
+def refused(meta: dict, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        ModelContract.from_metadata(meta, "m.onnx")
+    message = str(info.value)
+    assert "\n" not in message and words in message, message
+
+
+def test_version_2_round_trips_and_the_shipped_version_1_bundles_still_load(beat_meta):
+    c = ModelContract.from_metadata(beat_meta)
+    assert c.version == 2 and isinstance(c.input, BeatInput) and c.activation == "softmax"
+    assert ModelContract.from_metadata(c.to_metadata()) == c
+    d = read_contract(embedded_bundle("diagnostic") / "model.onnx")
+    assert isinstance(d.input, WindowInput) and d.input.aggregate == "mean" and d.multilabel
+
+
+def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
+    meta = read_contract(embedded_bundle("arrhythmia") / "model.onnx")
+    v1 = {
+        PREFIX + "task": json.dumps("arrhythmia"),
+        PREFIX + "fs": "180.0",
+        PREFIX + "leads": json.dumps(["MLII"]),
+        PREFIX + "classes": json.dumps(meta.classes),
+        PREFIX + "inputs": json.dumps(meta.inputs),
+        PREFIX + "output": json.dumps("logits"),
+        PREFIX + "preprocessing": json.dumps(
+            {"fs": 180.0, "lead": "MLII", "filter": meta.filter.as_dict(), "rr_features": []}
+        ),
+        PREFIX + "version": "1",
+    }
+    refused(v1, "lacks 'beat'")
+
+
+@pytest.mark.parametrize(
+    "key,edit,words",
+    [
+        ("filter", lambda v: {**v, "order": 1000000}, "filter.order"),
+        ("filter", lambda v: {**v, "low_hz": float("nan")}, "filter.low_hz"),
+        ("filter", lambda v: {**v, "sharpness": 3}, "unknown keys sharpness"),
+        ("filter", lambda v: {k: x for k, x in v.items() if k != "high_hz"}, "lacks high_hz"),
+        ("classes", lambda v: [], "classes"),
+        ("classes", lambda v: ["N", "N", "V", "F"], "distinct"),
+        ("input", lambda v: {**v, "beat": {**v["beat"], "before": 10**9}}, "beat.before"),
+        ("input", lambda v: {**v, "beat": {**v["beat"], "before": "54"}}, "must be a number"),
+        ("input", lambda v: {**v, "kind": "spectra"}, "input kind"),
+        ("input", lambda v: {**v, "rr_features": ["pre_rr_local", "heart_age"]}, "rr_features"),
+        ("inputs", lambda v: {"beat": [1, 2, 100], "rr": [1, 6]}, "do not match"),
+        ("inputs", lambda v: {"beat": [1, 2, -128]}, "positive integers"),
+        ("fs", lambda v: 1e9, "contract fs"),
+        ("version", lambda v: 3, "version 3"),
+        ("activation", lambda v: "relu", "activation"),
+        ("thresholds", lambda v: [0.5, 0.5], "threshold count"),
+        ("output", lambda v: None, "lacks output"),
+    ],
+)
+def test_a_beat_contract_out_of_its_ranges_is_refused_at_load(beat_meta, key, edit, words):
+    refused(changed(beat_meta, key, edit), words)
+
+
+@pytest.mark.parametrize(
+    "key,edit,words",
+    [
+        ("input", lambda v: {**v, "stride": 0}, "stride = 0"),
+        ("input", lambda v: {**v, "window": 100}, "do not match"),
+        ("input", lambda v: {**v, "aggregate": "median"}, "aggregate"),
+        ("input", lambda v: {**v, "stride": 2.5}, "stride"),
+        ("thresholds", lambda v: [float("inf")] * 5, "threshold"),
+    ],
+)
+def test_a_window_contract_out_of_its_ranges_is_refused_at_load(window_meta, key, edit, words):
+    refused(changed(window_meta, key, edit), words)
+
+
+def test_unknown_top_level_keys_and_deep_json_are_refused(beat_meta):
+    refused({**beat_meta, PREFIX + "colour": '"red"'}, "unknown keys colour")
+    deep = "[" * 200_000 + "]" * 200_000
+    refused({**beat_meta, PREFIX + "provenance": deep}, "not JSON")
+
+
+def test_a_mean_aggregated_window_model_aggregates_by_mean_on_the_device(tmp_path):
+    from edge_monitor.bundle import load_bundle
+    from edge_monitor.pipeline import Monitor, WindowEvent
+    from tests.conftest import write_window_model
+
+    results = {}
+    for how in ("mean", "max"):
+        bundle = load_bundle(write_window_model(tmp_path / how, aggregate=how))
+        monitor = Monitor([bundle], 100.0, ["II"])
+        t = np.arange(3000) / 100.0
+        x = (0.3 + 0.5 * np.sin(2 * np.pi * 0.05 * t)).reshape(-1, 1)  # windows differ
+        windows = [e for e in monitor.push(x) if isinstance(e, WindowEvent)]
+        probs = np.array([[w.probs[c] for c in ("NORM", "MI")] for w in windows])
+        got = monitor.record_probs()[bundle.name]
+        expected = probs.mean(axis=0) if how == "mean" else probs.max(axis=0)
+        assert [got["NORM"], got["MI"]] == pytest.approx(expected, abs=2e-4)
+        results[how] = got["NORM"]
+    assert results["mean"] < results["max"]
