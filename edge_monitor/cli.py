@@ -130,21 +130,21 @@ def _check_channel(channel: int | None, sig_name: list[str], bundles: list, sour
             )
 
 
-def _bundles(models: list[Path] | None, leads: list[str]) -> list:
+def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
     """The bundles asked for, or the embedded beat model (+ the diagnostic one when the source
-    has its leads)."""
+    has its leads), each proven on the profile's budgets before monitoring starts."""
     from edge_monitor.bundle import embedded_bundle, load_bundle
 
     if models:
-        return [load_bundle(m) for m in models]
-    bundles = [load_bundle(embedded_bundle("arrhythmia"))]
-    try:
-        diag = load_bundle(embedded_bundle("diagnostic"))
+        return [load_bundle(m, profile=profile) for m in models]
+    bundles = [load_bundle(embedded_bundle("arrhythmia"), profile=profile)]
+    try:  # the leads first: no trial run for a model the source cannot feed
+        diag = load_bundle(embedded_bundle("diagnostic"), probe=False)
     except EcgEdgeError:
         return bundles
     upper = {s.upper() for s in leads}
     if all(lead.upper() in upper for lead in diag.contract.leads):
-        bundles.append(diag)
+        bundles.append(load_bundle(embedded_bundle("diagnostic"), profile=profile))
     return bundles
 
 
@@ -174,7 +174,7 @@ def _replay(
     path = _record_path(record or _sample_record())
     header = read_header(path)
     prof = load_profile(profile)
-    bundles = _bundles(models, list(header.sig_name))
+    bundles = _bundles(models, list(header.sig_name), prof)
     _check_channel(channel, list(header.sig_name), bundles, str(path))
     fs = float(header.fs)
     first = int(round(start * fs))
@@ -410,7 +410,7 @@ def _run(
         raise InputError(
             f"baseline {settings.baseline} is outside the {settings.adc_bits}-bit ADC's 0..{top}"
         )
-    bundles = _bundles(model, settings.sig_name)
+    bundles = _bundles(model, settings.sig_name, prof)
     _check_channel(channel, settings.sig_name, bundles, "the source")
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
     if not ui:
@@ -534,9 +534,8 @@ def _bench(profile: str, models: list[Path] | None, record: Path | None, runs: i
     path = _record_path(record or _sample_record())
     from edge_monitor.wfdb_io import read_header
 
-    return run_bench(
-        _bundles(models, list(read_header(path).sig_name)), load_profile(profile), path, runs
-    )
+    prof = load_profile(profile)
+    return run_bench(_bundles(models, list(read_header(path).sig_name), prof), prof, path, runs)
 
 
 @app.command()
