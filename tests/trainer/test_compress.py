@@ -80,7 +80,7 @@ def assert_refusal(gate: dict, model: str) -> None:
 def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_path):
     out = tmp_path / "bundle"
     args = ["compress", "--task", "arrhythmia", "--profile", "host", "--data-dir", str(tiny_mitdb)]
-    args += ["--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--epochs", "3"]
+    args += ["--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--epochs", "2"]
     args += ["--latency-runs", "20", "--prune-ratio", "0.5", "--student-seed", "0"]
     args += ["--student-seed", "1", "--harden-noise-prob", "0.5", "--harden-epochs", "2"]
     args += ["--noise-dir", str(nstdb_dir)]
