@@ -56,6 +56,10 @@ class AlertSpec:
     af_beats: int = 32  # RR irregularity window
     af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
     af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
+    # RR intervals next to a ventricular or unclassifiable beat are left out of the AF measure
+    # (a PVC's coupling and compensatory pause are irregular by nature, not fibrillation);
+    # at least half the window's intervals must remain for AF to be judged at all
+    af_exclude_ectopic: bool = True
     vf_window_s: float = 4.0
     vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like...
     vf_min_hz: float = VF_MIN_HZ  # ...at a VF / flutter rate (quality.py says on what data)
@@ -185,7 +189,7 @@ class AlertEngine:
             "PVC": Debouncer(1, 1, 10, cool),
             "PAC": Debouncer(1, 1, 10, cool),
         }
-        self.labels: deque[str] = deque(maxlen=max(s.af_beats, 3 * s.pattern_cycles, 16))
+        self.labels: deque[str] = deque(maxlen=max(s.af_beats + 1, 3 * s.pattern_cycles, 16))
         self.beat_samples: deque[int] = deque(maxlen=s.af_beats + 1)
         self.ectopic: dict[str, deque[int]] = {"V": deque(), "S": deque()}
         self.quality = GOOD  # what the rules may see: the signal's state, else the model's
@@ -376,10 +380,16 @@ class AlertEngine:
         s = self.spec
         if len(self.beat_samples) < s.af_beats + 1:
             return False
-        labels = list(self.labels)[-s.af_beats :]
-        if labels.count("V") > s.af_beats // 4:  # ventricular ectopy is its own finding
+        samples = np.asarray(self.beat_samples)
+        labels = list(self.labels)[-len(samples) :]
+        if labels[1:].count("V") > s.af_beats // 4:  # ventricular ectopy is its own finding
             return False
-        rr = np.diff(np.asarray(self.beat_samples)) / self.fs
+        rr = np.diff(samples) / self.fs
+        if s.af_exclude_ectopic:
+            supraventricular = np.array([lab in ("N", "S") for lab in labels])
+            rr = rr[supraventricular[:-1] & supraventricular[1:]]
+            if len(rr) < s.af_beats // 2:
+                return False
         rmssd, turning = irregularity(rr)
         return rmssd > s.af_rmssd and turning > s.af_turning
 
