@@ -9,19 +9,16 @@ context builder), so streaming a record reproduces the training path up to the R
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
-from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec, WindowAlerter
-from edge_monitor.beats import BeatContext, BeatContextBuilder, refine_r_peak
+from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
 from edge_monitor.bundle import Bundle
-from edge_monitor.contract import BeatInput, WindowInput
-from edge_monitor.dsp import FilterSpec, StreamFilter, StreamResampler, design_sos
+from edge_monitor.contract import BeatInput
+from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos
 from edge_monitor.errors import InputError
-from edge_monitor.inference import aggregate_windows, open_session, probabilities
+from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
     GOOD,
@@ -30,52 +27,14 @@ from edge_monitor.quality import (
     QualityTracker,
     SegmentQuality,
 )
+from edge_monitor.streams import BeatStream, WindowStream
+
+__all__ = ["BeatEvent", "Event", "Monitor", "QualityEvent", "WindowEvent", "find_channel"]
 
 # a beat model trained on MIT-BIH's modified lead II accepts a standard lead II, and a one-lead
 # front end whose channel is simply called ECG
 LEAD_ALIASES = {"MLII": ("MLII", "II", "ECG", "ECG1")}
-# QRSDetector's marks trail the reference R annotations by a fixed 50 ms (median over the 22
-# DS1 records at 360 Hz: 18 samples, per record 17-20; measured on DS1, not on the DS2 test set)
-DETECTOR_DELAY_S = 0.050
 SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle this long
-
-
-@dataclass(frozen=True)
-class BeatEvent:
-    """`label` and `probs` are None when the model's output was invalid (NaN, inf, or not a
-    probability): such a beat is reported, never labelled."""
-
-    sample: int
-    label: str | None
-    probs: dict[str, float] | None
-    model: str
-
-    def to_json(self) -> dict:
-        return {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}
-
-
-@dataclass(frozen=True)
-class WindowEvent:
-    start: int
-    end: int
-    probs: dict[str, float] | None  # None: the model's output was invalid
-    model: str
-    quality_ok: bool
-
-    def to_json(self) -> dict:
-        return {"type": "window", "start": self.start, "end": self.end, "probs": self.probs}
-
-
-@dataclass(frozen=True)
-class QualityEvent:
-    segment: SegmentQuality
-
-    def to_json(self) -> dict:
-        s = self.segment
-        return {"type": "quality", "start": s.start, "end": s.end, "state": s.state}
-
-
-Event = BeatEvent | WindowEvent | QualityEvent | AlertEvent
 
 
 def find_channel(sig_name: list[str], lead: str) -> int | None:
@@ -84,204 +43,6 @@ def find_channel(sig_name: list[str], lead: str) -> int | None:
         if candidate.upper() in names:
             return names.index(candidate.upper())
     return None
-
-
-class _Timed:
-    """An onnxruntime session with its per-inference latencies kept for the profiling panel."""
-
-    def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
-        self.bundle = bundle
-        self.session = open_session(bundle.model_path, *threads)
-        self.latencies: deque[float] = deque(maxlen=2048)
-        self.count = 0
-        self.capture: list | None = None  # the bench collects real inputs here
-
-    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Class probabilities, or None when the model answered something that is not one (a
-        damaged model must not read as normal sinus rhythm through argmax of NaN)."""
-        if self.capture is not None:
-            self.capture.append(feed)
-        t0 = time.perf_counter()
-        out = self.session.run(None, feed)[0][0]
-        self.latencies.append(time.perf_counter() - t0)
-        self.count += 1
-        if not np.isfinite(out).all():  # a sigmoid would turn an infinite logit into 0 or 1
-            return None
-        with np.errstate(all="ignore"):
-            probs = probabilities(self.bundle.contract, out)
-        if probs.shape != (len(self.bundle.contract.classes),) or not valid_probabilities(probs):
-            return None
-        return probs
-
-
-def valid_probabilities(p: np.ndarray) -> bool:
-    p = np.asarray(p)
-    return bool(np.isfinite(p).all() and (p >= -1e-6).all() and (p <= 1 + 1e-6).all())
-
-
-class BeatStream:
-    """R peaks on the raw lead at the source rate, beat contexts at the model rate, one inference
-    per beat. A beat leaves once the signal reaches the end of its window and its successor's R
-    peak is known (its post-RR), about half a second after it happened."""
-
-    def __init__(
-        self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
-    ) -> None:
-        contract = bundle.contract
-        assert isinstance(contract.input, BeatInput)
-        self.origin = origin  # source index of the first sample pushed
-        self.model = _Timed(bundle, threads)
-        self.classes = contract.classes
-        self.fs = fs
-        self.spec = contract.input.beat
-        self.filter = StreamFilter(design_sos(contract.filter, fs), 1)
-        self.resampler = StreamResampler(fs, self.spec.fs, 1)
-        self.builder = BeatContextBuilder(self.spec)
-        self._buf = np.zeros(0, dtype=np.float32)  # model-rate filtered signal
-        self._buf_start = 0
-        self._pending: deque[tuple[int, int]] = deque()  # (source index, model index)
-        self._src = np.zeros(0)  # raw lead at the source rate, for R refinement
-        self._src_start = origin
-        self._delay = int(round(DETECTOR_DELAY_S * fs))
-        self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
-        self._keep = int(self.spec.fs * 4) + self.spec.length
-
-    def refine(self, peak: int) -> int:
-        """The detector marks the QRS energy, a fixed delay after the R wave; step back by it
-        and snap to the largest deflection of the raw lead, as training did with the reference
-        annotations (all samples needed are already here: decisions lag by >= 150 ms)."""
-        return refine_r_peak(self._src, peak - self._delay, self.fs, self._src_start)
-
-    def push(self, filtered: np.ndarray, peaks: list[int], raw: np.ndarray) -> list[BeatEvent]:
-        model_rate = self.resampler(filtered.reshape(-1, 1))[:, 0].astype(np.float32)
-        self._buf = np.concatenate([self._buf, model_rate])
-        self._src = np.concatenate([self._src, raw])
-        for p in peaks:
-            r = self.refine(p)
-            self._pending.append((r, int(round((r - self.origin) * self.spec.fs / self.fs))))
-        keep_src = int(2 * self.fs)
-        if len(self._src) > keep_src:
-            self._src_start += len(self._src) - keep_src
-            self._src = self._src[-keep_src:]
-        events = []
-        end = self._buf_start + len(self._buf)
-        while self._pending:
-            ready = not self._pushed or end >= self._pushed[-1][1] + self.spec.after
-            if not ready:
-                break
-            events += self._push_peak(*self._pending.popleft())
-        drop = len(self._buf) - self._keep
-        if drop > 0:
-            self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
-        return events
-
-    def finish(self) -> list[BeatEvent]:
-        """Close the last beat with a virtual successor one RR later, as training does."""
-        events = []
-        while self._pending:
-            events += self._push_peak(*self._pending.popleft())
-        if self._pushed:
-            last_src, last_model = self._pushed[-1]
-            prev_src, prev_model = self._pushed[0] if len(self._pushed) > 1 else self._pushed[-1]
-            step = max(last_model - prev_model, 1) if len(self._pushed) > 1 else int(self.spec.fs)
-            step_src = max(last_src - prev_src, 1) if len(self._pushed) > 1 else int(self.fs)
-            events += self._push_peak(last_src + step_src, last_model + step)
-        return events
-
-    def _push_peak(self, source_index: int, model_index: int) -> list[BeatEvent]:
-        ctx = self.builder.push(model_index, self._buf, self._buf_start)
-        self._pushed.append((source_index, model_index))
-        if ctx is None:
-            return []
-        beat_source = self._pushed[0][0]
-        return [self._classify(ctx, beat_source)]
-
-    def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
-        feed = {
-            "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32),
-            "rr": ctx.rr[None].astype(np.float32),
-        }
-        probs = self.model.run(feed)
-        if probs is None:
-            return BeatEvent(source_index, None, None, self.model.bundle.name)
-        label = self.classes[int(np.argmax(probs))]
-        return BeatEvent(
-            source_index,
-            label,
-            {c: round(float(p), 4) for c, p in zip(self.classes, probs, strict=True)},
-            self.model.bundle.name,
-        )
-
-
-class WindowStream:
-    """Fixed windows of the contract's leads at the model rate, one inference every stride."""
-
-    def __init__(
-        self,
-        bundle: Bundle,
-        fs: float,
-        channels: list[int],
-        threads: tuple[int, int],
-        origin: int = 0,
-    ) -> None:
-        c = bundle.contract
-        assert isinstance(c.input, WindowInput)
-        self.origin = origin
-        self.spec = c.input
-        self.model = _Timed(bundle, threads)
-        self.classes = c.classes
-        self.fs, self.fs_model = fs, float(c.fs)
-        self.channels = channels
-        self.window, self.stride = c.input.window, c.input.stride
-        self.filter = StreamFilter(design_sos(c.filter, fs), len(channels))
-        self.resampler = StreamResampler(fs, self.fs_model, len(channels))
-        self._buf = np.zeros((0, len(channels)), dtype=np.float32)
-        self._buf_start = 0
-        self._next = 0  # model-rate start of the next window
-        alert_classes = [k for k in c.classes if k != "NORM"]
-        thresholds = c.thresholds or [0.5] * len(c.classes)
-        self.alerter = WindowAlerter(
-            alert_classes, [thresholds[c.classes.index(k)] for k in alert_classes]
-        )
-        self.record_probs: list[np.ndarray] = []
-        # the thresholds were tuned on record-level probabilities: alerts compare them with the
-        # aggregate of the last record's worth of windows, as the contract aggregates
-        self._recent: deque[np.ndarray] = deque(maxlen=c.input.windows_per_record)
-
-    def aggregate(self, probs: list[np.ndarray] | deque) -> np.ndarray:
-        return aggregate_windows(np.stack(list(probs)), self.spec.aggregate)
-
-    def push(self, x: np.ndarray, quality_ok: bool) -> list[WindowEvent | AlertEvent]:
-        model_rate = self.resampler(self.filter(x[:, self.channels]))
-        self._buf = np.vstack([self._buf, model_rate.astype(np.float32)])
-        events: list[WindowEvent | AlertEvent] = []
-        while self._buf_start + len(self._buf) >= self._next + self.window:
-            a = self._next - self._buf_start
-            win = np.ascontiguousarray(self._buf[a : a + self.window].T[None])
-            probs = self.model.run({"ecg": win})
-            start = self.origin + int(round(self._next * self.fs / self.fs_model))
-            end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
-            self._next += self.stride
-            if probs is None:
-                events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
-                continue
-            self.record_probs.append(probs)
-            events.append(
-                WindowEvent(
-                    start,
-                    end,
-                    {k: round(float(p), 4) for k, p in zip(self.classes, probs, strict=True)},
-                    self.model.bundle.name,
-                    quality_ok,
-                )
-            )
-            self._recent.append(probs)
-            idx = [self.classes.index(k) for k in self.alerter.classes]
-            events += self.alerter.on_window(end, self.aggregate(self._recent)[idx], quality_ok)
-        drop = self._next - self._buf_start
-        if drop > 0:
-            self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
-        return events
 
 
 class Monitor:

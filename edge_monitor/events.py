@@ -1,0 +1,47 @@
+"""The values the streaming pipeline emits, in source sample numbering: beats, windows, quality
+segments (alerts are `edge_monitor.alerts.AlertEvent`). Each knows its JSON line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge_monitor.alerts import AlertEvent
+from edge_monitor.quality import SegmentQuality
+
+
+@dataclass(frozen=True)
+class BeatEvent:
+    """`label` and `probs` are None when the model's output was invalid (NaN, inf, or not a
+    probability): such a beat is reported, never labelled."""
+
+    sample: int
+    label: str | None
+    probs: dict[str, float] | None
+    model: str
+
+    def to_json(self) -> dict:
+        return {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}
+
+
+@dataclass(frozen=True)
+class WindowEvent:
+    start: int
+    end: int
+    probs: dict[str, float] | None  # None: the model's output was invalid
+    model: str
+    quality_ok: bool
+
+    def to_json(self) -> dict:
+        return {"type": "window", "start": self.start, "end": self.end, "probs": self.probs}
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    segment: SegmentQuality
+
+    def to_json(self) -> dict:
+        s = self.segment
+        return {"type": "quality", "start": s.start, "end": s.end, "state": s.state}
+
+
+Event = BeatEvent | WindowEvent | QualityEvent | AlertEvent
