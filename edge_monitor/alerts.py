@@ -6,157 +6,54 @@ finding has been absent for `clear_after` evaluations (hysteresis), and not rais
 cooldown. While the signal is not good the rules are frozen and one `inconclusive` event says why:
 noise must never become an arrhythmia alarm.
 
-Rule thresholds follow common bedside-monitor defaults (AAMI EC13 / IEC 60601-2-27 style):
-bradycardia < 40 bpm, tachycardia > 150 bpm, pause >= 2.5 s, asystole: no beat for 4 s on a good
-signal, ventricular run >= 3 consecutive V beats, frequent ectopy > 6 per minute.
+The rule table, thresholds and events live in alert_rules.py; window models' per-class alerts
+in window_alerts.py.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_monitor.alert_rules import (
+    CLEARED,
+    CRITICAL,
+    INCONCLUSIVE,
+    RULES,
+    SIGNAL_RULES,
+    WARNING,
+    AlertEvent,
+    AlertSpec,
+    Debouncer,
+    irregularity,
+)
 from edge_monitor.quality import (
     GOOD,
     MESSAGES,
     MODEL_INVALID,
-    VF_LEAKAGE,
-    VF_MAX_HZ,
-    VF_MIN_HZ,
     VF_MIN_PTP_MV,
-    vf_leakage,  # noqa: F401  (the VF filter is part of this module's vocabulary)
+    vf_leakage,
     vf_like,
 )
+from edge_monitor.window_alerts import WindowAlerter
 
-CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
-# rules that read the signal itself, not the beat model: they go on while the model is invalid
-SIGNAL_RULES = ("VF", "asystole")
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    brady_bpm: float = 40.0
-    tachy_bpm: float = 150.0
-    rate_beats: int = 8  # heart rate over the last beats
-    pause_s: float = 2.5
-    asystole_s: float = 4.0
-    vrun_beats: int = 3  # a ventricular run: warning
-    vt_beats: int = 5  # ventricular tachycardia, critical: this many V beats in a row...
-    vt_rate_bpm: float = 100.0  # ...at least this fast (as bedside monitors define V-tach)
-    # ...and sounds as critical only when the beat model is sure of them: their mean V
-    # probability at least this (the knee of the trade-off on DS1 records in recorded noise,
-    # benchmarks/vt_confidence.py: 0.85 keeps 32 of 37 true VT alarms and 20 of 41 false ones,
-    # 0.9 only 21 true)
-    vt_confidence: float = 0.85
-    ectopy_per_min: float = 6.0
-    pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
-    af_beats: int = 32  # RR irregularity window
-    af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
-    af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
-    # RR intervals next to a ventricular or unclassifiable beat are left out of the AF measure
-    # (a PVC's coupling and compensatory pause are irregular by nature, not fibrillation);
-    # at least half the window's intervals must remain for AF to be judged at all
-    af_exclude_ectopic: bool = True
-    vf_window_s: float = 4.0
-    vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like...
-    vf_min_hz: float = VF_MIN_HZ  # ...at a VF / flutter rate (quality.py says on what data)
-    vf_max_hz: float = VF_MAX_HZ
-    # a critical asystole needs the lead itself quiet over the last `asystole_s` of silence
-    # (from 0.6 s after the last R, past its T wave): band-passed peak-to-peak at most this share
-    # of the recent QRS complexes'. MIT-BIH's real pauses (201, 219, 232) read 0.08-0.16; 208's
-    # electrode artefact at 23:04, which hid 6 beats from both detectors, 0.45
-    asystole_quiet: float = 0.3
-    cooldown_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    sample: int  # source numbering
-    level: str  # critical | warning | cleared | inconclusive
-    label: str
-    message: str
-
-    def to_json(self) -> dict:
-        return {
-            "type": "alert",
-            "sample": self.sample,
-            "level": self.level,
-            "label": self.label,
-            "message": self.message,
-        }
-
-
-@dataclass
-class Debouncer:
-    """k of n to raise, `clear_after` quiet evaluations to clear, cooldown between raises."""
-
-    k: int = 1
-    n: int = 1
-    clear_after: int = 3
-    cooldown: int = 0  # samples
-    history: deque = field(default_factory=deque)
-    active: bool = False
-    quiet: int = 0
-    cleared_at: int | None = None
-
-    def update(self, finding: bool, sample: int) -> str | None:
-        """'raise', 'clear' or None."""
-        self.history.append(bool(finding))
-        while len(self.history) > self.n:
-            self.history.popleft()
-        if not self.active:
-            cooling = self.cleared_at is not None and sample - self.cleared_at < self.cooldown
-            if sum(self.history) >= self.k and not cooling:
-                self.active, self.quiet = True, 0
-                return "raise"
-            return None
-        self.quiet = 0 if finding else self.quiet + 1
-        if self.quiet >= self.clear_after:
-            self.active, self.cleared_at = False, sample
-            self.history.clear()
-            return "clear"
-        return None
-
-    def reset(self) -> None:
-        self.history.clear()
-
-
-@dataclass(frozen=True)
-class Rule:
-    label: str
-    level: str
-    message: str
-
-
-RULES = {
-    "VF": Rule("VF", CRITICAL, "ventricular flutter / fibrillation suspected"),
-    "asystole": Rule("asystole", CRITICAL, "asystole: no QRS detected"),
-    "VT": Rule("VT", CRITICAL, "ventricular tachycardia: {n} ventricular beats at {hr:.0f} bpm"),
-    "run": Rule("run", WARNING, "ventricular run (>= {n} consecutive ventricular beats)"),
-    "pause": Rule("pause", WARNING, "pause: RR interval of {rr:.1f} s"),
-    "brady": Rule("brady", WARNING, "bradycardia: {hr:.0f} bpm"),
-    "tachy": Rule("tachy", WARNING, "tachycardia: {hr:.0f} bpm"),
-    "AF": Rule("AF", WARNING, "irregular rhythm, suspicious of atrial fibrillation"),
-    "couplet": Rule("couplet", WARNING, "ventricular couplet"),
-    "bigeminy": Rule("bigeminy", WARNING, "ventricular bigeminy"),
-    "trigeminy": Rule("trigeminy", WARNING, "ventricular trigeminy"),
-    "PVC": Rule("PVC", WARNING, "frequent PVCs: {n} in the last minute"),
-    "PAC": Rule("PAC", WARNING, "frequent PACs: {n} in the last minute"),
-}
-
-
-def irregularity(rr: np.ndarray) -> tuple[float, float]:
-    """Normalised RMSSD and share of turning points of an RR series."""
-    rr = np.asarray(rr, dtype=np.float64)
-    if len(rr) < 3:
-        return 0.0, 0.0
-    rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean())
-    d = np.diff(rr)
-    turning = float(np.mean(d[1:] * d[:-1] < 0))
-    return rmssd, turning
+__all__ = [
+    "CLEARED",
+    "CRITICAL",
+    "INCONCLUSIVE",
+    "RULES",
+    "SIGNAL_RULES",
+    "WARNING",
+    "AlertEngine",
+    "AlertEvent",
+    "AlertSpec",
+    "Debouncer",
+    "WindowAlerter",
+    "irregularity",
+    "vf_leakage",
+]
 
 
 class AlertEngine:
@@ -174,21 +71,7 @@ class AlertEngine:
         self.verify = verify
         self.spec = spec or AlertSpec()
         s, cool = self.spec, int(round(self.spec.cooldown_s * fs))
-        self.debounce = {
-            "VF": Debouncer(2, 3, 2, cool),
-            "asystole": Debouncer(1, 1, 1, 0),
-            "VT": Debouncer(1, 1, 8, cool),
-            "run": Debouncer(1, 1, 8, cool),
-            "pause": Debouncer(1, 1, 4, cool),
-            "brady": Debouncer(3, 4, 8, cool),
-            "tachy": Debouncer(3, 4, 8, cool),
-            "AF": Debouncer(8, 12, s.af_beats, cool),
-            "couplet": Debouncer(1, 1, 8, cool),
-            "bigeminy": Debouncer(1, 1, 8, cool),
-            "trigeminy": Debouncer(1, 1, 8, cool),
-            "PVC": Debouncer(1, 1, 10, cool),
-            "PAC": Debouncer(1, 1, 10, cool),
-        }
+        self.debounce = {label: rule.debouncer(cool) for label, rule in RULES.items()}
         self.labels: deque[str] = deque(maxlen=max(s.af_beats + 1, 3 * s.pattern_cycles, 16))
         self.beat_samples: deque[int] = deque(maxlen=s.af_beats + 1)
         self.ectopic: dict[str, deque[int]] = {"V": deque(), "S": deque()}
@@ -421,38 +304,3 @@ class AlertEngine:
 
 def _pattern(seq: str, unit: str, cycles: int) -> bool:
     return seq.endswith(unit * cycles)
-
-
-class WindowAlerter:
-    """Per-class alerts of a window model: the bundle's threshold crossed in k of the last n
-    windows raises; the probability staying under `hysteresis` x threshold for `clear_after`
-    windows clears."""
-
-    def __init__(
-        self,
-        classes: list[str],
-        thresholds: list[float],
-        k: int = 2,
-        n: int = 3,
-        clear_after: int = 3,
-        hysteresis: float = 0.8,
-    ) -> None:
-        self.classes, self.thresholds, self.hysteresis = classes, thresholds, hysteresis
-        self.debounce = {c: Debouncer(k, n, clear_after, 0) for c in classes}
-        self.active: dict[str, str] = {}
-
-    def on_window(self, sample: int, probs: np.ndarray, quality_ok: bool) -> list[AlertEvent]:
-        if not quality_ok:
-            return []
-        events = []
-        for c, p, t in zip(self.classes, probs, self.thresholds, strict=True):
-            d = self.debounce[c]
-            finding = p >= t if not d.active else p >= self.hysteresis * t
-            change = d.update(bool(finding), sample)
-            if change == "raise":
-                self.active[c] = WARNING
-                events.append(AlertEvent(sample, WARNING, c, f"{c} findings (p={p:.2f})"))
-            elif change == "clear":
-                self.active.pop(c, None)
-                events.append(AlertEvent(sample, CLEARED, c, f"{c} findings no longer seen"))
-        return events

@@ -195,3 +195,17 @@ def test_a_window_model_answering_nan_is_reported_without_probabilities(tmp_path
     assert_array_equal(
         [e.label for e in events if getattr(e, "level", "") == INCONCLUSIVE][:1], ["model_invalid"]
     )
+
+
+def test_alert_thresholds_and_rule_timings_are_validated():
+    from edge_monitor.alert_rules import RULES, AlertSpec, Rule
+
+    for bad in ({"af_rmssd": float("nan")}, {"tachy_bpm": -1.0}, {"vf_min_hz": 20.0}):
+        with pytest.raises(ValueError):
+            AlertSpec(**bad)
+    with pytest.raises(ValueError):
+        Rule("x", WARNING, "x", raise_k=3, raise_n=2)
+    assert (
+        RULES["VF"].debouncer(100).cooldown == 100
+        and RULES["asystole"].debouncer(100).cooldown == 0
+    )
