@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from edge_monitor.quality import VF_LEAKAGE, VF_MAX_HZ, VF_MIN_HZ
+from edge_monitor.vf import VF_LEAKAGE, VF_MAX_HZ, VF_MIN_HZ
 
 CRITICAL, WARNING, CLEARED, INCONCLUSIVE = "critical", "warning", "cleared", "inconclusive"
 # rules that read the signal itself, not the beat model: they go on while the model is invalid

@@ -29,14 +29,8 @@ from edge_monitor.alert_rules import (
     Debouncer,
     irregularity,
 )
-from edge_monitor.quality import (
-    GOOD,
-    MESSAGES,
-    MODEL_INVALID,
-    VF_MIN_PTP_MV,
-    vf_leakage,
-    vf_like,
-)
+from edge_monitor.quality import GOOD, MESSAGES, MODEL_INVALID
+from edge_monitor.vf import VF_MIN_PTP_MV, vf_leakage, vf_like
 from edge_monitor.window_alerts import WindowAlerter
 
 __all__ = [
