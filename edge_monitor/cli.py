@@ -117,12 +117,13 @@ def _check_channel(channel: int | None, sig_name: list[str], bundles: list, sour
             f"--channel {channel} is out of range: {source} has {len(sig_name)} "
             f"signal{'s' if len(sig_name) != 1 else ''} ({have})"
         )
+    from edge_monitor.contract import BeatInput
     from edge_monitor.pipeline import find_channel
 
     lead = sig_name[channel]
     for b in bundles:
         want = b.contract.leads[0]
-        if b.task == "arrhythmia" and find_channel([lead], want) is None:
+        if isinstance(b.contract.input, BeatInput) and find_channel([lead], want) is None:
             err_console.print(
                 f"[yellow]warning:[/yellow] channel {channel} is lead {lead}; the {b.name} model "
                 f"expects {want}: its beat labels on {lead} are not validated",

@@ -9,7 +9,7 @@ import torch
 
 from trainer.config import TrainConfig
 from trainer.datasets.nstdb import gain_for_snr
-from trainer.tasks import Split
+from trainer.splits import Split
 
 # what the fit loop gets: inputs, extra features (beats), labels, and the inputs before recorded
 # noise was added (the same tensor when none was)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -264,10 +265,11 @@ def compress(
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
     seed: int = 0,
-    student_seed: Annotated[
+    student_seeds: Annotated[
         list[int] | None,
         typer.Option(
-            help="train the students with each of these seeds (repeat); best on validation goes on"
+            "--student-seed",
+            help="train the students with each of these seeds (repeat); best on validation goes on",
         ),
     ] = None,
     prune_ratio: Annotated[
@@ -289,8 +291,9 @@ def compress(
     noise_dir: Annotated[
         Path | None, typer.Option(help="nstdb folder for --noise-prob (else $ECG_EDGE_NSTDB)")
     ] = None,
-    noise_snr_min: Annotated[
-        float | None, typer.Option(help="lowest SNR (dB) of the added noise (default 0)")
+    noise_snr_min_db: Annotated[
+        float | None,
+        typer.Option("--noise-snr-min", help="lowest SNR (dB) of the added noise (default 0)"),
     ] = None,
     harden_noise_prob: Annotated[
         float,
@@ -306,38 +309,25 @@ def compress(
     ] = None,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
+    options = dict(locals())  # the parameters, named as CompressOptions names them
+    run_guarded(_compress, options, say=lambda line: console.print(line, highlight=False))
+
+
+def _compress(options: dict, say: Callable[[str], None]) -> dict:
     import sys
 
-    from trainer.compress import CompressOptions
-    from trainer.compress import compress as run_compress
+    from trainer.compress import CompressOptions, compress
 
+    task, profile = options["task"], options["profile"]
     opts = CompressOptions(
-        task=task,
-        profile=profile,
-        out=out or Path("bundles") / f"{task}-{Path(profile).stem}",
-        data_dir=data_dir,
-        cache_dir=cache_dir,
-        teacher=teacher,
-        student=student,
-        baseline=baseline,
-        seed=seed,
-        student_seeds=tuple(student_seed or ()),
-        prune_ratio=prune_ratio,
-        ablation=ablation,
-        epochs=epochs,
-        finetune_epochs=finetune_epochs,
-        limit=limit,
-        threads=threads,
-        leads=leads,
-        latency_runs=latency_runs,
-        noise_prob=noise_prob,
-        noise_dir=noise_dir,
-        noise_snr_min_db=noise_snr_min,
-        harden_noise_prob=harden_noise_prob,
-        harden_epochs=harden_epochs,
-        command="trainer " + " ".join(sys.argv[1:]),
+        **{
+            **options,
+            "out": options["out"] or Path("bundles") / f"{task}-{Path(profile).stem}",
+            "student_seeds": tuple(options["student_seeds"] or ()),
+            "command": "trainer " + " ".join(sys.argv[1:]),
+        }
     )
-    run_guarded(run_compress, opts, say=lambda line: console.print(line, highlight=False))
+    return compress(opts, say=say)
 
 
 @app.command()

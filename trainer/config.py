@@ -8,8 +8,6 @@ from pathlib import Path
 
 from edge_monitor.errors import DataNotFoundError, InputError
 
-TASKS = ("diagnostic", "arrhythmia")
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -50,8 +48,10 @@ class TrainConfig:
     kd_temperature: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        # the registry's kinds import this module: the lookup is imported when it is needed
+        from trainer.kinds import kind_of
+
+        kind_of(self.task)
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("epochs and batch size must be at least 1")
         if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:

@@ -20,10 +20,11 @@ from torch import nn
 
 from edge_monitor.contract import ModelContract, parts_from_preprocessing
 from edge_monitor.errors import CheckFailedError
+from trainer.kinds import kind_of
 from trainer.metrics import tune_thresholds
 from trainer.models import ModelConfig
 from trainer.scoring import open_for_scoring, predict_split
-from trainer.tasks import Split, TaskData
+from trainer.splits import Split, TaskData
 
 PARITY_ATOL = 1e-4  # on logits; fp32 reorderings give ~1e-6
 
@@ -55,7 +56,7 @@ def real_inputs(
 def build_contract(ckpt: dict, ckpt_path: Path, thresholds: list[float] | None) -> ModelContract:
     cfg = ModelConfig.from_dict(ckpt["model_config"])
     pre = ckpt["preprocessing"]
-    leads = pre["leads"] if ckpt["task"] == "diagnostic" else [pre["lead"]]
+    leads = kind_of(ckpt["task"]).leads(pre)
     provenance = {
         "git_commit": ckpt["git_commit"],
         "checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
@@ -126,7 +127,7 @@ def export_checkpoint(
     """Checkpoint -> ONNX with contract; thresholds tuned on validation; parity on real inputs."""
     model, ckpt, data = open_for_scoring(ckpt_path, data_dir, cache_dir, data)
     thresholds = None
-    if ckpt["task"] == "diagnostic":
+    if kind_of(ckpt["task"]).multilabel:  # one threshold per label; softmax takes the argmax
         p_val = predict_split(model, ckpt, data.val)
         thresholds = [float(t) for t in tune_thresholds(data.val.y, p_val)]
     contract = build_contract(ckpt, ckpt_path, thresholds)

@@ -19,10 +19,17 @@ def per_class_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+def mean_of_defined(values) -> float:
+    """The mean of the finite values (a per-class score is NaN where the class is undefined in
+    the split); NaN, without a warning, when none is finite."""
+    a = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(a)
+    return float(np.mean(a[ok])) if ok.any() else float("nan")
+
+
 def macro_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Mean AUC over the classes that have both labels present; NaN when none has."""
-    aucs = per_class_auc(y, p)
-    return float(np.mean(aucs[np.isfinite(aucs)])) if np.isfinite(aucs).any() else float("nan")
+    return mean_of_defined(per_class_auc(y, p))
 
 
 def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -116,6 +123,50 @@ def beat_statistics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, 
         "per_class": per_class,
         "confusion": cm.tolist(),
         "classes": list(classes),
+    }
+
+
+def record_bootstrap_f1(
+    y: np.ndarray,
+    p_a: np.ndarray,
+    p_b: np.ndarray,
+    groups: np.ndarray,
+    cls: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """F1(a) - F1(b) for one class, resampling whole records: beats of one patient are not
+    independent, so a beat-level bootstrap would claim far too narrow an interval."""
+    records = np.unique(groups)
+    counts = np.zeros((2, len(records), 3))  # model, record, (tp, fp, fn)
+    for j, r in enumerate(records):
+        sel = groups == r
+        for m, p in enumerate((p_a, p_b)):
+            pred = p[sel].argmax(1) == cls
+            true = y[sel] == cls
+            counts[m, j] = [(pred & true).sum(), (pred & ~true).sum(), (~pred & true).sum()]
+
+    def f1(c: np.ndarray) -> np.ndarray:
+        tp, fp, fn = c[..., 0], c[..., 1], c[..., 2]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(records), size=(n_boot, len(records)))
+    sums = counts[:, idx].sum(axis=2)  # model, boot, 3
+    diffs = f1(sums[0]) - f1(sums[1])
+    diffs = diffs[np.isfinite(diffs)]
+    total = counts.sum(axis=1)
+    diff = float(f1(total[0]) - f1(total[1]))
+    if diffs.size == 0 or not np.isfinite(diff):  # the class is absent from the test records
+        return {"diff": None, "ci_low": None, "ci_high": None, "within_noise": None}
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {
+        "diff": diff,
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "within_noise": bool(lo <= 0 <= hi),
+        "unit": "record",
     }
 
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.contract import ModelContract, WindowInput, read_contract
+from edge_monitor.contract import BeatInput, ModelContract, WindowInput, read_contract
 from edge_monitor.dsp import window_starts
 from edge_monitor.inference import aggregate_windows, open_session, probabilities
-from trainer.metrics import beat_statistics, macro_auc
-from trainer.tasks import Split
+from trainer.splits import Split
 
 
 def session_for(path: Path, threads: int = 1):
@@ -18,10 +17,11 @@ def session_for(path: Path, threads: int = 1):
 
 
 def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
-    """Probabilities per record (diagnostic: windows aggregated as the contract says) or beat."""
+    """Probabilities per beat, or per record (windows aggregated as the contract says): the
+    contract's input decides, as on the device."""
     contract = read_contract(path)
     session = session_for(path, threads)
-    if contract.task == "arrhythmia":
+    if isinstance(contract.input, BeatInput):
         assert split.extra is not None
         logits = np.concatenate(
             [
@@ -30,10 +30,10 @@ def onnx_predict(path: Path, split: Split, threads: int = 1) -> np.ndarray:
             ]
         )
         return probabilities(contract, logits)
-    return _diagnostic(session, contract, split)
+    return _windows(session, contract, split)
 
 
-def _diagnostic(session, contract: ModelContract, split: Split) -> np.ndarray:
+def _windows(session, contract: ModelContract, split: Split) -> np.ndarray:
     spec = contract.input
     assert isinstance(spec, WindowInput)
     window, stride, total = spec.window, spec.stride, split.x.shape[-1]
@@ -46,15 +46,3 @@ def _diagnostic(session, contract: ModelContract, split: Split) -> np.ndarray:
             probs.append(probabilities(contract, session.run(None, {"ecg": feed})[0][0]))
         out[i] = aggregate_windows(np.array(probs), spec.aggregate)
     return out
-
-
-def task_score(task: str, y: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
-    """Macro AUC (diagnostic) or S and V F1 (arrhythmia): what the int8 gate compares."""
-    if task == "diagnostic":
-        return {"macro_auc": macro_auc(y, probs)}
-    stats = beat_statistics(y, probs.argmax(axis=1), tuple(classes))["per_class"]
-    return {
-        "f1_S": stats["S"]["f1"],
-        "f1_V": stats["V"]["f1"],
-        "mean_f1_SV": (stats["S"]["f1"] + stats["V"]["f1"]) / 2,
-    }

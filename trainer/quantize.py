@@ -29,8 +29,9 @@ from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError, InputError
 from edge_monitor.profiles import DeviceProfile
 from trainer.export import real_inputs
-from trainer.onnx_eval import onnx_predict, task_score
-from trainer.tasks import TaskData
+from trainer.kinds import kind_of
+from trainer.onnx_eval import onnx_predict
+from trainer.splits import TaskData
 
 METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -47,18 +48,6 @@ class FeedReader(CalibrationDataReader):
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._feeds, None)
-
-
-def selection_metric(task: str, score: dict) -> float:
-    """What picks the calibration method on validation."""
-    return score["macro_auc"] if task == "diagnostic" else score["mean_f1_SV"]
-
-
-def gate_drop(task: str, fp32: dict, int8: dict) -> float:
-    """Macro-AUC loss, or the larger of the S and V F1 losses."""
-    if task == "diagnostic":
-        return fp32["macro_auc"] - int8["macro_auc"]
-    return max(fp32["f1_S"] - int8["f1_S"], fp32["f1_V"] - int8["f1_V"])
 
 
 def quantize_once(
@@ -106,6 +95,7 @@ def quantize_model(
     seed: int = 0,
 ) -> dict:
     contract = read_contract(fp32_path)
+    kind = kind_of(contract.task)
     q = profile.quantization
     feeds = real_inputs(data.train, contract.inputs, n_calibration, seed=seed)
     work = Path(tempfile.mkdtemp(prefix="ecg-edge-quant-"))
@@ -113,19 +103,16 @@ def quantize_model(
         pre = work / "pre.onnx"
         # onnx shape inference suffices for fixed-shape CNNs; the symbolic pass trips on Reduce*
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        fp32_val = task_score(
-            contract.task, data.val.y, onnx_predict(fp32_path, data.val), contract.classes
-        )
+        fp32_val = kind.score(data.val.y, onnx_predict(fp32_path, data.val), contract.classes)
         candidates = {}
         for method in q.calibration_methods:
             path = work / f"int8-{method}.onnx"
             quantize_once(pre, path, feeds, method, q.per_channel, q.format, q.activation_type)
             keep_contract(fp32_path, path)
-            score = task_score(
-                contract.task, data.val.y, onnx_predict(path, data.val), contract.classes
-            )
+            score = kind.score(data.val.y, onnx_predict(path, data.val), contract.classes)
             candidates[method] = {"val": score, "path": path}
-        best = max(candidates, key=lambda m: selection_metric(contract.task, candidates[m]["val"]))
+        # the calibration method with the best validation headline
+        best = max(candidates, key=lambda m: kind.headline(candidates[m]["val"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(candidates[best]["path"], out)
         return gate(
@@ -158,14 +145,11 @@ def gate(
     result: dict,
 ) -> dict:
     """Re-score on test; refuse (with a per-tensor report) when int8 lost too much."""
-    fp32 = task_score(task, data.test.y, onnx_predict(fp32_path, data.test), classes)
-    int8 = task_score(task, data.test.y, onnx_predict(int8_path, data.test), classes)
-    drop = gate_drop(task, fp32, int8)
-    limit = (
-        profile.budgets.max_int8_auc_drop
-        if task == "diagnostic"
-        else profile.budgets.max_int8_f1_drop
-    )
+    kind = kind_of(task)
+    fp32 = kind.score(data.test.y, onnx_predict(fp32_path, data.test), classes)
+    int8 = kind.score(data.test.y, onnx_predict(int8_path, data.test), classes)
+    drop = kind.gate_drop(fp32, int8)
+    limit = kind.int8_limit(profile.budgets)
     result.update(
         {
             "test": {"fp32": fp32, "int8": int8},
@@ -215,7 +199,7 @@ def quantize_exported(
     from trainer.tasks import load_task
 
     contract = read_contract(model)
-    leads = ",".join(contract.leads) if contract.task == "diagnostic" else None
+    leads = kind_of(contract.task).lead_option(contract.leads)
     data = load_task(contract.task, data_dir, leads=leads, cache_dir=cache_dir)
     result = quantize_model(model, out, data, load_profile(profile_name))
     (out.with_suffix(".quant.json")).write_text(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ import numpy as np
 
 from edge_monitor.bundle import MANIFEST_FILE
 from edge_monitor.errors import InputError
+from trainer.kinds import TaskKind, kind_of
 
 # table rows in the seed project's order; absent stages are skipped, students listed per seed
 ROWS = [
@@ -44,15 +45,8 @@ def load_manifest(bundle: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def accuracy_cell(task: str, test: dict) -> str:
-    if task == "diagnostic":
-        lo, hi = test["macro_auc_ci95"]
-        return f"{test['macro_auc']:.3f} ({lo:.3f}-{hi:.3f})"
-    return f"{test['f1_S']:.3f} / {test['f1_V']:.3f}"
-
-
 def table_rows(manifest: dict) -> list[list[str]]:
-    task, stages, lat = manifest["task"], manifest["stages"], manifest["latency"]
+    kind, stages, lat = kind_of(manifest["task"]), manifest["stages"], manifest["latency"]
     latency_of = {
         "teacher": lat["torch_teacher_fp32_1t"]["p50_ms"],
         "final-fp32": lat["onnx_fp32_1t"]["p50_ms"],
@@ -70,7 +64,7 @@ def table_rows(manifest: dict) -> list[list[str]]:
                 f"{s['params']:,}",
                 f"{s['macs'] / 1e6:.2f}",
                 size,
-                accuracy_cell(task, s["test"]),
+                kind.cell(s["test"]),
                 ms,
             ]
         )
@@ -78,23 +72,35 @@ def table_rows(manifest: dict) -> list[list[str]]:
 
 
 def render_markdown(manifest: dict) -> str:
-    task = manifest["task"]
-    metric = "macro AUC (95% CI)" if task == "diagnostic" else "F1 S / V"
-    head = ["stage", "kind", "params", "M MACs", "file KB", f"test {metric}", "ms / inference"]
+    kind = kind_of(manifest["task"])
+    lines = _table(manifest, kind) + _latency(manifest["latency"]) + _comparisons(manifest)
+    lines += _chain_notes(manifest["stages"])
+    lines += ["", "Checks against the profile:", ""]
+    for name, c in manifest["checks"].items():
+        lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
+    lines += ["", "![accuracy versus size](accuracy_vs_size.png)", "", "![ROC](roc_stages.png)", ""]
+    return "\n".join(lines)
+
+
+def _table(manifest: dict, kind: TaskKind) -> list[str]:
+    head = ["stage", "kind", "params", "M MACs", "file KB", f"test {kind.column}"]
+    head.append("ms / inference")
+    data = manifest["stages"]["_data"]
     lines = [
-        f"# {task} bundle for {manifest['profile']['name']}",
+        f"# {kind.name} bundle for {manifest['profile']['name']}",
         "",
-        f"Test split: {manifest['stages']['_data']['dataset']} "
-        f"({manifest['stages']['_data']['test_size']} "
-        f"{'records' if task == 'diagnostic' else 'beats'}). Made by `{manifest['command']}` "
-        f"at commit {manifest['git_commit'][:12]}, seed {manifest['seed']}.",
+        f"Test split: {data['dataset']} ({data['test_size']} {kind.unit}). Made by "
+        f"`{manifest['command']}` at commit {manifest['git_commit'][:12]}, seed "
+        f"{manifest['seed']}.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    lines += ["| " + " | ".join(r) + " |" for r in table_rows(manifest)]
-    lat = manifest["latency"]
-    lines += [
+    return lines + ["| " + " | ".join(r) + " |" for r in table_rows(manifest)]
+
+
+def _latency(lat: dict) -> list[str]:
+    return [
         "",
         f"Latency: p50 per batch-1 inference on {lat['host']}, one thread, measured in one run. "
         f"int8 is {lat['speedup_int8_vs_torch_teacher']:.0f}x faster than the torch teacher and "
@@ -102,10 +108,11 @@ def render_markdown(manifest: dict) -> str:
         f"profile's threads {lat['profile_threads']}: p95 "
         f"{lat['onnx_int8_profile']['p95_ms']:.3f} ms, "
         f"p99 {lat['onnx_int8_profile']['p99_ms']:.3f} ms.",
-        "",
-        "Paired comparisons on the same test items (bootstrap of the difference):",
-        "",
     ]
+
+
+def _comparisons(manifest: dict) -> list[str]:
+    lines = ["", "Paired comparisons on the same test items (bootstrap of the difference):", ""]
     for name, c in manifest["stages"]["_comparisons"].items():
         if c["diff"] is None:
             lines.append(f"- {name}: undefined (the class is absent from the test split)")
@@ -115,10 +122,16 @@ def render_markdown(manifest: dict) -> str:
             f"- {name}: {c['diff']:+.4f} (95% CI {c['ci_low']:+.4f} to {c['ci_high']:+.4f}), "
             f"{verdict}"
         )
-    picked = [k for k, s in manifest["stages"].items() if isinstance(s, dict) and s.get("selected")]
+    return lines
+
+
+def _chain_notes(stages: dict) -> list[str]:
+    """The chain's decisions: the student carried on, distillation, hardening, pruning."""
+    lines = []
+    picked = [k for k, s in stages.items() if isinstance(s, dict) and s.get("selected")]
     if picked:
         lines += ["", f"Student carried on (best validation score): {picked[0]}."]
-    ablation = manifest["stages"].get("_ablation")
+    ablation = stages.get("_ablation")
     if ablation and ablation["mean_diff"] is not None:
         per_seed = "; ".join(
             f"seed {r['seed']}: {r['plain']:.3f} -> {r['kd']:.3f}" for r in ablation["rows"]
@@ -130,7 +143,7 @@ def render_markdown(manifest: dict) -> str:
             f"mean difference {ablation['mean_diff']:+.3f}{sd} over {len(ablation['rows'])} "
             "seed(s).",
         ]
-    hardening = manifest["stages"].get("student-hardened", {}).get("hardening")
+    hardening = stages.get("student-hardened", {}).get("hardening")
     if hardening:
         lines += [
             "",
@@ -142,7 +155,7 @@ def render_markdown(manifest: dict) -> str:
             f"{hardening['selection_after']:.4f}: "
             f"{'carried on' if hardening['kept'] else 'not carried on'}.",
         ]
-    pruning = manifest["stages"].get("student-pruned", {}).get("pruning")
+    pruning = stages.get("student-pruned", {}).get("pruning")
     if pruning:
         lines += [
             "",
@@ -152,11 +165,7 @@ def render_markdown(manifest: dict) -> str:
             f"{-pruning['val_drop']:+.4f} (tolerance {pruning['tolerance']}): "
             f"{'shipped' if pruning['kept'] else 'not shipped'}.",
         ]
-    lines += ["", "Checks against the profile:", ""]
-    for name, c in manifest["checks"].items():
-        lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
-    lines += ["", "![accuracy versus size](accuracy_vs_size.png)", "", "![ROC](roc_stages.png)", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def write_report(bundle: Path) -> Path:
@@ -167,27 +176,23 @@ def write_report(bundle: Path) -> Path:
     return bundle / "report.md"
 
 
-def score_of(task: str, test: dict) -> float:
-    return test["macro_auc"] if task == "diagnostic" else (test["f1_S"] + test["f1_V"]) / 2
-
-
 def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    task, stages = manifest["task"], manifest["stages"]
+    kind, stages = kind_of(manifest["task"]), manifest["stages"]
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in stage_rows(stages):
         if key in stages:
             s = stages[key]
             kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
-            ax.scatter(kb, score_of(task, s["test"]))
-            ax.annotate(label, (kb, score_of(task, s["test"])), fontsize=7)
+            ax.scatter(kb, kind.headline(s["test"]))
+            ax.annotate(label, (kb, kind.headline(s["test"])), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("model size, KB (ONNX file, or fp32 weights for torch)")
-    ax.set_ylabel("test macro AUC" if task == "diagnostic" else "test mean F1 of S and V")
+    ax.set_ylabel(kind.metric)
     ax.set_title(f"{stages['_data']['dataset']}: accuracy versus size", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -202,7 +207,7 @@ def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
-    task = manifest["task"]
+    kind = kind_of(manifest["task"])
     curves = {}
     stages_dir = bundle / "stages"
     for key, label in stage_rows(manifest["stages"]):
@@ -216,7 +221,7 @@ def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> None:
             d = np.load(stages_dir / key / "predictions.npz")
             curves[label] = (d["y_test"], d["p_test"])
     classes = manifest["contract"]["classes"]
-    panels = ["micro"] if task == "diagnostic" else ["S", "V"]
+    panels = kind.roc_panels
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         for label, (y, p) in curves.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
+from trainer.kinds import kind_of
 from trainer.models import build_model, model_size
 from trainer.prune import prune_inner_channels
 from trainer.tasks import data_for_checkpoint, load_task
@@ -61,22 +62,7 @@ def _fit_into(
 
 
 def describe_metrics(result: dict) -> list[str]:
-    test = result["test"]
-    if result["task"] == "diagnostic":
-        lo, hi = test["macro_auc_ci95"]
-        per = ", ".join(f"{k} {v:.3f}" for k, v in test["per_class_auc"].items())
-        return [
-            f"test macro AUC {test['macro_auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}) on "
-            f"{test['records']} records; {per}",
-            f"test macro F1 at validation thresholds {test['macro_f1']:.3f}; label-prior "
-            f"baseline AUC {result['label_prior_baseline']['macro_auc']:.3f}",
-        ]
-    lines = [f"test accuracy {test['accuracy']:.4f}"]
-    for name, s in test["per_class"].items():
-        lines.append(
-            f"  {name}: Se {s['se']:.3f}  +P {s['ppv']:.3f}  F1 {s['f1']:.3f}  (n={s['support']})"
-        )
-    return lines
+    return kind_of(result["task"]).describe(result)
 
 
 def prune_run(

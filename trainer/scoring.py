@@ -7,7 +7,8 @@ from pathlib import Path
 from torch import nn
 
 from trainer.checkpoint import load_checkpoint
-from trainer.tasks import Split, TaskData, data_for_checkpoint
+from trainer.splits import Split, TaskData
+from trainer.tasks import data_for_checkpoint
 from trainer.train import predict, seed_everything
 
 

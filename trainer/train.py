@@ -5,30 +5,21 @@ from __future__ import annotations
 import copy
 import resource
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
-from torch.nn import functional as F
 
-from edge_monitor.dsp import window_starts
-from edge_monitor.inference import aggregate_windows
-from trainer.batches import (
-    add_recorded_noise,
-    beat_batches,
-    beat_class_weights,
-    beat_epoch_indices,
-    diagnostic_batches,
-)
+from trainer.batches import Batch, add_recorded_noise
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
 from trainer.distill import check_teacher, frozen, kd_loss
-from trainer.metrics import beat_statistics, macro_auc
+from trainer.kinds import TaskKind, kind_of
 from trainer.models import ModelConfig, build_model, model_size, preset
-from trainer.tasks import Split, TaskData
+from trainer.splits import Split, TaskData
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -57,35 +48,15 @@ def predict(
     batch: int = 2048,
     aggregate: str = "mean",
 ) -> np.ndarray:
-    """Probabilities: per record (diagnostic, sliding windows aggregated) or per beat (softmax)."""
-    model.eval()
-    cfg: ModelConfig = model.cfg  # type: ignore[assignment]
-    if task == "diagnostic":
-        total, window = split.x.shape[-1], cfg.input_length
-        starts = window_starts(total, window, stride)
-        windows = np.stack([split.x[:, :, s : s + window] for s in starts], axis=1)
-        flat = torch.from_numpy(windows.reshape(-1, split.x.shape[1], window))
-        probs = torch.cat(
-            [torch.sigmoid(model(flat[i : i + batch])) for i in range(0, len(flat), batch)]
-        )
-        per_window = probs.reshape(len(split), len(starts), -1).numpy()
-        return aggregate_windows(per_window.transpose(1, 0, 2), aggregate)
-    assert split.extra is not None
-    x, extra = torch.from_numpy(split.x), torch.from_numpy(split.extra)
-    out = [
-        torch.softmax(model(x[i : i + batch], extra[i : i + batch]), dim=1)
-        for i in range(0, len(x), batch)
-    ]
-    return torch.cat(out).numpy()
+    """Probabilities as the task's kind predicts: per record (windows every `stride` samples,
+    aggregated) or per beat."""
+    return kind_of(task).predict(model, split, stride, batch, aggregate)
 
 
 def validation_score(task: str, split: Split, probs: np.ndarray, classes: tuple[str, ...]) -> float:
-    """Macro AUC (diagnostic) or the mean F1 of S and V beats (arrhythmia): what early stopping
-    watches."""
-    if task == "diagnostic":
-        return macro_auc(split.y, probs)
-    stats = beat_statistics(split.y, probs.argmax(axis=1), classes)["per_class"]
-    return float(np.nanmean([stats["S"]["f1"], stats["V"]["f1"]]))
+    """The task's headline on a split (`TaskKind.headline`): what early stopping watches."""
+    kind = kind_of(task)
+    return kind.headline(kind.score(split.y, probs, classes))
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -155,112 +126,29 @@ def fit(
     """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    teacher_model = None
-    distillation = None
-    if teacher is not None:
-        check_teacher(teacher[1], cfg.task, data.classes, data.preprocessing)
-        teacher_model = frozen(teacher[0])
-        distillation = {
-            "teacher_created": teacher[1]["created"],
-            "alpha": cfg.kd_alpha,
-            "temperature": cfg.kd_temperature,
-            "teacher_size": teacher[1]["size"],
-        }
+    kind = kind_of(cfg.task)
+    teacher_model, distillation = _distillation(cfg, data, teacher)
     model = init if init is not None else build_model(model_config_for(cfg, data))
     # learning without forgetting (Li & Hoiem 2016): a frozen copy of the initial model
     anchor = frozen(copy.deepcopy(init)) if init is not None and cfg.anchor_weight > 0 else None
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
-    diagnostic = cfg.task == "diagnostic"
     noise = None
-    if not diagnostic and cfg.noise_prob > 0:
+    if kind.noise_training and cfg.noise_prob > 0:
         noise = noise_tracks if noise_tracks is not None else training_noise_for(cfg, data)
-    val_noisy = noisy_split(data.val, noise) if noise else None
-    if diagnostic:
-        n_records = len(data.train)
-        per_epoch = n_records * (
-            1 if mcfg.input_length >= data.train.x.shape[-1] else cfg.crops_per_record
-        )
-        class_weights = None
-    else:
-        per_epoch = len(
-            beat_epoch_indices(data.train.y, cfg.majority_keep, np.random.default_rng(0))
-        )
-        class_weights = beat_class_weights(data.train.y, len(data.classes), cfg)
-    steps = cfg.epochs * int(np.ceil(per_epoch / cfg.batch_size))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
-    best_score, best_state, best_epoch, stale = -np.inf, None, -1, 0
-    best_parts: dict[str, float] = {}
-    history: list[dict] = []
-    t0 = time.perf_counter()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} epochs"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        disable=not show_progress,
+    plan = Plan(
+        objective=Objective(
+            kind, cfg, kind.class_weights(data.train.y, cfg), teacher_model, anchor
+        ),
+        noise=noise,
+        val_noisy=noisy_split(data.val, noise) if noise else None,
+        steps=cfg.epochs
+        * int(np.ceil(kind.epoch_size(data.train, mcfg.input_length, cfg) / cfg.batch_size)),
     )
-    with progress:
-        bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
-        for epoch in range(cfg.epochs):
-            train_mode(model, cfg.freeze_batchnorm)
-            losses = []
-            batches = (
-                diagnostic_batches(data.train, mcfg.input_length, cfg, rng)
-                if diagnostic
-                else beat_batches(data.train, cfg, rng, noise)
-            )
-            for x, extra, y, clean in batches:
-                if mcfg.members > 1:  # each member learns on its own, then they are averaged
-                    member_logits = model.member_logits(x, extra)
-                    loss = torch.stack(
-                        [_loss(lg, y, diagnostic, class_weights, cfg) for lg in member_logits]
-                    ).mean()
-                else:
-                    logits = model(x, extra)
-                    loss = _loss(logits, y, diagnostic, class_weights, cfg)
-                    if teacher_model is not None:
-                        with torch.no_grad():
-                            soft = teacher_model(x, extra)
-                        kd = kd_loss(logits, soft, diagnostic, cfg.kd_temperature)
-                        loss = (1 - cfg.kd_alpha) * loss + cfg.kd_alpha * kd
-                    if anchor is not None:  # the clean beats keep the initial model's answers
-                        with torch.no_grad():
-                            target = anchor(clean, extra)
-                        kept = kd_loss(model(clean, extra), target, diagnostic, cfg.kd_temperature)
-                        loss = loss + cfg.anchor_weight * kept
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(float(loss.detach()))
-            probs = predict(model, data.val, cfg.task, cfg.eval_stride, aggregate=cfg.aggregate)
-            score = validation_score(cfg.task, data.val, probs, data.classes)
-            entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
-            if val_noisy is not None:
-                probs = predict(model, val_noisy, cfg.task, cfg.eval_stride)
-                noisy = validation_score(cfg.task, val_noisy, probs, data.classes)
-                entry.update({"val_clean": score, "val_noisy": noisy})
-                score = clean_and_noisy(score, noisy)
-            history.append({**entry, "val_score": score, "seconds": time.perf_counter() - t0})
-            if best_state is None or score > best_score:
-                best_score, best_epoch, stale = score, epoch + 1, 0
-                best_parts = {k: v for k, v in entry.items() if k.startswith("val_")}
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-            status = (
-                f"loss {np.mean(losses):.4f}  val {score:.4f}  best {best_score:.4f} @ {best_epoch}"
-            )
-            progress.update(bar, advance=1, status=status)
-            if show_progress and not progress.console.is_terminal:  # a log file gets plain lines
-                progress.console.print(f"epoch {epoch + 1}: {status}", highlight=False)
-            if stale >= cfg.patience:
-                break
-    assert best_state is not None
-    model.load_state_dict(best_state)
+    t0 = time.perf_counter()
+    best, history = _train(model, cfg, data, plan, rng, show_progress, t0)
+    assert best.state is not None
+    model.load_state_dict(best.state)
     train_seconds = time.perf_counter() - t0
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return save_checkpoint(
@@ -269,19 +157,12 @@ def fit(
         task=cfg.task,
         classes=list(data.classes),
         train_config=cfg.to_dict(),
-        preprocessing={
-            **data.preprocessing,
-            **(
-                {"aggregate": cfg.aggregate, "window": mcfg.input_length, "stride": cfg.eval_stride}
-                if diagnostic
-                else {}
-            ),
-        },
+        preprocessing=kind.trained_preprocessing(data.preprocessing, cfg, mcfg.input_length),
         data=data.source,
         distillation=distillation,
         lineage=lineage,
         history=history,
-        metrics={"val_score": best_score, "best_epoch": best_epoch, **best_parts},
+        metrics={"val_score": best.score, "best_epoch": best.epoch, **best.parts},
         size={"params": size.params, "macs": size.macs},
         resources={
             "train_seconds": train_seconds,
@@ -291,13 +172,145 @@ def fit(
     )
 
 
-def _loss(logits, y, diagnostic: bool, class_weights, cfg: TrainConfig) -> torch.Tensor:
-    if diagnostic:
-        return F.binary_cross_entropy_with_logits(logits, y)
-    ce = F.cross_entropy(
-        logits, y, weight=class_weights, reduction="none", label_smoothing=cfg.label_smoothing
+@dataclass
+class Objective:
+    """The loss of one batch: the task's loss (each ensemble member on its own), mixed with the
+    teacher's soft outputs (distillation) and the anchor's answers on the clean inputs."""
+
+    kind: TaskKind
+    cfg: TrainConfig
+    class_weights: torch.Tensor | None
+    teacher: nn.Module | None = None
+    anchor: nn.Module | None = None
+
+    def __call__(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, extra, y, clean = batch
+        kind, cfg, weights = self.kind, self.cfg, self.class_weights
+        if model.cfg.members > 1:  # type: ignore[union-attr]  # members learn, then average
+            member_logits = model.member_logits(x, extra)  # type: ignore[operator]
+            return torch.stack([kind.loss(lg, y, weights, cfg) for lg in member_logits]).mean()
+        logits = model(x, extra)
+        loss = kind.loss(logits, y, weights, cfg)
+        if self.teacher is not None:
+            with torch.no_grad():
+                soft = self.teacher(x, extra)
+            kd = kd_loss(logits, soft, kind.multilabel, cfg.kd_temperature)
+            loss = (1 - cfg.kd_alpha) * loss + cfg.kd_alpha * kd
+        if self.anchor is not None:  # the clean beats keep the initial model's answers
+            with torch.no_grad():
+                target = self.anchor(clean, extra)
+            kept = kd_loss(model(clean, extra), target, kind.multilabel, cfg.kd_temperature)
+            loss = loss + cfg.anchor_weight * kept
+        return loss
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a fit decided before its first epoch."""
+
+    objective: Objective
+    noise: list[np.ndarray] | None  # recorded noise tracks added to training beats
+    val_noisy: Split | None  # the validation split with the fixed noisy draw, or None
+    steps: int  # optimiser steps in all (the one-cycle schedule's length)
+
+
+@dataclass
+class Best:
+    """The best validation epoch so far, and the epochs since it."""
+
+    score: float = -np.inf
+    epoch: int = -1
+    state: dict | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+    stale: int = 0
+
+    def offer(self, model: nn.Module, epoch: int, score: float, entry: dict) -> None:
+        if self.state is None or score > self.score:
+            self.score, self.epoch, self.stale = score, epoch, 0
+            self.parts = {k: v for k, v in entry.items() if k.startswith("val_")}
+            self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+
+
+def _distillation(
+    cfg: TrainConfig, data: TaskData, teacher: tuple[nn.Module, dict] | None
+) -> tuple[nn.Module | None, dict | None]:
+    """The frozen teacher and the checkpoint's record of it (None, None without one)."""
+    if teacher is None:
+        return None, None
+    check_teacher(teacher[1], cfg.task, data.classes, data.preprocessing)
+    record = {
+        "teacher_created": teacher[1]["created"],
+        "alpha": cfg.kd_alpha,
+        "temperature": cfg.kd_temperature,
+        "teacher_size": teacher[1]["size"],
+    }
+    return frozen(teacher[0]), record
+
+
+def _train(
+    model: nn.Module,
+    cfg: TrainConfig,
+    data: TaskData,
+    plan: Plan,
+    rng: np.random.Generator,
+    show_progress: bool,
+    t0: float,
+) -> tuple[Best, list[dict]]:
+    """The epochs, until `cfg.epochs` or `cfg.patience` epochs without a better score."""
+    kind, input_length = plan.objective.kind, model.cfg.input_length  # type: ignore[union-attr]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=plan.steps)
+    best, history = Best(), []
+    progress = _progress(show_progress)
+    with progress:
+        bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
+        for epoch in range(cfg.epochs):
+            train_mode(model, cfg.freeze_batchnorm)
+            losses = []
+            for batch in kind.batches(data.train, input_length, cfg, rng, plan.noise):
+                loss = plan.objective(model, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+            entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+            score, parts = _validate(model, cfg, data, plan.val_noisy)
+            entry.update(parts)
+            history.append({**entry, "val_score": score, "seconds": time.perf_counter() - t0})
+            best.offer(model, epoch + 1, score, entry)
+            status = (
+                f"loss {np.mean(losses):.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
+            )
+            progress.update(bar, advance=1, status=status)
+            if show_progress and not progress.console.is_terminal:  # a log file gets plain lines
+                progress.console.print(f"epoch {epoch + 1}: {status}", highlight=False)
+            if best.stale >= cfg.patience:
+                break
+    return best, history
+
+
+def _validate(
+    model: nn.Module, cfg: TrainConfig, data: TaskData, val_noisy: Split | None
+) -> tuple[float, dict[str, float]]:
+    """The epoch's validation score, and its clean and noisy parts when trained with noise."""
+    probs = predict(model, data.val, cfg.task, cfg.eval_stride, aggregate=cfg.aggregate)
+    score = validation_score(cfg.task, data.val, probs, data.classes)
+    if val_noisy is None:
+        return score, {}
+    probs = predict(model, val_noisy, cfg.task, cfg.eval_stride)
+    noisy = validation_score(cfg.task, val_noisy, probs, data.classes)
+    return clean_and_noisy(score, noisy), {"val_clean": score, "val_noisy": noisy}
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        disable=not show,
     )
-    if cfg.focal_gamma > 0:
-        p_true = torch.softmax(logits, 1).gather(1, y[:, None])[:, 0].detach()
-        ce = ce * (1 - p_true) ** cfg.focal_gamma
-    return ce.mean()

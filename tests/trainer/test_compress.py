@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from edge_monitor.bundle import load_bundle
 from edge_monitor.contract import read_contract
 from trainer.cli import app
-from trainer.compress import record_bootstrap_f1
+from trainer.metrics import record_bootstrap_f1
 
 pytestmark = pytest.mark.slow
 
