@@ -134,14 +134,14 @@ class ModelContract:
             )
 
 
-def parts_from_preprocessing(task: str, pre: dict, where: str = "preprocessing") -> dict:
+def parts_from_preprocessing(pre: dict, beats: bool, where: str = "preprocessing") -> dict:
     """A trainer checkpoint's preprocessing dict (the version-1 layout) -> the typed parts of a
-    contract: activation, filter, input."""
+    contract: activation, filter, input. `beats`: one inference per beat (else windows)."""
     pre = _mapping(pre, where)
     _keys(pre, _PREPROCESSING_KEYS, {"filter"}, where)
     filt = _dataclass(FilterSpec, pre["filter"], f"{where}.filter")
     common = {"normalization": str(pre.get("normalization", ""))}
-    if "beat" in pre or task == "arrhythmia":
+    if beats:
         for key in ("beat", "lead", "rr_features"):
             if key not in pre:
                 raise InputError(f"{where}: the beat model's contract lacks {key!r}")
@@ -224,7 +224,9 @@ def _from_v1(values: dict, where: str) -> dict:
     task = values["task"]
     if task not in ("diagnostic", "arrhythmia"):
         raise InputError(f"{where}: version-1 contract names an unknown task {task!r}")
-    parts = parts_from_preprocessing(task, values["preprocessing"], f"{where} preprocessing")
+    # version 1 said what the input was by the task's name: the beat task was the arrhythmia one
+    beats = task == "arrhythmia"
+    parts = parts_from_preprocessing(values["preprocessing"], beats, f"{where} preprocessing")
     rest = {k: v for k, v in values.items() if k not in ("preprocessing", "version")}
     return {**rest, **parts, "version": CONTRACT_VERSION}
 

@@ -75,7 +75,7 @@ def build_contract(ckpt: dict, ckpt_path: Path, thresholds: list[float] | None) 
         output="logits",
         thresholds=thresholds,
         provenance=provenance,
-        **parts_from_preprocessing(ckpt["task"], pre, "checkpoint preprocessing"),
+        **parts_from_preprocessing(pre, "beat" in pre, "checkpoint preprocessing"),
     )
 
 
