@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -57,7 +56,6 @@ Start = Annotated[float, typer.Option(min=0, callback=_finite, help="seconds int
 Stop = Annotated[
     float | None, typer.Option(min=0, callback=_finite, help="seconds into the record")
 ]
-UI_REFRESH_S = 0.25  # the UI repaints at most four times a second
 MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
 
 
@@ -166,99 +164,37 @@ def _replay(
     ui: bool,
     json_out: bool,
 ) -> dict:
-    from edge_monitor.pipeline import Monitor
     from edge_monitor.profiles import load_profile
-    from edge_monitor.runner import Tracker, json_lines, run_blocks, summary
+    from edge_monitor.replay_session import ReplaySession
+    from edge_monitor.reporting import json_lines
     from edge_monitor.sources import _record_path
     from edge_monitor.wfdb_io import read_header
 
     path = _record_path(record or _sample_record())
-    header = read_header(path)
+    sig_name = list(read_header(path).sig_name)
     prof = load_profile(profile)
-    bundles = _bundles(models, list(header.sig_name), prof)
-    _check_channel(channel, list(header.sig_name), bundles, str(path))
-    fs = float(header.fs)
-    first = int(round(start * fs))
-    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
-    monitor = Monitor(
-        bundles, fs, list(header.sig_name), channel=channel, threads=threads, start=first
-    )
-    tracker = Tracker(fs)
+    bundles = _bundles(models, sig_name, prof)
+    _check_channel(channel, sig_name, bundles, str(path))
     emit = json_lines() if json_out else None
-    used = sorted({monitor.lead, *(c for w in monitor.windows for c in w.channels)})
-    blocks = _record_blocks(path, speed, start, stop, used, monitor.n_channels)
-    t0 = time.perf_counter()
-    extra = {"record": str(path), "models": [b.name for b in bundles], "interrupted": False}
-    try:
-        if ui:
-            _with_ui(monitor, tracker, blocks, f"replay {path.name}")
-        else:
-            run_blocks(monitor, blocks, emit, tracker, on_tick=_stats_every(monitor, emit))
-    except KeyboardInterrupt:  # Ctrl-C ends a replay with its summary, not a traceback
-        extra["interrupted"] = True
-    return summary(monitor, tracker, time.perf_counter() - t0, extra)
+    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
+    session = ReplaySession(path, bundles, threads, channel, emit, speed, start, stop)
+    return _loop(session, None, emit, ui)
 
 
-def _record_blocks(
-    path: Path, speed: float, start: float, stop: float | None, used: list[int], width: int
-):
-    """(mV block, leads-off) pairs of the record reading only the channels the models use (a
-    record may hold dozens); the others stay 0 in blocks as wide as the Monitor's sources."""
-    import numpy as np
+def _loop(session, duration: float | None, emit, ui: bool) -> dict:
+    """The one run loop, with the live screen (rich's Live) or without it."""
+    from edge_monitor.run_loop import run_loop
 
-    from edge_monitor.sources import replay_record
-
-    chunk_s = 0.5 if speed > 0 else 4.0  # live pace: what a serial reader sees; else bigger
-    channels = None if len(used) == width else used
-    for chunk in replay_record(path, chunk_s, speed, start, stop, channels=channels):
-        if channels is None:
-            yield chunk.samples, None
-            continue
-        x = np.zeros((len(chunk.samples), width))
-        x[:, used] = chunk.samples
-        yield x, None
-
-
-def _stats_every(monitor, emit, seconds: float = 5.0):
-    """A tick that emits a {"type": "stats"} line every few wall-clock seconds."""
-    if emit is None:
-        return None
-    from edge_monitor.runner import stats_line
-
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        if now - last[0] >= seconds:
-            last[0] = now
-            emit(stats_line(monitor))
-
-    return tick
-
-
-def _with_ui(monitor, tracker, blocks, source: str, state=lambda: "replaying", extra=dict) -> None:
+    if not ui:
+        return run_loop(session, duration, emit_stats=emit)
     from rich.live import Live
 
-    from edge_monitor.runner import make_view, run_blocks
-    from edge_monitor.stats import CpuMeter
     from edge_monitor.ui import render
 
-    cpu = CpuMeter()
-    last = [0.0]
     with Live(console=console, auto_refresh=False, transient=False) as live:
-
-        def tick() -> None:
-            now = time.monotonic()
-            if now - last[0] >= UI_REFRESH_S:
-                last[0] = now
-                view = make_view(monitor, tracker, source, state(), cpu, **extra())
-                live.update(render(view), refresh=True)
-
-        try:
-            run_blocks(monitor, blocks, None, tracker, on_tick=tick)
-        finally:
-            last[0] = 0.0
-            tick()
+        return run_loop(
+            session, duration, on_view=lambda view: live.update(render(view), refresh=True)
+        )
 
 
 @app.command()
@@ -275,7 +211,7 @@ def replay(
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
 ) -> None:
     """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
-    from edge_monitor.runner import json_text
+    from edge_monitor.reporting import json_text
 
     with _lifecycle():
         result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
@@ -296,7 +232,7 @@ def classify(
     channel: Channel = None,
 ) -> None:
     """Run the streaming pipeline over a whole record as fast as possible; print a summary."""
-    from edge_monitor.runner import json_text
+    from edge_monitor.reporting import json_text
 
     with _lifecycle():
         args = (record, model, profile, 0.0, start, stop, channel, False, json_out)
@@ -316,7 +252,7 @@ def _print_summary(result: dict) -> None:
     console.print(f"beats {result['beats']}; windows {result['windows']}", highlight=False)
     console.print(f"alerts {result['alerts']}; quality {result['quality_seconds']}")
     for name, probs in result["record_probs"].items():
-        console.print(f"{name} record probabilities (max over windows): {probs}", highlight=False)
+        console.print(f"{name} record probabilities: {probs}", highlight=False)
     lat = result["latency_ms"]
     console.print(
         f"inference p50/p95/p99 {lat['p50']:.3f}/{lat['p95']:.3f}/{lat['p99']:.3f} ms; "
@@ -360,7 +296,7 @@ def run(
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
     options = dict(locals())
-    from edge_monitor.runner import json_text
+    from edge_monitor.reporting import json_text
 
     with _lifecycle() as ended:
         result = guarded(_run, **options)
@@ -389,9 +325,9 @@ def _run(
     wait: bool,
     ui: bool,
 ) -> dict:
-    from edge_monitor.live import SerialSettings, run_serial
     from edge_monitor.profiles import load_profile
-    from edge_monitor.runner import json_lines
+    from edge_monitor.reporting import json_lines
+    from edge_monitor.serial_session import SerialSettings, open_session
 
     prof = load_profile(profile)
     s = prof.sensor
@@ -414,26 +350,9 @@ def _run(
     bundles = _bundles(model, settings.sig_name, prof)
     _check_channel(channel, settings.sig_name, bundles, "the source")
     threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
-    if not ui:
-        return run_serial(
-            settings, bundles, threads, channel, json_lines(), record, duration, wait_for_port=wait
-        )
-    from rich.live import Live
-
-    from edge_monitor.ui import render
-
-    with Live(console=console, auto_refresh=False) as live:
-        return run_serial(
-            settings,
-            bundles,
-            threads,
-            channel,
-            None,
-            record,
-            duration,
-            on_view=lambda view: live.update(render(view), refresh=True),
-            wait_for_port=wait,
-        )
+    emit = None if ui else json_lines()
+    session = open_session(settings, bundles, threads, channel, emit, record, wait_for_port=wait)
+    return _loop(session, duration, emit, ui)
 
 
 @app.command()

@@ -147,7 +147,7 @@ def test_a_model_answering_nan_is_inconclusive_never_a_label(tmp_path, sample_re
 
     from edge_monitor.bundle import embedded_bundle, load_bundle
     from edge_monitor.pipeline import BeatEvent, Monitor
-    from edge_monitor.runner import json_text
+    from edge_monitor.reporting import json_text
 
     bundle = load_bundle(_damaged_copy(embedded_bundle("arrhythmia"), tmp_path / "damaged"))
     rec = wfdb.rdrecord(str(sample_record), sampto=int(60 * 360))

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
-from edge_monitor.live import STALLED, SerialSession, SerialSettings
 from edge_monitor.recorder import open_recorder
-from edge_monitor.runner import json_text
+from edge_monitor.reporting import json_text
+from edge_monitor.serial_session import STALLED, SerialSession, SerialSettings
 from edge_monitor.wire import Sample, encode
 
 SETTINGS = SerialSettings("loop://", 115200, 360.0, 200.0, 1024, 11, ["MLII"], counter=True)

@@ -18,7 +18,7 @@ from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.dsp import StreamResampler
 from edge_monitor.pipeline import Monitor
 from edge_monitor.profiles import load_profile
-from edge_monitor.runner import json_text
+from edge_monitor.reporting import json_text
 from edge_monitor.serial_feed import LinkTiming, SampleAssembler
 from edge_monitor.wire import LineDecoder, Sample, encode
 from tests.conftest import MITDB, NSTDB, SHARED, need

@@ -1,6 +1,7 @@
-"""`edge-monitor run`: the serial side of the monitor (replay and classify are in runner.py).
+"""A serial port as a monitoring session (`edge-monitor run`; a record is a ReplaySession): port
+-> line decoder -> sample assembler -> Monitor, the recorder beside it.
 
-The run loop never leaves on bad input: garbage lines are counted by the decoder, a vanished port
+The session never leaves on bad input: garbage lines are counted by the decoder, a vanished port
 is retried with backoff by the source, a leads-off stream becomes an `inconclusive` state, and a
 front end that goes silent (a hung board, a pulled cable) becomes "no signal" after the
 profile's stall time instead of showing the last heart rate. It ends on Ctrl-C, SIGTERM or after
@@ -19,7 +20,15 @@ import numpy as np
 
 from edge_monitor.bundle import Bundle
 from edge_monitor.recorder import WfdbRecorder, open_recorder
-from edge_monitor.runner import Emit, Tracker, handle, make_view, not_quality, stats_line, summary
+from edge_monitor.reporting import (
+    Emit,
+    Tracker,
+    handle,
+    make_view,
+    not_quality,
+    stats_line,
+    summary,
+)
 from edge_monitor.serial_feed import LinkTiming, SampleAssembler
 from edge_monitor.sources import SerialSource
 from edge_monitor.stats import CpuMeter
@@ -93,8 +102,8 @@ class SerialSession:
             self._report_recording(self.recording_error)
         return ok
 
-    def step(self) -> None:
-        """One read of the port and everything that follows from it."""
+    def step(self) -> bool:
+        """One read of the port and everything that follows from it (a port has no end)."""
         poll = self.source.poll()
         now = self.clock()
         if poll.state != self.state:
@@ -108,6 +117,7 @@ class SerialSession:
             silent = f"no samples for {self.settings.stall_s:g} s or more"
             state = STALLED if stalled else self.state
             self.out({"type": "status", "state": state, "error": silent if stalled else ""})
+        return True
 
     def _take(self, block) -> None:
         if self.recorder is not None:
@@ -135,13 +145,14 @@ class SerialSession:
             source_state=STALLED if self.monitor.stalled else self.source.state,
         )
 
-    def view(self, cpu: CpuMeter):
+    def view(self, cpu: CpuMeter, finished: bool = False):
         link = self.assembler.stats
+        state = STALLED if self.monitor.stalled else (self.state or "")
         return make_view(
             self.monitor,
             self.tracker,
             self.settings.url,
-            STALLED if self.monitor.stalled else (self.state or ""),
+            "finished" if finished else state,
             cpu,
             lag_s=self.lag_s(),
             dropped=link.lost + link.stalled,
@@ -179,18 +190,15 @@ class SerialSession:
         return summary(self.monitor, self.tracker, wall_s, extra)
 
 
-def run_serial(
+def open_session(
     settings: SerialSettings,
     bundles: list[Bundle],
     threads: tuple[int, int],
     channel: int | None,
     emit: Emit | None,
     record_dir: Path | None = None,
-    duration_s: float | None = None,
-    on_view: Callable | None = None,
-    stats_every_s: float = 5.0,
     wait_for_port: bool = False,
-) -> dict:
+) -> SerialSession:
     """A port missing at start is an error (a typo, most likely) unless `wait_for_port`; one
     that goes away later is waited for."""
     from edge_monitor.errors import InputError
@@ -199,21 +207,4 @@ def run_serial(
     if not session.open() and not wait_for_port:
         session.close()
         raise InputError(f"cannot open serial port {settings.url}: {session.source.last_error}")
-    cpu = CpuMeter()
-    t0 = last_stats = last_view = time.monotonic()
-    interrupted = False
-    try:
-        while duration_s is None or time.monotonic() - t0 < duration_s:
-            session.step()
-            now = time.monotonic()
-            if emit is not None and now - last_stats >= stats_every_s:
-                last_stats = now
-                session.out(session.stats_line())
-            if on_view is not None and now - last_view >= 0.25:
-                last_view = now
-                on_view(session.view(cpu))
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP turned into one by the CLI
-        interrupted = True
-    finally:
-        session.close()
-    return {**session.summary(time.monotonic() - t0), "interrupted": interrupted}
+    return session

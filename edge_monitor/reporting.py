@@ -1,5 +1,5 @@
-"""The loops behind `replay`, `classify` and `run`: a source feeds the Monitor, events go to JSON
-lines, the live UI and the recorder, and the figures of the profiling panel are kept up to date."""
+"""What a monitoring session reports: strict JSON lines, the `Tracker` behind the screen and the
+summary (beats, alerts, quality time), the periodic stats line and the screen's `View`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -194,42 +193,8 @@ def not_quality(ev: Event) -> bool:
     return not isinstance(ev, QualityEvent)
 
 
-def run_blocks(
-    monitor: Monitor,
-    blocks: Iterable[tuple[np.ndarray, np.ndarray | None]],
-    emit: Emit | None,
-    tracker: Tracker,
-    on_tick: Callable[[], None] | None = None,
-    keep: Callable[[Event], bool] = not_quality,
-) -> None:
-    """Push every block through the monitor; events to `emit` (JSON) and the tracker."""
-    for x, off in blocks:
-        handle(monitor.push(x, off), emit, tracker, keep)
-        tracker.on_samples(np.asarray(x)[:, monitor.lead])
-        if on_tick is not None:
-            on_tick()
-    handle(monitor.finish(), emit, tracker, keep)
-
-
 def handle(events: list[Event], emit: Emit | None, tracker: Tracker, keep) -> None:
     for ev in events:
         tracker.on_event(ev)
         if emit is not None and keep(ev):
             emit(ev.to_json())
-
-
-def replay_blocks(
-    record: Path,
-    speed: float,
-    start_s: float,
-    stop_s: float | None,
-    chunk_s: float | None = None,
-):
-    """A WFDB record as (mV block, leads-off) pairs."""
-    from edge_monitor.sources import replay_record
-
-    # live pace: half-second chunks, as a serial reader would see; as fast as possible: bigger
-    chunk_s = chunk_s or (0.5 if speed > 0 else 4.0)
-    chunks = replay_record(record, chunk_s=chunk_s, speed=speed, start_s=start_s, stop_s=stop_s)
-    for chunk in chunks:
-        yield chunk.samples, None

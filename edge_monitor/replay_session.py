@@ -1,0 +1,97 @@
+"""A WFDB record as a monitoring session (`replay` at its own pace, `classify` as fast as
+possible): blocks of the record feed the Monitor, events go to JSON lines and the tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge_monitor.bundle import Bundle
+from edge_monitor.pipeline import Monitor
+from edge_monitor.reporting import (
+    Emit,
+    Tracker,
+    handle,
+    make_view,
+    not_quality,
+    stats_line,
+    summary,
+)
+from edge_monitor.stats import CpuMeter
+from edge_monitor.wfdb_io import read_header
+
+
+class ReplaySession:
+    def __init__(
+        self,
+        path: Path,
+        bundles: list[Bundle],
+        threads: tuple[int, int],
+        channel: int | None,
+        emit: Emit | None,
+        speed: float = 0.0,
+        start_s: float = 0.0,
+        stop_s: float | None = None,
+    ) -> None:
+        header = read_header(path)
+        self.path, self.bundles, self.emit = path, bundles, emit
+        fs = float(header.fs)
+        self.monitor = Monitor(
+            bundles,
+            fs,
+            list(header.sig_name),
+            channel=channel,
+            threads=threads,
+            start=int(round(start_s * fs)),
+        )
+        self.tracker = Tracker(fs)
+        m = self.monitor
+        used = sorted({m.lead, *(c for w in m.windows for c in w.channels)})
+        self._blocks = record_blocks(path, speed, start_s, stop_s, used, m.n_channels)
+        self._done = False
+
+    def step(self) -> bool:
+        if self._done:
+            return False
+        block = next(self._blocks, None)
+        if block is None:
+            self._done = True
+            handle(self.monitor.finish(), self.emit, self.tracker, not_quality)
+            return False
+        handle(self.monitor.push(block), self.emit, self.tracker, not_quality)
+        self.tracker.on_samples(block[:, self.monitor.lead])
+        return True
+
+    def stats_line(self) -> dict:
+        return stats_line(self.monitor)
+
+    def view(self, cpu: CpuMeter, finished: bool = False):
+        state = "finished" if finished or self._done else "replaying"
+        return make_view(self.monitor, self.tracker, f"replay {self.path.name}", state, cpu)
+
+    def close(self) -> None:
+        self._blocks.close()
+
+    def summary(self, wall_s: float) -> dict:
+        extra = {"record": str(self.path), "models": [b.name for b in self.bundles]}
+        return summary(self.monitor, self.tracker, wall_s, extra)
+
+
+def record_blocks(
+    path: Path, speed: float, start: float, stop: float | None, used: list[int], width: int
+) -> Iterator[np.ndarray]:
+    """mV blocks of the record reading only the channels the models use (a record may hold
+    dozens); the others stay 0 in blocks as wide as the Monitor's sources."""
+    from edge_monitor.sources import replay_record
+
+    chunk_s = 0.5 if speed > 0 else 4.0  # live pace: what a serial reader sees; else bigger
+    channels = None if len(used) == width else used
+    for chunk in replay_record(path, chunk_s, speed, start, stop, channels=channels):
+        if channels is None:
+            yield chunk.samples
+            continue
+        x = np.zeros((len(chunk.samples), width))
+        x[:, used] = chunk.samples
+        yield x
