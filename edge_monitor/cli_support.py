@@ -1,0 +1,123 @@
+"""What every edge-monitor command shares: option types with their checks, the one-line error
+wrapper and the process lifecycle (signals, a closed pipe) around a command's work."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from edge_monitor.errors import EcgEdgeError, InputError, Terminated
+
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _finite(value: float | None) -> float | None:
+    """typer's min/max let `nan` through (every comparison with it is false)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not a finite number above 0")
+    return value
+
+
+Models = Annotated[
+    list[Path] | None,
+    typer.Option("--model", help="bundle folder (repeat for more; default: the embedded ones)"),
+]
+Profile = Annotated[str, typer.Option(help="device profile name or TOML path")]
+Channel = Annotated[
+    int | None,
+    typer.Option(min=0, help="channel index of the analysed lead (default: by lead name)"),
+]
+Speed = Annotated[
+    float, typer.Option(min=0, callback=_finite, help="1 real time, 0 as fast as possible")
+]
+Start = Annotated[float, typer.Option(min=0, callback=_finite, help="seconds into the record")]
+Stop = Annotated[
+    float | None, typer.Option(min=0, callback=_finite, help="seconds into the record")
+]
+MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
+
+
+def guarded(fn, *args, **kwargs):
+    """Expected failures become one red line and exit code 1."""
+    try:
+        return fn(*args, **kwargs)
+    except EcgEdgeError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+class _Ended:
+    signum: int | None = None
+
+
+@contextmanager
+def _lifecycle() -> Iterator[_Ended]:
+    """SIGTERM and SIGHUP (systemctl stop, a closed terminal) end a command as Ctrl-C does: the
+    loops' `except KeyboardInterrupt` print the summary and close the recording; the exit code
+    is then 128 + the signal (130, 143, 129). A reader that goes away (`| head -1`) ends the
+    command quietly with 141, as a SIGPIPE would."""
+    ended = _Ended()
+
+    def stop(signum: int, frame) -> None:
+        ended.signum = signum
+        raise Terminated(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with suppress(ValueError):  # not the main thread: keep Python's own handlers
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield ended
+    except BrokenPipeError:
+        # the Python docs' recipe: no further writes (nor the flush at exit) reach the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
+    except KeyboardInterrupt as exc:  # before (or after) a loop that reports it
+        ended.signum = ended.signum or getattr(exc, "signum", signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if ended.signum:
+        err_console.print(f"stopped by {signal.Signals(ended.signum).name}", highlight=False)
+        raise typer.Exit(128 + ended.signum)
+
+
+def _check_channel(channel: int | None, sig_name: list[str], bundles: list, source: str) -> None:
+    """An index past the source's signals is an error; a lead other than the beat model's is
+    allowed (a single-lead board wired differently) but said, once, on stderr."""
+    if channel is None:
+        return
+    if channel >= len(sig_name):
+        have = ", ".join(f"{i} {n}" for i, n in enumerate(sig_name))
+        raise InputError(
+            f"--channel {channel} is out of range: {source} has {len(sig_name)} "
+            f"signal{'s' if len(sig_name) != 1 else ''} ({have})"
+        )
+    from edge_monitor.contract import BeatInput
+    from edge_monitor.pipeline import find_channel
+
+    lead = sig_name[channel]
+    for b in bundles:
+        want = b.contract.leads[0]
+        if isinstance(b.contract.input, BeatInput) and find_channel([lead], want) is None:
+            err_console.print(
+                f"[yellow]warning:[/yellow] channel {channel} is lead {lead}; the {b.name} model "
+                f"expects {want}: its beat labels on {lead} are not validated",
+                highlight=False,
+            )
