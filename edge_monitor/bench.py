@@ -92,7 +92,7 @@ def bench(
     runs: int = 1000,
     serial_seconds: float = 8.0,
 ) -> dict:
-    threads = (profile.runtime.intra_op_threads, profile.runtime.inter_op_threads)
+    threads = profile.runtime.threads
     exe = [sys.executable, "-m", "edge_monitor"]
     models = [a for b in bundles for a in ("--model", str(b.path))]
     result: dict = {"profile": profile.name, "record": str(record), "models": {}}

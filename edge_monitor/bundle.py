@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from edge_monitor import bundle_proof
 from edge_monitor.contract import ModelContract, read_contract
-from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
 if TYPE_CHECKING:
     from edge_monitor.profiles import DeviceProfile
@@ -136,7 +136,7 @@ def _read_manifest(manifest_path: Path, folder: Path) -> dict:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc)
         raise InputError(f"{manifest_path}: not valid JSON ({first})") from exc
     except RecursionError as exc:
         raise InputError(f"{manifest_path}: not valid JSON (nested too deeply)") from exc
@@ -146,10 +146,10 @@ def _read_manifest(manifest_path: Path, folder: Path) -> dict:
         raise InputError(
             f"{manifest_path}: format {manifest.get('format')!r} is not {BUNDLE_FORMAT!r}"
         )
-    _check_keys(manifest, MANIFEST_KEYS, str(manifest_path))
+    check_keys(manifest, MANIFEST_KEYS, str(manifest_path))
     if not isinstance(manifest["model"], dict):
         raise InputError(f"{manifest_path}: 'model' must be an object")
-    _check_keys(manifest["model"], MODEL_KEYS, f"{manifest_path} model")
+    check_keys(manifest["model"], MODEL_KEYS, f"{manifest_path} model")
     return manifest
 
 
@@ -188,13 +188,6 @@ def _check_regular(st: os.stat_result, path: Path, cap: int, what: str) -> None:
         raise InputError(f"{path} is not a regular file: a bundle's {what} must be one")
     if st.st_size > cap:
         raise InputError(f"{path} is {st.st_size} bytes: a bundle's {what} is at most {cap} bytes")
-
-
-def _check_keys(obj: dict, expected: set[str], where: str) -> None:
-    if missing := expected - set(obj):
-        raise InputError(f"{where}: missing keys {', '.join(sorted(missing))}")
-    if unknown := set(obj) - expected:
-        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
 
 
 def embedded_bundle(task: str) -> Path:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_monitor.errors import CheckFailedError, InputError
+from edge_monitor.errors import CheckFailedError, InputError, first_line
 
 # --- external data -----------------------------------------------------------------------
 
@@ -242,9 +242,7 @@ def _stride(contract) -> float | None:
 
 def trial_run(model_path: Path, profile=None, budget_ms: float | None = None) -> dict:
     """Load and run the model in a child process (see the module doc); its report."""
-    threads = (
-        [profile.runtime.intra_op_threads, profile.runtime.inter_op_threads] if profile else [1, 1]
-    )
+    threads = list(profile.runtime.threads) if profile else [1, 1]
     memory_mb = min(TRIAL_MEMORY_MB, profile.hardware.memory_mb) if profile else TRIAL_MEMORY_MB
     p95 = profile.budgets.latency_p95_ms if profile else None
     args = {
@@ -337,7 +335,7 @@ def _child_main() -> None:
     try:
         session = open_session(Path(args["model"]), *args["threads"])
     except Exception as exc:  # InputError from onnxruntime's own, MemoryError
-        return say(failed=f"onnxruntime cannot load it {limit} ({_first(exc)})")
+        return say(failed=f"onnxruntime cannot load it {limit} ({first_line(exc)})")
     io = _io(session)
     say(io=io)
     if any(t["type"] != FLOAT for t in io["inputs"] + io["outputs"][:1]):
@@ -345,7 +343,7 @@ def _child_main() -> None:
     try:
         contract = read_contract(Path(args["model"]))
     except Exception as exc:  # the parent reads it again and says why
-        return say(unchecked=f"its contract cannot be read ({_first(exc)})")
+        return say(unchecked=f"its contract cannot be read ({first_line(exc)})")
     limit_s = time_limit(contract, args["p95_ms"], args["budget_ms"])[0] / 1e3
     feeds = {
         t["name"]: np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in t["shape"]], "f4")
@@ -354,7 +352,7 @@ def _child_main() -> None:
     try:
         out, seconds = _time_runs(session, feeds, limit_s)
     except Exception as exc:  # onnxruntime's allocation failures, MemoryError
-        return say(failed=f"it fails on a zero input {limit} ({_first(exc)})")
+        return say(failed=f"it fails on a zero input {limit} ({first_line(exc)})")
     say(seconds=seconds, shape=list(out.shape))
 
 
@@ -386,8 +384,3 @@ def _limit_memory(megabytes: int) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-def _first(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__

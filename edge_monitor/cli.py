@@ -80,7 +80,7 @@ def _replay(
     bundles = _bundles(models, sig_name, prof)
     _check_channel(channel, sig_name, bundles, str(path))
     emit = json_lines() if json_out else None
-    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
+    threads = prof.runtime.threads
     session = ReplaySession(path, bundles, threads, channel, emit, speed, start, stop)
     return _loop(session, None, emit, ui)
 
@@ -253,7 +253,7 @@ def _run(
         )
     bundles = _bundles(model, settings.sig_name, prof)
     _check_channel(channel, settings.sig_name, bundles, "the source")
-    threads = (prof.runtime.intra_op_threads, prof.runtime.inter_op_threads)
+    threads = prof.runtime.threads
     emit = None if ui else json_lines()
     session = open_session(settings, bundles, threads, channel, emit, record, wait_for_port=wait)
     return _loop(session, duration, emit, ui)

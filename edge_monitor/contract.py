@@ -24,7 +24,7 @@ from typing import Any
 
 from edge_monitor.beats import BeatSpec
 from edge_monitor.dsp import FilterSpec
-from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.errors import DataNotFoundError, InputError, first_line
 
 CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
@@ -112,7 +112,7 @@ class ModelContract:
         try:
             values = {k: json.loads(v) for k, v in ours.items()}
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise InputError(f"{where}: contract value is not JSON ({_short(exc)})") from exc
+            raise InputError(f"{where}: contract value is not JSON ({first_line(exc)})") from exc
         version = values.get("version", 1)
         if version == 1:
             values = _from_v1(values, where)
@@ -177,7 +177,7 @@ def read_contract(onnx_path: Path) -> ModelContract:
     try:
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        raise InputError(f"not a loadable ONNX model: {onnx_path} ({_short(exc)})") from exc
+        raise InputError(f"not a loadable ONNX model: {onnx_path} ({first_line(exc)})") from exc
     return ModelContract.from_metadata(session.get_modelmeta().custom_metadata_map, str(onnx_path))
 
 
@@ -356,8 +356,3 @@ def _is_number(x: Any) -> bool:
 
 def _is_count(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__

@@ -38,7 +38,7 @@ def emulate(
     import serial
 
     from edge_monitor.dsp import StreamResampler
-    from edge_monitor.errors import InputError
+    from edge_monitor.errors import InputError, first_line
     from edge_monitor.sources import replay_record
 
     if port.lower().startswith("loop://"):
@@ -52,7 +52,7 @@ def emulate(
     try:
         link = serial.serial_for_url(port, baudrate=baud, write_timeout=5)
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise InputError(f"cannot open {port}: {str(exc).splitlines()[0]}") from exc
+        raise InputError(f"cannot open {port}: {first_line(exc)}") from exc
     sent = 0
     try:
         for loop in range(loops):
@@ -80,7 +80,7 @@ def emulate(
             f"serial port {port} took no more data after {sent} samples (is anything reading it?)"
         ) from exc
     except (serial.SerialException, OSError, queue.Full) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why = first_line(exc)
         raise InputError(f"serial port {port} failed after {sent} samples: {why}") from exc
     finally:
         link.close()

@@ -32,3 +32,17 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """A library's exception as one line for a user: its first line, else its type's name."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
+def check_keys(table: dict, expected: set[str], where: str, optional: set[str] = frozenset()):
+    """A config table's keys, exactly: a typo must not fall back to a default nobody checked."""
+    if unknown := set(table) - expected:
+        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    if missing := expected - set(optional) - set(table):
+        raise InputError(f"{where}: missing keys {', '.join(sorted(missing))}")

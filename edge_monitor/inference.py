@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_monitor.contract import ModelContract
-from edge_monitor.errors import InputError
+from edge_monitor.errors import InputError, first_line
 
 
 def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 1):
@@ -30,8 +30,7 @@ def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise InputError(f"cannot load model {path}: {first}") from exc
+        raise InputError(f"cannot load model {path}: {first_line(exc)}") from exc
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.errors import DataNotFoundError, InputError, check_keys
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class Hardware:
 class Runtime:
     intra_op_threads: int
     inter_op_threads: int
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """(intra-op, inter-op) threads, as onnxruntime sessions take them."""
+        return self.intra_op_threads, self.inter_op_threads
 
 
 @dataclass(frozen=True)
@@ -109,26 +114,17 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
 
 
 def parse_profile(doc: dict[str, Any], where: str = "profile") -> DeviceProfile:
-    _check_keys(doc, {"name", "description", *_SECTIONS}, where)
+    check_keys(doc, {"name", "description", *_SECTIONS}, where)
     sections = {}
     for key, cls in _SECTIONS.items():
         table = doc[key]
         if not isinstance(table, dict):
             raise InputError(f"{where}: [{key}] must be a table")
-        _check_keys(table, {f.name for f in fields(cls)}, f"{where} [{key}]")
+        check_keys(table, {f.name for f in fields(cls)}, f"{where} [{key}]")
         sections[key] = cls(**table)
     profile = DeviceProfile(name=str(doc["name"]), description=str(doc["description"]), **sections)
     _validate(profile, where)
     return profile
-
-
-def _check_keys(table: dict, expected: set[str], where: str) -> None:
-    unknown = set(table) - expected
-    missing = expected - set(table)
-    if unknown:
-        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    if missing:
-        raise InputError(f"{where}: missing keys {', '.join(sorted(missing))}")
 
 
 def _validate(p: DeviceProfile, where: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import serial
 
-from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.errors import DataNotFoundError, InputError, first_line
 from edge_monitor.wire import LineDecoder, Sample
 
 CONNECTED, RECONNECTING = "connected", "reconnecting"
@@ -81,7 +81,7 @@ class SerialSource:
         try:
             self._port = self._opener(self.url, baudrate=self.baud, timeout=self.read_timeout_s)
         except (serial.SerialException, OSError, ValueError) as exc:
-            self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.last_error = first_line(exc)
             self._next_attempt = now + self._backoff
             self._backoff = min(2 * self._backoff, self.backoff_max)
             return False
@@ -91,7 +91,7 @@ class SerialSource:
         return True
 
     def _lost(self, exc: Exception) -> None:
-        self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.last_error = first_line(exc)
         self.close()
         self.state = RECONNECTING
         self.disconnects += 1
@@ -154,8 +154,9 @@ def replay_record(
         try:
             x = wfdb.rdrecord(str(record), sampfrom=a0, sampto=b0, channels=channels).p_signal
         except Exception as exc:
-            text = str(exc).strip().splitlines() or [type(exc).__name__]
-            raise InputError(f"cannot read samples {a0}-{b0} of {record}: {text[0]}") from exc
+            raise InputError(
+                f"cannot read samples {a0}-{b0} of {record}: {first_line(exc)}"
+            ) from exc
         if x is None or len(x) != b0 - a0:
             raise InputError(f"{record} ends early: samples {a0}-{b0} are missing")
         x = np.asarray(x, dtype=np.float64)

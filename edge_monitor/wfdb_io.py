@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from edge_monitor.errors import DataNotFoundError, InputError
+from edge_monitor.errors import DataNotFoundError, InputError, first_line
 
 # Limits on what a record may ask of the reader: a header is a few lines of text, an ECG has a
 # handful of leads sampled at most at a few kHz. A file past them is a mistake or an attack, and
@@ -43,7 +43,7 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
     except FileNotFoundError as exc:
         raise DataNotFoundError(f"WFDB signal file missing for {record_path}: {exc}") from exc
     except Exception as exc:
-        raise InputError(f"cannot read WFDB record {record_path}: {_short(exc)}") from exc
+        raise InputError(f"cannot read WFDB record {record_path}: {first_line(exc)}") from exc
     x = record.p_signal
     if x is None or len(x) != header.sig_len:
         got = 0 if x is None else len(x)
@@ -68,7 +68,7 @@ def read_header(record_path: Path) -> wfdb.Record:
     try:
         header = wfdb.rdheader(str(record_path))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
-        raise InputError(f"corrupt WFDB header {hea}: {_short(exc)}") from exc
+        raise InputError(f"corrupt WFDB header {hea}: {first_line(exc)}") from exc
     names = header.sig_name or []
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
@@ -229,9 +229,4 @@ def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotati
     try:
         return wfdb.rdann(str(record_path), extension)
     except Exception as exc:
-        raise InputError(f"corrupt annotation file {ann}: {_short(exc)}") from exc
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+        raise InputError(f"corrupt annotation file {ann}: {first_line(exc)}") from exc
