@@ -39,8 +39,12 @@ class AlertSpec:
     ectopy_per_min: float = 6.0
     pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
     af_beats: int = 32  # RR irregularity window
-    af_rmssd: float = 0.12  # normalised successive-difference RMS of RR (S beats count)
-    af_turning: float = 0.55  # share of turning points (AF is random: ~2/3)
+    # AF: normalised successive-difference RMS of RR above af_rmssd and a share of turning points
+    # above af_turning (random RR turn ~2/3 of the time); chosen on all 48 MIT-BIH records by
+    # benchmarks/af_rule.py (Se of AF episodes >= 30 s less a tenth per false AF per hour), whose
+    # leave-one-record-out estimate for an unseen record is in its results
+    af_rmssd: float = 0.24
+    af_turning: float = 0.65
     # RR intervals next to a ventricular or unclassifiable beat are left out of the AF measure
     # (a PVC's coupling and compensatory pause are irregular by nature, not fibrillation);
     # at least half the window's intervals must remain for AF to be judged at all
