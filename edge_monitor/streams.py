@@ -10,7 +10,8 @@ from collections import deque
 import numpy as np
 
 from edge_monitor.alerts import AlertEvent, WindowAlerter
-from edge_monitor.beats import BeatContext, BeatContextBuilder, refine_r_peak
+from edge_monitor.beat_recipe import BeatRecipe
+from edge_monitor.beats import BeatContext
 from edge_monitor.bundle import Bundle
 from edge_monitor.contract import BeatInput, WindowInput
 from edge_monitor.dsp import StreamFilter, StreamResampler, design_sos
@@ -70,9 +71,10 @@ class BeatStream:
         self.classes = contract.classes
         self.fs = fs
         self.spec = contract.input.beat
-        self.filter = StreamFilter(design_sos(contract.filter, fs), 1)
-        self.resampler = StreamResampler(fs, self.spec.fs, 1)
-        self.builder = BeatContextBuilder(self.spec)
+        self.recipe = BeatRecipe(contract.filter, self.spec)
+        self.filter = self.recipe.stream_filter(fs)
+        self.resampler = self.recipe.stream_resampler(fs)
+        self.builder = self.recipe.context_builder()
         self._buf = np.zeros(0, dtype=np.float32)  # model-rate filtered signal
         self._buf_start = 0
         self._pending: deque[tuple[int, int]] = deque()  # (source index, model index)
@@ -86,7 +88,7 @@ class BeatStream:
         """The detector marks the QRS energy, a fixed delay after the R wave; step back by it
         and snap to the largest deflection of the raw lead, as training did with the reference
         annotations (all samples needed are already here: decisions lag by >= 150 ms)."""
-        return refine_r_peak(self._src, peak - self._delay, self.fs, self._src_start)
+        return self.recipe.refine(self._src, peak - self._delay, self.fs, self._src_start)
 
     def push(self, filtered: np.ndarray, peaks: list[int], raw: np.ndarray) -> list[BeatEvent]:
         model_rate = self.resampler(filtered.reshape(-1, 1))[:, 0].astype(np.float32)

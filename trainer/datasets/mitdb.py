@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.beats import BeatSpec, beat_contexts, refine_r_peak
-from edge_monitor.dsp import FilterSpec, filter_record, resample_record
+from edge_monitor.beat_recipe import BeatRecipe
+from edge_monitor.beats import BeatSpec
+from edge_monitor.dsp import FilterSpec
 from edge_monitor.errors import DataNotFoundError, InputError
 from edge_monitor.wfdb_io import read_annotations, read_header, read_signal
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
@@ -166,16 +167,13 @@ def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarr
     channel = leads.index("MLII") if "MLII" in leads else 0
     x, meta = read_signal(path, channels=[channel])
     ann = read_annotations(path)
-    filtered = filter_record(x, meta["fs"], ARRHYTHMIA_FILTER)
-    model_signal = resample_record(filtered, meta["fs"], spec.fs)[:, 0]
     symbols = list(ann.symbol)
     keep = np.array([s in SYMBOL_TO_CLASS for s in symbols], dtype=bool)
     samples = np.asarray(ann.sample, dtype=np.int64)[keep]
     labels = np.array([SYMBOL_TO_CLASS[s] for s, k in zip(symbols, keep, strict=True) if k])
-    # beats are centred where the device will centre them (see refine_r_peak)
-    centred = np.array([refine_r_peak(x[:, 0], int(s), meta["fs"]) for s in samples], np.int64)
-    r_model = np.round(centred * spec.fs / meta["fs"]).astype(np.int64)
-    windows, templates, rr = beat_contexts(model_signal, r_model, spec)
+    # the device's own recipe: beats centred, filtered and cut as the stream will do it
+    recipe = BeatRecipe(ARRHYTHMIA_FILTER, spec)
+    windows, templates, rr = recipe.record_contexts(x[:, 0], meta["fs"], samples)
     aux = list(ann.aux_note) if ann.aux_note is not None else [""] * len(symbols)
     episodes = parse_rhythms(name, np.asarray(ann.sample), symbols, aux, header.sig_len)
     return {
