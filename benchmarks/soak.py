@@ -27,20 +27,13 @@ from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import Monitor
 from edge_monitor.recorder import WfdbRecorder
 from edge_monitor.serial_feed import SampleAssembler
-from edge_monitor.stats import Percentiles, rss_mb
-from edge_monitor.wire import LineDecoder
+from edge_monitor.stats import LatencyStats, rss_mb
+from edge_monitor.wire import LineDecoder, encode_block
 from trainer.datasets.mitdb import DS2
 
 FS, GAIN, BASELINE = 360.0, 200.0, 1024
 CHUNK_S = 1.0
 SAMPLE_EVERY_S = 600.0
-
-
-def wire_bytes(adc: np.ndarray, first_counter: int) -> bytes:
-    counters = (first_counter + np.arange(len(adc))) % 65536
-    return "".join(
-        f"{c},{v}\n" for c, v in zip(counters.tolist(), adc.tolist(), strict=True)
-    ).encode()
 
 
 def main() -> None:
@@ -76,7 +69,7 @@ def main() -> None:
             pos += len(adc)
             if pos >= len(x):
                 rec_i, pos = (rec_i + 1) % len(records), 0
-            block = assembler.assemble(decoder.feed(wire_bytes(adc, sent)))
+            block = assembler.assemble(decoder.feed(encode_block(adc.reshape(-1, 1), sent)))
             sent += len(adc)
             recorder.write_adc(block.adc)
             for ev in monitor.push(block.mv, block.leads_off, block.missing):
@@ -87,14 +80,14 @@ def main() -> None:
                 last_mark = sent
                 lat = monitor.latencies_ms()
                 recent = lat[-min(len(lat), 2048) :]
-                p = Percentiles.of(recent)
+                p = LatencyStats.from_ms(recent)
                 samples.append(
                     {
                         "signal_hours": sent / FS / 3600,
                         "wall_s": time.perf_counter() - t0,
                         "rss_mb": rss_mb()[0],
-                        "latency_p50_ms": p.p50,
-                        "latency_p99_ms": p.p99,
+                        "latency_p50_ms": p.p50_ms,
+                        "latency_p99_ms": p.p99_ms,
                         "inferences": sum(s.model.count for s in monitor.beats) - last_lat,
                     }
                 )

@@ -135,20 +135,19 @@ def bench(
 def serial_footprint(exe, models, profile: DeviceProfile, record: Path, seconds: float) -> dict:
     """`edge-monitor run` on a pseudo-terminal fed with the record at twice real time."""
     from edge_monitor.sources import replay_record
-    from edge_monitor.wire import Sample, encode
+    from edge_monitor.wire import encode_block, to_adc
 
     master, slave = os.openpty()
     tty.setraw(master)
     s = profile.sensor
-    top = 2**s.adc_bits - 1
     sent = [0]
 
     def feed() -> None:
         time.sleep(1.0)
         try:
             for chunk in replay_record(record, chunk_s=0.1, speed=2.0, stop_s=seconds * 2):
-                adc = np.clip(np.round(chunk.samples[:, 0] * s.adc_gain + s.baseline), 0, top)
-                os.write(master, b"".join(encode(Sample((int(v),))) for v in adc))
+                adc = to_adc(chunk.samples[:, :1], s.adc_gain, s.baseline, s.adc_bits)
+                os.write(master, encode_block(adc))
                 sent[0] += len(adc)
         except OSError:
             pass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.wire import Sample, encode
+from edge_monitor.wire import encode_block, to_adc
 
 
 def emulate(
@@ -62,16 +62,9 @@ def emulate(
                 if fs is not None and fs != chunk.fs:
                     resampler = resampler or StreamResampler(chunk.fs, fs, x.shape[1])
                     x = resampler(np.nan_to_num(x))
-                adc = np.clip(np.round(x * adc_gain + baseline), 0, top)
-                lines = []
-                for row in adc:
-                    if np.isfinite(row).all():
-                        values: tuple[int, ...] | None = tuple(int(v) for v in row)
-                    else:
-                        values = None
-                    lines.append(encode(Sample(values, sent % (1 << 16) if counter else None)))
-                    sent += 1
-                link.write(b"".join(lines))
+                adc = to_adc(x, adc_gain, baseline, adc_bits)
+                link.write(encode_block(adc, sent if counter else None))
+                sent += len(adc)
             say(f"loop {loop + 1}: sent {sent} samples")
     except KeyboardInterrupt:
         pass

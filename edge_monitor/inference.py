@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import onnxruntime as ort
 
 from edge_monitor.contract import ModelContract
 from edge_monitor.errors import InputError, first_line
+from edge_monitor.stats import LatencyStats
 
 
 def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 1):
@@ -52,27 +52,6 @@ def aggregate_windows(probs: np.ndarray, how: str) -> np.ndarray:
     if how not in ("max", "mean"):
         raise InputError(f"unknown window aggregation {how!r}")
     return probs.max(axis=0) if how == "max" else probs.mean(axis=0)
-
-
-@dataclass(frozen=True)
-class LatencyStats:
-    runs: int
-    mean_ms: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def from_seconds(cls, seconds: list[float] | np.ndarray) -> LatencyStats:
-        ms = np.asarray(seconds, dtype=float) * 1e3
-        if ms.size == 0:
-            return cls(0, *(float("nan"),) * 5)
-        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        return cls(len(ms), float(ms.mean()), float(p50), float(p95), float(p99), float(ms.max()))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def time_interleaved(

@@ -16,7 +16,7 @@ import numpy as np
 from edge_monitor.alerts import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Event, Monitor, QualityEvent, WindowEvent
 from edge_monitor.quality import MESSAGES
-from edge_monitor.stats import CpuMeter, Percentiles, rss_mb
+from edge_monitor.stats import CpuMeter, LatencyStats, rss_mb
 from edge_monitor.ui import View
 
 Emit = Callable[[dict], None]
@@ -119,7 +119,7 @@ def make_view(
     rss, peak = rss_mb()
     seconds = (monitor.position - monitor.start) / monitor.fs
     wall = max(time.monotonic() - tracker.wall_start, 1e-6)
-    lat = Percentiles.of(monitor.latencies_ms())
+    lat = LatencyStats.from_ms(monitor.latencies_ms())
     active = [k for k in monitor.engine.active if k != "signal"]
     for w in monitor.windows:
         active += list(w.alerter.active)
@@ -138,7 +138,7 @@ def make_view(
         recent_beats="".join(tracker.beats),
         probs=tracker.probs,
         alerts=list(tracker.alerts)[-6:],
-        latency_ms=(lat.p50, lat.p95, lat.p99),
+        latency_ms=(lat.p50_ms, lat.p95_ms, lat.p99_ms),
         rss_mb=rss,
         peak_rss_mb=peak,
         cpu_percent=cpu.read(),
@@ -153,7 +153,7 @@ def make_view(
 
 def stats_line(monitor: Monitor, **extra) -> dict:
     """The periodic {"type": "stats"} line of `run` and `replay --no-ui`."""
-    lat = Percentiles.of(monitor.latencies_ms())
+    lat = LatencyStats.from_ms(monitor.latencies_ms())
     rss, peak = rss_mb()
     return {
         "type": "stats",
@@ -161,7 +161,7 @@ def stats_line(monitor: Monitor, **extra) -> dict:
         "samples": monitor.samples_seen,
         "heart_rate": monitor.heart_rate,
         "quality": monitor.signal_state,
-        "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "latency_ms": {"p50": lat.p50_ms, "p95": lat.p95_ms, "p99": lat.p99_ms},
         "rss_mb": round(rss, 1),
         "peak_rss_mb": round(peak, 1),
         **extra,
@@ -169,7 +169,7 @@ def stats_line(monitor: Monitor, **extra) -> dict:
 
 
 def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | None = None) -> dict:
-    lat = Percentiles.of(monitor.latencies_ms())
+    lat = LatencyStats.from_ms(monitor.latencies_ms())
     seconds = (monitor.position - monitor.start) / monitor.fs
     levels = dict(tracker.alert_levels)
     return {
@@ -182,7 +182,7 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "signal_seconds": round(seconds, 3),
         "wall_seconds": round(wall_s, 3),
         "realtime_factor": round(seconds / wall_s, 1) if wall_s > 0 else None,
-        "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "latency_ms": {"p50": lat.p50_ms, "p95": lat.p95_ms, "p99": lat.p99_ms},
         "peak_rss_mb": round(rss_mb()[1], 1),
         **(extra or {}),
     }

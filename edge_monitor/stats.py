@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +37,27 @@ class CpuMeter:
 
 
 @dataclass(frozen=True)
-class Percentiles:
-    p50: float
-    p95: float
-    p99: float
+class LatencyStats:
+    """Latency figures of a run of calls, in milliseconds (NaN when there were none)."""
+
+    runs: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
 
     @classmethod
-    def of(cls, values_ms: np.ndarray) -> Percentiles:
-        if len(values_ms) == 0:
-            return cls(float("nan"), float("nan"), float("nan"))
-        p = np.percentile(values_ms, [50, 95, 99])
-        return cls(float(p[0]), float(p[1]), float(p[2]))
+    def from_ms(cls, ms: list[float] | np.ndarray) -> LatencyStats:
+        ms = np.asarray(ms, dtype=float)
+        if ms.size == 0:
+            return cls(0, *(float("nan"),) * 5)
+        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+        return cls(len(ms), float(ms.mean()), float(p50), float(p95), float(p99), float(ms.max()))
+
+    @classmethod
+    def from_seconds(cls, seconds: list[float] | np.ndarray) -> LatencyStats:
+        return cls.from_ms(np.asarray(seconds, dtype=float) * 1e3)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

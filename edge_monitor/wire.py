@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -120,3 +122,22 @@ def _is_int(text: str) -> bool:
     t = text.strip()
     digits = t[1:] if t.startswith("-") else t
     return digits.isdigit() and len(digits) <= 10
+
+
+def to_adc(mv: np.ndarray, adc_gain: float, baseline: int, adc_bits: int) -> np.ndarray:
+    """Millivolts -> the counts a front end's ADC reports, clipped at its rails as the hardware
+    clips; NaN (no sample) stays NaN."""
+    top = 2**adc_bits - 1
+    return np.clip(np.round(np.asarray(mv, dtype=np.float64) * adc_gain + baseline), 0, top)
+
+
+def encode_block(adc: np.ndarray, first_counter: int | None = None) -> bytes:
+    """Many samples (rows of ADC counts; a row with NaN is leads-off) as the front end sends them,
+    with a 16-bit counter from `first_counter` when given."""
+    rows = np.asarray(adc, dtype=np.float64).reshape(len(adc), -1)
+    out = []
+    for i, row in enumerate(rows):
+        values = tuple(int(v) for v in row) if np.isfinite(row).all() else None
+        counter = None if first_counter is None else (first_counter + i) % (1 << 16)
+        out.append(encode(Sample(values, counter)))
+    return b"".join(out)
