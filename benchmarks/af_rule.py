@@ -68,10 +68,7 @@ def stream(bundle, record: Path) -> tuple[list[tuple], float]:
     monitor = Monitor([bundle], header.fs, [header.sig_name[channel]])
     log = EngineLog(monitor.engine)
     monitor.engine = log
-    step = int(4 * header.fs)
-    for a in range(0, len(x), step):
-        monitor.push(x[a : a + step])
-    monitor.finish()
+    monitor.stream(x, block_s=4.0)
     return log.calls, float(header.fs)
 
 

@@ -105,11 +105,7 @@ def reference_events(
 
 def monitor_events(monitor: Monitor, x: np.ndarray) -> list:
     """Every event of a whole record pushed in one-second blocks, as a serial source delivers."""
-    step = int(FS)
-    events = []
-    for a in range(0, len(x), step):
-        events += monitor.push(x[a : a + step])
-    return events + monitor.finish()
+    return monitor.stream(x, block_s=1.0)
 
 
 def justified(sample: int, spans: list[tuple[int, int]]) -> bool:

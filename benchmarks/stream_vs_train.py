@@ -29,12 +29,7 @@ from trainer.metrics import MISSED, beat_statistics, match_beats
 def stream_record(bundle, path: Path) -> tuple[np.ndarray, list[str]]:
     rec = wfdb.rdrecord(str(path))
     monitor = Monitor([bundle], float(rec.fs), list(rec.sig_name))
-    beats = []
-    x = rec.p_signal
-    step = int(rec.fs)
-    for a in range(0, len(x), step):
-        beats += [e for e in monitor.push(x[a : a + step]) if isinstance(e, BeatEvent)]
-    beats += [e for e in monitor.finish() if isinstance(e, BeatEvent)]
+    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
     return np.array([b.sample for b in beats]), [b.label for b in beats]
 
 

@@ -28,6 +28,7 @@ from edge_monitor.errors import DataNotFoundError, InputError, first_line
 
 CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
+V1_BEAT_TASKS = ("arrhythmia",)  # version 1 named the input by the task: this one fed beats
 ACTIVATIONS = ("softmax", "sigmoid")  # one class per input / independent labels
 AGGREGATES = ("mean", "max")
 MAX_FS = 2000.0
@@ -225,7 +226,7 @@ def _from_v1(values: dict, where: str) -> dict:
     if task not in ("diagnostic", "arrhythmia"):
         raise InputError(f"{where}: version-1 contract names an unknown task {task!r}")
     # version 1 said what the input was by the task's name: the beat task was the arrhythmia one
-    beats = task == "arrhythmia"
+    beats = task in V1_BEAT_TASKS
     parts = parts_from_preprocessing(values["preprocessing"], beats, f"{where} preprocessing")
     rest = {k: v for k, v in values.items() if k not in ("preprocessing", "version")}
     return {**rest, **parts, "version": CONTRACT_VERSION}

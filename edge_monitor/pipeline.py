@@ -213,6 +213,15 @@ class Monitor:
         self._model_ok[model] = valid
         return self.engine.on_model(all(self._model_ok.values()), sample)
 
+    def stream(self, x: np.ndarray, block_s: float = 1.0) -> list[Event]:
+        """Every event of a whole recording pushed in blocks, as a source would deliver it, and
+        finished (for benchmarks and tools that hold the record in memory)."""
+        step = max(1, int(round(block_s * self.fs)))
+        events: list[Event] = []
+        for a in range(0, len(x), step):
+            events += self.push(x[a : a + step])
+        return events + self.finish()
+
     def finish(self) -> list[Event]:
         events: list[Event] = []
         for stream in self.beats:
