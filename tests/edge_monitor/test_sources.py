@@ -1,4 +1,7 @@
-"""The serial source against a real socket:// port whose server goes away and comes back."""
+"""The serial source against a real socket:// port whose server goes away and comes back.
+
+The server sends only once the source says it has opened the port, and the test waits for the
+source's own state with deadlines generous enough for a busy machine: no timer is raced."""
 
 import socket
 import threading
@@ -18,14 +21,21 @@ class LineServer:
         self.sock.listen(1)
         self.port = self.sock.getsockname()[1]
 
-    def serve_once(self, payload: bytes) -> threading.Thread:
+    def serve_once(self, payload: bytes, opened, hang_up: threading.Event) -> threading.Thread:
+        """Accept one connection; send `payload` once `opened()` says the source has opened the
+        port; hang up when told to."""
+
         def run():
             conn, _ = self.sock.accept()
             # pyserial empties the input buffer while it opens a port: bytes that arrive before
             # the open completes are discarded by design, so a test front end waits for it
-            time.sleep(0.2)
+            end = time.monotonic() + DEADLINE_S
+            while not opened() and time.monotonic() < end:
+                time.sleep(0.01)
             conn.sendall(payload)
-            time.sleep(0.1)
+            # a hang-up ends the read that was gathering these bytes with an error (pyserial
+            # drops what it had gathered): the front end stays until the source took them
+            hang_up.wait(DEADLINE_S)
             conn.close()
 
         t = threading.Thread(target=run, daemon=True)
@@ -36,7 +46,10 @@ class LineServer:
         self.sock.close()
 
 
-def poll_until(source: SerialSource, want: int, timeout_s: float = 5.0) -> list[Sample]:
+DEADLINE_S = 60.0  # for a state that takes milliseconds on a quiet machine
+
+
+def poll_until(source: SerialSource, want: int, timeout_s: float = DEADLINE_S) -> list[Sample]:
     got: list[Sample] = []
     end = time.monotonic() + timeout_s
     while len(got) < want and time.monotonic() < end:
@@ -53,17 +66,21 @@ def test_unplug_and_replug_loses_nothing_that_was_sent_and_never_raises():
     server = LineServer()
     decoder = LineDecoder(n_channels=1, counter=True)
     source = SerialSource(f"socket://127.0.0.1:{server.port}", decoder, backoff_s=(0.05, 0.2))
-    server.serve_once(lines(range(0, 50)))
+    hang_up = threading.Event()
+    server.serve_once(lines(range(0, 50)), lambda: source.connects >= 1, hang_up)
     first = poll_until(source, 50)
+    hang_up.set()
     assert [s.counter for s in first] == list(range(50))
     # the server hung up: the source notices, reports it, and keeps polling without raising
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + DEADLINE_S
     while source.state == CONNECTED and time.monotonic() < deadline:
         source.poll()
         time.sleep(0.01)
     assert source.state == RECONNECTING and source.disconnects == 1
-    server.serve_once(lines(range(50, 100)))
+    hang_up = threading.Event()
+    server.serve_once(lines(range(50, 100)), lambda: source.connects >= 2, hang_up)
     second = poll_until(source, 50)
+    hang_up.set()
     assert [s.counter for s in second] == list(range(50, 100))
     assert source.connects == 2
     source.close()

@@ -94,6 +94,8 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
         str(tiny_ptbxl),
         "--epochs",
         "2",
+        "--threads",
+        "1",
         "--out",
         str(out),
     )
@@ -122,6 +124,8 @@ def test_prune_fine_tunes_and_scores_a_narrower_model(tiny_ptbxl, tmp_path):
         "--data-dir",
         str(tiny_ptbxl),
         "--epochs",
+        "1",
+        "--threads",
         "1",
         "--out",
         str(tmp_path / "run"),

@@ -5,7 +5,6 @@ here expects one verdict from real numerics: the gate's outcomes are forced with
 allowed drop no model can meet, or one no model can miss."""
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -13,38 +12,11 @@ from typer.testing import CliRunner
 
 from edge_monitor.bundle import load_bundle
 from edge_monitor.contract import read_contract
+from tests.trainer.conftest import ONE_THREAD, gate_profile
 from trainer.cli import app
 from trainer.metrics import record_bootstrap_f1
 
 pytestmark = pytest.mark.slow
-
-
-def gate_profile(folder: Path, max_drop: float) -> Path:
-    """The host profile as a TOML file with both int8 limits set to `max_drop` and room in every
-    other budget: -2 refuses every int8 model (a score loss is at least -1), 1 passes every one
-    (a loss is at most 1; an undefined one, nan, passes as in trainer.quantize.gate)."""
-    from importlib import resources
-
-    text = resources.files("device_profiles").joinpath("host.toml").read_text()
-    for key, value in (
-        ("max_int8_auc_drop", max_drop),
-        ("max_int8_f1_drop", max_drop),
-        ("latency_p95_ms", 1e6),
-        ("peak_rss_mb", 1e6),
-    ):
-        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
-        assert n == 1, key
-    text, n = re.subn(
-        r"(?m)^model_kb = .*$", "model_kb = { arrhythmia = 1e6, diagnostic = 1e6 }", text
-    )
-    assert n == 1
-    # one calibration method: these runs test the gate's verdict, not the method's choice
-    text, n = re.subn(r"(?m)^calibration_methods = .*$", 'calibration_methods = ["minmax"]', text)
-    assert n == 1
-    text = re.sub(r"(?m)^name = .*$", f'name = "gate{max_drop:+g}"', text)
-    path = folder / f"gate{max_drop:+g}.toml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +28,9 @@ def given_student(tiny_mitdb, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("given")
     beats = load_task("arrhythmia", tiny_mitdb, cache_dir=root / "cache")
-    cfg = TrainConfig(task="arrhythmia", model="student", epochs=1, batch_size=32)
+    cfg = TrainConfig(
+        task="arrhythmia", model="student", epochs=1, batch_size=32, threads=ONE_THREAD
+    )
     fit(cfg, beats, root / "s" / "model.pt", show_progress=False)
     return root / "s" / "model.pt"
 
@@ -64,7 +38,7 @@ def given_student(tiny_mitdb, tmp_path_factory) -> Path:
 def quick_args(tiny_mitdb, given: Path, profile, out: Path, cache: Path) -> list[str]:
     args = ["compress", "--task", "arrhythmia", "--profile", str(profile)]
     args += ["--data-dir", str(tiny_mitdb), "--out", str(out), "--cache-dir", str(cache)]
-    args += ["--epochs", "1", "--prune-ratio", "0", "--latency-runs", "5"]
+    args += ["--epochs", "1", "--prune-ratio", "0", "--latency-runs", "5", "--threads", "1"]
     return [*args, "--teacher", str(given), "--student", str(given)]
 
 
@@ -78,33 +52,28 @@ def assert_refusal(gate: dict, model: str) -> None:
 
 
 def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_path):
+    """The whole chain: a teacher trained here, students per seed with and without it, noise
+    hardening, pruning, export, int8 of teacher and student, latency, manifest and report. The
+    profile passes every int8 model and leaves room in every budget, so the bundle is written
+    whatever this CPU's int8 kernels do (refusals: the tests below); one calibration method."""
     out = tmp_path / "bundle"
-    args = ["compress", "--task", "arrhythmia", "--profile", "host", "--data-dir", str(tiny_mitdb)]
-    args += ["--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--epochs", "2"]
-    args += ["--latency-runs", "20", "--prune-ratio", "0.5", "--student-seed", "0"]
-    args += ["--student-seed", "1", "--harden-noise-prob", "0.5", "--harden-epochs", "2"]
-    args += ["--noise-dir", str(nstdb_dir)]
+    profile = gate_profile(tmp_path, 1.0)
+    args = ["compress", "--task", "arrhythmia", "--profile", str(profile)]
+    args += ["--data-dir", str(tiny_mitdb), "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    args += ["--epochs", "2", "--threads", "1", "--latency-runs", "20", "--prune-ratio", "0.5"]
+    args += ["--student-seed", "0", "--student-seed", "1"]
+    args += ["--harden-noise-prob", "0.5", "--harden-epochs", "2", "--noise-dir", str(nstdb_dir)]
     result = CliRunner().invoke(app, args)
-    # the tiny model may miss a budget; that must be a one-line refusal, with the bundle written;
-    # or the int8 gate refuses the student on this CPU's int8 numerics: a recorded refusal
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    stages = manifest["stages"]
+    assert all(check["ok"] for check in manifest["checks"].values()), manifest["checks"]
     teacher_gate = json.loads((out / "stages" / "teacher" / "quant.json").read_text())["gate"]
-    assert teacher_gate["model"] == "teacher int8"
-    if not teacher_gate["ok"]:  # recorded, and the chain went on to the student
-        assert_refusal(teacher_gate, "teacher int8")
-        assert "refused the teacher int8 model" in result.output
     student_gate = json.loads((out / "stages" / "final" / "quant.json").read_text())["gate"]
-    assert student_gate["model"] == "student int8"
-    if student_gate["ok"]:
-        manifest = json.loads((out / "manifest.json").read_text())
-        stages = manifest["stages"]
-    else:
-        assert_refusal(student_gate, "student int8")
-        assert result.exit_code == 1 and "refused the student int8 model" in result.output
-        assert not (out / "manifest.json").exists() and not (out / "model.onnx").exists()
-        manifest, stages = None, json.loads((out / "stages" / "stages.json").read_text())
-        assert stages["final-int8"]["gate"] == student_gate
+    assert (teacher_gate["model"], student_gate["model"]) == ("teacher int8", "student int8")
+    assert teacher_gate["ok"] and student_gate["ok"] and student_gate["limit"] == 1.0
+    assert stages["final-int8"]["gate"] == student_gate
     expected = {"teacher", "student-pruned", "teacher-int8"}
     expected |= {f"student-{v}-s{s}" for v in ("plain", "kd") for s in (0, 1)}
     assert expected | {"final-fp32", "final-int8"} <= set(stages)
@@ -122,8 +91,6 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     assert pruning["macs_after"] < pruning["macs_before"]
     assert [r["seed"] for r in stages["_ablation"]["rows"]] == [0, 1]
     assert sum(bool(s.get("selected")) for s in stages.values() if isinstance(s, dict)) == 1
-    if manifest is None:  # refused: no bundle to load
-        return
     assert manifest["latency"]["onnx_int8_1t"]["runs"] == 20
     bundle = load_bundle(out)
     assert bundle.contract == read_contract(out / "model.onnx")
@@ -163,7 +130,9 @@ def test_students_trained_with_noise_are_chosen_on_clean_and_noisy_validation(
     from trainer.train import fit, training_noise_for
 
     data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
-    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    cfg = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2, threads=ONE_THREAD
+    )
     cfg = TrainConfig(**{**cfg.to_dict(), "noise_prob": 0.5, "noise_dir": str(nstdb_dir)})
     ckpt = fit(cfg, data, tmp_path / "s" / "model.pt", show_progress=False)
     tracks = training_noise_for(cfg, data)
@@ -200,7 +169,7 @@ def test_compress_goes_on_with_a_given_student_and_refuses_a_foreign_one(
     )
     assert load_bundle(out).contract == read_contract(out / "model.onnx")
     records = load_task("diagnostic", tiny_ptbxl, cache_dir=cache)
-    diag = TrainConfig(task="diagnostic", model="tiny", epochs=1)
+    diag = TrainConfig(task="diagnostic", model="tiny", epochs=1, threads=ONE_THREAD)
     fit(diag, records, tmp_path / "d" / "model.pt", show_progress=False)
     args[args.index("--student") + 1] = str(tmp_path / "d" / "model.pt")
     result = CliRunner().invoke(app, args)

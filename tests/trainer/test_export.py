@@ -11,6 +11,7 @@ import pytest
 
 from edge_monitor.contract import PREFIX, ModelContract, read_contract
 from edge_monitor.errors import InputError
+from tests.trainer.conftest import ONE_THREAD
 from trainer.config import TrainConfig
 from trainer.export import export_checkpoint
 from trainer.tasks import load_task
@@ -25,7 +26,7 @@ def exported(tiny_mitdb, tiny_ptbxl, tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     for task, data_dir in (("arrhythmia", tiny_mitdb), ("diagnostic", tiny_ptbxl)):
         data = load_task(task, data_dir, cache_dir=root / "cache")
-        cfg = TrainConfig(task=task, model="tiny", epochs=1, batch_size=32)
+        cfg = TrainConfig(task=task, model="tiny", epochs=1, batch_size=32, threads=ONE_THREAD)
         fit(cfg, data, root / task / "model.pt", show_progress=False)
         result = export_checkpoint(
             root / task / "model.pt", root / task / "model.onnx", data_dir, data=data

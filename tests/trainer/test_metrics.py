@@ -33,10 +33,10 @@ def test_class_without_positives_is_skipped_not_fatal():
 
 def test_bootstrap_ci_brackets_the_estimate_and_narrows_with_data():
     y, p = scored(n=200)
-    lo, hi = bootstrap_ci(macro_auc, y, p, n_boot=300)
+    lo, hi = bootstrap_ci(macro_auc, y, p, n_boot=100)
     assert lo < macro_auc(y, p) < hi
     y2, p2 = scored(n=2000)
-    lo2, hi2 = bootstrap_ci(macro_auc, y2, p2, n_boot=300)
+    lo2, hi2 = bootstrap_ci(macro_auc, y2, p2, n_boot=100)
     assert hi2 - lo2 < hi - lo
 
 
@@ -44,10 +44,10 @@ def test_paired_bootstrap_separates_a_real_gap_from_noise():
     y, good = scored(noise=0.5, seed=1)
     rng = np.random.default_rng(2)
     worse = good + 2.0 * rng.normal(size=good.shape)
-    real = paired_bootstrap(macro_auc, y, good, worse, n_boot=300)
+    real = paired_bootstrap(macro_auc, y, good, worse, n_boot=100)
     assert real["diff"] > 0 and not real["within_noise"]
     same = paired_bootstrap(
-        macro_auc, y, good, good + 1e-9 * rng.normal(size=good.shape), n_boot=300
+        macro_auc, y, good, good + 1e-9 * rng.normal(size=good.shape), n_boot=100
     )
     assert same["within_noise"]
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from edge_monitor.errors import DataNotFoundError
+from tests.trainer.conftest import ONE_THREAD
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_checkpoint
@@ -26,6 +27,7 @@ def test_arrhythmia_training_learns_and_round_trips(tiny_mitdb, tmp_path):
         batch_size=32,
         lr=1e-2,
         majority_keep=0.5,
+        threads=ONE_THREAD,
     )
     ckpt = fit(cfg, data, tmp_path / "run" / "model.pt", show_progress=False)
     losses = [h["train_loss"] for h in ckpt["history"]]
@@ -47,7 +49,9 @@ def test_arrhythmia_training_learns_and_round_trips(tiny_mitdb, tmp_path):
 
 def test_diagnostic_training_is_reproducible_with_a_seed(tiny_ptbxl, tmp_path):
     data = load_task("diagnostic", tiny_ptbxl, cache_dir=tmp_path / "c")
-    cfg = TrainConfig(task="diagnostic", model="tiny", epochs=3, batch_size=16, lr=1e-2)
+    cfg = TrainConfig(
+        task="diagnostic", model="tiny", epochs=3, batch_size=16, lr=1e-2, threads=ONE_THREAD
+    )
     a = fit(cfg, data, tmp_path / "a.pt", show_progress=False)
     b = fit(cfg, data, tmp_path / "b.pt", show_progress=False)
     assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
@@ -59,7 +63,9 @@ def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tiny_
     from trainer.checkpoint import load_checkpoint
 
     data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
-    base = TrainConfig(task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2)
+    base = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2, threads=ONE_THREAD
+    )
     fit(base, data, tmp_path / "teacher.pt", show_progress=False)
     teacher = load_checkpoint(tmp_path / "teacher.pt")
     plain = fit(base, data, tmp_path / "plain.pt", show_progress=False)
@@ -84,7 +90,7 @@ def test_a_teacher_for_another_task_is_refused(tiny_mitdb, tiny_ptbxl, tmp_path)
 
     beats = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
     fit(
-        TrainConfig(task="arrhythmia", model="tiny", epochs=1),
+        TrainConfig(task="arrhythmia", model="tiny", epochs=1, threads=ONE_THREAD),
         beats,
         tmp_path / "t.pt",
         show_progress=False,
@@ -92,7 +98,7 @@ def test_a_teacher_for_another_task_is_refused(tiny_mitdb, tiny_ptbxl, tmp_path)
     records = load_task("diagnostic", tiny_ptbxl, cache_dir=tmp_path / "c")
     with pytest.raises(InputError, match="teacher was trained for arrhythmia"):
         fit(
-            TrainConfig(task="diagnostic", model="tiny", epochs=1),
+            TrainConfig(task="diagnostic", model="tiny", epochs=1, threads=ONE_THREAD),
             records,
             tmp_path / "s.pt",
             show_progress=False,
@@ -104,7 +110,9 @@ def test_training_with_recorded_noise_changes_the_run_and_is_recorded(
     tiny_mitdb, nstdb_dir, tmp_path
 ):
     data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
-    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    cfg = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2, threads=ONE_THREAD
+    )
     plain = fit(cfg, data, tmp_path / "plain" / "model.pt", show_progress=False)
     noisy_cfg = replace(cfg, noise_prob=1.0, noise_snr_min_db=6.0, noise_dir=str(nstdb_dir))
     noisy = fit(noisy_cfg, data, tmp_path / "noisy" / "model.pt", show_progress=False)
@@ -117,7 +125,9 @@ def test_training_with_recorded_noise_changes_the_run_and_is_recorded(
 
 def test_fine_tuning_with_frozen_batchnorm_keeps_its_statistics(tiny_mitdb, tmp_path):
     data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
-    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2)
+    cfg = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=2, batch_size=32, lr=1e-2, threads=ONE_THREAD
+    )
     fit(cfg, data, tmp_path / "base" / "model.pt", show_progress=False)
 
     def statistics(model):
@@ -143,7 +153,9 @@ def test_an_anchor_keeps_the_answers_on_clean_beats_while_learning_noise(
     from trainer.train import predict
 
     data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
-    cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2)
+    cfg = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=3, batch_size=32, lr=1e-2, threads=ONE_THREAD
+    )
     fit(cfg, data, tmp_path / "base" / "model.pt", show_progress=False)
     base_probs = predict(load_checkpoint(tmp_path / "base" / "model.pt")[0], data.train, cfg.task)
     noisy = replace(cfg, noise_prob=1.0, noise_snr_min_db=0.0, noise_snr_max_db=6.0)
