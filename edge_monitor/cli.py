@@ -290,6 +290,17 @@ def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
 
     names = list(read_header(_record_path(record)).sig_name)
     _check_channel(channel, names, [], str(record))
+    if channel is None and len(names) > len(s.sig_name) == 1:
+        # a one-lead board sends one value a line: the record's other leads would make every
+        # line garbage to the monitor
+        from edge_monitor.pipeline import find_channel
+
+        channel = find_channel(names, s.sig_name[0]) or 0
+        err_console.print(
+            f"the profile's front end has one lead ({s.sig_name[0]}): sending channel {channel} "
+            f"({names[channel]}) of the record's {len(names)} (--channel to choose)",
+            highlight=False,
+        )
     return play(
         record,
         port,

@@ -140,3 +140,36 @@ def test_a_counter_reset_invents_no_time_and_two_monitors_record_apart(tmp_path,
     expected = np.round(ecg[: 8 * FS] * 200) / 200
     assert np.allclose(ra, expected, atol=0.006) and np.allclose(rb, -expected, atol=0.006)
     assert len(os.listdir(folder)) == 6  # .dat, .hea and .alerts.jsonl each: no shared record
+
+
+def test_emulate_sends_a_one_lead_board_one_lead_of_a_two_lead_record(tmp_path):
+    """The rpi4 board has one lead: the record's MLII goes out, one value a line, so that a
+    monitor on the same profile decodes every line (sending both leads made all garbage)."""
+    from tests.conftest import MITDB, need
+
+    rec = wfdb.rdrecord(str(need(MITDB) / "100"), sampto=360 * 180)  # MLII and V5
+    wfdb.wrsamp(
+        "two",
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        p_signal=rec.p_signal,
+        fmt=["16", "16"],
+        write_dir=str(tmp_path),
+    )
+    plug = Plug(tmp_path / "ttyEMU")
+    plug.plug()
+    cmd = [sys.executable, "-m", "edge_monitor", "emulate", str(tmp_path / "two"), "--port"]
+    cmd += [str(plug.link), "--profile", "rpi4", "--speed", "0", "--counter"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = b""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        got += plug.drain()
+        time.sleep(0.01)
+    got += plug.drain()
+    err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert "sending channel 0 (MLII)" in err
+    lines = got.decode().splitlines()
+    assert len(lines) > 40_000 and all(line.count(",") == 1 for line in lines)
