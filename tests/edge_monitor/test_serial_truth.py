@@ -37,9 +37,21 @@ class Monitor:
             self._queue.put(json.loads(line))
         self._queue.put(None)
 
-    def wait_for(self, match, deadline_s=60.0) -> dict:
+    def mark(self) -> int:
+        """Where the lines read so far end: wait_for(since=mark) sees only what comes later."""
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return len(self.lines)
+            if event is None:
+                self._queue.put(None)
+                return len(self.lines)
+            self.lines.append(event)
+
+    def wait_for(self, match, deadline_s=60.0, since: int = 0) -> dict:
         end = time.monotonic() + deadline_s
-        for seen in self.lines:
+        for seen in self.lines[since:]:
             if match(seen):
                 return seen
         while time.monotonic() < end:
@@ -92,8 +104,9 @@ def test_a_stalled_board_shows_no_signal_and_the_recording_keeps_true_time(tmp_p
     lines = [line.split(b",")[-1] for line in adc_lines(ecg[: 6 * FS], 0)]  # no counter
     t0 = time.monotonic()
     send_paced(plug, lines[: 3 * FS])
-    mon.wait_for(status("stalled"))
-    mon.wait_for(lambda e: e["type"] == "alert" and e["label"] == "no_signal")
+    since = mon.mark()  # a stall before the first sample is not the one under test
+    mon.wait_for(status("stalled"), since=since)
+    mon.wait_for(lambda e: e["type"] == "alert" and e["label"] == "no_signal", since=since)
     time.sleep(max(0.0, t0 + 7.0 - time.monotonic()))  # the hang lasts until 7 s in
     send_paced(plug, lines[3 * FS :])
     wall = time.monotonic() - t0
@@ -127,8 +140,12 @@ def test_a_counter_reset_invents_no_time_and_two_monitors_record_apart(tmp_path,
         plugs[0].send(b"".join(a[k : k + FS // 2]))
         plugs[1].send(b"".join(b[k : k + FS // 2]))
         time.sleep(0.12)
-    for m in mons:
-        m.wait_for(status("stalled"))  # everything sent was read
+    for m, sent in zip(mons, (a, b), strict=True):  # silent once every line sent was read
+        m.wait_for(
+            lambda e, n=len(sent): (
+                e["type"] == "alert" and e["label"] == "no_signal" and e["sample"] >= n
+            )
+        )
     results = [m.stop() for m in mons]
     for m in mons:
         assert m.proc.returncode == 130
