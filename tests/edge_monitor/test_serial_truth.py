@@ -74,6 +74,11 @@ class Monitor:
         return summary, err
 
 
+def past_the_end(n: int):
+    """The no-signal event of a stall after the n-th sample: all n were read."""
+    return lambda e: e["type"] == "alert" and e["label"] == "no_signal" and e["sample"] >= n
+
+
 def status(state):
     return lambda e: e["type"] == "status" and e["state"] == state
 
@@ -141,11 +146,7 @@ def test_a_counter_reset_invents_no_time_and_two_monitors_record_apart(tmp_path,
         plugs[1].send(b"".join(b[k : k + FS // 2]))
         time.sleep(0.12)
     for m, sent in zip(mons, (a, b), strict=True):  # silent once every line sent was read
-        m.wait_for(
-            lambda e, n=len(sent): (
-                e["type"] == "alert" and e["label"] == "no_signal" and e["sample"] >= n
-            )
-        )
+        m.wait_for(past_the_end(len(sent)))
     results = [m.stop() for m in mons]
     for m in mons:
         assert m.proc.returncode == 130
