@@ -28,7 +28,8 @@ from edge_monitor.errors import DataNotFoundError, InputError, first_line
 
 CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
-V1_BEAT_TASKS = ("arrhythmia",)  # version 1 named the input by the task: this one fed beats
+V1_TASKS = ("diagnostic", "arrhythmia")  # version 1 named the input by the task...
+V1_BEAT_TASKS = ("arrhythmia",)  # ...and this one fed beats
 ACTIVATIONS = ("softmax", "sigmoid")  # one class per input / independent labels
 AGGREGATES = ("mean", "max")
 MAX_FS = 2000.0
@@ -223,7 +224,7 @@ def _from_v1(values: dict, where: str) -> dict:
     known |= {"thresholds", "provenance", "version"}
     _keys(values, known, known - {"thresholds", "provenance", "version"}, where)
     task = values["task"]
-    if task not in ("diagnostic", "arrhythmia"):
+    if task not in V1_TASKS:
         raise InputError(f"{where}: version-1 contract names an unknown task {task!r}")
     # version 1 said what the input was by the task's name: the beat task was the arrhythmia one
     beats = task in V1_BEAT_TASKS

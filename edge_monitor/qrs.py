@@ -17,6 +17,42 @@ from edge_monitor.dsp import StreamFilter
 from edge_monitor.iir import FirFilter, butter_sos, running_max
 
 
+@dataclass(frozen=True)
+class QRSConfig:
+    """The detector's settings, named (Pan & Tompkins 1985 unless said). Times in seconds."""
+
+    band_hz: tuple[float, float] = (5.0, 15.0)  # the QRS band
+    integration_s: float = 0.150  # moving-window integration of the squared slope
+    lookahead_s: float = 0.15  # a candidate is the energy's maximum within +- this
+    learn_s: float = 2.0  # thresholds learnt from the first seconds
+    qrs_span_s: float = 0.20  # how far back from the energy peak the R wave lies
+    refractory_s: float = 0.20
+    twave_window_s: float = 0.36  # a candidate this soon after a QRS may be its T wave...
+    twave_slope_ratio: float = 0.5  # ...unless its slope is at least this share of the QRS's
+    threshold_share: float = 0.25  # threshold = noise level + this share of (signal - noise)
+    learning_rate: float = 0.125  # running signal / noise levels
+    signal_cap: float = 2.0  # one huge ectopic beat lifts the signal level at most this many times
+    searchback_rr: float = 1.66  # no beat for this many mean RR: search back...
+    searchback_share: float = 0.5  # ...for a candidate above this share of the threshold
+    silence_s: float = 3.0  # after this long without a beat the levels halve every second
+    min_qrs_mv: float = 0.02  # a QRS moves the QRS band at least this much (see QRSDetector)
+
+    def __post_init__(self) -> None:
+        low, high = self.band_hz
+        if not 0 < low < high:
+            raise ValueError(f"QRSConfig.band_hz {self.band_hz} is not a band")
+        for name in ("integration_s", "lookahead_s", "learn_s", "qrs_span_s", "refractory_s"):
+            if not 0 < getattr(self, name) <= 10:
+                raise ValueError(f"QRSConfig.{name} must lie in (0, 10] s")
+        shares = ("twave_slope_ratio", "threshold_share", "learning_rate", "searchback_share")
+        if not all(0 < getattr(self, name) <= 1 for name in shares):
+            raise ValueError(f"QRSConfig: {', '.join(shares)} must lie in (0, 1]")
+        if self.signal_cap < 1 or self.searchback_rr <= 1 or self.silence_s <= 0:
+            raise ValueError("QRSConfig: signal_cap >= 1, searchback_rr > 1, silence_s > 0")
+        if self.min_qrs_mv < 0 or self.twave_window_s < self.refractory_s:
+            raise ValueError("QRSConfig: min_qrs_mv >= 0 and twave_window_s >= refractory_s")
+
+
 @dataclass
 class _Candidate:
     index: int  # absolute sample index of the R peak estimate
@@ -29,27 +65,39 @@ class _Candidate:
 class QRSDetector:
     """Feed (samples,) chunks of one lead at `fs`; get the absolute indices of new R peaks back.
 
+    Steps: (1) band-pass the lead to the QRS band, differentiate, square, integrate over a
+    moving window; (2) candidates are the energy's local maxima within +- lookahead; (3) the first
+    `learn_s` set the signal and noise levels; (4) a candidate above the threshold (noise level +
+    a share of the gap) that moves the QRS band by `min_qrs_mv` is a QRS, unless it falls in the
+    refractory period, or in the T-wave window with a slope below half the last QRS's; (5) no beat
+    for 1.66 mean RR: search back for the best candidate above half the threshold; (6) after a long
+    silence the levels halve every second (a pause or a gain change).
+
     Decisions lag the signal by `lookahead_s` plus the integration window (about 0.3 s).
     Pan-Tompkins' thresholds are relative and decay through a long silence, so on a flat line they
     end up at the filters' rounding residue and "find" it; a QRS must also move the 5-15 Hz band
     by `min_qrs_mv` (the smallest beat the detector finds in MIT-BIH moves it by 0.055 mV).
+
+    Reference: J. Pan, W. J. Tompkins, "A real-time QRS detection algorithm", IEEE Trans. Biomed.
+    Eng. 32(3), 230-236 (1985).
+
+    Example: `QRSDetector(360.0)(x_mv)` -> the R peaks found in the chunk `x_mv`.
     """
 
-    def __init__(
-        self, fs: float, learn_s: float = 2.0, lookahead_s: float = 0.15, min_qrs_mv: float = 0.02
-    ) -> None:
+    def __init__(self, fs: float, config: QRSConfig | None = None) -> None:
+        c = self.config = config or QRSConfig()
         self.fs = float(fs)
-        self.min_qrs_mv = min_qrs_mv
-        sos = butter_sos(2, (5.0, min(15.0, 0.45 * fs)), "bandpass", fs)
+        self.min_qrs_mv = c.min_qrs_mv
+        sos = butter_sos(2, (c.band_hz[0], min(c.band_hz[1], 0.45 * fs)), "bandpass", fs)
         self._band = StreamFilter(sos, 1)
         self._deriv = FirFilter(np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0)
-        n_mwi = max(1, int(round(0.150 * fs)))
+        n_mwi = max(1, int(round(c.integration_s * fs)))
         self._mwi = FirFilter(np.ones(n_mwi) / n_mwi)
-        self._half = max(1, int(round(lookahead_s * fs)))
-        self._qrs_span = int(round(0.20 * fs))  # how far back from the energy peak the QRS lies
-        self._refractory = int(round(0.20 * fs))
-        self._twave_limit = int(round(0.36 * fs))
-        self._learn_end = int(round(learn_s * fs))
+        self._half = max(1, int(round(c.lookahead_s * fs)))
+        self._qrs_span = int(round(c.qrs_span_s * fs))
+        self._refractory = int(round(c.refractory_s * fs))
+        self._twave_limit = int(round(c.twave_window_s * fs))
+        self._learn_end = int(round(c.learn_s * fs))
         self._keep = int(round(3.0 * fs))
         # Rolling buffers of the band signal and the integrated energy, with absolute start index.
         self._band_buf = np.zeros(0)
@@ -69,7 +117,7 @@ class QRSDetector:
 
     @property
     def threshold(self) -> float:
-        return self.npki + 0.25 * (self.spki - self.npki)
+        return self.npki + self.config.threshold_share * (self.spki - self.npki)
 
     def __call__(self, chunk: np.ndarray) -> list[int]:
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
@@ -142,14 +190,16 @@ class QRSDetector:
             return found
         is_qrs = cand.energy > self.threshold and cand.amplitude >= self.min_qrs_mv
         if is_qrs and last is not None and cand.index - last.index < self._twave_limit:
-            is_qrs = cand.slope >= 0.5 * last.slope  # a T wave rises slowly
+            is_qrs = cand.slope >= self.config.twave_slope_ratio * last.slope  # T rises slowly
         if is_qrs:
             # A huge ectopic beat must not lift the threshold over the small beats after it.
-            capped = min(cand.energy, 2.0 * self.spki) if self.spki > 0 else cand.energy
-            self.spki = 0.125 * capped + 0.875 * self.spki
+            c = self.config
+            capped = min(cand.energy, c.signal_cap * self.spki) if self.spki > 0 else cand.energy
+            self.spki = c.learning_rate * capped + (1 - c.learning_rate) * self.spki
             found.append(self._accept(cand))
         else:
-            self.npki = 0.125 * cand.energy + 0.875 * self.npki
+            rate = self.config.learning_rate
+            self.npki = rate * cand.energy + (1 - rate) * self.npki
             self._noise_since_qrs.append(cand)
         return found
 
@@ -169,7 +219,8 @@ class QRSDetector:
         """
         found: list[int] = []
         while self._last_qrs is not None and self._rr:
-            due = self._last_qrs.index + int(1.66 * sum(self._rr) / len(self._rr))
+            span = self.config.searchback_rr * sum(self._rr) / len(self._rr)
+            due = self._last_qrs.index + int(span)
             if now < due:
                 return found
             beat = self._search_back(due)
@@ -178,7 +229,8 @@ class QRSDetector:
             found.append(beat)
         if self._last_qrs is not None:
             # Long silence (a pause or a gain change): let the thresholds come down to the signal.
-            self._next_decay = max(self._next_decay, self._last_qrs.index + int(3.0 * self.fs))
+            silence = int(self.config.silence_s * self.fs)
+            self._next_decay = max(self._next_decay, self._last_qrs.index + silence)
             while now >= self._next_decay:
                 self.spki *= 0.5
                 self.npki *= 0.5
@@ -192,7 +244,7 @@ class QRSDetector:
             c
             for c in self._noise_since_qrs
             if c.index - self._last_qrs.index >= self._refractory
-            and c.energy > 0.5 * self.threshold
+            and c.energy > self.config.searchback_share * self.threshold
             and c.amplitude >= self.min_qrs_mv
             and c.energy_index < due
         ]

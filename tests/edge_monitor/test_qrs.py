@@ -62,3 +62,12 @@ def test_detector_recovers_after_a_flat_start_and_a_dropout(mitdb_dir):
     assert len(first_half) >= 20  # about 75 bpm over 18 s
     assert len(second_half) >= 15
     assert not np.any((det > 360 * 25.5) & (det < 360 * 30))  # nothing invented in the gap
+
+
+def test_the_detector_configuration_is_named_and_validated():
+    from edge_monitor.qrs import QRSConfig
+
+    for bad in ({"band_hz": (15.0, 5.0)}, {"refractory_s": 0.0}, {"learning_rate": 2.0}):
+        with pytest.raises(ValueError):
+            QRSConfig(**bad)
+    assert QRSDetector(360.0, QRSConfig(min_qrs_mv=0.05)).min_qrs_mv == 0.05
