@@ -72,7 +72,7 @@ def main() -> None:
             block = assembler.assemble(decoder.feed(encode_block(adc.reshape(-1, 1), sent)))
             sent += len(adc)
             recorder.write_adc(block.adc)
-            for ev in monitor.push(block.mv, block.leads_off, block.missing):
+            for ev in monitor.push(block.mv, block.leads_off, block.missing, block.bad):
                 if getattr(ev, "level", None):
                     recorder.write_alert(ev.to_json())
                     alerts += 1

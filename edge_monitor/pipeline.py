@@ -21,6 +21,7 @@ from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
+    BAD_VALUES,
     GOOD,
     NO_SIGNAL,
     QualitySpec,
@@ -115,7 +116,12 @@ class Monitor:
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
         self.stalled = False  # the source says nothing arrives (a stalled or unplugged link)
-        self._missing: deque[tuple[int, int]] = deque(maxlen=256)  # runs of rows never received
+        # runs of rows (source numbering) that never arrived, or arrived with values outside the
+        # ADC's range: a segment made mostly of them says so, rather than "leads off"
+        self._runs: dict[str, deque[tuple[int, int]]] = {
+            NO_SIGNAL: deque(maxlen=256),
+            BAD_VALUES: deque(maxlen=256),
+        }
         self._model_ok: dict[str, bool] = {}
 
     @property
@@ -148,19 +154,22 @@ class Monitor:
         x: np.ndarray,
         leads_off: np.ndarray | None = None,
         missing: np.ndarray | None = None,
+        bad: np.ndarray | None = None,
     ) -> list[Event]:
         """`leads_off`: the front end flagged these rows; `missing`: nothing arrived for them
-        (lost on the link, or a stall): both hold the last value for the filters, and a
-        segment made mostly of missing rows reads `no_signal` rather than leads off."""
+        (lost on the link, or a stall); `bad`: values outside the ADC's range arrived. All
+        three hold the last value for the filters; a segment made mostly of missing rows reads
+        `no_signal`, of bad ones `bad_values`, rather than leads off."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels)
         n = len(x)
         if n == 0:
             return []
         off = np.zeros(n, bool) if leads_off is None else np.asarray(leads_off, bool).reshape(-1)
-        if missing is not None:
-            gone = np.asarray(missing, bool).reshape(-1)
-            off = off | gone
-            self._note_missing(gone)
+        for state, mask in ((NO_SIGNAL, missing), (BAD_VALUES, bad)):
+            if mask is not None:
+                rows = np.asarray(mask, bool).reshape(-1)
+                off = off | rows
+                self._note_runs(self._runs[state], rows)
         off = off | ~np.isfinite(x).all(axis=1)
         x = self._fill(x, off)
         self.samples_seen += n
@@ -170,8 +179,7 @@ class Monitor:
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw)]
         for seg in self.quality.push(raw, filtered, off, peaks):
-            if not seg.ok and self._missing_share(seg) >= self.quality.spec.leads_off_share:
-                seg = dataclasses.replace(seg, state=NO_SIGNAL)
+            seg = self._relabel(seg)
             events.append(QualityEvent(seg))
             if not seg.ok:
                 self._bad_until = seg.end
@@ -192,21 +200,26 @@ class Monitor:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)
         return events
 
-    def _note_missing(self, gone: np.ndarray) -> None:
-        """Keep the runs of missing rows (source numbering) for the quality relabelling."""
-        if not gone.any():
+    def _note_runs(self, runs: deque[tuple[int, int]], rows: np.ndarray) -> None:
+        """Keep the runs of flagged rows (source numbering) for the quality relabelling."""
+        if not rows.any():
             return
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], gone.astype(np.int8), [0]])))
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], rows.astype(np.int8), [0]])))
         for a, b in zip(edges[::2], edges[1::2], strict=True):
             start, end = self.position + int(a), self.position + int(b)
-            if self._missing and self._missing[-1][1] == start:
-                start = self._missing.pop()[0]
-            self._missing.append((start, end))
+            if runs and runs[-1][1] == start:
+                start = runs.pop()[0]
+            runs.append((start, end))
 
-    def _missing_share(self, seg: SegmentQuality) -> float:
+    def _relabel(self, seg: SegmentQuality) -> SegmentQuality:
+        if seg.ok:
+            return seg
         span = max(seg.end - seg.start, 1)
-        overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in self._missing)
-        return overlap / span
+        for state, runs in self._runs.items():
+            overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in runs)
+            if overlap / span >= self.quality.spec.leads_off_share:
+                return dataclasses.replace(seg, state=state)
+        return seg
 
     def _model_answer(self, model: str, valid: bool, sample: int) -> list[AlertEvent]:
         """Every model must answer properly for the beat rules to run."""

@@ -48,6 +48,8 @@ GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturate
 # not a segment verdict: the front end sent nothing (a stalled or unplugged link, or rows filled
 # for samples lost on the way); the monitor and the alert engine treat it as any bad state
 NO_SIGNAL = "no_signal"
+# values outside the front end's ADC range arrive (a wrong baud rate, a board's debug prints)
+BAD_VALUES = "bad_values"
 # the beat or window model returned NaN / inf / out-of-range probabilities: no label is trusted
 MODEL_INVALID = "model_invalid"
 MESSAGES = {
@@ -57,6 +59,7 @@ MESSAGES = {
     SATURATED: "signal at the ADC rail: check the electrodes (amplifier saturated)",
     NOISY: "too noisy to analyse: keep still, check electrode contact",
     NO_SIGNAL: "no signal from the front end: check the cable and the board",
+    BAD_VALUES: "values outside the ADC's range: check the baud rate and the board's output",
     MODEL_INVALID: "model output invalid: rhythm not assessed",
 }
 

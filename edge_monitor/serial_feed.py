@@ -39,7 +39,8 @@ class Block:
     mv: np.ndarray  # (samples, channels), NaN where nothing valid arrived
     adc: np.ndarray  # (samples, channels) int, INVALID where nothing valid arrived
     leads_off: np.ndarray  # (samples,) bool: the front end said leads off (`!`)
-    missing: np.ndarray  # (samples,) bool: nothing valid arrived (lost, stalled, out of range)
+    missing: np.ndarray  # (samples,) bool: nothing arrived (lost on the link, a stall)
+    bad: np.ndarray  # (samples,) bool: a value outside the ADC's range arrived
     filled: int  # rows inserted for lost or stalled time
 
 
@@ -104,12 +105,25 @@ class SampleAssembler:
         return now - self._last_time >= self.timing.stall_s
 
     def start(self, now: float) -> None:
-        """The link opened: silence is timed from here until the first sample."""
+        """The link opened: the recording's time starts here, and a silence before the first
+        sample is a stall like any other."""
         if self._last_time is None:
-            self._last_time = now
+            self._last_time = self._first_time = now
+
+    def close(self, now: float) -> Block:
+        """The rows of a silence still going on when monitoring stops (a stalled board, then
+        Ctrl-C): the recording ends at the stop, in true time."""
+        t = self.timing
+        if t is None or self._last_time is None or now - self._last_time < t.stall_s:
+            return self._block([], [], 0)
+        gap = int(round((now - self._last_time) * t.fs))
+        self.stats.stalls += 1
+        self.stats.stalled += gap
+        self._last_time = now
+        return self._block([None] * gap, [2] * gap, gap)
 
     def lag_s(self, now: float) -> float:
-        """How far the rows produced trail the wall clock since the first sample."""
+        """How far the rows produced trail the wall clock since the link opened."""
         if self.timing is None or self._first_time is None:
             return 0.0
         return max(0.0, now - self._first_time - self._rows / self.timing.fs)
@@ -118,12 +132,12 @@ class SampleAssembler:
         """`now` is the wall-clock time of the read (monotonic seconds); without it (replayed
         files, tests of the counter alone) counter gaps are believed up to half the modulo."""
         rows: list[tuple[int, ...] | None] = []
-        flags: list[int] = []  # 0 sample, 1 leads off, 2 missing
+        flags: list[int] = []  # 0 sample, 1 leads off, 2 missing, 3 out of the ADC's range
         if not samples:
             return self._block(rows, flags, 0)
         silence = 0.0 if now is None or self._last_time is None else now - self._last_time
         t = self.timing
-        stall_gap = t is not None and self._first_time is not None and silence >= t.stall_s
+        stall_gap = t is not None and self._last_time is not None and silence >= t.stall_s
         if stall_gap:
             self.stats.stalls += 1
         budget = self._budget(silence, now)
@@ -189,7 +203,7 @@ class SampleAssembler:
                 continue
             if len(r) != self.n_channels or not all(0 <= v <= self.top for v in r):
                 self.stats.out_of_range += 1
-                flag[i] = 2
+                flag[i] = 3
                 continue
             adc[i] = r
         mv = (adc - self.baseline) / self.adc_gain
@@ -197,4 +211,4 @@ class SampleAssembler:
         mv[bad] = np.nan
         adc[bad] = INVALID
         self._rows += n
-        return Block(mv, adc, flag == 1, flag == 2, filled)
+        return Block(mv, adc, flag == 1, flag == 2, flag == 3, filled)

@@ -124,7 +124,7 @@ class SerialSession:
             self.recorder.write_adc(block.adc)
             if not self.recorder.ok:
                 self._report_recording(self.recorder.error)
-        events = self.monitor.push(block.mv, block.leads_off, block.missing)
+        events = self.monitor.push(block.mv, block.leads_off, block.missing, block.bad)
         handle(events, self.out, self.tracker, not_quality)
         self.tracker.on_samples(np.nan_to_num(block.mv[:, self.monitor.lead]))
 
@@ -168,6 +168,10 @@ class SerialSession:
         return f"{self.recorder.name} ({self.recorder.samples:,} samples)"
 
     def close(self) -> None:
+        """A silence still going on is recorded up to now (true time), then all is closed."""
+        tail = self.assembler.close(self.clock())
+        if len(tail.adc):
+            self._take(tail)
         self.source.close()
         if self.recorder is not None:
             self.recorder.close()

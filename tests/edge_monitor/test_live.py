@@ -87,3 +87,20 @@ def test_two_recorders_in_one_second_get_two_records(tmp_path):
     assert a.name != b.name
     a.close()
     b.close()
+
+
+def test_values_outside_the_adc_range_read_as_bad_values_not_as_no_signal(bundles):
+    """A board printing one wrong value in five (a wrong baud rate, debug prints): the quality
+    says so, and not 'check the cable' (the data does arrive)."""
+    s, events, clock = session(bundles)
+    for k in range(8):  # 4 s, every fifth value past the 11-bit ADC's top
+        values = [99999 if i % 5 == 0 else 1024 + (300 if i % 360 == 0 else 0) for i in range(180)]
+        s.source._port.write(
+            b"".join(encode(Sample((v,), k * 180 + i)) for i, v in enumerate(values))
+        )
+        clock.now += 0.5
+        s.step()
+    labels = {e["label"] for e in events if e.get("level") == "inconclusive"}
+    assert "bad_values" in labels and "no_signal" not in labels
+    assert s.assembler.stats.out_of_range == 8 * 36
+    s.close()

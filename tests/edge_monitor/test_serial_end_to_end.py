@@ -75,6 +75,12 @@ class Plug:
         return got
 
 
+def nan_runs(x: np.ndarray) -> list[int]:
+    """Lengths of the runs of NaN (samples that never arrived) in a recorded lead."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.isnan(x).astype(np.int8), [0]])))
+    return [int(b - a) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def adc_lines(x_mv, start_counter, gain=200.0, baseline=1024):
     values = np.clip(np.round(x_mv * gain + baseline), 0, 2047).astype(int)
     return [encode(Sample((int(v),), (start_counter + i) % 65536)) for i, v in enumerate(values)]
@@ -191,12 +197,17 @@ def test_run_survives_garbage_drops_and_replugs_and_records_everything(tmp_path,
     # `out_at`) to its first after (between `back_at` and `read_again_at`), less the samples of
     # that first read (a quarter second)
     rec = wfdb.rdrecord(str(summary["recording"]))
-    stalled = summary["link"]["stalled"] / 360
+    x = rec.p_signal[:, 0]
+    valid = np.flatnonzero(np.isfinite(x))
+    # the silences before the first and after the last sample are kept as well (true time)
+    runs = nan_runs(x[valid[0] : valid[-1] + 1])
+    assert sorted(runs)[:-1] == [45]  # the counter's loss, and the outage (the longest run)
+    stalled = max(runs) / 360
     slack = 0.5  # a read ends up to 50 ms after its bytes leave the queue, then the clock is read
     assert back_at - out_at - quarter / 360 - slack <= stalled, summary["link"]
     assert stalled <= read_again_at - last_sent_at + slack, summary["link"]
     assert rec.sig_len == sent + 45 + summary["link"]["stalled"]
-    assert np.isnan(rec.p_signal[:, 0]).sum() == 45 + summary["link"]["stalled"]
+    assert np.isnan(x).sum() == 45 + summary["link"]["stalled"] and len(valid) == sent
 
 
 def test_emulate_writes_the_wire_format_at_the_front_end_rate(tmp_path, sample_record):
@@ -237,8 +248,10 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_sample_recorded(tmp_path, sample_r
     assert "Traceback" not in mon.err
     assert summary["wire"]["samples"] == len(lines) and summary["interrupted"] is True
     rec = wfdb.rdrecord(str(summary["recording"]))
-    assert rec.sig_len == len(lines)
-    assert np.allclose(rec.p_signal[:, 0], np.round(x[: len(lines)] * 200) / 200, atol=0.006)
+    got = rec.p_signal[:, 0]
+    assert rec.sig_len == len(lines) + summary["link"]["stalled"]  # silences kept as time
+    got = got[np.isfinite(got)]  # every sample received, in order, and nothing else
+    assert np.allclose(got, np.round(x[: len(lines)] * 200) / 200, atol=0.006)
 
 
 def test_duration_ends_a_run_by_itself_with_its_summary(tmp_path):

@@ -37,7 +37,7 @@ def test_values_outside_the_adc_range_are_bad_samples_never_clipped_or_overflowi
     values = [-5, 1024, 99999, 2147483648, 9999999999, -40000, 512, 0, 1023]
     block = asm.assemble([Sample((v,)) for v in values], now=0.0)
     assert block.adc[:, 0].tolist() == [INVALID] * 6 + [512, 0, 1023]
-    assert block.missing.tolist() == [True] * 6 + [False] * 3
+    assert block.bad.tolist() == [True] * 6 + [False] * 3 and not block.missing.any()
     assert asm.stats.out_of_range == 6
 
 
@@ -82,7 +82,7 @@ def test_a_stall_without_counter_becomes_invalid_rows_of_its_wall_clock_length()
     assert not asm.stalled(0.5) and asm.stalled(1.0)  # silent from the open: no signal
     asm.assemble([Sample((512,))] * 25, now=0.1)
     assert not asm.stalled(1.0) and asm.stalled(1.1)
-    assert abs(asm.lag_s(8.1) - (8.0 - 25 / FS)) < 1e-9  # only rows count: the lag grows
+    assert abs(asm.lag_s(8.1) - (8.1 - 25 / FS)) < 1e-9  # since the open: the lag grows
     block = asm.assemble([Sample((512,))] * 25, now=8.1)  # 8 s later the board speaks again
     assert block.missing.sum() == 8 * 250 - 25 and asm.stats.stalled == 8 * 250 - 25
     assert asm.lag_s(8.1) < 0.2  # true time again: the lag is back near 0
@@ -131,3 +131,14 @@ def test_any_bytes_at_any_pace_through_decoder_and_assembler_never_crash(pieces,
     t = asm.timing
     allowance = now * FS * (1 + t.rate_tolerance) + (len(pieces) + 1) * t.slack_s * FS
     assert asm.filled <= allowance
+
+
+def test_silence_before_the_first_sample_and_at_the_stop_is_recorded_as_time():
+    asm = assembler(stall_s=1.0)
+    asm.start(10.0)
+    block = asm.assemble([Sample((512,))] * 25, now=13.0)  # the board spoke 3 s after the open
+    assert block.missing[: 3 * 250 - 25].all() and len(block.adc) == 3 * 250
+    tail = asm.close(20.0)  # then hung for 7 s until Ctrl-C
+    assert len(tail.adc) == 7 * 250 and tail.missing.all() and asm.stats.stalls == 2
+    assert asm._rows == 10 * 250  # the open-to-stop wall time, in samples
+    assert len(asm.close(20.5).adc) == 0  # a short silence at the stop is no stall

@@ -121,10 +121,13 @@ def test_a_stalled_board_shows_no_signal_and_the_recording_keeps_true_time(tmp_p
     assert "Traceback" not in err
     assert summary["wire"]["samples"] == len(lines)
     rec = wfdb.rdrecord(summary["recording"])
-    invalid = int(np.isnan(rec.p_signal[:, 0]).sum())
-    assert invalid == summary["link"]["stalled"]
-    assert abs(invalid / FS - 4.0) < 0.7, summary["link"]  # the hang, in samples of true time
-    assert abs(rec.sig_len / FS - wall) < 0.7
+    x = rec.p_signal[:, 0]
+    valid = np.flatnonzero(np.isfinite(x))
+    assert len(valid) == len(lines) and rec.sig_len == len(lines) + summary["link"]["stalled"]
+    inside = x[valid[0] : valid[-1] + 1]  # silences before the first and after the last sample
+    hang = np.isnan(inside).sum()  # are the open-to-data and data-to-stop times, also kept
+    assert abs(hang / FS - 4.0) < 0.7, summary["link"]  # the hang, in samples of true time
+    assert abs(len(inside) / FS - wall) < 0.7
     assert summary["lag_s"] < 0.5
 
 
@@ -154,7 +157,9 @@ def test_a_counter_reset_invents_no_time_and_two_monitors_record_apart(tmp_path,
     assert sa["recording"] != sb["recording"]
     assert sa["link"]["resets"] == 1 and sa["link"]["lost"] == 0
     ra, rb = (wfdb.rdrecord(s["recording"]).p_signal[:, 0] for s in (sa, sb))
-    assert len(ra) == len(a) and len(rb) == len(b)
+    for r, s, sent in ((ra, sa, a), (rb, sb, b)):  # the silence until the stop is kept too
+        assert len(r) == len(sent) + s["link"]["stalled"] and np.isnan(r[len(sent) :]).all()
+    ra, rb = ra[: len(a)], rb[: len(b)]
     expected = np.round(ecg[: 8 * FS] * 200) / 200
     assert np.allclose(ra, expected, atol=0.006) and np.allclose(rb, -expected, atol=0.006)
     assert len(os.listdir(folder)) == 6  # .dat, .hea and .alerts.jsonl each: no shared record

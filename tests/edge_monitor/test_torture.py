@@ -110,7 +110,8 @@ class FrontEnd:
             seconds -= dt
             if samples and seconds <= 1e-9:
                 block = self.assembler.assemble(samples, self.now)
-                self.events += self.monitor.push(block.mv, block.leads_off, block.missing)
+                b = block
+                self.events += self.monitor.push(b.mv, b.leads_off, b.missing, b.bad)
                 samples = []
             stalled = self.assembler.stalled(self.now)
             self.events += self.monitor.on_stall(stalled)
