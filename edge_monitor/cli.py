@@ -203,7 +203,7 @@ def run(
     from edge_monitor.reporting import json_text
 
     with _lifecycle() as ended:
-        result = guarded(_run, **options)
+        result = guarded(_run, options)
         result["interrupted"] = ended.signum is not None
         if ui:
             _print_summary(result)
@@ -211,39 +211,25 @@ def run(
             print(json_text(result), flush=True)
 
 
-def _run(
-    *,
-    source: str | None,
-    profile: str,
-    model: list[Path] | None,
-    baud: int | None,
-    fs: float | None,
-    adc_gain: float | None,
-    baseline: int | None,
-    adc_bits: int | None,
-    leads: str | None,
-    counter: bool,
-    channel: int | None,
-    record: Path | None,
-    duration: float | None,
-    wait: bool,
-    ui: bool,
-) -> dict:
+def _run(options: dict) -> dict:
+    """`run`'s options (the command's own parameters, as typer checked them) -> the session."""
     from edge_monitor.profiles import load_profile
     from edge_monitor.reporting import json_lines
     from edge_monitor.serial_session import SerialSettings, open_session
 
-    prof = load_profile(profile)
+    o = options
+    prof = load_profile(o["profile"])
     s = prof.sensor
+    leads = o["leads"]
     settings = SerialSettings(
-        url=source or s.port,
-        baud=baud or s.baud,
-        fs=fs or s.fs,
-        adc_gain=adc_gain or s.adc_gain,
-        baseline=s.baseline if baseline is None else baseline,
-        adc_bits=adc_bits or s.adc_bits,
+        url=o["source"] or s.port,
+        baud=o["baud"] or s.baud,
+        fs=o["fs"] or s.fs,
+        adc_gain=o["adc_gain"] or s.adc_gain,
+        baseline=s.baseline if o["baseline"] is None else o["baseline"],
+        adc_bits=o["adc_bits"] or s.adc_bits,
         sig_name=[x.strip() for x in leads.split(",")] if leads else list(s.sig_name),
-        counter=counter,
+        counter=o["counter"],
         stall_s=s.stall_s,
     )
     top = 2**settings.adc_bits - 1
@@ -251,12 +237,14 @@ def _run(
         raise InputError(
             f"baseline {settings.baseline} is outside the {settings.adc_bits}-bit ADC's 0..{top}"
         )
-    bundles = _bundles(model, settings.sig_name, prof)
+    bundles = _bundles(o["model"], settings.sig_name, prof)
+    channel = o["channel"]
     _check_channel(channel, settings.sig_name, bundles, "the source")
-    threads = prof.runtime.threads
-    emit = None if ui else json_lines()
-    session = open_session(settings, bundles, threads, channel, emit, record, wait_for_port=wait)
-    return _loop(session, duration, emit, ui)
+    emit = None if o["ui"] else json_lines()
+    session = open_session(
+        settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"]
+    )
+    return _loop(session, o["duration"], emit, o["ui"])
 
 
 @app.command()

@@ -24,7 +24,7 @@ from typing import Any
 
 from edge_monitor.beats import BeatSpec
 from edge_monitor.dsp import FilterSpec
-from edge_monitor.errors import DataNotFoundError, InputError, first_line
+from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
 CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
@@ -140,7 +140,7 @@ def parts_from_preprocessing(pre: dict, beats: bool, where: str = "preprocessing
     """A trainer checkpoint's preprocessing dict (the version-1 layout) -> the typed parts of a
     contract: activation, filter, input. `beats`: one inference per beat (else windows)."""
     pre = _mapping(pre, where)
-    _keys(pre, _PREPROCESSING_KEYS, {"filter"}, where)
+    check_keys(pre, _PREPROCESSING_KEYS, where, optional=_PREPROCESSING_KEYS - {"filter"})
     filt = _dataclass(FilterSpec, pre["filter"], f"{where}.filter")
     common = {"normalization": str(pre.get("normalization", ""))}
     if beats:
@@ -222,7 +222,7 @@ def _from_v1(values: dict, where: str) -> dict:
     """Version 1: `preprocessing` held filter and geometry; the task named the activation."""
     known = {"task", "fs", "leads", "classes", "inputs", "output", "preprocessing"}
     known |= {"thresholds", "provenance", "version"}
-    _keys(values, known, known - {"thresholds", "provenance", "version"}, where)
+    check_keys(values, known, where, optional={"thresholds", "provenance", "version"})
     task = values["task"]
     if task not in V1_TASKS:
         raise InputError(f"{where}: version-1 contract names an unknown task {task!r}")
@@ -234,7 +234,7 @@ def _from_v1(values: dict, where: str) -> dict:
 
 
 def _build(values: dict, where: str) -> ModelContract:
-    _keys(values, _TOP, _TOP_REQUIRED, f"{where} contract")
+    check_keys(values, _TOP, f"{where} contract", optional=_TOP - _TOP_REQUIRED)
     filt = values["filter"]
     if not isinstance(filt, FilterSpec):
         filt = _dataclass(FilterSpec, filt, f"{where} filter")
@@ -266,7 +266,8 @@ def _input_from_dict(obj: Any, where: str) -> ModelInput:
     kind = obj.get("kind")
     if kind == "beats":
         body = {k: v for k, v in obj.items() if k != "kind"}
-        _keys(body, {f.name for f in fields(BeatInput)} - {"kind"}, {"lead", "beat"}, where)
+        known = {f.name for f in fields(BeatInput)} - {"kind"}
+        check_keys(body, known, where, optional=known - {"lead", "beat"})
         return BeatInput(
             lead=_text(body["lead"], f"{where}.lead"),
             beat=_dataclass(BeatSpec, body["beat"], f"{where}.beat"),
@@ -297,19 +298,12 @@ def _dataclass(cls, obj: Any, where: str, optional: frozenset[str] = frozenset()
     obj = _mapping(obj, where)
     names = {f.name for f in fields(cls)}
     required = names - optional
-    _keys(obj, names, required, where)
+    check_keys(obj, names, where, optional=names - required)
     for f in fields(cls):
         numeric = f.type in ("float", "int", float, int)
         if f.name in obj and numeric and not _is_number(obj[f.name]):
             raise InputError(f"{where}.{f.name} must be a number, not {obj[f.name]!r}")
     return cls(**obj)
-
-
-def _keys(obj: dict, known: set[str], required: set[str], where: str) -> None:
-    if unknown := set(obj) - known:
-        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    if missing := required - set(obj):
-        raise InputError(f"{where}: lacks {', '.join(sorted(missing))}")
 
 
 def _mapping(obj: Any, where: str) -> dict:

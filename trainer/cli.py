@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from edge_monitor.errors import EcgEdgeError
+from edge_monitor.cli_support import guarded
 
 # What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
 TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
@@ -58,21 +58,12 @@ CacheDir = Annotated[
 ]
 
 
-def run_guarded(fn, *args, **kwargs):
-    """Expected failures become one red line and exit code 1; bugs keep their traceback."""
-    try:
-        return fn(*args, **kwargs)
-    except EcgEdgeError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
 @data_app.command("info")
 def data_info(path: Path, cache_dir: CacheDir = None) -> None:
     """Counts per class and split of a PTB-XL or MIT-BIH folder."""
     from trainer.datasets.info import dataset_info
 
-    info = run_guarded(dataset_info, path, cache_dir)
+    info = guarded(dataset_info, path, cache_dir)
     table = Table(title=info["title"])
     table.add_column("split")
     for c in info["classes"]:
@@ -90,7 +81,7 @@ def data_download(name: str, to: Annotated[Path, typer.Option("--to")]) -> None:
     """Fetch ptbxl (100 Hz records) or mitdb from PhysioNet."""
     from trainer.datasets.download import download
 
-    console.print(f"downloaded to {run_guarded(download, name, to)}")
+    console.print(f"downloaded to {guarded(download, name, to)}")
 
 
 @app.command()
@@ -133,7 +124,7 @@ def train(
     """Train a model with early stopping on the validation split; writes OUT/model.pt."""
     from trainer.runs import train_run
 
-    summary = run_guarded(
+    summary = guarded(
         train_run,
         task=task,
         model=model,
@@ -178,7 +169,7 @@ def prune(
     """Remove channels from a trained ResNet by importance, fine-tune, and score it."""
     from trainer.runs import prune_run
 
-    lines = run_guarded(
+    lines = guarded(
         prune_run,
         checkpoint,
         ratio,
@@ -202,7 +193,7 @@ def export_cmd(
     """Export a checkpoint to ONNX with its contract; parity-checked on real validation inputs."""
     from trainer.export import export_checkpoint
 
-    r = run_guarded(export_checkpoint, checkpoint, out, data_dir, cache_dir)
+    r = guarded(export_checkpoint, checkpoint, out, data_dir, cache_dir)
     console.print(
         f"wrote {r['onnx']} ({r['bytes'] / 1024:.1f} KB); torch vs onnxruntime max "
         f"|diff| {r['parity_max_abs']:.1e} on {r['parity_inputs']} real inputs"
@@ -223,7 +214,7 @@ def quantize_cmd(
     from trainer.quantize import quantize_exported
 
     target = out or model.with_name(model.stem + "-int8.onnx")
-    r = run_guarded(quantize_exported, model, target, profile, data_dir, cache_dir)
+    r = guarded(quantize_exported, model, target, profile, data_dir, cache_dir)
     console.print(
         f"wrote {target} ({r['int8_bytes'] / 1024:.1f} KB, fp32 "
         f"{r['fp32_bytes'] / 1024:.1f} KB); calibration {r['calibration']}; test drop "
@@ -244,9 +235,7 @@ def evaluate_cmd(
     from trainer.evaluate import evaluate_checkpoint
     from trainer.runs import describe_metrics
 
-    result = run_guarded(
-        evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent, cache_dir
-    )
+    result = guarded(evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent, cache_dir)
     for line in describe_metrics(result):
         console.print(line, highlight=False)
 
@@ -310,7 +299,7 @@ def compress(
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     options = dict(locals())  # the parameters, named as CompressOptions names them
-    run_guarded(_compress, options, say=lambda line: console.print(line, highlight=False))
+    guarded(_compress, options, say=lambda line: console.print(line, highlight=False))
 
 
 def _compress(options: dict, say: Callable[[str], None]) -> dict:
@@ -335,4 +324,4 @@ def report(bundle: Path) -> None:
     """Regenerate a bundle's report.md and plots from its manifest.json."""
     from trainer.report import write_report
 
-    console.print(f"wrote {run_guarded(write_report, bundle)}")
+    console.print(f"wrote {guarded(write_report, bundle)}")

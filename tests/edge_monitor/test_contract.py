@@ -75,7 +75,11 @@ def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
         ("filter", lambda v: {**v, "order": 1000000}, "filter.order"),
         ("filter", lambda v: {**v, "low_hz": float("nan")}, "filter.low_hz"),
         ("filter", lambda v: {**v, "sharpness": 3}, "unknown keys sharpness"),
-        ("filter", lambda v: {k: x for k, x in v.items() if k != "high_hz"}, "lacks high_hz"),
+        (
+            "filter",
+            lambda v: {k: x for k, x in v.items() if k != "high_hz"},
+            "missing keys high_hz",
+        ),
         ("classes", lambda v: [], "classes"),
         ("classes", lambda v: ["N", "N", "V", "F"], "distinct"),
         ("input", lambda v: {**v, "beat": {**v["beat"], "before": 10**9}}, "beat.before"),
@@ -88,7 +92,7 @@ def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
         ("version", lambda v: 3, "version 3"),
         ("activation", lambda v: "relu", "activation"),
         ("thresholds", lambda v: [0.5, 0.5], "threshold count"),
-        ("output", lambda v: None, "lacks output"),
+        ("output", lambda v: None, "missing keys output"),
     ],
 )
 def test_a_beat_contract_out_of_its_ranges_is_refused_at_load(beat_meta, key, edit, words):
