@@ -32,9 +32,9 @@ class AlertSpec:
     vt_beats: int = 5  # ventricular tachycardia, critical: this many V beats in a row...
     vt_rate_bpm: float = 100.0  # ...at least this fast (as bedside monitors define V-tach)
     # ...and sounds as critical only when the beat model is sure of them: their mean V
-    # probability at least this (the knee of the trade-off on DS1 records in recorded noise,
-    # benchmarks/vt_confidence.py: 0.85 keeps 32 of 37 true VT alarms and 20 of 41 false ones,
-    # 0.9 only 21 true)
+    # probability at least this (noise-deformed beats are called V with less conviction than a
+    # true run; the knee of the trade-off on DS1 records in recorded noise, measured by
+    # benchmarks/vt_confidence.py)
     vt_confidence: float = 0.85
     ectopy_per_min: float = 6.0
     pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
