@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from edge_monitor.cli_support import (
+    HELP_OPTIONS,
     MAX_FS,
     Channel,
     Models,
@@ -22,6 +23,7 @@ from edge_monitor.cli_support import (
     _positive,
     err_console,
     guarded,
+    version_option,
 )
 from edge_monitor.errors import EcgEdgeError, InputError
 
@@ -29,8 +31,14 @@ app = typer.Typer(
     help="Live ECG monitoring on a Raspberry Pi-class device.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
 console = Console()
+
+
+@app.callback()
+def _main(version: Annotated[bool, version_option("edge-monitor")] = False) -> None:
+    """Live ECG monitoring on a Raspberry Pi-class device."""
 
 
 def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:

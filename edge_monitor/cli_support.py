@@ -121,3 +121,20 @@ def _check_channel(channel: int | None, sig_name: list[str], bundles: list, sour
                 f"expects {want}: its beat labels on {lead} are not validated",
                 highlight=False,
             )
+
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # both tools answer -h, as most tools do
+
+
+def version_option(name: str):
+    """A `--version` option for a typer callback: prints `name VERSION` and exits."""
+    from edge_monitor import __version__
+
+    def show(value: bool) -> None:
+        if value:
+            typer.echo(f"{name} {__version__}")
+            raise typer.Exit()
+
+    return typer.Option(
+        "--version", callback=show, is_eager=True, help="print the version and exit"
+    )

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from edge_monitor.cli_support import guarded
+from edge_monitor.cli_support import HELP_OPTIONS, guarded, version_option
 
 # What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
 TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
@@ -39,7 +39,15 @@ app = typer.Typer(
     help="Train, evaluate and compress ECG models for the edge.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
+
+
+@app.callback()
+def _main(version: Annotated[bool, version_option("trainer")] = False) -> None:
+    """Train, evaluate and compress ECG models for the edge."""
+
+
 data_app = typer.Typer(help="Inspect and fetch the ECG data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(soft_wrap=True)  # log files get whole lines
