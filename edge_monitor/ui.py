@@ -7,6 +7,7 @@ console.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +110,7 @@ def render(view: View) -> Group:
     for _ in range(4):
         prof.add_column()
     prof.add_row(
-        f"inference p50/p95/p99 {p50:.2f}/{p95:.2f}/{p99:.2f} ms",
+        f"model call p50/p95/p99 {_ms(p50)}/{_ms(p95)}/{_ms(p99)} ms",
         f"RSS {view.rss_mb:.0f} MB (peak {view.peak_rss_mb:.0f})",
         f"CPU {view.cpu_percent:.0f}%",
         f"{view.samples_per_s:,.0f} samples/s",
@@ -127,3 +128,8 @@ def render(view: View) -> Group:
         Panel(alerts, title="alerts"),
         Panel(prof, title="profiling", border_style="dim"),
     )
+
+
+def _ms(value: float) -> str:
+    """`--` before the first inference, not `nan`."""
+    return f"{value:.2f}" if math.isfinite(value) else "--"

@@ -74,3 +74,8 @@ def test_trace_lines_keep_a_flat_line_flat():
     rows = trace_lines(np.full(100, 0.3), width=20, height=5)
     assert len(rows) == 5 and all(len(r) == 20 for r in rows)
     assert sum(r.strip() != "" for r in rows) == 1
+
+
+def test_before_the_first_inference_the_profiling_says_dashes_not_nan():
+    out = text_of(view(latency_ms=(float("nan"),) * 3))
+    assert "--/--/-- ms" in out and "nan" not in out
