@@ -130,6 +130,7 @@ def replay(
         if not ui:
             print(json_text(result), flush=True)
         else:
+            print()  # below the screen's last frame, not glued to it
             _print_summary(result)
 
 
@@ -156,20 +157,26 @@ def classify(
 
 
 def _print_summary(result: dict) -> None:
-    console.print(
-        f"{result.get('record', '')}: {result['signal_seconds']:.0f} s of signal in "
-        f"{result['wall_seconds']:.2f} s ({result['realtime_factor']}x real time)",
-        highlight=False,
+    """Plain lines (a pipe gets them unwrapped): what was seen, counted, and where it went."""
+    where = result.get("record") or result.get("source") or "source"
+    print(
+        f"{where}: {result['signal_seconds']:.0f} s of signal in {result['wall_seconds']:.2f} s "
+        f"({result['realtime_factor']}x real time)"
     )
-    console.print(f"beats {result['beats']}; windows {result['windows']}", highlight=False)
-    console.print(f"alerts {result['alerts']}; quality {result['quality_seconds']}")
+    print(f"beats: {_counts(result['beats'])}; windows: {result['windows']}")
+    quality = {k: f"{v:g} s" for k, v in result["quality_seconds"].items()}
+    print(f"alerts: {_counts(result['alerts'])}; quality: {_counts(quality)}")
     for name, probs in result["record_probs"].items():
-        console.print(f"{name} record probabilities: {probs}", highlight=False)
+        print(f"{name} record probabilities: {_counts(probs)}")
     lat = result["latency_ms"]
-    console.print(
-        f"inference p50/p95/p99 {lat['p50']:.3f}/{lat['p95']:.3f}/{lat['p99']:.3f} ms; "
-        f"peak RSS {result['peak_rss_mb']} MB"
-    )
+    ms = "/".join("--" if lat[k] != lat[k] else f"{lat[k]:.3f}" for k in ("p50", "p95", "p99"))
+    print(f"model call p50/p95/p99 {ms} ms; peak RSS {result['peak_rss_mb']} MB")
+    if result.get("recording") or result.get("recording_error"):
+        print(f"recording: {result.get('recording') or result.get('recording_error')}")
+
+
+def _counts(mapping: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "none"
 
 
 @app.command()
@@ -214,6 +221,7 @@ def run(
         result = guarded(_run, options)
         result["interrupted"] = ended.signum is not None
         if ui:
+            print()  # below the screen's last frame, not glued to it
             _print_summary(result)
         else:
             print(json_text(result), flush=True)

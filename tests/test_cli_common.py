@@ -20,3 +20,11 @@ def test_version_and_short_help(app, name):
 def test_a_command_answers_short_help_too():
     result = CliRunner().invoke(edge_app, ["replay", "-h"])
     assert result.exit_code == 0 and "--speed" in result.output
+
+
+def test_the_text_summary_is_plain_lines_with_counts_not_python_dicts(sample_record):
+    result = CliRunner().invoke(edge_app, ["classify", str(sample_record)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(str(sample_record)) and "real time" in lines[0]
+    assert lines[1].startswith("beats: N ") and "{" not in result.output
