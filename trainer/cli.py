@@ -313,9 +313,14 @@ def compress(
 def _compress(options: dict, say: Callable[[str], None]) -> dict:
     import sys
 
-    from trainer.compress import CompressOptions, compress
+    from edge_monitor.profiles import load_profile
+    from trainer.kinds import kind_of
 
     task, profile = options["task"], options["profile"]
+    load_profile(profile)  # a typo is said at once, before torch loads (seconds)
+    kind_of(task)
+    from trainer.compress import CompressOptions, compress
+
     opts = CompressOptions(
         **{
             **options,
