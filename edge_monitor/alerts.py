@@ -119,7 +119,6 @@ class AlertEngine:
                 events.append(AlertEvent(sample, CLEARED, label, f"{label}: no longer assessed"))
                 self.active.pop(label)
                 self.debounce[label].active = False
-                self.debounce[label].reset()
             for label, debouncer in self.debounce.items():  # no finding outlives the blindness
                 if not (state == MODEL_INVALID and label in SIGNAL_RULES):
                     debouncer.reset()

@@ -147,16 +147,7 @@ def parts_from_preprocessing(pre: dict, beats: bool, where: str = "preprocessing
         for key in ("beat", "lead", "rr_features"):
             if key not in pre:
                 raise InputError(f"{where}: the beat model's contract lacks {key!r}")
-        beat = _dataclass(BeatSpec, pre.get("beat"), f"{where}.beat")
-        model_input: ModelInput = BeatInput(
-            lead=_text(pre.get("lead"), f"{where}.lead"),
-            beat=beat,
-            rr_features=tuple(_texts(pre.get("rr_features"), f"{where}.rr_features")),
-            channels=tuple(_texts(pre.get("channels", ["beat", "template"]), f"{where}.channels")),
-            source_fs=pre.get("source_fs"),
-            **common,
-        )
-        return {"activation": "softmax", "filter": filt, "input": model_input}
+        return {"activation": "softmax", "filter": filt, "input": _beat_input(pre, where)}
     for key in ("window", "stride", "aggregate"):
         if key not in pre:
             raise InputError(f"{where}: the window model's contract lacks {key!r}")
@@ -268,17 +259,23 @@ def _input_from_dict(obj: Any, where: str) -> ModelInput:
         body = {k: v for k, v in obj.items() if k != "kind"}
         known = {f.name for f in fields(BeatInput)} - {"kind"}
         check_keys(body, known, where, optional=known - {"lead", "beat"})
-        return BeatInput(
-            lead=_text(body["lead"], f"{where}.lead"),
-            beat=_dataclass(BeatSpec, body["beat"], f"{where}.beat"),
-            rr_features=tuple(_texts(body.get("rr_features", []), f"{where}.rr_features")),
-            channels=tuple(_texts(body.get("channels", ["beat", "template"]), f"{where}.channels")),
-            normalization=str(body.get("normalization", "")),
-            source_fs=body.get("source_fs"),
-        )
+        return _beat_input(body, where)
     if kind == "windows":
         return _dataclass(WindowInput, obj, where, frozenset({"normalization"}))
     raise InputError(f"{where}: input kind {kind!r} is not 'beats' or 'windows'")
+
+
+def _beat_input(obj: dict, where: str) -> BeatInput:
+    """A BeatInput from its fields, as both layouts name them (version 1's preprocessing and
+    version 2's input hold the same keys)."""
+    return BeatInput(
+        lead=_text(obj.get("lead"), f"{where}.lead"),
+        beat=_dataclass(BeatSpec, obj.get("beat"), f"{where}.beat"),
+        rr_features=tuple(_texts(obj.get("rr_features", []), f"{where}.rr_features")),
+        channels=tuple(_texts(obj.get("channels", ["beat", "template"]), f"{where}.channels")),
+        normalization=str(obj.get("normalization", "")),
+        source_fs=obj.get("source_fs"),
+    )
 
 
 def _input_dict(model_input: ModelInput) -> dict:

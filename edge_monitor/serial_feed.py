@@ -41,7 +41,11 @@ class Block:
     leads_off: np.ndarray  # (samples,) bool: the front end said leads off (`!`)
     missing: np.ndarray  # (samples,) bool: nothing arrived (lost on the link, a stall)
     bad: np.ndarray  # (samples,) bool: a value outside the ADC's range arrived
-    filled: int  # rows inserted for lost or stalled time
+
+    @property
+    def filled(self) -> int:
+        """Rows inserted for lost or stalled time (the missing ones)."""
+        return int(self.missing.sum())
 
 
 @dataclass
@@ -87,7 +91,7 @@ class SampleAssembler:
         self.modulo = counter_modulo
         self.stats = LinkStats()
         self._expected: int | None = None  # the next counter value
-        self._late_span = timing.reorder_lines if timing else 16
+        self._late_span = (timing or LinkTiming).reorder_lines
         self._last_time: float | None = None  # when the last rows were accounted for
         self._first_time: float | None = None
         self._rows = 0  # rows produced so far
@@ -115,12 +119,12 @@ class SampleAssembler:
         Ctrl-C): the recording ends at the stop, in true time."""
         t = self.timing
         if t is None or self._last_time is None or now - self._last_time < t.stall_s:
-            return self._block([], [], 0)
+            return self._block([], [])
         gap = int(round((now - self._last_time) * t.fs))
         self.stats.stalls += 1
         self.stats.stalled += gap
         self._last_time = now
-        return self._block([None] * gap, [2] * gap, gap)
+        return self._block([None] * gap, [2] * gap)
 
     def lag_s(self, now: float) -> float:
         """How far the rows produced trail the wall clock since the link opened."""
@@ -134,14 +138,13 @@ class SampleAssembler:
         rows: list[tuple[int, ...] | None] = []
         flags: list[int] = []  # 0 sample, 1 leads off, 2 missing, 3 out of the ADC's range
         if not samples:
-            return self._block(rows, flags, 0)
+            return self._block(rows, flags)
         silence = 0.0 if now is None or self._last_time is None else now - self._last_time
         t = self.timing
         stall_gap = t is not None and self._last_time is not None and silence >= t.stall_s
         if stall_gap:
             self.stats.stalls += 1
         budget = self._budget(silence, now)
-        filled = 0
         # the samples of this read were made within the silence too (a hung board's first fresh
         # ones, or a buffering board's backlog): the rest of it is the gap
         due = int(round(silence * t.fs)) if stall_gap and t is not None else 0
@@ -159,7 +162,6 @@ class SampleAssembler:
             if gap:
                 rows.extend([None] * gap)
                 flags.extend([2] * gap)
-                filled += gap
                 self.stats.lost += lost
                 self.stats.stalled += gap - lost
             silent_rows = 0  # only before the first sample after the silence
@@ -171,7 +173,7 @@ class SampleAssembler:
             self._last_time = now
             if self._first_time is None:
                 self._first_time = now
-        return self._block(rows, flags, filled)
+        return self._block(rows, flags)
 
     def _budget(self, silence: float, now: float | None) -> float:
         """Samples of counter gap the wall clock allows in this read."""
@@ -194,7 +196,7 @@ class SampleAssembler:
         self.stats.resets += 1  # a jump no silence explains: follow the counter from here
         return 0
 
-    def _block(self, rows: list, flags: list[int], filled: int) -> Block:
+    def _block(self, rows: list, flags: list[int]) -> Block:
         n = len(rows)
         adc = np.full((n, self.n_channels), INVALID, dtype=np.int32)
         flag = np.asarray(flags, dtype=np.int8).reshape(n)
@@ -211,4 +213,4 @@ class SampleAssembler:
         mv[bad] = np.nan
         adc[bad] = INVALID
         self._rows += n
-        return Block(mv, adc, flag == 1, flag == 2, flag == 3, filled)
+        return Block(mv, adc, flag == 1, flag == 2, flag == 3)
