@@ -153,7 +153,10 @@ def classify(
         if json_out:
             print(json_text(result), flush=True)
         else:
-            _print_summary(result)
+            from edge_monitor.verdict import bundle_thresholds, print_verdict, verdict_of
+
+            thresholds = bundle_thresholds(list(result["record_probs"]), model)
+            print_verdict(verdict_of(result, thresholds), console)
 
 
 def _print_summary(result: dict) -> None:

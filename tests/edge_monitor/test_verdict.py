@@ -1,0 +1,99 @@
+"""classify's verdict: a rich table on a terminal, plain unwrapped lines in a pipe."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+from typer.testing import CliRunner
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.cli import app
+from edge_monitor.verdict import bundle_thresholds, plain_lines, print_verdict, verdict_of
+
+SUMMARY = {
+    "record": "ptbxl-00063",
+    "signal_seconds": 10.0,
+    "wall_seconds": 0.05,
+    "record_probs": {"diagnostic": {"NORM": 0.83, "MI": 0.18, "STTC": 0.01}},
+    "beats": {"N": 9, "V": 2},
+    "alerts": {"cleared": 1, "critical": 1},
+    "quality_seconds": {"good": 10.0},
+    "latency_ms": {"p50": 0.1, "p95": 0.2, "p99": float("nan")},
+    "peak_rss_mb": 130.0,
+}
+THRESHOLDS = {"diagnostic": {"NORM": 0.29, "MI": 0.63, "STTC": 0.34}}
+
+
+def test_classes_over_their_thresholds_are_the_verdict():
+    v = verdict_of(SUMMARY, THRESHOLDS)
+    rows = v.windows["diagnostic"]
+    assert [r.name for r in rows] == ["NORM", "MI", "STTC"]  # most probable first
+    assert [r.over for r in rows] == [True, False, False]
+    assert list(v.alerts) == ["critical", "cleared"]  # by priority, not as counted
+
+
+def test_the_terminal_table_shows_over_bold_and_under_dimmed():
+    console = Console(record=True, width=100, force_terminal=True, color_system="truecolor")
+    print_verdict(verdict_of(SUMMARY, THRESHOLDS), console)
+    text = console.export_text(styles=False, clear=False)
+    for cell in ("NORM", "0.830", "0.29", "over", "MI", "under", "beats", "critical", "┃"):
+        assert cell in text
+    styled = console.export_text(styles=True)
+    assert "\x1b[1m" in styled and "\x1b[2m" in styled  # bold (over) and dim (under) rows
+    assert "--" in text  # a NaN latency is not printed as nan
+
+
+def test_a_pipe_gets_plain_lines_without_boxes_or_wrapping():
+    out = io.StringIO()
+    console = Console(file=out, width=40)  # a file is not a terminal
+    summary = {**SUMMARY, "record": "a/very/long/path/" * 6 + "ptbxl-00063"}
+    print_verdict(verdict_of(summary, THRESHOLDS), console)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(summary["record"]) and "real time" in lines[0]  # not wrapped
+    assert "diagnostic verdict: NORM 0.83" in lines
+    assert "diagnostic MI: 0.180 (threshold 0.63, under)" in lines
+    assert "beats: N 9, V 2" in lines and "alerts: critical 1, cleared 1" in lines
+    assert not any(ch in out.getvalue() for ch in "┃│┏\x1b")
+
+
+def test_a_model_without_thresholds_says_so():
+    lines = plain_lines(verdict_of(SUMMARY, {}))
+    assert "diagnostic verdict: no class over its threshold" in lines
+    assert "diagnostic NORM: 0.830 (no threshold, under)" in lines
+
+
+@given(
+    st.dictionaries(
+        st.text("ABCDEFGHIJ", min_size=1, max_size=5),
+        st.floats(0, 1),
+        min_size=1,
+        max_size=8,
+    ),
+    st.floats(0, 1),
+)
+def test_over_means_at_or_above_the_threshold(probs, threshold):
+    summary = {"record_probs": {"m": probs}}
+    v = verdict_of(summary, {"m": dict.fromkeys(probs, threshold)})
+    over = {r.name for r in v.windows["m"] if r.over}
+    assert over == {c for c, p in probs.items() if p >= threshold}
+    said = plain_lines(v)[1]
+    assert said.startswith("m verdict: ") and all(c in said for c in over)
+
+
+def test_thresholds_come_from_the_embedded_bundle():
+    got = bundle_thresholds(["diagnostic"], None)["diagnostic"]
+    contract = load_bundle(embedded_bundle("diagnostic"), probe=False).contract
+    assert list(got) == list(contract.classes) and list(got.values()) == contract.thresholds
+
+
+def test_classify_prints_the_verdict_of_a_12_lead_record():
+    from importlib import resources
+
+    record = resources.files("edge_monitor") / "sample_data" / "ptbxl-00063"
+    result = CliRunner().invoke(app, ["classify", str(record)])
+    assert result.exit_code == 0, result.output
+    assert "diagnostic verdict: " in result.output
+    assert "threshold" in result.output and "beats: N " in result.output
