@@ -159,18 +159,35 @@ def parse_rhythms(
     ]
 
 
-def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarray]:
-    """One record's beat contexts, labels and rhythm episodes (arrays ready for the npz cache)."""
+def pick_lead(names: list[str], preference: tuple[str, ...]) -> int:
+    """The first preferred lead the record holds (case-insensitive), else its first signal."""
+    upper = [n.upper() for n in names]
+    for lead in preference:
+        if lead.upper() in upper:
+            return upper.index(lead.upper())
+    return 0
+
+
+def read_record(
+    data_dir: Path,
+    name: str,
+    spec: BeatSpec,
+    leads_preferred: tuple[str, ...] = ("MLII",),
+    symbol_map: dict[str, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """One record's beat contexts, labels and rhythm episodes (arrays ready for the npz cache),
+    from the first of `leads_preferred` the record holds; any source rate (the recipe resamples)."""
     path = data_dir / name
     header = read_header(path)
     leads = list(header.sig_name)
-    channel = leads.index("MLII") if "MLII" in leads else 0
+    channel = pick_lead(leads, leads_preferred)
     x, meta = read_signal(path, channels=[channel])
     ann = read_annotations(path)
     symbols = list(ann.symbol)
-    keep = np.array([s in SYMBOL_TO_CLASS for s in symbols], dtype=bool)
+    to_class = SYMBOL_TO_CLASS if symbol_map is None else symbol_map
+    keep = np.array([s in to_class for s in symbols], dtype=bool)
     samples = np.asarray(ann.sample, dtype=np.int64)[keep]
-    labels = np.array([SYMBOL_TO_CLASS[s] for s, k in zip(symbols, keep, strict=True) if k])
+    labels = np.array([to_class[s] for s, k in zip(symbols, keep, strict=True) if k], np.int64)
     # the device's own recipe: beats centred, filtered and cut as the stream will do it
     recipe = BeatRecipe(ARRHYTHMIA_FILTER, spec)
     windows, templates, rr = recipe.record_contexts(x[:, 0], meta["fs"], samples)
@@ -190,14 +207,28 @@ def read_record(data_dir: Path, name: str, spec: BeatSpec) -> dict[str, np.ndarr
     }
 
 
-def load_record(data_dir: Path, name: str, spec: BeatSpec, cache_dir: Path | None) -> dict:
+def load_record(
+    data_dir: Path,
+    name: str,
+    spec: BeatSpec,
+    cache_dir: Path | None,
+    leads_preferred: tuple[str, ...] = ("MLII",),
+    cache_folder: str = "mitdb",
+    symbol_map: dict[str, int] | None = None,
+) -> dict:
+    """`read_record` through the npz cache (keyed by the files, lead choice and recipe)."""
     files = [data_dir / f"{name}.{ext}" for ext in ("hea", "dat", "atr")]
     for f in files:
         if not f.exists():
             raise DataNotFoundError(f"missing file of record {name}: {f}")
-    key = fingerprint(files, {"spec": spec.as_dict(), "filter": ARRHYTHMIA_FILTER.as_dict()})
-    path = None if cache_dir is None else cache_dir / "mitdb" / f"{name}-{key}.npz"
-    return cached(path, lambda: read_record(data_dir, name, spec))
+    settings = {"spec": spec.as_dict(), "filter": ARRHYTHMIA_FILTER.as_dict()}
+    if leads_preferred != ("MLII",):  # MIT-BIH keys stay as they were: caches remain valid
+        settings["leads"] = list(leads_preferred)
+    if symbol_map is not None and symbol_map != SYMBOL_TO_CLASS:
+        settings["symbols"] = symbol_map
+    key = fingerprint(files, settings)
+    path = None if cache_dir is None else cache_dir / cache_folder / f"{name}-{key}.npz"
+    return cached(path, lambda: read_record(data_dir, name, spec, leads_preferred, symbol_map))
 
 
 def load_beats(

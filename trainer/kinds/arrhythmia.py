@@ -1,4 +1,5 @@
-"""The arrhythmia task: MIT-BIH beats, AAMI classes N S V F, scored by the F1 of S and V beats.
+"""The arrhythmia task: beats of MIT-BIH and svdb (`trainer.datasets.beatdb`), AAMI classes
+N S V F, scored by the F1 of S and V beats.
 
 One input per detected beat (the beat, its running template and RR features), inter-patient
 splits (de Chazal DS1 -> DS2), class-balanced and augmented training batches. Torch is imported
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +18,7 @@ from sklearn.metrics import confusion_matrix
 
 from edge_monitor.beats import RR_FEATURES, BeatSpec
 from trainer.config import TrainConfig
-from trainer.datasets import mitdb
+from trainer.datasets import beatdb, mitdb
 from trainer.kinds.base import TaskKind
 from trainer.metrics import beat_statistics, mean_of_defined, record_bootstrap_f1
 from trainer.splits import Split, TaskData
@@ -33,48 +35,23 @@ HEADLINE_CLASSES = ("S", "V")  # the minority classes an arrhythmia monitor is f
 @dataclass(frozen=True)
 class Arrhythmia(TaskKind):
     def load(self, data_dir, leads, cache_dir, limit, seed) -> TaskData:
-        """DS1 train (validation records held out of it), DS2 test; MLII only (`leads` is not
-        used); `limit` beats per split drawn with `seed`."""
+        """Beats of several databases when the data hold mitdb/ and svdb/ (issue 13: DS1 + svdb
+        training records, one leave-patients-out fold as validation, DS2 + held-out svdb as
+        test), else MIT-BIH alone (DS1 minus 4 validation patients -> DS2). One lead per record
+        (`leads` is not used); `limit` beats per split drawn with `seed`."""
+        root = beatdb.multi_db_root(data_dir)
+        if root is not None:
+            return multi_db_data(self, root, cache_dir, limit, seed)
         spec = BeatSpec()
-        rng = np.random.default_rng(seed)
-        splits, counts = {}, {}
-        for name in mitdb.SPLITS:
-            beats = mitdb.load_beats(data_dir, name, spec, cache_dir=cache_dir)
-            keep = np.flatnonzero(beats.labels < len(self.classes))
-            if limit is not None and len(keep) > limit:
-                keep = np.sort(rng.choice(keep, size=limit, replace=False))
-            x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)  # (n, 2, length)
-            splits[name] = Split(x, beats.labels[keep], beats.rr[keep], beats.records[keep])
-            labels = beats.labels[keep]
-            counts[name] = {
-                "records": sorted(set(beats.records.tolist())),
-                "beats": {c: int((labels == i).sum()) for i, c in enumerate(self.classes)},
-            }
-        preprocessing = {
-            "fs": spec.fs,
-            "source_fs": 360.0,
-            "lead": "MLII",
-            "filter": mitdb.ARRHYTHMIA_FILTER.as_dict(),
-            "beat": spec.as_dict(),
-            "rr_features": list(RR_FEATURES),
-            "normalization": "beat minus its median, over the running median QRS amplitude",
-            "channels": ["beat", "template"],
+        sets = {
+            name: mitdb.load_beats(data_dir, name, spec, cache_dir=cache_dir)
+            for name in mitdb.SPLITS
         }
         source = {
             "dataset": "MIT-BIH Arrhythmia (de Chazal DS1 -> DS2)",
-            "splits": counts,
             "excluded_paced": list(mitdb.PACED),
         }
-        return TaskData(
-            self.name,
-            self.classes,
-            splits["train"],
-            splits["val"],
-            splits["test"],
-            preprocessing,
-            source,
-            mitdb.resolve_dir(data_dir),
-        )
+        return beat_task_data(self, sets, limit, seed, source, mitdb.resolve_dir(data_dir))
 
     def leads(self, preprocessing: dict) -> list[str]:
         return [preprocessing["lead"]]
@@ -158,6 +135,9 @@ class Arrhythmia(TaskKind):
             "val": beat_statistics(data.val.y, p_val.argmax(1), data.classes),
             "test": beat_statistics(data.test.y, p_test.argmax(1), data.classes),
             "test_per_record": per_record_confusion(data, p_test.argmax(1)),
+            "test_per_database": per_database_statistics(
+                data.test.y, p_test.argmax(1), data.test.groups, data.classes
+            ),
         }
 
     def stage_test(self, test: dict) -> dict:
@@ -206,6 +186,84 @@ class Arrhythmia(TaskKind):
             )
             for c in HEADLINE_CLASSES
         }
+
+
+def beat_preprocessing(spec: BeatSpec) -> dict:
+    """What the device must do to a lead before the model (the bundle contract's preprocessing).
+    `source_fs` is MIT-BIH's rate: the device resamples any source rate to `fs`."""
+    return {
+        "fs": spec.fs,
+        "source_fs": 360.0,
+        "lead": "MLII",
+        "filter": mitdb.ARRHYTHMIA_FILTER.as_dict(),
+        "beat": spec.as_dict(),
+        "rr_features": list(RR_FEATURES),
+        "normalization": "beat minus its median, over the running median QRS amplitude",
+        "channels": ["beat", "template"],
+    }
+
+
+def beat_task_data(
+    kind: TaskKind, sets: dict[str, mitdb.BeatSet], limit, seed, source: dict, data_dir
+) -> TaskData:
+    """Train / val / test beat sets as model inputs (beat and template channels, RR features),
+    Q beats left out, `limit` beats per split drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    splits, counts = {}, {}
+    for name in mitdb.SPLITS:
+        beats = sets[name]
+        keep = np.flatnonzero(beats.labels < len(kind.classes))
+        if limit is not None and len(keep) > limit:
+            keep = np.sort(rng.choice(keep, size=limit, replace=False))
+        x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)  # (n, 2, length)
+        splits[name] = Split(x, beats.labels[keep], beats.rr[keep], beats.records[keep])
+        labels = beats.labels[keep]
+        counts[name] = {
+            "records": sorted(set(beats.records.tolist())),
+            "beats": {c: int((labels == i).sum()) for i, c in enumerate(kind.classes)},
+        }
+    return TaskData(
+        kind.name,
+        kind.classes,
+        splits["train"],
+        splits["val"],
+        splits["test"],
+        beat_preprocessing(BeatSpec()),
+        {**source, "splits": counts},
+        data_dir,
+    )
+
+
+def multi_db_data(
+    kind: TaskKind, root: Path, cache_dir, limit, seed, fold: int = beatdb.VALIDATION_FOLD
+) -> TaskData:
+    """MIT-BIH DS1 + svdb training records, patient fold `fold` of them as validation, MIT-BIH
+    DS2 + the held-out svdb records as test (`trainer.datasets.beatdb`)."""
+    split = beatdb.multi_db_split(beatdb.available_records(root), fold=fold)
+    spec = BeatSpec()
+    test_ids = [r for ids in split.test.values() for r in ids]
+    sets = {
+        "train": beatdb.load_ids(split.train, root, spec, cache_dir),
+        "val": beatdb.load_ids(split.val, root, spec, cache_dir),
+        "test": beatdb.load_ids(test_ids, root, spec, cache_dir),
+    }
+    source = {
+        "dataset": "MIT-BIH DS1 + svdb training records -> MIT-BIH DS2, held-out svdb",
+        "databases": {n: beatdb.REGISTRY[n].notes for n in split.test},
+        "folds": split.folds,
+        "validation_fold": fold,
+        "excluded_paced": list(mitdb.PACED),
+    }
+    return beat_task_data(kind, sets, limit, seed, source, beatdb.MITDB.resolve(root / "mitdb"))
+
+
+def per_database_statistics(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, classes) -> dict:
+    """AAMI gross statistics of each database's records (record ids "<db>/<record>")."""
+    dbs = np.array([beatdb.database_of(str(g)) for g in groups])
+    return {
+        name: beat_statistics(y[dbs == name], pred[dbs == name], tuple(classes))
+        for name in sorted(set(dbs.tolist()))
+    }
 
 
 def per_record_confusion(data: TaskData, pred: np.ndarray) -> dict[str, list[list[int]]]:
