@@ -29,6 +29,8 @@ from edge_monitor.quality import (
     SegmentQuality,
 )
 from edge_monitor.streams import BeatStream, WindowStream
+from edge_monitor.ventricular import TASK as VENTRICULAR
+from edge_monitor.ventricular import FusionSpec, ModelView, VentricularFusion
 
 __all__ = ["BeatEvent", "Event", "Monitor", "QualityEvent", "WindowEvent", "find_channel"]
 
@@ -60,6 +62,7 @@ class Monitor:
         alerts: AlertSpec | None = None,
         rails: tuple[float, float] | None = None,
         start: int = 0,
+        fusion: FusionSpec | None = None,
     ) -> None:
         if not bundles:
             raise InputError("no model bundle to run")
@@ -67,7 +70,6 @@ class Monitor:
         self.n_channels = len(sig_name)
         self.beats: list[BeatStream] = []
         self.windows: list[WindowStream] = []
-        beat_lead = None
         for b in bundles:
             high = b.contract.filter.high_hz
             if self.fs < high / 0.45:  # the band-pass edge must sit below 0.9 x Nyquist
@@ -75,29 +77,25 @@ class Monitor:
                     f"the {b.name} model needs its {high:g} Hz band: the source's {self.fs:g} Hz "
                     f"is too slow (at least {high / 0.45:.0f} Hz)"
                 )
+        beat_lead = None
+        for b in bundles:
             if isinstance(b.contract.input, BeatInput):
-                lead = b.contract.input.lead
-                idx = channel if channel is not None else find_channel(self.sig_name, lead)
-                if idx is None or not 0 <= idx < self.n_channels:
-                    raise InputError(
-                        f"the {b.name} model needs lead {lead}; the source has "
-                        f"{', '.join(self.sig_name) or 'none'} (choose one with --channel)"
-                    )
-                beat_lead = idx
+                beat_lead = self._lead_of(b, b.contract.input.lead, channel)
                 self.beats.append(BeatStream(b, self.fs, threads, start))
-            else:
-                b.contract.check_leads(self.sig_name)
-                upper = [s.upper() for s in self.sig_name]
-                chans = [upper.index(lead.upper()) for lead in b.contract.leads]
-                self.windows.append(WindowStream(b, self.fs, chans, threads, start))
         if beat_lead is None:
             fallback = find_channel(self.sig_name, "MLII") or 0
             beat_lead = channel if channel is not None else fallback
+        rhythm = self._window_streams(bundles, channel, threads, start)
         self.lead = beat_lead
         qspec = quality or QualitySpec()
         self.quality = QualityTracker(self.fs, qspec, rails, start)
         self.detector = QRSDetector(self.fs)
         self.engine = AlertEngine(self.fs, alerts, verify=self._verify)
+        self.fusion = (  # the VT/VF alarm fused with the rhythm model (ventricular.py)
+            VentricularFusion(rhythm, self.fs, fusion, active=self.engine.active)
+            if rhythm is not None
+            else None
+        )
         self._v_probs: deque[float] = deque(maxlen=self.engine.spec.vt_beats)
         # the lead's own band-pass for quality and the VF detector (the beat model's, if any)
         self._filter = (
@@ -124,6 +122,35 @@ class Monitor:
         }
         self._model_ok: dict[str, bool] = {}
 
+    def _window_streams(
+        self, bundles: list[Bundle], channel: int | None, threads: tuple[int, int], start: int
+    ) -> ModelView | None:
+        """A WindowStream per window model; the one-lead ventricular detector reads the beat
+        model's lead (MLII, II or ECG alike) and is returned for the fusion."""
+        rhythm = None
+        for b in bundles:
+            if isinstance(b.contract.input, BeatInput):
+                continue
+            if b.contract.task == VENTRICULAR and len(b.contract.leads) == 1:
+                chans = [self._lead_of(b, b.contract.leads[0], channel)]
+                self.windows.append(WindowStream(b, self.fs, chans, threads, start, True))
+                rhythm = ModelView.of(b.name, b.contract)
+                continue
+            b.contract.check_leads(self.sig_name)
+            upper = [s.upper() for s in self.sig_name]
+            chans = [upper.index(lead.upper()) for lead in b.contract.leads]
+            self.windows.append(WindowStream(b, self.fs, chans, threads, start))
+        return rhythm
+
+    def _lead_of(self, bundle: Bundle, lead: str, channel: int | None) -> int:
+        idx = channel if channel is not None else find_channel(self.sig_name, lead)
+        if idx is None or not 0 <= idx < self.n_channels:
+            raise InputError(
+                f"the {bundle.name} model needs lead {lead}; the source has "
+                f"{', '.join(self.sig_name) or 'none'} (choose one with --channel)"
+            )
+        return idx
+
     @property
     def heart_rate(self) -> float | None:
         """From the last R peaks, and only while the signal can be seen: a stalled front end or
@@ -147,7 +174,7 @@ class Monitor:
         if not stalled:
             return []
         self._bad_until = self.position
-        return list(self.engine.on_quality(NO_SIGNAL, self.position))
+        return self._fuse(list(self.engine.on_quality(NO_SIGNAL, self.position)))
 
     def push(
         self,
@@ -196,9 +223,15 @@ class Monitor:
         for wstream in self.windows:
             for ev in wstream.push(x, self.quality.current.ok):
                 events.append(ev)
-                if isinstance(ev, WindowEvent):
+                if isinstance(ev, WindowEvent) and not wstream.per_window:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)
-        return events
+        return self._fuse(events)
+
+    def _fuse(self, events: list[Event]) -> list[Event]:
+        """The rules' VT/VF alarms through the rhythm model's fusion (ventricular.py), if any:
+        the ventricular model's own validity never freezes the beat rules, it only falls back
+        to them."""
+        return self.fusion.process(events) if self.fusion is not None else events
 
     def _note_runs(self, runs: deque[tuple[int, int]], rows: np.ndarray) -> None:
         """Keep the runs of flagged rows (source numbering) for the quality relabelling."""
@@ -241,7 +274,7 @@ class Monitor:
             for beat in stream.finish():
                 events.append(beat)
                 events += self._alert_on(beat)
-        return events
+        return self._fuse(events)
 
     def _alert_on(self, beat: BeatEvent) -> list[AlertEvent]:
         """A beat drives the rhythm rules only if trusted; one the second detector does not see

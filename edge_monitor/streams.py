@@ -161,9 +161,14 @@ class WindowStream:
         channels: list[int],
         threads: tuple[int, int],
         origin: int = 0,
+        per_window: bool = False,
     ) -> None:
+        """`per_window`: a detector whose windows are read one by one (the ventricular model,
+        fused into the alarms elsewhere): no per-class warnings on a record's average, and no
+        record probabilities kept."""
         c = bundle.contract
         assert isinstance(c.input, WindowInput)
+        self.per_window = per_window
         self.origin = origin
         self.spec = c.input
         self.model = ModelRunner(bundle, threads)
@@ -176,7 +181,7 @@ class WindowStream:
         self._buf = np.zeros((0, len(channels)), dtype=np.float32)
         self._buf_start = 0
         self._next = 0  # model-rate start of the next window
-        alert_classes = [k for k in c.classes if k != "NORM"]
+        alert_classes = [] if per_window else [k for k in c.classes if k != "NORM"]
         thresholds = c.thresholds or [0.5] * len(c.classes)
         self.alerter = WindowAlerter(
             alert_classes, [thresholds[c.classes.index(k)] for k in alert_classes]
@@ -203,7 +208,6 @@ class WindowStream:
             if probs is None:
                 events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
                 continue
-            self.record_probs.append(probs)
             events.append(
                 WindowEvent(
                     start,
@@ -213,6 +217,9 @@ class WindowStream:
                     quality_ok,
                 )
             )
+            if self.per_window:
+                continue
+            self.record_probs.append(probs)
             self._recent.append(probs)
             idx = [self.classes.index(k) for k in self.alerter.classes]
             events += self.alerter.on_window(end, self.aggregate(self._recent)[idx], quality_ok)

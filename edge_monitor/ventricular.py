@@ -1,0 +1,232 @@
+"""The critical VT/VF alarm: the beat-run rule and the VF filter (alerts.py), fused with a learned
+VT/VF window model, under the quality gate.
+
+The two rules alone alarm on noise, atrial fibrillation and frequent ectopy (beats deformed into
+"V" runs, irregular fast rhythms that leak little through the VF filter), and miss short
+episodes. The window model sees the waveform itself, 4 s at a time, every stride. The fusion is a
+pass over the Monitor's events, after the rules have spoken, with one job each:
+
+- **Confirmation.** A critical VT or VF alarm from the rules sounds as critical only when the
+  model agrees: its VT/VF probability (aggregated over the contract's short span) reached
+  `agree_p` in a window ending within `agree_s` before the alarm. Otherwise it comes as a warning
+  marked "not confirmed by the rhythm model", and is escalated to critical as soon as the model
+  agrees while the rule's alarm stands.
+- **The model alone.** A probability of at least `alone_p` in `alone_k` of the last `alone_n`
+  windows, every one of them on a good signal, raises a critical "VT/VF" alarm by itself (short
+  episodes the 5-beat run and the 2-of-3 VF windows miss); it clears after `clear_after` windows
+  under `agree_p`, and is not raised again within `cooldown_s`.
+- **The gate.** While the alert engine says the signal is not good (its `inconclusive` event),
+  nothing is confirmed and the model's own alarm is cleared: only windows that began after the
+  signal came back count. No model, or a model that answers NaN: the rules' alarms pass as today.
+
+The fusion reads only events, so benchmarks/ventricular_alarms.py replays a recording's logged
+events through other settings without streaming it again (same code, same order).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
+from edge_monitor.contract import ModelContract, WindowInput
+from edge_monitor.events import Event, WindowEvent
+from edge_monitor.inference import aggregate_windows
+
+TASK = "ventricular"  # the contract task of the window model this module fuses
+RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
+MODEL_LABEL = "VT/VF"  # the model's own alarm
+NOT_CONFIRMED = "not confirmed by the rhythm model"
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """The fusion's few thresholds (probabilities are the contract's span aggregate)."""
+
+    agree_p: float = 0.5
+    agree_s: float = 4.0
+    alone_p: float = 0.9
+    alone_k: int = 3
+    alone_n: int = 4
+    clear_after: int = 3
+    cooldown_s: float = 30.0
+    confirm_unverified: bool = False  # the model may also lift an unverified VT warning
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, bool) and not (isinstance(v, int | float) and 0 <= v < 1e6):
+                raise ValueError(f"FusionSpec.{f.name} = {v!r}: a finite number >= 0")
+        if not (0 < self.agree_p <= 1 and 0 < self.alone_p <= 1):
+            raise ValueError("FusionSpec: probabilities in (0, 1]")
+        if not 1 <= self.alone_k <= self.alone_n or self.clear_after < 1:
+            raise ValueError("FusionSpec: needs 1 <= alone_k <= alone_n and clear_after >= 1")
+
+    def tuned(self, **changes: float) -> FusionSpec:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What the fusion needs of the window model's contract: its name, which classes are
+    ventricular, how they combine, and the span its windows are aggregated over."""
+
+    name: str
+    classes: tuple[str, ...]
+    ventricular: tuple[int, ...]
+    softmax: bool
+    span: int  # windows aggregated into one probability
+    aggregate: str
+
+    @classmethod
+    def of(cls, name: str, contract: ModelContract) -> ModelView:
+        """Ventricular classes are those named V... (VT, VF, VFL, VT/VF); one class alone is."""
+        inp = contract.input
+        if not isinstance(inp, WindowInput):
+            raise ValueError(f"the {name} model is not a window model")
+        classes = tuple(contract.classes)
+        idx = tuple(i for i, c in enumerate(classes) if c.upper().startswith("V"))
+        if len(classes) == 1:
+            idx = (0,)
+        if not idx:
+            raise ValueError(f"the {name} model has no ventricular class in {classes}")
+        span = inp.windows_per_record
+        return cls(name, classes, idx, not contract.multilabel, span, inp.aggregate)
+
+    def probability(self, probs: dict[str, float]) -> float:
+        p = [float(probs.get(self.classes[i], 0.0)) for i in self.ventricular]
+        return float(sum(p)) if self.softmax else float(max(p))
+
+
+class VentricularFusion:
+    """Events in, events out: the rules' VT/VF alarms confirmed, held back or escalated by the
+    window model, and the model's own alarm. `active` is the engine's label -> level map (the
+    UI's view of standing alarms), kept in step."""
+
+    def __init__(
+        self,
+        model: ModelView,
+        fs: float,
+        spec: FusionSpec | None = None,
+        active: dict[str, str] | None = None,
+    ) -> None:
+        self.model, self.fs = model, fs
+        self.spec = spec or FusionSpec()
+        self.active = active if active is not None else {}
+        self.seeing = True  # the engine's gate: the signal (and the beat model) are fine
+        self.good_since = -(1 << 62)
+        self.valid = True  # the window model's last answer was a probability
+        self._raw: deque[np.ndarray] = deque(maxlen=max(1, model.span))
+        self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
+        self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
+        self._quiet = 0
+        self._cleared_at: int | None = None
+        self.pending: dict[str, str] = {}  # rule label -> its message, held back as a warning
+
+    def process(self, events: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        for ev in events:
+            if isinstance(ev, WindowEvent) and ev.model == self.model.name:
+                out += [ev, *self._on_window(ev)]
+            elif isinstance(ev, AlertEvent):
+                out += self._on_alert(ev)
+            else:
+                out.append(ev)
+        return out
+
+    # the gate and the rules
+    def _on_alert(self, ev: AlertEvent) -> list[AlertEvent]:
+        if ev.level == INCONCLUSIVE:
+            self.seeing = False
+            return [ev, *self._blind(ev.sample)]
+        if ev.level == CLEARED and ev.label == "signal":
+            self.seeing, self.good_since = True, ev.sample
+            return [ev]
+        if ev.label not in RULE_LABELS:
+            return [ev]
+        if ev.level == CLEARED:
+            self.pending.pop(ev.label, None)
+            return [ev]
+        if not self.valid:  # no model to ask: today's behaviour
+            return [ev]
+        lifts = ev.level == WARNING and self.spec.confirm_unverified and ev.label == "VT"
+        if ev.level != CRITICAL and not lifts:
+            return [ev]
+        if self._agrees(ev.sample):
+            if ev.level == CRITICAL:
+                return [ev]
+            return [self._escalate(ev.label, ev.message, ev.sample)]
+        self.pending[ev.label] = ev.message  # the engine's map keeps the label standing
+        return [AlertEvent(ev.sample, WARNING, ev.label, f"{ev.message} ({NOT_CONFIRMED})")]
+
+    def _escalate(self, label: str, message: str, sample: int) -> AlertEvent:
+        self.pending.pop(label, None)
+        self.active[label] = CRITICAL
+        message = message.replace(" (unverified: doubtful signal or beats)", "")
+        return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
+
+    def _agrees(self, sample: int) -> bool:
+        since = sample - int(round(self.spec.agree_s * self.fs))
+        return any(end >= since and p >= self.spec.agree_p for end, p in self._probs)
+
+    # the model's windows
+    def _on_window(self, ev: WindowEvent) -> list[AlertEvent]:
+        if ev.probs is None:
+            self.valid = False
+            self._forget()
+            return self._clear_own(ev.end, "rhythm model output invalid")
+        self.valid = True
+        if not (self.seeing and ev.quality_ok and ev.start >= self.good_since):
+            return []
+        self._raw.append(np.array([self.model.probability(ev.probs)]))
+        p = float(aggregate_windows(np.stack(list(self._raw)), self.model.aggregate)[0])
+        self._probs.append((ev.end, p))
+        keep = ev.end - int(round(self.spec.agree_s * self.fs))
+        while self._probs and self._probs[0][0] < keep:
+            self._probs.popleft()
+        events = [
+            self._escalate(label, message, ev.end)
+            for label, message in list(self.pending.items())
+            if p >= self.spec.agree_p
+        ]
+        return events + self._model_alone(ev.end, p)
+
+    def _model_alone(self, sample: int, p: float) -> list[AlertEvent]:
+        s = self.spec
+        self._alone.append(p >= s.alone_p)
+        if MODEL_LABEL in self.active:
+            self._quiet = 0 if p >= s.agree_p else self._quiet + 1
+            if self._quiet >= s.clear_after:
+                return self._clear_own(sample, "VT/VF no longer seen by the rhythm model", True)
+            return []
+        last = self._cleared_at
+        cooling = last is not None and sample - last < s.cooldown_s * self.fs
+        if sum(self._alone) < s.alone_k or cooling:
+            return []
+        self.active[MODEL_LABEL] = CRITICAL
+        self._quiet = 0
+        message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
+        return [AlertEvent(sample, CRITICAL, MODEL_LABEL, message)]
+
+    def _clear_own(self, sample: int, why: str, cool: bool = False) -> list[AlertEvent]:
+        """Clear the model's alarm; only its own end starts the cooldown (not a blind spell)."""
+        if self.active.pop(MODEL_LABEL, None) is None:
+            return []
+        if cool:
+            self._cleared_at = sample
+        self._alone.clear()
+        return [AlertEvent(sample, CLEARED, MODEL_LABEL, why)]
+
+    def _blind(self, sample: int) -> list[AlertEvent]:
+        """The signal went bad: forget the windows, drop held-back alarms (the engine clears
+        its own), and clear the model's alarm."""
+        self.pending.clear()
+        self._forget()
+        return self._clear_own(sample, "VT/VF: no longer assessed")
+
+    def _forget(self) -> None:
+        self._raw.clear()
+        self._probs.clear()
+        self._alone.clear()
