@@ -1,0 +1,303 @@
+"""The critical VT/VF alarm on every shared record of mitdb, svdb and cudb: episode sensitivity by
+duration, false critical alarms per hour, and 8 s segments shockable vs not, before and after the
+fusion with the ventricular window model (edge_monitor/ventricular.py).
+
+Each record streams once through the real Monitor (the embedded int8 beat model, the quality gate,
+the ventricular bundle when given, 4 s blocks as `classify` pushes them) with the fusion switched
+off; its alert and ventricular-window events are cached (cache/ventricular_alarms/) and replayed
+through `VentricularFusion` for each setting, the same code and event order as on the device.
+
+Reference VT/VF episodes (all_records.reference): MIT-BIH rhythm notes `(VT`, `(VFL`, `(VF...`
+until the next rhythm note, and `[` ... `]` (flutter in 207; cudb's VF/flutter, to the record's
+end when `]` is missing), adjacent stretches merged. The shared svdb carries no rhythm notes: its
+episodes are runs of >= 3 `V` beats at >= 100 bpm (how MIT-BIH's annotators mark `(VT`), from the
+first V to 0.3 s after the last.
+
+Scoring, one record at a time, then pooled per database:
+- a critical VT/VF alarm *stands* from a critical VT, VF or VT/VF event of that label to its
+  cleared (or a warning of it); alarm *onsets* are the starts of the union of standing stretches;
+- an episode is *alarmed* when a critical alarm stands at some moment between its onset and
+  `GRACE_S` after its end (the VF rule needs 2 of 3 half-overlapping 4 s windows, the beat rule 5
+  beats and their classification lag; 5 s is what a bedside alarm may take past a short run);
+- a *false* alarm is an onset outside every episode widened by 2 s before and `GRACE_S` after;
+  per hour of the time outside the widened episodes (all non-ventricular time);
+- 8 s segments from the record's start: shockable when wholly inside an episode (VT, flutter and
+  VF alike, as the issue asks), non-shockable when touching none, mixed ones left out; the
+  monitor calls a segment shockable when a critical alarm stands at its end (the decision after
+  seeing it, as an AED decides).
+
+Fusion thresholds: `--tune` picks a FusionSpec from a small grid by cross-validation over the
+folds of `--model-map` (record -> bundle; each fold's records scored with the spec chosen on the
+other folds' records, each scored by a bundle that never saw it).
+
+    python benchmarks/ventricular_alarms.py                      # before: beat model alone
+    python benchmarks/ventricular_alarms.py --model-map runs/ventricular/folds.json --tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from all_records import database_dirs, merge, per_hour, reference  # noqa: E402
+
+from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
+from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
+from edge_monitor.events import WindowEvent  # noqa: E402
+from edge_monitor.pipeline import Monitor, find_channel  # noqa: E402
+from edge_monitor.ventricular import (  # noqa: E402
+    MODEL_LABEL,
+    RULE_LABELS,
+    FusionSpec,
+    ModelView,
+    VentricularFusion,
+)
+
+ALARM_LABELS = (*RULE_LABELS, MODEL_LABEL)
+GRACE_S, LEAD_S, SEGMENT_S = 5.0, 2.0, 8.0
+BINS = (("<4s", 0.0, 4.0), ("4-10s", 4.0, 10.0), (">=10s", 10.0, float("inf")))
+GRID = {
+    "agree_p": (0.3, 0.5, 0.7),
+    "alone_p": (0.8, 0.9, 0.95, 0.99),
+    "alone_kn": ((1, 1), (2, 3), (3, 4), (5, 6)),
+    "confirm_unverified": (False, True),
+}
+
+
+def v_runs(folder: Path, name: str, fs: float) -> list[tuple[int, int]]:
+    """Runs of >= 3 V beats at >= 100 bpm, for a database without rhythm notes (svdb)."""
+    ann = wfdb.rdann(str(folder / name), "atr")
+    beats = [(int(s), y) for s, y in zip(ann.sample, ann.symbol, strict=True) if y.isalpha()]
+    spans, run = [], []
+    for s, y in [*beats, (0, "N")]:
+        if y == "V":
+            run.append(s)
+            continue
+        if len(run) >= 3 and 60 * fs / np.mean(np.diff(run)) >= 100:
+            spans.append((run[0], run[-1] + int(0.3 * fs)))
+        run = []
+    return spans
+
+
+def episodes_of(db: str, folder: Path, name: str) -> dict:
+    ref = reference(db, folder, name)
+    if db == "svdb":
+        ref["vf"] = merge(v_runs(folder, name, ref["fs"]))
+    return {k: ref[k] for k in ("n", "fs", "vf", "noise")}
+
+
+def stream_record(folder: Path, name: str, bundles: list) -> list[dict]:
+    """The record through the Monitor, fusion off: its alert and ventricular-window events."""
+    header = wfdb.rdheader(str(folder / name))
+    x = wfdb.rdrecord(str(folder / name)).p_signal
+    channel = find_channel(header.sig_name, "MLII")
+    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel=channel or 0)
+    monitor.fusion = None
+    log = []
+    for ev in monitor.stream(x, block_s=4.0):
+        if isinstance(ev, AlertEvent):
+            log.append({"t": "a", **ev.to_json()})
+        elif isinstance(ev, WindowEvent) and any(w.per_window for w in monitor.windows):
+            log.append({"t": "w", "start": ev.start, "end": ev.end, "probs": ev.probs,
+                        "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
+    return log
+
+
+def to_events(log: list[dict]) -> list:
+    out = []
+    for e in log:
+        if e["t"] == "a":
+            out.append(AlertEvent(e["sample"], e["level"], e["label"], e["message"]))
+        else:
+            out.append(WindowEvent(e["start"], e["end"], e["probs"], e["model"], e["ok"]))
+    return out
+
+
+def standing(events: list, n: int) -> list[tuple[int, int]]:
+    """The union of stretches in which a critical VT/VF alarm stands."""
+    since: dict[str, int] = {}
+    spans = []
+    for e in events:
+        if not isinstance(e, AlertEvent) or e.label not in ALARM_LABELS:
+            continue
+        if e.level == CRITICAL:
+            since.setdefault(e.label, e.sample)
+        elif e.label in since and e.level in (CLEARED, "warning"):
+            spans.append((since.pop(e.label), e.sample))
+    spans += [(a, n) for a in since.values()]
+    return merge([(a, max(b, a + 1)) for a, b in spans])
+
+
+def score(events: list, ref: dict) -> dict:
+    fs, n, eps = ref["fs"], ref["n"], ref["vf"]
+    alarm = standing(events, n)
+    grace, lead = int(GRACE_S * fs), int(LEAD_S * fs)
+    rows = []
+    for a, b in eps:
+        hit = [s for s, e in alarm if s < b + grace and e > a]
+        delay = max(0.0, (hit[0] - a) / fs) if hit else None
+        rows.append({"seconds": round((b - a) / fs, 1), "alarmed": bool(hit), "delay_s": delay})
+    widened = merge([(max(0, a - lead), min(n, b + grace)) for a, b in eps])
+    onsets = [s for s, _ in alarm]
+    false = [s for s in onsets if not any(a <= s < b for a, b in widened)]
+    in_noise = [s for s in false if any(a <= s < b for a, b in ref["noise"])]
+    seg = int(SEGMENT_S * fs)
+    counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
+    for s0 in range(0, n - seg + 1, seg):
+        s1 = s0 + seg
+        full = any(a <= s0 and s1 <= b for a, b in eps)
+        touch = any(a < s1 and s0 < b for a, b in eps)
+        if touch and not full:
+            continue
+        said = any(a <= s1 - 1 < b for a, b in alarm)
+        counts[("tp" if said else "fn") if full else ("fp" if said else "tn")] += 1
+    outside = n - sum(b - a for a, b in widened)
+    return {"episodes": rows, "false": len(false), "false_in_noise": len(in_noise),
+            "outside_s": outside / fs, "segments": counts}  # fmt: skip
+
+
+def pool(rows: list[dict]) -> dict:
+    eps = [e for r in rows for e in r["episodes"]]
+    out: dict = {"records": len(rows)}
+    for label, lo, hi in BINS:
+        sel = [e for e in eps if lo <= e["seconds"] < hi]
+        hit = sum(e["alarmed"] for e in sel)
+        out[f"episodes_{label}"] = f"{hit}/{len(sel)}"
+        out[f"se_{label}"] = round(hit / len(sel), 3) if sel else None
+    long = [e for e in eps if e["seconds"] >= 4.0]
+    out["se_>=4s"] = round(sum(e["alarmed"] for e in long) / len(long), 3) if long else None
+    delays = [e["delay_s"] for e in long if e["delay_s"] is not None]
+    out["median_delay_>=4s_s"] = round(float(np.median(delays)), 1) if delays else None
+    false, outside = sum(r["false"] for r in rows), sum(r["outside_s"] for r in rows)
+    out.update(false=false, false_in_noise=sum(r["false_in_noise"] for r in rows))
+    out.update(false_per_hour=per_hour(false, outside), hours_outside=round(outside / 3600, 2))
+    c = {k: sum(r["segments"][k] for r in rows) for k in ("tp", "fn", "tn", "fp")}
+    out["segments"] = c
+    out["segment_se"] = round(c["tp"] / (c["tp"] + c["fn"]), 3) if c["tp"] + c["fn"] else None
+    out["segment_sp"] = round(c["tn"] / (c["tn"] + c["fp"]), 3) if c["tn"] + c["fp"] else None
+    return out
+
+
+def summary(rows: dict[str, dict]) -> dict:
+    """Per database and over all records."""
+    by_db: dict[str, list] = {}
+    for key, r in rows.items():
+        by_db.setdefault(key.split("/")[0], []).append(r)
+    return {**{db: pool(rs) for db, rs in by_db.items()}, "all": pool(list(rows.values()))}
+
+
+def objective(p: dict) -> float:
+    """Episodes >= 4 s alarmed, less a tenth per false alarm per hour (the bar: 0.9 at <= 1)."""
+    return (p["se_>=4s"] or 0.0) - 0.1 * (p["false_per_hour"] or 0.0)
+
+
+def grid() -> list[FusionSpec]:
+    out = []
+    for agree, alone, (k, n), lift in itertools.product(*GRID.values()):
+        if alone >= agree:
+            out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
+                                  confirm_unverified=lift))  # fmt: skip
+    return out
+
+
+def fused(log: list[dict], view: ModelView | None, fs: float, spec: FusionSpec) -> list:
+    events = to_events(log)
+    return VentricularFusion(view, fs, spec).process(events) if view else events
+
+
+def cross_validate(logs: dict, refs: dict, views: dict, groups: dict) -> dict:
+    """Each group's records scored with the spec that did best on the other groups."""
+    specs = grid()
+    table = {
+        i: {k: score(fused(logs[k], views[k], refs[k]["fs"], s), refs[k]) for k in logs}
+        for i, s in enumerate(specs)
+    }
+    chosen, rows = {}, {}
+    for g in sorted(set(groups.values())):
+        train = [k for k in logs if groups[k] != g]
+        best = max(table, key=lambda i: objective(pool([table[i][k] for k in train])))
+        chosen[g] = asdict(specs[best])
+        rows.update({k: table[best][k] for k in logs if groups[k] == g})
+    overall = max(table, key=lambda i: objective(pool(list(table[i].values()))))
+    return {"chosen_per_fold": chosen, "result": summary(rows),
+            "spec_on_all_records (in-sample; for shipping)": asdict(specs[overall])}  # fmt: skip
+
+
+def cached_log(cache: Path, key: str, folder: Path, bundles: list) -> list[dict]:
+    """The record's events, streamed once per set of model files (by their bytes: a bundle
+    rewritten in place is streamed again); delete the cache after changing the monitor."""
+    models = hashlib.sha256()
+    for b in bundles:
+        models.update(Path(b.model_path).read_bytes())
+    tag = models.hexdigest()[:12]
+    path = cache / f"{key.replace('/', '_')}-{tag}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    log = stream_record(folder, key.split("/")[1], bundles)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(log))
+    return log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for db in ("mitdb", "svdb", "cudb", "nstdb"):
+        parser.add_argument(f"--{db}", type=Path)
+    parser.add_argument("--databases", nargs="*", default=["mitdb", "svdb", "cudb"])
+    parser.add_argument("--folder", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--records", nargs="*", help="only these record names")
+    parser.add_argument("--model", type=Path, help="one ventricular bundle for every record")
+    parser.add_argument("--model-map", type=Path, help="JSON: record -> ventricular bundle")
+    parser.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
+    parser.add_argument("--cache", type=Path, default=Path("cache/ventricular_alarms"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json")
+    )
+    args = parser.parse_args()
+    dirs = database_dirs(args)
+    mapping = json.loads(args.model_map.read_text()) if args.model_map else {}
+    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    loaded: dict[str, object] = {}
+    logs, refs, views, groups = {}, {}, {}, {}
+    t0 = time.perf_counter()
+    for db, folder in dirs.items():
+        for name in sorted(p.stem for p in folder.glob("*.hea")):
+            if args.records and name not in args.records:
+                continue
+            key = f"{db}/{name}"
+            path = mapping.get(key) or mapping.get(name) or args.model
+            if path and str(path) not in loaded:
+                loaded[str(path)] = load_bundle(Path(path), probe=False)
+            bundles = [beat] + ([loaded[str(path)]] if path else [])
+            logs[key] = cached_log(args.cache, key, folder, bundles)
+            refs[key] = episodes_of(db, folder, name)
+            views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
+            groups[key] = str(path)
+            print(f"{key}: {len(logs[key])} events ({time.perf_counter() - t0:.0f} s)", flush=True)
+    result: dict = {"grace_s": GRACE_S, "segment_s": SEGMENT_S, "model_map": str(args.model_map),
+                    "model": str(args.model), "records": list(logs)}  # fmt: skip
+    result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
+    if any(views.values()):
+        spec = FusionSpec()
+        result["after_default_spec"] = {"spec": asdict(spec), **summary(
+            {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
+        )}  # fmt: skip
+        if args.tune:
+            result["after_cross_validated"] = cross_validate(logs, refs, views, groups)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "records"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
