@@ -42,13 +42,21 @@ def _main(version: Annotated[bool, version_option("edge-monitor")] = False) -> N
 
 
 def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
-    """The bundles asked for, or the embedded beat model (+ the diagnostic one when the source
-    has its leads), each proven on the profile's budgets before monitoring starts."""
+    """The bundles asked for, or the embedded beat model (+ the ventricular rhythm model and
+    the diagnostic one when the source has their leads), each proven on the profile's budgets
+    before monitoring starts."""
     from edge_monitor.bundle import embedded_bundle, load_bundle
+    from edge_monitor.pipeline import find_channel
 
     if models:
         return [load_bundle(m, profile=profile) for m in models]
     bundles = [load_bundle(embedded_bundle("arrhythmia"), profile=profile)]
+    try:  # the VT/VF detector reads the beat lead (MLII, II, ECG alike): fused into the alarm
+        vent = load_bundle(embedded_bundle("ventricular"), probe=False)
+        if find_channel(leads, vent.contract.leads[0]) is not None:
+            bundles.append(load_bundle(embedded_bundle("ventricular"), profile=profile))
+    except EcgEdgeError:
+        pass
     try:  # the leads first: no trial run for a model the source cannot feed
         diag = load_bundle(embedded_bundle("diagnostic"), probe=False)
     except EcgEdgeError:
