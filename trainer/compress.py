@@ -41,11 +41,12 @@ from trainer.models import model_size
 from trainer.onnx_eval import onnx_predict
 from trainer.prune import prune_inner_channels
 from trainer.quantize import quantize_model
-from trainer.report import write_report
+from trainer.report import seed_line, write_report
 from trainer.stage_records import (
     Chosen,
     ablation_summary,
     noisy_validation_score,
+    seed_summary,
     selection_score,
     summary,
 )
@@ -105,6 +106,9 @@ def student_stage(chain: Chain, teacher_pair: tuple[nn.Module, dict]) -> Chosen:
     base = max(students, key=lambda k: selection_score(chain.stages[k]))
     chain.stages[base]["selected"] = True
     chain.stages["_ablation"] = ablation_summary(chain.stages, chain.kind)
+    chain.stages["_seeds"] = seed_summary(chain.stages)
+    for variant, row in chain.stages["_seeds"].items():
+        say(f"student-{variant} over seeds {row['seeds']}: " + seed_line(row))
     say(f"{base} goes on (best validation score)")
     return Chosen(students[base], base, chain.student_cfg)
 

@@ -125,6 +125,15 @@ def _comparisons(manifest: dict) -> list[str]:
     return lines
 
 
+def seed_line(row: dict) -> str:
+    """One line of a student variant's seed summary (stages["_seeds"]): mean +- sd of each."""
+    return ", ".join(
+        f"{k} {v['mean']:.3f}" + (f" +- {v['sd']:.3f}" if v["sd"] is not None else "")
+        for k, v in row.items()
+        if isinstance(v, dict)
+    )
+
+
 def _chain_notes(stages: dict) -> list[str]:
     """The chain's decisions: the student carried on, distillation, hardening, pruning."""
     lines = []
@@ -143,6 +152,8 @@ def _chain_notes(stages: dict) -> list[str]:
             f"mean difference {ablation['mean_diff']:+.3f}{sd} over {len(ablation['rows'])} "
             "seed(s).",
         ]
+    for variant, row in (stages.get("_seeds") or {}).items():
+        lines += ["", f"Students {variant}, seeds {row['seeds']} (mean +- sd): {seed_line(row)}."]
     hardening = stages.get("student-hardened", {}).get("hardening")
     if hardening:
         lines += [

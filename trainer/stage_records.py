@@ -93,3 +93,28 @@ def ablation_summary(stages: dict, kind: TaskKind) -> dict:
         "mean_diff": float(np.mean(diffs)) if diffs else None,
         "sd_diff": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None,
     }
+
+
+def seed_summary(stages: dict) -> dict:
+    """Mean and sd over seeds of every student variant's validation score and test numbers: the
+    distribution a configuration gives, not its luckiest seed (issue 13)."""
+    out: dict = {}
+    for variant in ("plain", "kd"):
+        keys = sorted(k for k in stages if k.startswith(f"student-{variant}-s"))
+        if not keys:
+            continue
+        rows = [{"val_score": stages[k]["val_score"], **stages[k]["test"]} for k in keys]
+        out[variant] = {
+            "seeds": [int(k.rsplit("-s", 1)[1]) for k in keys],
+            **{
+                name: {
+                    "mean": float(np.nanmean([r[name] for r in rows])),
+                    "sd": float(np.nanstd([r[name] for r in rows], ddof=1))
+                    if len(rows) > 1
+                    else None,
+                }
+                for name in rows[0]
+                if isinstance(rows[0][name], int | float)
+            },
+        }
+    return out
