@@ -368,11 +368,9 @@ def bench(
         highlight=False,
     )
     console.print(f"run (serial): peak RSS {result['run_serial']['peak_rss_mb']:.0f} MB")
-    failed = [k for k, c in result["checks"].items() if not c["ok"]]
-    for k, c in result["checks"].items():
-        mark = "ok" if c["ok"] else "[red]OVER[/red]"
-        console.print(f"{k}: {c['value']:.2f} (budget {c['limit']}) {mark}")
-    if failed:
+    from edge_monitor.bench import checks_of, print_budgets
+
+    if not print_budgets(checks_of(result), result["profile"], console):
         raise typer.Exit(1)
 
 

@@ -42,6 +42,10 @@ class Budgets:
     model_kb: dict[str, float]  # per task
     max_int8_auc_drop: float
     max_int8_f1_drop: float
+    # `edge-monitor bench`'s start-up and throughput budgets. Every profile file sets them (a
+    # missing key is an error); the defaults (None: not checked) serve code that builds Budgets.
+    cold_start_s: float | None = None  # process start to the first beat, headless replay
+    min_realtime_factor: float | None = None  # signal seconds per pipeline second, at least
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,10 @@ def _validate(p: DeviceProfile, where: str) -> None:
         raise InputError(f"{where}: cores and thread counts must be at least 1")
     if p.runtime.intra_op_threads > p.hardware.cores:
         raise InputError(f"{where}: more inference threads than cores")
-    if p.budgets.latency_p95_ms <= 0 or p.budgets.peak_rss_mb <= 0:
-        raise InputError(f"{where}: budgets must be positive")
+    b = p.budgets
+    positive = (b.latency_p95_ms, b.peak_rss_mb, b.cold_start_s, b.min_realtime_factor)
+    if any(not isinstance(v, int | float) or v <= 0 for v in positive):
+        raise InputError(f"{where}: budgets must be positive numbers")
     if unknown := set(p.quantization.calibration_methods) - _CALIBRATION_METHODS:
         raise InputError(f"{where}: unknown calibration methods {', '.join(sorted(unknown))}")
     if p.quantization.format not in ("QDQ", "QOperator"):

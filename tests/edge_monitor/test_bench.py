@@ -1,0 +1,115 @@
+"""bench's budget checks on given figures: every budget, every model, pass and fail, a table."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+
+from edge_monitor.bench import budget_checks, checks_of, print_budgets, record_for, with_embedded
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.profiles import available_profiles, load_profile
+
+BUDGETS = load_profile("rpi4").budgets
+
+
+def replay(rss: float | None = 140.0, cold: float | None = 0.7, rtf: float = 500.0) -> dict:
+    return {
+        "peak_rss_mb": rss,
+        "cold_start_to_first_beat_s": cold,
+        "realtime_factor_pipeline": rtf,
+    }
+
+
+def figures(**over) -> dict:
+    """bench's result shape with figures well inside rpi4's budgets, `over` replacing parts."""
+    result = {
+        "models": {
+            "arrhythmia": {"latency_profile_threads": {"p95_ms": 0.1}},
+            "diagnostic": {"latency_profile_threads": {"p95_ms": 0.2}},
+        },
+        "replay_headless": replay(),
+        "replay_headless_more": {"ptbxl-00063": replay(rss=150.0, rtf=300.0)},
+        "run_serial": {"peak_rss_mb": 100.0},
+    }
+    result.update(over)
+    return result
+
+
+def test_every_budget_of_the_profile_is_checked_for_every_model_and_replay():
+    keys = [c.key for c in budget_checks(figures(), BUDGETS)]
+    assert keys == [
+        "latency_p95_ms/arrhythmia",
+        "latency_p95_ms/diagnostic",
+        "peak_rss_mb_replay",
+        "cold_start_s",
+        "peak_rss_mb_replay/ptbxl-00063",
+        "cold_start_s/ptbxl-00063",
+        "peak_rss_mb_run",
+        "realtime_factor",
+    ]
+    assert all(c.ok for c in budget_checks(figures(), BUDGETS))
+
+
+def test_a_figure_over_its_budget_fails_and_only_that_one():
+    slow = figures(replay_headless=replay(cold=BUDGETS.cold_start_s + 0.1, rtf=5.0))
+    failed = {c.key for c in budget_checks(slow, BUDGETS) if not c.ok}
+    assert failed == {"cold_start_s", "realtime_factor"}  # a real-time factor is a floor
+    heavy = figures(run_serial={"peak_rss_mb": BUDGETS.peak_rss_mb + 1})
+    assert {c.key for c in budget_checks(heavy, BUDGETS) if not c.ok} == {"peak_rss_mb_run"}
+
+
+def test_a_figure_not_measured_is_not_a_pass():
+    missing = figures(replay_headless=replay(rss=None))
+    missing["models"]["diagnostic"] = {"task": "diagnostic"}  # no record had its leads
+    failed = {c.key for c in budget_checks(missing, BUDGETS) if not c.ok}
+    assert failed == {"peak_rss_mb_replay", "latency_p95_ms/diagnostic"}
+
+
+@given(st.floats(0, 1e4, allow_nan=False), st.sampled_from(available_profiles()))
+def test_a_latency_passes_exactly_when_within_its_budget(p95, profile):
+    budgets = load_profile(profile).budgets
+    result = figures()
+    result["models"]["arrhythmia"]["latency_profile_threads"]["p95_ms"] = p95
+    check = next(c for c in budget_checks(result, budgets) if c.key.endswith("/arrhythmia"))
+    assert check.ok == (p95 <= budgets.latency_p95_ms)
+
+
+def test_the_json_checks_read_back_as_the_same_table():
+    checks = budget_checks(figures(), BUDGETS)
+    stored = json.loads(json.dumps({"checks": {c.key: c.to_dict() for c in checks}}))
+    assert checks_of(stored) == checks
+
+
+def test_the_table_says_budget_measured_and_fail():
+    result = figures(run_serial={"peak_rss_mb": 999.0})
+    console = Console(record=True, width=100, force_terminal=True)
+    assert not print_budgets(budget_checks(result, BUDGETS), "rpi4", console)
+    text = console.export_text()
+    assert "budgets of the rpi4 profile" in text and "┃" in text
+    row = next(line for line in text.splitlines() if "run (serial)" in line)
+    assert "<= 300 MB" in row and "999 MB" in row and "FAIL" in row
+    assert ">= 20 x" in text  # the real-time factor's floor
+
+
+def test_a_pipe_gets_one_plain_line_per_check():
+    out = io.StringIO()
+    assert print_budgets(budget_checks(figures(), BUDGETS), "rpi4", Console(file=out, width=30))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8 and all(line.endswith(" pass") for line in lines)
+    assert "diagnostic: model call p95: 0.200 ms (budget <= 20 ms) pass" in lines
+
+
+def test_the_embedded_defaults_bring_every_embedded_model_each_with_a_record_it_fits(
+    sample_record,
+):
+    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    everything = with_embedded([beat])
+    names = [b.name for b in everything]
+    assert names[0] == "arrhythmia" and "diagnostic" in names
+    diag = everything[names.index("diagnostic")]
+    assert record_for(beat, sample_record) == sample_record
+    assert record_for(diag, sample_record).name == "ptbxl-00063"  # it needs 12 leads
