@@ -17,7 +17,8 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   under `agree_p`, and is not raised again within `cooldown_s`.
 - **The gate.** While the alert engine says the signal is not good (its `inconclusive` event),
   nothing is confirmed and the model's own alarm is cleared: only windows that began after the
-  signal came back count. No model, or a model that answers NaN: the rules' alarms pass as today.
+  signal came back count. No model, a model that has not answered yet or one that answers NaN:
+  the rules' alarms pass as today (a held-back one sounds at once).
 
 The fusion reads only events, so benchmarks/ventricular_alarms.py replays a recording's logged
 events through other settings without streaming it again (same code, same order).
@@ -117,7 +118,9 @@ class VentricularFusion:
         self.active = active if active is not None else {}
         self.seeing = True  # the engine's gate: the signal (and the beat model) are fine
         self.good_since = -(1 << 62)
-        self.valid = True  # the window model's last answer was a probability
+        # the window model's last answer was a probability (False until its first answer, and
+        # after a NaN: the rules' alarms pass as they would without it)
+        self.valid = False
         self._raw: deque[np.ndarray] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
@@ -173,10 +176,15 @@ class VentricularFusion:
 
     # the model's windows
     def _on_window(self, ev: WindowEvent) -> list[AlertEvent]:
-        if ev.probs is None:
+        if ev.probs is None:  # held-back alarms sound as the rules raised them
             self.valid = False
             self._forget()
-            return self._clear_own(ev.end, "rhythm model output invalid")
+            released = [
+                AlertEvent(ev.end, CRITICAL, label, f"{message} (rhythm model unavailable)")
+                for label, message in self.pending.items()
+            ]
+            self.pending.clear()
+            return released + self._clear_own(ev.end, "rhythm model output invalid")
         self.valid = True
         if not (self.seeing and ev.quality_ok and ev.start >= self.good_since):
             return []

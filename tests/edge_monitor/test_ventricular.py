@@ -1,0 +1,186 @@
+"""The fused VT/VF alarm (edge_monitor/ventricular.py): the rules' critical alarms need the
+rhythm model's agreement, the model alone needs k of n confident windows, nothing is critical
+while the signal is bad, and without a valid model the rules' alarms pass as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
+from edge_monitor.events import WindowEvent
+from edge_monitor.ventricular import (
+    MODEL_LABEL,
+    NOT_CONFIRMED,
+    FusionSpec,
+    ModelView,
+    VentricularFusion,
+)
+from tests.conftest import SHARED, need
+
+FS = 250.0
+STRIDE = 250  # one window a second, 4 s long
+VIEW = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max")
+SPEC = FusionSpec(agree_p=0.5, agree_s=4.0, alone_p=0.9, alone_k=3, alone_n=4, clear_after=2)
+
+
+def window(t: int, p: float | None, ok: bool = True) -> WindowEvent:
+    probs = None if p is None else {"other": round(1 - p, 4), "VT/VF": p}
+    return WindowEvent(t - 4 * STRIDE, t, probs, "ventricular", ok)
+
+
+def rule(t: int, label: str = "VF", level: str = CRITICAL) -> AlertEvent:
+    return AlertEvent(t, level, label, f"{label} rule")
+
+
+# a run of the monitor as the fusion sees it: windows every second, now and then a rule's
+# alarm (only while the engine can see: it is frozen otherwise), the gate going bad and good
+step = st.one_of(
+    st.tuples(st.just("window"), st.floats(0, 1), st.booleans()),
+    st.tuples(st.just("rule"), st.sampled_from(["VT", "VF"]), st.sampled_from([CRITICAL, WARNING])),
+    st.tuples(st.just("clear"), st.sampled_from(["VT", "VF"]), st.just(None)),
+    st.tuples(st.just("bad"), st.none(), st.none()),
+    st.tuples(st.just("good"), st.none(), st.none()),
+)
+
+
+def play(steps, spec: FusionSpec = SPEC, model_ok: bool = True):
+    """Feed the steps; return (input event, its outputs, seeing, history of windows) per step."""
+    fusion = VentricularFusion(VIEW, FS, spec)
+    t, seeing, trace = 4 * STRIDE, True, []
+    for kind, a, b in steps:
+        t += STRIDE
+        if kind == "window":
+            ev = window(t, a if model_ok else None, b)
+        elif kind == "rule":
+            if not seeing:
+                continue
+            ev = rule(t, a, b)
+        elif kind == "clear":
+            ev = AlertEvent(t, CLEARED, a, f"{a} ended")
+        elif kind == "bad":
+            seeing, ev = False, AlertEvent(t, INCONCLUSIVE, "signal", "too noisy")
+        else:
+            if seeing:
+                continue
+            seeing, ev = True, AlertEvent(t, CLEARED, "signal", "signal good again")
+        trace.append((ev, fusion.process([ev]), seeing))
+    return trace
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(step, max_size=60))
+def test_nothing_is_critical_while_the_signal_is_bad(steps):
+    for _ev, out, seeing in play(steps):
+        if not seeing:
+            assert not [e for e in out if getattr(e, "level", None) == CRITICAL]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(step, max_size=60))
+def test_every_critical_alarm_has_the_models_agreement_on_a_good_signal(steps):
+    """Once the model has answered, a critical VT/VF only follows a window of p >= agree_p on a
+    good signal that began after the signal came back, ending within agree_s; the model's own
+    alarm needs k of its last n."""
+    recent: list[tuple[int, float]] = []  # good windows since the signal came back
+    good_since, answered = -(10**9), False
+    for ev, out, _seeing in play(steps):
+        if isinstance(ev, AlertEvent) and ev.level == INCONCLUSIVE:
+            recent.clear()
+        if isinstance(ev, AlertEvent) and ev.label == "signal" and ev.level == CLEARED:
+            good_since = ev.sample
+            recent.clear()
+        if isinstance(ev, WindowEvent) and ev.quality_ok and ev.probs and ev.start >= good_since:
+            recent.append((ev.end, ev.probs["VT/VF"]))
+        answered = answered or isinstance(ev, WindowEvent)
+        for e in out:
+            if getattr(e, "level", None) != CRITICAL or not answered:  # no model yet: the rules
+                continue
+            since = e.sample - SPEC.agree_s * FS
+            assert any(end >= since and p >= SPEC.agree_p for end, p in recent)
+            if e.label == MODEL_LABEL:
+                assert sum(p >= SPEC.alone_p for _, p in recent[-SPEC.alone_n :]) >= SPEC.alone_k
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(step, max_size=60))
+def test_without_a_valid_model_the_rules_alarms_pass_unchanged(steps):
+    for ev, out, _seeing in play(steps, model_ok=False):
+        assert out == [ev]
+
+
+def test_a_held_back_alarm_is_escalated_when_the_model_agrees():
+    fusion = VentricularFusion(VIEW, FS, SPEC)
+    t = 10 * STRIDE
+    fusion.process([window(t - STRIDE, 0.1)])  # the model answers, disagreeing
+    (held,) = fusion.process([rule(t, "VT")])
+    assert held.level == WARNING and NOT_CONFIRMED in held.message
+    out = fusion.process([window(t + STRIDE, 0.2)])
+    assert not [e for e in out if isinstance(e, AlertEvent)]
+    out = fusion.process([window(t + 2 * STRIDE, 0.7)])
+    assert [(e.level, e.label) for e in out if isinstance(e, AlertEvent)] == [(CRITICAL, "VT")]
+    # once it is cleared, a later agreement escalates nothing
+    fusion.process([AlertEvent(t + 3 * STRIDE, CLEARED, "VT", "VT ended")])
+    out = fusion.process([window(t + 4 * STRIDE, 0.7)])
+    assert not [e for e in out if isinstance(e, AlertEvent)]
+
+
+def test_the_model_alone_raises_clears_and_cools_down():
+    fusion = VentricularFusion(VIEW, FS, SPEC)
+    events = [window(t * STRIDE, p) for t, p in enumerate([0.95, 0.2, 0.95, 0.95], start=4)]
+    alarms = [e for e in fusion.process(events) if isinstance(e, AlertEvent)]
+    assert [(e.level, e.label) for e in alarms] == [(CRITICAL, MODEL_LABEL)]
+    quiet = [window(t * STRIDE, 0.1) for t in range(8, 10)]
+    assert [e.level for e in fusion.process(quiet) if isinstance(e, AlertEvent)] == [CLEARED]
+    again = [window(t * STRIDE, 0.99) for t in range(10, 16)]  # within the 30 s cooldown
+    assert not [e for e in fusion.process(again) if isinstance(e, AlertEvent)]
+
+
+def test_spec_and_model_view_refuse_nonsense():
+    with pytest.raises(ValueError):
+        FusionSpec(alone_k=5, alone_n=4)
+    with pytest.raises(ValueError):
+        FusionSpec(agree_p=float("nan"))
+    assert VIEW.probability({"other": 0.3, "VT/VF": 0.7}) == pytest.approx(0.7)
+    two = ModelView("v", ("NSR", "VT", "VF"), (1, 2), True, 1, "max")
+    assert two.probability({"NSR": 0.2, "VT": 0.5, "VF": 0.3}) == pytest.approx(0.8)
+
+
+def _embedded_monitor(fs: float, sig_name: list[str]):
+    from edge_monitor.bundle import embedded_bundle, load_bundle
+    from edge_monitor.errors import EcgEdgeError
+    from edge_monitor.pipeline import Monitor
+
+    try:
+        vent = load_bundle(embedded_bundle("ventricular"), probe=False)
+    except EcgEdgeError:
+        pytest.skip("no embedded ventricular bundle in this install yet")
+    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    return Monitor([beat, vent], fs, sig_name)
+
+
+def _critical(events) -> list[AlertEvent]:
+    return [e for e in events if isinstance(e, AlertEvent) and e.level == CRITICAL]
+
+
+def test_real_vf_raises_a_critical_alarm_through_the_embedded_models():
+    """Creighton cu01: VF from 214 s (annotated `[`); a minute around its onset."""
+    record = need(SHARED / "cudb") / "cu01"
+    x = wfdb.rdrecord(str(record), sampfrom=int(200 * 250), sampto=int(250 * 250)).p_signal
+    monitor = _embedded_monitor(250.0, ["ECG"])
+    crit = _critical(monitor.stream(x, block_s=4.0))
+    assert crit and crit[0].label in ("VF", MODEL_LABEL)
+    assert crit[0].sample >= int(14 * 250)  # not before the VF starts
+
+
+def test_real_noise_raises_no_critical_alarm_through_the_embedded_models():
+    """MIT-BIH 118 with electrode-motion noise at -6 dB (nstdb 118e_6), its first noisy
+    stretch (minutes 5-7): no critical VT/VF alarm."""
+    record = need(SHARED / "nstdb") / "118e_6"
+    x = wfdb.rdrecord(str(record), sampfrom=int(290 * 360), sampto=int(420 * 360)).p_signal
+    monitor = _embedded_monitor(360.0, ["MLII", "V1"])
+    crit = _critical(monitor.stream(np.asarray(x), block_s=4.0))
+    assert not [e for e in crit if e.label in ("VT", "VF", MODEL_LABEL)]
