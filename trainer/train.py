@@ -13,6 +13,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from trainer import distributed
 from trainer.batches import Batch, add_recorded_noise
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
@@ -122,34 +123,31 @@ def fit(
     With `init` (a pruned network, say) training starts from that model instead of a new preset.
     Trained with recorded noise (`cfg.noise_prob`; tracks loaded unless given), an epoch is scored
     on the mean of the clean and the noisy validation score: a model that only learned to
-    ignore noise, or only the clean beats, does not win.
+    ignore noise, or only the clean beats, does not win. Launched by torchrun, this is rank 0:
+    the other ranks train the same job beside it (`follow`), this rank alone validates, stops
+    and writes (`trainer.distributed`).
     """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     kind = kind_of(cfg.task)
     teacher_model, distillation = _distillation(cfg, data, teacher)
     model = init if init is not None else build_model(model_config_for(cfg, data))
-    # learning without forgetting (Li & Hoiem 2016): a frozen copy of the initial model
-    anchor = frozen(copy.deepcopy(init)) if init is not None and cfg.anchor_weight > 0 else None
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
     noise = None
     if kind.noise_training and cfg.noise_prob > 0:
         noise = noise_tracks if noise_tracks is not None else training_noise_for(cfg, data)
-    plan = Plan(
-        objective=Objective(
-            kind, cfg, kind.class_weights(data.train.y, cfg), teacher_model, anchor
-        ),
-        noise=noise,
-        val_noisy=noisy_split(data.val, noise) if noise else None,
-        steps=cfg.epochs
-        * int(np.ceil(kind.epoch_size(data.train, mcfg.input_length, cfg) / cfg.batch_size)),
+    # learning without forgetting (Li & Hoiem 2016): a frozen copy of the initial model
+    anchored = init is not None and cfg.anchor_weight > 0
+    job = distributed.Job(
+        cfg, distributed.weights_of(model), distributed.weights_of(teacher_model), anchored, noise
     )
-    t0 = time.perf_counter()
-    best, history = _train(model, cfg, data, plan, rng, show_progress, t0)
+    judge = Judge(cfg, data, noisy_split(data.val, noise) if noise else None, show_progress)
+    ranks = distributed.current()
+    best, history = _lead(job, model, teacher_model, data.train, rng, judge, ranks)
     assert best.state is not None
     model.load_state_dict(best.state)
-    train_seconds = time.perf_counter() - t0
+    train_seconds = time.perf_counter() - judge.t0
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return save_checkpoint(
         out,
@@ -168,6 +166,7 @@ def fit(
             "train_seconds": train_seconds,
             "peak_rss_mb": peak_rss_mb,
             "threads": cfg.threads,
+            **({"ranks": ranks.describe()} if ranks is not None else {}),
         },
     )
 
@@ -204,14 +203,17 @@ class Objective:
         return loss
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a fit decided before its first epoch."""
+class _Step(nn.Module):
+    """The model and its objective as one module, so one DistributedDataParallel forward covers
+    every use of the model in a step (the anchor's path calls it twice)."""
 
-    objective: Objective
-    noise: list[np.ndarray] | None  # recorded noise tracks added to training beats
-    val_noisy: Split | None  # the validation split with the fixed noisy draw, or None
-    steps: int  # optimiser steps in all (the one-cycle schedule's length)
+    def __init__(self, model: nn.Module, objective: Objective) -> None:
+        super().__init__()
+        self.model = model
+        self.objective = objective  # not a module: the teacher and anchor stay outside DDP
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.objective(self.model, batch)
 
 
 @dataclass
@@ -249,47 +251,127 @@ def _distillation(
     return frozen(teacher[0]), record
 
 
-def _train(
+@dataclass
+class Judge:
+    """Rank 0's part of the epochs: validation, the best epoch, history, progress, stopping."""
+
+    cfg: TrainConfig
+    data: TaskData
+    val_noisy: Split | None  # the validation split with the fixed noisy draw, or None
+    show_progress: bool
+    best: Best = field(default_factory=Best)
+    history: list[dict] = field(default_factory=list)
+    t0: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.progress = _progress(self.show_progress)
+        desc = f"{self.cfg.task} {self.cfg.model}"
+        self.bar = self.progress.add_task(desc, total=self.cfg.epochs, status="")
+
+    def epoch(self, model: nn.Module, epoch: int, loss: float) -> bool:
+        """Score the epoch's model (on the CPU, where the kinds predict); True: stop here."""
+        on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+        model = model if on_cpu else copy.deepcopy(model).cpu()
+        entry = {"epoch": epoch, "train_loss": loss}
+        score, parts = _validate(model, self.cfg, self.data, self.val_noisy)
+        entry.update(parts)
+        self.history.append({**entry, "val_score": score, "seconds": time.perf_counter() - self.t0})
+        best = self.best
+        best.offer(model, epoch, score, entry)
+        status = f"loss {loss:.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
+        self.progress.update(self.bar, advance=1, status=status)
+        if self.show_progress and not self.progress.console.is_terminal:  # log files: lines
+            self.progress.console.print(f"epoch {epoch}: {status}", highlight=False)
+        return best.stale >= self.cfg.patience
+
+
+def _lead(
+    job: distributed.Job,
     model: nn.Module,
-    cfg: TrainConfig,
-    data: TaskData,
-    plan: Plan,
+    teacher: nn.Module | None,
+    train: Split,
     rng: np.random.Generator,
-    show_progress: bool,
-    t0: float,
+    judge: Judge,
+    ranks: distributed.Ranks | None,
 ) -> tuple[Best, list[dict]]:
-    """The epochs, until `cfg.epochs` or `cfg.patience` epochs without a better score."""
-    kind, input_length = plan.objective.kind, model.cfg.input_length  # type: ignore[union-attr]
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=plan.steps)
-    best, history = Best(), []
-    progress = _progress(show_progress)
-    with progress:
-        bar = progress.add_task(f"{cfg.task} {cfg.model}", total=cfg.epochs, status="")
-        for epoch in range(cfg.epochs):
-            train_mode(model, cfg.freeze_batchnorm)
-            losses = []
-            for batch in kind.batches(data.train, input_length, cfg, rng, plan.noise):
-                loss = plan.objective(model, batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(float(loss.detach()))
-            entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
-            score, parts = _validate(model, cfg, data, plan.val_noisy)
-            entry.update(parts)
-            history.append({**entry, "val_score": score, "seconds": time.perf_counter() - t0})
-            best.offer(model, epoch + 1, score, entry)
-            status = (
-                f"loss {np.mean(losses):.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
-            )
-            progress.update(bar, advance=1, status=status)
-            if show_progress and not progress.console.is_terminal:  # a log file gets plain lines
-                progress.console.print(f"epoch {epoch + 1}: {status}", highlight=False)
-            if best.stale >= cfg.patience:
-                break
-    return best, history
+    """Rank 0 (or the lone process): send the job to the other ranks, then train with them."""
+    if ranks is not None and ranks.world > 1:
+        distributed.job_started(True)  # from here on a failure must not announce the end
+        distributed.share(ranks, job)
+        distributed.share_split(ranks, train)
+    with judge.progress:
+        _train(job, model, teacher, train, rng, judge, ranks)
+    distributed.job_started(False)
+    return judge.best, judge.history
+
+
+def train_job(job: distributed.Job, train: Split, ranks: distributed.Ranks) -> nn.Module:
+    """A rank other than 0: one fit beside rank 0; the trained network (its last epoch)."""
+    cfg = job.cfg
+    seed_everything(cfg.seed, cfg.threads)
+    model = distributed.rebuild(job.model)
+    teacher = frozen(distributed.rebuild(job.teacher)) if job.teacher is not None else None
+    # dropout masks of its own (rank 0 keeps the seed's stream, as one process would)
+    torch.manual_seed(int(np.random.SeedSequence([cfg.seed, ranks.rank]).generate_state(1)[0]))
+    return _train(job, model, teacher, train, np.random.default_rng(cfg.seed), None, ranks)
+
+
+def _train(
+    job: distributed.Job,
+    model: nn.Module,
+    teacher: nn.Module | None,
+    train: Split,
+    rng: np.random.Generator,
+    judge: Judge | None,
+    ranks: distributed.Ranks | None,
+) -> nn.Module:
+    """The epochs, on every rank alike, until `cfg.epochs` or the judge's stop (rank 0 judges,
+    the others are told). Every rank draws the same global batches and trains on its share."""
+    cfg, kind = job.cfg, kind_of(job.cfg.task)
+    net = _training_copy(model, ranks)
+    device = next(net.parameters()).device
+    anchor = frozen(copy.deepcopy(model)).to(device) if job.anchored else None
+    if teacher is not None and device.type != "cpu":
+        teacher = copy.deepcopy(teacher).to(device)
+    weights = kind.class_weights(train.y, cfg)
+    objective = Objective(kind, cfg, None if weights is None else weights.to(device), teacher)
+    objective.anchor = anchor
+    step = distributed.wrap(_Step(net, objective), ranks)
+    input_length = net.cfg.input_length  # type: ignore[union-attr]
+    batches = int(np.ceil(kind.epoch_size(train, input_length, cfg) / cfg.batch_size))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * batches
+    )
+    for epoch in range(cfg.epochs):
+        train_mode(step, cfg.freeze_batchnorm)
+        losses = []
+        for batch in kind.batches(train, input_length, cfg, rng, job.noise):
+            share = distributed.shard(batch, ranks)
+            if share is None:
+                continue
+            loss = step(share.batch)
+            loss = loss * share.weight if share.weight != 1.0 else loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.detach())
+        mean = distributed.mean_loss(ranks, losses)
+        stop = judge.epoch(net, epoch + 1, mean) if judge is not None else False
+        if ranks is not None and ranks.world > 1:
+            stop = distributed.share(ranks, stop)
+        if stop:
+            break
+    return net
+
+
+def _training_copy(model: nn.Module, ranks: distributed.Ranks | None) -> nn.Module:
+    """The network that trains: `model` itself in one CPU process; with several ranks or a GPU a
+    copy on the rank's device, BatchNorm over the global batch (the caller's model stays)."""
+    if ranks is None or (ranks.world == 1 and ranks.device.type == "cpu"):
+        return model
+    return distributed.global_batchnorm(copy.deepcopy(model), ranks).to(ranks.device)
 
 
 def _validate(
