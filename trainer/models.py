@@ -239,6 +239,18 @@ class Ensemble(nn.Module):
         return self.member_logits(x, extra).mean(dim=0)
 
 
+def ensemble_of(models: list[nn.Module]) -> Ensemble:
+    """Trained models of one config as one Ensemble (mean of logits): students trained on
+    different patient folds, shipped together instead of the luckiest one."""
+    cfgs = {replace(m.cfg, members=1) for m in models}  # type: ignore[arg-type]
+    if len(cfgs) != 1:
+        raise InputError("an ensemble needs members of one model config")
+    ens = Ensemble(replace(cfgs.pop(), members=len(models)))
+    for member, model in zip(ens.members, models, strict=True):
+        member.load_state_dict(model.state_dict())
+    return ens
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
     if cfg.members > 1:
         return Ensemble(cfg)

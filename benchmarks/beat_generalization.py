@@ -1,0 +1,112 @@
+"""Does the beat model hold on patients and databases it never saw? Each bundle is streamed, on
+the device path (the edge Monitor that `edge-monitor classify` runs: its R-peak detector, causal
+filter at the source rate, resampling, beat context, the int8 model), over MIT-BIH DS2 and the
+held-out svdb records (trainer.datasets.beatdb.SVDB_TEST, drawn before training); beats are
+matched to the reference at 150 ms (EC57 style, `trainer.metrics.match_beats`) and scored per
+database: R-peak Se / +P and the AAMI classes' Se / +P / F1.
+
+    ECG_EDGE_DATA=../shared/data python benchmarks/beat_generalization.py \
+        --label before                                   # the embedded bundle
+    ECG_EDGE_DATA=../shared/data python benchmarks/beat_generalization.py \
+        --label after --bundle runs/compress/arrhythmia-rpi4-v11
+
+Each run adds (or replaces) its label in benchmarks/results/beat_generalization.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.pipeline import BeatEvent, Monitor
+from trainer.datasets import beatdb
+from trainer.datasets.mitdb import AAMI_CLASSES
+from trainer.metrics import MISSED, beat_statistics, match_beats
+
+TOLERANCE_S = 0.15
+OUT = Path("benchmarks/results/beat_generalization.json")
+
+
+def stream_record(bundle_dir: Path | None, path: Path) -> dict:
+    """One record through the Monitor, matched to its reference beats (AAMI indices)."""
+    bundle = load_bundle(bundle_dir or embedded_bundle("arrhythmia"))
+    rec = wfdb.rdrecord(str(path))
+    monitor = Monitor([bundle], float(rec.fs), list(rec.sig_name))
+    events = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
+    ann = wfdb.rdann(str(path), "atr")
+    to_class = dict(beatdb.MITDB.symbols)
+    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    t, p = match_beats(
+        np.asarray(ann.sample)[keep],
+        [to_class[ann.symbol[i]] for i in keep],
+        np.array([e.sample for e in events]),
+        [e.label for e in events],
+        int(TOLERANCE_S * rec.fs),
+    )
+    return {"y_true": t, "y_pred": p, "fs": float(rec.fs)}
+
+
+def database_scores(results: list[dict]) -> dict:
+    """R-peak Se / +P and the AAMI classes of one database's records pooled (gross statistics)."""
+    t = np.concatenate([r["y_true"] for r in results])
+    p = np.concatenate([r["y_pred"] for r in results])
+    missed, extra = int((p == MISSED).sum()), int((t == MISSED).sum())
+    n_ref = int((t != MISSED).sum())
+    found = n_ref - missed
+    stats = beat_statistics(t, p, (*AAMI_CLASSES, "none"))["per_class"]
+    return {
+        "records": len(results),
+        "reference_beats": n_ref,
+        "r_peak_se": found / n_ref,
+        "r_peak_ppv": found / (found + extra),
+        **{
+            c: {k: stats[c][k] for k in ("se", "ppv", "f1", "support")}
+            for c in ("N", "S", "V", "F")
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
+    parser.add_argument("--label", required=True, help="the entry's name in the JSON")
+    parser.add_argument("--data", type=Path, help="folder holding mitdb/ and svdb/")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    root = args.data or beatdb.multi_db_root(None)
+    if root is None:
+        raise SystemExit("no folder holding mitdb/ and svdb/: pass --data or set ECG_EDGE_DATA")
+    split = beatdb.multi_db_split(beatdb.available_records(root))
+    t0 = time.perf_counter()
+    entry: dict = {"bundle": str(args.bundle or "embedded"), "databases": {}}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for name, ids in split.test.items():
+            db = beatdb.database(name)
+            paths = [beatdb.root_of(db, root) / i.rpartition("/")[2] for i in ids]
+            results = list(pool.map(stream_record, [args.bundle] * len(paths), paths))
+            entry["databases"][name] = {"record_ids": ids, **database_scores(results)}
+            s = entry["databases"][name]
+            print(
+                f"{name}: R Se/+P {s['r_peak_se']:.3f}/{s['r_peak_ppv']:.3f}  "
+                + "  ".join(
+                    f"{c} Se/+P/F1 {s[c]['se']:.3f}/{s[c]['ppv']:.3f}/{s[c]['f1']:.3f}"
+                    for c in ("S", "V")
+                ),
+                flush=True,
+            )
+    entry["seconds"] = time.perf_counter() - t0
+    doc = json.loads(args.out.read_text()) if args.out.exists() else {}
+    doc[args.label] = entry
+    args.out.write_text(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
