@@ -18,6 +18,7 @@ from edge_monitor.reporting import (
     not_quality,
     stats_line,
     summary,
+    timed_push,
 )
 from edge_monitor.stats import CpuMeter
 from edge_monitor.wfdb_io import read_header
@@ -46,8 +47,8 @@ class ReplaySession:
             threads=threads,
             start=int(round(start_s * fs)),
         )
-        self.tracker = Tracker(fs)
         m = self.monitor
+        self.tracker = Tracker(fs, m.sig_name[m.lead], m.start)
         used = sorted({m.lead, *(c for w in m.windows for c in w.channels)})
         self._blocks = record_blocks(path, speed, start_s, stop_s, used, m.n_channels)
         self._done = False
@@ -60,7 +61,7 @@ class ReplaySession:
             self._done = True
             handle(self.monitor.finish(), self.emit, self.tracker, not_quality)
             return False
-        handle(self.monitor.push(block), self.emit, self.tracker, not_quality)
+        handle(timed_push(self.monitor, self.tracker, block), self.emit, self.tracker, not_quality)
         self.tracker.on_samples(block[:, self.monitor.lead])
         return True
 
@@ -69,7 +70,15 @@ class ReplaySession:
 
     def view(self, cpu: CpuMeter, finished: bool = False):
         state = "finished" if finished or self._done else "replaying"
-        return make_view(self.monitor, self.tracker, f"replay {self.path.name}", state, cpu)
+        name = f"replay {self.path.name}"
+        return make_view(self.monitor, self.tracker, name, state, cpu, finished=finished)
+
+    def acknowledge(self) -> dict | None:
+        """The user acknowledged the latched alarms: logged where the events go."""
+        ack = self.tracker.acknowledge(self.monitor.position)
+        if ack is not None and self.emit is not None:
+            self.emit(ack)
+        return ack
 
     def close(self) -> None:
         self._blocks.close()

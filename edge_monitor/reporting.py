@@ -1,5 +1,6 @@
 """What a monitoring session reports: strict JSON lines, the `Tracker` behind the screen and the
-summary (beats, alerts, quality time), the periodic stats line and the screen's `View`."""
+summary (beats, alerts, quality time, acknowledged alarms), the periodic stats line and the
+screen's `View`."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_monitor.alarm_latch import ACK, AlarmLatch
 from edge_monitor.alerts import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Event, Monitor, QualityEvent, WindowEvent
 from edge_monitor.quality import MESSAGES
-from edge_monitor.stats import CpuMeter, LatencyStats, rss_mb
-from edge_monitor.ui import View
+from edge_monitor.stats import CpuMeter, LatencyStats, PipelineCost, RecentRate, rss_mb
+from edge_monitor.trace_buffer import TraceBuffer
+from edge_monitor.ui_trace import clock_text
+from edge_monitor.ui_view import Profiling, View
 
 Emit = Callable[[dict], None]
 ALERT_HISTORY = 200
@@ -54,11 +58,11 @@ def finite(obj):
 
 @dataclass
 class Tracker:
-    """What the UI and the summary need, updated from events."""
+    """What the screen and the summary need, updated from the session's samples and events."""
 
     fs: float
-    trace_seconds: float = 6.0
-    display_hz: float = 50.0
+    lead: str = ""
+    start: int = 0  # the first sample's number: the screen's clock is source numbering
     beats: deque = field(default_factory=lambda: deque(maxlen=60))
     beat_counts: dict = field(default_factory=dict)
     # the newest alerts for the screen; counts by level cover all of them (a long run's history
@@ -68,18 +72,20 @@ class Tracker:
     probs: dict = field(default_factory=dict)
     windows: int = 0
     quality_seconds: dict = field(default_factory=dict)
-    trace: deque = field(default_factory=deque)
-    wall_start: float = field(default_factory=time.monotonic)
+    latch: AlarmLatch = field(default_factory=AlarmLatch)
+    rate: RecentRate = field(default_factory=RecentRate)
+    cost: PipelineCost = field(default_factory=PipelineCost)
 
     def __post_init__(self) -> None:
-        self._decim = max(1, int(round(self.fs / self.display_hz)))
-        self.trace = deque(maxlen=int(self.trace_seconds * self.fs / self._decim))
-        self._phase = 0
+        self.trace = TraceBuffer(self.fs, self.lead, self.start)
 
     def on_samples(self, lead: np.ndarray) -> None:
-        picked = lead[(-self._phase) % self._decim :: self._decim]
-        self._phase = (self._phase + len(lead)) % self._decim
-        self.trace.extend(picked.tolist())
+        self.trace.push(lead)
+
+    def on_push(self, now: float, seconds: float, samples: int, beats: int) -> None:
+        """One `Monitor.push`: its wall time, the samples it took and the beats it gave."""
+        self.rate.add(now, samples)
+        self.cost.add(now, seconds, beats)
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, BeatEvent):
@@ -87,6 +93,7 @@ class Tracker:
             self.beats.append(ev.label or "?")
             self.beat_counts[label] = self.beat_counts.get(label, 0) + 1
             self.probs = ev.probs or {}
+            self.trace.on_beat(ev.sample, ev.label or "?")
         elif isinstance(ev, WindowEvent):
             self.windows += 1
             self.probs = ev.probs or {}
@@ -96,13 +103,28 @@ class Tracker:
                 (s.end - s.start) / self.fs
             )
         elif isinstance(ev, AlertEvent):
-            self.alerts.append({**ev.to_json(), "time": clock_text((ev.sample) / self.fs)})
+            time_text = clock_text(ev.sample / self.fs)
+            self.alerts.append({**ev.to_json(), "time": time_text})
             self.alert_levels[ev.level] = self.alert_levels.get(ev.level, 0) + 1
+            self.latch.on_alert(ev, time_text)
+
+    def acknowledge(self, sample: int) -> dict | None:
+        """The user acknowledged the latched alarms at `sample`: the event to log (or None)."""
+        time_text = clock_text(sample / self.fs)
+        ack = self.latch.acknowledge(sample, time_text)
+        if ack is not None:
+            self.alerts.append({**ack, "level": ACK, "label": ACK, "time": time_text})
+        return ack
 
 
-def clock_text(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+def timed_push(monitor: Monitor, tracker: Tracker, *args, **kwargs) -> list[Event]:
+    """`monitor.push` with its wall time, samples and beats counted for the profiling panel."""
+    t0 = time.perf_counter()
+    events = monitor.push(*args, **kwargs)
+    t1 = time.perf_counter()
+    beats = sum(isinstance(ev, BeatEvent) for ev in events)
+    tracker.on_push(time.monotonic(), t1 - t0, len(args[0]), beats)
+    return events
 
 
 def make_view(
@@ -111,43 +133,50 @@ def make_view(
     source: str,
     source_state: str,
     cpu: CpuMeter,
-    lag_s: float = 0.0,
+    clock_name: str = "record time",
+    lag_s: float | None = None,
     dropped: int = 0,
     bad_lines: int = 0,
     recording: str = "off",
+    finished: bool = False,
 ) -> View:
     rss, peak = rss_mb()
-    seconds = (monitor.position - monitor.start) / monitor.fs
-    wall = max(time.monotonic() - tracker.wall_start, 1e-6)
     lat = LatencyStats.from_ms(monitor.latencies_ms())
-    active = [k for k in monitor.engine.active if k != "signal"]
+    active = [(k, v) for k, v in monitor.engine.active.items() if k != "signal"]
     for w in monitor.windows:
-        active += list(w.alerter.active)
+        active += list(w.alerter.active.items())
     q = monitor.signal_state
-    return View(
-        source=source,
-        source_state=source_state,
-        fs=monitor.fs,
-        seconds=seconds,
-        trace=np.asarray(tracker.trace),
-        trace_seconds=tracker.trace_seconds,
-        heart_rate=monitor.heart_rate,
-        quality=q,
-        quality_message=MESSAGES[q],
-        rhythm=", ".join(active) if active else ("no alert" if q == "good" else "inconclusive"),
-        recent_beats="".join(tracker.beats),
-        probs=tracker.probs,
-        alerts=list(tracker.alerts)[-6:],
-        latency_ms=(lat.p50_ms, lat.p95_ms, lat.p99_ms),
+    prof = Profiling(
+        model_p50_ms=lat.p50_ms,
+        model_p95_ms=lat.p95_ms,
+        pipeline_ms_per_beat=tracker.cost.ms_per_beat(),
+        samples_per_s=tracker.rate.per_second(),
+        cpu_percent=cpu.read(),
         rss_mb=rss,
         peak_rss_mb=peak,
-        cpu_percent=cpu.read(),
-        samples_per_s=monitor.samples_seen / wall,
         lag_s=lag_s,
         dropped=dropped,
         bad_lines=bad_lines,
         leads_off=monitor.leads_off_samples,
+    )
+    return View(
+        source=source,
+        source_state=source_state,
+        clock_s=monitor.position / monitor.fs,
+        clock_name=clock_name,
+        trace=tracker.trace.snapshot(),
+        heart_rate=monitor.heart_rate,
+        quality=q,
+        quality_message=MESSAGES[q],
+        active=tuple(active),
+        recent_beats="".join(tracker.beats),
+        probs=tracker.probs,
+        alarms=tuple(tracker.latch.pending),
+        alarms_raised=tracker.latch.raised,
+        alerts=tuple(list(tracker.alerts)[-40:]),
+        profiling=prof,
         recording=recording,
+        finished=finished,
     )
 
 

@@ -11,9 +11,10 @@ from typing import Protocol
 
 from edge_monitor.reporting import Emit
 from edge_monitor.stats import CpuMeter
-from edge_monitor.ui import View
+from edge_monitor.ui_view import View
 
 VIEW_EVERY_S = 0.25  # the screen repaints at most four times a second
+ACK_KEY, QUIT_KEY = "a", "q"
 
 
 class Session(Protocol):
@@ -23,6 +24,9 @@ class Session(Protocol):
     def stats_line(self) -> dict: ...
 
     def view(self, cpu: CpuMeter, finished: bool = False) -> View: ...
+
+    def acknowledge(self) -> dict | None:
+        """The user acknowledged the latched alarms (logged where the session's events go)."""
 
     def close(self) -> None: ...
 
@@ -36,10 +40,12 @@ def run_loop(
     stats_every_s: float = 5.0,
     on_view: Callable[[View], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    keys: Callable[[], str] | None = None,
 ) -> dict:
-    """The session's summary with `interrupted` (Ctrl-C, or SIGTERM / SIGHUP turned into a
+    """The session's summary with `interrupted` (Ctrl-C, `q`, or SIGTERM / SIGHUP turned into a
     KeyboardInterrupt by the CLI). The session is closed (the recording flushed) in any case,
-    and the screen's last frame says the run is over."""
+    and the screen's last frame says the run is over. `keys` (a terminal's key presses since
+    the last call, see keys.py) is read between steps: `a` acknowledges the latched alarms."""
     cpu = CpuMeter()
     t0 = last_stats = clock()
     last_view = t0 - VIEW_EVERY_S
@@ -47,6 +53,13 @@ def run_loop(
     try:
         while duration_s is None or clock() - t0 < duration_s:
             if not session.step():
+                break
+            pressed = keys() if keys is not None else ""
+            if ACK_KEY in pressed:
+                session.acknowledge()
+                last_view = float("-inf")  # show it at once
+            if QUIT_KEY in pressed:
+                interrupted = True
                 break
             now = clock()
             if emit_stats is not None and now - last_stats >= stats_every_s:

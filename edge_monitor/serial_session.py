@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from edge_monitor.alarm_latch import ACK
 from edge_monitor.bundle import Bundle
 from edge_monitor.recorder import WfdbRecorder, open_recorder
 from edge_monitor.reporting import (
@@ -28,6 +27,7 @@ from edge_monitor.reporting import (
     not_quality,
     stats_line,
     summary,
+    timed_push,
 )
 from edge_monitor.serial_feed import LinkTiming, SampleAssembler
 from edge_monitor.sources import SerialSource
@@ -78,7 +78,8 @@ class SerialSession:
         self.monitor = Monitor(
             bundles, s.fs, s.sig_name, channel=channel, threads=threads, rails=rails
         )
-        self.tracker = Tracker(s.fs)
+        m = self.monitor
+        self.tracker = Tracker(s.fs, m.sig_name[m.lead], m.start)
         self.recorder: WfdbRecorder | None = None
         self.recording_error: str | None = None
         if record_dir is not None:
@@ -92,7 +93,7 @@ class SerialSession:
     def out(self, obj: dict) -> None:
         if self.emit is not None:
             self.emit(obj)
-        if self.recorder is not None and obj.get("type") == "alert":
+        if self.recorder is not None and obj.get("type") in ("alert", ACK):
             self.recorder.write_alert(obj)
 
     def open(self) -> bool:
@@ -124,9 +125,10 @@ class SerialSession:
             self.recorder.write_adc(block.adc)
             if not self.recorder.ok:
                 self._report_recording(self.recorder.error)
-        events = self.monitor.push(block.mv, block.leads_off, block.missing, block.bad)
+        m = self.monitor
+        events = timed_push(m, self.tracker, block.mv, block.leads_off, block.missing, block.bad)
         handle(events, self.out, self.tracker, not_quality)
-        self.tracker.on_samples(np.nan_to_num(block.mv[:, self.monitor.lead]))
+        self.tracker.on_samples(block.mv[:, m.lead])  # NaN (never arrived): a gap on the screen
 
     def _report_recording(self, error: str | None) -> None:
         if not self._reported_recording:
@@ -154,11 +156,20 @@ class SerialSession:
             self.settings.url,
             "finished" if finished else state,
             cpu,
+            clock_name="stream time",
             lag_s=self.lag_s(),
             dropped=link.lost + link.stalled,
             bad_lines=self.decoder.stats.bad() + link.out_of_range,
             recording=self.recording_text(),
+            finished=finished,
         )
+
+    def acknowledge(self) -> dict | None:
+        """The user acknowledged the latched alarms: logged with the alerts (and recorded)."""
+        ack = self.tracker.acknowledge(self.monitor.position)
+        if ack is not None:
+            self.out(ack)
+        return ack
 
     def recording_text(self) -> str:
         if self.recorder is None:

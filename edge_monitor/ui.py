@@ -1,135 +1,79 @@
-"""The live terminal UI: a pure `render(view)` from a snapshot to rich renderables.
+"""The live terminal screen: a pure `render(view)` from a snapshot to a rich renderable that
+fills whatever size the terminal has (80x24 and up), every panel present at every size.
 
-Nothing here reads the clock, the source or the models: the runner fills a `View` and rich's Live
-repaints it at a bounded rate, so the picture is testable by rendering a View into a recording
-console.
+Nothing here reads the clock, the source or the models: the runner fills a `View` and rich's
+Live repaints it at a bounded rate on the alternate screen, so the picture is testable by
+rendering a View into a recording console.
+
+    status line     source, state, the one clock, keys
+    alarm banner    latched critical alarm / warnings / inconclusive reason / none
+    trace           sweeping braille trace, lead, 1 mV bar, beat labels, 1 s ticks
+    vitals          heart rate in large digits; rhythm, quality, beats, probabilities
+    alert log | profiling
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.layout import Layout
 
-LEVEL_STYLE = {
-    "critical": "bold white on red",
-    "warning": "bold yellow",
-    "cleared": "green",
-    "inconclusive": "bold magenta",
-}
-ALERT_ROWS = 3  # the whole view fits a 24-line terminal; the alert log keeps the rest
-BEAT_STYLE = {"N": "green", "S": "yellow", "V": "bold red", "F": "magenta", "Q": "dim"}
+from edge_monitor.ui_digits import ROWS as DIGIT_ROWS
+from edge_monitor.ui_panels import alert_log, banner, profiling, status_line, vitals
+from edge_monitor.ui_trace import TraceView
+from edge_monitor.ui_view import Profiling, View
+
+__all__ = ["Profiling", "Screen", "View", "plan", "render"]
+
+MIN_LOG_ROWS = 8  # the alert log shows at least this many alerts at 80x24
 
 
 @dataclass(frozen=True)
-class View:
-    source: str
-    source_state: str
-    fs: float
-    seconds: float  # signal time shown so far
-    trace: np.ndarray  # last seconds of the analysed lead, mV, decimated for display
-    trace_seconds: float
-    heart_rate: float | None
-    quality: str
-    quality_message: str
-    rhythm: str  # active alert labels, or "sinus / no alert"
-    recent_beats: str  # newest last, e.g. "NNNVNN"
-    probs: dict[str, float]  # newest beat's or window's class probabilities
-    alerts: list[dict] = field(default_factory=list)  # newest last, each with "time" text
-    latency_ms: tuple[float, float, float] = (float("nan"),) * 3
-    rss_mb: float = 0.0
-    peak_rss_mb: float = 0.0
-    cpu_percent: float = 0.0
-    samples_per_s: float = 0.0
-    lag_s: float = 0.0
-    dropped: int = 0
-    bad_lines: int = 0
-    leads_off: int = 0
-    recording: str = "off"
+class Plan:
+    """Rows of each band for a terminal of `height` rows, and the profiling column's width."""
+
+    trace: int
+    bottom: int  # the alert log's and profiling's band: a title row and the entries
+    profiling_width: int
 
 
-def trace_lines(trace: np.ndarray, width: int = 72, height: int = 5) -> list[str]:
-    """The trace as rows of characters, one column per time bin (min-max per bin)."""
-    y = np.asarray(trace, dtype=float)
-    y = y[np.isfinite(y)]
-    rows = [[" "] * width for _ in range(height)]
-    if y.size < 2:
-        return ["".join(r) for r in rows]
-    lo, hi = float(np.min(y)), float(np.max(y))
-    span = max(hi - lo, 0.2)  # a flat line stays flat, not amplified noise
-    bins = np.array_split(y, width)
-    for col, b in enumerate(bins):
-        if b.size == 0:
-            continue
-        top = int(round((float(b.max()) - lo) / span * (height - 1)))
-        bottom = int(round((float(b.min()) - lo) / span * (height - 1)))
-        for level in range(bottom, top + 1):
-            rows[height - 1 - level][col] = "█" if top == bottom else "│"
-    return ["".join(r) for r in rows]
+def plan(width: int, height: int) -> Plan:
+    """At 24 rows: 1 status, 1 banner, 8 trace, 5 vitals, 9 alert log (8 entries). Taller
+    terminals give the trace three fifths of the extra rows, the log the rest (up to 20)."""
+    fixed = 2 + DIGIT_ROWS
+    rest = max(height - fixed, 8)
+    bottom = min(max(MIN_LOG_ROWS + 1, (rest * 2) // 5), 21)
+    trace = max(rest - bottom, 4)
+    return Plan(trace, bottom, 34 if width < 120 else 42)
 
 
-def render(view: View) -> Group:
-    hr = f"{view.heart_rate:.0f}" if view.heart_rate else "--"
-    header = Table.grid(expand=True)
-    header.add_column()
-    header.add_column(justify="right")
-    qstyle = "green" if view.quality == "good" else "bold magenta"
-    header.add_row(
-        Text.assemble(("HR ", "bold"), (f"{hr} bpm", "bold cyan"), "   ", (view.rhythm, "bold")),
-        Text.assemble(
-            (f"{view.source} ", "dim"),
-            (view.source_state, "green" if view.source_state == "connected" else "yellow"),
-            f"  t={view.seconds:,.1f} s",
-        ),
-    )
-    header.add_row(Text(view.quality_message, style=qstyle), Text(f"rec: {view.recording}"))
-    trace = Text("\n".join(trace_lines(view.trace)), style="green")
-    beats = Text("beats ")
-    for label in view.recent_beats[-40:]:
-        beats.append(label, style=BEAT_STYLE.get(label, ""))
-    probs = Text("  ".join(f"{k} {v:.2f}" for k, v in view.probs.items()) or "no prediction yet")
+class Screen:
+    """The whole screen, laid out for the size rich renders it at (the console's, on resize)."""
 
-    alerts = Table(show_header=False, box=None, pad_edge=False)
-    alerts.add_column(width=10)
-    alerts.add_column(width=13)
-    alerts.add_column()
-    for a in view.alerts[-ALERT_ROWS:]:
-        alerts.add_row(
-            a["time"], Text(a["level"], style=LEVEL_STYLE.get(a["level"], "")), a["message"]
+    def __init__(self, view: View) -> None:
+        self.view = view
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        height = options.height or console.height
+        p = plan(width, height)
+        v = self.view
+        root = Layout()
+        bottom = Layout(name="bottom", size=p.bottom)
+        bottom.split_row(
+            Layout(alert_log(v, p.bottom - 1), name="log"),
+            Layout(profiling(v), name="profiling", size=p.profiling_width),
         )
-    if not view.alerts:
-        alerts.add_row("", "", Text("no alerts", style="dim"))
-
-    p50, p95, p99 = view.latency_ms
-    prof = Table.grid(padding=(0, 2))
-    for _ in range(4):
-        prof.add_column()
-    prof.add_row(
-        f"model call p50/p95/p99 {_ms(p50)}/{_ms(p95)}/{_ms(p99)} ms",
-        f"RSS {view.rss_mb:.0f} MB (peak {view.peak_rss_mb:.0f})",
-        f"CPU {view.cpu_percent:.0f}%",
-        f"{view.samples_per_s:,.0f} samples/s",
-    )
-    prof.add_row(
-        f"lag {view.lag_s:.2f} s",
-        f"dropped {view.dropped}",
-        f"bad lines {view.bad_lines}",
-        f"leads-off samples {view.leads_off}",
-    )
-    return Group(
-        Panel(header, title="ecg-edge monitor", border_style="cyan"),
-        Panel(trace, title=f"lead, last {view.trace_seconds:.0f} s", border_style="green"),
-        Panel(Group(beats, probs), title="beats and probabilities"),
-        Panel(alerts, title="alerts"),
-        Panel(prof, title="profiling", border_style="dim"),
-    )
+        root.split_column(
+            Layout(status_line(v), name="status", size=1),
+            Layout(banner(v), name="banner", size=1),
+            Layout(TraceView(v.trace), name="trace", size=p.trace),
+            Layout(vitals(v, width), name="vitals", size=DIGIT_ROWS),
+            bottom,
+        )
+        yield from root.__rich_console__(console, options.update(height=height))
 
 
-def _ms(value: float) -> str:
-    """`--` before the first inference, not `nan`."""
-    return f"{value:.2f}" if math.isfinite(value) else "--"
+def render(view: View) -> Screen:
+    return Screen(view)
