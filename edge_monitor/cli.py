@@ -107,14 +107,10 @@ def _loop(session, duration: float | None, emit, ui: bool) -> dict:
 
     if not ui:
         return run_loop(session, duration, emit_stats=emit)
-    from rich.live import Live
+    from edge_monitor.ui_live import live_screen
 
-    from edge_monitor.ui import render
-
-    with Live(console=console, auto_refresh=False, transient=False) as live:
-        return run_loop(
-            session, duration, on_view=lambda view: live.update(render(view), refresh=True)
-        )
+    with live_screen(console) as screen:  # the alternate screen; keys when stdin is a TTY
+        return run_loop(session, duration, on_view=screen.show, keys=screen.keys)
 
 
 @app.command()
