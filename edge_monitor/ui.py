@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.layout import Layout
+from rich.padding import Padding
 
 from edge_monitor.ui_digits import ROWS as DIGIT_ROWS
 from edge_monitor.ui_panels import alert_log, banner, profiling, status_line, vitals
@@ -63,7 +64,7 @@ class Screen:
         bottom = Layout(name="bottom", size=p.bottom)
         bottom.split_row(
             Layout(alert_log(v, p.bottom - 1), name="log"),
-            Layout(profiling(v), name="profiling", size=p.profiling_width),
+            Layout(Padding(profiling(v), (0, 0, 0, 2)), name="profiling", size=p.profiling_width),
         )
         root.split_column(
             Layout(status_line(v), name="status", size=1),

@@ -55,8 +55,8 @@ def banner(view: View) -> Text:
     if view.alarms:
         newest = view.alarms[-1]
         more = f" (+{len(view.alarms) - 1} more)" if len(view.alarms) > 1 else ""
-        action = "" if view.finished else " · press a to acknowledge"
-        line = f" ALARM {newest.time} {newest.message}{more}{action} "
+        action = "" if view.finished else " · a: acknowledge"
+        line = f" ALARM {newest.label} {newest.time}{more}{action} · {newest.message} "
         return Text(line, style=BANNER_STYLE["critical"], no_wrap=True, overflow="ellipsis")
     warnings = [label for label, level in view.active if level == "warning"]
     if warnings:
@@ -133,7 +133,7 @@ def profiling(view: View) -> Table:
         ("model call p50", _num(p.model_p50_ms, "ms", 3)),
         ("model call p95", _num(p.model_p95_ms, "ms", 3)),
         ("pipeline/beat, 5 s", _num(p.pipeline_ms_per_beat, "ms", 2)),
-        ("samples/s, last 5 s", _num(p.samples_per_s, "", 0)),
+        ("samples/s, 5 s", _num(p.samples_per_s, "", 0)),
         ("CPU, one core", "--" if view.finished else _num(p.cpu_percent, "%", 0)),
         ("RSS / peak", f"{p.rss_mb:.0f} / {p.peak_rss_mb:.0f} MB"),
         ("lag behind link", "--" if p.lag_s is None else _num(p.lag_s, "s", 2)),
