@@ -1,6 +1,6 @@
 """`edge-monitor replay` in a real pseudo-terminal: the screen goes to the alternate screen and
-comes back on the normal end, on Ctrl-C and on `q`, leaves the terminal's modes as it found
-them, and prints the finished frame and the summary after it has left. The waits below only
+comes back on the normal end, on Ctrl-C and on `q`, follows a resize, leaves the terminal's modes
+as it found them, and prints the finished frame and the summary after it has left. The waits below only
 guard against a hang; nothing asserts how long anything took."""
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ class Tty:
             self.out += chunk
         return True
 
+    def resize(self, cols: int, rows: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
     def local_modes(self) -> int:
         """The terminal's local modes (ICANON, ECHO...), as the child left or set them."""
         return termios.tcgetattr(self.fd)[3]
@@ -86,6 +89,8 @@ def test_ctrl_c_or_q_leaves_a_clean_terminal(key, code):
     assert t.read_until(ENTER)
     assert t.read_until(b"record time", t.out.find(ENTER))  # a frame is up
     assert not t.local_modes() & termios.ICANON  # keys one by one while the screen is up
+    t.resize(130, 40)  # the kernel tells the child (SIGWINCH); the next frame fits the new size
+    assert t.read_until(b"sweep 6 s", len(t.out))  # 4 s fit 100 columns, 6 s fit 130
     os.write(t.fd, key)
     assert t.finish() == code
     assert_left_cleanly(t)
