@@ -39,5 +39,5 @@ def live_screen(console: Console) -> Iterator[LiveScreen]:
         screen = LiveScreen(console, live, keys)
         with live:
             yield screen
-        if screen.last is not None and console.is_terminal:
-            console.print(render(screen.last))  # the final frame, now on the normal screen
+        if screen.last is not None:  # the final frame, on the normal screen (or the pipe)
+            console.print(render(screen.last))
