@@ -65,7 +65,7 @@ def budget_checks(
     model_path: Path, data: TaskData, profile: DeviceProfile, final: dict, latency: dict
 ) -> dict[str, dict]:
     """The profile's budgets against the shipped model: name -> {ok, detail}."""
-    budget_kb = profile.budgets.model_kb[data.task]
+    budget_kb = kind_of(data.task).model_kb(profile.budgets)
     size_kb = model_path.stat().st_size / 1024
     p95 = latency["onnx_int8_profile"]["p95_ms"]
     return {

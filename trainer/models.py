@@ -109,6 +109,32 @@ PRESETS: dict[str, dict[str, dict]] = {
             "dropout": 0.0,
         },
     },
+    # 4 s of one lead at 125 Hz -> P(VT/VF): see trainer.kinds.ventricular
+    "ventricular": {
+        "teacher": {
+            "in_channels": 1,
+            "n_classes": 1,
+            "input_length": 500,
+            "widths": (16, 32, 32),
+            "head_hidden": 16,
+            "members": 2,
+        },
+        "student": {
+            "in_channels": 1,
+            "n_classes": 1,
+            "input_length": 500,
+            "widths": (8, 16, 32),
+            "head_hidden": 16,
+        },
+        "tiny": {
+            "in_channels": 1,
+            "n_classes": 1,
+            "input_length": 500,
+            "widths": (4, 8),
+            "head_hidden": 8,
+            "dropout": 0.0,
+        },
+    },
 }
 
 

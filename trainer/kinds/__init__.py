@@ -8,8 +8,9 @@ from edge_monitor.errors import InputError
 from trainer.kinds.arrhythmia import ARRHYTHMIA
 from trainer.kinds.base import TaskKind
 from trainer.kinds.diagnostic import DIAGNOSTIC
+from trainer.kinds.ventricular import VENTRICULAR
 
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (DIAGNOSTIC, ARRHYTHMIA)}
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (DIAGNOSTIC, ARRHYTHMIA, VENTRICULAR)}
 TASKS = tuple(KINDS)
 
 __all__ = ["KINDS", "TASKS", "TaskKind", "kind_of"]

@@ -128,6 +128,10 @@ class TaskKind(ABC):
         """The largest loss the profile allows an int8 model of this task."""
         return getattr(budgets, self.int8_budget)
 
+    def model_kb(self, budgets: Budgets) -> float:
+        """The profile's size budget (KB) for this task's int8 model file."""
+        return budgets.model_kb[self.name]
+
     def validation_score(self, split: Split, probs: np.ndarray) -> float:
         """The headline on a split: what early stopping and student choice watch."""
         return self.headline(self.score(split.y, probs, self.classes))
