@@ -71,14 +71,22 @@ def table_rows(manifest: dict) -> list[list[str]]:
     return rows
 
 
-def render_markdown(manifest: dict) -> str:
+def render_markdown(manifest: dict, bundle: Path | None = None) -> str:
+    """report.md: the stage table and notes from the manifest; the shipped model's per-class
+    figures and the ROC figures where `bundle` keeps the test probabilities."""
     kind = kind_of(manifest["task"])
     lines = _table(manifest, kind) + _latency(manifest["latency"]) + _comparisons(manifest)
     lines += _chain_notes(manifest["stages"])
+    lines += per_class_lines(manifest, shipped_probs(bundle) if bundle else None)
     lines += ["", "Checks against the profile:", ""]
     for name, c in manifest["checks"].items():
         lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
-    lines += ["", "![accuracy versus size](accuracy_vs_size.png)", "", "![ROC](roc_stages.png)", ""]
+    lines += ["", "![accuracy versus size](accuracy_vs_size.png)", ""]
+    for name, alt in FIGURES:
+        if bundle is not None and (bundle / name).exists():
+            lines += [f"![{alt}]({name})", ""]
+        else:
+            lines += [f"{alt}: not drawn; it needs the test probabilities under stages/.", ""]
     return "\n".join(lines)
 
 
@@ -179,76 +187,195 @@ def _chain_notes(stages: dict) -> list[str]:
     return lines
 
 
+def per_class_lines(manifest: dict, got: tuple[np.ndarray, np.ndarray] | None) -> list[str]:
+    """The shipped model class by class: Se / +P / F1 and the confusion matrix for beats,
+    AUC for windows; from its test probabilities when kept, else what the manifest holds."""
+    kind, classes = kind_of(manifest["task"]), manifest["contract"]["classes"]
+    head = ["", f"Shipped int8 model, class by class ({manifest['stages']['_data']['dataset']}):"]
+    if kind.multilabel:
+        return head + _auc_lines(manifest, classes, got)
+    return head + _beat_lines(manifest, classes, got)
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["", "| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _beat_lines(manifest: dict, classes: list[str], got) -> list[str]:
+    from trainer.metrics import beat_statistics
+
+    if got is None:  # the manifest keeps Se / +P / F1 of the headline classes only
+        test = manifest["stages"]["final-int8"]["test"]
+        named = [c for c in classes if f"se_{c}" in test]
+        rows = [[c, *(f"{test[f'{k}_{c}']:.3f}" for k in ("se", "ppv", "f1")), "-"] for c in named]
+        return _md_table(["class", "Se", "+P", "F1", "beats"], rows) + [
+            "",
+            f"Other classes and the confusion matrix need {PROBS_NOTE}.",
+        ]
+    stats = beat_statistics(got[0], got[1].argmax(1), tuple(classes))
+    pc = stats["per_class"]
+    rows = [
+        [c, *(f"{pc[c][k]:.3f}" for k in ("se", "ppv", "f1")), f"{pc[c]['support']:,}"]
+        for c in classes
+    ]
+    matrix = [
+        [c, *(f"{n:,}" for n in row)] for c, row in zip(classes, stats["confusion"], strict=True)
+    ]
+    return (
+        _md_table(["class", "Se", "+P", "F1", "beats"], rows)
+        + ["", "Confusion matrix (rows: reference label, columns: predicted):"]
+        + _md_table(["reference \\ predicted", *classes], matrix)
+    )
+
+
+def _auc_lines(manifest: dict, classes: list[str], got) -> list[str]:
+    """Per-class test AUC of the shipped model beside the stages that recorded theirs."""
+    from trainer.metrics import per_class_auc
+
+    columns: dict[str, dict] = {}
+    if got is not None:
+        auc = per_class_auc(got[0], got[1])
+        columns["shipped int8"] = dict(zip(classes, auc.tolist(), strict=True))
+    stages = manifest["stages"]
+    for key, label in stage_rows(stages):
+        if "per_class_auc" in stages[key].get("test", {}) and (
+            key == "teacher" or stages[key].get("selected")
+        ):
+            columns[label] = stages[key]["test"]["per_class_auc"]
+    thresholds = manifest["contract"].get("thresholds") or [None] * len(classes)
+    rows = [
+        [c, *(_cell(col.get(c)) for col in columns.values()), _cell(t, 2)]
+        for c, t in zip(classes, thresholds, strict=True)
+    ]
+    lines = _md_table(["class", *(f"AUC, {k}" for k in columns), "threshold (validation)"], rows)
+    return lines + (
+        [] if got is not None else ["", f"The shipped model's column needs {PROBS_NOTE}."]
+    )
+
+
+def _cell(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None or v != v else f"{v:.{digits}f}"
+
+
+PROBS_NOTE = (
+    "the test probabilities in stages/final/onnx_test_probs.npz (written by `trainer compress`; "
+    "`benchmarks/bundle_test_probs.py` recomputes them for a bundle without stages/)"
+)
+
+
 def write_report(bundle: Path) -> Path:
+    """report.md and its figures, from manifest.json and the stage probabilities kept beside
+    it (a ROC figure that cannot be drawn is removed, not left stale)."""
     manifest = load_manifest(bundle)
-    (bundle / "report.md").write_text(render_markdown(manifest))
     plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
-    plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
+    drawn = {
+        "roc_classes.png": plot_roc_classes(manifest, bundle, bundle / "roc_classes.png"),
+        "roc_stages.png": plot_roc_stages(manifest, bundle, bundle / "roc_stages.png"),
+    }
+    for name, ok in drawn.items():
+        if not ok:
+            (bundle / name).unlink(missing_ok=True)
+    (bundle / "report.md").write_text(render_markdown(manifest, bundle))
     return bundle / "report.md"
 
 
-def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
-    import matplotlib
+FIGURES = (
+    ("roc_classes.png", "ROC of the shipped model per class"),
+    ("roc_stages.png", "ROC per stage"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
+    from trainer.report_plots import SizePoint
+    from trainer.report_plots import plot_accuracy_vs_size as draw
 
     kind, stages = kind_of(manifest["task"]), manifest["stages"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    points = []
     for key, label in stage_rows(stages):
-        if key in stages:
-            s = stages[key]
-            kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
-            ax.scatter(kb, kind.headline(s["test"]))
-            ax.annotate(label, (kb, kind.headline(s["test"])), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("model size, KB (ONNX file, or fp32 weights for torch)")
-    ax.set_ylabel(kind.metric)
-    ax.set_title(f"{stages['_data']['dataset']}: accuracy versus size", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        s = stages[key]
+        kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
+        points.append(SizePoint(label, kb, kind.headline(s["test"]), s["kind"]))
+    title = f"{stages['_data']['dataset']}: accuracy versus size"
+    draw(points, kind.metric, title, path)
 
 
-def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> None:
-    """Micro-averaged ROC (diagnostic) or S and V one-vs-rest ROC (beats), one curve per stage."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
-
-    kind = kind_of(manifest["task"])
+def stage_probs(manifest: dict, bundle: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Test labels and probabilities of the stages the bundle keeps, by the stage's label; of
+    the students trained per seed only the one carried on (the table has the others)."""
     curves = {}
     stages_dir = bundle / "stages"
     for key, label in stage_rows(manifest["stages"]):
+        if key.startswith(PER_SEED) and not manifest["stages"][key].get("selected"):
+            continue
         if key in ("final-fp32", "final-int8", "teacher-int8"):
             folder = "final" if key.startswith("final") else "teacher"
             npz = stages_dir / folder / "onnx_test_probs.npz"
-            if npz.exists():
-                d = np.load(npz)
-                curves[label] = (d["y"], d[key.split("-")[-1]])
+            precision = key.split("-")[-1]
+            if npz.exists() and precision in (d := np.load(npz)):
+                curves[label] = (d["y"], d[precision])
         elif (stages_dir / key / "predictions.npz").exists():
             d = np.load(stages_dir / key / "predictions.npz")
             curves[label] = (d["y_test"], d["p_test"])
+    return curves
+
+
+PER_SEED = ("student-plain-s", "student-kd-s")
+
+
+def shipped_probs(bundle: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The shipped int8 model's test labels and probabilities, where the bundle keeps them
+    (stages/final/onnx_test_probs.npz; the embedded bundles ship without stages/)."""
+    npz = bundle / "stages" / "final" / "onnx_test_probs.npz"
+    if not npz.exists():
+        return None
+    d = np.load(npz)
+    return d["y"], d["int8"]
+
+
+def _one_vs_rest(y: np.ndarray, p: np.ndarray, c: int, multilabel: bool):
+    return (y[:, c] if multilabel else (y == c).astype(int)), p[:, c]
+
+
+def plot_roc_stages(manifest: dict, bundle: Path, path: Path) -> bool:
+    """Micro-averaged ROC (windows) or S and V one-vs-rest ROC (beats), one styled curve per
+    stage kept; False when the bundle keeps fewer than two stages' probabilities (one curve
+    compares nothing: `plot_roc_classes` draws the shipped model)."""
+    from trainer.report_plots import Curve, plot_roc_panels
+
+    kind = kind_of(manifest["task"])
+    probs = stage_probs(manifest, bundle)
+    if len(probs) < 2:
+        return False
     classes = manifest["contract"]["classes"]
-    panels = kind.roc_panels
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
-    for ax, panel in zip(axes[0], panels, strict=True):
-        for label, (y, p) in curves.items():
+    panels = {}
+    for panel in kind.roc_panels:
+        curves = []
+        for label, (y, p) in probs.items():
             if panel == "micro":
-                truth, score = y.ravel(), p.ravel()
+                curves.append(Curve(label, y.ravel(), p.ravel()))
             else:
-                c = classes.index(panel)
-                truth, score = (y == c).astype(int), p[:, c]
-            fpr, tpr, _ = roc_curve(truth, score)
-            ax.plot(fpr, tpr, lw=1, label=label)
-        ax.plot([0, 1], [0, 1], "k:", lw=0.5)
-        ax.set_title(f"{panel}{' average' if panel == 'micro' else ' vs rest'}", fontsize=9)
-        ax.set_xlabel("false positive rate")
-        ax.set_ylabel("true positive rate")
-        ax.legend(fontsize=6, loc="lower right")
-    fig.suptitle(f"{manifest['stages']['_data']['dataset']}: test ROC per stage", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                truth, score = _one_vs_rest(y, p, classes.index(panel), kind.multilabel)
+                curves.append(Curve(label, truth, score))
+        panels["micro average" if panel == "micro" else f"{panel} vs rest"] = curves
+    title = f"{manifest['stages']['_data']['dataset']}: test ROC per stage"
+    plot_roc_panels(panels, not kind.multilabel, title, path)
+    return True
+
+
+def plot_roc_classes(manifest: dict, bundle: Path, path: Path) -> bool:
+    """The shipped int8 model's ROC, one styled curve per class (and the micro average for
+    windows); False when the bundle keeps no test probabilities of it."""
+    from trainer.report_plots import Curve, plot_roc_panels
+
+    kind, got = kind_of(manifest["task"]), shipped_probs(bundle)
+    if got is None:
+        return False
+    y, p = got
+    classes = manifest["contract"]["classes"]
+    curves = [Curve(c, *_one_vs_rest(y, p, k, kind.multilabel)) for k, c in enumerate(classes)]
+    if kind.multilabel:
+        curves.append(Curve("micro average", y.ravel(), p.ravel()))
+    title = f"{manifest['stages']['_data']['dataset']}: shipped int8 model, test ROC per class"
+    plot_roc_panels({"each class vs rest": curves}, not kind.multilabel, title, path)
+    return True
