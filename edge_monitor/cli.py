@@ -26,6 +26,7 @@ from edge_monitor.cli_support import (
     version_option,
 )
 from edge_monitor.errors import EcgEdgeError, InputError
+from edge_monitor.profiles import DEFAULT_PROFILE
 
 app = typer.Typer(
     help="Live ECG monitoring on a Raspberry Pi-class device.",
@@ -119,7 +120,7 @@ def replay(
         Path | None, typer.Argument(help="WFDB record (.dat, .hea or name); default: the sample")
     ] = None,
     model: Models = None,
-    profile: Profile = "host",
+    profile: Profile = DEFAULT_PROFILE,
     speed: Speed = 1.0,
     start: Start = 0.0,
     stop: Stop = None,
@@ -142,7 +143,7 @@ def replay(
 def classify(
     record: Annotated[Path, typer.Argument(help="WFDB record (.dat, .hea or name)")],
     model: Models = None,
-    profile: Profile = "host",
+    profile: Profile = DEFAULT_PROFILE,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
     start: Start = 0.0,
     stop: Stop = None,
@@ -192,9 +193,11 @@ def run(
         str | None,
         typer.Option(help="serial port or pyserial URL (socket://, loop://); default: profile"),
     ] = None,
-    profile: Profile = "rpi4",
+    profile: Profile = DEFAULT_PROFILE,
     model: Models = None,
-    baud: Annotated[int | None, typer.Option(min=50, max=20_000_000)] = None,
+    baud: Annotated[
+        int | None, typer.Option(min=50, max=20_000_000, help="serial line speed; default: profile")
+    ] = None,
     fs: Annotated[
         float | None,
         typer.Option(max=MAX_FS, callback=_positive, help="sampling rate of the front end, Hz"),
@@ -203,7 +206,9 @@ def run(
         float | None, typer.Option(max=1e9, callback=_positive, help="ADC counts per mV")
     ] = None,
     baseline: Annotated[int | None, typer.Option(min=0, help="ADC count of 0 mV")] = None,
-    adc_bits: Annotated[int | None, typer.Option(min=1, max=24)] = None,
+    adc_bits: Annotated[
+        int | None, typer.Option(min=1, max=24, help="ADC resolution in bits; default: profile")
+    ] = None,
     leads: Annotated[
         str | None, typer.Option(help="channel-to-lead mapping, comma-separated: MLII or I,II")
     ] = None,
@@ -274,7 +279,7 @@ def _run(options: dict) -> dict:
 def emulate(
     record: Annotated[Path, typer.Argument(help="WFDB record to play")],
     port: Annotated[str, typer.Option(help="serial port or pyserial URL to write to")],
-    profile: Profile = "rpi4",
+    profile: Profile = DEFAULT_PROFILE,
     speed: Speed = 1.0,
     counter: Annotated[bool, typer.Option(help="prefix each line with a sample counter")] = False,
     loops: Annotated[
@@ -332,7 +337,7 @@ def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
 
 @app.command()
 def bench(
-    profile: Profile = "rpi4",
+    profile: Profile = DEFAULT_PROFILE,
     model: Models = None,
     record: Annotated[
         Path | None, typer.Option(help="WFDB record to stream (default: the sample)")

@@ -7,8 +7,9 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from edge_monitor.errors import EcgEdgeError, InputError, Terminated
+from edge_monitor.profiles import (
+    DEFAULT_PROFILE,
+    PROFILE_ENV,
+    available_profiles,
+    is_profile,
+)
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -38,7 +45,56 @@ Models = Annotated[
     list[Path] | None,
     typer.Option("--model", help="bundle folder (repeat for more; default: the embedded ones)"),
 ]
-Profile = Annotated[str, typer.Option(help="device profile name or TOML path")]
+
+
+@dataclass(frozen=True)
+class Choices:
+    """An option's allowed names, read from their registry only when a value is checked or
+    completed: the trainer's registries import sklearn and torch, and `--help` must not wait for
+    them. `also` accepts a value outside the names (a profile's TOML file)."""
+
+    what: str
+    names: Callable[[], Sequence[str]]
+    also: Callable[[str], bool] | None = None
+    also_says: str = ""
+
+    def parse(self, value: str) -> str:
+        if value in self.names() or (self.also is not None and self.also(value)):
+            return value
+        raise typer.BadParameter(
+            f"{value!r} is not a {self.what}: choose one of {', '.join(self.names())}"
+            + (f" or {self.also_says}" if self.also_says else "")
+        )
+
+    def complete(self, incomplete: str) -> list[str]:
+        return [n for n in self.names() if n.startswith(incomplete)]
+
+    def option(self, help: str, *decls: str, metavar: str | None = None, **kwargs):
+        """A typer option taking one of the names (completed by the shell, refused by typer)."""
+        return typer.Option(
+            *decls,
+            parser=self.parse,
+            autocompletion=self.complete,
+            metavar=metavar or self.what.upper(),
+            help=help,
+            **kwargs,
+        )
+
+
+PROFILES = Choices(
+    "device profile", available_profiles, is_profile, "an existing .toml profile file"
+)
+Profile = Annotated[
+    str,
+    PROFILES.option(
+        f"device profile: a shipped one or a .toml file; default ${PROFILE_ENV}, else "
+        f"{DEFAULT_PROFILE}",
+        metavar="[" + "|".join(available_profiles()) + "|FILE.toml]",
+        envvar=PROFILE_ENV,
+        show_envvar=False,  # the help text says it, and the default it falls back to
+        show_default=False,  # "rpi4" would be wrong with the variable set
+    ),
+]
 Channel = Annotated[
     int | None,
     typer.Option(min=0, help="channel index of the analysed lead (default: by lead name)"),

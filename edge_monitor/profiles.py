@@ -7,6 +7,7 @@ fall back to a default that was never checked.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -87,6 +88,11 @@ _SECTIONS = {
     "sensor": Sensor,
 }
 _CALIBRATION_METHODS = {"minmax", "percentile", "entropy"}
+# The profile every command uses unless told: the user's choice in this environment variable (a
+# shipped name or a TOML path), else the reference target. One default for the monitor's commands
+# and the trainer's gate, so a replay on the desk checks the budgets the device will be held to.
+PROFILE_ENV = "ECG_EDGE_PROFILE"
+DEFAULT_PROFILE = "rpi4"
 ACTIVATION_TYPES = ("uint8", "int8")
 
 
@@ -94,6 +100,18 @@ def available_profiles() -> list[str]:
     return sorted(
         p.name[: -len(".toml")] for p in _profile_dir().iterdir() if p.name.endswith(".toml")
     )
+
+
+def default_profile() -> str:
+    """$ECG_EDGE_PROFILE when set, else rpi4 (the CLIs read the variable through typer)."""
+    return os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+
+
+def is_profile(value: str) -> bool:
+    """A shipped profile's name or an existing .toml file (what `load_profile` reads)."""
+    if value.endswith(".toml"):
+        return Path(value).is_file()
+    return value in available_profiles()
 
 
 def load_profile(name_or_path: str | Path) -> DeviceProfile:

@@ -28,3 +28,29 @@ def test_the_text_summary_is_plain_lines_with_counts_not_python_dicts(sample_rec
     lines = result.output.splitlines()
     assert lines[0].startswith(str(sample_record)) and "real time" in lines[0]
     assert lines[1].startswith("beats: N ") and "{" not in result.output
+
+
+def _commands(group, path=()):
+    """Every command of a click group, with its path of names."""
+    for name, command in getattr(group, "commands", {}).items():
+        yield (*path, name), command
+        yield from _commands(command, (*path, name))
+
+
+@pytest.mark.parametrize("app,name", [(edge_app, "edge-monitor"), (trainer_app, "trainer")])
+def test_every_option_and_argument_has_help(app, name):
+    import typer
+
+    missing = [
+        f"{name} {' '.join(path)} {param.name}"
+        for path, command in _commands(typer.main.get_command(app))
+        for param in command.params
+        if not getattr(param, "hidden", False) and not (getattr(param, "help", "") or "").strip()
+    ]
+    assert not missing, "options without help: " + "; ".join(missing)
+
+
+def test_brackets_in_help_survive_rich_markup():
+    """`--config`'s help names the `[train]` table: rich markup once swallowed it."""
+    result = CliRunner().invoke(trainer_app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "[train]" in result.output

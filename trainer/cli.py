@@ -12,7 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from edge_monitor.cli_support import HELP_OPTIONS, guarded, version_option
+from edge_monitor.cli_support import (
+    HELP_OPTIONS,
+    Choices,
+    Profile,
+    guarded,
+    version_option,
+)
+from edge_monitor.profiles import DEFAULT_PROFILE
+from trainer.cli_work import EVALUATE_METRICS, evaluate_to_own_files, preset_names, task_names
 
 # What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
 TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
@@ -66,8 +74,19 @@ CacheDir = Annotated[
 ]
 
 
+TASKS = Choices("task", task_names)
+PRESETS = Choices("model preset", preset_names)
+Task = Annotated[str, TASKS.option("task kind (`trainer models` lists them with their presets)")]
+Preset = Annotated[
+    str, PRESETS.option("model preset (`trainer models --task TASK` lists a task's)", "--model")
+]
+
+
 @data_app.command("info")
-def data_info(path: Path, cache_dir: CacheDir = None) -> None:
+def data_info(
+    path: Annotated[Path, typer.Argument(help="a PTB-XL or MIT-BIH data set folder")],
+    cache_dir: CacheDir = None,
+) -> None:
     """Counts per class and split of a PTB-XL or MIT-BIH folder."""
     from trainer.datasets.info import dataset_info
 
@@ -85,7 +104,10 @@ def data_info(path: Path, cache_dir: CacheDir = None) -> None:
 
 
 @data_app.command("download")
-def data_download(name: str, to: Annotated[Path, typer.Option("--to")]) -> None:
+def data_download(
+    name: Annotated[str, typer.Argument(help="ptbxl or mitdb")],
+    to: Annotated[Path, typer.Option("--to", help="folder to download into")],
+) -> None:
     """Fetch ptbxl (100 Hz records) or mitdb from PhysioNet."""
     from trainer.datasets.download import download
 
@@ -93,31 +115,39 @@ def data_download(name: str, to: Annotated[Path, typer.Option("--to")]) -> None:
 
 
 @app.command()
-def models(task: str = "diagnostic") -> None:
-    """Parameters and MACs of every model preset of a task."""
+def models(
+    task: Annotated[
+        str | None,
+        TASKS.option("task kind; default: every task", metavar="TASK"),
+    ] = None,
+) -> None:
+    """Parameters and MACs of every model preset of a task (of every task by default)."""
     from trainer.models import PRESETS, build_model, model_size, preset
 
-    if task not in PRESETS:
-        err_console.print(f"[red]error:[/red] unknown task {task!r}")
-        raise typer.Exit(1)
-    for name in PRESETS[task]:
-        console.print(f"{task} {name}: {model_size(build_model(preset(task, name))).describe()}")
+    for kind in [task] if task else task_names():
+        if not PRESETS.get(kind):
+            console.print(f"{kind}: no presets", highlight=False)
+        for name in PRESETS.get(kind, {}):
+            size = model_size(build_model(preset(kind, name))).describe()
+            console.print(f"{kind} {name}: {size}", highlight=False)
 
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Option(help="diagnostic or arrhythmia")] = "diagnostic",
-    model: Annotated[str, typer.Option(help="model preset: teacher, student, seed_cnn, tiny")] = (
-        "teacher"
-    ),
+    task: Task = "diagnostic",
+    model: Preset = "teacher",
     out: Annotated[Path, typer.Option(help="run folder for model.pt")] = Path("runs/latest"),
     data_dir: DataDir = None,
-    config: Annotated[Path | None, typer.Option(help="TOML file with a [train] table")] = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int | None = None,
-    patience: int | None = None,
+    config: Annotated[
+        Path | None, typer.Option(help=escape("TOML file with a [train] table"))
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="most epochs (preset default)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="inputs per step")] = None,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of weights, draws and order")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="epochs without validation gain before stopping")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
     limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
     leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, 'I,II,V2'")] = None,
@@ -127,7 +157,9 @@ def train(
     kd_alpha: Annotated[
         float | None, typer.Option(help="share of the loss from the teacher")
     ] = None,
-    kd_temperature: float | None = None,
+    kd_temperature: Annotated[
+        float | None, typer.Option(help="softmax temperature of the distillation")
+    ] = None,
 ) -> None:
     """Train a model with early stopping on the validation split; writes OUT/model.pt."""
     from trainer.runs import train_run
@@ -161,7 +193,7 @@ def train(
 
 @app.command()
 def prune(
-    checkpoint: Path,
+    checkpoint: Annotated[Path, typer.Argument(help="trained model.pt to prune")],
     ratio: Annotated[float, typer.Option(help="share of each block's inner channels to remove")] = (
         0.6
     ),
@@ -193,7 +225,7 @@ def prune(
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Path,
+    checkpoint: Annotated[Path, typer.Argument(help="trained model.pt to export")],
     out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
@@ -210,8 +242,8 @@ def export_cmd(
 
 @app.command("quantize")
 def quantize_cmd(
-    model: Path,
-    profile: Annotated[str, typer.Option(help="device profile name or TOML path")] = "rpi4",
+    model: Annotated[Path, typer.Argument(help="exported fp32 ONNX file")],
+    profile: Profile = DEFAULT_PROFILE,
     out: Annotated[
         Path | None, typer.Option(help="int8 ONNX file (default MODEL-int8.onnx)")
     ] = None,
@@ -232,26 +264,36 @@ def quantize_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    checkpoint: Path,
+    checkpoint: Annotated[Path, typer.Argument(help="trained model.pt to score")],
     data_dir: DataDir = None,
     out: Annotated[
-        Path | None, typer.Option(help="folder for metrics.json (default: beside the checkpoint)")
+        Path | None,
+        typer.Option(help=f"folder for {EVALUATE_METRICS} (default: beside the checkpoint)"),
     ] = None,
     cache_dir: CacheDir = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="records/beats per split (default: whole splits, whatever training used)"
+        ),
+    ] = None,
 ) -> None:
-    """Score a checkpoint on the test split: JSON metrics and a ROC plot."""
-    from trainer.evaluate import evaluate_checkpoint
+    """Score a checkpoint on the test split: its own JSON metrics and ROC plot, beside (never
+    over) the training run's metrics.json."""
     from trainer.runs import describe_metrics
 
-    result = guarded(evaluate_checkpoint, checkpoint, data_dir, out or checkpoint.parent, cache_dir)
+    where = out or checkpoint.parent
+    console.print(f"limit: {limit or 'none (whole splits)'}", highlight=False)
+    result = guarded(evaluate_to_own_files, checkpoint, data_dir, where, cache_dir, limit)
     for line in describe_metrics(result):
         console.print(line, highlight=False)
+    console.print(f"wrote {where / EVALUATE_METRICS}", highlight=False)
 
 
 @app.command()
 def compress(
-    profile: Annotated[str, typer.Option(help="device profile name or TOML path")] = "rpi4",
-    task: Annotated[str, typer.Option(help="diagnostic or arrhythmia")] = "arrhythmia",
+    profile: Profile = DEFAULT_PROFILE,
+    task: Task = "arrhythmia",
     out: Annotated[Path | None, typer.Option(help="bundle folder")] = None,
     teacher: Annotated[
         Path | None, typer.Option(help="trained teacher checkpoint (else one is trained)")
@@ -261,7 +303,7 @@ def compress(
     ] = None,
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="seed of the teacher and the chain's draws")] = 0,
     student_seeds: Annotated[
         list[int] | None,
         typer.Option(
@@ -276,11 +318,15 @@ def compress(
         bool, typer.Option(help="also train the student without the teacher")
     ] = True,
     epochs: Annotated[int | None, typer.Option(help="training epochs (preset default)")] = None,
-    finetune_epochs: int | None = None,
+    finetune_epochs: Annotated[
+        int | None, typer.Option(help="fine-tuning epochs after pruning (preset default)")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
     limit: Annotated[int | None, typer.Option(help="records/beats per split, quick runs")] = None,
     leads: Annotated[str | None, typer.Option(help="diagnostic leads: all, II, ...")] = None,
-    latency_runs: int = 300,
+    latency_runs: Annotated[
+        int, typer.Option(help="timed onnxruntime calls per model for the latency figures")
+    ] = 300,
     noise_prob: Annotated[
         float,
         typer.Option(help="arrhythmia: share of student training beats with recorded noise added"),
@@ -333,7 +379,7 @@ def _compress(options: dict, say: Callable[[str], None]) -> dict:
 
 
 @app.command()
-def report(bundle: Path) -> None:
+def report(bundle: Annotated[Path, typer.Argument(help="bundle folder")]) -> None:
     """Regenerate a bundle's report.md and plots from its manifest.json."""
     from trainer.report import write_report
 

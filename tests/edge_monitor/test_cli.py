@@ -64,7 +64,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path, sample_record):
         invoke("run", "--source", "/dev/ttyECG-nope", "--profile", "host", "--no-ui"),
         "cannot open serial port",
     )
-    assert_one_line_error(invoke("replay", sample_record, "--profile", "nope"), "profile")
+    nope = invoke("replay", sample_record, "--profile", "nope")  # a usage error: typer's exit 2
+    assert nope.exit_code == 2 and "'nope' is not a device profile" in nope.output
+    assert "rpi4" in nope.output and "Traceback" not in nope.output
 
 
 def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):

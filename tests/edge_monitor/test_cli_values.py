@@ -285,3 +285,38 @@ def test_trainer_in_the_light_install_names_the_extra():
     assert r.returncode == 1, r.stderr
     assert "install the train extra: pip install 'ecg-edge[train]'" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_one_default_profile_for_every_command_else_the_users(monkeypatch, tmp_path):
+    """rpi4 unless $ECG_EDGE_PROFILE names another (a shipped name or a TOML file); a bad value
+    in the variable is refused like a bad --profile, not silently replaced."""
+    from edge_monitor.cli_support import PROFILES
+    from edge_monitor.profiles import default_profile
+
+    monkeypatch.delenv("ECG_EDGE_PROFILE", raising=False)
+    commands = {"replay", "classify", "run", "emulate", "bench"}
+    for command in commands:
+        params = {p.name: p for p in _click_command(command).params}
+        assert params["profile"].default == "rpi4", command
+        assert params["profile"].envvar == "ECG_EDGE_PROFILE", command
+    assert default_profile() == "rpi4"
+    own = tmp_path / "bench-rig.toml"
+    own.write_text((_profile_dir() / "host.toml").read_text())
+    monkeypatch.setenv("ECG_EDGE_PROFILE", str(own))
+    assert default_profile() == str(own) and PROFILES.parse(str(own)) == str(own)
+    monkeypatch.setenv("ECG_EDGE_PROFILE", "rpi9")
+    r = invoke("classify", "no-record")
+    assert r.exit_code == 2 and "'rpi9' is not a device profile" in r.output
+
+
+def _click_command(name: str):
+    import typer
+
+    return typer.main.get_command(app).commands[name]
+
+
+def _profile_dir():
+    from importlib import resources
+    from pathlib import Path
+
+    return Path(str(resources.files("device_profiles")))

@@ -1,5 +1,6 @@
 """The trainer CLI: exit codes, and one clear line (no traceback) for bad input."""
 
+import json
 import subprocess
 import sys
 
@@ -46,7 +47,7 @@ def test_unknown_dataset_name_is_an_error(tmp_path):
     assert_one_line_error(run("data", "download", "ptb", "--to", str(tmp_path)), "unknown data set")
 
 
-def test_unknown_lead_and_task(tiny_ptbxl, tmp_path):
+def test_unknown_lead(tiny_ptbxl, tmp_path):
     r = run(
         "train",
         "--task",
@@ -59,7 +60,6 @@ def test_unknown_lead_and_task(tiny_ptbxl, tmp_path):
         str(tmp_path / "r"),
     )
     assert_one_line_error(r, "unknown lead")
-    assert_one_line_error(run("train", "--task", "sleep", "--out", str(tmp_path)), "unknown task")
 
 
 def test_bad_checkpoint_is_refused(tmp_path):
@@ -110,7 +110,15 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
         str(tmp_path / "ev"),
     )
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "ev" / "roc.png").exists()
+    assert (tmp_path / "ev" / "roc-evaluate.png").exists()
+    # beside the run by default: its own files, the training run's metrics.json untouched
+    trained = (out / "metrics.json").read_bytes()
+    r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), "--limit", "100")
+    assert r.exit_code == 0, r.output
+    assert "limit: 100" in r.output and (out / "metrics.json").read_bytes() == trained
+    own = json.loads((out / "metrics-evaluate.json").read_text())
+    assert own["limit"] == 100 and own["checkpoint"] == str(out / "model.pt")
+    assert {p.name for p in out.iterdir()} >= {"roc-evaluate.png", "predictions-evaluate.npz"}
 
 
 @pytest.mark.slow
@@ -154,3 +162,35 @@ def test_prune_fine_tunes_and_scores_a_narrower_model(tiny_ptbxl, tmp_path):
     assert ckpt["lineage"]["after"]["params"] < ckpt["lineage"]["before"]["params"]
     assert ckpt["model_config"]["inner_widths"] == [4, 4]
     assert ckpt["distillation"]["alpha"] == 0.5
+
+
+def test_choices_refuse_a_bad_task_preset_or_profile_in_one_message():
+    for args, needle in [
+        (["train", "--task", "sleep"], "'sleep' is not a task: choose one of diagnostic"),
+        (["train", "--model", "huge"], "'huge' is not a model preset: choose one of"),
+        (["compress", "--profile", "rpi9"], "'rpi9' is not a device profile"),
+        (["models", "--task", "sleep"], "'sleep' is not a task"),
+    ]:
+        r = run(*args)
+        assert r.exit_code == 2 and needle in " ".join(r.output.split()), r.output
+        assert "Traceback" not in r.output
+
+
+def test_the_task_choices_come_from_the_kind_registry():
+    from trainer.cli import TASKS
+    from trainer.kinds import KINDS
+
+    assert tuple(TASKS.names()) == tuple(KINDS) and TASKS.complete("arr") == ["arrhythmia"]
+
+
+def test_help_imports_neither_torch_nor_the_training_libraries():
+    """`trainer --help` answers at once: torch, sklearn, matplotlib and onnx load where the work
+    starts. A fresh interpreter, as a user's shell starts one."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from trainer.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'onnx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,50 @@
+"""The work behind trainer commands that is more than one call: kept apart from trainer.cli so
+that the command line stays a list of options. Nothing here imports torch at module level:
+`trainer --help` must not wait for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def task_names() -> tuple[str, ...]:
+    from trainer.kinds import TASKS  # the registry: a new kind is a new choice
+
+    return TASKS
+
+
+def preset_names() -> list[str]:
+    from trainer.models import PRESETS  # torch: only when a preset is checked or completed
+
+    return sorted({name for presets in PRESETS.values() for name in presets})
+
+
+EVALUATE_METRICS = "metrics-evaluate.json"  # training writes metrics.json: never overwritten
+
+
+def evaluate_to_own_files(
+    checkpoint: Path, data_dir: Path | None, out: Path, cache_dir: Path | None, limit: int | None
+) -> dict:
+    """`evaluate_checkpoint` on splits drawn with this command's limit, its files renamed
+    `*-evaluate.*` in `out`: it writes metrics.json, predictions.npz and roc.png into a folder."""
+    import json
+    import shutil
+    import tempfile
+
+    from trainer.checkpoint import load_checkpoint
+    from trainer.evaluate import evaluate_checkpoint
+    from trainer.kinds import kind_of
+    from trainer.tasks import load_task
+
+    _, ckpt = load_checkpoint(checkpoint)
+    kind, seed = kind_of(ckpt["task"]), ckpt["train_config"]["seed"]
+    leads = kind.lead_option(kind.leads(ckpt["preprocessing"]))
+    data = load_task(kind.name, data_dir, leads, cache_dir, limit, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        result = evaluate_checkpoint(checkpoint, data_dir, Path(tmp), cache_dir, data=data)
+        result["limit"] = limit
+        (Path(tmp) / "metrics.json").write_text(json.dumps(result, indent=2))
+        for made in Path(tmp).iterdir():
+            shutil.move(made, out / f"{made.stem}-evaluate{made.suffix}")
+    return result
