@@ -208,3 +208,11 @@ def test_a_narrow_peak_survives_any_width_and_a_gap_stays_a_gap():
 
 def test_the_clock_is_hours_minutes_seconds():
     assert clock_text(300.9) == "0:05:00" and clock_text(3725) == "1:02:05"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(20, 300), st.integers(5, 100))
+def test_any_terminal_size_renders_to_exactly_its_size(width, height):
+    """Resize-safe: a tiny or huge terminal gets a frame of its size, never an exception."""
+    lines = screen_text(view_of(tracker_with([VT])), width, height).splitlines()
+    assert len(lines) == height and max(map(len, lines)) <= width
