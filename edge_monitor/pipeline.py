@@ -103,6 +103,12 @@ class Monitor:
             if self.beats
             else StreamFilter(design_sos(FilterSpec(0.5, 40.0), self.fs), 1)
         )
+        # a one-lead window model on the lead, with the lead filter's very coefficients, is
+        # fed the lead's filtered samples instead of running the same filter a second time
+        self._shared = [
+            w.channels == [self.lead] and np.array_equal(w.filter.sos, self._filter.sos)
+            for w in self.windows
+        ]
         self.position = start  # next sample index, source numbering
         self.start = start
         self.r_peaks: deque[int] = deque(maxlen=64)
@@ -220,8 +226,9 @@ class Monitor:
                 events += self._alert_on(beat)
         self.position += n
         events += self.engine.on_time(self.position, filtered)
-        for wstream in self.windows:
-            for ev in wstream.push(x, self.quality.current.ok):
+        for wstream, shared in zip(self.windows, self._shared, strict=True):
+            lead = filtered if shared else None
+            for ev in wstream.push(x, self.quality.current.ok, lead):
                 events.append(ev)
                 if isinstance(ev, WindowEvent) and not wstream.per_window:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)

@@ -194,8 +194,13 @@ class WindowStream:
     def aggregate(self, probs: list[np.ndarray] | deque) -> np.ndarray:
         return aggregate_windows(np.stack(list(probs)), self.spec.aggregate)
 
-    def push(self, x: np.ndarray, quality_ok: bool) -> list[WindowEvent | AlertEvent]:
-        model_rate = self.resampler(self.filter(x[:, self.channels]))
+    def push(
+        self, x: np.ndarray, quality_ok: bool, filtered: np.ndarray | None = None
+    ) -> list[WindowEvent | AlertEvent]:
+        """`filtered`: this block of the one lead already through a filter identical to this
+        stream's (the Monitor's lead filter), so that it is not run twice."""
+        band = self.filter(x[:, self.channels]) if filtered is None else filtered.reshape(-1, 1)
+        model_rate = self.resampler(band)
         self._buf = np.vstack([self._buf, model_rate.astype(np.float32)])
         events: list[WindowEvent | AlertEvent] = []
         while self._buf_start + len(self._buf) >= self._next + self.window:

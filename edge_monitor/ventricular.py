@@ -126,7 +126,8 @@ class VentricularFusion:
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
         self._quiet = 0
         self._cleared_at: int | None = None
-        self.pending: dict[str, str] = {}  # rule label -> its message, held back as a warning
+        # rule label -> (message, sample) of an alarm held back as a warning
+        self.pending: dict[str, tuple[str, int]] = {}
 
     def process(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
@@ -161,7 +162,7 @@ class VentricularFusion:
             if ev.level == CRITICAL:
                 return [ev]
             return [self._escalate(ev.label, ev.message, ev.sample)]
-        self.pending[ev.label] = ev.message  # the engine's map keeps the label standing
+        self.pending[ev.label] = (ev.message, ev.sample)  # the engine's map keeps it standing
         return [AlertEvent(ev.sample, WARNING, ev.label, f"{ev.message} ({NOT_CONFIRMED})")]
 
     def _escalate(self, label: str, message: str, sample: int) -> AlertEvent:
@@ -180,8 +181,8 @@ class VentricularFusion:
             self.valid = False
             self._forget()
             released = [
-                AlertEvent(ev.end, CRITICAL, label, f"{message} (rhythm model unavailable)")
-                for label, message in self.pending.items()
+                AlertEvent(max(ev.end, at), CRITICAL, label, f"{msg} (rhythm model unavailable)")
+                for label, (msg, at) in self.pending.items()
             ]
             self.pending.clear()
             return released + self._clear_own(ev.end, "rhythm model output invalid")
@@ -194,9 +195,9 @@ class VentricularFusion:
         keep = ev.end - int(round(self.spec.agree_s * self.fs))
         while self._probs and self._probs[0][0] < keep:
             self._probs.popleft()
-        events = [
-            self._escalate(label, message, ev.end)
-            for label, message in list(self.pending.items())
+        events = [  # never numbered before the alarm it escalates
+            self._escalate(label, message, max(ev.end, at))
+            for label, (message, at) in list(self.pending.items())
             if p >= self.spec.agree_p
         ]
         return events + self._model_alone(ev.end, p)
