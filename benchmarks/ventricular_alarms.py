@@ -68,9 +68,10 @@ GRACE_S, LEAD_S, SEGMENT_S = 5.0, 2.0, 8.0
 BINS = (("<4s", 0.0, 4.0), ("4-10s", 4.0, 10.0), (">=10s", 10.0, float("inf")))
 GRID = {
     "agree_p": (0.3, 0.5, 0.7),
-    "alone_p": (0.8, 0.9, 0.95, 0.99),
-    "alone_kn": ((1, 1), (2, 3), (3, 4), (5, 6)),
+    "alone_p": (0.8, 0.9, 0.97),
+    "alone_kn": ((2, 3), (3, 4), (5, 6)),
     "confirm_unverified": (False, True),
+    "confirm_vf": (False, True),
 }
 
 
@@ -203,10 +204,10 @@ def objective(p: dict) -> float:
 
 def grid() -> list[FusionSpec]:
     out = []
-    for agree, alone, (k, n), lift in itertools.product(*GRID.values()):
+    for agree, alone, (k, n), lift, vf in itertools.product(*GRID.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
-                                  confirm_unverified=lift))  # fmt: skip
+                                  confirm_unverified=lift, confirm_vf=vf))  # fmt: skip
     return out
 
 

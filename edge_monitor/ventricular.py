@@ -29,12 +29,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, fields, replace
 
-import numpy as np
-
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
 from edge_monitor.contract import ModelContract, WindowInput
 from edge_monitor.events import Event, WindowEvent
-from edge_monitor.inference import aggregate_windows
 
 TASK = "ventricular"  # the contract task of the window model this module fuses
 RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
@@ -54,6 +51,7 @@ class FusionSpec:
     clear_after: int = 3
     cooldown_s: float = 30.0
     confirm_unverified: bool = False  # the model may also lift an unverified VT warning
+    confirm_vf: bool = True  # the VF filter's alarm needs the model too (else it passes as is)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -96,6 +94,11 @@ class ModelView:
         span = inp.windows_per_record
         return cls(name, classes, idx, not contract.multilabel, span, inp.aggregate)
 
+    def combine(self, recent: list[float]) -> float:
+        """The span's probability by the contract's rule (inference.aggregate_windows, for a
+        handful of scalars: this runs once a window, and in the benchmark's replays)."""
+        return max(recent) if self.aggregate == "max" else sum(recent) / len(recent)
+
     def probability(self, probs: dict[str, float]) -> float:
         p = [float(probs.get(self.classes[i], 0.0)) for i in self.ventricular]
         return float(sum(p)) if self.softmax else float(max(p))
@@ -121,7 +124,7 @@ class VentricularFusion:
         # the window model's last answer was a probability (False until its first answer, and
         # after a NaN: the rules' alarms pass as they would without it)
         self.valid = False
-        self._raw: deque[np.ndarray] = deque(maxlen=max(1, model.span))
+        self._raw: deque[float] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
         self._quiet = 0
@@ -153,8 +156,8 @@ class VentricularFusion:
         if ev.level == CLEARED:
             self.pending.pop(ev.label, None)
             return [ev]
-        if not self.valid:  # no model to ask: today's behaviour
-            return [ev]
+        if not self.valid or (ev.label == "VF" and not self.spec.confirm_vf):
+            return [ev]  # no model to ask (or not asked): today's behaviour
         lifts = ev.level == WARNING and self.spec.confirm_unverified and ev.label == "VT"
         if ev.level != CRITICAL and not lifts:
             return [ev]
@@ -189,8 +192,8 @@ class VentricularFusion:
         self.valid = True
         if not (self.seeing and ev.quality_ok and ev.start >= self.good_since):
             return []
-        self._raw.append(np.array([self.model.probability(ev.probs)]))
-        p = float(aggregate_windows(np.stack(list(self._raw)), self.model.aggregate)[0])
+        self._raw.append(self.model.probability(ev.probs))
+        p = self.model.combine(list(self._raw))
         self._probs.append((ev.end, p))
         keep = ev.end - int(round(self.spec.agree_s * self.fs))
         while self._probs and self._probs[0][0] < keep:

@@ -184,3 +184,20 @@ def test_real_noise_raises_no_critical_alarm_through_the_embedded_models():
     monitor = _embedded_monitor(360.0, ["MLII", "V1"])
     crit = _critical(monitor.stream(np.asarray(x), block_s=4.0))
     assert not [e for e in crit if e.label in ("VT", "VF", MODEL_LABEL)]
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=5), st.sampled_from(["mean", "max"]))
+def test_the_span_probability_is_the_contracts_aggregate(recent, how):
+    from edge_monitor.inference import aggregate_windows
+
+    view = ModelView("v", ("VT/VF",), (0,), False, len(recent), how)
+    expected = aggregate_windows(np.asarray(recent)[:, None], how)[0]
+    assert view.combine(recent) == pytest.approx(expected)
+
+
+def test_the_vf_filter_may_be_left_unconfirmed():
+    fusion = VentricularFusion(VIEW, FS, SPEC.tuned(confirm_vf=False))
+    fusion.process([window(9 * STRIDE, 0.1)])
+    (vf,) = fusion.process([rule(10 * STRIDE, "VF")])
+    (vt,) = fusion.process([rule(10 * STRIDE, "VT")])
+    assert (vf.level, vt.level) == (CRITICAL, WARNING)
