@@ -36,31 +36,55 @@ class TraceSnapshot:
 
 class TraceBuffer:
     """Samples of one lead in, `TraceSnapshot`s out; `start` is the first sample's number on the
-    clock (a replay that starts 300 s into a record shows record time)."""
+    clock (a replay that starts 300 s into a record shows record time).
+
+    The work is done when a snapshot is asked for: `push` only keeps the blocks, so a session
+    nobody watches (`classify`, `--no-ui`) pays nothing for the screen. A backlog longer than the
+    history is dropped and the display filter starts again from what is left."""
 
     def __init__(self, fs: float, lead: str, start: int = 0, history_s: float = HISTORY_S):
         self.fs, self.lead = float(fs), lead
         self.decim = max(1, int(round(self.fs / BINS_HZ)))
         self.hz = self.fs / self.decim
         size = int(history_s * self.hz)
+        self.history = size * self.decim  # samples
         self.lo: deque[float] = deque(maxlen=size)
         self.hi: deque[float] = deque(maxlen=size)
         self.beats: deque[tuple[float, str]] = deque(maxlen=64)
-        self._filter = StreamFilter(design_sos(FilterSpec(0.5, 40.0), self.fs), 1)
-        self._rest = np.zeros(0)  # filtered samples of a bin not yet complete
-        self._held = 0.0  # the last valid raw value: a gap must not step the filter
+        self._pending: deque[np.ndarray] = deque()
+        self._pending_n = 0
         self._binned = int(start)  # sample number at the end of the newest complete bin
+        self._sos = design_sos(FilterSpec(0.5, 40.0), self.fs)
+        self._restart()
+
+    def _restart(self) -> None:
+        self._filter: StreamFilter | None = None  # made when a block is taken
+        self._rest = np.zeros(0)  # filtered samples of a bin not yet complete
+        self._held: float | None = None  # the last valid value: a gap must not step the filter
 
     def push(self, lead: np.ndarray) -> None:
-        x = np.asarray(lead, dtype=np.float64).reshape(-1)
+        x = np.array(lead, dtype=np.float64).reshape(-1)
         if x.size == 0:
             return
+        self._pending.append(x)
+        self._pending_n += x.size
+        while self._pending_n - len(self._pending[0]) >= self.history:
+            dropped = self._pending.popleft()
+            self._pending_n -= dropped.size
+            self._binned += len(self._rest) + dropped.size  # sample at the kept blocks' start
+            self.lo.clear()
+            self.hi.clear()
+            self._restart()
+
+    def _take(self, x: np.ndarray) -> None:
         valid = np.isfinite(x)
         if not valid.all():
-            x = x.copy()
             held = np.maximum.accumulate(np.where(valid, np.arange(x.size), -1))
-            x = np.where(held >= 0, x[np.maximum(held, 0)], self._held)
+            first = self._held if self._held is not None else 0.0
+            x = np.where(held >= 0, x[np.maximum(held, 0)], first)
         self._held = float(x[-1])
+        if self._filter is None:
+            self._filter = StreamFilter(self._sos, 1)
         y = self._filter(x.reshape(-1, 1))[:, 0]
         y[~valid] = np.nan
         y = np.concatenate([self._rest, y])
@@ -77,6 +101,10 @@ class TraceBuffer:
         self.beats.append((sample / self.fs, label))
 
     def snapshot(self) -> TraceSnapshot:
+        while self._pending:
+            block = self._pending.popleft()
+            self._pending_n -= block.size
+            self._take(block)
         return TraceSnapshot(
             self.lead,
             np.asarray(self.lo),

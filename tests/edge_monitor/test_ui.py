@@ -216,3 +216,19 @@ def test_any_terminal_size_renders_to_exactly_its_size(width, height):
     """Resize-safe: a tiny or huge terminal gets a frame of its size, never an exception."""
     lines = screen_text(view_of(tracker_with([VT])), width, height).splitlines()
     assert len(lines) == height and max(map(len, lines)) <= width
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 3000), min_size=1, max_size=40), st.integers(0, 10**6))
+def test_the_trace_keeps_its_clock_whether_watched_or_not(chunks, start):
+    """Pushing only stores blocks (classify pays nothing for the screen); a backlog beyond the
+    history is dropped, and the newest bin still ends where the samples end."""
+    buf = TraceBuffer(FS, "MLII", start=start)
+    x = ecg_like(sum(chunks) / FS + 1)
+    at = 0
+    for n in chunks:
+        buf.push(x[at : at + n])
+        at += n
+    snap = buf.snapshot()
+    assert (start + at) / FS - buf.decim / FS < snap.end_s <= (start + at) / FS
+    assert len(snap.lo) <= buf.history // buf.decim
