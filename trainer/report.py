@@ -82,11 +82,11 @@ def render_markdown(manifest: dict, bundle: Path | None = None) -> str:
     for name, c in manifest["checks"].items():
         lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
     lines += ["", "![accuracy versus size](accuracy_vs_size.png)", ""]
-    for name, alt in FIGURES:
-        if bundle is not None and (bundle / name).exists():
+    for name, alt in FIGURES if bundle is not None else ():
+        if (bundle / name).exists():
             lines += [f"![{alt}]({name})", ""]
         else:
-            lines += [f"{alt}: not drawn; it needs the test probabilities under stages/.", ""]
+            lines += [f"{alt}: not drawn ({FIGURE_NEEDS[name]} under stages/).", ""]
     return "\n".join(lines)
 
 
@@ -266,16 +266,12 @@ PROBS_NOTE = (
 
 def write_report(bundle: Path) -> Path:
     """report.md and its figures, from manifest.json and the stage probabilities kept beside
-    it (a ROC figure that cannot be drawn is removed, not left stale)."""
+    it. A ROC figure that cannot be drawn again (stages/ left out, as in the embedded bundles)
+    is kept as it is: manifest and probabilities never change once a bundle is made."""
     manifest = load_manifest(bundle)
     plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
-    drawn = {
-        "roc_classes.png": plot_roc_classes(manifest, bundle, bundle / "roc_classes.png"),
-        "roc_stages.png": plot_roc_stages(manifest, bundle, bundle / "roc_stages.png"),
-    }
-    for name, ok in drawn.items():
-        if not ok:
-            (bundle / name).unlink(missing_ok=True)
+    plot_roc_classes(manifest, bundle, bundle / "roc_classes.png")
+    plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
     (bundle / "report.md").write_text(render_markdown(manifest, bundle))
     return bundle / "report.md"
 
@@ -284,6 +280,10 @@ FIGURES = (
     ("roc_classes.png", "ROC of the shipped model per class"),
     ("roc_stages.png", "ROC per stage"),
 )
+FIGURE_NEEDS = {
+    "roc_classes.png": "it needs the shipped model's test probabilities",
+    "roc_stages.png": "it needs the test probabilities of two stages or more",
+}
 
 
 def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:

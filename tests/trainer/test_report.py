@@ -71,11 +71,13 @@ def test_a_window_report_has_the_auc_of_each_class(tmp_path):
 
 def test_a_bundle_without_test_probabilities_reports_what_its_manifest_holds(tmp_path):
     folder = bundle_copy(tmp_path, "arrhythmia", None)
-    (folder / "roc_stages.png").write_bytes(b"stale")
+    (folder / "roc_stages.png").write_bytes(b"\x89PNG drawn when the bundle was made")
     text = write_report(folder).read_text()
-    assert not (folder / "roc_stages.png").exists()  # not left stale
     assert "| S | 0.837 | 0.804 | 0.820 | - |" in text  # the manifest's S row
-    assert "confusion matrix need" in text and "roc_classes.png" not in text
+    assert "confusion matrix need" in text
+    assert "![ROC per stage](roc_stages.png)" in text  # kept: it cannot be drawn again here
+    assert "ROC of the shipped model per class: not drawn" in text
+    assert not (folder / "roc_classes.png").exists()
 
 
 @settings(max_examples=40, deadline=None)
