@@ -187,21 +187,36 @@ def share_split(ranks: Ranks, split: Split | None) -> Split:
         held = split if ranks.leader else _held_split
         assert held is not None
         return held
-    fields = ("x", "y", "extra", "groups")
     if ranks.leader:
         assert split is not None
-        arrays = [getattr(split, f) for f in fields]
-        share(ranks, [None if a is None else (a.shape, a.dtype.str) for a in arrays])
+        arrays = [split.x, split.y, split.extra, split.groups]
+        share(ranks, [_layout(a) for a in arrays])
     else:
-        arrays = [None if m is None else np.empty(m[0], m[1]) for m in share(ranks, None)]
+        arrays = [_receiving(m) for m in share(ranks, None)]
     for a in arrays:
-        if a is not None and a.size:
+        if a is not None and a.size and _raw(a):
             dist.broadcast(torch.from_numpy(np.ascontiguousarray(a)), src=0, group=ranks.control)
     if ranks.leader:
         _sent_split = split
         return split  # type: ignore[return-value]
     _held_split = Split(*arrays)  # type: ignore[arg-type]
     return _held_split
+
+
+def _raw(a: np.ndarray) -> bool:
+    """Numbers go as tensors; anything else (record names) is pickled with the layout."""
+    return a.dtype.kind in "biuf"
+
+
+def _layout(a: np.ndarray | None) -> Any:
+    return None if a is None else (a.shape, a.dtype.str) if _raw(a) else a
+
+
+def _receiving(layout: Any) -> np.ndarray | None:
+    """The array a layout announces: empty, to be filled by the broadcast, or the array itself."""
+    if layout is None or isinstance(layout, np.ndarray):
+        return layout
+    return np.empty(layout[0], layout[1])
 
 
 def mean_loss(ranks: Ranks | None, losses: list[torch.Tensor]) -> float:
@@ -249,8 +264,9 @@ def wrap(module: nn.Module, ranks: Ranks | None) -> nn.Module:
     if ranks is None or ranks.world == 1:
         return module
     ids = [ranks.device.index] if ranks.device.type == "cuda" else None
-    # BatchNorm statistics are global (identical on every rank): no buffer broadcast needed
-    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    # BatchNorm statistics are global (identical on every rank): buffers are synced at the
+    # start only, not before every forward
+    return DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
 
 
 # ---- BatchNorm over the global batch ---------------------------------------------------------
