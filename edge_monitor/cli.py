@@ -45,27 +45,28 @@ def _main(version: Annotated[bool, version_option("edge-monitor")] = False) -> N
 def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
     """The bundles asked for, or the embedded beat model (+ the ventricular rhythm model and
     the diagnostic one when the source has their leads), each proven on the profile's budgets
-    before monitoring starts."""
+    before monitoring starts. The trial runs (a child process each) run side by side: a second
+    model does not double the start-up."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from edge_monitor.bundle import embedded_bundle, load_bundle
     from edge_monitor.pipeline import find_channel
 
-    if models:
-        return [load_bundle(m, profile=profile) for m in models]
-    bundles = [load_bundle(embedded_bundle("arrhythmia"), profile=profile)]
-    try:  # the VT/VF detector reads the beat lead (MLII, II, ECG alike): fused into the alarm
-        vent = load_bundle(embedded_bundle("ventricular"), probe=False)
-        if find_channel(leads, vent.contract.leads[0]) is not None:
-            bundles.append(load_bundle(embedded_bundle("ventricular"), profile=profile))
-    except EcgEdgeError:
-        pass
-    try:  # the leads first: no trial run for a model the source cannot feed
-        diag = load_bundle(embedded_bundle("diagnostic"), probe=False)
-    except EcgEdgeError:
-        return bundles
+    paths = list(models or [embedded_bundle("arrhythmia")])
     upper = {s.upper() for s in leads}
-    if all(lead.upper() in upper for lead in diag.contract.leads):
-        bundles.append(load_bundle(embedded_bundle("diagnostic"), profile=profile))
-    return bundles
+    for task in () if models else ("ventricular", "diagnostic"):
+        try:  # the leads first: no trial run for a model the source cannot feed
+            need = load_bundle(embedded_bundle(task), probe=False).contract.leads
+        except EcgEdgeError:
+            continue
+        if task == "ventricular":  # reads the beat lead (MLII, II, ECG alike): the VT/VF alarm
+            fits = find_channel(leads, need[0]) is not None
+        else:
+            fits = all(lead.upper() in upper for lead in need)
+        if fits:
+            paths.append(embedded_bundle(task))
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        return list(pool.map(lambda path: load_bundle(path, profile=profile), paths))
 
 
 def _sample_record() -> Path:
