@@ -7,7 +7,7 @@ recording console at 80x24 and 160x50 a moment after the alarm, saved as SVG and
     python benchmarks/ui_capture.py --mitdb ../shared/data/mitdb --out docs/img
 
 Writes docs/img/monitor-WxH.svg and .txt, and benchmarks/results/ui_capture.json (the figures on
-the screen, the alarm's record time and the command).
+the screen, the alarm's record time, what one repaint costs at each size, and the command).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from edge_monitor.alerts import CRITICAL
@@ -65,6 +66,21 @@ def save(view: View, out: Path, width: int, height: int, title: str) -> list[Pat
     return [svg, txt]
 
 
+def frame_ms(view: View, width: int, height: int, frames: int = 40) -> dict:
+    """What one repaint of the screen costs (render and write to a terminal-like console), ms:
+    the screen repaints at most 4 times a second, so 4 x p50 is its share of a second."""
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="256"
+    )
+    times = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        console.print(render(view))
+        times.append(1e3 * (time.perf_counter() - t0))
+        console.file = io.StringIO()
+    return {"p50_ms": round(float(np.median(times)), 2), "max_ms": round(max(times), 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mitdb", help="MIT-BIH folder (default: $ECG_EDGE_MITDB, $ECG_EDGE_DATA)")
@@ -99,11 +115,13 @@ def main() -> None:
         "active": [list(a) for a in view.active],
         "heart_rate": view.heart_rate,
         "profiling": p.__dict__,
+        "frame_render": {f"{w}x{h}": frame_ms(view, w, h) for w, h in SIZES},
         "files": [str(f.relative_to(ROOT)) if f.is_relative_to(ROOT) else str(f) for f in files],
     }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "ui_capture.json").write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: result[k] for k in ("clock_s", "alarms", "files")}, default=str))
+    shown = ("clock_s", "alarms", "frame_render", "files")
+    print(json.dumps({k: result[k] for k in shown}, default=str))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ class Alarm:
 class AlarmLatch:
     pending: list[Alarm] = field(default_factory=list)  # oldest first
     raised: int = 0  # critical alarms seen so far: a new one rings the bell once
+    acknowledged: int = 0  # alarms acknowledged so far
 
     def on_alert(self, ev: AlertEvent, time_text: str) -> None:
         if ev.level == CRITICAL:
@@ -35,6 +36,7 @@ class AlarmLatch:
         if not self.pending:
             return None
         labels = [a.label for a in self.pending]
+        self.acknowledged += len(labels)
         self.pending = []
         wall = time.time() if wall is None else wall
         return {

@@ -207,6 +207,9 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "beats": dict(sorted(tracker.beat_counts.items())),
         "windows": tracker.windows,
         "alerts": levels,
+        # critical alarms latch until a person acknowledges them on the screen
+        "alarms_acknowledged": tracker.latch.acknowledged,
+        "alarms_unacknowledged": len(tracker.latch.pending),
         "quality_seconds": {k: round(v, 1) for k, v in tracker.quality_seconds.items()},
         "signal_seconds": round(seconds, 3),
         "wall_seconds": round(wall_s, 3),

@@ -15,14 +15,15 @@ rendering a View into a recording console.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.layout import Layout
-from rich.padding import Padding
+from rich.segment import Segment
+from rich.text import Text
 
 from edge_monitor.ui_digits import ROWS as DIGIT_ROWS
-from edge_monitor.ui_panels import alert_log, banner, profiling, status_line, vitals
-from edge_monitor.ui_trace import TraceView
+from edge_monitor.ui_panels import alert_log, banner, fit, profiling, status_line, vitals
+from edge_monitor.ui_trace import trace_lines
 from edge_monitor.ui_view import Profiling, View
 
 __all__ = ["Profiling", "Screen", "View", "plan", "render"]
@@ -50,7 +51,8 @@ def plan(width: int, height: int) -> Plan:
 
 
 class Screen:
-    """The whole screen, laid out for the size rich renders it at (the console's, on resize)."""
+    """The whole screen, laid out for the size rich renders it at (the terminal's, so a resize
+    takes effect at the next repaint): exactly `height` lines of `width` cells."""
 
     def __init__(self, view: View) -> None:
         self.view = view
@@ -58,22 +60,30 @@ class Screen:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         height = options.height or console.height
-        p = plan(width, height)
-        v = self.view
-        root = Layout()
-        bottom = Layout(name="bottom", size=p.bottom)
-        bottom.split_row(
-            Layout(alert_log(v, p.bottom - 1), name="log"),
-            Layout(Padding(profiling(v), (0, 0, 0, 2)), name="profiling", size=p.profiling_width),
-        )
-        root.split_column(
-            Layout(status_line(v), name="status", size=1),
-            Layout(banner(v), name="banner", size=1),
-            Layout(TraceView(v.trace), name="trace", size=p.trace),
-            Layout(vitals(v, width), name="vitals", size=DIGIT_ROWS),
-            bottom,
-        )
-        yield from root.__rich_console__(console, options.update(height=height))
+        for line in self.lines(width, height):
+            yield from line.render(console)
+            yield Segment.line()
+
+    def lines(self, width: int, height: int) -> list[Text]:
+        p, v = plan(width, height), self.view
+        log_width = max(width - p.profiling_width, 0)
+        bottom = [
+            log + Text("  ") + prof
+            for log, prof in zip_longest(
+                alert_log(v, p.bottom - 1, log_width - 2),
+                profiling(v, p.profiling_width),
+                fillvalue=Text(""),
+            )
+        ]
+        lines = [
+            status_line(v, width),
+            banner(v, width),
+            *trace_lines(v.trace, width, p.trace),
+            *vitals(v, width),
+            *bottom[: p.bottom],
+        ]
+        lines += [Text("")] * (height - len(lines))
+        return [fit(line, width) for line in lines[:height]]
 
 
 def render(view: View) -> Screen:

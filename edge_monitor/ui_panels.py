@@ -1,18 +1,20 @@
-"""The screen's parts other than the trace, each a small rich renderable from a View: the status
+"""The screen's parts other than the trace, each as lines of rich Text from a View: the status
 line (with the one clock), the alarm banner, the vitals (large heart rate, rhythm, quality), the
 alert log and the profiling panel. Alarm colours follow the priority: critical red in reverse
-video, warning yellow, inconclusive grey with its reason."""
+video, warning yellow, inconclusive grey with its reason.
+
+Plain lines, not rich Tables and Layouts: a frame costs a few milliseconds instead of tens, which
+matters 4 times a second on a Raspberry Pi (benchmarks/ui_capture.py measures it)."""
 
 from __future__ import annotations
 
 import math
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from edge_monitor.alarm_latch import ACK
-from edge_monitor.ui_digits import big_text
+from edge_monitor.ui_digits import ROWS as DIGIT_ROWS
+from edge_monitor.ui_digits import big_lines
 from edge_monitor.ui_trace import BEAT_STYLE, clock_text
 from edge_monitor.ui_view import View
 
@@ -23,16 +25,29 @@ LEVEL_STYLE = {
     "cleared": "green",
     ACK: "cyan",
 }
-BANNER_STYLE = {"critical": "bold reverse red", "warning": "bold black on yellow"}
+BANNER_STYLE = {
+    "critical": "bold reverse red",
+    "warning": "bold black on yellow",
+    "inconclusive": "bold black on grey62",
+}
 STATE_STYLE = {"connected": "green", "replaying": "green", "finished": "bold cyan"}
 KEYS = "a ack · q quit"
+DIGITS_WIDTH = 21  # three 6-cell digits and their gaps
 
 
-def status_line(view: View) -> Table:
-    """Source and its state left; the one clock (named) and the recording right."""
-    grid = Table.grid(expand=True)
-    grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-    grid.add_column(no_wrap=True, justify="right")
+def fit(text: Text, width: int) -> Text:
+    """Exactly `width` cells: cut with an ellipsis, or padded with spaces. The base style
+    becomes the lowest span, as `Text.render` (used for speed) ignores a base style."""
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis", pad=True)
+    if text.style:
+        text.spans = [Span(0, len(text), text.style), *text.spans]
+        text.style = ""
+    return text
+
+
+def status_line(view: View, width: int) -> Text:
+    """State and source left; the one clock (named) and the keys right."""
     state = view.source_state or "starting"
     left = Text.assemble(
         ("ecg-edge ", "bold cyan"),
@@ -45,49 +60,50 @@ def status_line(view: View) -> Table:
         (clock_text(view.clock_s), "bold"),
         ("" if view.finished else f"  {KEYS}", "dim"),
     )
-    grid.add_row(left, right)
-    return grid
+    return fit(left, max(width - len(right) - 1, 0)) + " " + right
 
 
-def banner(view: View) -> Text:
-    """One line that is never empty: an unacknowledged critical alarm (latched), else the
+def banner(view: View, width: int) -> Text:
+    """One full-width line, never empty: an unacknowledged critical alarm (latched), else the
     warnings on now, else an inconclusive signal's reason, else 'no active alarm'."""
     if view.alarms:
         newest = view.alarms[-1]
         more = f" (+{len(view.alarms) - 1} more)" if len(view.alarms) > 1 else ""
         action = "" if view.finished else " · a: acknowledge"
-        line = f" ALARM {newest.label} {newest.time}{more}{action} · {newest.message} "
-        return Text(line, style=BANNER_STYLE["critical"], no_wrap=True, overflow="ellipsis")
+        line = f" ALARM {newest.label} {newest.time}{more}{action} · {newest.message}"
+        return fit(Text(line, BANNER_STYLE["critical"]), width)
     warnings = [label for label, level in view.active if level == "warning"]
     if warnings:
-        line = f" WARNING {', '.join(warnings)} "
-        return Text(line, style=BANNER_STYLE["warning"], no_wrap=True, overflow="ellipsis")
+        return fit(Text(f" WARNING {', '.join(warnings)}", BANNER_STYLE["warning"]), width)
     if view.quality != "good":
-        line = f" INCONCLUSIVE {view.quality_message} "
-        return Text(line, style="bold black on grey62", no_wrap=True, overflow="ellipsis")
-    return Text(" no active alarm", style="dim", no_wrap=True)
+        line = f" INCONCLUSIVE {view.quality_message}"
+        return fit(Text(line, BANNER_STYLE["inconclusive"]), width)
+    return fit(Text(" no active alarm", "dim"), width)
 
 
-def vitals(view: View, width: int) -> Table:
+def vitals(view: View, width: int) -> list[Text]:
     """The heart rate in large digits; beside it rhythm, signal quality, beats, probabilities."""
     critical = any(level == "critical" for _, level in view.active)
     if view.heart_rate is None:
         digits, style = "---", "grey50"
     else:
         digits, style = f"{min(view.heart_rate, 999):3.0f}", "bold red" if critical else "green"
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=21, no_wrap=True)
-    grid.add_column(width=4, no_wrap=True)
-    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    grid.add_row(big_text(digits, style), Text("HR\n\nbpm", style="bold"), _rhythm(view, width))
-    return grid
+    big = big_lines(digits)
+    labels = ["HR", "", "bpm", "", ""]
+    side = _rhythm(view, width - DIGITS_WIDTH - 6)
+    lines = []
+    for i in range(DIGIT_ROWS):
+        line = Text.assemble((big[i].ljust(DIGITS_WIDTH), style), " ", (labels[i].ljust(5), "bold"))
+        lines.append(fit(line + (side[i] if i < len(side) else Text("")), width))
+    return lines
 
 
-def _rhythm(view: View, width: int) -> Group:
+def _rhythm(view: View, width: int) -> list[Text]:
     if view.active:
         rhythm = Text.assemble(("rhythm ", "dim"))
         for i, (label, level) in enumerate(view.active):
-            rhythm.append((", " if i else "") + label, LEVEL_STYLE.get(level, ""))
+            rhythm.append(", " if i else "")
+            rhythm.append(label, LEVEL_STYLE.get(level, ""))
     elif view.quality == "good":
         rhythm = Text.assemble(("rhythm ", "dim"), ("no rhythm alarm", "green"))
     else:
@@ -95,40 +111,34 @@ def _rhythm(view: View, width: int) -> Group:
     qstyle = "green" if view.quality == "good" else "grey62"
     signal = Text.assemble(("signal ", "dim"), (view.quality_message, qstyle))
     beats = Text.assemble(("beats  ", "dim"))
-    for label in view.recent_beats[-max(width - 40, 8) :]:
+    for label in view.recent_beats[-max(width - 8, 1) :]:
         beats.append(label, BEAT_STYLE.get(label, ""))
     probs = "  ".join(f"{k} {v:.2f}" for k, v in view.probs.items()) or "no prediction yet"
-    lines = [rhythm, signal, beats, Text.assemble(("probs  ", "dim"), probs)]
-    for line in lines:
-        line.no_wrap, line.overflow = True, "ellipsis"
-    return Group(*lines)
+    return [rhythm, signal, beats, Text.assemble(("probs  ", "dim"), probs)]
 
 
-def alert_log(view: View, rows: int) -> Table:
-    """The newest alerts, newest first, on the screen's clock."""
-    table = Table(box=None, pad_edge=False, expand=True, show_edge=False, padding=(0, 1))
-    table.add_column("time", width=7, no_wrap=True, style="dim")
-    table.add_column("level", width=12, no_wrap=True)
-    title = f"alert log ({view.clock_name})"
-    table.add_column(Text(title, style="bold"), ratio=1, no_wrap=True, overflow="ellipsis")
-    shown = list(view.alerts)[::-1][:rows]
-    for a in shown:
+def alert_log(view: View, rows: int, width: int) -> list[Text]:
+    """A title and `rows` alerts, newest first, on the screen's clock."""
+    title = Text(f"{'time':8}{'level':13}alert log ({view.clock_name})", "bold")
+    lines = [fit(title, width)]
+    for a in list(view.alerts)[::-1][:rows]:
         level = a["level"]
-        message = a["message"] if level == "inconclusive" else f"{a['label']}: {a['message']}"
-        if level == ACK:
-            message = a["message"]
-        table.add_row(a["time"], Text(level, LEVEL_STYLE.get(level, "")), message)
-    for i in range(rows - len(shown)):
-        table.add_row("", "", Text("no alerts yet" if i == 0 and not shown else "", "dim"))
-    return table
+        if level in ("inconclusive", ACK):
+            message = a["message"]  # the reason, or what was acknowledged
+        else:
+            message = f"{a['label']}: {a['message']}"
+        line = Text.assemble(
+            (f"{a['time']:8}", "dim"), (level, LEVEL_STYLE.get(level, "")), " " * (13 - len(level))
+        )
+        lines.append(fit(line + message, width))
+    if len(lines) == 1:
+        lines.append(fit(Text(f"{'':21}no alerts yet", "dim"), width))
+    return lines + [Text(" " * width)] * (rows + 1 - len(lines))
 
 
-def profiling(view: View) -> Table:
+def profiling(view: View, width: int) -> list[Text]:
     """Each figure says what it times; `--` before there is anything to measure."""
     p = view.profiling
-    table = Table(box=None, pad_edge=False, expand=True, show_edge=False, padding=(0, 1))
-    table.add_column(Text("profiling", style="bold"), no_wrap=True, overflow="ellipsis", ratio=1)
-    table.add_column("", justify="right", no_wrap=True)
     rows = [
         ("model call p50", _num(p.model_p50_ms, "ms", 3)),
         ("model call p95", _num(p.model_p95_ms, "ms", 3)),
@@ -139,12 +149,14 @@ def profiling(view: View) -> Table:
         ("lag behind link", "--" if p.lag_s is None else _num(p.lag_s, "s", 2)),
         ("lost / bad / off", f"{p.dropped} / {p.bad_lines} / {p.leads_off}"),
     ]
+    lines = [fit(Text("profiling", "bold"), width)]
     for label, value in rows:
-        table.add_row(Text(label, style="dim"), value)
-    return table
+        pad = max(width - len(label) - len(value), 1)
+        lines.append(fit(Text.assemble((label, "dim"), " " * pad, value), width))
+    return lines
 
 
-def _num(value: float, unit: str, digits: int) -> str:
+def _num(value: float | None, unit: str, digits: int) -> str:
     """`--` before the first measurement, not `nan`."""
     if value is None or not math.isfinite(value):
         return "--"

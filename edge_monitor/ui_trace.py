@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from edge_monitor.trace_buffer import TraceSnapshot
@@ -115,64 +114,52 @@ def scale_bar(rows: int, bottom: float, span: float) -> tuple[np.ndarray, int]:
     return dots, (y0 + y1) // 8
 
 
-class TraceView:
-    """The trace panel as a rich renderable: it sizes itself to the space rich gives it."""
+def trace_lines(snap: TraceSnapshot, width: int, height: int) -> list[Text]:
+    """The trace band as `height` lines of `width` cells: a header (lead, filter, sweep), the
+    beat labels, the dots with the scale at their left, and the ticks."""
+    width, rows = max(width, MARGIN + 8), max(height - 3, 1)
+    cells = width - MARGIN
+    sweep = Sweep(sweep_seconds(2 * cells), 2 * cells, snap.end_s)
+    lo, hi = column_ranges(snap, sweep)
+    bottom, span = fit_scale(lo, hi)
+    dots = braille(draw(lo, hi, rows, bottom, span))
+    bar, label_row = scale_bar(rows, bottom, span)
+    bars = braille(bar)
+    header = Text.assemble(
+        (snap.lead or "lead ?", "bold cyan"), (f"  0.5-40 Hz  sweep {sweep.seconds} s", "dim")
+    )
+    lines = [header, _beat_labels(snap, sweep, cells)]
+    for i, line in enumerate(dots):
+        label = ("1 mV" if i == label_row else "").ljust(MARGIN - 1)
+        lines.append(Text.assemble((label + bars[i], "cyan"), (line, TRACE_STYLE)))
+    lines.append(_ticks(sweep, cells))
+    return lines[:height]
 
-    def __init__(self, snap: TraceSnapshot, filter_text: str = "0.5-40 Hz") -> None:
-        self.snap, self.filter_text = snap, filter_text
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(options.max_width, MARGIN + 8)
-        height = max(options.height or 8, 4)
-        rows = height - 3  # header, beat labels and ticks around the dots
-        cells = width - MARGIN
-        sweep = Sweep(sweep_seconds(2 * cells), 2 * cells, self.snap.end_s)
-        lo, hi = column_ranges(self.snap, sweep)
-        bottom, span = fit_scale(lo, hi)
-        lines = braille(draw(lo, hi, rows, bottom, span))
-        bar, label_row = scale_bar(rows, bottom, span)
-        bar_lines = braille(bar)
-        yield self._header(sweep, width)
-        yield self._beats(sweep, cells)
-        for i, line in enumerate(lines):
-            margin = Text(("1 mV" if i == label_row else "").ljust(MARGIN - 1), style="cyan")
-            margin.append(bar_lines[i], style="cyan")
-            yield Text.assemble(margin, (line, TRACE_STYLE), no_wrap=True, end="\n")
-        yield self._ticks(sweep, cells)
+def _beat_labels(snap: TraceSnapshot, sweep: Sweep, cells: int) -> Text:
+    """Each recent beat's label over the column of its R peak."""
+    row = Text(" " * (MARGIN + cells))
+    if snap.beats:
+        times = np.array([t for t, _ in snap.beats])
+        cols = Sweep(sweep.seconds, cells, sweep.end_s).column(times)
+        for col, (_, label) in zip(cols, snap.beats, strict=True):
+            if col >= 0:
+                at = MARGIN + int(col)
+                row.plain = row.plain[:at] + label[:1] + row.plain[at + 1 :]
+                row.stylize(BEAT_STYLE.get(label, ""), at, at + 1)
+    return row
 
-    def _header(self, sweep: Sweep, width: int) -> Text:
-        text = Text.assemble(
-            (self.snap.lead or "lead ?", "bold cyan"),
-            (f"  {self.filter_text}  sweep {sweep.seconds} s", "dim"),
-            no_wrap=True,
-            overflow="crop",
-        )
-        text.truncate(width)
-        return text
 
-    def _beats(self, sweep: Sweep, cells: int) -> Text:
-        """Each recent beat's label under the column of its R peak."""
-        labels: dict[int, str] = {}
-        if self.snap.beats:
-            times = np.array([t for t, _ in self.snap.beats])
-            cols = Sweep(sweep.seconds, cells, sweep.end_s).column(times)
-            labels = {int(c): lab for c, (_, lab) in zip(cols, self.snap.beats, strict=True)}
-        row = Text(" " * MARGIN, no_wrap=True)
-        for col in range(cells):
-            label = labels.get(col)
-            row.append(label or " ", BEAT_STYLE.get(label, "") if label else "")
-        return row
-
-    def _ticks(self, sweep: Sweep, cells: int) -> Text:
-        """A tick at each second with the time it shows (this pass or the last)."""
-        chars = [" "] * cells
-        for k in range(sweep.seconds):
-            at = int(k / sweep.seconds * cells)
-            chars[at] = "┴"
-            label = clock_text(sweep.tick_time(k)) if sweep.end_s > 0 else ""
-            if at + 1 + len(label) < min(cells, int((k + 1) / sweep.seconds * cells)):
-                chars[at + 1 : at + 1 + len(label)] = label
-        return Text(" " * MARGIN + "".join(chars), style="dim", no_wrap=True)
+def _ticks(sweep: Sweep, cells: int) -> Text:
+    """A tick at each second with the time it shows (this pass or the last)."""
+    chars = [" "] * cells
+    for k in range(sweep.seconds):
+        at = int(k / sweep.seconds * cells)
+        chars[at] = "┴"
+        label = clock_text(sweep.tick_time(k)) if sweep.end_s > 0 else ""
+        if at + 1 + len(label) < min(cells, int((k + 1) / sweep.seconds * cells)):
+            chars[at + 1 : at + 1 + len(label)] = label
+    return Text(" " * MARGIN + "".join(chars), style="dim")
 
 
 def clock_text(seconds: float) -> str:

@@ -62,7 +62,7 @@ def test_a_vt_on_mitdb_205_latches_until_the_key_and_the_ack_is_logged(mitdb_dir
         return "a" if pending else ""
 
     views: list = []
-    run_loop(session, on_view=views.append, keys=keys)
+    result = run_loop(session, on_view=views.append, keys=keys)
     assert max(seen) >= 1  # the VT latched
     acks = [e for e in events if e["type"] == ACK]
     assert acks and acks[0]["labels"][0] == "VT" and acks[0]["acknowledged_at"]
@@ -70,3 +70,4 @@ def test_a_vt_on_mitdb_205_latches_until_the_key_and_the_ack_is_logged(mitdb_dir
     last = views[-1]
     assert last.finished and not last.alarms and last.alarms_raised >= 1
     assert any(a["level"] == ACK for a in last.alerts)
+    assert result["alarms_acknowledged"] >= 1 and result["alarms_unacknowledged"] == 0
