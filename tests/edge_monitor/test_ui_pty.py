@@ -1,7 +1,7 @@
-"""`edge-monitor replay` in a real pseudo-terminal: the screen goes to the alternate screen and
-comes back on the normal end, on Ctrl-C and on `q`, follows a resize, leaves the terminal's modes
-as it found them, and prints the finished frame and the summary after it has left. The waits below only
-guard against a hang; nothing asserts how long anything took."""
+"""`edge-monitor replay` and `run` in a real pseudo-terminal: the screen goes to the alternate
+screen and comes back on the normal end, on Ctrl-C and on `q`, follows a resize, leaves the
+terminal's modes as it found them, and prints the finished frame and the summary after it has
+left. The waits below only guard against a hang; nothing asserts how long anything took."""
 
 from __future__ import annotations
 
@@ -123,3 +123,14 @@ def test_piped_input_is_never_touched():
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_run_on_a_silent_port_shows_stream_time_and_a_grey_reason():
+    """The serial path of the screen: nothing arrives on loop://, so no rate, a grey banner
+    with the reason, and the stream clock."""
+    t = Tty(["run", "--source", "loop://", "--profile", "host", "--duration", "2"])
+    assert t.finish() == 0
+    start = t.out.find(ENTER)
+    after = t.out[t.out.find(LEAVE, start) :].decode("utf-8", "replace")
+    assert start >= 0 and "FINISHED" in after and "stream time 0:00:0" in after
+    assert "INCONCLUSIVE no signal from the front end" in after
