@@ -13,6 +13,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from edge_monitor.errors import InputError
+from trainer.config import TrainConfig
+from trainer.splits import TaskData
 
 
 def kd_loss(
@@ -55,3 +57,19 @@ def frozen(teacher: nn.Module) -> nn.Module:
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher
+
+
+def distillation_teacher(
+    cfg: TrainConfig, data: TaskData, teacher: tuple[nn.Module, dict] | None
+) -> tuple[nn.Module | None, dict | None]:
+    """The frozen teacher of a fit and the checkpoint's record of it (None, None without one)."""
+    if teacher is None:
+        return None, None
+    check_teacher(teacher[1], cfg.task, data.classes, data.preprocessing)
+    record = {
+        "teacher_created": teacher[1]["created"],
+        "alpha": cfg.kd_alpha,
+        "temperature": cfg.kd_temperature,
+        "teacher_size": teacher[1]["size"],
+    }
+    return frozen(teacher[0]), record

@@ -128,6 +128,7 @@ class Job:
     teacher: dict | None  # the same of the frozen teacher, or None
     anchored: bool  # the initial network, frozen, anchors the clean beats' answers
     noise: list[np.ndarray] | None  # recorded noise tracks added to training beats
+    torch_rng: torch.Tensor  # rank 0's torch random state as training starts (dropout)
 
 
 def weights_of(model: nn.Module | None) -> dict | None:
@@ -241,6 +242,7 @@ class Share:
 
     batch: Batch
     weight: float
+    rows: tuple[int, int, int] | None = None  # the global batch's rows, this rank's first, end
 
 
 def shard(batch: Batch, ranks: Ranks | None) -> Share | None:
@@ -255,7 +257,7 @@ def shard(batch: Batch, ranks: Ranks | None) -> Share | None:
     lo, hi = bounds[ranks.rank], bounds[ranks.rank + 1]
     x, extra, y, clean = (None if t is None else t[lo:hi].to(ranks.device) for t in batch)
     assert x is not None and y is not None and clean is not None
-    return Share((x, extra, y, clean), (hi - lo) * ranks.world / n)
+    return Share((x, extra, y, clean), (hi - lo) * ranks.world / n, (n, int(lo), int(hi)))
 
 
 def wrap(module: nn.Module, ranks: Ranks | None) -> nn.Module:
@@ -328,19 +330,45 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         self.running_var.mul_(1 - m).add_(m * var * n / max(n - 1.0, 1.0))
 
 
-def global_batchnorm(model: nn.Module, ranks: Ranks | None) -> nn.Module:
-    """`model` (changed in place) with BatchNorm over the global batch when there are several
-    ranks: SyncBatchNorm on GPUs, `GlobalBatchNorm` on CPUs. Weights and buffers are the same
-    tensors, the state dict's keys the same, so the original class loads it back."""
+class GlobalDropout(nn.Dropout):
+    """Dropout whose mask is drawn for the global batch from the random stream every rank holds
+    alike, and cut to this rank's rows: N ranks drop the units one process would (the same
+    draws and arithmetic as torch's CPU dropout)."""
+
+    rows: tuple[int, int, int] | None = None  # set before each step (`mark_rows`)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.rows is None:
+            return super().forward(x)
+        n, lo, hi = self.rows
+        noise = torch.empty((n, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        noise.bernoulli_(1 - self.p).div_(1 - self.p)
+        return x * noise[lo:hi]
+
+
+def mark_rows(model: nn.Module, share: Share) -> None:
+    """Tell the global dropout layers which rows of the global batch this rank holds."""
+    for m in model.modules():
+        if isinstance(m, GlobalDropout):
+            m.rows = share.rows
+
+
+def global_batch(model: nn.Module, ranks: Ranks | None) -> nn.Module:
+    """`model` (changed in place) with the layers that look across the batch made global when
+    there are several ranks: BatchNorm (SyncBatchNorm on GPUs, `GlobalBatchNorm` on CPUs) and
+    dropout (`GlobalDropout`). Weights and buffers are the same tensors and the state dict's
+    keys the same, so the original class loads it back."""
     if ranks is None or ranks.world == 1:
         return model
     if ranks.device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for name, child in list(model.named_children()):
-        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+        if isinstance(child, nn.modules.batchnorm._BatchNorm) and ranks.device.type == "cpu":
             setattr(model, name, _as_global(child))
+        elif type(child) is nn.Dropout:
+            setattr(model, name, GlobalDropout(child.p))
         else:
-            global_batchnorm(child, ranks)
+            global_batch(child, ranks)
     return model
 
 

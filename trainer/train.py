@@ -17,7 +17,7 @@ from trainer import distributed
 from trainer.batches import Batch, add_recorded_noise
 from trainer.checkpoint import save_checkpoint
 from trainer.config import TrainConfig
-from trainer.distill import check_teacher, frozen, kd_loss
+from trainer.distill import distillation_teacher, frozen, kd_loss
 from trainer.kinds import TaskKind, kind_of
 from trainer.models import ModelConfig, build_model, model_size, preset
 from trainer.splits import Split, TaskData
@@ -130,7 +130,7 @@ def fit(
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     kind = kind_of(cfg.task)
-    teacher_model, distillation = _distillation(cfg, data, teacher)
+    teacher_model, distillation = distillation_teacher(cfg, data, teacher)
     model = init if init is not None else build_model(model_config_for(cfg, data))
     mcfg: ModelConfig = model.cfg  # type: ignore[assignment]
     size = model_size(model)
@@ -139,9 +139,9 @@ def fit(
         noise = noise_tracks if noise_tracks is not None else training_noise_for(cfg, data)
     # learning without forgetting (Li & Hoiem 2016): a frozen copy of the initial model
     anchored = init is not None and cfg.anchor_weight > 0
-    job = distributed.Job(
-        cfg, distributed.weights_of(model), distributed.weights_of(teacher_model), anchored, noise
-    )
+    start, teacher_start = distributed.weights_of(model), distributed.weights_of(teacher_model)
+    # the other ranks start from this torch random state: the same global dropout masks
+    job = distributed.Job(cfg, start, teacher_start, anchored, noise, torch.get_rng_state())
     judge = Judge(cfg, data, noisy_split(data.val, noise) if noise else None, show_progress)
     ranks = distributed.current()
     best, history = _lead(job, model, teacher_model, data.train, rng, judge, ranks)
@@ -235,22 +235,6 @@ class Best:
             self.stale += 1
 
 
-def _distillation(
-    cfg: TrainConfig, data: TaskData, teacher: tuple[nn.Module, dict] | None
-) -> tuple[nn.Module | None, dict | None]:
-    """The frozen teacher and the checkpoint's record of it (None, None without one)."""
-    if teacher is None:
-        return None, None
-    check_teacher(teacher[1], cfg.task, data.classes, data.preprocessing)
-    record = {
-        "teacher_created": teacher[1]["created"],
-        "alpha": cfg.kd_alpha,
-        "temperature": cfg.kd_temperature,
-        "teacher_size": teacher[1]["size"],
-    }
-    return frozen(teacher[0]), record
-
-
 @dataclass
 class Judge:
     """Rank 0's part of the epochs: validation, the best epoch, history, progress, stopping."""
@@ -311,8 +295,7 @@ def train_job(job: distributed.Job, train: Split, ranks: distributed.Ranks) -> n
     seed_everything(cfg.seed, cfg.threads)
     model = distributed.rebuild(job.model)
     teacher = frozen(distributed.rebuild(job.teacher)) if job.teacher is not None else None
-    # dropout masks of its own (rank 0 keeps the seed's stream, as one process would)
-    torch.manual_seed(int(np.random.SeedSequence([cfg.seed, ranks.rank]).generate_state(1)[0]))
+    torch.set_rng_state(job.torch_rng)  # rank 0's stream: the same global dropout masks
     return _train(job, model, teacher, train, np.random.default_rng(cfg.seed), None, ranks)
 
 
@@ -350,6 +333,7 @@ def _train(
             share = distributed.shard(batch, ranks)
             if share is None:
                 continue
+            distributed.mark_rows(net, share)
             loss = step(share.batch)
             loss = loss * share.weight if share.weight != 1.0 else loss
             opt.zero_grad(set_to_none=True)
@@ -371,7 +355,7 @@ def _training_copy(model: nn.Module, ranks: distributed.Ranks | None) -> nn.Modu
     copy on the rank's device, BatchNorm over the global batch (the caller's model stays)."""
     if ranks is None or (ranks.world == 1 and ranks.device.type == "cpu"):
         return model
-    return distributed.global_batchnorm(copy.deepcopy(model), ranks).to(ranks.device)
+    return distributed.global_batch(copy.deepcopy(model), ranks).to(ranks.device)
 
 
 def _validate(

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from trainer import distributed
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
-from trainer.models import ModelConfig, build_model
+from trainer.models import ModelConfig, build_model, preset
 from trainer.splits import Split, TaskData
 
 CLASSES = ("N", "S", "V", "F")
@@ -54,13 +54,13 @@ def _ensemble() -> torch.nn.Module:
 
 
 def _fits(out: Path) -> list[dict]:
-    """What rank 0 (or one process) trains: an ensemble from scratch, then a tiny network from
-    its own start distilled from it with recorded noise and an anchor (a second job: the
-    followers reuse the split they hold)."""
+    """What rank 0 (or one process) trains: an ensemble from scratch, then the student preset
+    (dropout) distilled from it with recorded noise and an anchor (a second job: the followers
+    reuse the split they hold)."""
     from trainer.train import fit
 
     torch.manual_seed(0)
-    first_init, second_init = _ensemble(), build_model(_tiny())
+    first_init, second_init = _ensemble(), build_model(preset("arrhythmia", "student"))
     data = _data()
     cfg = TrainConfig(task="arrhythmia", model="tiny", epochs=1, batch_size=64, threads=1)
     first = fit(cfg, data, out / "a" / "model.pt", init=first_init)
@@ -74,12 +74,6 @@ def _fits(out: Path) -> list[dict]:
         noise_tracks=noise,
     )  # fmt: skip
     return [first, second]
-
-
-def _tiny() -> ModelConfig:
-    from trainer.models import preset
-
-    return preset("arrhythmia", "tiny")
 
 
 def _rank(rank: int, port: int, root: Path) -> None:
