@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import sys
@@ -65,6 +66,11 @@ class Tty:
         self.final_modes = self.local_modes()
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
+
+
+def plain(out: bytes) -> str:
+    """The text without its escape sequences (colours, cursor moves)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
 
 
 def assert_left_cleanly(t: Tty) -> None:
@@ -131,6 +137,6 @@ def test_run_on_a_silent_port_shows_stream_time_and_a_grey_reason():
     t = Tty(["run", "--source", "loop://", "--profile", "host", "--duration", "2"])
     assert t.finish() == 0
     start = t.out.find(ENTER)
-    after = t.out[t.out.find(LEAVE, start) :].decode("utf-8", "replace")
+    after = plain(t.out[t.out.find(LEAVE, start) :])
     assert start >= 0 and "FINISHED" in after and "stream time 0:00:0" in after
     assert "INCONCLUSIVE no signal from the front end" in after
