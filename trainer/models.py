@@ -115,9 +115,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             "in_channels": 1,
             "n_classes": 1,
             "input_length": 500,
-            "widths": (16, 32, 32),
+            "widths": (12, 24, 32),
             "head_hidden": 16,
-            "members": 2,
         },
         "student": {
             "in_channels": 1,

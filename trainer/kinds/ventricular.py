@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from trainer.batches import Batch
 
-NEGATIVES_PER_POSITIVE = 3  # an epoch draws every positive window and 3x as many negatives
+NEGATIVES_PER_POSITIVE = 2  # an epoch draws every positive window and 2x as many negatives
 AGGREGATE_WINDOWS = 2  # the device averages this many consecutive windows
 MODEL_KB = 120.0  # int8 file budget where a profile names none for this task (<= 100 K params)
 
