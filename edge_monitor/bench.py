@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge_monitor.bundle import MANIFEST_FILE, Bundle
-from edge_monitor.errors import InputError
+from edge_monitor.errors import CheckFailedError, InputError
 from edge_monitor.inference import open_session, time_session
 from edge_monitor.profiles import Budgets, DeviceProfile
 
@@ -84,7 +84,7 @@ def child_run(
     wall = time.perf_counter() - t0
     err = proc.stderr.read() if proc.stderr else ""
     if status != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err.strip()[-300:]}")
+        raise CheckFailedError(f"{' '.join(cmd)} failed: {err.strip()[-300:]}")
     last = out_lines[-1] if out_lines else ""
     try:
         peak = json.loads(last).get("peak_rss_mb")
@@ -99,12 +99,15 @@ def bench(
     record: Path,
     runs: int = 1000,
     serial_seconds: float = 8.0,
+    profile_arg: str | None = None,
 ) -> dict:
     """Every figure the profile budgets, for every model: `bundles` on `record`, and when they
     are the embedded defaults, the other embedded models too (the diagnostic one on the
-    12-lead sample record, since the default record has one lead)."""
+    12-lead sample record, since the default record has one lead). `profile_arg`: how the
+    child commands are given the profile (a TOML path for a profile file; default its name)."""
     bundles = with_embedded(bundles)
     exe = [sys.executable, "-m", "edge_monitor"]
+    prof = ["--profile", profile_arg or profile.name]
     result: dict = {"profile": profile.name, "record": str(record), "models": {}}
     for b in bundles:
         fed_by = record_for(b, record)
@@ -121,25 +124,25 @@ def bench(
         raise InputError(
             f"no model given has the leads of {record.name}; give a --record with them"
         )
-    result["replay_headless"] = replay_headless(exe, profile, record, on_record)
+    result["replay_headless"] = replay_headless(exe, prof, record, on_record)
     result["replay_headless_more"] = {}
     for other in sample_records():
         left = [b for b in bundles if not fits(b, record) and fits(b, other)]
         if left:
             runs_here = [b for b in bundles if fits(b, other)]
             result["replay_headless_more"][other.name] = replay_headless(
-                exe, profile, other, runs_here
+                exe, prof, other, runs_here
             )
     models = [a for b in on_record for a in ("--model", str(b.path))]
-    result["run_serial"] = serial_footprint(exe, models, profile, record, serial_seconds)
+    result["run_serial"] = serial_footprint(exe, [*models, *prof], profile, record, serial_seconds)
     result["checks"] = {c.key: c.to_dict() for c in budget_checks(result, profile.budgets)}
     return result
 
 
-def replay_headless(exe: list[str], profile: DeviceProfile, record: Path, bundles) -> dict:
+def replay_headless(exe: list[str], prof: list[str], record: Path, bundles) -> dict:
     """`classify --json` in a child: wall time, peak RSS, first beat, pipeline throughput."""
     models = [a for b in bundles for a in ("--model", str(b.path))]
-    cmd = [*exe, "classify", str(record), "--json", "--profile", profile.name, *models]
+    cmd = [*exe, "classify", str(record), "--json", *prof, *models]
     got = child_run(cmd, '"beat"')
     summary = json.loads(got["last"])
     return {
@@ -197,8 +200,9 @@ def with_embedded(bundles: list[Bundle]) -> list[Bundle]:
     return [*bundles, *more]
 
 
-def serial_footprint(exe, models, profile: DeviceProfile, record: Path, seconds: float) -> dict:
-    """`edge-monitor run` on a pseudo-terminal fed with the record at twice real time."""
+def serial_footprint(exe, args, profile: DeviceProfile, record: Path, seconds: float) -> dict:
+    """`edge-monitor run` (with `args`: the profile and models options) on a pseudo-terminal
+    fed with the record at twice real time."""
     from edge_monitor.sources import replay_record
     from edge_monitor.wire import encode_block, to_adc
 
@@ -218,8 +222,8 @@ def serial_footprint(exe, models, profile: DeviceProfile, record: Path, seconds:
             pass
 
     fs = _record_fs(record)
-    cmd = [*exe, "run", "--source", os.ttyname(slave), "--profile", profile.name, "--no-ui"]
-    cmd += ["--fs", str(fs), "--duration", str(seconds), *models]
+    cmd = [*exe, "run", "--source", os.ttyname(slave), "--no-ui"]
+    cmd += ["--fs", str(fs), "--duration", str(seconds), *args]
     try:
         got = child_run(cmd, '"beat"', feed=feed)
     finally:

@@ -385,7 +385,8 @@ def _bench(profile: str, models: list[Path] | None, record: Path | None, runs: i
     from edge_monitor.wfdb_io import read_header
 
     prof = load_profile(profile)
-    return run_bench(_bundles(models, list(read_header(path).sig_name), prof), prof, path, runs)
+    bundles = _bundles(models, list(read_header(path).sig_name), prof)
+    return run_bench(bundles, prof, path, runs, profile_arg=profile)
 
 
 @app.command()
