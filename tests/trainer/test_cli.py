@@ -194,3 +194,28 @@ def test_help_imports_neither_torch_nor_the_training_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_is_a_bar_on_a_terminal_lines_in_a_pipe_and_silent_off_rank_0(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from trainer import progress as prog
+
+    def run_job(terminal: bool, total: int | None = 20) -> str:
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=terminal, width=100)
+        with prog.progress("reading records", total, console=console) as advance:
+            for _ in range(total or 1):
+                advance(1)
+        return out.getvalue()
+
+    assert run_job(False) == ""  # done at once (a warm cache): a pipe hears nothing
+    monkeypatch.setattr(prog, "QUIET_S", 0.0)  # as if every step were slow
+    lines = run_job(False).splitlines()
+    assert lines == [f"reading records: {k}/20" for k in range(2, 21, 2)]
+    assert run_job(False, None).splitlines() == ["reading records ..."]
+    assert "reading records" in run_job(True) and "\x1b[" in run_job(True)
+    monkeypatch.setenv("RANK", "1")  # torchrun's other ranks: rank 0 speaks for the job
+    assert run_job(False) == run_job(True) == ""

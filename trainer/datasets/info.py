@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_monitor.beats import BeatSpec
 from edge_monitor.errors import DataNotFoundError
 from trainer.datasets import mitdb, ptbxl
+from trainer.datasets.cache import default_cache_dir
+from trainer.progress import progress
 
 
 def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
     if not path.is_dir():
         raise DataNotFoundError(f"data folder not found: {path}")
     if (path / "ptbxl_database.csv").exists():
-        data = ptbxl.load_ptbxl(path, cache_dir=cache_dir)
+        with progress("reading PTB-XL (the first run parses every record; cached after)", None):
+            data = ptbxl.load_ptbxl(path, cache_dir=cache_dir)
         rows = {}
         for name in ptbxl.FOLDS:
             part = ptbxl.split(data, name)
@@ -29,6 +33,7 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
         }
     if any(path.glob("*.atr")):
         names = mitdb.list_records(path)
+        _read_records(path, names, cache_dir)
         splits = mitdb.split_records(names)
         rows = {}
         for name, records in splits.items():
@@ -54,3 +59,13 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
             ],
         }
     raise DataNotFoundError(f"{path} holds neither ptbxl_database.csv nor MIT-BIH .atr files")
+
+
+def _read_records(path: Path, names: list[str], cache_dir: Path | None) -> None:
+    """Every record through the npz cache once, one step of the bar each: a first run parses
+    them (about a minute for MIT-BIH), later runs only read the cache."""
+    cache = cache_dir or default_cache_dir()
+    with progress(f"reading {len(names)} MIT-BIH records", len(names)) as advance:
+        for name in names:
+            mitdb.load_record(path, name, BeatSpec(), cache)
+            advance(1)
