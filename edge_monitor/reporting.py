@@ -69,7 +69,8 @@ class Tracker:
     # is in the recording's alerts file, not in memory)
     alerts: deque = field(default_factory=lambda: deque(maxlen=ALERT_HISTORY))
     alert_levels: dict = field(default_factory=dict)
-    probs: dict = field(default_factory=dict)
+    probs: dict = field(default_factory=dict)  # the newest beat's
+    window_probs: dict = field(default_factory=dict)  # model -> its newest window's
     windows: int = 0
     quality_seconds: dict = field(default_factory=dict)
     latch: AlarmLatch = field(default_factory=AlarmLatch)
@@ -96,7 +97,7 @@ class Tracker:
             self.trace.on_beat(ev.sample, ev.label or "?")
         elif isinstance(ev, WindowEvent):
             self.windows += 1
-            self.probs = ev.probs or {}
+            self.window_probs[ev.model] = ev.probs or {}
         elif isinstance(ev, QualityEvent):
             s = ev.segment
             self.quality_seconds[s.state] = self.quality_seconds.get(s.state, 0) + (
@@ -171,6 +172,7 @@ def make_view(
         active=tuple(active),
         recent_beats="".join(tracker.beats),
         probs=tracker.probs,
+        window_probs=dict(tracker.window_probs),
         alarms=tuple(tracker.latch.pending),
         alarms_raised=tracker.latch.raised,
         alerts=tuple(list(tracker.alerts)[-40:]),

@@ -114,7 +114,13 @@ def _rhythm(view: View, width: int) -> list[Text]:
     for label in view.recent_beats[-max(width - 8, 1) :]:
         beats.append(label, BEAT_STYLE.get(label, ""))
     probs = "  ".join(f"{k} {v:.2f}" for k, v in view.probs.items()) or "no prediction yet"
-    return [rhythm, signal, beats, Text.assemble(("probs  ", "dim"), probs)]
+    windows = Text.assemble(("window ", "dim"))
+    for i, (model, p) in enumerate(view.window_probs.items()):
+        top = sorted(p.items(), key=lambda kv: -kv[1])[:4]
+        shown = "  ".join(f"{k} {v:.2f}" for k, v in top) or "invalid output"
+        windows.append(("  ·  " if i else "") + f"{model}: {shown}")
+    lines = [rhythm, signal, beats, Text.assemble(("probs  ", "dim"), probs)]
+    return lines + ([windows] if view.window_probs else [])
 
 
 def alert_log(view: View, rows: int, width: int) -> list[Text]:

@@ -41,7 +41,8 @@ class View:
     quality_message: str
     active: tuple[tuple[str, str], ...] = ()  # (label, level) of the alerts on now
     recent_beats: str = ""  # newest last, e.g. "NNNVNN"
-    probs: dict[str, float] = field(default_factory=dict)
+    probs: dict[str, float] = field(default_factory=dict)  # the newest beat's
+    window_probs: dict[str, dict[str, float]] = field(default_factory=dict)  # by window model
     alarms: tuple[Alarm, ...] = ()  # unacknowledged critical alarms, oldest first
     alarms_raised: int = 0  # critical alarms so far: a new one rings the bell once
     alerts: tuple[dict, ...] = ()  # the log: time, level, label, message; newest last

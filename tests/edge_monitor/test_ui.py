@@ -232,3 +232,24 @@ def test_the_trace_keeps_its_clock_whether_watched_or_not(chunks, start):
     snap = buf.snapshot()
     assert (start + at) / FS - buf.decim / FS < snap.end_s <= (start + at) / FS
     assert len(snap.lo) <= buf.history // buf.decim
+
+
+def test_a_window_model_has_its_own_line_beside_the_beat_probabilities():
+    """The embedded PTB-XL sample through the replay pipeline with both embedded models: the
+    beat's probabilities and the diagnostic window's are shown apart, never one over the other."""
+    from importlib import resources
+    from pathlib import Path
+
+    from edge_monitor.bundle import embedded_bundle, load_bundle
+    from edge_monitor.replay_session import ReplaySession
+    from edge_monitor.stats import CpuMeter
+
+    record = Path(str(resources.files("edge_monitor") / "sample_data" / "ptbxl-00063"))
+    tasks = ("arrhythmia", "diagnostic")
+    bundles = [load_bundle(embedded_bundle(t), probe=False) for t in tasks]
+    session = ReplaySession(record, bundles, (1, 1), None, None)
+    while session.step():
+        pass
+    out = screen_text(session.view(CpuMeter(), finished=True), 100, 24)
+    assert "probs  N " in out and "window diagnostic: NORM" in out
+    assert "II  0.5-40 Hz" in out and "FINISHED" in out
