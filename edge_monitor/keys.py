@@ -1,6 +1,7 @@
 """Key presses from the terminal without blocking the monitor: the terminal in cbreak mode (keys
 arrive one by one, unechoed; Ctrl-C still interrupts) while the screen is up, restored on the
-way out whatever happens. Only for a terminal: piped or redirected input is never touched."""
+way out whatever happens. Only for a terminal this process has in the foreground: piped or
+redirected input, or a job in the background, is never touched."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ class KeyReader:
         return "".join(got).lower()
 
 
+def _foreground(fd: int) -> bool:
+    """False for a background job (`&`): touching its terminal would stop it (SIGTTOU)."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # not this process's controlling terminal: no job control applies
+        return True
+
+
 @contextmanager
 def key_reader(stream: IO | None = None) -> Iterator[KeyReader | None]:
     """A KeyReader on `stream` (default stdin) while inside, or None when it is not a TTY."""
@@ -38,7 +47,7 @@ def key_reader(stream: IO | None = None) -> Iterator[KeyReader | None]:
         import tty
 
         fd = stream.fileno()
-        tty_in = os.isatty(fd)
+        tty_in = os.isatty(fd) and _foreground(fd)
     except (ImportError, AttributeError, OSError, ValueError):  # no termios, a captured stdin
         tty_in = False
     if not tty_in:

@@ -1,5 +1,5 @@
 """The live terminal screen: a pure `render(view)` from a snapshot to a rich renderable that
-fills whatever size the terminal has (80x24 and up), every panel present at every size.
+fills whatever size the terminal has, every panel present from 80x24 up.
 
 Nothing here reads the clock, the source or the models: the runner fills a `View` and rich's
 Live repaints it at a bounded rate on the alternate screen, so the picture is testable by
