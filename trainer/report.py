@@ -208,7 +208,7 @@ def _beat_lines(manifest: dict, classes: list[str], got) -> list[str]:
     if got is None:  # the manifest keeps Se / +P / F1 of the headline classes only
         test = manifest["stages"]["final-int8"]["test"]
         named = [c for c in classes if f"se_{c}" in test]
-        rows = [[c, *(f"{test[f'{k}_{c}']:.3f}" for k in ("se", "ppv", "f1")), "-"] for c in named]
+        rows = [[c, *(_cell(test[f"{k}_{c}"]) for k in ("se", "ppv", "f1")), "-"] for c in named]
         return _md_table(["class", "Se", "+P", "F1", "beats"], rows) + [
             "",
             f"Other classes and the confusion matrix need {PROBS_NOTE}.",
@@ -216,7 +216,7 @@ def _beat_lines(manifest: dict, classes: list[str], got) -> list[str]:
     stats = beat_statistics(got[0], got[1].argmax(1), tuple(classes))
     pc = stats["per_class"]
     rows = [
-        [c, *(f"{pc[c][k]:.3f}" for k in ("se", "ppv", "f1")), f"{pc[c]['support']:,}"]
+        [c, *(_cell(pc[c][k]) for k in ("se", "ppv", "f1")), f"{pc[c]['support']:,}"]
         for c in classes
     ]
     matrix = [
@@ -224,6 +224,7 @@ def _beat_lines(manifest: dict, classes: list[str], got) -> list[str]:
     ]
     return (
         _md_table(["class", "Se", "+P", "F1", "beats"], rows)
+        + ["", "-: undefined (no beat of the class in the test split, or none predicted as it)."]
         + ["", "Confusion matrix (rows: reference label, columns: predicted):"]
         + _md_table(["reference \\ predicted", *classes], matrix)
     )

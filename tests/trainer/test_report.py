@@ -56,6 +56,13 @@ def test_a_beat_report_has_se_ppv_f1_per_class_and_the_confusion_matrix(tmp_path
     assert "![ROC of the shipped model per class](roc_classes.png)" in text
 
 
+def test_a_class_absent_from_the_test_split_reads_undefined_not_nan(tmp_path):
+    y, p = beats()
+    y[y == 3] = 0  # no F beat in the split
+    text = write_report(bundle_copy(tmp_path, "arrhythmia", (y, p))).read_text()
+    assert "| F | - | " in text and "nan" not in text
+
+
 def test_a_window_report_has_the_auc_of_each_class(tmp_path):
     rng = np.random.default_rng(1)
     y = (rng.random((120, 5)) < 0.3).astype(int)
