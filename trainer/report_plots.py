@@ -59,9 +59,11 @@ def place_labels(
     Greedy, in the order given: each label takes the nearest free spot on rings of growing
     radius around its point (12 directions per ring, right of the point first), inside `bounds`
     (x0, y0, x1, y1: the axes) while one is free within 40 rings, else anywhere. A free spot
-    always exists far enough out, so every label is placed."""
+    always exists far enough out, so every label is placed. Points must be finite."""
     w, h = size
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    if not np.isfinite(pts).all():
+        raise ValueError("place_labels needs finite points")
     placed: list[np.ndarray] = []
     angles = np.deg2rad(np.arange(0, 360, 30))
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
@@ -118,17 +120,22 @@ def plot_accuracy_vs_size(points: list[SizePoint], metric: str, title: str, path
     key beside the axes: number, stage, size and score."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10.5, 4.8))
-    for i, p in enumerate(points):
+    shown = {i: p for i, p in enumerate(points) if np.isfinite(p.score) and p.kb > 0}
+    for i, p in shown.items():
         ax.scatter(p.kb, p.score, marker=_marker(p.kind), s=36, zorder=3, **_colour(i))
-    _pad_limits(ax, points)
+    _pad_limits(ax, list(shown.values()))
     _log_axis(ax)
     ax.set_xlabel("model size, KB (ONNX file, or fp32 weights for torch)")
     ax.set_ylabel(metric)
     fig.suptitle(title, fontsize=9, x=0.08, ha="left")
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
     fig.subplots_adjust(left=0.08, right=0.55, bottom=0.11, top=0.91)
-    _number_points(fig, ax, points)
-    key = [f"{i + 1:>2}  {p.label}: {p.kb:,.0f} KB, {p.score:.3f}" for i, p in enumerate(points)]
+    _number_points(fig, ax, shown)
+    key = [
+        f"{i + 1:>2}  {p.label}: {p.kb:,.0f} KB, "
+        + (f"{p.score:.3f}" if i in shown else "score undefined, not drawn")
+        for i, p in enumerate(points)
+    ]
     key += ["", "o torch fp32   s ONNX fp32   ^ ONNX int8"]
     fig.text(0.575, 0.91, "\n".join(key), va="top", ha="left", fontsize=7, family="monospace")
     fig.savefig(path, dpi=110)
@@ -153,28 +160,30 @@ def _colour(i: int) -> dict[str, str]:
 
 
 def _pad_limits(ax, points: list[SizePoint]) -> None:
-    kb = np.array([p.kb for p in points])
-    score = np.array([p.score for p in points])
+    kb = np.array([p.kb for p in points] or [1.0])
+    score = np.array([p.score for p in points] or [0.5])
     ax.set_xscale("log")
     ax.set_xlim(kb.min() / 2, kb.max() * 2)
     span = max(float(np.ptp(score)), 0.01)
     ax.set_ylim(score.min() - 0.15 * span, score.max() + 0.15 * span)
 
 
-def _number_points(fig, ax, points: list[SizePoint]) -> None:
-    """Each point's number, placed by `place_labels` in pixels, with a leader line when the
-    number had to move away from its point."""
+def _number_points(fig, ax, points: dict[int, SizePoint]) -> None:
+    """Each point's number (its place in the key), placed by `place_labels` in pixels, with a
+    leader line when the number had to move away from its point."""
+    if not points:
+        return
     fig.canvas.draw()
-    xy = ax.transData.transform([(p.kb, p.score) for p in points])
+    xy = ax.transData.transform([(p.kb, p.score) for p in points.values()])
     size = (16.0, 11.0)  # a two-digit number at 7 points, in pixels at 110 dpi, with a margin
     centres = place_labels(xy, size, bounds=tuple(ax.bbox.extents))
     inverse = ax.transData.inverted()
-    for i, (p, c) in enumerate(zip(xy, centres, strict=True)):
+    for (i, point), p, c in zip(points.items(), xy, centres, strict=True):
         at = inverse.transform(c)
         far = np.hypot(*(c - p)) > 15  # beyond the first ring
         ax.annotate(
             str(i + 1),
-            (points[i].kb, points[i].score),
+            (point.kb, point.score),
             xytext=at,
             textcoords="data",
             ha="center",

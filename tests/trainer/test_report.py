@@ -108,6 +108,14 @@ def test_placed_labels_overlap_neither_each_other_nor_any_marker(points):
         assert np.all(np.hypot(dx, dy) > marker)
 
 
+def test_a_stage_without_a_score_is_in_the_key_not_the_plot(tmp_path):
+    from trainer.report_plots import SizePoint, plot_accuracy_vs_size
+
+    points = [SizePoint("a", 40.0, 0.8, "onnx int8"), SizePoint("b", 400.0, float("nan"), "torch")]
+    plot_accuracy_vs_size(points, "score", "title", tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
 def test_the_first_28_curves_differ_in_colour_or_line_style_and_neighbours_in_both():
     styles = [tuple(curve_style(i).values()) for i in range(28)]
     assert len(set(styles)) == 28
