@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_monitor.beats import BeatSpec
 from edge_monitor.errors import DataNotFoundError
-from trainer.datasets import mitdb, ptbxl
-from trainer.datasets.cache import default_cache_dir
 from trainer.progress import progress
 
 
 def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
     if not path.is_dir():
         raise DataNotFoundError(f"data folder not found: {path}")
+    from trainer.datasets import mitdb, ptbxl  # pandas and scipy: after the quick checks
+
     if (path / "ptbxl_database.csv").exists():
         with progress("reading PTB-XL (the first run parses every record; cached after)", None):
             data = ptbxl.load_ptbxl(path, cache_dir=cache_dir)
@@ -64,6 +63,10 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
 def _read_records(path: Path, names: list[str], cache_dir: Path | None) -> None:
     """Every record through the npz cache once, one step of the bar each: a first run parses
     them (about a minute for MIT-BIH), later runs only read the cache."""
+    from edge_monitor.beats import BeatSpec
+    from trainer.datasets import mitdb
+    from trainer.datasets.cache import default_cache_dir
+
     cache = cache_dir or default_cache_dir()
     with progress(f"reading {len(names)} MIT-BIH records", len(names)) as advance:
         for name in names:
