@@ -126,13 +126,14 @@ def bench(
         )
     result["replay_headless"] = replay_headless(exe, prof, record, on_record)
     result["replay_headless_more"] = {}
-    for other in sample_records():
-        left = [b for b in bundles if not fits(b, record) and fits(b, other)]
-        if left:
+    left = [b for b in bundles if b not in on_record]
+    for other in sample_records():  # a replay of their own for the models the record cannot feed
+        if left and any(fits(b, other) for b in left):
             runs_here = [b for b in bundles if fits(b, other)]
             result["replay_headless_more"][other.name] = replay_headless(
                 exe, prof, other, runs_here
             )
+            left = [b for b in left if b not in runs_here]
     models = [a for b in on_record for a in ("--model", str(b.path))]
     result["run_serial"] = serial_footprint(exe, [*models, *prof], profile, record, serial_seconds)
     result["checks"] = {c.key: c.to_dict() for c in budget_checks(result, profile.budgets)}
