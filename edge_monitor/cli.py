@@ -150,7 +150,8 @@ def classify(
     stop: Stop = None,
     channel: Channel = None,
 ) -> None:
-    """Run the streaming pipeline over a whole record as fast as possible; print a summary."""
+    """Run the streaming pipeline over a whole record as fast as possible; print its verdict
+    (classes over their tuned thresholds, beats and alerts counted), or JSON lines."""
     from edge_monitor.reporting import json_text
 
     with _lifecycle():
