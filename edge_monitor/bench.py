@@ -108,7 +108,7 @@ def bench(
     bundles = with_embedded(bundles)
     exe = [sys.executable, "-m", "edge_monitor"]
     prof = ["--profile", profile_arg or profile.name]
-    result: dict = {"profile": profile.name, "record": str(record), "models": {}}
+    result: dict = {"profile": profile.name, "record": str(record), "host": host(), "models": {}}
     for b in bundles:
         fed_by = record_for(b, record)
         result["models"][b.name] = {"task": b.task, "bytes": b.model_path.stat().st_size}
@@ -138,6 +138,19 @@ def bench(
     result["run_serial"] = serial_footprint(exe, [*models, *prof], profile, record, serial_seconds)
     result["checks"] = {c.key: c.to_dict() for c in budget_checks(result, profile.budgets)}
     return result
+
+
+def host() -> dict:
+    """Where the figures were measured, and how busy it was (timings on a loaded host are
+    slower than the same host idle)."""
+    import platform
+
+    return {
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_1min_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
 
 
 def replay_headless(exe: list[str], prof: list[str], record: Path, bundles) -> dict:
