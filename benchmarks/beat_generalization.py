@@ -11,6 +11,8 @@ database: R-peak Se / +P and the AAMI classes' Se / +P / F1.
         --label after --bundle runs/compress/arrhythmia-rpi4-v11
 
 Each run adds (or replaces) its label in benchmarks/results/beat_generalization.json.
+`--resample 128 --databases mitdb` streams DS2 resampled to 128 Hz first: does a 128 Hz front end
+work as well as the 360 Hz one?
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import wfdb
+from scipy.signal import resample_poly
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
@@ -34,23 +38,29 @@ TOLERANCE_S = 0.15
 OUT = Path("benchmarks/results/beat_generalization.json")
 
 
-def stream_record(bundle_dir: Path | None, path: Path) -> dict:
-    """One record through the Monitor, matched to its reference beats (AAMI indices)."""
+def stream_record(bundle_dir: Path | None, path: Path, rate: float | None = None) -> dict:
+    """One record through the Monitor, matched to its reference beats (AAMI indices); with
+    `rate`, first resampled to that rate (polyphase), as another front end gives it."""
     bundle = load_bundle(bundle_dir or embedded_bundle("arrhythmia"))
     rec = wfdb.rdrecord(str(path))
-    monitor = Monitor([bundle], float(rec.fs), list(rec.sig_name))
-    events = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
+    signal, fs = rec.p_signal, float(rec.fs)
+    if rate is not None and rate != fs:
+        ratio = Fraction(rate / fs).limit_denominator(1000)
+        signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=0)
+        fs = float(rate)
+    monitor = Monitor([bundle], fs, list(rec.sig_name))
+    events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ann = wfdb.rdann(str(path), "atr")
     to_class = dict(beatdb.MITDB.symbols)
     keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
     t, p = match_beats(
-        np.asarray(ann.sample)[keep],
+        np.round(np.asarray(ann.sample)[keep] * fs / rec.fs).astype(np.int64),
         [to_class[ann.symbol[i]] for i in keep],
         np.array([e.sample for e in events]),
         [e.label for e in events],
-        int(TOLERANCE_S * rec.fs),
+        int(TOLERANCE_S * fs),
     )
-    return {"y_true": t, "y_pred": p, "fs": float(rec.fs)}
+    return {"y_true": t, "y_pred": p, "fs": fs}
 
 
 def database_scores(results: list[dict]) -> dict:
@@ -79,6 +89,10 @@ def main() -> None:
     parser.add_argument("--label", required=True, help="the entry's name in the JSON")
     parser.add_argument("--data", type=Path, help="folder holding mitdb/ and svdb/")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--databases", nargs="+", help="only these test databases")
+    parser.add_argument(
+        "--resample", type=float, help="resample every record to this rate first (Hz)"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     root = args.data or beatdb.multi_db_root(None)
@@ -87,11 +101,16 @@ def main() -> None:
     split = beatdb.multi_db_split(beatdb.available_records(root))
     t0 = time.perf_counter()
     entry: dict = {"bundle": str(args.bundle or "embedded"), "databases": {}}
+    if args.resample:
+        entry["resampled_to_hz"] = args.resample
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in split.test.items():
+            if args.databases and name not in args.databases:
+                continue
             db = beatdb.database(name)
             paths = [beatdb.root_of(db, root) / i.rpartition("/")[2] for i in ids]
-            results = list(pool.map(stream_record, [args.bundle] * len(paths), paths))
+            n = len(paths)
+            results = list(pool.map(stream_record, [args.bundle] * n, paths, [args.resample] * n))
             entry["databases"][name] = {"record_ids": ids, **database_scores(results)}
             s = entry["databases"][name]
             print(
