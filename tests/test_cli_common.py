@@ -1,5 +1,7 @@
 """What both command-line tools answer like the tools people know: -h and --version."""
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -48,6 +50,14 @@ def test_every_option_and_argument_has_help(app, name):
         if not getattr(param, "hidden", False) and not (getattr(param, "help", "") or "").strip()
     ]
     assert not missing, "options without help: " + "; ".join(missing)
+    # rich reads `[word]` as a markup tag and drops it from the help: escape it (rich.markup)
+    eaten = [
+        f"{name} {' '.join(path)} {param.name}: {param.help}"
+        for path, command in _commands(typer.main.get_command(app))
+        for param in command.params
+        if re.search(r"(?<!\\)\[[a-zA-Z#@/]", getattr(param, "help", "") or "")
+    ]
+    assert not eaten, "help that rich markup would eat: " + "; ".join(eaten)
 
 
 def test_brackets_in_help_survive_rich_markup():
