@@ -120,8 +120,9 @@ def kurtosis(x: np.ndarray) -> float:
     """Pearson kurtosis (3 for a Gaussian); 0 for a constant."""
     x = np.asarray(x, dtype=np.float64)
     d = x - x.mean()
-    var = float(np.mean(d * d))
-    return float(np.mean(d**4) / (var * var)) if var > 1e-12 else 0.0
+    d2 = d * d  # the fourth power as a square of squares: pow() cost a twentieth of the gate
+    var = float(np.mean(d2))
+    return float(np.mean(d2 * d2) / (var * var)) if var > 1e-12 else 0.0
 
 
 def assess_segment(

@@ -9,6 +9,8 @@ BioMedical Engineering OnLine 4:60 (2005) (its evaluation beside other detectors
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # VF-like, for the VF alarm (alerts.py) and the gate's VF exemption alike: Kuo & Dillman's
@@ -51,16 +53,26 @@ def mains_amplitude(raw: np.ndarray, fs: float, lines: tuple[float, ...] = MAINS
         return 0.0
     # a drifting baseline leaks nothing: the least-squares line, in closed form (once a second
     # for every segment, np.polyfit's general solver cost a tenth of the whole pipeline)
-    t = np.arange(len(x)) - (len(x) - 1) / 2.0
-    x = x - x.mean() - t * (float(t @ x) / float(t @ t))
-    w = np.hanning(len(x))
-    spectrum = np.abs(np.fft.rfft(x * w)) * 2.0 / w.sum()
-    f = np.fft.rfftfreq(len(x), 1.0 / fs)
+    t, tt, w, wsum, near = _mains_plan(len(x), float(fs), tuple(lines))
+    x = x - x.mean() - t * (float(t @ x) / tt)
+    spectrum = np.abs(np.fft.rfft(x * w)) * 2.0 / wsum
+    return float(spectrum[near].max()) if near.any() else 0.0
+
+
+@lru_cache(maxsize=16)
+def _mains_plan(n: int, fs: float, lines: tuple[float, ...]):
+    """What mains_amplitude needs for a stretch of `n` samples, made once per length (it is
+    asked once a second with the same length: the Hann window and the bins near the lines)."""
+    t = np.arange(n) - (n - 1) / 2.0
+    w = np.hanning(n)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
     near = np.zeros(len(f), bool)
     for line in lines:
         if line + 1.0 < 0.45 * fs:
             near |= np.abs(f - line) <= 1.0
-    return float(spectrum[near].max()) if near.any() else 0.0
+    for a in (t, w, near):
+        a.flags.writeable = False
+    return t, float(t @ t), w, float(w.sum()), near
 
 
 def vf_leakage(x: np.ndarray) -> float:
