@@ -165,3 +165,25 @@ def test_a_vt_alarm_is_critical_only_when_the_model_is_sure_of_the_run(beat_bund
             # it escalates only if a later ask of the same run found the model sure enough
             assert bool(critical) == any(ok for *_, ok in asked[1:]), threshold
     assert not [e for e in runs[1.01][0] if e.level == "critical"]
+
+
+def test_the_ventricular_model_reads_the_beat_lead_filtered_once(beat_bundle, mitdb_dir):
+    """The one-lead ventricular model runs on the beat lead (MLII here, whatever its channel)
+    and is fed the lead's filtered samples when its filter is the lead's: the same windows as
+    with its own filter (207's flutter, two minutes)."""
+    from edge_monitor.errors import EcgEdgeError
+
+    try:
+        vent = load_bundle(embedded_bundle("ventricular"), probe=False)
+    except EcgEdgeError:
+        pytest.skip("no embedded ventricular bundle in this install yet")
+    x = wfdb.rdrecord(str(mitdb_dir / "207"), sampfrom=360 * 60 * 9, sampto=360 * 60 * 11)
+    swapped = x.p_signal[:, ::-1]  # MLII second: the model must follow the lead, not channel 0
+    out = []
+    for shared in (True, False):
+        monitor = Monitor([beat_bundle, vent], 360.0, ["V1", "MLII"])
+        assert monitor.windows[0].channels == [1] and monitor._shared == [True]
+        monitor._shared = [shared]
+        out.append([e.probs for e in monitor.stream(swapped, 4.0) if isinstance(e, WindowEvent)])
+    assert len(out[0]) == 117 and out[0] == out[1]
+    assert monitor.fusion is not None and monitor.record_probs() == {}
