@@ -78,7 +78,10 @@ TASKS = Choices("task", task_names)
 PRESETS = Choices("model preset", preset_names)
 Task = Annotated[str, TASKS.option("task kind (`trainer models` lists them with their presets)")]
 Preset = Annotated[
-    str, PRESETS.option("model preset (`trainer models --task TASK` lists a task's)", "--model")
+    str,
+    PRESETS.option(
+        "model preset (`trainer models --task TASK` lists a task's)", "--model", metavar="PRESET"
+    ),
 ]
 
 
