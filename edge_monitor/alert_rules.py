@@ -38,17 +38,10 @@ class AlertSpec:
     vt_confidence: float = 0.85
     ectopy_per_min: float = 6.0
     pattern_cycles: int = 3  # bigeminy N V x3, trigeminy N N V x3
-    af_beats: int = 32  # RR irregularity window
-    # AF: normalised successive-difference RMS of RR above af_rmssd and a share of turning points
-    # above af_turning (random RR turn ~2/3 of the time); chosen on all 48 MIT-BIH records by
-    # benchmarks/af_rule.py (Se of AF episodes >= 30 s less a tenth per false AF per hour), whose
-    # leave-one-record-out estimate for an unseen record is in its results
-    af_rmssd: float = 0.24
-    af_turning: float = 0.65
-    # RR intervals next to a ventricular or unclassifiable beat are left out of the AF measure
-    # (a PVC's coupling and compensatory pause are irregular by nature, not fibrillation);
-    # at least half the window's intervals must remain for AF to be judged at all
-    af_exclude_ectopic: bool = True
+    # AF: the window of beats the AF detector judges (edge_monitor/af.py holds its method, its
+    # model and where they were measured)
+    af_beats: int = 64
+    af_rmssd: float = 0.24  # no longer read (af.py replaced it); kept while a test names it
     vf_window_s: float = 4.0
     vf_leakage: float = VF_LEAKAGE  # Kuo & Dillman VF-filter leakage below this: VF-like...
     vf_min_hz: float = VF_MIN_HZ  # ...at a VF / flutter rate (quality.py says on what data)
@@ -69,8 +62,8 @@ class AlertSpec:
                 continue
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"AlertSpec.{f.name} = {value!r}: a finite number >= 0")
-        if self.vf_min_hz >= self.vf_max_hz or self.af_beats < 4:
-            raise ValueError("AlertSpec: needs vf_min_hz < vf_max_hz and af_beats >= 4")
+        if self.vf_min_hz >= self.vf_max_hz or self.af_beats < 8:
+            raise ValueError("AlertSpec: needs vf_min_hz < vf_max_hz and af_beats >= 8")
 
 
 @dataclass(frozen=True)

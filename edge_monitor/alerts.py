@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edge_monitor.af import AfDetector
 from edge_monitor.alert_rules import (
     CLEARED,
     CRITICAL,
@@ -253,21 +254,11 @@ class AlertEngine:
         return self.verify is None or self.verify(label, sample)
 
     def _af_like(self) -> bool:
-        s = self.spec
-        if len(self.beat_samples) < s.af_beats + 1:
-            return False
-        samples = np.asarray(self.beat_samples)
-        labels = list(self.labels)[-len(samples) :]
-        if labels[1:].count("V") > s.af_beats // 4:  # ventricular ectopy is its own finding
-            return False
-        rr = np.diff(samples) / self.fs
-        if s.af_exclude_ectopic:
-            supraventricular = np.array([lab in ("N", "S") for lab in labels])
-            rr = rr[supraventricular[:-1] & supraventricular[1:]]
-            if len(rr) < s.af_beats // 2:
-                return False
-        rmssd, turning = irregularity(rr)
-        return rmssd > s.af_rmssd and turning > s.af_turning
+        """Irregular RR that discounts ectopy, and no repeating P wave (edge_monitor/af.py);
+        the detector is made on first use and may be replaced (benchmarks/af_rule.py does)."""
+        if getattr(self, "af", None) is None:
+            self.af = AfDetector.with_window(self.fs, self.spec.af_beats)
+        return self.af(self.beat_samples, self.labels, self._recent, self._recent_end)
 
     def _update(self, label: str, finding: bool, sample: int, detail: dict) -> list[AlertEvent]:
         rule = RULES[label]

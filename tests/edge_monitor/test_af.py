@@ -1,0 +1,138 @@
+"""The AF detector: ectopy is regularly irregular and must not read as AF; real AF from MIT-BIH
+must; the invariants hold for any RR sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.af import FEATURES, AfDetector, AfFeatures, AfParams, coherence
+from edge_monitor.alerts import AlertEngine
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.pipeline import Monitor, find_channel
+from trainer.datasets.excerpt import write_mitdb_excerpt
+
+FS = 360.0
+NO_SIGNAL = np.zeros(0)
+WINDOW = AfParams().beats
+
+
+def judge(
+    rr_s: list[float], labels: str, params: AfParams | None = None
+) -> tuple[bool, AfDetector]:
+    """Feed one window of beats (no signal: the atrial measure stays unknown)."""
+    detector = AfDetector(FS, params)
+    samples = np.concatenate([[0], np.cumsum(np.round(np.asarray(rr_s) * FS))]).astype(int)
+    verdict = detector(list(samples), list(labels), NO_SIGNAL, int(samples[-1]))
+    return verdict, detector
+
+
+def test_regular_rhythm_with_frequent_pvcs_is_not_af():
+    # sinus at 0.8 s; every fourth beat a PVC at 0.5 s coupling with a full compensatory pause
+    rr, labels = [], "N"
+    for k in range(WINDOW):
+        if k % 4 == 3:
+            rr += [0.5, 1.1]
+            labels += "VN"
+        else:
+            rr.append(0.8)
+            labels += "N"
+    verdict, detector = judge(rr, labels)
+    assert not verdict
+    assert detector.last is not None and detector.last.irregularity == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.floats(0.3, 1.5),
+    b=st.floats(0.3, 1.5),
+    labels=st.text(alphabet="NSVQF", min_size=WINDOW + 1, max_size=WINDOW + 1),
+    jitter_ms=st.floats(0.0, 8.0),
+)
+def test_no_af_on_any_bigeminy_whatever_the_labels(a, b, labels, jitter_ms):
+    """Two alternating intervals (bigeminy, labelled anyhow, with a few ms of detector jitter)
+    are regular at lag 2: never AF."""
+    rng = np.random.default_rng(0)
+    rr = [(a if k % 2 else b) + rng.uniform(-1, 1) * jitter_ms / 1000 for k in range(WINDOW)]
+    verdict, detector = judge(rr, labels)
+    assert not verdict
+    if detector.last is not None:
+        assert detector.last.irregularity < 0.05
+
+
+@settings(max_examples=60, deadline=None)
+@given(scale=st.floats(0.3, 1.5), rr=st.lists(st.floats(0.5, 2.0), min_size=32, max_size=32))
+def test_irregularity_does_not_depend_on_the_heart_rate(scale, rr):
+    """The measure is relative: the same rhythm faster or slower reads the same."""
+    clean = np.ones(32, bool)
+    from edge_monitor.af import irregularity
+
+    base = irregularity(np.asarray(rr), clean)
+    assert irregularity(np.asarray(rr) * scale, clean) == pytest.approx(base, rel=1e-9, abs=1e-12)
+
+
+def test_shipped_model_reads_regular_rhythms_as_not_af_whatever_else_it_sees():
+    """With no irregularity the logistic model says no, at any turning share, atrial
+    coherence and ectopy: the P-wave measure alone never raises AF."""
+    detector = AfDetector(FS)
+    corners = [AfFeatures(0.0, t, c, e) for t in (0.0, 1.0) for c in (0.0, 1.0) for e in (0.0, 1.0)]
+    assert max(detector.probability(f) for f in corners) <= detector.params.threshold
+    assert len(detector.params.weights) == len(FEATURES)
+
+
+def test_coherence_is_one_for_a_repeated_wave_and_small_for_unrelated_ones():
+    wave = np.sin(np.linspace(0, np.pi, 23))
+    assert coherence(np.tile(wave, (20, 1))) == pytest.approx(1.0)
+    noise = np.random.default_rng(2).normal(size=(20, 23))
+    assert coherence(noise) < 0.2
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError):
+        AfParams(beats=4)
+    with pytest.raises(ValueError):
+        AfParams(weights=(1.0,))
+    with pytest.raises(ValueError):
+        AfParams(p_from_s=0.05, p_to_s=0.2)
+
+
+def stream_af_alerts(folder, name: str) -> list:
+    header = wfdb.rdheader(str(folder / name))
+    channel = find_channel(header.sig_name, "MLII")
+    x = wfdb.rdrecord(str(folder / name), channels=[channel]).p_signal
+    bundle = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    monitor = Monitor([bundle], header.fs, [header.sig_name[channel]])
+    return [e for e in monitor.stream(x, block_s=1.0) if getattr(e, "label", None) == "AF"]
+
+
+@pytest.fixture(scope="module")
+def excerpts(tmp_path_factory, mitdb_dir):
+    """150 s each: real AF with ventricular ectopy (201 from 0 s, 219 from 400 s) and sinus
+    rhythm with frequent PVCs, bigeminy and trigeminy (119 from 0 s, 233 from 120 s)."""
+    out = tmp_path_factory.mktemp("af")
+    for name, start in (("201", 0.0), ("219", 400.0), ("119", 0.0), ("233", 120.0)):
+        write_mitdb_excerpt(mitdb_dir, name, out, 150.0, start_s=start, new_name=f"x{name}")
+    return out
+
+
+@pytest.mark.parametrize("name", ["201", "219"])
+def test_real_af_from_mitdb_is_warned(excerpts, name):
+    assert any(e.level == "warning" for e in stream_af_alerts(excerpts, f"x{name}"))
+
+
+@pytest.mark.parametrize("name", ["119", "233"])
+def test_real_ectopy_from_mitdb_is_not_af(excerpts, name):
+    assert not any(e.level == "warning" for e in stream_af_alerts(excerpts, f"x{name}"))
+
+
+def test_the_engine_asks_the_detector():
+    engine = AlertEngine(FS)
+    rng = np.random.default_rng(1)
+    sample = 0
+    for _ in range(WINDOW + 8):
+        sample += int(rng.uniform(0.45, 1.1) * FS)
+        engine.on_beat(sample, "N")
+    assert engine.af.last is not None and engine.af.last.irregularity > 0.1
