@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,14 @@ from edge_monitor.cli_support import (
     version_option,
 )
 from edge_monitor.profiles import DEFAULT_PROFILE
-from trainer.cli_work import EVALUATE_METRICS, evaluate_to_own_files, preset_names, task_names
+from trainer.cli_work import (
+    EVALUATE_METRICS,
+    compress_from_options,
+    evaluate_to_own_files,
+    preset_names,
+    task_names,
+    working,
+)
 
 # What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
 TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
@@ -236,7 +242,8 @@ def export_cmd(
     """Export a checkpoint to ONNX with its contract; parity-checked on real validation inputs."""
     from trainer.export import export_checkpoint
 
-    r = guarded(export_checkpoint, checkpoint, out, data_dir, cache_dir)
+    with working(f"exporting {checkpoint} and checking parity"):
+        r = guarded(export_checkpoint, checkpoint, out, data_dir, cache_dir)
     console.print(
         f"wrote {r['onnx']} ({r['bytes'] / 1024:.1f} KB); torch vs onnxruntime max "
         f"|diff| {r['parity_max_abs']:.1e} on {r['parity_inputs']} real inputs"
@@ -257,7 +264,8 @@ def quantize_cmd(
     from trainer.quantize import quantize_exported
 
     target = out or model.with_name(model.stem + "-int8.onnx")
-    r = guarded(quantize_exported, model, target, profile, data_dir, cache_dir)
+    with working(f"quantizing {model} under the {profile} gate"):
+        r = guarded(quantize_exported, model, target, profile, data_dir, cache_dir)
     console.print(
         f"wrote {target} ({r['int8_bytes'] / 1024:.1f} KB, fp32 "
         f"{r['fp32_bytes'] / 1024:.1f} KB); calibration {r['calibration']}; test drop "
@@ -287,7 +295,8 @@ def evaluate_cmd(
 
     where = out or checkpoint.parent
     console.print(f"limit: {limit or 'none (whole splits)'}", highlight=False)
-    result = guarded(evaluate_to_own_files, checkpoint, data_dir, where, cache_dir, limit)
+    with working(f"scoring {checkpoint} on the test split"):
+        result = guarded(evaluate_to_own_files, checkpoint, data_dir, where, cache_dir, limit)
     for line in describe_metrics(result):
         console.print(line, highlight=False)
     console.print(f"wrote {where / EVALUATE_METRICS}", highlight=False)
@@ -356,29 +365,7 @@ def compress(
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     options = dict(locals())  # the parameters, named as CompressOptions names them
-    guarded(_compress, options, say=lambda line: console.print(line, highlight=False))
-
-
-def _compress(options: dict, say: Callable[[str], None]) -> dict:
-    import sys
-
-    from edge_monitor.profiles import load_profile
-    from trainer.kinds import kind_of
-
-    task, profile = options["task"], options["profile"]
-    load_profile(profile)  # a typo is said at once, before torch loads (seconds)
-    kind_of(task)
-    from trainer.compress import CompressOptions, compress
-
-    opts = CompressOptions(
-        **{
-            **options,
-            "out": options["out"] or Path("bundles") / f"{task}-{Path(profile).stem}",
-            "student_seeds": tuple(options["student_seeds"] or ()),
-            "command": "trainer " + " ".join(sys.argv[1:]),
-        }
-    )
-    return compress(opts, say=say)
+    guarded(compress_from_options, options, say=lambda line: console.print(line, highlight=False))
 
 
 @app.command()
@@ -386,4 +373,6 @@ def report(bundle: Annotated[Path, typer.Argument(help="bundle folder")]) -> Non
     """Regenerate a bundle's report.md and plots from its manifest.json."""
     from trainer.report import write_report
 
-    console.print(f"wrote {guarded(write_report, bundle)}")
+    with working(f"writing the report of {bundle}"):
+        written = guarded(write_report, bundle)
+    console.print(f"wrote {written}")

@@ -4,6 +4,8 @@ that the command line stays a list of options. Nothing here imports torch at mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 
@@ -48,3 +50,35 @@ def evaluate_to_own_files(
         for made in Path(tmp).iterdir():
             shutil.move(made, out / f"{made.stem}-evaluate{made.suffix}")
     return result
+
+
+def working(what: str) -> AbstractContextManager:
+    """A spinner with the time spent (a line in a pipe) around one long call that reports no
+    progress of its own; never around training, which draws its own bars."""
+    from trainer.progress import progress
+
+    return progress(what, None)
+
+
+def compress_from_options(options: dict, say: Callable[[str], None]) -> dict:
+    """`trainer compress`'s options (its parameters, as CompressOptions names them) -> the chain;
+    a bad profile or task is said before torch loads (seconds)."""
+    import sys
+
+    from edge_monitor.profiles import load_profile
+    from trainer.kinds import kind_of
+
+    task, profile = options["task"], options["profile"]
+    load_profile(profile)  # a typo is said at once, before torch loads (seconds)
+    kind_of(task)
+    from trainer.compress import CompressOptions, compress
+
+    opts = CompressOptions(
+        **{
+            **options,
+            "out": options["out"] or Path("bundles") / f"{task}-{Path(profile).stem}",
+            "student_seeds": tuple(options["student_seeds"] or ()),
+            "command": "trainer " + " ".join(sys.argv[1:]),
+        }
+    )
+    return compress(opts, say=say)

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import (
@@ -33,8 +34,8 @@ def progress(
     what: str, total: int | None, show: bool | None = None, console: Console | None = None
 ) -> Iterator[Advance]:
     """Yields `advance(n=1)`. `total` None: a spinner with the time spent (one long call).
-    A pipe gets a line per tenth done once the job is slow, none for a quick one. `show` False
-    (or a rank other than 0 when None) prints nothing."""
+    A pipe gets a line per tenth done once the job is slow (a spinner's job: one line at its end),
+    none for a quick one. `show` False (or a rank other than 0 when None) prints nothing."""
     console = console or Console(stderr=True, soft_wrap=True)
     if not (speaks() if show is None else show):
         yield lambda n=1: None
@@ -43,7 +44,9 @@ def progress(
             task = bar.add_task(what, total=total)
             yield lambda n=1: bar.advance(task, n)
     else:
-        yield _lines(console, what, total)
+        lines = _Lines(console, what, total)
+        yield lines
+        lines.end()  # not after a failure: its error line is all a pipe needs
 
 
 def _bar(console: Console, counted: bool) -> Progress:
@@ -53,20 +56,30 @@ def _bar(console: Console, counted: bool) -> Progress:
     return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
 
 
-def _lines(console: Console, what: str, total: int | None) -> Advance:
-    """A line per tenth done once the job has taken QUIET_S, and the last one: a job that
-    finishes at once (a warm cache) prints nothing. Without a total: one line at the start."""
-    start, done, said = time.monotonic(), 0, False
-    if total is None:  # one long call: all a pipe can be told is that it started
-        console.print(f"{what} ...", highlight=False)
-    step = max(1, (total or 0) // 10)
+@dataclass
+class _Lines:
+    """Progress as plain lines: one per tenth done once the job has taken QUIET_S, and the last
+    one; without a total, one line at the end saying how long it took. A job done at once (a
+    warm cache, a refused argument) prints nothing, so a bad input stays one line."""
 
-    def advance(n: int = 1) -> None:
-        nonlocal done, said
-        done += n
-        late = time.monotonic() - start >= QUIET_S
-        if total and ((late and done % step == 0) or (said and done == total)):
-            console.print(f"{what}: {done}/{total}", highlight=False)
-            said = True
+    console: Console
+    what: str
+    total: int | None
+    done: int = 0
+    said: bool = False
+    start: float = field(default_factory=time.monotonic)
 
-    return advance
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        total, late = self.total, time.monotonic() - self.start >= QUIET_S
+        if total and ((late and self.done % max(1, total // 10) == 0) or self.said_last()):
+            self.console.print(f"{self.what}: {self.done}/{total}", highlight=False)
+            self.said = True
+
+    def said_last(self) -> bool:
+        return self.said and self.done == self.total
+
+    def end(self) -> None:
+        took = time.monotonic() - self.start
+        if self.total is None and took >= QUIET_S:
+            self.console.print(f"{self.what}: {took:.0f} s", highlight=False)
