@@ -1,0 +1,172 @@
+"""One process against N torchrun ranks: the same seed should give the same model.
+
+Usage:
+    python benchmarks/ddp_parity.py [--data-dir $ECG_EDGE_DATA/mitdb] [--model student] \
+        [--epochs 5] [--limit 6000] [--nproc 2] [--runs runs/ddp_parity] [--out benchmarks/results]
+
+Both runs go through the real CLI in their own processes: `trainer train` alone, then
+`torchrun --standalone --nproc_per_node=N -m trainer train` (gloo on this CPU), with the same
+seed, config and data, patience long enough that both train every epoch; and, as the yardstick,
+one process with twice the threads (the same arithmetic summed in another order: how far float
+rounding alone carries this training). Compared with the one-process run: every weight (largest
+absolute and relative difference), each epoch's training loss and validation score, the best
+epoch, and the answers on the validation and test beats (classes that differ, largest probability
+difference, the headline). Writes ddp_parity.json (one entry per task and model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.checkpoint import load_checkpoint
+from trainer.kinds import kind_of
+from trainer.tasks import load_task
+from trainer.train import predict
+
+
+def train(launcher: list[str], args: argparse.Namespace, out: Path, threads: int) -> dict:
+    """One `trainer train` run through `launcher`; its command line and wall time."""
+    options = [
+        *("train", "--task", args.task, "--model", args.model, "--out", str(out)),
+        *("--epochs", str(args.epochs), "--patience", str(args.epochs), "--seed", str(args.seed)),
+        *("--threads", str(threads), "--no-evaluate"),
+        *(("--limit", str(args.limit)) if args.limit else ()),
+        *(("--data-dir", args.data_dir) if args.data_dir else ()),
+    ]
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, *launcher, "-m", "trainer", *options], check=True)
+    shown = ["torchrun", *launcher[2:]] if launcher else ["python"]
+    return {
+        "command": " ".join([*shown, "-m", "trainer", *options]),
+        "wall_seconds": time.perf_counter() - t0,
+    }
+
+
+def epochs_side_by_side(histories: dict[str, list[dict]]) -> list[dict]:
+    """Each epoch's training loss and validation score, run by run."""
+    rows = zip(*histories.values(), strict=False)
+    return [
+        {
+            "epoch": row[0]["epoch"],
+            **{
+                f"{key}_{run}": entry[key]
+                for run, entry in zip(histories, row, strict=True)
+                for key in ("train_loss", "val_score")
+            },
+        }
+        for row in rows
+    ]
+
+
+def weight_differences(a: dict, b: dict) -> dict:
+    """Largest absolute difference of any weight, and relative to that tensor's largest value."""
+    worst_abs, worst_rel, where = 0.0, 0.0, ""
+    for key, value in a.items():
+        if not value.is_floating_point():
+            continue
+        diff = float((value - b[key]).abs().max())
+        scale = float(value.abs().max()) or 1.0
+        if diff > worst_abs:
+            worst_abs, where = diff, key
+        worst_rel = max(worst_rel, diff / scale)
+    return {"max_abs": worst_abs, "max_rel": worst_rel, "worst_tensor": where}
+
+
+def answers(args: argparse.Namespace, runs: dict[str, Path]) -> dict:
+    """Each run's model on the validation and test splits, against the one-process run."""
+    data = load_task(args.task, args.data_dir, limit=args.limit, seed=args.seed)
+    kind = kind_of(args.task)
+    result: dict = {}
+    for name, split in (("val", data.val), ("test", data.test)):
+        probs = {
+            run: predict(load_checkpoint(path)[0], split, args.task) for run, path in runs.items()
+        }
+        base = probs["one_process"]
+        result[name] = {"rows": len(split)}
+        for run, p in probs.items():
+            result[name][run] = {
+                "headline": kind.validation_score(split, p),
+                "classes_differ": int((p.argmax(1) != base.argmax(1)).sum()),
+                "max_prob_diff": float(np.abs(p - base).max()),
+            }
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="arrhythmia")
+    ap.add_argument("--model", default="student")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--limit", type=int, default=6000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--nproc", type=int, default=2)
+    ap.add_argument("--runs", default="runs/ddp_parity")
+    ap.add_argument("--out", default="benchmarks/results")
+    args = ap.parse_args()
+    folder = Path(args.runs) / f"{args.task}-{args.model}"
+    runs = {
+        "one_process": folder / "one" / "model.pt",
+        "one_process_more_threads": folder / "one-threads" / "model.pt",
+        "ranks": folder / f"ranks{args.nproc}" / "model.pt",
+    }
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}"]
+    done = {
+        "one_process": train([], args, runs["one_process"].parent, args.threads),
+        # the rounding baseline: the same run with another thread count sums in another order
+        "one_process_more_threads": train(
+            [], args, runs["one_process_more_threads"].parent, 2 * args.threads
+        ),
+        "ranks": train(launcher, args, runs["ranks"].parent, args.threads),
+    }
+    ckpt = {run: load_checkpoint(path)[1] for run, path in runs.items()}
+    one = ckpt["one_process"]
+    result = {
+        "task": args.task,
+        "model": args.model,
+        "nproc": args.nproc,
+        "runs": done,
+        "ranks_recorded": ckpt["ranks"]["resources"].get("ranks"),
+        "weights_vs_one_process": {
+            run: weight_differences(one["state_dict"], c["state_dict"])
+            for run, c in ckpt.items()
+            if run != "one_process"
+        },
+        "best_epoch": {run: c["metrics"]["best_epoch"] for run, c in ckpt.items()},
+        "epochs": epochs_side_by_side({run: c["history"] for run, c in ckpt.items()}),
+        "answers": answers(args, runs),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
+    }
+    out = Path(args.out) / "ddp_parity.json"  # one entry per task and model
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps({**done, f"{args.task}-{args.model}": result}, indent=2))
+    for run, w in result["weights_vs_one_process"].items():
+        print(f"{run}: weights max |diff| {w['max_abs']:.2e} (relative {w['max_rel']:.2e})")
+    for name, r in result["answers"].items():
+        for run in runs:
+            a = r[run]
+            print(
+                f"{name} {run}: headline {a['headline']:.4f}, {a['classes_differ']} of "
+                f"{r['rows']} beats classed otherwise than one process"
+            )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
