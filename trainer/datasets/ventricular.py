@@ -327,18 +327,13 @@ def noise_tracks(root: str | Path | None, part: str) -> dict[str, np.ndarray]:
         return dict(zip(names, tracks, strict=True))
     out = {}
     for name in nstdb.NOISE_NAMES:
-        track = nstdb.load_noise(name, folder, mitdb)
+        t = nstdb.load_noise(name, folder, mitdb)
         spans = (
-            nstdb.noisy_spans(len(track.signal), track.fs)
+            nstdb.noisy_spans(len(t.signal), t.fs)
             if name == "em"
-            else [(int(nstdb.CLEAN_S * track.fs), len(track.signal))]
+            else [(int(nstdb.CLEAN_S * t.fs), len(t.signal))]
         )
-        pieces = [
-            resample_record(filter_record(track.signal[a:b, None], track.fs, FILTER), track.fs, FS)[
-                :, 0
-            ]
-            for a, b in spans
-        ]
+        pieces = [front_end(t.signal[a:b], t.fs)[int(SETTLE_S * FS) :] for a, b in spans]
         whole = np.concatenate(pieces).astype(np.float32)
         half = len(whole) // 2
         out[name] = whole[:half] if part == "val" else whole[half:]
