@@ -306,7 +306,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        count = torch.tensor([x.numel() // x.shape[1]], dtype=x.dtype)
+        count = torch.tensor([x.numel() // x.shape[1]], dtype=x.dtype, device=x.device)
         total = _SumOverRanks.apply(torch.cat([x.sum(dims), count]), None)
         n = total[-1].detach()
         mean = total[:-1] / n
