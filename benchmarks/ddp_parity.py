@@ -8,7 +8,8 @@ Both runs go through the real CLI in their own processes: `trainer train` alone,
 `torchrun --standalone --nproc_per_node=N -m trainer train` (gloo on this CPU), with the same
 seed, config and data, patience long enough that both train every epoch; and, as the yardstick,
 one process with twice the threads (the same arithmetic summed in another order: how far float
-rounding alone carries this training). Compared with the one-process run: every weight (largest
+rounding alone carries this training) and one process with other seeds (the seed spread).
+Compared with the one-process run: every weight (largest
 absolute and relative difference), each epoch's training loss and validation score, the best
 epoch, and the answers on the validation and test beats (classes that differ, largest probability
 difference, the headline). Writes ddp_parity.json (one entry per task and model).
@@ -34,22 +35,25 @@ from trainer.tasks import load_task
 from trainer.train import predict
 
 
-def train(launcher: list[str], args: argparse.Namespace, out: Path, threads: int) -> dict:
-    """One `trainer train` run through `launcher`; its command line and wall time."""
+def train(
+    launcher: list[str], args: argparse.Namespace, out: Path, threads: int, seed: int
+) -> dict:
+    """One `trainer train` run through `launcher`; its command line and wall time (None when
+    `--reuse` found its checkpoint from an earlier run of the same command)."""
     options = [
         *("train", "--task", args.task, "--model", args.model, "--out", str(out)),
-        *("--epochs", str(args.epochs), "--patience", str(args.epochs), "--seed", str(args.seed)),
+        *("--epochs", str(args.epochs), "--patience", str(args.epochs), "--seed", str(seed)),
         *("--threads", str(threads), "--no-evaluate"),
         *(("--limit", str(args.limit)) if args.limit else ()),
         *(("--data-dir", args.data_dir) if args.data_dir else ()),
     ]
+    shown = ["torchrun", *launcher[2:]] if launcher else ["python"]
+    command = " ".join([*shown, "-m", "trainer", *options])
+    if args.reuse and (out / "model.pt").exists():
+        return {"command": command, "wall_seconds": None}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, *launcher, "-m", "trainer", *options], check=True)
-    shown = ["torchrun", *launcher[2:]] if launcher else ["python"]
-    return {
-        "command": " ".join([*shown, "-m", "trainer", *options]),
-        "wall_seconds": time.perf_counter() - t0,
-    }
+    return {"command": command, "wall_seconds": time.perf_counter() - t0}
 
 
 def epochs_side_by_side(histories: dict[str, list[dict]]) -> list[dict]:
@@ -111,6 +115,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=6000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--other-seeds",
+        nargs="*",
+        type=int,
+        default=[1, 2],
+        help="seed spread runs",
+    )
+    ap.add_argument("--reuse", action="store_true", help="keep checkpoints of earlier runs")
     ap.add_argument("--nproc", type=int, default=2)
     ap.add_argument("--runs", default="runs/ddp_parity")
     ap.add_argument("--out", default="benchmarks/results")
@@ -120,15 +132,22 @@ def main() -> None:
         "one_process": folder / "one" / "model.pt",
         "one_process_more_threads": folder / "one-threads" / "model.pt",
         "ranks": folder / f"ranks{args.nproc}" / "model.pt",
+        **{f"one_process_seed{s}": folder / f"one-seed{s}" / "model.pt" for s in args.other_seeds},
     }
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}"]
+    t, seed = args.threads, args.seed
     done = {
-        "one_process": train([], args, runs["one_process"].parent, args.threads),
-        # the rounding baseline: the same run with another thread count sums in another order
+        "one_process": train([], args, runs["one_process"].parent, t, seed),
+        # the rounding yardstick: the same run with another thread count sums in another order
         "one_process_more_threads": train(
-            [], args, runs["one_process_more_threads"].parent, 2 * args.threads
+            [], args, runs["one_process_more_threads"].parent, 2 * t, seed
         ),
-        "ranks": train(launcher, args, runs["ranks"].parent, args.threads),
+        "ranks": train(launcher, args, runs["ranks"].parent, t, seed),
+        # the seed yardstick: what another seed changes
+        **{
+            f"one_process_seed{s}": train([], args, runs[f"one_process_seed{s}"].parent, t, s)
+            for s in args.other_seeds
+        },
     }
     ckpt = {run: load_checkpoint(path)[1] for run, path in runs.items()}
     one = ckpt["one_process"]
