@@ -198,8 +198,10 @@ def summary(rows: dict[str, dict]) -> dict:
 
 
 def objective(p: dict) -> float:
-    """Episodes >= 4 s alarmed, less a tenth per false alarm per hour (the bar: 0.9 at <= 1)."""
-    return (p["se_>=4s"] or 0.0) - 0.1 * (p["false_per_hour"] or 0.0)
+    """Episodes >= 4 s alarmed and half the shockable segments' Se, less a tenth per false alarm
+    per hour (the bars: 0.9 and 0.9 at <= 1 false alarm per hour; fixed before any fold ran)."""
+    se = (p["se_>=4s"] or 0.0) + 0.5 * (p["segment_se"] or 0.0)
+    return se - 0.1 * (p["false_per_hour"] or 0.0)
 
 
 def grid() -> list[FusionSpec]:

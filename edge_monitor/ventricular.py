@@ -14,7 +14,7 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
 - **The model alone.** A probability of at least `alone_p` in `alone_k` of the last `alone_n`
   windows, every one of them on a good signal, raises a critical "VT/VF" alarm by itself (short
   episodes the 5-beat run and the 2-of-3 VF windows miss); it clears after `clear_after` windows
-  under `agree_p`, and is not raised again within `cooldown_s`.
+  under `agree_p`, and is not raised again within `cooldown_s` (5 windows, 10 s).
 - **The gate.** While the alert engine says the signal is not good (its `inconclusive` event),
   nothing is confirmed and the model's own alarm is cleared: only windows that began after the
   signal came back count. No model, a model that has not answered yet or one that answers NaN:
@@ -48,8 +48,10 @@ class FusionSpec:
     alone_p: float = 0.9
     alone_k: int = 3
     alone_n: int = 4
-    clear_after: int = 3
-    cooldown_s: float = 30.0
+    # the model's own alarm clears after 5 s under agree_p and may come back 10 s later: a flicker
+    # inside a long VF must not silence it for the rules' 30 s (set before any result was seen)
+    clear_after: int = 5
+    cooldown_s: float = 10.0
     confirm_unverified: bool = False  # the model may also lift an unverified VT warning
     confirm_vf: bool = True  # the VF filter's alarm needs the model too (else it passes as is)
 

@@ -135,7 +135,7 @@ def test_the_model_alone_raises_clears_and_cools_down():
     assert [(e.level, e.label) for e in alarms] == [(CRITICAL, MODEL_LABEL)]
     quiet = [window(t * STRIDE, 0.1) for t in range(8, 10)]
     assert [e.level for e in fusion.process(quiet) if isinstance(e, AlertEvent)] == [CLEARED]
-    again = [window(t * STRIDE, 0.99) for t in range(10, 16)]  # within the 30 s cooldown
+    again = [window(t * STRIDE, 0.99) for t in range(10, 16)]  # within the 10 s cooldown
     assert not [e for e in fusion.process(again) if isinstance(e, AlertEvent)]
 
 
