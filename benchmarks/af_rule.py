@@ -310,10 +310,9 @@ def cross_validate(replays, logs) -> tuple[dict, list[dict], list[float]]:
     return summary(held), held, chosen
 
 
-def shipped_params(model: LogisticRegression, window: int, threshold: float) -> AfParams:
+def shipped_params(model: LogisticRegression, params: AfParams, threshold: float) -> AfParams:
     return replace(
-        AfParams(),
-        beats=window,
+        params,
         weights=tuple(round(float(w), 4) for w in model.coef_[0]),
         bias=round(float(model.intercept_[0]), 4),
         threshold=threshold,
@@ -343,10 +342,11 @@ def main() -> None:
             "leave_one_record_out": loo,
             "thresholds_chosen": sorted(set(chosen)),
             "per_record_held_out": held,
-            "refit_on_all": asdict(shipped_params(model, window, th)),
+            "refit_on_all": asdict(shipped_params(model, params, th)),
             "refit_in_sample": in_sample,
         }
         print(f"window {window}: LOO {_line(loo)}", flush=True)
+        args.out.write_text(json.dumps(result, indent=1))
     shipped = AfParams()
     rows, seconds, beats = [], 0.0, 0
     for n, log in logs.items():

@@ -25,6 +25,7 @@ beyond the window.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -48,8 +49,8 @@ class AfParams:
     min_p_beats: int = 8  # fewer measured stretches: coherence unknown (read as 0.5)
     # fitted on all 46 MIT-BIH records with an MLII lead by benchmarks/af_rule.py (window 64);
     # its leave-one-record-out estimate for an unseen record is in docs/af.md
-    weights: tuple[float, ...] = (3.218, -0.0104, -6.6785, -2.7554)
-    bias: float = 9.2415
+    weights: tuple[float, ...] = (3.1009, 0.0468, -6.5089, -2.0221)
+    bias: float = 8.8018
     threshold: float = 0.5  # probability of AF above this: the window reads as AF
 
     def __post_init__(self) -> None:
@@ -113,10 +114,11 @@ def turning_share(rr: np.ndarray, clean: np.ndarray) -> float:
     return float(np.mean((d[1:] * d[:-1] < 0)[triple]))
 
 
-def coherence(stretches: np.ndarray) -> float:
-    """Energy of the mean of mean-removed stretches over their mean energy (rows: stretches)."""
+def coherence(stretches: np.ndarray, centred: bool = False) -> float:
+    """Energy of the mean of mean-removed stretches over their mean energy (rows: stretches;
+    `centred`: their means are removed already)."""
     n, m = stretches.shape
-    x = stretches - stretches.sum(axis=1, keepdims=True) / m
+    x = stretches if centred else stretches - stretches.sum(axis=1, keepdims=True) / m
     energy = float((x * x).sum()) / n
     if energy <= 0:
         return 1.0
@@ -135,7 +137,15 @@ class AfDetector:
         offsets = -np.linspace(p.p_from_s, p.p_to_s, p.p_points) * self.fs
         self._base = np.floor(offsets).astype(np.int64)  # R samples are whole: the fractions
         self._frac = offsets - self._base  # of the linear interpolation never change
-        self._stretch: dict[int, np.ndarray | None] = {}  # R sample -> stretch (None: lost)
+        # each beat's mean-removed stretch, in a ring of rows; R sample -> row (-1: lost)
+        self._rows = np.zeros((2 * (p.beats + 2), p.p_points))
+        self._next_row = 0
+        self._stretch: dict[int, int] = {}
+        self._supra = np.ones(256, bool)  # one-letter labels -> not ectopic
+        self._supra[list(p.ectopic.encode())] = False
+        self._measured: deque[int] = deque()  # the keys of _stretch, oldest first
+        self._waiting: deque[int] = deque()  # beats whose stretch has not come yet
+        self._seen = -1  # newest beat handed over so far
         self.last: AfFeatures | None = None
 
     @classmethod
@@ -165,15 +175,14 @@ class AfDetector:
         if n < p.min_beats + 1:
             return None
         r = np.asarray(list(samples)[-n:])
-        supra = np.array([x not in p.ectopic for x in list(labels)[-n:]])
+        supra = self._not_ectopic(list(labels)[-n:])
         clean = supra[1:] & supra[:-1]
         if clean.sum() < p.min_clean * (n - 1):
             return None
         rr = np.diff(r) / self.fs
         self._measure(r, recent, recent_end)
-        stretches = [self._stretch.get(int(s)) for s, ok in zip(r, supra, strict=True) if ok]
-        kept = [s for s in stretches if s is not None]
-        p_coh = coherence(np.stack(kept)) if len(kept) >= p.min_p_beats else 0.5
+        rows = [i for s in r[supra].tolist() if (i := self._stretch.get(s, -1)) >= 0]
+        p_coh = coherence(self._rows[rows], centred=True) if len(rows) >= p.min_p_beats else 0.5
         return AfFeatures(
             irregularity=irregularity(rr, clean),
             turning=turning_share(rr, clean),
@@ -181,19 +190,32 @@ class AfDetector:
             ectopy=1.0 - float(supra.mean()),
         )
 
+    def _not_ectopic(self, labels: list[str]) -> np.ndarray:
+        joined = "".join(labels).encode("ascii", "replace")
+        if len(joined) != len(labels):  # a label of other than one letter
+            return np.array([x not in self.params.ectopic for x in labels])
+        return self._supra[np.frombuffer(joined, np.uint8)]
+
     def _measure(self, r: np.ndarray, recent: np.ndarray, recent_end: int) -> None:
-        """Cut the atrial stretch of every beat whose stretch has arrived; forget beats that
-        left the window."""
-        first = int(r[0])
-        for s in [s for s in self._stretch if s < first]:
-            del self._stretch[s]
+        """Cut the atrial stretch of each new beat once its signal has come; forget beats that
+        left the window. Beats come in time order, so only the newest few are looked at."""
+        self._waiting.extend(r[r > self._seen].tolist())
+        self._seen = max(self._seen, int(r[-1]))
         start = recent_end - len(recent)
-        for s in r:
-            s = int(s)
-            if s in self._stretch:
-                continue
-            i = s - start + self._base  # positions in `recent`
+        while self._waiting:
+            i = self._waiting[0] - start + self._base  # positions in `recent`
             if i[0] < 0:
-                self._stretch[s] = None  # the signal before it is gone (or never came)
+                row = -1  # the signal before it is gone (or never came)
             elif i[-1] + 1 < len(recent):
-                self._stretch[s] = recent[i] * (1.0 - self._frac) + recent[i + 1] * self._frac
+                row = self._next_row
+                self._next_row = (row + 1) % len(self._rows)
+                x = recent[i] * (1.0 - self._frac) + recent[i + 1] * self._frac
+                self._rows[row] = x - x.sum() / len(x)
+            else:
+                break  # not here yet, nor for the beats after it
+            s = self._waiting.popleft()
+            self._stretch[s] = row
+            self._measured.append(s)
+        first = int(r[0])
+        while self._measured and self._measured[0] < first:
+            del self._stretch[self._measured.popleft()]

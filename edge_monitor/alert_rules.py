@@ -165,7 +165,8 @@ RULES = {r.label: r for r in _RULE_LIST}
 
 
 def irregularity(rr: np.ndarray) -> tuple[float, float]:
-    """Normalised RMSSD and share of turning points of an RR series."""
+    """Normalised RMSSD and share of turning points of an RR series: the measures of the
+    earlier AF rule, kept for tools; the monitor's AF detector is edge_monitor/af.py."""
     rr = np.asarray(rr, dtype=np.float64)
     if len(rr) < 3:
         return 0.0, 0.0
