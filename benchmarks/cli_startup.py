@@ -6,7 +6,7 @@ times are kept.
 before/after on one machine however busy it is.
 
     mkdir /tmp/before && git archive 4181072 | tar -x -C /tmp/before
-    python benchmarks/cli_startup.py --before /tmp/before
+    python benchmarks/cli_startup.py --before /tmp/before --before-commit 4181072
 
 Writes benchmarks/results/cli_startup.json.
 """
@@ -83,6 +83,7 @@ def measure(args: list[str], trees: dict[str, Path], repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, help="another checkout, timed in turn with this one")
+    parser.add_argument("--before-commit", default="", help="what --before holds, for the record")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cli_startup.json"))
     args = parser.parse_args()
@@ -101,7 +102,7 @@ def main() -> None:
     git = ["git", "-C", str(trees["after"]), "rev-parse", "--short", "HEAD"]
     result = {
         "commit": subprocess.run(git, capture_output=True, text=True).stdout.strip(),
-        "before": str(args.before) if args.before else None,
+        "before": f"{args.before_commit} at {args.before}" if args.before else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end",
         "repeat": args.repeat,
