@@ -17,7 +17,13 @@ stamp=.venv/.ecg-edge-env
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "error: ecg-edge needs Python 3.11 or newer; name one: PYTHON=python3.12 make demo" >&2
+        exit 1
+    fi
+    "$PYTHON" -m venv .venv
+fi
 py=.venv/bin/python
 "$py" -m pip install -q --upgrade pip
 index=()
