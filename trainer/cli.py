@@ -170,7 +170,10 @@ def train(
         float | None, typer.Option(help="softmax temperature of the distillation")
     ] = None,
 ) -> None:
-    """Train a model with early stopping on the validation split; writes OUT/model.pt."""
+    """Train a model with early stopping on the validation split; writes OUT/model.pt.
+
+    Several GPUs or processes: torchrun --nproc_per_node=N -m trainer train ... (docs/training.md)
+    """
     from trainer.runs import train_run
 
     summary = guarded(
@@ -285,7 +288,7 @@ def evaluate_cmd(
     limit: Annotated[
         int | None,
         typer.Option(
-            min=1, help="records/beats per split (default: whole splits, whatever training used)"
+            min=1, help="records/beats, as train's --limit (default: none, whatever training used)"
         ),
     ] = None,
 ) -> None:
@@ -294,12 +297,12 @@ def evaluate_cmd(
     from trainer.runs import describe_metrics
 
     where = out or checkpoint.parent
-    console.print(f"limit: {limit or 'none (whole splits)'}", highlight=False)
     with working(f"scoring {checkpoint} on the test split"):
         result = guarded(evaluate_to_own_files, checkpoint, data_dir, where, cache_dir, limit)
     for line in describe_metrics(result):
         console.print(line, highlight=False)
-    console.print(f"wrote {where / EVALUATE_METRICS}", highlight=False)
+    used = f"--limit {limit}" if limit else "no limit (whole splits)"
+    console.print(f"wrote {where / EVALUATE_METRICS}; scored with {used}", highlight=False)
 
 
 @app.command()
