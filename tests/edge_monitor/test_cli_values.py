@@ -287,7 +287,7 @@ def test_trainer_in_the_light_install_names_the_extra():
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_one_default_profile_for_every_command_else_the_users(monkeypatch, tmp_path):
+def test_one_default_profile_for_every_command_else_the_users(monkeypatch, tmp_path, sample_record):
     """rpi4 unless $ECG_EDGE_PROFILE names another (a shipped name or a TOML file); a bad value
     in the variable is refused like a bad --profile, not silently replaced."""
     from edge_monitor.cli_support import PROFILES
@@ -304,6 +304,8 @@ def test_one_default_profile_for_every_command_else_the_users(monkeypatch, tmp_p
     own.write_text((_profile_dir() / "host.toml").read_text())
     monkeypatch.setenv("ECG_EDGE_PROFILE", str(own))
     assert default_profile() == str(own) and PROFILES.parse(str(own)) == str(own)
+    r = invoke("classify", sample_record, "--stop", "10", "--json")  # the user's file, used
+    assert r.exit_code == 0, r.output
     monkeypatch.setenv("ECG_EDGE_PROFILE", "rpi9")
     r = invoke("classify", "no-record")
     assert r.exit_code == 2 and "'rpi9' is not a device profile" in r.output
