@@ -138,7 +138,7 @@ def seed_line(row: dict) -> str:
     return ", ".join(
         f"{k} {v['mean']:.3f}" + (f" +- {v['sd']:.3f}" if v["sd"] is not None else "")
         for k, v in row.items()
-        if isinstance(v, dict)
+        if isinstance(v, dict) and v["n"]
     )
 
 

@@ -107,14 +107,20 @@ def seed_summary(stages: dict) -> dict:
         out[variant] = {
             "seeds": [int(k.rsplit("-s", 1)[1]) for k in keys],
             **{
-                name: {
-                    "mean": float(np.nanmean([r[name] for r in rows])),
-                    "sd": float(np.nanstd([r[name] for r in rows], ddof=1))
-                    if len(rows) > 1
-                    else None,
-                }
+                name: mean_sd([r[name] for r in rows])
                 for name in rows[0]
                 if isinstance(rows[0][name], int | float)
             },
         }
     return out
+
+
+def mean_sd(values: list[float]) -> dict:
+    """Mean and sample sd of the defined (finite) values; NaN mean when none is, no sd (None)
+    below two: a class absent from a split must not warn or poison the summary."""
+    v = np.array([x for x in values if np.isfinite(x)], float)
+    return {
+        "mean": float(v.mean()) if len(v) else float("nan"),
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else None,
+        "n": int(len(v)),
+    }

@@ -7,6 +7,7 @@ allowed drop no model can meet, or one no model can miss."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -90,6 +91,16 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     assert pruning["params_after"] < pruning["params_before"]
     assert pruning["macs_after"] < pruning["macs_before"]
     assert [r["seed"] for r in stages["_ablation"]["rows"]] == [0, 1]
+    for variant in ("plain", "kd"):  # every seed's scores summarised as mean and sd
+        row = stages["_seeds"][variant]
+        assert row["seeds"] == [0, 1]
+        entries = [stages[f"student-{variant}-s{s}"] for s in (0, 1)]
+        for score in ("val_score", "f1_S", "f1_V"):
+            values = [e[score] if score in e else e["test"][score] for e in entries]
+            defined = [v for v in values if np.isfinite(v)]  # F1 of a class absent: NaN
+            assert row[score]["n"] == len(defined)
+            if defined:
+                assert row[score]["mean"] == pytest.approx(np.mean(defined))
     assert sum(bool(s.get("selected")) for s in stages.values() if isinstance(s, dict)) == 1
     assert manifest["latency"]["onnx_int8_1t"]["runs"] == 20
     bundle = load_bundle(out)
@@ -98,6 +109,7 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     report = (out / "report.md").read_text()
     assert "student, distilled, seed 1" in report and "shipped model, int8" in report
     assert "Distillation ablation" in report and "Noise hardening" in report
+    assert "Students kd, seeds [0, 1] (mean +- sd)" in report
     assert "recorded noise (bw, ma)" in report
     assert (out / "accuracy_vs_size.png").stat().st_size > 0
     assert (out / "roc_stages.png").stat().st_size > 0
