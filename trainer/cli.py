@@ -27,6 +27,7 @@ from trainer.cli_work import (
     task_names,
     working,
 )
+from trainer.datasets.download import DATABASES
 
 # What `pip install 'ecg-edge[train]'` adds to the edge runtime (pyproject.toml)
 TRAIN_EXTRA = {"torch", "onnx", "onnxscript", "sklearn", "pandas", "matplotlib"}
@@ -80,6 +81,7 @@ CacheDir = Annotated[
 ]
 
 
+DATA_SETS = Choices("data set", lambda: tuple(DATABASES))
 TASKS = Choices("task", task_names)
 PRESETS = Choices("model preset", preset_names)
 Task = Annotated[str, TASKS.option("task kind (`trainer models` lists them with their presets)")]
@@ -114,13 +116,23 @@ def data_info(
 
 @data_app.command("download")
 def data_download(
-    name: Annotated[str, typer.Argument(help="ptbxl or mitdb")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            parser=DATA_SETS.parse,
+            autocompletion=DATA_SETS.complete,
+            metavar="[" + "|".join(DATA_SETS.names()) + "]",
+            help="data set to fetch",
+        ),
+    ],
     to: Annotated[Path, typer.Option("--to", help="folder to download into")],
 ) -> None:
     """Fetch ptbxl (100 Hz records) or mitdb from PhysioNet."""
     from trainer.datasets.download import download
 
-    console.print(f"downloaded to {guarded(download, name, to)}")
+    with working(f"downloading {name} into {to}"):
+        where = guarded(download, name, to)
+    console.print(f"downloaded to {where}")
 
 
 @app.command()
