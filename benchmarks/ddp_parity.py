@@ -30,9 +30,12 @@ import numpy as np
 import torch
 
 from trainer.checkpoint import load_checkpoint
+from trainer.config import load_config
 from trainer.kinds import kind_of
+from trainer.models import build_model
+from trainer.splits import TaskData
 from trainer.tasks import load_task
-from trainer.train import predict
+from trainer.train import Objective, model_config_for, predict, seed_everything
 
 
 def train(
@@ -86,9 +89,8 @@ def weight_differences(a: dict, b: dict) -> dict:
     return {"max_abs": worst_abs, "max_rel": worst_rel, "worst_tensor": where}
 
 
-def answers(args: argparse.Namespace, runs: dict[str, Path]) -> dict:
+def answers(args: argparse.Namespace, data: TaskData, runs: dict[str, Path]) -> dict:
     """Each run's model on the validation and test splits, against the one-process run."""
-    data = load_task(args.task, args.data_dir, limit=args.limit, seed=args.seed)
     kind = kind_of(args.task)
     result: dict = {}
     for name, split in (("val", data.val), ("test", data.test)):
@@ -104,6 +106,38 @@ def answers(args: argparse.Namespace, runs: dict[str, Path]) -> dict:
                 "max_prob_diff": float(np.abs(p - base).max()),
             }
     return result
+
+
+def batch_assembly(args: argparse.Namespace, data: TaskData) -> dict:
+    """One epoch in one process: seconds drawing the batches (every rank draws each global batch
+    whole) against seconds of the training steps (which N ranks share); the drawing's share
+    bounds the speed-up N ranks can give (Amdahl), before communication and validation."""
+    cfg = load_config(None, task=args.task, model=args.model, seed=args.seed, threads=args.threads)
+    seed_everything(cfg.seed, cfg.threads)
+    kind = kind_of(args.task)
+    model = build_model(model_config_for(cfg, data))
+    rng = np.random.default_rng(cfg.seed)
+    t0 = time.perf_counter()
+    batches = list(kind.batches(data.train, model.cfg.input_length, cfg, rng, None))
+    drawn = time.perf_counter() - t0
+    objective = Objective(kind, cfg, kind.class_weights(data.train.y, cfg))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model.train()
+    t0 = time.perf_counter()
+    for batch in batches:
+        loss = objective(model, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    stepped = time.perf_counter() - t0
+    share = drawn / (drawn + stepped)
+    return {
+        "batches": len(batches),
+        "draw_seconds": drawn,
+        "step_seconds": stepped,
+        "draw_share": share,
+        "speedup_bound": {str(n): 1 / (share + (1 - share) / n) for n in (2, 4, 8)},
+    }
 
 
 def main() -> None:
@@ -150,6 +184,7 @@ def main() -> None:
         },
     }
     ckpt = {run: load_checkpoint(path)[1] for run, path in runs.items()}
+    data = load_task(args.task, args.data_dir, limit=args.limit, seed=args.seed)
     one = ckpt["one_process"]
     result = {
         "task": args.task,
@@ -164,7 +199,8 @@ def main() -> None:
         },
         "best_epoch": {run: c["metrics"]["best_epoch"] for run, c in ckpt.items()},
         "epochs": epochs_side_by_side({run: c["history"] for run, c in ckpt.items()}),
-        "answers": answers(args, runs),
+        "answers": answers(args, data, runs),
+        "batch_assembly": batch_assembly(args, data),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -184,6 +220,13 @@ def main() -> None:
                 f"{name} {run}: headline {a['headline']:.4f}, {a['classes_differ']} of "
                 f"{r['rows']} beats classed otherwise than one process"
             )
+    a = result["batch_assembly"]
+    print(
+        f"drawing batches: {a['draw_share']:.0%} of an epoch's time in one process "
+        f"(speed-up bound at 2 / 4 / 8 ranks: "
+        + " / ".join(f"{v:.1f}" for v in a["speedup_bound"].values())
+        + ")"
+    )
     print(f"wrote {out}")
 
 
