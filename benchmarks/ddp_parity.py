@@ -140,7 +140,7 @@ def batch_assembly(args: argparse.Namespace, data: TaskData) -> dict:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="arrhythmia")
     ap.add_argument("--model", default="student")
@@ -149,18 +149,17 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=6000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument(
-        "--other-seeds",
-        nargs="*",
-        type=int,
-        default=[1, 2],
-        help="seed spread runs",
-    )
+    ap.add_argument("--other-seeds", nargs="*", type=int, default=[1, 2], help="seed spread")
     ap.add_argument("--reuse", action="store_true", help="keep checkpoints of earlier runs")
     ap.add_argument("--nproc", type=int, default=2)
     ap.add_argument("--runs", default="runs/ddp_parity")
     ap.add_argument("--out", default="benchmarks/results")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def run_all(args: argparse.Namespace) -> tuple[dict[str, Path], dict]:
+    """The runs: one process, its rounding and seed yardsticks, and the ranks; their
+    checkpoints and commands."""
     folder = Path(args.runs) / f"{args.task}-{args.model}"
     runs = {
         "one_process": folder / "one" / "model.pt",
@@ -183,10 +182,14 @@ def main() -> None:
             for s in args.other_seeds
         },
     }
+    return runs, done
+
+
+def compare(args: argparse.Namespace, runs: dict[str, Path], done: dict) -> dict:
     ckpt = {run: load_checkpoint(path)[1] for run, path in runs.items()}
     data = load_task(args.task, args.data_dir, limit=args.limit, seed=args.seed)
     one = ckpt["one_process"]
-    result = {
+    return {
         "task": args.task,
         "model": args.model,
         "nproc": args.nproc,
@@ -207,10 +210,16 @@ def main() -> None:
             "torch": torch.__version__,
         },
     }
+
+
+def main() -> None:
+    args = parse_args()
+    runs, done = run_all(args)
+    result = compare(args, runs, done)
     out = Path(args.out) / "ddp_parity.json"  # one entry per task and model
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = json.loads(out.read_text()) if out.exists() else {}
-    out.write_text(json.dumps({**done, f"{args.task}-{args.model}": result}, indent=2))
+    earlier = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps({**earlier, f"{args.task}-{args.model}": result}, indent=2))
     for run, w in result["weights_vs_one_process"].items():
         print(f"{run}: weights max |diff| {w['max_abs']:.2e} (relative {w['max_rel']:.2e})")
     for name, r in result["answers"].items():
@@ -221,11 +230,10 @@ def main() -> None:
                 f"{r['rows']} beats classed otherwise than one process"
             )
     a = result["batch_assembly"]
+    bounds = " / ".join(f"{v:.1f}" for v in a["speedup_bound"].values())
     print(
         f"drawing batches: {a['draw_share']:.0%} of an epoch's time in one process "
-        f"(speed-up bound at 2 / 4 / 8 ranks: "
-        + " / ".join(f"{v:.1f}" for v in a["speedup_bound"].values())
-        + ")"
+        f"(speed-up bound at 2 / 4 / 8 ranks: {bounds})"
     )
     print(f"wrote {out}")
 

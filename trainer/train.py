@@ -317,8 +317,8 @@ def _train(
     if teacher is not None and device.type != "cpu":
         teacher = copy.deepcopy(teacher).to(device)
     weights = kind.class_weights(train.y, cfg)
-    objective = Objective(kind, cfg, None if weights is None else weights.to(device), teacher)
-    objective.anchor = anchor
+    weights = None if weights is None else weights.to(device)
+    objective = Objective(kind, cfg, weights, teacher, anchor)
     step = distributed.wrap(_Step(net, objective), ranks)
     input_length = net.cfg.input_length  # type: ignore[union-attr]
     batches = int(np.ceil(kind.epoch_size(train, input_length, cfg) / cfg.batch_size))
