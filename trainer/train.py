@@ -1,4 +1,5 @@
-"""One fit loop for both tasks: AdamW, one-cycle schedule, early stopping on validation."""
+"""One fit loop for every task: AdamW, one-cycle schedule, early stopping on validation; in one
+process, or on the ranks torchrun starts (rank 0 validates and writes: `trainer.distributed`)."""
 
 from __future__ import annotations
 
