@@ -5,8 +5,8 @@
 #
 #   bash scripts/env.sh                     # what `make demo`, `make test` and .ci/run start with
 #   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/env.sh
-#       # on plain PyPI: an unpinned or PyPI torch on Linux x86_64 is the CUDA build, which pulls
-#       # about 20 nvidia-* wheels (several GB); this index has the CPU wheel of the same version
+#       # on plain PyPI: torch for Linux x86_64 is the CUDA build, which pulls 15 nvidia-* wheels,
+#       # triton and the CUDA bindings (pip's dry run); this index has the CPU wheel of the version
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
