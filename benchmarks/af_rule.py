@@ -2,21 +2,15 @@
 warnings per hour of the time outside AF/AFL, with the detector's model and threshold chosen by
 leave-one-record-out cross-validation.
 
-1. Each record is streamed once through the real Monitor (the embedded int8 beat model, the
-   quality gate, the same 4 s blocks as `classify`); every input of the alert engine (quality
-   states, model validity, R peaks, trusted beat labels, the band-passed lead) is logged, and
-   kept under --cache when given.
-2. For each window length the logs are replayed into fresh AlertEngines whose AF detector
-   (edge_monitor/af.py) has that window; the features it computed at each beat are read back
-   from it, so they are the device's own.
-3. Leave one record out: a logistic model over the features (sklearn; the device gets only the
-   coefficients) is fitted on the other records' beats (label: the beat lies in an (AFIB/(AFL
-   annotation) and a probability threshold is chosen on them, by episode sensitivity less 0.1
-   per false warning per hour, through the AF rule's own debouncer; the held-out record is then
-   judged with them. Pooled over the held-out records: the estimate for an unseen record.
-4. The shipped parameters (af.py's defaults) are replayed through the real engine on every
-   record (in-sample), and the coefficients refitted on all records are printed (what af.py
-   ships: --window selects the variant).
+1. Each record streams once through the real Monitor (embedded int8 beat model, quality gate,
+   4 s blocks as `classify`); every input of the alert engine is logged (--cache keeps them).
+2. Per window length the logs are replayed into fresh AlertEngines whose AF detector has that
+   window; the features it computed at each beat are read back: the device's own.
+3. Leave one record out: a logistic model (sklearn; the device gets only its coefficients) is
+   fitted on the other records' beats (label: inside an (AFIB/(AFL annotation) and a threshold
+   chosen on them (episode Se less 0.1 per false warning per hour, through the AF rule's own
+   debouncer); the held-out record is judged with them. Also refitted on all records.
+4. af.py's shipped parameters, and the rule they replaced, replay through the real engine.
 
 An episode is an annotated (AFIB or (AFL stretch, up to the next rhythm annotation. It is warned
 when an AF warning is raised inside it ("raised") or stands at some time inside it ("raised or
@@ -41,8 +35,11 @@ import numpy as np
 import wfdb
 from sklearn.linear_model import LogisticRegression
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from all_records import spans_until_next  # noqa: E402
+
 from edge_monitor.af import FEATURES, AfDetector, AfParams
-from edge_monitor.alert_rules import RULES
+from edge_monitor.alert_rules import RULES, irregularity
 from edge_monitor.alerts import AlertEngine, AlertSpec
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import Monitor, find_channel
@@ -138,22 +135,43 @@ class TimedDetector(AfDetector):
 
     def __call__(self, *args) -> bool:
         t0 = time.perf_counter()
-        try:
-            return super().__call__(*args)
-        finally:
-            self.seconds += time.perf_counter() - t0
+        verdict = super().__call__(*args)
+        self.seconds += time.perf_counter() - t0
+        return verdict
 
 
-def replay(log: dict, params: AfParams) -> Replay:
+class PreviousRule:
+    """The AF rule the detector replaced (as of commit 4181072), the baseline under the same
+    scoring: over 32 beats, intervals next to a beat other than N/S left out (at least 16 must
+    remain, and at most 8 V beats), normalised RMSSD > 0.24 and turning share > 0.65."""
+
+    last = None
+    seconds = 0.0
+
+    def __call__(self, samples, labels, recent, recent_end) -> bool:
+        if len(samples) < 33:
+            return False
+        lab = list(labels)[-33:]
+        if lab[1:].count("V") > 8:
+            return False
+        keep = np.array([x in ("N", "S") for x in lab])
+        rr = np.diff(np.asarray(list(samples)[-33:]))[keep[:-1] & keep[1:]]
+        if len(rr) < 16:
+            return False
+        rmssd, turning = irregularity(rr)
+        return rmssd > 0.24 and turning > 0.65
+
+
+def replay(log: dict, params: AfParams, detector=None) -> Replay:
     engine = AlertEngine(log["fs"], replace(AlertSpec(), af_beats=params.beats))
-    engine.af = detector = TimedDetector(log["fs"], params)
+    engine.af = detector = detector or TimedDetector(log["fs"], params)
     samples, segments, rows, events, segment = [], [], [], [], 0
     for name, *args in log["calls"]:
         before = engine.quality
         out = getattr(engine, name)(*args)
         segment += engine.quality != before
         if name == "on_beat" and before == GOOD:
-            f = detector.last
+            f = getattr(detector, "last", None)
             samples.append(args[0])
             segments.append(segment)
             rows.append(f.vector() if f is not None else np.full(len(FEATURES), np.nan))
@@ -189,15 +207,7 @@ def debounce(r: Replay, finding: np.ndarray, fs: float) -> list[tuple[int, str]]
 def score_record(name: str, log: dict, events: list[tuple[int, str]]) -> dict:
     fs, n, eps = log["fs"], log["n"], log["episodes"]
     raises = [s for s, kind in events if kind == "raise"]
-    standing, start = [], None
-    for s, kind in events:
-        if kind == "raise":
-            start = s
-        elif start is not None:
-            standing.append((start, s))
-            start = None
-    if start is not None:
-        standing.append((start, n))
+    standing = spans_until_next([s for s, _ in events], [k for _, k in events], "raise".__eq__, n)
     after = int(AFTER_S * fs)
     false = [s for s in raises if not any(a <= s < b for a, b, _ in eps)]
     scored = [
@@ -260,7 +270,7 @@ def objective(s: dict) -> float:
     return (s["all"]["sensitivity"] or 0.0) - 0.1 * s["false_per_hour"]
 
 
-def fit(replays: dict[str, Replay], logs: dict, names: list[str]) -> LogisticRegression:
+def fit(replays: dict[str, Replay], logs: dict, names: list[str], cols: list[int]):
     xs, ys = [], []
     for name in names:
         r = replays[name]
@@ -268,22 +278,22 @@ def fit(replays: dict[str, Replay], logs: dict, names: list[str]) -> LogisticReg
         inside = np.zeros(len(r.sample), bool)
         for a, b, _ in logs[name]["episodes"]:
             inside |= (r.sample >= a) & (r.sample < b)
-        xs.append(r.features[ok])
+        xs.append(r.features[ok][:, cols])
         ys.append(inside[ok])
     return LogisticRegression(C=1.0, max_iter=1000).fit(np.concatenate(xs), np.concatenate(ys))
 
 
-def probability(model: LogisticRegression, r: Replay) -> np.ndarray:
+def probability(model: LogisticRegression, r: Replay, cols: list[int]) -> np.ndarray:
     p = np.zeros(len(r.sample))
     ok = ~np.isnan(r.features).any(axis=1)
     if ok.any():
-        p[ok] = model.predict_proba(r.features[ok])[:, 1]
+        p[ok] = model.predict_proba(r.features[ok][:, cols])[:, 1]
     return p
 
 
-def choose(model, replays, logs, names) -> tuple[float, dict]:
+def choose(model, replays, logs, names, cols) -> tuple[float, dict]:
     """The threshold with the best objective on these records, and its summary."""
-    probs = {n: probability(model, replays[n]) for n in names}
+    probs = {n: probability(model, replays[n], cols) for n in names}
     best = None
     for th in THRESHOLDS:
         rows = [
@@ -296,13 +306,13 @@ def choose(model, replays, logs, names) -> tuple[float, dict]:
     return best
 
 
-def cross_validate(replays, logs) -> tuple[dict, list[dict], list[float]]:
+def cross_validate(replays, logs, cols) -> tuple[dict, list[dict], list[float]]:
     held, chosen = [], []
     for name in logs:
         train = [n for n in logs if n != name]
-        model = fit(replays, logs, train)
-        th, _ = choose(model, replays, logs, train)
-        finding = probability(model, replays[name]) > th
+        model = fit(replays, logs, train, cols)
+        th, _ = choose(model, replays, logs, train, cols)
+        finding = probability(model, replays[name], cols) > th
         held.append(
             score_record(name, logs[name], debounce(replays[name], finding, logs[name]["fs"]))
         )
@@ -310,13 +320,23 @@ def cross_validate(replays, logs) -> tuple[dict, list[dict], list[float]]:
     return summary(held), held, chosen
 
 
-def shipped_params(model: LogisticRegression, params: AfParams, threshold: float) -> AfParams:
-    return replace(
-        params,
-        weights=tuple(round(float(w), 4) for w in model.coef_[0]),
-        bias=round(float(model.intercept_[0]), 4),
-        threshold=threshold,
-    )
+def variant(replays: dict, logs: dict, params: AfParams, cols: list[int]) -> dict:
+    """Leave-one-record-out estimate of one window and feature set, and its refit on all."""
+    loo, held, chosen = cross_validate(replays, logs, cols)
+    model = fit(replays, logs, list(logs), cols)
+    th, in_sample = choose(model, replays, logs, list(logs), cols)
+    return {
+        "features": [FEATURES[c] for c in cols],
+        "leave_one_record_out": loo,
+        "thresholds_chosen": sorted(set(chosen)),
+        "per_record_held_out": held,
+        "refit_on_all": {
+            "weights": [round(float(w), 4) for w in model.coef_[0]],
+            "bias": round(float(model.intercept_[0]), 4),
+            "threshold": th,
+        },
+        "refit_in_sample": in_sample,
+    }
 
 
 def main() -> None:
@@ -335,18 +355,14 @@ def main() -> None:
     for window in args.windows:
         params = AfDetector.with_window(1.0, window).params
         replays = {n: replay(logs[n], params) for n in logs}
-        loo, held, chosen = cross_validate(replays, logs)
-        model = fit(replays, logs, list(logs))
-        th, in_sample = choose(model, replays, logs, list(logs))
-        result["variants"][f"window {window}"] = {
-            "leave_one_record_out": loo,
-            "thresholds_chosen": sorted(set(chosen)),
-            "per_record_held_out": held,
-            "refit_on_all": asdict(shipped_params(model, params, th)),
-            "refit_in_sample": in_sample,
-        }
-        print(f"window {window}: LOO {_line(loo)}", flush=True)
-        args.out.write_text(json.dumps(result, indent=1))
+        subsets = {"": list(range(len(FEATURES)))}
+        if window == AfParams().beats:  # ablation: what the atrial measure adds
+            subsets[", RR only"] = [FEATURES.index("irregularity")]
+        for suffix, cols in subsets.items():
+            label = f"window {window}{suffix}"
+            result["variants"][label] = variant(replays, logs, params, cols)
+            print(f"{label}: LOO {_line(result['variants'][label]['leave_one_record_out'])}")
+            args.out.write_text(json.dumps(result, indent=1))
     shipped = AfParams()
     rows, seconds, beats = [], 0.0, 0
     for n, log in logs.items():
@@ -361,6 +377,11 @@ def main() -> None:
     }
     print(f"shipped (in sample, real engine): {_line(result['shipped']['in_sample'])}")
     print(f"AF detector: {result['shipped']['detector_us_per_beat']} us per beat")
+    rows = [
+        score_record(n, log, replay(log, shipped, PreviousRule()).events) for n, log in logs.items()
+    ]
+    result["previous_rule"] = {"in_sample": summary(rows), "per_record": rows}
+    print(f"previous rule (in sample, real engine): {_line(result['previous_rule']['in_sample'])}")
     args.out.write_text(json.dumps(result, indent=1))
 
 

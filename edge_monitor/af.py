@@ -16,8 +16,10 @@ alternating intervals, trigeminy's pattern of three. So the detector
    coherence is the mean stretch's energy over the stretches' mean energy (1 for identical
    stretches, about 1/n for unrelated ones),
 
-and combines these in a logistic model whose coefficients were fitted by leave-records-out
-cross-validation over MIT-BIH (benchmarks/af_rule.py; docs/af.md gives the numbers). Per beat
+and combines the two in a logistic model (the share of turning points and of ectopic beats
+added nothing in leave-one-record-out cross-validation over MIT-BIH, so they were dropped:
+docs/af.md); the coefficients and threshold ship as fitted on all MIT-BIH records by
+benchmarks/af_rule.py, which also gives their cross-validated estimate. Per beat
 the work is a few vector operations over one window of beats: no model runs, no allocation
 beyond the window.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-FEATURES = ("irregularity", "turning", "p_coherence", "ectopy")
+FEATURES = ("irregularity", "p_coherence")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ class AfParams:
     min_p_beats: int = 8  # fewer measured stretches: coherence unknown (read as 0.5)
     # fitted on all 46 MIT-BIH records with an MLII lead by benchmarks/af_rule.py (window 64);
     # its leave-one-record-out estimate for an unseen record is in docs/af.md
-    weights: tuple[float, ...] = (3.1009, 0.0468, -6.5089, -2.0221)
-    bias: float = 8.8018
+    weights: tuple[float, ...] = (3.0929, -6.3003)
+    bias: float = 8.5807
     threshold: float = 0.5  # probability of AF above this: the window reads as AF
 
     def __post_init__(self) -> None:
@@ -69,20 +71,11 @@ class AfFeatures:
     """One window's measures (see the module docstring)."""
 
     irregularity: float  # median |RR_i - RR_i-lag| / median RR, the smaller of lag 1 and 2
-    turning: float  # share of turning points among clean successive intervals (random: 2/3)
     p_coherence: float  # energy of the mean atrial stretch over their mean energy, 0..1
-    ectopy: float  # share of the window's beats that are ectopic
 
     def vector(self) -> np.ndarray:
         """The logistic model's inputs: irregularity on a log scale (it spans decades)."""
-        return np.array(
-            [
-                math.log(max(self.irregularity, 1e-3)),
-                self.turning,
-                self.p_coherence,
-                self.ectopy,
-            ]
-        )
+        return np.array([math.log(max(self.irregularity, 1e-3)), self.p_coherence])
 
 
 def irregularity(rr: np.ndarray, clean: np.ndarray) -> float:
@@ -102,16 +95,6 @@ def _median(x: np.ndarray) -> float:
     s = np.sort(x)
     n = len(s)
     return 0.5 * float(s[(n - 1) // 2] + s[n // 2])
-
-
-def turning_share(rr: np.ndarray, clean: np.ndarray) -> float:
-    """Share of turning points among runs of three consecutive clean intervals."""
-    d = np.diff(rr)
-    both = clean[1:] & clean[:-1]
-    triple = both[1:] & both[:-1]
-    if triple.sum() < 4:
-        return 0.0
-    return float(np.mean((d[1:] * d[:-1] < 0)[triple]))
 
 
 def coherence(stretches: np.ndarray, centred: bool = False) -> float:
@@ -185,9 +168,7 @@ class AfDetector:
         p_coh = coherence(self._rows[rows], centred=True) if len(rows) >= p.min_p_beats else 0.5
         return AfFeatures(
             irregularity=irregularity(rr, clean),
-            turning=turning_share(rr, clean),
             p_coherence=p_coh,
-            ectopy=1.0 - float(supra.mean()),
         )
 
     def _not_ectopic(self, labels: list[str]) -> np.ndarray:
