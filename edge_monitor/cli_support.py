@@ -69,6 +69,15 @@ class Choices:
     def complete(self, incomplete: str) -> list[str]:
         return [n for n in self.names() if n.startswith(incomplete)]
 
+    def argument(self, help: str, metavar: str | None = None):
+        """A typer argument taking one of the names."""
+        return typer.Argument(
+            parser=self.parse,
+            autocompletion=self.complete,
+            metavar=metavar or self.what.upper(),
+            help=help,
+        )
+
     def option(self, help: str, *decls: str, metavar: str | None = None, **kwargs):
         """A typer option taking one of the names (completed by the shell, refused by typer)."""
         return typer.Option(

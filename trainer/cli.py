@@ -116,15 +116,7 @@ def data_info(
 
 @data_app.command("download")
 def data_download(
-    name: Annotated[
-        str,
-        typer.Argument(
-            parser=DATA_SETS.parse,
-            autocompletion=DATA_SETS.complete,
-            metavar="[" + "|".join(DATA_SETS.names()) + "]",
-            help="data set to fetch",
-        ),
-    ],
+    name: Annotated[str, DATA_SETS.argument(f"data set: {' or '.join(DATABASES)}", "NAME")],
     to: Annotated[Path, typer.Option("--to", help="folder to download into")],
 ) -> None:
     """Fetch ptbxl (100 Hz records) or mitdb from PhysioNet."""
