@@ -180,6 +180,9 @@ class AfDetector:
     def _measure(self, r: np.ndarray, recent: np.ndarray, recent_end: int) -> None:
         """Cut the atrial stretch of each new beat once its signal has come; forget beats that
         left the window. Beats come in time order, so only the newest few are looked at."""
+        if int(r[-1]) < self._seen:  # the source's numbering began again: forget it all
+            self._stretch.clear(), self._measured.clear(), self._waiting.clear()
+            self._seen = -1
         self._waiting.extend(r[r > self._seen].tolist())
         self._seen = max(self._seen, int(r[-1]))
         start = recent_end - len(recent)

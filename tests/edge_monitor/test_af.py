@@ -91,6 +91,20 @@ def test_coherence_is_one_for_a_repeated_wave_and_small_for_unrelated_ones():
     assert coherence(noise) < 0.2
 
 
+def test_atrial_stretches_are_cut_from_the_signal_and_survive_a_restarted_numbering():
+    """A lead with the same P wave before every QRS reads coherent, also after the source's
+    sample numbering starts again (a second recording)."""
+    p_wave = np.sin(np.linspace(0, np.pi, int(0.1 * FS))) * 0.15
+    detector = AfDetector(FS)
+    for first in (20_000, 500):
+        samples = [int(first + k * 0.8 * FS) for k in range(WINDOW + 1)]
+        signal = np.zeros(samples[-1] + 10)
+        for s in samples:
+            signal[s - int(0.2 * FS) : s - int(0.2 * FS) + len(p_wave)] += p_wave
+        f = detector.features(samples, "N" * len(samples), signal, len(signal))
+        assert f is not None and f.p_coherence > 0.95 and f.irregularity == 0.0
+
+
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError):
         AfParams(beats=4)
