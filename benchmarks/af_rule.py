@@ -148,7 +148,6 @@ class PreviousRule:
     scoring: over 32 beats, intervals next to a beat other than N/S left out (at least 16 must
     remain, and at most 8 V beats), normalised RMSSD > 0.24 and turning share > 0.65."""
 
-    last = None
     seconds = 0.0
 
     def __call__(self, samples, labels, recent, recent_end) -> bool:
@@ -257,13 +256,13 @@ def summary(rows: list[dict]) -> dict:
     hours = sum(r["hours_outside_af"] for r in rows)
     false = sum(r["false"] for r in rows)
     delays = [e["delay_s"] for e in eps if e["delay_s"] is not None]
-    covered = sum(r["af_seconds_covered"] for r in rows)
+    covered, af_s = (sum(r[k] for r in rows) for k in ("af_seconds_covered", "af_seconds"))
     out.update(
         false=false,
         false_within_60s_after_af=sum(r["false_after_af"] for r in rows),
         hours_outside_af=round(hours, 2),
         false_per_hour=round(false / hours, 3),
-        af_time_covered=round(covered / sum(r["af_seconds"] for r in rows), 3),
+        af_time_covered=round(covered / af_s, 3) if af_s else None,
         warning_time_in_af=round(covered / max(sum(r["warning_seconds"] for r in rows), 1e-9), 3),
         median_delay_s=float(np.median(delays)) if delays else None,
     )
