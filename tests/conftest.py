@@ -40,9 +40,18 @@ def need(path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """No test reads or writes the user's cache."""
+    """No test reads or writes the user's cache or follows their data, profile or fold choice."""
     monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))
-    for var in ("ECG_EDGE_DATA", "ECG_EDGE_MITDB", "ECG_EDGE_PTBXL", "ECG_EDGE_NSTDB"):
+    for var in (
+        "ECG_EDGE_DATA",
+        "ECG_EDGE_MITDB",
+        "ECG_EDGE_PTBXL",
+        "ECG_EDGE_NSTDB",
+        "ECG_EDGE_SVDB",
+        "ECG_EDGE_CUDB",
+        "ECG_EDGE_PROFILE",
+        "ECG_EDGE_VENTRICULAR_FOLD",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -12,7 +12,7 @@ def test_every_shipped_profile_loads():
         p = load_profile(name)
         assert p.name == name
         assert p.runtime.intra_op_threads <= p.hardware.cores
-        assert set(p.budgets.model_kb) == {"arrhythmia", "diagnostic"}
+        assert set(p.budgets.model_kb) == {"arrhythmia", "diagnostic", "ventricular"}
 
 
 def test_rpi4_is_a_cortex_a72_with_its_sensor_wiring():
