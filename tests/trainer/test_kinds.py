@@ -20,7 +20,7 @@ DIAGNOSTIC, ARRHYTHMIA = kind_of("diagnostic"), kind_of("arrhythmia")
 
 
 def test_the_registry_names_every_kind_by_its_own_name():
-    assert TASKS == ("diagnostic", "arrhythmia")
+    assert TASKS == ("diagnostic", "arrhythmia", "ventricular")
     assert all(KINDS[name].name == name for name in TASKS)
 
 
@@ -30,7 +30,7 @@ def test_an_unknown_task_is_refused_in_one_line(task):
         kind_of(task)
     message = str(err.value)
     assert "\n" not in message
-    assert message == f"unknown task {task!r}; choose one of diagnostic, arrhythmia"
+    assert message == f"unknown task {task!r}; choose one of diagnostic, arrhythmia, ventricular"
 
 
 def test_the_config_refuses_an_unknown_task_through_the_registry():
