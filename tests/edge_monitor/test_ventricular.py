@@ -24,7 +24,9 @@ from tests.conftest import SHARED, need
 FS = 250.0
 STRIDE = 250  # one window a second, 4 s long
 VIEW = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max")
-SPEC = FusionSpec(agree_p=0.5, agree_s=4.0, alone_p=0.9, alone_k=3, alone_n=4, clear_after=2)
+SPEC = FusionSpec(
+    agree_p=0.5, agree_s=4.0, alone_p=0.9, alone_k=3, alone_n=4, clear_after=2, confirm_vf=True
+)
 
 
 def window(t: int, p: float | None, ok: bool = True) -> WindowEvent:
