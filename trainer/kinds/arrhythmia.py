@@ -9,7 +9,7 @@ by the methods that train or predict (see `trainer.kinds.base`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -235,11 +235,22 @@ def beat_task_data(
 
 
 def multi_db_data(
-    kind: TaskKind, root: Path, cache_dir, limit, seed, fold: int = beatdb.VALIDATION_FOLD
+    kind: TaskKind,
+    root: Path,
+    cache_dir,
+    limit,
+    seed,
+    fold: int = beatdb.VALIDATION_FOLD,
+    train_on: tuple[str, ...] | None = None,
 ) -> TaskData:
     """MIT-BIH DS1 + svdb training records, patient fold `fold` of them as validation, MIT-BIH
-    DS2 + the held-out svdb records as test (`trainer.datasets.beatdb`)."""
-    split = beatdb.multi_db_split(beatdb.available_records(root), fold=fold)
+    DS2 + the held-out svdb records as test (`trainer.datasets.beatdb`). `train_on` limits
+    training and validation to some databases (a control: the test stays the same)."""
+    available = beatdb.available_records(root)
+    split = beatdb.multi_db_split(available, fold=fold)
+    if train_on is not None:
+        kept = {n: r for n, r in available.items() if n in train_on}
+        split = replace(beatdb.multi_db_split(kept, fold=fold), test=split.test)
     spec = BeatSpec()
     test_ids = [r for ids in split.test.values() for r in ids]
     sets = {
