@@ -1,7 +1,7 @@
 """Edge runtime figures for the README: `edge-monitor bench` on a whole 30-minute MIT-BIH record
-(DS2 record 200) with the embedded models the monitor runs by default on it (the beat model and,
-when shipped, the ventricular rhythm model), plus the same replay with the live UI drawing.
-`--beat-only` measures the beat model alone (the figure before the rhythm model).
+(DS2 record 200) with the embedded bundles (bench adds every embedded model the record feeds: the
+beat model and the ventricular rhythm model run side by side), plus the same replay with the live
+UI drawing.
 
     python benchmarks/edge_runtime.py --mitdb ../shared/data/mitdb
 
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from edge_monitor.bench import bench, child_run
 from edge_monitor.bundle import embedded_bundle, load_bundle
-from edge_monitor.errors import EcgEdgeError
 from edge_monitor.profiles import load_profile
 
 
@@ -27,18 +26,11 @@ def main() -> None:
     parser.add_argument("--mitdb", type=Path, required=True)
     parser.add_argument("--record", default="200")
     parser.add_argument("--profile", default="rpi4")
-    parser.add_argument("--beat-only", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/edge_runtime.json"))
     args = parser.parse_args()
     record = args.mitdb / args.record
-    bundles = [load_bundle(embedded_bundle("arrhythmia"))]
-    if not args.beat_only:
-        try:
-            bundles.append(load_bundle(embedded_bundle("ventricular")))
-        except EcgEdgeError:
-            print("no embedded ventricular model: the beat model alone", flush=True)
-    prof = load_profile(args.profile)
-    result = bench(bundles, prof, record, runs=2000, serial_seconds=10.0)
+    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    result = bench([bundle], load_profile(args.profile), record, runs=2000, serial_seconds=10.0)
     # the same replay with the UI drawing (forced on although stdout is a pipe)
     ui = child_run(
         [sys.executable, "-m", "edge_monitor", "replay", str(record), "--speed", "0"],
