@@ -8,6 +8,7 @@ import pytest
 import wfdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.signal import resample_poly
 
 from edge_monitor.af import FEATURES, AfDetector, AfFeatures, AfParams, coherence
 from edge_monitor.alerts import AlertEngine
@@ -114,12 +115,15 @@ def test_bad_parameters_are_refused():
         AfParams(p_from_s=0.05, p_to_s=0.2)
 
 
-def stream_af_alerts(folder, name: str) -> list:
+def stream_af_alerts(folder, name: str, fs: int | None = None) -> list:
+    """AF events of a record through the Monitor, resampled to `fs` first when given."""
     header = wfdb.rdheader(str(folder / name))
     channel = find_channel(header.sig_name, "MLII")
     x = wfdb.rdrecord(str(folder / name), channels=[channel]).p_signal
+    if fs is not None:
+        x = resample_poly(x, fs, int(header.fs), axis=0)
     bundle = load_bundle(embedded_bundle("arrhythmia"), probe=False)
-    monitor = Monitor([bundle], header.fs, [header.sig_name[channel]])
+    monitor = Monitor([bundle], float(fs or header.fs), [header.sig_name[channel]])
     return [e for e in monitor.stream(x, block_s=1.0) if getattr(e, "label", None) == "AF"]
 
 
@@ -141,6 +145,13 @@ def test_real_af_from_mitdb_is_warned(excerpts, name):
 @pytest.mark.parametrize("name", ["119", "233"])
 def test_real_ectopy_from_mitdb_is_not_af(excerpts, name):
     assert not any(e.level == "warning" for e in stream_af_alerts(excerpts, f"x{name}"))
+
+
+@pytest.mark.parametrize(("name", "af"), [("201", True), ("233", False)])
+def test_the_same_verdicts_from_a_128_hz_front_end(excerpts, name, af):
+    """The atrial stretch and the RR measures are in seconds: a 128 Hz source reads alike."""
+    warned = any(e.level == "warning" for e in stream_af_alerts(excerpts, f"x{name}", fs=128))
+    assert warned == af
 
 
 def test_the_engine_asks_the_detector():
