@@ -87,7 +87,8 @@ def irregularity(rr: np.ndarray, clean: np.ndarray) -> float:
         if pairs.sum() < 4:
             return 0.0
         values.append(_median(np.abs(rr[lag:] - rr[:-lag])[pairs]))
-    return min(values) / _median(rr[clean])
+    typical = _median(rr[clean])
+    return min(values) / typical if typical > 0 else 0.0
 
 
 def _median(x: np.ndarray) -> float:
@@ -166,10 +167,7 @@ class AfDetector:
         self._measure(r, recent, recent_end)
         rows = [i for s in r[supra].tolist() if (i := self._stretch.get(s, -1)) >= 0]
         p_coh = coherence(self._rows[rows], centred=True) if len(rows) >= p.min_p_beats else 0.5
-        return AfFeatures(
-            irregularity=irregularity(rr, clean),
-            p_coherence=p_coh,
-        )
+        return AfFeatures(irregularity(rr, clean), p_coh)
 
     def _not_ectopic(self, labels: list[str]) -> np.ndarray:
         joined = "".join(labels).encode("ascii", "replace")
@@ -181,7 +179,9 @@ class AfDetector:
         """Cut the atrial stretch of each new beat once its signal has come; forget beats that
         left the window. Beats come in time order, so only the newest few are looked at."""
         if int(r[-1]) < self._seen:  # the source's numbering began again: forget it all
-            self._stretch.clear(), self._measured.clear(), self._waiting.clear()
+            self._stretch.clear()
+            self._measured.clear()
+            self._waiting.clear()
             self._seen = -1
         self._waiting.extend(r[r > self._seen].tolist())
         self._seen = max(self._seen, int(r[-1]))

@@ -65,6 +65,18 @@ def test_no_af_on_any_bigeminy_whatever_the_labels(a, b, labels, jitter_ms):
 
 
 @settings(max_examples=60, deadline=None)
+@given(rr=st.lists(st.floats(0.0, 3.0), min_size=WINDOW, max_size=WINDOW), labels=st.text("NV"))
+def test_any_rr_sequence_gives_a_bounded_verdict(rr, labels):
+    """Whatever the intervals (zero ones too: a duplicated R peak) and labels, the detector
+    answers with finite measures or declines, never raises."""
+    labels = (labels * (WINDOW + 1))[: WINDOW + 1] if labels else "N" * (WINDOW + 1)
+    verdict, detector = judge(rr, labels)
+    assert verdict in (True, False)
+    if detector.last is not None:
+        assert np.isfinite(detector.last.vector()).all()
+
+
+@settings(max_examples=60, deadline=None)
 @given(scale=st.floats(0.3, 1.5), rr=st.lists(st.floats(0.5, 2.0), min_size=32, max_size=32))
 def test_irregularity_does_not_depend_on_the_heart_rate(scale, rr):
     """The measure is relative: the same rhythm faster or slower reads the same."""
