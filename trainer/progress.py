@@ -22,6 +22,7 @@ from rich.progress import (
 
 Advance = Callable[[int], None]
 QUIET_S = 2.0  # a pipe hears nothing of a job that is done sooner
+_active = False  # one display at a time: a job inside another (a parse inside a loop) is quiet
 
 
 def speaks() -> bool:
@@ -36,10 +37,20 @@ def progress(
     """Yields `advance(n=1)`. `total` None: a spinner with the time spent (one long call).
     A pipe gets a line per tenth done once the job is slow (a spinner's job: one line at its end),
     none for a quick one. `show` False (or a rank other than 0 when None) prints nothing."""
+    global _active
     console = console or Console(stderr=True, soft_wrap=True)
-    if not (speaks() if show is None else show):
+    if _active or not (speaks() if show is None else show):  # an outer job already shows
         yield lambda n=1: None
-    elif console.is_terminal:
+        return
+    _active = True
+    try:
+        yield from _show(what, total, console)
+    finally:
+        _active = False
+
+
+def _show(what: str, total: int | None, console: Console) -> Iterator[Advance]:
+    if console.is_terminal:
         with _bar(console, total is not None) as bar:
             task = bar.add_task(what, total=total)
             yield lambda n=1: bar.advance(task, n)

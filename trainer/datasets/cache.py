@@ -31,11 +31,17 @@ def fingerprint(files: Iterable[Path], settings: dict) -> str:
 
 
 def cached(path: Path | None, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Load `path` if it exists, else build the arrays and write them there atomically."""
+    """Load `path` if it exists, else build the arrays and write them there atomically. A build
+    parses WFDB files (a minute for a whole database): it shows a spinner on a terminal, so a
+    cold first run of train, evaluate or compress is not silent."""
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    arrays = build()
+    from trainer.progress import progress
+
+    what = f"parsing records for the cache ({path.name})" if path is not None else "parsing records"
+    with progress(what, None):
+        arrays = build()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
