@@ -98,13 +98,19 @@ def episodes_of(db: str, folder: Path, name: str) -> dict:
     return {k: ref[k] for k in ("n", "fs", "vf", "noise")}
 
 
-def stream_record(folder: Path, name: str, bundles: list) -> list[dict]:
-    """The record through the Monitor, fusion off: its alert and ventricular-window events."""
+def stream_record(folder: Path, name: str, bundles: list, exempt: float = 0.0) -> list[dict]:
+    """The record through the Monitor, fusion's events off: its alert and ventricular-window
+    events (`exempt`: the fusion's experimental gate exemption, which changes the stream)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
     channel = find_channel(header.sig_name, "MLII")
-    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel=channel or 0)
-    monitor.fusion = None
+    fusion = FusionSpec(gate_exempt_p=exempt)
+    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel or 0, fusion=fusion)
+    fuse = monitor.fusion
+    if fuse is not None:  # the fusion still sees every event (for its hint), its output is dropped
+        monitor._fuse = lambda events: (fuse.process(list(events)), events)[1]
+    else:
+        monitor.fusion = None
     log = []
     for ev in monitor.stream(x, block_s=4.0):
         if isinstance(ev, AlertEvent):
@@ -237,28 +243,30 @@ def cross_validate(logs: dict, refs: dict, views: dict, groups: dict) -> dict:
             "spec_on_all_records (in-sample; for shipping)": asdict(specs[overall])}  # fmt: skip
 
 
-def cached_log(cache: Path, key: str, folder: Path, bundles: list) -> list[dict]:
+def cached_log(
+    cache: Path, key: str, folder: Path, bundles: list, exempt: float = 0.0
+) -> list[dict]:
     """The record's events, streamed once per set of model files (by their bytes: a bundle
     rewritten in place is streamed again); delete the cache after changing the monitor."""
     models = hashlib.sha256()
     for b in bundles:
         models.update(Path(b.model_path).read_bytes())
-    tag = models.hexdigest()[:12]
+    tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
         return json.loads(path.read_text())
-    log = stream_record(folder, key.split("/")[1], bundles)
+    log = stream_record(folder, key.split("/")[1], bundles, exempt)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))
     return log
 
 
-def _prefill(task: tuple[Path, str, Path, str | None]) -> str:
+def _prefill(task: tuple[Path, str, Path, str | None, float]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
-    cache, key, folder, path = task
+    cache, key, folder, path, exempt = task
     bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
     bundles += [load_bundle(Path(path), probe=False)] if path else []
-    cached_log(cache, key, folder, bundles)
+    cached_log(cache, key, folder, bundles, exempt)
     return key
 
 
@@ -275,6 +283,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("cache/ventricular_alarms"))
     parser.add_argument("--jobs", type=int, default=1, help="records streamed side by side")
     parser.add_argument(
+        "--gate-exempt-p", type=float, default=0.0, help="the fusion's experimental gate exemption"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json")
     )
     args = parser.parse_args()
@@ -286,7 +297,7 @@ def main() -> None:
     t0 = time.perf_counter()
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
-         or (str(args.model) if args.model else None))
+         or (str(args.model) if args.model else None), args.gate_exempt_p)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -295,12 +306,12 @@ def main() -> None:
         with ProcessPoolExecutor(args.jobs) as pool:
             for key in pool.map(_prefill, tasks):
                 print(f"{key} streamed ({time.perf_counter() - t0:.0f} s)", flush=True)
-    for _, key, folder, path in tasks:
+    for _, key, folder, path, _ in tasks:
         db, name = key.split("/")
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else [])
-        logs[key] = cached_log(args.cache, key, folder, bundles)
+        logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p)
         refs[key] = episodes_of(db, folder, name)
         views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         groups[key] = str(path)

@@ -211,7 +211,8 @@ class Monitor:
         filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw)]
-        for seg in self.quality.push(raw, filtered, off, peaks):
+        hint = self.fusion is not None and self.fusion.vf_hint()
+        for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
             seg = self._relabel(seg)
             events.append(QualityEvent(seg))
             if not seg.ok:

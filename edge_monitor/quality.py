@@ -136,6 +136,7 @@ def assess_segment(
     *,
     fs: float,
     raw_context: np.ndarray | None = None,
+    vf_hint: bool = False,
 ) -> tuple[str, float, float]:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz); with
     the raw lead's last seconds the gate also looks for mains hum."""
@@ -165,7 +166,8 @@ def assess_segment(
     band = (spec.vf_min_hz, spec.vf_max_hz)
     vf = ptp > VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band)
     # in VF/flutter two detectors disagree too: that is the VF rule's to judge, not noise
-    disagree = agreement < spec.min_agreement and not vf
+    # (`vf_hint`: the rhythm model is confident of VT/VF here, an opt-in second VF sign)
+    disagree = agreement < spec.min_agreement and not (vf or vf_hint)
     smooth = (
         ptp >= spec.noise_min_ptp_mv
         and k < spec.smooth_kurtosis
@@ -258,6 +260,7 @@ class QualityTracker:
         filtered: np.ndarray,
         leads_off: np.ndarray | None = None,
         peaks: list[int] | None = None,
+        vf_hint: bool = False,
     ) -> list[SegmentQuality]:
         """Samples of the analysed lead (raw mV and band-passed) and the R peaks the monitor's
         detector found in them (source numbering; without peaks, no agreement check); segments
@@ -286,8 +289,9 @@ class QualityTracker:
             raw_ctx = self._raw_ctx[:upto][-self._ctx :]
             agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
             state, k, ptp = assess_segment(
-                r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs, raw_context=raw_ctx
-            )
+                r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs,
+                raw_context=raw_ctx, vf_hint=vf_hint,
+            )  # fmt: skip
             self.current = SegmentQuality(self._next_start, end, state, k, ptp, agreement)
             done.append(self.current)
             self._next_start = end

@@ -56,6 +56,9 @@ class FusionSpec:
     cooldown_s: float = 10.0
     confirm_unverified: bool = False  # the model may also lift an unverified VT warning
     confirm_vf: bool = False  # the VF filter's alarm needs the model too (else it passes as is)
+    # experimental, off (0): a window probability at least this exempts the signal from the
+    # gate's detector-disagreement sign, as a VF-like Kuo & Dillman window does
+    gate_exempt_p: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -128,6 +131,7 @@ class VentricularFusion:
         # the window model's last answer was a probability (False until its first answer, and
         # after a NaN: the rules' alarms pass as they would without it)
         self.valid = False
+        self.latest_p = 0.0  # the last window's probability, whatever the gate says
         self._raw: deque[float] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
@@ -135,6 +139,11 @@ class VentricularFusion:
         self._cleared_at: int | None = None
         # rule label -> (message, sample) of an alarm held back as a warning
         self.pending: dict[str, tuple[str, int]] = {}
+
+    def vf_hint(self) -> bool:
+        """Does the model vouch for VT/VF now (the opt-in gate exemption)?"""
+        p = self.spec.gate_exempt_p
+        return p > 0 and self.valid and self.latest_p >= p
 
     def process(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
@@ -194,6 +203,7 @@ class VentricularFusion:
             self.pending.clear()
             return released + self._clear_own(ev.end, "rhythm model output invalid")
         self.valid = True
+        self.latest_p = self.model.probability(ev.probs)
         if not (self.seeing and ev.quality_ok and ev.start >= self.good_since):
             return []
         self._raw.append(self.model.probability(ev.probs))

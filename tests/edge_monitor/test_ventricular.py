@@ -203,3 +203,27 @@ def test_the_vf_filter_may_be_left_unconfirmed():
     (vf,) = fusion.process([rule(10 * STRIDE, "VF")])
     (vt,) = fusion.process([rule(10 * STRIDE, "VT")])
     assert (vf.level, vt.level) == (CRITICAL, WARNING)
+
+
+def test_the_gate_exemption_is_off_unless_asked_and_needs_a_confident_window():
+    off = VentricularFusion(VIEW, FS, SPEC)
+    on = VentricularFusion(VIEW, FS, SPEC.tuned(gate_exempt_p=0.9))
+    for fusion in (off, on):
+        fusion.process([AlertEvent(STRIDE, INCONCLUSIVE, "noisy", "too noisy")])
+        fusion.process([window(5 * STRIDE, 0.95, ok=False)])  # seen even while the gate is shut
+    assert not off.vf_hint() and on.vf_hint()
+    on.process([window(6 * STRIDE, 0.5, ok=False)])
+    assert not on.vf_hint()
+
+
+def test_a_vf_hint_exempts_only_the_disagreement_sign():
+    from edge_monitor.quality import GOOD, NOISY, QualitySpec, assess_segment
+
+    fs, spec = 250.0, QualitySpec()
+    t = np.arange(int(3 * fs)) / fs
+    ecg = np.where((t % 0.8) < 0.04, 1.0, 0.0) + 0.01 * np.sin(2 * np.pi * t)
+    args = (ecg[-250:], ecg, None, spec, None, np.zeros(750) + 1e-4, 0.3)
+    assert assess_segment(*args, fs=fs)[0] == NOISY  # the detectors disagree
+    assert assess_segment(*args, fs=fs, vf_hint=True)[0] == GOOD
+    flat = (np.zeros(250), np.zeros(750), None, spec, None, None, 0.3)
+    assert assess_segment(*flat, fs=fs, vf_hint=True)[0] != GOOD
