@@ -317,7 +317,8 @@ def main() -> None:
         groups[key] = str(path)
         print(f"{key}: {len(logs[key])} events ({time.perf_counter() - t0:.0f} s)", flush=True)
     result: dict = {"grace_s": GRACE_S, "segment_s": SEGMENT_S, "model_map": str(args.model_map),
-                    "model": str(args.model), "records": list(logs)}  # fmt: skip
+                    "model": str(args.model), "records": list(logs),
+                    "gate_exempt_p (the stream's)": args.gate_exempt_p}  # fmt: skip
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()

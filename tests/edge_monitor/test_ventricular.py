@@ -25,7 +25,14 @@ FS = 250.0
 STRIDE = 250  # one window a second, 4 s long
 VIEW = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max")
 SPEC = FusionSpec(
-    agree_p=0.5, agree_s=4.0, alone_p=0.9, alone_k=3, alone_n=4, clear_after=2, confirm_vf=True
+    agree_p=0.5,
+    agree_s=4.0,
+    alone_p=0.9,
+    alone_k=3,
+    alone_n=4,
+    clear_after=2,
+    confirm_vf=True,
+    gate_exempt_p=0.0,
 )
 
 
