@@ -30,6 +30,10 @@ def dataset_info(path: Path, cache_dir: Path | None = None) -> dict:
                 "folds 1-8 train, 9 validation, 10 test",
             ],
         }
+    from trainer.datasets import beatdb
+
+    if beatdb.multi_db_root(path) is not None:
+        return beat_databases_info(path, cache_dir)
     if any(path.glob("*.atr")):
         names = mitdb.list_records(path)
         _read_records(path, names, cache_dir)
@@ -72,3 +76,29 @@ def _read_records(path: Path, names: list[str], cache_dir: Path | None) -> None:
         for name in names:
             mitdb.load_record(path, name, BeatSpec(), cache)
             advance(1)
+
+
+def beat_databases_info(root: Path, cache_dir: Path | None) -> dict:
+    """A folder holding mitdb/ and svdb/: the arrhythmia task's multi-database splits."""
+    from edge_monitor.beats import BeatSpec
+    from trainer.datasets import beatdb, mitdb
+
+    split = beatdb.multi_db_split(beatdb.available_records(root))
+    parts = {"train": split.train, "val": split.val}
+    parts |= {f"test {name}": ids for name, ids in split.test.items()}
+    rows = {}
+    for name, ids in parts.items():
+        beats = beatdb.load_ids(ids, root, BeatSpec(), cache_dir)
+        rows[f"{name} ({len(ids)} records)"] = {"counts": beats.counts(), "total": len(beats)}
+    return {
+        "title": f"beat databases at {root}: {', '.join(beatdb.REGISTRY)}",
+        "classes": list(mitdb.AAMI_CLASSES),
+        "unit": "beats",
+        "rows": rows,
+        "notes": [
+            f"validation: patient fold {split.fold} of {len(split.folds)} over the training "
+            "records of both databases",
+            f"svdb test records (drawn before training): {', '.join(beatdb.SVDB_TEST)}",
+            *(f"{db.name}: {db.notes}" for db in beatdb.REGISTRY.values()),
+        ],
+    }
