@@ -22,11 +22,18 @@ def test_every_preset_runs_forward_and_reports_its_size(task, name):
     assert size.macs > size.params / 2  # convolutions reuse their weights along time
 
 
+# how many times smaller a student is than its teacher: the beat and diagnostic chains distil a
+# large teacher; the VT/VF window task's "teacher" is only a wider twin (its data is small)
+SHRINK = {"diagnostic": 8, "arrhythmia": 8, "ventricular": 1.2}
+
+
 def test_students_are_far_smaller_than_teachers():
+    assert set(SHRINK) == set(PRESETS), "a new task states how much its student shrinks"
     for task in PRESETS:
         teacher = model_size(build_model(preset(task, "teacher")))
         student = model_size(build_model(preset(task, "student")))
-        assert student.params * 8 < teacher.params and student.macs * 8 < teacher.macs
+        ratio = SHRINK[task]
+        assert student.params * ratio < teacher.params and student.macs * ratio < teacher.macs
 
 
 def test_config_round_trips_and_rejects_unknown_keys():
