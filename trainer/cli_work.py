@@ -16,7 +16,7 @@ def task_names() -> tuple[str, ...]:
 
 
 def preset_names() -> list[str]:
-    from trainer.models import PRESETS  # torch: only when a preset is checked or completed
+    from trainer.presets import PRESETS  # plain dictionaries: no torch to check a name
 
     return sorted({name for presets in PRESETS.values() for name in presets})
 

@@ -185,12 +185,21 @@ def test_the_task_choices_come_from_the_kind_registry():
     assert tuple(TASKS.names()) == tuple(KINDS) and TASKS.complete("arr") == ["arrhythmia"]
 
 
-def test_help_imports_neither_torch_nor_the_training_libraries():
-    """`trainer --help` answers at once: torch, sklearn, matplotlib and onnx load where the work
-    starts. A fresh interpreter, as a user's shell starts one."""
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--help"], 0),
+        (["train", "--task", "nosuch"], 2),  # refused before the work starts
+        (["train", "--model", "huge"], 2),
+        (["compress", "--profile", "nosuch"], 2),
+    ],
+)
+def test_help_and_refusals_import_neither_torch_nor_the_training_libraries(args, code):
+    """`trainer --help` and a bad argument answer at once: torch, sklearn, matplotlib and onnx
+    load where the work starts. A fresh interpreter, as a user's shell starts one."""
     code = (
         "import sys; from typer.testing import CliRunner; from trainer.cli import app; "
-        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        f"r = CliRunner().invoke(app, {args!r}); assert r.exit_code == {code}, r.output; "
         "print(sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'onnx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
