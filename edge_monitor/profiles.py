@@ -7,6 +7,7 @@ fall back to a default that was never checked.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -143,10 +144,109 @@ def parse_profile(doc: dict[str, Any], where: str = "profile") -> DeviceProfile:
         if not isinstance(table, dict):
             raise InputError(f"{where}: [{key}] must be a table")
         check_keys(table, {f.name for f in fields(cls)}, f"{where} [{key}]")
+        for name, value in table.items():
+            _check_field(f"{key}.{name}", value, _FIELDS[key][name], where)
         sections[key] = cls(**table)
-    profile = DeviceProfile(name=str(doc["name"]), description=str(doc["description"]), **sections)
+    for name in ("name", "description"):
+        _check_field(name, doc[name], (str,), where)
+    profile = DeviceProfile(name=doc["name"], description=doc["description"], **sections)
     _validate(profile, where)
     return profile
+
+
+# Each field's type and range, as the CLI options bound them (the sensor's fs within the WFDB
+# header cap, adc_bits as --adc-bits): a profile is as much user input as an option, and an absurd
+# value (fs = 1e12, nan, a name that is a number) must be one line here, not a traceback later.
+# (int, lo, hi) / (float, lo, hi, lo_open): bounds inclusive unless lo_open; (str,) a non-empty
+# string; (bool,); (list,) a non-empty list of non-empty strings; (dict, lo, hi) task -> number.
+_INT, _FLOAT = int, float
+_FIELDS: dict[str, dict[str, tuple]] = {
+    "hardware": {
+        "arch": (str,),
+        "cpu": (str,),
+        "cores": (_INT, 1, 1024),
+        "memory_mb": (_INT, 1, 1 << 24),
+    },
+    "runtime": {"intra_op_threads": (_INT, 1, 1024), "inter_op_threads": (_INT, 1, 1024)},
+    "budgets": {
+        "latency_p95_ms": (_FLOAT, 0, 1e6, True),
+        "peak_rss_mb": (_FLOAT, 0, 1 << 24, True),
+        "model_kb": (dict, 0, 1 << 24),
+        "max_int8_auc_drop": (_FLOAT, 0, 1, False),
+        "max_int8_f1_drop": (_FLOAT, 0, 1, False),
+        "cold_start_s": (_FLOAT, 0, 3600, True),
+        "min_realtime_factor": (_FLOAT, 0, 1e9, True),
+    },
+    "quantization": {
+        "format": (str,),
+        "per_channel": (bool,),
+        "calibration_methods": (list,),
+        "activation_type": (str,),
+    },
+    "sensor": {
+        "port": (str,),
+        "baud": (_INT, 50, 20_000_000),  # as --baud
+        "fs": (_FLOAT, 0, 20_000.0, True),  # as --fs: the WFDB header cap
+        "adc_gain": (_FLOAT, 1e-6, 1e9, False),  # as --adc-gain and WFDB header gains
+        "baseline": (_INT, 0, (1 << 24) - 1),  # an ADC count of a 24-bit ADC at most
+        "adc_bits": (_INT, 1, 24),  # as --adc-bits
+        "sig_name": (list,),
+        "stall_s": (_FLOAT, 0.1, 60, False),
+    },
+}
+
+
+def _check_field(name: str, value: Any, spec: tuple, where: str) -> None:
+    kind = spec[0]
+    shown = (
+        repr(value)
+        if isinstance(value, str)
+        else f"{value:g}"
+        if type(value) is float
+        else str(value)
+    )
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    shown = shown.replace("\n", " ")
+
+    def bad(what: str) -> InputError:
+        return InputError(f"{where}: {name} = {shown} {what}")
+
+    if kind is str:
+        if not isinstance(value, str) or not value.strip():
+            raise bad("is not a non-empty string")
+        if "\n" in value or "\r" in value:
+            raise bad("must be one line")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise bad("is not true or false")
+    elif kind is list:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() and "\n" not in v for v in value)
+        ):
+            raise bad("is not a non-empty list of names")
+    elif kind is dict:
+        if not isinstance(value, dict) or not value:
+            raise bad("is not a table of task = number")
+        for task, v in value.items():
+            _check_field(f"{name}.{task}", v, (_FLOAT, spec[1], spec[2], True), where)
+    elif kind is _INT:
+        lo, hi = spec[1], spec[2]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("is not an integer")
+        if not lo <= value <= hi:
+            raise bad(f"is outside {lo} <= {name.rsplit('.', 1)[-1]} <= {hi}")
+    else:
+        lo, hi, lo_open = spec[1], spec[2], spec[3]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("is not a number")
+        short = name.rsplit(".", 1)[-1]
+        if not math.isfinite(value):
+            raise bad("is not a finite number")
+        if not ((lo < value) if lo_open else (lo <= value)) or value > hi:
+            raise bad(f"is outside {lo} {'<' if lo_open else '<='} {short} <= {hi:g}")
 
 
 def _validate(p: DeviceProfile, where: str) -> None:
