@@ -205,7 +205,8 @@ def run(
         typer.Option(max=MAX_FS, callback=_positive, help="sampling rate of the front end, Hz"),
     ] = None,
     adc_gain: Annotated[
-        float | None, typer.Option(max=1e9, callback=_positive, help="ADC counts per mV")
+        float | None,
+        typer.Option(min=1e-6, max=1e9, callback=_positive, help="ADC counts per mV"),
     ] = None,
     baseline: Annotated[int | None, typer.Option(min=0, help="ADC count of 0 mV")] = None,
     adc_bits: Annotated[

@@ -108,12 +108,29 @@ Channel = Annotated[
     int | None,
     typer.Option(min=0, help="channel index of the analysed lead (default: by lead name)"),
 ]
+MIN_SPEED = 0.01  # slower than 1/100 of real time is no replay: 1e-300 overflowed the clock
+MAX_SECONDS = 1e7  # 115 days into a record: past any WFDB record, and well inside a float index
+
+
+def _speed(value: float) -> float:
+    if not (math.isfinite(value) and (value == 0 or value >= MIN_SPEED)):
+        raise typer.BadParameter(f"{value} is neither 0 (as fast as possible) nor >= {MIN_SPEED}")
+    return value
+
+
 Speed = Annotated[
-    float, typer.Option(min=0, callback=_finite, help="1 real time, 0 as fast as possible")
+    float,
+    typer.Option(
+        min=0, max=1e6, callback=_speed, help=f"1 real time, 0 as fast as possible, >= {MIN_SPEED}"
+    ),
 ]
-Start = Annotated[float, typer.Option(min=0, callback=_finite, help="seconds into the record")]
+Start = Annotated[
+    float,
+    typer.Option(min=0, max=MAX_SECONDS, callback=_finite, help="seconds into the record"),
+]
 Stop = Annotated[
-    float | None, typer.Option(min=0, callback=_finite, help="seconds into the record")
+    float | None,
+    typer.Option(min=0, max=MAX_SECONDS, callback=_finite, help="seconds into the record"),
 ]
 MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
 

@@ -77,12 +77,32 @@ def write_two_leads(folder, sample_record, names=("MLII", "V1"), seconds=20.0, r
         ["emulate", "{sample}", "--port", "/dev/null", "--loops", "0"],
         ["emulate", "{sample}", "--port", "/dev/null", "--speed", "-1"],
         ["bench", "--runs", "0"],
+        # overflowed a time index or the clock (OverflowError) before they had ranges
+        ["replay", "{sample}", "--no-ui", "--start", "1e308"],
+        ["replay", "{sample}", "--no-ui", "--stop", "1e308"],
+        ["classify", "{sample}", "--start", "1e308"],
+        ["classify", "{sample}", "--stop", "1e308"],
+        ["classify", "{sample}", "--stop", "1.1e7"],
+        ["replay", "{sample}", "--no-ui", "--speed", "1e-300"],
+        ["replay", "{sample}", "--no-ui", "--speed", "0.001"],
+        ["emulate", "{sample}", "--port", "loop://", "--speed", "1e-300"],
+        ["run", "--source", "loop://", "--no-ui", "--adc-gain", "1e-300"],
+        ["run", "--source", "loop://", "--no-ui", "--adc-gain", "1e-7"],
     ],
 )
 def test_bad_numbers_are_usage_errors(args, sample_record):
     r = invoke(*[a.format(sample=sample_record) for a in args])
     assert r.exit_code == 2, r.output
     assert "Invalid value" in r.output and "Traceback" not in r.output
+
+
+def test_the_edges_of_the_ranges_are_accepted(sample_record):
+    r = invoke("classify", sample_record, "--start", "1e7")  # in range, past the record's end
+    assert_one_line_error(r, "--start/--stop select no samples")
+    r = invoke("classify", sample_record, "--stop", "5", "--json")
+    assert r.exit_code == 0, r.output
+    r = invoke("replay", sample_record, "--no-ui", "--stop", "2", "--speed", "0")
+    assert r.exit_code == 0, r.output
 
 
 def test_a_channel_past_the_record_is_out_of_range(sample_record):
