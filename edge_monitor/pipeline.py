@@ -119,7 +119,15 @@ class Monitor:
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
-        self.stalled = False  # the source says nothing arrives (a stalled or unplugged link)
+        # the source says no sample arrives (a stalled or unplugged link: NO_SIGNAL; bytes that
+        # decode to nothing: UNREADABLE), None while samples flow
+        self.stall_state: str | None = None
+        # where the last stall began and where real samples came back (None: not yet): a
+        # segment graded good that reaches into the stall never says the signal is good again
+        self._stall_from: int | None = None
+        self._resume_at: int | None = None
+        self._stall_reason = NO_SIGNAL
+        self._signal = GOOD  # the last segment's state, relabelled
         # runs of rows (source numbering) that never arrived, or arrived with values outside the
         # ADC's range: a segment made mostly of them says so, rather than "leads off"
         self._runs: dict[str, deque[tuple[int, int]]] = {
@@ -167,20 +175,30 @@ class Monitor:
         return 60.0 * self.fs / float(np.median(rr))
 
     @property
-    def signal_state(self) -> str:
-        return NO_SIGNAL if self.stalled else self.quality.current.state
+    def stalled(self) -> bool:
+        return self.stall_state is not None
 
-    def on_stall(self, stalled: bool) -> list[Event]:
-        """The source reports that samples stopped (or came back). Stopping freezes the rules
-        with an `inconclusive` "no signal" at once; what comes back is judged by the quality
-        gate as usual (its first good segment clears the state)."""
-        if stalled == self.stalled:
+    @property
+    def signal_state(self) -> str:
+        return self.stall_state or self._signal
+
+    def on_stall(self, stalled: bool, reason: str = NO_SIGNAL) -> list[Event]:
+        """The source reports that samples stopped (or came back); `reason`: nothing arrives
+        (NO_SIGNAL) or bytes arrive that decode to no sample (UNREADABLE). Stopping freezes
+        the rules with an `inconclusive` state at once; what comes back is judged by the
+        quality gate, and only a good segment wholly after the first real sample that came
+        back clears the state: a partly filled second before the stall never does."""
+        state = reason if stalled else None
+        if state == self.stall_state:
             return []
-        self.stalled = stalled
-        if not stalled:
+        was, self.stall_state = self.stall_state, state
+        if state is None:
             return []
+        if was is None:
+            self._stall_from, self._resume_at = self.position, None
+        self._stall_reason = state
         self._bad_until = self.position
-        return self._fuse(list(self.engine.on_quality(NO_SIGNAL, self.position)))
+        return self._fuse(list(self.engine.on_quality(state, self.position)))
 
     def push(
         self,
@@ -203,6 +221,10 @@ class Monitor:
                 rows = np.asarray(mask, bool).reshape(-1)
                 off = off | rows
                 self._note_runs(self._runs[state], rows)
+        if self._stall_from is not None and self._resume_at is None:
+            arrived = np.ones(n, bool) if missing is None else ~np.asarray(missing, bool)
+            if arrived.any():
+                self._resume_at = self.position + int(np.argmax(arrived.reshape(-1)))
         off = off | ~np.isfinite(x).all(axis=1)
         x = self._fill(x, off)
         self.samples_seen += n
@@ -214,6 +236,7 @@ class Monitor:
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
             seg = self._relabel(seg)
+            self._signal = seg.state
             events.append(QualityEvent(seg))
             if not seg.ok:
                 self._bad_until = seg.end
@@ -254,6 +277,8 @@ class Monitor:
 
     def _relabel(self, seg: SegmentQuality) -> SegmentQuality:
         if seg.ok:
+            if self._in_stall(seg):
+                return dataclasses.replace(seg, state=self._stall_reason)
             return seg
         span = max(seg.end - seg.start, 1)
         for state, runs in self._runs.items():
@@ -261,6 +286,13 @@ class Monitor:
             if overlap / span >= self.quality.spec.leads_off_share:
                 return dataclasses.replace(seg, state=state)
         return seg
+
+    def _in_stall(self, seg: SegmentQuality) -> bool:
+        """The segment reaches into the last stall (from its start to the first real sample
+        after it, or to now while it lasts)."""
+        if self._stall_from is None or seg.end <= self._stall_from:
+            return False
+        return self.stalled or self._resume_at is None or seg.start < self._resume_at
 
     def _model_answer(self, model: str, valid: bool, sample: int) -> list[AlertEvent]:
         """Every model must answer properly for the beat rules to run."""

@@ -50,6 +50,8 @@ GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturate
 NO_SIGNAL = "no_signal"
 # values outside the front end's ADC range arrive (a wrong baud rate, a board's debug prints)
 BAD_VALUES = "bad_values"
+# bytes arrive but no valid sample decodes from them (a wrong baud rate, another protocol)
+UNREADABLE = "unreadable"
 # the beat or window model returned NaN / inf / out-of-range probabilities: no label is trusted
 MODEL_INVALID = "model_invalid"
 MESSAGES = {
@@ -60,6 +62,7 @@ MESSAGES = {
     NOISY: "too noisy to analyse: keep still, check electrode contact",
     NO_SIGNAL: "no signal from the front end: check the cable and the board",
     BAD_VALUES: "values outside the ADC's range: check the baud rate and the board's output",
+    UNREADABLE: "data arrives but is unreadable: check the baud rate",
     MODEL_INVALID: "model output invalid: rhythm not assessed",
 }
 

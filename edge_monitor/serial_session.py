@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edge_monitor.alarm_latch import ACK
 from edge_monitor.bundle import Bundle
+from edge_monitor.quality import NO_SIGNAL, UNREADABLE
 from edge_monitor.recorder import WfdbRecorder, open_recorder
 from edge_monitor.reporting import (
     Emit,
@@ -30,11 +31,12 @@ from edge_monitor.reporting import (
     timed_push,
 )
 from edge_monitor.serial_feed import LinkTiming, SampleAssembler
-from edge_monitor.sources import SerialSource
+from edge_monitor.sources import CONNECTED, SerialSource
 from edge_monitor.stats import CpuMeter
 from edge_monitor.wire import LineDecoder
 
 STALLED = "stalled"  # status: the port is open but nothing arrives
+UNREADABLE_LINK = "unreadable"  # status: bytes arrive but no valid sample decodes from them
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class SerialSession:
                 self.recording_error = f"cannot record into {record_dir}: {exc.strerror or exc}"
         self.state: str | None = None
         self._reported_recording = False
+        self._bad_at_sample = 0  # the decoder's bad lines when the last valid sample came
 
     def out(self, obj: dict) -> None:
         if self.emit is not None:
@@ -109,16 +112,35 @@ class SerialSession:
         now = self.clock()
         if poll.state != self.state:
             self.state = poll.state
-            self.out({"type": "status", "state": poll.state, "error": self.source.last_error})
+            error = "" if poll.state == CONNECTED else self.source.last_error
+            self.out({"type": "status", "state": poll.state, "error": error})
         if poll.samples:
+            self._bad_at_sample = self.decoder.stats.bad()
             self._take(self.assembler.assemble(poll.samples, now))
         stalled = self.assembler.stalled(now)
-        if stalled != self.monitor.stalled:
-            handle(self.monitor.on_stall(stalled), self.out, self.tracker, not_quality)
-            silent = f"no samples for {self.settings.stall_s:g} s or more"
-            state = STALLED if stalled else self.state
-            self.out({"type": "status", "state": state, "error": silent if stalled else ""})
+        # bytes that decode to no sample (a wrong baud rate) are not silence
+        unreadable = self.decoder.stats.bad() > self._bad_at_sample
+        reason = UNREADABLE if unreadable else NO_SIGNAL
+        want = reason if stalled else None
+        if want != self.monitor.stall_state:
+            handle(self.monitor.on_stall(stalled, reason), self.out, self.tracker, not_quality)
+            self.out({"type": "status", "state": self.link_state(), "error": self._why()})
         return True
+
+    def link_state(self) -> str:
+        """The source's state, or why no sample arrives while the link is stalled."""
+        state = self.monitor.stall_state
+        if state == UNREADABLE:
+            return UNREADABLE_LINK
+        return STALLED if state is not None else (self.state or "")
+
+    def _why(self) -> str:
+        stall_s = f"{self.settings.stall_s:g} s or more"
+        if self.monitor.stall_state == UNREADABLE:
+            return f"bytes arrive but no valid sample for {stall_s}: check the baud rate"
+        if self.monitor.stall_state is not None:
+            return f"no samples for {stall_s}"
+        return ""
 
     def _take(self, block) -> None:
         if self.recorder is not None:
@@ -144,12 +166,12 @@ class SerialSession:
             lag_s=round(self.lag_s(), 3),
             wire=self.decoder.stats.__dict__,
             link=self.assembler.stats.as_dict(),
-            source_state=STALLED if self.monitor.stalled else self.source.state,
+            source_state=self.link_state() if self.monitor.stalled else self.source.state,
         )
 
     def view(self, cpu: CpuMeter, finished: bool = False):
         link = self.assembler.stats
-        state = STALLED if self.monitor.stalled else (self.state or "")
+        state = self.link_state()
         return make_view(
             self.monitor,
             self.tracker,

@@ -3,6 +3,7 @@ a stall seen by the session, a damaged line that overflows nothing."""
 
 import json
 
+import numpy as np
 import pytest
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
@@ -104,3 +105,114 @@ def test_values_outside_the_adc_range_read_as_bad_values_not_as_no_signal(bundle
     assert "bad_values" in labels and "no_signal" not in labels
     assert s.assembler.stats.out_of_range == 8 * 36
     s.close()
+
+
+def ecg_lines(sample_record, first: int, n: int, start_counter: int) -> bytes:
+    """Lines of the real record as the host profile's front end sends them (with a counter)."""
+    import wfdb
+
+    mv = wfdb.rdrecord(str(sample_record), channels=[0]).p_signal[first : first + n, 0]
+    adc = np.round(mv * SETTINGS.adc_gain).astype(int) + SETTINGS.baseline
+    return b"".join(encode(Sample((int(v),), start_counter + i)) for i, v in enumerate(adc))
+
+
+def feed(s, clock, data: bytes, seconds: float) -> None:
+    """The bytes arrive over `seconds` of (fake) wall clock, read by as many steps as it takes."""
+    s.source._port.write(data)
+    steps = max(1, int(seconds / 0.1))
+    for _ in range(steps):
+        clock.now += seconds / steps
+        s.step()
+    while s.source._port.in_waiting:
+        s.step()
+
+
+def signal_events(events):
+    return [e for e in events if e["type"] == "alert" and e["label"] == "signal"]
+
+
+def test_a_stall_never_says_the_signal_is_good_again_before_samples_return(bundles, sample_record):
+    """4 s minus a little of ECG, the sender dies (a partly filled second is graded as the stall
+    begins), 3 s of silence, then ECG again: "signal good again" only after samples came back."""
+    s, events, clock = session(bundles)
+    sent = 1400  # the stall starts 40 samples into a one-second quality segment
+    for k in range(0, sent, 180):
+        feed(s, clock, ecg_lines(sample_record, k, min(180, sent - k), k), 0.5)
+    assert s.monitor.signal_state == "good"
+    clock.now += 1.5
+    stalled_at = len(events)
+    s.step()
+    assert s.monitor.stalled and events[-1]["state"] == STALLED
+    for _ in range(15):  # 3 s more of silence
+        clock.now += 0.2
+        s.step()
+    silence = round(clock.now * 360) - sent
+    back = sent
+    for k in range(sent, sent + 5 * 360, 180):  # ECG again, its counter ran on through the stall
+        feed(s, clock, ecg_lines(sample_record, k, 180, k + silence), 0.5)
+    s.close()
+    after = events[stalled_at:]
+    cleared = [e for e in signal_events(after) if e["level"] == "cleared"]
+    resumed = back + silence  # the first real sample after the stall, in stream numbering
+    assert cleared and all(e["sample"] > resumed for e in cleared), signal_events(after)
+    assert [e for e in after if e.get("label") == "no_signal"][0]["level"] == "inconclusive"
+
+
+def test_a_closed_session_after_a_stall_stays_without_signal(bundles, sample_record):
+    """The sender dies and the monitor is stopped: the silence recorded at the close never grades
+    the partly filled second before it as good."""
+    s, events, clock = session(bundles)
+    for k in range(0, 1400, 175):
+        feed(s, clock, ecg_lines(sample_record, k, 175, k), 0.5)
+    clock.now += 1.5
+    s.step()
+    mark = len(events)
+    clock.now += 3.0
+    s.close()
+    assert not [e for e in signal_events(events[mark:]) if e["level"] == "cleared"]
+    assert s.monitor.signal_state == "no_signal"
+
+
+def test_garbage_bytes_read_as_unreadable_not_as_no_signal(bundles):
+    """A wrong baud rate: bytes arrive, none decodes to a sample. That is not "no signal"."""
+    s, events, clock = session(bundles)
+    noise = np.random.default_rng(7).integers(0, 256, 30_000, dtype=np.uint8).tobytes()
+    for k in range(0, len(noise), 3000):
+        feed(s, clock, noise[k : k + 3000], 0.3)
+    assert s.decoder.stats.bad() > 0 and s.decoder.stats.samples == 0
+    assert s.monitor.signal_state == "unreadable"
+    alerts = [e for e in events if e["type"] == "alert" and e["level"] == "inconclusive"]
+    assert [e["label"] for e in alerts] == ["unreadable"]
+    assert "check the baud rate" in alerts[0]["message"]
+    said = [e for e in events if e["type"] == "status" and e["state"] == "unreadable"]
+    assert said and "check the baud rate" in said[0]["error"]
+    assert not [e for e in events if e["type"] == "status" and e["state"] == STALLED]
+    assert s.stats_line()["source_state"] == "unreadable"
+    s.close()
+
+
+def test_a_port_that_appears_late_says_connected_without_the_old_error(bundles, tmp_path):
+    """The open failed ("could not open port"), then the port appears: `connected` carries no
+    error from before."""
+    import os
+    import time
+    import tty
+
+    link = tmp_path / "ttyLATE"
+    events: list[dict] = []
+    settings = SerialSettings(str(link), 115200, 360.0, 200.0, 1024, 11, ["MLII"], counter=True)
+    s = SerialSession(settings, bundles, (1, 1), None, events.append)
+    assert not s.open() and "could not open port" in s.source.last_error
+    s.step()
+    master, slave = os.openpty()
+    tty.setraw(master)
+    link.symlink_to(os.ttyname(slave))
+    deadline = time.monotonic() + 30
+    while s.state != "connected" and time.monotonic() < deadline:
+        s.step()
+    s.close()
+    os.close(master)
+    os.close(slave)
+    said = [e for e in events if e["type"] == "status"]
+    assert said[0]["state"] == "reconnecting" and "could not open port" in said[0]["error"]
+    assert said[-1]["state"] == "connected" and said[-1]["error"] == ""
