@@ -69,6 +69,23 @@ class Choices:
     def complete(self, incomplete: str) -> list[str]:
         return [n for n in self.names() if n.startswith(incomplete)]
 
+    def _env_checked(self, envvar: str):
+        def check(ctx, param, value):
+            if value is None or ctx.resilient_parsing:
+                return value
+            source = ctx.get_parameter_source(param.name)
+            if source is None or source.name != "ENVIRONMENT":
+                return self.parse(value)  # typed (or the default): typer's own usage error
+            try:
+                return self.parse(value)
+            except typer.BadParameter as exc:
+                err_console.print(
+                    f"[red]error:[/red] ${envvar}: {escape(exc.message)}", highlight=False
+                )
+                raise typer.Exit(2) from None
+
+        return check
+
     def argument(self, help: str, metavar: str | None = None):
         """A typer argument taking one of the names."""
         return typer.Argument(
@@ -79,10 +96,14 @@ class Choices:
         )
 
     def option(self, help: str, *decls: str, metavar: str | None = None, **kwargs):
-        """A typer option taking one of the names (completed by the shell, refused by typer)."""
+        """A typer option taking one of the names (completed by the shell, refused by typer).
+        With an `envvar`, a bad value from the variable is one line naming it (exit 2): the box
+        typer draws would blame an option the user never typed."""
+        if envvar := kwargs.get("envvar"):
+            kwargs["callback"] = self._env_checked(envvar)
         return typer.Option(
             *decls,
-            parser=self.parse,
+            parser=str if envvar else self.parse,
             autocompletion=self.complete,
             metavar=metavar or self.what.upper(),
             help=help,

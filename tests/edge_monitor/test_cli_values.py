@@ -342,3 +342,20 @@ def _profile_dir():
     from pathlib import Path
 
     return Path(str(resources.files("device_profiles")))
+
+
+def test_a_bad_profile_in_the_variable_names_the_variable(monkeypatch, tmp_path):
+    """A typo in $ECG_EDGE_PROFILE is one line naming the variable, not a box blaming --profile
+    (which the user never typed); a typed --profile still wins over the variable."""
+    monkeypatch.setenv("ECG_EDGE_PROFILE", "nosuch")
+    r = invoke("classify", tmp_path / "x")
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().splitlines() == [
+        "error: $ECG_EDGE_PROFILE: 'nosuch' is not a device profile: choose one of host, "
+        "rpi-zero-2w, rpi3, rpi4, rpi5 or an existing .toml profile file"
+    ]
+    r = invoke("classify", tmp_path / "x", "--profile", "host")  # typed: the variable unused
+    assert_one_line_error(r, "WFDB record not found")
+    monkeypatch.delenv("ECG_EDGE_PROFILE")
+    r = invoke("classify", tmp_path / "x", "--profile", "nosuch")  # typed: typer's usage error
+    assert r.exit_code == 2 and "Invalid value for '--profile'" in r.output
