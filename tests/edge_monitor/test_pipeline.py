@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import wfdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.alerts import AlertEvent, AlertSpec
 from edge_monitor.bundle import embedded_bundle, load_bundle
@@ -187,3 +189,54 @@ def test_the_ventricular_model_reads_the_beat_lead_filtered_once(beat_bundle, mi
         out.append([e.probs for e in monitor.stream(swapped, 4.0) if isinstance(e, WindowEvent)])
     assert len(out[0]) == 117 and out[0] == out[1]
     assert monitor.fusion is not None and monitor.record_probs() == {}
+
+
+BLOCKS = st.lists(
+    st.one_of(
+        st.tuples(st.just("valid"), st.integers(30, 800)),
+        st.tuples(st.sampled_from(["stall", "garbage"]), st.integers(1, 1200)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(BLOCKS)
+def test_no_good_signal_while_stalled_whatever_the_blocks(beat_bundle, record, blocks):
+    """Real ECG in blocks of any length, broken by stalls (silence: no_signal) and garbage
+    (bytes that decode to nothing: unreadable), as SerialSession drives the Monitor: the stall
+    is reported, then its silence comes as missing rows with the samples that end it. The
+    signal is never "good again" while stalled, nor for a segment reaching into a stall."""
+    rec, _ = record
+    x = rec.p_signal[:, 0]
+    monitor = Monitor([beat_bundle], rec.fs, ["MLII"])
+    read = 0  # samples of the record sent so far
+    resumed = 0  # the first real sample after the last stall (stream numbering)
+    gap = 0  # rows of silence waiting to be filled when samples return
+
+    def check(events, stalled):
+        for e in events:
+            if isinstance(e, AlertEvent) and e.label == "signal" and e.level == "cleared":
+                assert not stalled and e.sample > resumed, (e, blocks)
+
+    for kind, n in blocks:
+        if kind == "valid":
+            n = min(n, len(x) - read)
+            rows = np.concatenate([np.full(gap, np.nan), x[read : read + n]])
+            missing = np.arange(len(rows)) < gap
+            if gap:
+                resumed = monitor.position + gap
+            was = monitor.stalled
+            check(monitor.push(rows, missing=missing), was)
+            check(monitor.on_stall(False), False)
+            read, gap = read + n, 0
+        else:
+            reason = "no_signal" if kind == "stall" else "unreadable"
+            events = monitor.on_stall(True, reason)
+            assert monitor.signal_state == reason
+            check(events, True)
+            gap += n
+    if monitor.stalled:  # stopped during a stall: its silence is recorded up to the stop
+        check(monitor.push(np.full(gap, np.nan), missing=np.ones(gap, bool)), True)
+        assert monitor.signal_state != "good"
