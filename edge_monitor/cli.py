@@ -69,6 +69,13 @@ def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
         return list(pool.map(lambda path: load_bundle(path, profile=profile), paths))
 
 
+def _record_folder(value: str) -> Path:
+    """`--record ""` would be Path("") (the current folder) by accident: say "." for that."""
+    if not value.strip():
+        raise typer.BadParameter("an empty folder name: say . for the current folder")
+    return Path(value)
+
+
 def _sample_record() -> Path:
     from importlib import resources
 
@@ -218,7 +225,12 @@ def run(
     counter: Annotated[bool, typer.Option(help="lines start with a sample counter")] = False,
     channel: Channel = None,
     record: Annotated[
-        Path | None, typer.Option(help="save the raw stream (WFDB) and alerts (JSON lines) here")
+        Path | None,
+        typer.Option(
+            parser=_record_folder,
+            metavar="FOLDER",
+            help="save the raw stream (WFDB) and alerts (JSON lines) in this folder",
+        ),
     ] = None,
     duration: Annotated[
         float | None, typer.Option(callback=_positive, help="stop after these seconds")

@@ -135,6 +135,9 @@ def open_recorder(
 ) -> WfdbRecorder:
     """A new record named after the local time; a name another monitor took (same second,
     same folder) gets a suffix. Raises OSError when the folder cannot hold a recording."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():  # a file, /dev/null: mkdir said "exists"
+        raise NotADirectoryError(f"{folder} is not a folder")
     stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     for k in range(attempts):
         name = stem if k == 0 else f"{stem}-{k + 1}"

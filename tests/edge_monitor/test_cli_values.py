@@ -88,6 +88,8 @@ def write_two_leads(folder, sample_record, names=("MLII", "V1"), seconds=20.0, r
         ["emulate", "{sample}", "--port", "loop://", "--speed", "1e-300"],
         ["run", "--source", "loop://", "--no-ui", "--adc-gain", "1e-300"],
         ["run", "--source", "loop://", "--no-ui", "--adc-gain", "1e-7"],
+        ["run", "--source", "loop://", "--no-ui", "--duration", "1", "--record", ""],
+        ["run", "--source", "loop://", "--no-ui", "--duration", "1", "--record", "  "],
     ],
 )
 def test_bad_numbers_are_usage_errors(args, sample_record):

@@ -1,6 +1,7 @@
 """The recorder writes a WFDB record readable at every flush; a full disk stops it, politely."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import wfdb
@@ -37,3 +38,24 @@ def test_a_full_disk_stops_recording_with_a_message(tmp_path):
     assert not rec.ok and "No space left" in rec.error
     rec.write_adc(np.zeros((10, 1)))  # later writes are ignored, not raised
     rec.close()
+
+
+def test_a_file_given_as_the_folder_is_not_a_folder(tmp_path):
+    """`run --record afile` said "100 records named ... already in afile" (mkdir's "exists",
+    taken for a name another monitor had): it is a file, and the message says so."""
+    import os
+
+    import pytest
+
+    from edge_monitor.recorder import open_recorder
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for path in (afile, Path(os.devnull)):
+        with pytest.raises(NotADirectoryError) as exc:
+            open_recorder(path, 250.0, ["MLII"], 341.3, 512)
+        assert str(exc.value) == f"{path} is not a folder"
+    assert afile.read_text() == "mine" and sorted(tmp_path.iterdir()) == [afile]
+    rec = open_recorder(tmp_path / "new" / "sub", 250.0, ["MLII"], 341.3, 512)  # made, as before
+    rec.close()
+    assert rec.folder.is_dir()
