@@ -97,6 +97,10 @@ def load_bundle(
         raise InputError(
             f"{folder} is a file: a bundle is a folder holding model.onnx and {MANIFEST_FILE}"
         )
+    if folder.exists() and not folder.is_dir():  # a FIFO, /dev/zero: there, but no folder
+        raise InputError(
+            f"{folder} is not a folder: a bundle is a folder holding model.onnx and {MANIFEST_FILE}"
+        )
     if not folder.is_dir():
         raise DataNotFoundError(f"bundle folder not found: {folder}")
     if not os.path.lexists(manifest_path):

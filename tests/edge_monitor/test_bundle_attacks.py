@@ -394,3 +394,16 @@ def test_the_cli_says_a_refusal_in_one_line(tmp_path, sample_record):
     r = CliRunner().invoke(app, ["classify", str(sample_record), "--model", str(folder)])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "external data" in r.output and len(r.output.strip().splitlines()) <= 2
+
+
+def test_a_path_that_is_there_but_no_folder_is_not_a_folder(tmp_path):
+    """A FIFO or /dev/zero given as --model said "bundle folder not found" although it exists."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        with deadline(), pytest.raises(InputError) as exc:
+            load_bundle(path, probe=False)
+        assert str(exc.value).startswith(f"{path} is not a folder"), exc.value
+        assert "\n" not in str(exc.value)
+    with pytest.raises(EcgEdgeError, match="bundle folder not found"):
+        load_bundle(tmp_path / "none", probe=False)
