@@ -284,6 +284,8 @@ class Monitor:
         for state, runs in self._runs.items():
             overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in runs)
             if overlap / span >= self.quality.spec.leads_off_share:
+                if state == NO_SIGNAL and self._in_stall(seg):
+                    state = self._stall_reason  # the silence of an unreadable link
                 return dataclasses.replace(seg, state=state)
         return seg
 

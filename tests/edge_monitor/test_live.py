@@ -180,6 +180,9 @@ def test_garbage_bytes_read_as_unreadable_not_as_no_signal(bundles):
     for k in range(0, len(noise), 3000):
         feed(s, clock, noise[k : k + 3000], 0.3)
     assert s.decoder.stats.bad() > 0 and s.decoder.stats.samples == 0
+    assert s.stats_line()["source_state"] == "unreadable"
+    clock.now += 2.0
+    s.close()  # the silence up to the stop, recorded, is still the unreadable link's
     assert s.monitor.signal_state == "unreadable"
     alerts = [e for e in events if e["type"] == "alert" and e["level"] == "inconclusive"]
     assert [e["label"] for e in alerts] == ["unreadable"]
@@ -187,8 +190,6 @@ def test_garbage_bytes_read_as_unreadable_not_as_no_signal(bundles):
     said = [e for e in events if e["type"] == "status" and e["state"] == "unreadable"]
     assert said and "check the baud rate" in said[0]["error"]
     assert not [e for e in events if e["type"] == "status" and e["state"] == STALLED]
-    assert s.stats_line()["source_state"] == "unreadable"
-    s.close()
 
 
 def test_a_port_that_appears_late_says_connected_without_the_old_error(bundles, tmp_path):

@@ -196,3 +196,59 @@ def test_emulate_sends_a_one_lead_board_one_lead_of_a_two_lead_record(tmp_path):
     assert "sending channel 0 (MLII)" in err
     lines = got.decode().splitlines()
     assert len(lines) > 40_000 and all(line.count(",") == 1 for line in lines)
+
+
+def test_a_sender_that_dies_never_makes_the_signal_good_again(tmp_path, ecg):
+    """3.9 s of ECG with a counter, then the sender dies and its pty goes away: the stall says no
+    signal, and nothing after it (the partly filled second, the silence up to the stop) says
+    "signal good again"; the failed reopen never reads `connected`."""
+    plug = Plug(tmp_path / "ttyDIES")
+    plug.plug()
+    mon = Monitor(plug.link, "--counter")
+    mon.wait_for(status("connected"))
+    lines = adc_lines(ecg[: int(3.9 * FS)], 0)
+    send_paced(plug, lines)
+    stall = mon.wait_for(past_the_end(len(lines)))
+    at = mon.lines.index(stall)
+    plug.unplug()  # the sender is gone, and its end of the link with it
+    mon.wait_for(status("reconnecting"), since=at)
+    summary, err = mon.stop()
+    assert "Traceback" not in err and summary["wire"]["samples"] == len(lines)
+    after = mon.lines[at:]
+    assert not [e for e in after if e.get("label") == "signal" and e["level"] == "cleared"], after
+    for e in mon.lines:
+        if e["type"] == "status" and e["state"] == "connected":
+            assert not e["error"], e
+
+
+def test_garbage_bytes_say_unreadable_not_no_signal(tmp_path):
+    """30 KB of random bytes (a wrong baud rate looks like this): bytes arrive, no sample decodes;
+    the monitor says the data are unreadable and to check the baud rate."""
+    plug = Plug(tmp_path / "ttyNOISE")
+    plug.plug()
+    mon = Monitor(plug.link)
+    mon.wait_for(status("connected"))
+    noise = np.random.default_rng(11).integers(0, 256, 30_000, dtype=np.uint8).tobytes()
+    noise = noise.replace(b"\n", b"\n#")  # no line can happen to be a valid sample
+    done = threading.Event()
+
+    def sender():
+        for k in range(0, len(noise), 1000):
+            if done.is_set():
+                return
+            plug.send(noise[k : k + 1000])
+            time.sleep(0.1)  # paced, so that bytes keep arriving through the stall time
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    alert = mon.wait_for(lambda e: e["type"] == "alert" and e["label"] == "unreadable")
+    assert alert["level"] == "inconclusive" and "check the baud rate" in alert["message"]
+    said = mon.wait_for(status("unreadable"))
+    assert "check the baud rate" in said["error"]
+    thread.join()
+    plug.wait_read()
+    summary, err = mon.stop()
+    assert "Traceback" not in err
+    assert summary["wire"]["samples"] == 0 and summary["wire"]["garbage"] > 0
+    verdicts = [e for e in mon.lines if e["type"] == "alert" and e["level"] == "inconclusive"]
+    assert verdicts[-1]["label"] == "unreadable", verdicts
