@@ -3,13 +3,30 @@ by the commands that read records."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import os
+import signal
+from contextlib import suppress
 
-import typer
-from rich.console import Console
 
-from edge_monitor.cli_support import (
+def _interrupted_loading(signum: int, frame) -> None:
+    """Ctrl-C while the modules load: nothing to report yet, so exit 130 quietly."""
+    os._exit(128 + signum)
+
+
+_loading_handler = None
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (`cmd &`)
+    # before the imports below (typer, rich); the commands' _lifecycle takes over later;
+    # not the main thread (ValueError): keep Python's own
+    with suppress(ValueError):
+        _loading_handler = signal.signal(signal.SIGINT, _interrupted_loading)
+
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from edge_monitor.cli_support import (  # noqa: E402
     HELP_OPTIONS,
     MAX_FS,
     Channel,
@@ -25,8 +42,11 @@ from edge_monitor.cli_support import (
     guarded,
     version_option,
 )
-from edge_monitor.errors import EcgEdgeError, InputError
-from edge_monitor.profiles import DEFAULT_PROFILE
+from edge_monitor.errors import EcgEdgeError, InputError  # noqa: E402
+from edge_monitor.profiles import DEFAULT_PROFILE  # noqa: E402
+
+if _loading_handler is not None:  # loaded: Ctrl-C is KeyboardInterrupt again (click, _lifecycle)
+    signal.signal(signal.SIGINT, _loading_handler)
 
 app = typer.Typer(
     help="Live ECG monitoring on a Raspberry Pi-class device.",
@@ -136,9 +156,9 @@ def replay(
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
 ) -> None:
     """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
-    from edge_monitor.reporting import json_text
+    with _lifecycle():  # before the imports: Ctrl-C while they load is an interrupt too
+        from edge_monitor.reporting import json_text
 
-    with _lifecycle():
         result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
         if not ui:
             print(json_text(result), flush=True)
@@ -159,9 +179,9 @@ def classify(
 ) -> None:
     """Run the streaming pipeline over a whole record as fast as possible; print its verdict
     (classes over their tuned thresholds, beats and alerts counted), or JSON lines."""
-    from edge_monitor.reporting import json_text
+    with _lifecycle():  # before the imports: Ctrl-C while they load is an interrupt too
+        from edge_monitor.reporting import json_text
 
-    with _lifecycle():
         args = (record, model, profile, 0.0, start, stop, channel, False, json_out)
         result = guarded(_replay, *args)
         if json_out:
@@ -242,9 +262,9 @@ def run(
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
     options = dict(locals())
-    from edge_monitor.reporting import json_text
+    with _lifecycle() as ended:  # before the imports: Ctrl-C while they load is an interrupt too
+        from edge_monitor.reporting import json_text
 
-    with _lifecycle() as ended:
         result = guarded(_run, options)
         result["interrupted"] = ended.signum is not None
         if ui:
@@ -365,29 +385,33 @@ def bench(
     """Latency, throughput, peak RSS and cold start against the profile's budgets."""
     import json
 
-    result = guarded(_bench, profile, model, record, runs)
-    if out is not None:
-        out.write_text(json.dumps(result, indent=2))
-    for name, m in result["models"].items():
-        lat, one = m["latency_profile_threads"], m["latency_1_thread"]
+    with _lifecycle():  # Ctrl-C: 130; a closed pipe: 141
+        result = guarded(_bench, profile, model, record, runs)
+        if out is not None:
+            out.write_text(json.dumps(result, indent=2))
+        for name, m in result["models"].items():
+            lat, one = m["latency_profile_threads"], m["latency_1_thread"]
+            console.print(
+                f"{name}: p50/p95/p99 "
+                f"{lat['p50_ms']:.3f}/{lat['p95_ms']:.3f}/{lat['p99_ms']:.3f} ms "
+                f"with the profile's threads; p99 {one['p99_ms']:.3f} ms on one thread",
+                highlight=False,
+                soft_wrap=True,
+            )
+        r = result["replay_headless"]
         console.print(
-            f"{name}: p50/p95/p99 {lat['p50_ms']:.3f}/{lat['p95_ms']:.3f}/{lat['p99_ms']:.3f} ms "
-            f"with the profile's threads; p99 {one['p99_ms']:.3f} ms on one thread",
+            f"replay: {r['signal_s']:.0f} s of signal in {r['wall_s_process']:.2f} s "
+            f"({r['realtime_factor_process']:.0f}x real time, process included); peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB; first beat {r['cold_start_to_first_beat_s']:.2f} s "
+            "after start",
             highlight=False,
+            soft_wrap=True,
         )
-    r = result["replay_headless"]
-    console.print(
-        f"replay: {r['signal_s']:.0f} s of signal in {r['wall_s_process']:.2f} s "
-        f"({r['realtime_factor_process']:.0f}x real time, process included); peak RSS "
-        f"{r['peak_rss_mb']:.0f} MB; first beat {r['cold_start_to_first_beat_s']:.2f} s "
-        "after start",
-        highlight=False,
-    )
-    console.print(f"run (serial): peak RSS {result['run_serial']['peak_rss_mb']:.0f} MB")
-    from edge_monitor.bench import checks_of, print_budgets
+        console.print(f"run (serial): peak RSS {result['run_serial']['peak_rss_mb']:.0f} MB")
+        from edge_monitor.bench import checks_of, print_budgets
 
-    if not print_budgets(checks_of(result), result["profile"], console):
-        raise typer.Exit(1)
+        if not print_budgets(checks_of(result), result["profile"], console):
+            raise typer.Exit(1)
 
 
 def _bench(profile: str, models: list[Path] | None, record: Path | None, runs: int) -> dict:

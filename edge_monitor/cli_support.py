@@ -165,6 +165,15 @@ def guarded(fn, *args, **kwargs):
         raise typer.Exit(1) from None
 
 
+def _importing(frame) -> bool:
+    """Whether `frame` runs inside a first import (importlib's frames are on the stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Ended:
     signum: int | None = None
 
@@ -179,6 +188,14 @@ def _lifecycle() -> Iterator[_Ended]:
 
     def stop(signum: int, frame) -> None:
         ended.signum = signum
+        if _importing(frame):
+            # a module is still loading (onnxruntime's native init prints an exception raised
+            # inside it, then rewraps it as "ImportError: initialization failed"): nothing has
+            # run that needs ending yet, so end here, quietly
+            err_console.print(f"stopped by {signal.Signals(signum).name}", highlight=False)
+            with suppress(OSError, ValueError):
+                sys.stdout.flush()
+            os._exit(128 + signum)
         raise Terminated(signum)
 
     previous = {}
@@ -191,8 +208,18 @@ def _lifecycle() -> Iterator[_Ended]:
         # the Python docs' recipe: no further writes (nor the flush at exit) reach the pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(141) from None
+    except SystemExit as exc:
+        # rich's Console meets a closed pipe with SystemExit(1) (its on_broken_pipe already sent
+        # stdout to /dev/null); a closed reader is 141 whichever printer met it
+        if isinstance(exc.__context__, BrokenPipeError):
+            raise typer.Exit(141) from None
+        raise
     except KeyboardInterrupt as exc:  # before (or after) a loop that reports it
         ended.signum = ended.signum or getattr(exc, "signum", signal.SIGINT)
+    except ImportError:
+        # a signal inside a lazy import (onnxruntime's) surfaces as "initialization failed"
+        if not ended.signum:
+            raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

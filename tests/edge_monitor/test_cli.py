@@ -1,8 +1,12 @@
 """edge-monitor commands through the real CLI: JSON lines, summaries, one-line errors."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from edge_monitor.bundle import embedded_bundle
@@ -166,3 +170,60 @@ def test_a_header_that_lies_about_length_or_format_is_refused(tmp_path, sample_r
     wrong_format = tmp_path / "fmt"
     wrong_format.with_suffix(".hea").write_text(hea.replace(f"{name}.dat 212", f"{name}.dat 16"))
     assert_one_line_error(invoke("classify", wrong_format), "the file holds")
+
+
+def _edge_monitor(*args: str, stdout, prelude: str = "") -> subprocess.Popen:
+    """The real CLI in a child process, as the console script runs it, after `prelude`."""
+    code = f"import sys\n{prelude}\nsys.argv = ['edge-monitor', *sys.argv[1:]]\n"
+    code += "from edge_monitor.cli import app\napp()\n"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_closed_pipe_ends_the_plain_verdict_with_141(sample_record):
+    """`classify RECORD | head -1`: the reader is gone before the verdict's rich lines are
+    written (the read end is closed at once, so it never depends on timing): 141, no message."""
+    for args in ([str(sample_record)], [str(sample_record), "--json"]):
+        read_end, write_end = os.pipe()
+        proc = _edge_monitor("classify", *args, stdout=write_end)
+        os.close(write_end)
+        os.close(read_end)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 141, (args, err)
+        assert err == "", (args, err)
+
+
+# Ctrl-C at a known point of loading, by a real SIGINT sent from an import hook: while the CLI's
+# own modules load (typer) and inside onnxruntime's native init, imported lazily by a command
+# (pybind11 turns the KeyboardInterrupt into "ImportError: initialization failed"). Both must
+# end 130 without a traceback.
+_SIGINT_ON_IMPORT = """
+import builtins, os, signal
+_real, _sent = builtins.__import__, []
+def _hook(name, *a, **k):
+    if name == {name!r} and {inside!r} in sys.modules and not _sent:
+        _sent.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+    return _real(name, *a, **k)
+builtins.__import__ = _hook
+"""
+
+
+@pytest.mark.parametrize(
+    "module, inside", [("typer", "sys"), ("numpy._core._multiarray_umath", "onnxruntime")]
+)
+def test_ctrl_c_while_loading_exits_130_quietly(sample_record, module, inside):
+    proc = _edge_monitor(
+        "replay",
+        "--no-ui",
+        str(sample_record),
+        stdout=subprocess.PIPE,
+        prelude=_SIGINT_ON_IMPORT.format(name=module, inside=inside),
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Error" not in err, err
