@@ -113,3 +113,20 @@ def test_the_embedded_defaults_bring_every_embedded_model_each_with_a_record_it_
     diag = everything[names.index("diagnostic")]
     assert record_for(beat, sample_record) == sample_record
     assert record_for(diag, sample_record).name == "ptbxl-00063"  # it needs 12 leads
+
+
+def test_bench_output_in_a_pipe_is_one_unwrapped_line_per_fact(sample_record):
+    """Piped (a narrow 80-column default), every line of `edge-monitor bench` stays whole."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    cmd = [sys.executable, "-m", "edge_monitor", "bench", "--runs", "5"]
+    cmd += ["--record", str(sample_record)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    lines = proc.stdout.splitlines()
+    model_lines = [x for x in lines if "with the profile's threads" in x]
+    assert model_lines, proc.stdout + proc.stderr
+    assert all(x.endswith("ms on one thread") for x in model_lines), lines
+    assert any(x.startswith("replay: ") and x.endswith("after start") for x in lines), lines
