@@ -64,14 +64,21 @@ def status_line(view: View, width: int) -> Text:
 
 
 def banner(view: View, width: int) -> Text:
-    """One full-width line, never empty: an unacknowledged critical alarm (latched), else the
-    warnings on now, else an inconclusive signal's reason, else 'no active alarm'."""
+    """One full-width line, never empty: an unacknowledged critical alarm (latched), else a
+    critical alarm acknowledged but still active (silenced, not hidden), else the warnings on
+    now, else an inconclusive signal's reason, else 'no active alarm'."""
     if view.alarms:
         newest = view.alarms[-1]
         more = f" (+{len(view.alarms) - 1} more)" if len(view.alarms) > 1 else ""
         action = "" if view.finished else " · a: acknowledge"
         line = f" ALARM {newest.label} {newest.time}{more}{action} · {newest.message}"
         return fit(Text(line, BANNER_STYLE["critical"]), width)
+    critical = [label for label, level in view.active if level == "critical"]
+    if critical:  # acknowledged (silenced) but still going on: red, without reverse video
+        acks = [a for a in view.alerts if a["level"] == ACK]
+        when = f" {acks[-1]['time']}" if acks else ""
+        line = f" ALARM {', '.join(critical)} (acknowledged{when}) · still active"
+        return fit(Text(line, "bold red"), width)
     warnings = [label for label, level in view.active if level == "warning"]
     if warnings:
         return fit(Text(f" WARNING {', '.join(warnings)}", BANNER_STYLE["warning"]), width)

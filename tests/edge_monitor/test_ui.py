@@ -253,3 +253,21 @@ def test_a_window_model_has_its_own_line_beside_the_beat_probabilities():
     out = screen_text(session.view(CpuMeter(), finished=True), 100, 24)
     assert "probs  N " in out and "window diagnostic: NORM" in out
     assert "II  0.5-40 Hz" in out and "FINISHED" in out
+
+
+def test_an_acknowledged_critical_alarm_still_active_stays_on_the_banner_silenced():
+    tracker = tracker_with([VT])
+    tracker.acknowledge(int(301 * FS))
+    view = view_of(tracker, active=(("run", WARNING), ("VT", CRITICAL)))
+    console = Console(
+        record=True, width=100, height=24, file=io.StringIO(), color_system="truecolor"
+    )
+    console.print(render(view))
+    banner = next(line for line in console.export_text(styles=True).splitlines() if "ALARM" in line)
+    assert "ALARM VT (acknowledged 0:05:01) · still active" in banner
+    assert "WARNING" not in banner
+    assert "\x1b[1;31m" in banner and "\x1b[1;7;31m" not in banner  # red, no reverse video
+    # a new critical alarm latches again, in reverse video, with its own acknowledge prompt
+    tracker.on_event(AlertEvent(int(301 * FS), CRITICAL, "VF", "VF suspected"))
+    out = screen_text(view_of(tracker, active=(("VT", CRITICAL), ("VF", CRITICAL))), 100, 24)
+    assert "ALARM VF" in out and "a: acknowledge" in out
