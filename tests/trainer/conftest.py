@@ -23,8 +23,8 @@ def _one_torch_thread():
 
 def gate_profile(folder: Path, max_drop: float, methods: tuple[str, ...] = ("minmax",)) -> Path:
     """The host profile as a TOML file with both int8 limits set to `max_drop` and room in every
-    other budget: -2 refuses every int8 model (a score loss is at least -1), 1 passes every one
-    (a loss is at most 1; an undefined one, nan, passes as in trainer.quantize.gate). Whether
+    other budget: 1 passes every int8 model (a loss is at most 1; an undefined one, nan, passes
+    as in trainer.quantize.gate); a refusal is forced by reporting a larger drop. Whether
     int8 keeps a tiny model's scores depends on the CPU's integer kernels (AVX-512 VNNI, AVX2 and
     ARM dot products round and saturate differently), so no test expects one verdict from real
     numerics. `methods`: the calibrations tried (one by default: most runs test the gate's
