@@ -201,8 +201,11 @@ def test_a_closed_pipe_ends_the_plain_verdict_with_141(sample_record):
 # own modules load (typer) and inside onnxruntime's native init, imported lazily by a command
 # (pybind11 turns the KeyboardInterrupt into "ImportError: initialization failed"). Both must
 # end 130 without a traceback.
+# Ctrl-C is restored first: a test run started in the background (`cmd &` in a script) inherits
+# SIGINT ignored, and a monitor started that way rightly never installs a handler for it
 _SIGINT_ON_IMPORT = """
 import builtins, os, signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 _real, _sent = builtins.__import__, []
 def _hook(name, *a, **k):
     if name == {name!r} and {inside!r} in sys.modules and not _sent:
@@ -220,6 +223,8 @@ def test_ctrl_c_while_loading_exits_130_quietly(sample_record, module, inside):
     proc = _edge_monitor(
         "replay",
         "--no-ui",
+        "--speed",
+        "0",  # a missed interrupt ends in seconds, not after the record's 3 minutes
         str(sample_record),
         stdout=subprocess.PIPE,
         prelude=_SIGINT_ON_IMPORT.format(name=module, inside=inside),
