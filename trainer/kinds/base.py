@@ -169,3 +169,19 @@ class TaskKind(ABC):
         """The shipped int8 model against the teacher's fp32 ONNX model, on the same test items
         (`final` and `teacher`: test probabilities "fp32", "int8", labels "y", "groups"):
         comparison name -> {diff, ci_low, ci_high, within_noise, ...}."""
+
+
+class IndependentLabels:
+    """The training half shared by kinds whose labels are independent sigmoids (the diagnostic
+    superclasses, the VT/VF window): no class weights, binary cross-entropy on the logits. Put
+    it before `TaskKind` in the bases so its methods answer TaskKind's abstract ones."""
+
+    def class_weights(self, y: np.ndarray, cfg: TrainConfig) -> torch.Tensor | None:
+        return None
+
+    def loss(
+        self, logits: torch.Tensor, y: torch.Tensor, class_weights: torch.Tensor | None, cfg
+    ) -> torch.Tensor:
+        from torch.nn import functional as F
+
+        return F.binary_cross_entropy_with_logits(logits, y)

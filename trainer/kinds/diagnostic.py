@@ -16,7 +16,7 @@ from edge_monitor.dsp import window_starts
 from edge_monitor.inference import aggregate_windows
 from trainer.config import TrainConfig
 from trainer.datasets import ptbxl
-from trainer.kinds.base import TaskKind
+from trainer.kinds.base import IndependentLabels, TaskKind
 from trainer.metrics import (
     bootstrap_ci,
     macro_auc,
@@ -28,14 +28,13 @@ from trainer.metrics import (
 from trainer.splits import Split, TaskData
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
     from trainer.batches import Batch
 
 
 @dataclass(frozen=True)
-class Diagnostic(TaskKind):
+class Diagnostic(IndependentLabels, TaskKind):
     def load(self, data_dir, leads, cache_dir, limit, seed) -> TaskData:
         """PTB-XL's folds: 1-8 train, 9 validation, 10 test (no draw: `seed` is not used)."""
         data = ptbxl.load_ptbxl(data_dir, leads=leads, cache_dir=cache_dir, limit=limit)
@@ -75,18 +74,10 @@ class Diagnostic(TaskKind):
     def epoch_size(self, train: Split, input_length: int, cfg: TrainConfig) -> int:
         return len(train) * (1 if input_length >= train.x.shape[-1] else cfg.crops_per_record)
 
-    def class_weights(self, y: np.ndarray, cfg: TrainConfig) -> torch.Tensor | None:
-        return None
-
     def batches(self, train, input_length, cfg, rng, noise) -> Iterator[Batch]:
         from trainer.batches import diagnostic_batches
 
         return diagnostic_batches(train, input_length, cfg, rng)
-
-    def loss(self, logits, y, class_weights, cfg) -> torch.Tensor:
-        from torch.nn import functional as F
-
-        return F.binary_cross_entropy_with_logits(logits, y)
 
     def trained_preprocessing(self, preprocessing: dict, cfg: TrainConfig, input_length: int):
         geometry = {"aggregate": cfg.aggregate, "window": input_length, "stride": cfg.eval_stride}

@@ -25,12 +25,11 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from edge_monitor.profiles import Budgets
 from trainer.config import TrainConfig
 from trainer.datasets import ventricular as vdata
-from trainer.kinds.base import TaskKind
+from trainer.kinds.base import IndependentLabels, TaskKind
 from trainer.metrics import bootstrap_ci, paired_bootstrap, tune_thresholds
 from trainer.splits import Split, TaskData
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
     from trainer.batches import Batch
@@ -54,7 +53,7 @@ def se_sp(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Ventricular(TaskKind):
+class Ventricular(IndependentLabels, TaskKind):
     def load(self, data_dir, leads, cache_dir, limit, seed) -> TaskData:
         """Windows of MIT-BIH and CU (`data_dir`: the folder holding mitdb/, cudb/, nstdb/, else
         $ECG_EDGE_DATA); the test fold from $ECG_EDGE_VENTRICULAR_FOLD; `leads` is not used;
@@ -111,9 +110,6 @@ class Ventricular(TaskKind):
     def epoch_size(self, train: Split, input_length: int, cfg: TrainConfig) -> int:
         return len(epoch_rows(train.y, np.random.default_rng(0)))
 
-    def class_weights(self, y: np.ndarray, cfg: TrainConfig) -> torch.Tensor | None:
-        return None
-
     def batches(self, train, input_length, cfg, rng, noise) -> Iterator[Batch]:
         import torch
 
@@ -122,11 +118,6 @@ class Ventricular(TaskKind):
             idx = np.sort(order[start : start + cfg.batch_size])
             x = torch.from_numpy(augment(train.x[idx], rng))
             yield x, None, torch.from_numpy(train.y[idx]), x
-
-    def loss(self, logits, y, class_weights, cfg) -> torch.Tensor:
-        from torch.nn import functional as F
-
-        return F.binary_cross_entropy_with_logits(logits, y)
 
     def trained_preprocessing(self, preprocessing: dict, cfg: TrainConfig, input_length: int):
         geometry = {"window": input_length, "stride": vdata.STRIDE, "aggregate": "mean"}
