@@ -17,6 +17,12 @@ from trainer.kinds import kind_of
 from trainer.splits import TaskData
 
 
+def with_env(command: str, env: dict[str, str]) -> str:
+    """The command as it must be typed again: the environment variables the task read (e.g. the
+    ventricular test fold) go in front, so the manifest alone reproduces the bundle."""
+    return " ".join([*(f"{k}={v}" for k, v in sorted(env.items())), command])
+
+
 def bundle_manifest(
     out: Path,
     data: TaskData,
@@ -38,7 +44,7 @@ def bundle_manifest(
         "task": data.task,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "command": command,
+        "command": with_env(command, data.source.get("env", {})),
         "seed": seed,
         "profile": {"name": profile.name, "description": profile.description},
         "model": {
@@ -51,7 +57,11 @@ def bundle_manifest(
         "contract": json.loads(json.dumps(read_contract(model_path).__dict__, default=str)),
         "stages": {
             **stages,
-            "_data": {"dataset": data.source["dataset"], "test_size": len(data.test)},
+            "_data": {
+                "dataset": data.source["dataset"],
+                "test_size": len(data.test),
+                **({"env": data.source["env"]} if data.source.get("env") else {}),
+            },
             "_comparisons": paired_comparisons(data, out / "stages"),
             "_seconds": seconds,
         },
