@@ -23,8 +23,11 @@
        does not mark); nstdb's noise recordings (bw, ma: no `.atr`) are noise throughout.
        cudb's VF episodes run from `[` to `]` (or the record's end).
 
-Data folders: --mitdb/--svdb/--cudb/--nstdb, else $ECG_EDGE_MITDB ..., else $ECG_EDGE_DATA/<name>;
---folder adds any other WFDB folder.
+Data folders: --mitdb/--svdb/--cudb/--nstdb/--ptbxl, else $ECG_EDGE_MITDB ..., else
+$ECG_EDGE_DATA/<name>; --folder adds any other WFDB folder. PTB-XL's shared copy (a compact .npz)
+is restored as WFDB files for the folds asked for (--ptbxl-folds, default the test fold 10).
+Each classify row also says how far its JSON lines stray from sample order (a beat, an alert:
+its `sample`; a window: its `end`).
 
     python benchmarks/all_records.py --jobs 1                     # with $ECG_EDGE_DATA set
     python benchmarks/all_records.py --mitdb ../shared/data/mitdb --nstdb ../shared/data/nstdb \
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import re
@@ -54,7 +58,8 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-DATABASES = ("mitdb", "svdb", "cudb", "nstdb")
+DATABASES = ("mitdb", "svdb", "cudb", "nstdb", "ptbxl")
+PTBXL_TEST_FOLD = 10  # the publishers' test fold: 255 of the shared 1987 ten-second records
 DATA_ENV = "ECG_EDGE_DATA"
 AF_RHYTHMS = ("(AFIB", "(AFL")
 MIN_AF_EPISODE_S = 30.0
@@ -92,9 +97,35 @@ def database_dirs(args) -> dict[str, Path]:
             print(f"skipping {name}: {found[name]} is not a folder", flush=True)
             continue
         out[name] = found[name]
+    if "ptbxl" in out:
+        out["ptbxl"] = ptbxl_wfdb(out["ptbxl"], args.ptbxl_folds, args.scratch)
     if not out:
         sys.exit(f"no database folders: pass --mitdb ... or set ${DATA_ENV}")
     return out
+
+
+def ptbxl_wfdb(folder: Path, folds: list[int], scratch: Path) -> Path:
+    """PTB-XL's shared copy is a compact .npz with its own restore script: the records of
+    `folds` written back as the published WFDB files (checksums verified by the script), into one
+    flat folder under `scratch`. A folder that already holds WFDB headers is used as it is."""
+    if any(folder.glob("*.hea")):
+        return folder
+    restore, table = folder / "restore_wfdb.py", folder / "ptbxl_database.csv"
+    if not restore.is_file() or not table.is_file():
+        sys.exit(f"ptbxl: {folder} has neither WFDB headers nor restore_wfdb.py + the table")
+    with table.open(newline="") as f:
+        ids = [r["ecg_id"] for r in csv.DictReader(f) if int(float(r["strat_fold"])) in folds]
+    restored, flat = scratch / "ptbxl_restored", scratch / "ptbxl"
+    subprocess.run(
+        [sys.executable, str(restore), str(restored), "--ids", *ids],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    flat.mkdir(exist_ok=True)
+    for path in restored.glob("records100/*/*_lr.*"):
+        path.replace(flat / path.name)
+    print(f"ptbxl: {len(ids)} records of folds {folds} restored as WFDB in {flat}", flush=True)
+    return flat
 
 
 def records_of(folder: Path, limit: int | None, only: list[str] | None) -> list[str]:
@@ -178,6 +209,26 @@ def beat_count(summary: dict | None, events: list[dict]) -> int:
     return sum(1 for e in events if e.get("type") == "beat")
 
 
+def event_sample(event: dict) -> int | None:
+    """The sample a line is about: a beat's or an alert's `sample`, a window's `end`."""
+    value = event.get("sample", event.get("end"))
+    return int(value) if isinstance(value, int | float) else None
+
+
+def sample_order(events: list[dict], fs: float) -> dict:
+    """How far the lines stray from sample order: lines about an earlier sample than a line
+    before them, and the largest step back (seconds)."""
+    late, back, newest = 0, 0, None
+    for e in events:
+        s = event_sample(e)
+        if s is None:
+            continue
+        if newest is not None and s < newest:
+            late, back = late + 1, max(back, newest - s)
+        newest = s if newest is None else max(newest, s)
+    return {"lines_out_of_sample_order": late, "max_step_back_s": round(back / fs, 3)}
+
+
 def last_summary(events: list[dict]) -> dict | None:
     summaries = [e for e in events if e.get("type") == "summary"]
     return summaries[-1] if summaries else None
@@ -228,6 +279,7 @@ def classify_record(
         "signal_seconds": (summary or {}).get("signal_seconds"),
         "record_seconds": header.sig_len / float(header.fs) if header.sig_len else None,
         "fs": float(header.fs),
+        **sample_order(events, float(header.fs)),
         "wall_seconds": round(wall, 2),
     }
     return row, events
@@ -665,6 +717,9 @@ def totals(rows: list[dict]) -> dict:
         "alerts": dict(sorted(levels.items())),
         "signal_hours": round(sum(r["signal_seconds"] or 0 for r in rows) / 3600.0, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
+        "max_wall_seconds": max((r["wall_seconds"] for r in rows), default=None),
+        "lines_out_of_sample_order": sum(r.get("lines_out_of_sample_order", 0) for r in rows),
+        "max_step_back_s": max((r.get("max_step_back_s", 0.0) for r in rows), default=None),
         "failing": [
             {
                 "database": r["database"],
@@ -848,8 +903,17 @@ def main() -> None:
         default=1800.0,
         help="seconds a classify run or an emulation may take",
     )
+    parser.add_argument(
+        "--ptbxl-folds",
+        type=int,
+        nargs="*",
+        default=[PTBXL_TEST_FOLD],
+        help="PTB-XL strat_folds to restore and classify (default: the test fold)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/all_records.json"))
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory(prefix="all_records_")
+    args.scratch = Path(scratch.name)
     dbs = database_dirs(args)
     env = dict(os.environ)
     code = code_under_test(env)
@@ -865,6 +929,7 @@ def main() -> None:
         "databases": {k: str(v) for k, v in dbs.items()},
         "parts": args.parts,
         "limit_records": args.limit_records,
+        "ptbxl_folds": args.ptbxl_folds if "ptbxl" in dbs else None,
         "definitions": {
             "crash": "non-zero exit (130 after SIGINT is the expected one for `run`), a "
             "traceback on stderr, or a timeout",
