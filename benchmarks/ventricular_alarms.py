@@ -43,14 +43,14 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from all_records import database_dirs, merge, per_hour, reference  # noqa: E402
+from all_records import DATABASES, database_dirs, merge, per_hour, reference  # noqa: E402
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
@@ -73,6 +73,7 @@ GRID = {
     "alone_kn": ((2, 3), (3, 4), (5, 6)),
     "confirm_unverified": (False, True),
     "confirm_vf": (False, True),
+    "resume_s": (0.0, 30.0),  # added after the first cross-validated run (docs/ventricular.md)
 }
 
 
@@ -213,10 +214,11 @@ def objective(p: dict) -> float:
 
 def grid() -> list[FusionSpec]:
     out = []
-    for agree, alone, (k, n), lift, vf in itertools.product(*GRID.values()):
+    for agree, alone, (k, n), lift, vf, resume in itertools.product(*GRID.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
-                                  confirm_unverified=lift, confirm_vf=vf))  # fmt: skip
+                                  confirm_unverified=lift, confirm_vf=vf,
+                                  resume_s=resume))  # fmt: skip
     return out
 
 
@@ -270,30 +272,42 @@ def _prefill(task: tuple[Path, str, Path, str | None, float]) -> str:
     return key
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The options shared with benchmarks/ventricular_misses.py (same records, same cache)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for db in ("mitdb", "svdb", "cudb", "nstdb"):
+    for db in DATABASES:  # all_records' folders: each may be named
         parser.add_argument(f"--{db}", type=Path)
     parser.add_argument("--databases", nargs="*", default=["mitdb", "svdb", "cudb"])
     parser.add_argument("--folder", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--records", nargs="*", help="only these record names")
     parser.add_argument("--model", type=Path, help="one ventricular bundle for every record")
     parser.add_argument("--model-map", type=Path, help="JSON: record -> ventricular bundle")
-    parser.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
     parser.add_argument("--cache", type=Path, default=Path("cache/ventricular_alarms"))
     parser.add_argument("--jobs", type=int, default=1, help="records streamed side by side")
     parser.add_argument(
         "--gate-exempt-p", type=float, default=0.0, help="the fusion's experimental gate exemption"
     )
-    parser.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json")
-    )
-    args = parser.parse_args()
+    return parser
+
+
+@dataclass
+class Loaded:
+    """Every record's logged events, reference episodes, model view and fold (its bundle)."""
+
+    logs: dict
+    refs: dict
+    views: dict
+    groups: dict
+    folders: dict
+
+
+def load(args: argparse.Namespace) -> Loaded:
+    """Each record streamed once (or read from the cache) with the bundle that never saw it."""
     dirs = database_dirs(args)
     mapping = json.loads(args.model_map.read_text()) if args.model_map else {}
     beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
     loaded: dict[str, object] = {}
-    logs, refs, views, groups = {}, {}, {}, {}
+    out = Loaded({}, {}, {}, {}, {})
     t0 = time.perf_counter()
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
@@ -311,11 +325,21 @@ def main() -> None:
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else [])
-        logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p)
-        refs[key] = episodes_of(db, folder, name)
-        views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
-        groups[key] = str(path)
-        print(f"{key}: {len(logs[key])} events ({time.perf_counter() - t0:.0f} s)", flush=True)
+        out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p)
+        out.refs[key] = episodes_of(db, folder, name)
+        out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
+        out.groups[key], out.folders[key] = str(path), folder
+        print(f"{key}: {len(out.logs[key])} events ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return out
+
+
+def main() -> None:
+    cli = parser()
+    cli.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
+    cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
+    args = cli.parse_args()
+    data = load(args)
+    logs, refs, views, groups = data.logs, data.refs, data.views, data.groups
     result: dict = {"grace_s": GRACE_S, "segment_s": SEGMENT_S, "model_map": str(args.model_map),
                     "model": str(args.model), "records": list(logs),
                     "gate_exempt_p (the stream's)": args.gate_exempt_p}  # fmt: skip

@@ -234,3 +234,42 @@ def test_a_vf_hint_exempts_only_the_disagreement_sign():
     assert assess_segment(*args, fs=fs, vf_hint=True)[0] == GOOD
     flat = (np.zeros(250), np.zeros(750), None, spec, None, None, 0.3)
     assert assess_segment(*flat, fs=fs, vf_hint=True)[0] != GOOD
+
+
+RESUME = SPEC.tuned(resume_s=10.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(step, max_size=60))
+def test_a_resumed_alarm_still_needs_a_good_signal_and_the_models_agreement(steps):
+    """resume_s waives the model's k-of-n, never the gate or the agreement of a window that
+    began after the signal came back."""
+    good_since, last_good_p = -(10**9), None
+    for ev, out, seeing in play(steps, RESUME):
+        if isinstance(ev, AlertEvent) and ev.label == "signal":
+            good_since, last_good_p = ev.sample, None
+        if isinstance(ev, WindowEvent) and ev.quality_ok and ev.probs and ev.start >= good_since:
+            last_good_p = ev.probs["VT/VF"]
+        for e in out:
+            if getattr(e, "level", None) == CRITICAL and e.label == MODEL_LABEL:
+                assert seeing and last_good_p is not None and last_good_p >= RESUME.agree_p
+
+
+def _interrupted(spec: FusionSpec, gap_s: int, p_after: float) -> list[AlertEvent]:
+    """The model's alarm stands, the signal goes bad for `gap_s`, then one window of p_after."""
+    fusion = VentricularFusion(VIEW, FS, spec)
+    fusion.process([window(t * STRIDE, 0.95) for t in range(4, 8)])
+    bad = 8 * STRIDE
+    fusion.process([AlertEvent(bad, INCONCLUSIVE, "signal", "leads off")])
+    back = bad + gap_s * STRIDE
+    fusion.process([AlertEvent(back, CLEARED, "signal", "signal good again")])
+    out = fusion.process([window(back + 4 * STRIDE, p_after)])
+    return [e for e in out if isinstance(e, AlertEvent)]
+
+
+def test_an_alarm_interrupted_by_bad_signal_resumes_only_when_asked_and_soon():
+    (resumed,) = _interrupted(RESUME, 2, 0.6)  # back 6 s after the interruption, agreeing
+    assert (resumed.level, resumed.label) == (CRITICAL, MODEL_LABEL)
+    assert not _interrupted(RESUME, 2, 0.3)  # the model no longer agrees
+    assert not _interrupted(RESUME, 8, 0.99)  # 12 s later: start over (k of n)
+    assert not _interrupted(SPEC, 2, 0.99)  # off by default

@@ -1,0 +1,131 @@
+"""Which VT/VF episodes and 8 s shockable segments the cross-validated alarm misses, and why:
+per episode its rhythm note, rate, duration, the model's probabilities, the rules' alarms and the
+quality gate's verdicts, read from the cached streams of benchmarks/ventricular_alarms.py.
+
+Each record is replayed through the fusion spec that `ventricular_alarms.py --tune` chose for its
+fold on the other folds' records (read from that run's results JSON), so every row is what the
+cross-validated figures counted. Nothing is streamed that is not in the cache already unless the
+cache misses a record (then it streams, as the alarm benchmark would).
+
+    python benchmarks/ventricular_misses.py --model-map runs/ventricular/folds.json \\
+        --model runs/ventricular/fold-all/bundle --gate-exempt-p 0.9 \\
+        --results benchmarks/results/ventricular_alarms.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ventricular_alarms import (  # noqa: E402
+    GRACE_S,
+    SEGMENT_S,
+    fused,
+    load,
+    parser,
+    score,
+    standing,
+)
+
+from edge_monitor.alert_rules import CRITICAL, WARNING, AlertEvent  # noqa: E402
+from edge_monitor.events import WindowEvent  # noqa: E402
+from edge_monitor.ventricular import FusionSpec  # noqa: E402
+
+
+def rhythm_at(folder: Path, name: str, a: int) -> tuple[str, list[int]]:
+    """The rhythm note in force at sample `a` ('[' for a bracketed episode, 'V run' where the
+    database has no rhythm notes) and the beat samples of the record."""
+    if not (folder / f"{name}.atr").exists():
+        return "?", []
+    ann = wfdb.rdann(str(folder / name), "atr")
+    samples = np.asarray(ann.sample)
+    beats = [int(s) for s, y in zip(samples, ann.symbol, strict=True) if y.isalpha()]
+    label = "V run"
+    for s, y, aux in zip(samples, ann.symbol, ann.aux_note, strict=True):
+        if s > a + 2:
+            break
+        aux = (aux or "").strip("\x00 ")
+        if aux.startswith("("):
+            label = aux
+        elif y == "[" and abs(int(s) - a) <= 2:
+            label = "[ (VF/flutter)"
+    return label, beats
+
+
+def episode_rows(key: str, events: list, ref: dict, folder: Path) -> list[dict]:
+    """One row per reference episode: what happened inside it."""
+    fs, name = ref["fs"], key.split("/")[1]
+    alarm = standing(events, ref["n"])
+    grace, seg = int(GRACE_S * fs), int(SEGMENT_S * fs)
+    rows = []
+    for a, b in ref["vf"]:
+        label, beats = rhythm_at(folder, name, a)
+        inside = np.asarray([s for s in beats if a <= s < b])
+        rate = 60 * fs / float(np.median(np.diff(inside))) if len(inside) > 2 else None
+        wins = [e for e in events if isinstance(e, WindowEvent) and a < e.end <= b + grace]
+        probs = [float(max(e.probs.values())) for e in wins if e.probs]
+        rules = sorted(
+            {f"{e.label}:{e.level}" for e in events if isinstance(e, AlertEvent)
+             and a <= e.sample < b + grace and e.level in (CRITICAL, WARNING)}
+        )  # fmt: skip
+        segs = [s0 for s0 in range(0, ref["n"] - seg + 1, seg) if a <= s0 and s0 + seg <= b]
+        called = [s0 for s0 in segs if any(x <= s0 + seg - 1 < y for x, y in alarm)]
+        rows.append({
+            "record": key, "start_s": round(a / fs, 1), "seconds": round((b - a) / fs, 1),
+            "rhythm": label, "rate_bpm": round(rate) if rate else None,
+            "alarmed": any(s < b + grace and e > a for s, e in alarm),
+            "model_p_max": round(max(probs), 3) if probs else None,
+            "model_p_median": round(float(np.median(probs)), 3) if probs else None,
+            "windows_bad_signal": sum(not e.quality_ok for e in wins), "windows": len(wins),
+            "rules": rules, "segments": len(segs), "segments_called": len(called),
+        })  # fmt: skip
+    return rows
+
+
+def specs_by_group(results: Path) -> dict[str, FusionSpec]:
+    chosen = json.loads(results.read_text())["after_cross_validated"]["chosen_per_fold"]
+    return {g: FusionSpec(**s) for g, s in chosen.items()}
+
+
+def main() -> None:
+    cli = parser()
+    cli.add_argument(
+        "--results", type=Path, default=Path("benchmarks/results/ventricular_alarms.json")
+    )
+    cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_misses.json"))
+    args = cli.parse_args()
+    data = load(args)
+    specs = specs_by_group(args.results)
+    rows, false = [], []
+    for key, log in data.logs.items():
+        ref, view = data.refs[key], data.views[key]
+        events = (
+            fused(log, view, ref["fs"], specs[data.groups[key]])
+            if view
+            else fused(log, None, ref["fs"], FusionSpec())
+        )
+        rows += episode_rows(key, events, ref, data.folders[key])
+        false.append({"record": key, "false": score(events, ref)["false"]})
+    long = [r for r in rows if r["seconds"] >= 4.0]
+    result = {
+        "results": str(args.results),
+        "episodes_>=4s_missed": [r for r in long if not r["alarmed"]],
+        "episodes_with_missed_segments": [r for r in rows if r["segments_called"] < r["segments"]],
+        "false_by_record": sorted([f for f in false if f["false"]], key=lambda f: -f["false"]),
+        "episodes": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    for title in ("episodes_>=4s_missed", "episodes_with_missed_segments", "false_by_record"):
+        print(f"## {title}")
+        for r in result[title]:
+            print("  " + json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
