@@ -32,10 +32,33 @@ def diagnostic_batches(
         yield x, None, torch.from_numpy(split.y[idx]), x
 
 
-def beat_epoch_indices(y: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
-    """All minority beats and a random `keep` share of N beats, shuffled."""
-    normal = np.flatnonzero(y == 0)
+def capped_minority(
+    y: np.ndarray, groups: np.ndarray | None, cap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices of the minority beats (class > 0), at most `cap` of each class per record (a
+    random draw); every one of them when `cap` is 0 or no records are given."""
     other = np.flatnonzero(y != 0)
+    if cap <= 0 or groups is None or not len(other):
+        return other
+    chosen = []
+    for record in np.unique(groups[other]):
+        for cls in np.unique(y[other]):
+            idx = other[(groups[other] == record) & (y[other] == cls)]
+            chosen.append(rng.choice(idx, size=cap, replace=False) if len(idx) > cap else idx)
+    return np.sort(np.concatenate(chosen))
+
+
+def beat_epoch_indices(
+    y: np.ndarray,
+    keep: float,
+    rng: np.random.Generator,
+    groups: np.ndarray | None = None,
+    cap: int = 0,
+) -> np.ndarray:
+    """The minority beats (at most `cap` of a class per record, see `capped_minority`) and a
+    random `keep` share of N beats, shuffled."""
+    normal = np.flatnonzero(y == 0)
+    other = capped_minority(y, groups, cap, rng)
     chosen = rng.choice(normal, size=max(1, int(keep * len(normal))), replace=False)
     return rng.permutation(np.concatenate([other, chosen]))
 
@@ -87,7 +110,7 @@ def beat_batches(
     rng: np.random.Generator,
     noise: list[np.ndarray] | None = None,
 ) -> Iterator[Batch]:
-    order = beat_epoch_indices(split.y, cfg.majority_keep, rng)
+    order = beat_epoch_indices(split.y, cfg.majority_keep, rng, split.groups, cfg.record_cap)
     snr = (cfg.noise_snr_min_db, cfg.noise_snr_max_db)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
@@ -103,7 +126,9 @@ def beat_batches(
 
 
 def beat_class_weights(y: np.ndarray, n_classes: int, cfg: TrainConfig) -> torch.Tensor:
-    """Inverse-frequency weights of the classes as an epoch draws them, to the given power."""
+    """Inverse-frequency weights of the classes as an epoch draws them, to the given power.
+    With `cfg.record_cap` the weights stay those of the uncapped pool, so the cap also lowers
+    the prior that S-heavy records set (what the cap is for)."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     counts[0] *= cfg.majority_keep
     freq = np.maximum(counts, 1) / counts.sum()

@@ -27,6 +27,9 @@ class TrainConfig:
     aggregate: str = "mean"  # windows -> record: "mean" or "max" of the window probabilities
     # arrhythmia: class balance and augmentation
     majority_keep: float = 0.35  # share of N beats drawn into each epoch
+    # per-patient balance: at most this many beats of each minority class from one record per
+    # epoch (drawn afresh each epoch; 0 = no cap), so a few S-heavy patients do not set the prior
+    record_cap: int = 0
     class_weight_power: float = 0.5  # loss weight ~ (1 / class frequency) ** power
     focal_gamma: float = 0.0
     jitter: int = 3  # R-peak jitter in model samples, covers detector error
@@ -62,6 +65,8 @@ class TrainConfig:
             raise InputError("anchor_weight must not be negative")
         if not 0.0 <= self.noise_prob <= 1.0 or self.noise_snr_min_db > self.noise_snr_max_db:
             raise InputError("noise_prob must lie in [0, 1] and the SNR bounds be ordered")
+        if self.record_cap < 0:
+            raise InputError("record_cap must not be negative (0 = no cap)")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be a positive number")
 

@@ -62,7 +62,10 @@ class Arrhythmia(TaskKind):
     def epoch_size(self, train: Split, input_length: int, cfg: TrainConfig) -> int:
         from trainer.batches import beat_epoch_indices
 
-        return len(beat_epoch_indices(train.y, cfg.majority_keep, np.random.default_rng(0)))
+        rng = np.random.default_rng(0)
+        return len(
+            beat_epoch_indices(train.y, cfg.majority_keep, rng, train.groups, cfg.record_cap)
+        )
 
     def class_weights(self, y: np.ndarray, cfg: TrainConfig) -> torch.Tensor | None:
         from trainer.batches import beat_class_weights

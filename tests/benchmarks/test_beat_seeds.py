@@ -1,0 +1,38 @@
+"""The S prior correction of benchmarks/beat_seeds.py: chosen on validation, baked in."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.models import build_model, ensemble_of, preset
+
+SPEC = importlib.util.spec_from_file_location(
+    "beat_seeds", Path(__file__).parents[2] / "benchmarks" / "beat_seeds.py"
+)
+beat_seeds = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(beat_seeds)
+
+
+def test_the_cv_shift_is_the_best_mean_over_folds_not_one_folds_best():
+    n = len(beat_seeds.S_BIASES)
+    curves = [[0.5] * n for _ in range(3)]
+    curves[0][0] = 0.99  # one fold's lucky peak
+    for c in curves:
+        c[4] += 0.2
+    assert beat_seeds.cv_bias(curves) == beat_seeds.S_BIASES[4]
+
+
+def test_a_shift_baked_into_an_ensemble_moves_its_s_logit_alone():
+    torch.manual_seed(0)
+    members = [build_model(preset("arrhythmia", "student")).eval() for _ in range(2)]
+    ens = ensemble_of(members).eval()
+    x, rr = torch.randn(5, 2, 128), torch.randn(5, 6)
+    before = ens(x, rr).detach()
+    beat_seeds.add_s_bias(ens, -1.5)
+    after = ens(x, rr).detach()
+    delta = (after - before).numpy()
+    assert np.allclose(delta[:, 1], -1.5, atol=1e-5) and np.allclose(delta[:, [0, 2, 3]], 0)
+    probs = torch.softmax(before, 1).numpy()
+    assert np.array_equal(beat_seeds.s_shifted(probs, -1.5).argmax(1), after.numpy().argmax(1))
