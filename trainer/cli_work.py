@@ -24,18 +24,30 @@ def preset_names() -> list[str]:
 EVALUATE_METRICS = "metrics-evaluate.json"  # training writes metrics.json: never overwritten
 
 
+def evaluate_suffix(limit: int | None) -> str:
+    """`-evaluate` for the whole splits, `-evaluate-limit-N` for a limited draw: a quick
+    `--limit 50` check never overwrites the full evaluation's files, nor one with another limit."""
+    return "-evaluate" if limit is None else f"-evaluate-limit-{limit}"
+
+
+def evaluate_metrics_name(limit: int | None) -> str:
+    """The metrics file `trainer evaluate --limit LIMIT` writes (EVALUATE_METRICS for no limit)."""
+    return f"metrics{evaluate_suffix(limit)}.json"
+
+
 def evaluate_to_own_files(
     checkpoint: Path, data_dir: Path | None, out: Path, cache_dir: Path | None, limit: int | None
 ) -> dict:
     """`evaluate_checkpoint` on splits drawn with this command's limit, its files renamed
-    `*-evaluate.*` in `out`: it writes metrics.json, predictions.npz and roc.png into a folder."""
-    import json
+    `*-evaluate.*` (`*-evaluate-limit-N.*` with a limit) in `out`: it writes metrics.json,
+    predictions.npz and roc.png into a folder."""
     import shutil
     import tempfile
 
     from trainer.checkpoint import load_checkpoint
     from trainer.evaluate import evaluate_checkpoint
     from trainer.kinds import kind_of
+    from trainer.metrics import write_json
     from trainer.tasks import load_task
 
     _, ckpt = load_checkpoint(checkpoint)
@@ -43,12 +55,13 @@ def evaluate_to_own_files(
     leads = kind.lead_option(kind.leads(ckpt["preprocessing"]))
     data = load_task(kind.name, data_dir, leads, cache_dir, limit, seed)
     out.mkdir(parents=True, exist_ok=True)
+    suffix = evaluate_suffix(limit)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         result = evaluate_checkpoint(checkpoint, data_dir, Path(tmp), cache_dir, data=data)
         result["limit"] = limit
-        (Path(tmp) / "metrics.json").write_text(json.dumps(result, indent=2))
+        write_json(Path(tmp) / "metrics.json", result)
         for made in Path(tmp).iterdir():
-            shutil.move(made, out / f"{made.stem}-evaluate{made.suffix}")
+            shutil.move(made, out / f"{made.stem}{suffix}{made.suffix}")
     return result
 
 

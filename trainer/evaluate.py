@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from trainer.kinds import kind_of
+from trainer.metrics import write_json
 from trainer.scoring import open_for_scoring, predict_split
 from trainer.splits import TaskData
 
@@ -40,7 +40,7 @@ def evaluate_checkpoint(
         }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_json(out_dir / "metrics.json", result)
     np.savez(
         out_dir / "predictions.npz", y_test=data.test.y, p_test=p_test, groups=data.test.groups
     )

@@ -9,6 +9,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
 from trainer.kinds import kind_of
+from trainer.metrics import write_json
 from trainer.models import build_model, model_size
 from trainer.prune import prune_inner_channels
 from trainer.tasks import data_for_checkpoint, load_task
@@ -54,7 +55,7 @@ def _fit_into(
 ) -> dict:
     """Save the resolved config beside the run, load the teacher if any, fit into OUT/model.pt."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_json(out / "train_config.json", cfg.to_dict())
     teacher_pair = load_checkpoint(teacher) if teacher is not None else None
     if teacher_pair is not None:
         lines.append(f"distilling from {teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})")

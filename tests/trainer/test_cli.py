@@ -113,14 +113,38 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ev" / "roc-evaluate.png").exists()
-    # beside the run by default: its own files, the training run's metrics.json untouched
+    # beside the run by default: its own files, the training run's metrics.json untouched; a
+    # limited evaluation gets files named by its limit, the whole-split one is kept
     trained = (out / "metrics.json").read_bytes()
+    r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl))
+    assert r.exit_code == 0, r.output
+    full = (out / "metrics-evaluate.json").read_bytes()
     r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), "--limit", "100")
     assert r.exit_code == 0, r.output
     assert "scored with --limit 100" in r.output and (out / "metrics.json").read_bytes() == trained
-    own = json.loads((out / "metrics-evaluate.json").read_text())
+    assert (out / "metrics-evaluate.json").read_bytes() == full
+    assert strict_json(out / "metrics-evaluate.json")["limit"] is None
+    own = strict_json(out / "metrics-evaluate-limit-100.json")
     assert own["limit"] == 100 and own["checkpoint"] == str(out / "model.pt")
-    assert {p.name for p in out.iterdir()} >= {"roc-evaluate.png", "predictions-evaluate.npz"}
+    assert {p.name for p in out.iterdir()} >= {
+        "roc-evaluate.png",
+        "predictions-evaluate.npz",
+        "roc-evaluate-limit-100.png",
+        "predictions-evaluate-limit-100.npz",
+    }
+    # the eight test records (fold 10) have no STTC nor HYP: their AUC is undefined, and the
+    # files say null where Python's json writes a bare NaN (not JSON)
+    for written in [*out.glob("*.json"), *(tmp_path / "ev").glob("*.json")]:
+        strict_json(written)
+    per_class = strict_json(out / "metrics.json")["test"]["per_class_auc"]
+    assert per_class["STTC"] is None and per_class["HYP"] is None
+
+
+def strict_json(path):
+    def refuse(token):
+        raise ValueError(f"{path.name}: {token} is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 @pytest.mark.slow
