@@ -3,22 +3,14 @@ by the commands that read records."""
 
 from __future__ import annotations
 
-import os
 import signal
-from contextlib import suppress
 
+import edge_monitor
 
-def _interrupted_loading(signum: int, frame) -> None:
-    """Ctrl-C while the modules load: nothing to report yet, so exit 130 quietly."""
-    os._exit(128 + signum)
-
-
-_loading_handler = None
-if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (`cmd &`)
-    # before the imports below (typer, rich); the commands' _lifecycle takes over later;
-    # not the main thread (ValueError): keep Python's own
-    with suppress(ValueError):
-        _loading_handler = signal.signal(signal.SIGINT, _interrupted_loading)
+# the edge-monitor command is quiet about Ctrl-C from the package's first line until a command
+# starts (edge_monitor/__init__.py); a program importing the CLI (tests, `python -c`) is quiet
+# while the modules below load (typer, rich), then has Python's KeyboardInterrupt back
+_loading_handler = None if edge_monitor.QUIET_COMMAND else edge_monitor._quiet_until_started()
 
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402

@@ -172,10 +172,11 @@ def test_a_header_that_lies_about_length_or_format_is_refused(tmp_path, sample_r
     assert_one_line_error(invoke("classify", wrong_format), "the file holds")
 
 
-def _edge_monitor(*args: str, stdout, prelude: str = "") -> subprocess.Popen:
-    """The real CLI in a child process, as the console script runs it, after `prelude`."""
+def _edge_monitor(*args: str, stdout, prelude: str = "", before_app: str = "") -> subprocess.Popen:
+    """The real CLI in a child process, as the console script runs it, after `prelude`
+    (`before_app`: between the import of the CLI and its run)."""
     code = f"import sys\n{prelude}\nsys.argv = ['edge-monitor', *sys.argv[1:]]\n"
-    code += "from edge_monitor.cli import app\napp()\n"
+    code += f"from edge_monitor.cli import app\n{before_app}\napp()\n"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=stdout,
@@ -232,3 +233,50 @@ def test_ctrl_c_while_loading_exits_130_quietly(sample_record, module, inside):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Error" not in err, err
+
+
+# The command is quiet from the package's first line (edge_monitor/__init__.py), not only once
+# cli.py has installed a handler: a SIGINT at the first import cli.py makes (its first line), and
+# one after the CLI has loaded but before a command has taken Ctrl-C over (click would print
+# "Aborted!" and exit 1, Python a traceback), both end 130 without a word
+_SIGINT_AT_THE_CLI_FIRST_LINE = """
+import builtins, os, signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
+_real, _sent = builtins.__import__, []
+def _hook(name, *a, **k):
+    if sys._getframe(1).f_globals.get("__name__") == "edge_monitor.cli" and not _sent:
+        _sent.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+    return _real(name, *a, **k)
+builtins.__import__ = _hook
+"""
+_DEFAULT_SIGINT = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)"
+_SIGINT_NOW = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)"
+
+
+@pytest.mark.parametrize(
+    "prelude, before_app",
+    [(_SIGINT_AT_THE_CLI_FIRST_LINE, ""), (_DEFAULT_SIGINT, _SIGINT_NOW)],
+    ids=["cli-first-line", "before-the-command"],
+)
+def test_ctrl_c_before_a_command_starts_exits_130_quietly(sample_record, prelude, before_app):
+    proc = _edge_monitor(
+        *("replay", "--no-ui", "--speed", "0", str(sample_record)),
+        stdout=subprocess.PIPE,
+        prelude=prelude,
+        before_app=before_app,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err, out) == (130, "", "")
+
+
+def test_a_program_importing_the_cli_keeps_pythons_ctrl_c():
+    """Only the edge-monitor command exits quietly: a program (a test run, a notebook) that
+    imports the CLI gets Python's KeyboardInterrupt back once it has loaded."""
+    code = (
+        f"{_DEFAULT_SIGINT}\nimport edge_monitor.cli\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "assert not edge_monitor.QUIET_COMMAND"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
