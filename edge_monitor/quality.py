@@ -167,18 +167,24 @@ def assess_segment(
     big = ptp >= spec.noise_min_ptp_mv or hf_rms >= spec.hf_floor_mv
     broadband = k < spec.min_kurtosis and hf > spec.hf_ratio and big
     band = (spec.vf_min_hz, spec.vf_max_hz)
-    vf = ptp > VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band)
     # in VF/flutter two detectors disagree too: that is the VF rule's to judge, not noise
-    # (`vf_hint`: the rhythm model is confident of VT/VF here, an opt-in second VF sign)
-    disagree = agreement < spec.min_agreement and not (vf or vf_hint)
+    # (`vf_hint`: the rhythm model is confident of VT/VF here, an opt-in second VF sign); the
+    # VF measure is taken only where the detectors disagree, the mains one only where nothing
+    # else called the segment noisy (both cost a pass over the context; the verdict is the same)
+    disagree = (
+        agreement < spec.min_agreement
+        and not vf_hint
+        and not (ptp > VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band))
+    )
     smooth = (
         ptp >= spec.noise_min_ptp_mv
         and k < spec.smooth_kurtosis
         and vf_frequency(ctx, fs) < spec.vf_min_hz
     )
-    hum = raw_context is not None and mains_amplitude(raw_context, fs) > spec.mains_max_mv
-    if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree or smooth or hum:
+    if ptp > spec.max_ptp_mv or (broadband and not warming_up) or disagree or smooth:
         return NOISY, k, ptp
+    if raw_context is not None and mains_amplitude(raw_context, fs) > spec.mains_max_mv:
+        return NOISY, k, ptp  # mains hum
     return GOOD, k, ptp
 
 

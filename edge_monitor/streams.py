@@ -29,6 +29,8 @@ class ModelRunner:
     def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
         self.bundle = bundle
         self.session = open_session(bundle.model_path, *threads)
+        self._outputs = [self.session.get_outputs()[0].name]  # the class logits
+        self._shape = (len(bundle.contract.classes),)
         self.latencies: deque[float] = deque(maxlen=2048)
         self.count = 0
         self.capture: list | None = None  # the bench collects real inputs here
@@ -39,21 +41,25 @@ class ModelRunner:
         if self.capture is not None:
             self.capture.append(feed)
         t0 = time.perf_counter()
-        out = self.session.run(None, feed)[0][0]
+        out = self.session.run(self._outputs, feed)[0][0]
         self.latencies.append(time.perf_counter() - t0)
         self.count += 1
-        if not np.isfinite(out).all():  # a sigmoid would turn an infinite logit into 0 or 1
-            return None
+        if out.shape != self._shape or not np.isfinite(out).all():
+            return None  # (a sigmoid would turn an infinite logit into 0 or 1)
         with np.errstate(all="ignore"):
             probs = probabilities(self.bundle.contract, out)
-        if probs.shape != (len(self.bundle.contract.classes),) or not valid_probabilities(probs):
-            return None
-        return probs
+        return probs if valid_probabilities(probs) else None
 
 
 def valid_probabilities(p: np.ndarray) -> bool:
+    """Finite and within [0, 1] (a NaN fails both comparisons)."""
     p = np.asarray(p)
-    return bool(np.isfinite(p).all() and (p >= -1e-6).all() and (p <= 1 + 1e-6).all())
+    return p.size == 0 or bool(p.min() >= -1e-6 and p.max() <= 1 + 1e-6)
+
+
+def rounded(classes: list[str], probs: np.ndarray) -> dict[str, float]:
+    """The probabilities as events carry them: per class, 4 decimals."""
+    return {c: round(p, 4) for c, p in zip(classes, probs.tolist(), strict=True)}
 
 
 class BeatStream:
@@ -136,19 +142,14 @@ class BeatStream:
 
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
         feed = {
-            "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32),
-            "rr": ctx.rr[None].astype(np.float32),
+            "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32, copy=False),
+            "rr": ctx.rr[None].astype(np.float32, copy=False),
         }
         probs = self.model.run(feed)
         if probs is None:
             return BeatEvent(source_index, None, None, self.model.bundle.name)
-        label = self.classes[int(np.argmax(probs))]
-        return BeatEvent(
-            source_index,
-            label,
-            {c: round(float(p), 4) for c, p in zip(self.classes, probs, strict=True)},
-            self.model.bundle.name,
-        )
+        label = self.classes[int(probs.argmax())]
+        return BeatEvent(source_index, label, rounded(self.classes, probs), self.model.bundle.name)
 
 
 class WindowStream:
@@ -215,11 +216,7 @@ class WindowStream:
                 continue
             events.append(
                 WindowEvent(
-                    start,
-                    end,
-                    {k: round(float(p), 4) for k, p in zip(self.classes, probs, strict=True)},
-                    self.model.bundle.name,
-                    quality_ok,
+                    start, end, rounded(self.classes, probs), self.model.bundle.name, quality_ok
                 )
             )
             if self.per_window:
