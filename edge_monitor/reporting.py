@@ -227,8 +227,21 @@ def not_quality(ev: Event) -> bool:
     return not isinstance(ev, QualityEvent)
 
 
+def event_line(ev: Event) -> dict:
+    """An event's JSON line. Every line but the summary carries the `sample` it is about (a
+    beat's R peak, the sample an alert was decided at, a window's end, where it was complete);
+    a window line also names its `model` (the VT/VF and the diagnostic model both give
+    windows). Lines come in the order the monitor learned them, not sorted by `sample`: an
+    alarm goes out when it is decided, while a beat is known a few seconds after its R peak
+    (docs/cli.md)."""
+    line = ev.to_json()
+    if isinstance(ev, WindowEvent):
+        return {"type": "window", "sample": ev.end, "model": ev.model, **line}
+    return line
+
+
 def handle(events: list[Event], emit: Emit | None, tracker: Tracker, keep) -> None:
     for ev in events:
         tracker.on_event(ev)
         if emit is not None and keep(ev):
-            emit(ev.to_json())
+            emit(event_line(ev))

@@ -99,6 +99,11 @@ class SerialSession:
         if self.recorder is not None and obj.get("type") in ("alert", ACK):
             self.recorder.write_alert(obj)
 
+    def _status(self, state: str, error: str | None) -> None:
+        """A link or recording change, at the next sample the monitor expects."""
+        at = self.monitor.position
+        self.out({"type": "status", "sample": at, "state": state, "error": error})
+
     def open(self) -> bool:
         ok = self.source.connect()
         self.assembler.start(self.clock())  # silence is timed from the first attempt
@@ -113,7 +118,7 @@ class SerialSession:
         if poll.state != self.state:
             self.state = poll.state
             error = "" if poll.state == CONNECTED else self.source.last_error
-            self.out({"type": "status", "state": poll.state, "error": error})
+            self._status(poll.state, error)
         if poll.samples:
             self._bad_at_sample = self.decoder.stats.bad()
             self._take(self.assembler.assemble(poll.samples, now))
@@ -124,7 +129,7 @@ class SerialSession:
         want = reason if stalled else None
         if want != self.monitor.stall_state:
             handle(self.monitor.on_stall(stalled, reason), self.out, self.tracker, not_quality)
-            self.out({"type": "status", "state": self.link_state(), "error": self._why()})
+            self._status(self.link_state(), self._why())
         return True
 
     def link_state(self) -> str:
@@ -155,7 +160,7 @@ class SerialSession:
     def _report_recording(self, error: str | None) -> None:
         if not self._reported_recording:
             self._reported_recording = True
-            self.out({"type": "status", "state": "recording stopped", "error": error})
+            self._status("recording stopped", error)
 
     def lag_s(self) -> float:
         return self.assembler.lag_s(self.clock())

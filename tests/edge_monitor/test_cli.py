@@ -37,6 +37,13 @@ def test_classify_json_lines_follow_the_documented_shapes(sample_record):
     assert set(beat["probs"]) == {"N", "S", "V", "F"}
     alerts = [x for x in lines if x["type"] == "alert"]
     assert all(set(a) == {"type", "sample", "level", "label", "message"} for a in alerts)
+    # the VT/VF model's windows: which model, and the sample where each was complete
+    windows = [x for x in lines if x["type"] == "window"]
+    assert windows and {w["model"] for w in windows} == {"ventricular"}
+    assert all(set(w) == {"type", "sample", "model", "start", "end", "probs"} for w in windows)
+    assert all(w["sample"] == w["end"] > w["start"] for w in windows)
+    # every line but the summary is about a sample of the record
+    assert all(isinstance(x["sample"], int) for x in lines[:-1])
     assert lines[-1]["signal_seconds"] == 60.0
 
 

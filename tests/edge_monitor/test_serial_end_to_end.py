@@ -187,7 +187,12 @@ def test_run_survives_garbage_drops_and_replugs_and_records_everything(tmp_path,
     assert wire["not_text"] == 1 and wire["garbage"] >= 1 and wire["overlong"] == 1
     assert summary["link"]["lost"] == 45 and summary["link"]["resets"] == 0
     assert summary["disconnects"] >= 1 and summary["connects"] >= 2
-    states = [e["state"] for e in mon.events if e["type"] == "status"]
+    statuses = [e for e in mon.events if e["type"] == "status"]
+    states = [e["state"] for e in statuses]
+    # each change says where in the stream it came (the next sample the monitor expects: every
+    # sample taken, plus the filler for those lost), never before the previous change
+    at = [e["sample"] for e in statuses]
+    assert at == sorted(at) and at[0] == 0 and at[-1] >= sent, statuses
     assert "reconnecting" in states and "connected" in states[states.index("reconnecting") :]
     assert states[-1] == "stalled"  # the sender stopped: no signal, said so
     assert summary["beats"], summary
