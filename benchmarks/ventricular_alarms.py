@@ -73,7 +73,6 @@ GRID = {
     "alone_kn": ((2, 3), (3, 4), (5, 6)),
     "confirm_unverified": (False, True),
     "confirm_vf": (False, True),
-    "resume_s": (0.0, 30.0),  # added after the first cross-validated run (docs/ventricular.md)
 }
 
 
@@ -214,11 +213,10 @@ def objective(p: dict) -> float:
 
 def grid() -> list[FusionSpec]:
     out = []
-    for agree, alone, (k, n), lift, vf, resume in itertools.product(*GRID.values()):
+    for agree, alone, (k, n), lift, vf in itertools.product(*GRID.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
-                                  confirm_unverified=lift, confirm_vf=vf,
-                                  resume_s=resume))  # fmt: skip
+                                  confirm_unverified=lift, confirm_vf=vf))  # fmt: skip
     return out
 
 

@@ -58,11 +58,6 @@ class FusionSpec:
     clear_after: int = 5
     cooldown_s: float = 10.0
     confirm_unverified: bool = False  # the model may also lift an unverified VT warning
-    # a critical VT/VF alarm that bad signal interrupted (leads off, saturation, noise: common
-    # in VF) comes back as the model's own alarm at the first good window within resume_s of the
-    # interruption whose span probability reaches agree_p, without the k-of-n wait or the
-    # cooldown (0: off, the model must start over)
-    resume_s: float = 0.0
     confirm_vf: bool = True  # the VF filter's alarm needs the model too (else it passes as is)
     # a window probability at least this exempts the signal from the gate's detector-disagreement
     # sign, as a VF-like Kuo & Dillman window does (0: off). 0.9 was set before it was measured,
@@ -147,8 +142,6 @@ class VentricularFusion:
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
         self._quiet = 0
         self._cleared_at: int | None = None
-        self._interrupted_at: int | None = None  # a standing alarm went blind here
-        self._standing: set[str] = set()  # critical VT/VF alarms (rules' and own) standing now
         # rule label -> (message, sample) of an alarm held back as a warning
         self.pending: dict[str, tuple[str, int]] = {}
 
@@ -180,14 +173,7 @@ class VentricularFusion:
             return [ev]
         if ev.level == CLEARED:
             self.pending.pop(ev.label, None)
-            self._standing.discard(ev.label)
             return [ev]
-        out = self._rule_alarm(ev)
-        self._standing.update(e.label for e in out if e.level == CRITICAL)
-        return out
-
-    def _rule_alarm(self, ev: AlertEvent) -> list[AlertEvent]:
-        """A rule's VT or VF alarm: passed, held back as a warning, or lifted."""
         if not self.valid or (ev.label == "VF" and not self.spec.confirm_vf):
             return [ev]  # no model to ask (or not asked): today's behaviour
         lifts = ev.level == WARNING and self.spec.confirm_unverified and ev.label == "VT"
@@ -203,7 +189,6 @@ class VentricularFusion:
     def _escalate(self, label: str, message: str, sample: int) -> AlertEvent:
         self.pending.pop(label, None)
         self.active[label] = CRITICAL
-        self._standing.add(label)
         message = message.replace(" (unverified: doubtful signal or beats)", "")
         return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
 
@@ -242,8 +227,6 @@ class VentricularFusion:
     def _model_alone(self, sample: int, p: float) -> list[AlertEvent]:
         s = self.spec
         self._alone.append(p >= s.alone_p)
-        if MODEL_LABEL not in self.active and self._resumes(sample, p):
-            return [self._raise_own(sample, p, "again after bad signal")]
         if MODEL_LABEL in self.active:
             self._quiet = 0 if p >= s.agree_p else self._quiet + 1
             if self._quiet >= s.clear_after:
@@ -253,25 +236,13 @@ class VentricularFusion:
         cooling = last is not None and sample - last < s.cooldown_s * self.fs
         if sum(self._alone) < s.alone_k or cooling:
             return []
-        return [self._raise_own(sample, p)]
-
-    def _resumes(self, sample: int, p: float) -> bool:
-        """Does an alarm that bad signal interrupted come back now (spec.resume_s)?"""
-        at, s = self._interrupted_at, self.spec
-        if at is None or sample - at > s.resume_s * self.fs:
-            return False
-        return p >= s.agree_p
-
-    def _raise_own(self, sample: int, p: float, note: str = "") -> AlertEvent:
         self.active[MODEL_LABEL] = CRITICAL
-        self._standing.add(MODEL_LABEL)
-        self._quiet, self._interrupted_at = 0, None
+        self._quiet = 0
         message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
-        return AlertEvent(sample, CRITICAL, MODEL_LABEL, message + (f", {note}" if note else ""))
+        return [AlertEvent(sample, CRITICAL, MODEL_LABEL, message)]
 
     def _clear_own(self, sample: int, why: str, cool: bool = False) -> list[AlertEvent]:
         """Clear the model's alarm; only its own end starts the cooldown (not a blind spell)."""
-        self._standing.discard(MODEL_LABEL)
         if self.active.pop(MODEL_LABEL, None) is None:
             return []
         if cool:
@@ -282,9 +253,6 @@ class VentricularFusion:
     def _blind(self, sample: int) -> list[AlertEvent]:
         """The signal went bad: forget the windows, drop held-back alarms (the engine clears
         its own), and clear the model's alarm."""
-        if self._standing and self.spec.resume_s > 0:
-            self._interrupted_at = sample
-        self._standing.clear()  # the engine clears the rules' alarms too
         self.pending.clear()
         self._forget()
         return self._clear_own(sample, "VT/VF: no longer assessed")
