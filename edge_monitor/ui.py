@@ -40,12 +40,16 @@ class Plan:
     profiling_width: int
 
 
-def plan(width: int, height: int) -> Plan:
+def plan(width: int, height: int, alerts: int | None = None) -> Plan:
     """At 24 rows: 1 status, 1 banner, 8 trace, 5 vitals, 9 alert log (8 entries). Taller
-    terminals give the trace three fifths of the extra rows, the log the rest (up to 20)."""
+    terminals give the trace three fifths of the extra rows, the log the rest (up to 20). Rows
+    the log would leave empty (fewer `alerts` than its rows, beyond the 8 it always keeps, as
+    tall as the profiling beside it) go to the trace: no blank band at 160x50 or 300x100."""
     fixed = 2 + DIGIT_ROWS
     rest = max(height - fixed, 8)
     bottom = min(max(MIN_LOG_ROWS + 1, (rest * 2) // 5), 21)
+    if alerts is not None:
+        bottom = min(bottom, max(MIN_LOG_ROWS, alerts) + 1)
     trace = max(rest - bottom, 4)
     return Plan(trace, bottom, 34 if width < 120 else 42)
 
@@ -65,7 +69,8 @@ class Screen:
             yield Segment.line()
 
     def lines(self, width: int, height: int) -> list[Text]:
-        p, v = plan(width, height), self.view
+        v = self.view
+        p = plan(width, height, len(v.alerts))
         log_width = max(width - p.profiling_width, 0)
         bottom = [
             log + Text("  ") + prof

@@ -164,6 +164,23 @@ def test_the_plan_fills_the_terminal_and_keeps_8_log_rows(height):
     assert p.bottom - 1 >= 8
 
 
+@pytest.mark.parametrize(("width", "height"), [(160, 50), (200, 60), (300, 100)])
+@pytest.mark.parametrize("alerts", [0, 1, 10, 40])
+def test_a_big_terminal_has_no_blank_rows_whatever_the_log_holds(width, height, alerts):
+    """The log's rows its alerts leave empty (beyond the 8 it always keeps) go to the trace:
+    a big terminal had a blank band under a short log (12 rows at 200x60)."""
+    tracker = tracker_with(
+        [AlertEvent(int((291 + i / 5) * FS), WARNING, "PVC", f"PVC {i}") for i in range(alerts)]
+    )
+    for k in range(13):  # labelled beats over the whole sweep: the label row is not blank
+        tracker.trace.on_beat(int((290 + 0.8 * k) * FS), "N")
+    lines = screen_text(view_of(tracker, active=()), width, height).splitlines()
+    assert len(lines) == height and max(map(len, lines)) <= width
+    assert [i for i, line in enumerate(lines) if not line.strip()] == []
+    logged = [line for line in lines if line.startswith("0:0")]
+    assert len(logged) == min(alerts, plan(width, height).bottom - 1)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 30), st.integers(1, 40).map(lambda n: n * 4))
 def test_braille_sets_exactly_the_dots_of_the_canvas(seed, width):
