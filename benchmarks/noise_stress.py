@@ -3,7 +3,9 @@
 Every MIT-BIH DS2 record gets real recorded noise on its MLII lead (baseline wander `bw`, muscle
 `ma`, electrode motion `em` recovered from the 118e* records) at SNR 24 ... -6 dB with nst's
 protocol and SNR definition (trainer/datasets/nstdb.py), and streams through the edge Monitor with
-the default arrhythmia bundle. Scored from minute 5 on (the protocol's test period):
+the embedded models as `edge-monitor` runs them on an MLII record (the beat model and the VT/VF
+rhythm model; `--models beat`: the beat model alone, as before the VT/VF model). Scored from
+minute 5 on (the protocol's test period):
 - R-peak and V / S beat Se / +P against the reference annotations (150 ms matching), over all
   beats and over the beats the monitor did not call inconclusive ("gated", with the coverage);
 - false critical alerts per hour: a VT / VF / asystole alarm with no reference event (a run of
@@ -115,8 +117,10 @@ def justified(sample: int, spans: list[tuple[int, int]]) -> bool:
     return any(a - before <= sample <= b + after for a, b in spans)
 
 
-def stream(bundle, x: np.ndarray, sig_name: list[str], quality: QualitySpec | None = None) -> dict:
-    monitor = Monitor([bundle], FS, sig_name, quality=quality)
+def stream(
+    bundles: list[Bundle], x: np.ndarray, sig_name: list[str], quality: QualitySpec | None = None
+) -> dict:
+    monitor = Monitor(bundles, FS, sig_name, quality=quality)
     beats, labels, alerts, bad = [], [], [], []
     for e in monitor_events(monitor, x):
         if isinstance(e, BeatEvent):
@@ -161,7 +165,7 @@ def run_task(task: Task) -> dict:
     ctx = _CONTEXT
     x, header, path, spans = mixed(task, ctx["reverse"])
     n = len(x)
-    out = stream(ctx["bundle"], x, header["sig_name"], ctx["quality"])
+    out = stream(ctx["bundles"], x, header["sig_name"], ctx["quality"])
     test_start = int(nstdb.CLEAN_S * FS)
     ann = read_annotations(path)
     keep = [i for i, sym in enumerate(ann.symbol) if sym in SYMBOL_TO_CLASS]
@@ -220,6 +224,18 @@ def run_task(task: Task) -> dict:
     }
 
 
+def commit() -> str | None:
+    """The git commit of the code measured ('+dirty' when edge_monitor has changes)."""
+    import subprocess
+
+    git = ["git", "-C", str(Path(__file__).resolve().parent.parent)]
+    rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True)
+    if rev.returncode:
+        return None
+    dirty = subprocess.run([*git, "status", "--porcelain", "edge_monitor"], capture_output=True)
+    return rev.stdout.decode().strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def load_model(bundle: Path | None, model: Path | None) -> Bundle:
     """The bundle, or for an experiment a bare ONNX model (its own contract) run in the embedded
     bundle's place: no sha256 to check, so never a way to ship one."""
@@ -236,11 +252,16 @@ def _init(
     bundle: Path | None,
     model: Path | None,
     reverse: bool = False,
+    ventricular: bool = False,
 ) -> None:
     _CONTEXT["mitdb"] = mitdb
     _CONTEXT["reverse"] = reverse
     _CONTEXT["quality"] = quality
     _CONTEXT["bundle"] = load_model(bundle, model)
+    # as `edge-monitor` runs on an MLII record by default: the beat model and the VT/VF model,
+    # whose rhythm verdict the VT / VF alarms are fused with
+    extra = [load_bundle(embedded_bundle("ventricular"))] if ventricular else []
+    _CONTEXT["bundles"] = [_CONTEXT["bundle"], *extra]
     _CONTEXT["noise"] = {
         name: nstdb.load_noise(name, nstdb_dir, mitdb) for name in nstdb.NOISE_NAMES
     }
@@ -350,6 +371,13 @@ def main() -> None:
         help="play each 2-minute noise burst backwards: a second realisation with the same "
         "spectrum and amplitudes, to see how much one alarm count depends on where it falls",
     )
+    parser.add_argument(
+        "--models",
+        choices=["default", "beat"],
+        default="default",
+        help="default: the beat model and the embedded VT/VF model, as edge-monitor runs an MLII "
+        "record; beat: the beat model alone (the results before the VT/VF model)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/noise_stress.json"))
     args = parser.parse_args()
     quality = QualitySpec(min_agreement=args.min_agreement)
@@ -363,7 +391,10 @@ def main() -> None:
     with ctx.Pool(
         args.workers,
         initializer=_init,
-        initargs=(args.mitdb, args.nstdb, quality, args.bundle, args.model, args.reverse_noise),
+        initargs=(
+            *(args.mitdb, args.nstdb, quality, args.bundle, args.model, args.reverse_noise),
+            args.models == "default",
+        ),
     ) as pool:
         results = []
         for i, r in enumerate(pool.imap_unordered(run_task, tasks), 1):
@@ -379,6 +410,11 @@ def main() -> None:
     ]
     result = {
         "bundle": str(args.bundle or "embedded arrhythmia"),
+        "models": args.models,
+        "ventricular_bundle": None
+        if args.models != "default"
+        else {"sha256": sha256_file(embedded_bundle("ventricular") / "model.onnx")},
+        "commit": commit(),
         "model": None
         if args.model is None
         else {"path": str(args.model), "sha256": sha256_file(args.model)},
