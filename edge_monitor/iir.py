@@ -175,7 +175,17 @@ class FirFilter:
 
 
 def running_max(x: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over a centred window of odd `size`, edges repeating the end values."""
+    """Maximum over a centred window of odd `size`, edges repeating the end values.
+
+    By doubling (van Herk's idea, log2(size) passes): maxima over spans of 1, 2, 4, ... samples,
+    then the window as two overlapping spans of the largest power of two in it. The QRS detector
+    asks for 109 samples at 360 Hz on every chunk: a tenth of the time of one pass per window
+    position, and a maximum is exact whichever way it is taken."""
     half = size // 2
-    padded = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])
-    return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
+    n = len(x)
+    m = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])
+    width = 1
+    while 2 * width <= size:
+        m = np.maximum(m[:-width], m[width:])
+        width *= 2  # m[i] = max(padded[i : i + width])
+    return np.maximum(m[:n], m[size - width : size - width + n])

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import signal as sps
 
 from edge_monitor.iir import FirFilter, SosFilter, butter_sos, notch_sos, running_max
@@ -60,3 +63,15 @@ def test_fir_and_running_max_match_scipy():
     got = np.concatenate([f(x[a : a + 37]) for a in range(0, len(x), 37)])
     assert np.allclose(got, sps.lfilter(b, [1.0], x))
     assert np.array_equal(running_max(x, 11), maximum_filter1d(x, 11, mode="nearest"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(np.float64, st.integers(1, 300), elements=st.floats(-1e6, 1e6)),
+    st.integers(0, 120),
+)
+def test_running_max_equals_scipys_maximum_filter_for_every_odd_size(x, half):
+    from scipy.ndimage import maximum_filter1d
+
+    size = 2 * half + 1
+    np.testing.assert_array_equal(running_max(x, size), maximum_filter1d(x, size, mode="nearest"))
