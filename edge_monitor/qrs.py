@@ -293,7 +293,7 @@ def block_peaks(band: np.ndarray, fs: float, beta: float = 0.08) -> np.ndarray:
     np.cumsum(energy, out=cum[1:])
     w_qrs, w_beat = max(1, int(round(0.097 * fs))), max(1, int(round(0.611 * fs)))
     ma_qrs, ma_beat = _centred_mean(cum, w_qrs), _centred_mean(cum, w_beat)
-    inside = ma_qrs > ma_beat + beta * float(energy.mean())
+    inside = ma_qrs > ma_beat + beta * (float(energy.sum()) / n)  # np.mean's sum and count
     edges = (np.flatnonzero(inside[1:] != inside[:-1]) + 1).tolist()  # block starts and ends
     edges = [0] * bool(inside[0]) + edges + [n] * bool(inside[-1])
     magnitude = np.abs(band)

@@ -24,6 +24,7 @@ Thresholds live in QualitySpec; benchmarks/noise_stress.py measures them (tuned 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import asdict, dataclass
 
@@ -122,10 +123,16 @@ class SegmentQuality:
 def kurtosis(x: np.ndarray) -> float:
     """Pearson kurtosis (3 for a Gaussian); 0 for a constant."""
     x = np.asarray(x, dtype=np.float64)
-    d = x - x.mean()
+    d = x - _mean(x)
     d2 = d * d  # the fourth power as a square of squares: pow() cost a twentieth of the gate
-    var = float(np.mean(d2))
-    return float(np.mean(d2 * d2) / (var * var)) if var > 1e-12 else 0.0
+    var = _mean(d2)
+    return _mean(d2 * d2) / (var * var) if var > 1e-12 else 0.0
+
+
+def _mean(x: np.ndarray) -> float:
+    """np.mean of a float64 vector, to the bit (the same pairwise sum over the same count),
+    without its dispatch: the gate takes a dozen means a second."""
+    return float(x.sum()) / len(x) if len(x) else float("nan")
 
 
 def assess_segment(
@@ -144,7 +151,8 @@ def assess_segment(
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz); with
     the raw lead's last seconds the gate also looks for mains hum."""
     raw = np.asarray(raw, dtype=np.float64)
-    if leads_off is not None and len(leads_off) and np.mean(leads_off) >= spec.leads_off_share:
+    n_off = len(leads_off) if leads_off is not None else 0
+    if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
         return LEADS_OFF, 0.0, 0.0
     valid = raw[np.isfinite(raw)]
     if valid.size == 0:
@@ -192,7 +200,7 @@ def detector_agreement(first: np.ndarray, second: np.ndarray, tol: int) -> float
     """Share of beats both detectors found, F1-like: 1 when neither found any. Pairs are one to
     one (two detections of one beat by the first detector match once), by the greedy sweep that
     finds the most pairs for points on a line."""
-    first, second = np.sort(np.asarray(first)), np.sort(np.asarray(second))
+    first, second = sorted(np.asarray(first).tolist()), sorted(np.asarray(second).tolist())
     if len(first) + len(second) == 0:
         return 1.0
     i = j = matched = 0
@@ -210,18 +218,18 @@ def _rms(x: np.ndarray | None) -> float:
     if x is None or len(x) == 0:
         return 0.0
     x = np.asarray(x, dtype=np.float64)
-    return float(np.sqrt(np.mean(x * x)))
+    return math.sqrt(_mean(x * x))
 
 
 def _saturated(x: np.ndarray, spec: QualitySpec, rails: tuple[float, float] | None) -> bool:
     if rails is not None:
         lo, hi = rails
         tol = 0.01 * (hi - lo)
-        return bool(np.mean((x <= lo + tol) | (x >= hi - tol)) >= spec.rail_share)
+        return np.count_nonzero((x <= lo + tol) | (x >= hi - tol)) / len(x) >= spec.rail_share
     if np.ptp(x) == 0:
         return False  # a constant is flat, not saturated
-    at_extreme = np.maximum(np.mean(x == x.max()), np.mean(x == x.min()))
-    return bool(at_extreme >= spec.stuck_share)
+    at_extreme = max(np.count_nonzero(x == x.max()), np.count_nonzero(x == x.min())) / len(x)
+    return at_extreme >= spec.stuck_share
 
 
 class QualityTracker:
