@@ -152,6 +152,18 @@ class Events:
         while self.count(state) < times and time.monotonic() < deadline:
             time.sleep(0.02)
 
+    def wait_reconnected(self, since: int, timeout: float = 15.0) -> None:
+        """Until a "connected" status follows a "reconnecting" one among the lines after the
+        first `since`: a count of "connected" lines would also count the one that says a
+        stall is over (samples back on a link that never dropped), and a writer that went on
+        before the port was reopened would lose its bytes to pyserial's flush at open."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [e["state"] for e in list(self.lines)[since:] if e.get("type") == "status"]
+            if "reconnecting" in states and "connected" in states[states.index("reconnecting") :]:
+                return
+            time.sleep(0.02)
+
     def join(self) -> None:
         self._thread.join(timeout=10)
 
@@ -205,14 +217,15 @@ def main() -> None:
             fe.lose(n)
             fe.samples(5 * FS)
         plan.append(f"{args.replugs} unplug/replug cycles, 0.5-1.5 s out, sampling on meanwhile")
-        for k in range(args.replugs):
+        for _ in range(args.replugs):
             port.wait_read()
+            since = len(events.lines)
             port.unplug()
             out_s = rng.uniform(0.5, 1.5)
             time.sleep(out_s)
             fe.lose(int(out_s * FS))
             port.plug()
-            events.wait("connected", k + 2)  # the monitor retries with backoff
+            events.wait_reconnected(since)  # the monitor retries with backoff
             fe.samples(3 * FS, pace_s=0.05)
         plan.append("10 s more at 4x real time")
         fe.samples(10 * FS, pace_s=0.0625)
@@ -264,6 +277,9 @@ def main() -> None:
         "connects": summary["connects"],
         "beats": summary["beats"],
         "status_states": sorted({e["state"] for e in events.lines if e["type"] == "status"}),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),  # of the tree `-m edge_monitor` runs from (the current folder)
         "wall_s": wall,
         "monitor_duration_s": duration,
         "interrupted": summary.get("interrupted"),
