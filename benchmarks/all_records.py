@@ -11,6 +11,9 @@
    script only moves bytes from the first pair's master to the second's (a null-modem cable),
    with back-pressure: when the monitor falls behind, the emulator blocks. When the emulator is
    done and its bytes delivered, the monitor must report "stalled"; then SIGINT, and its summary.
+4. `edge-monitor replay RECORD --speed 0` on a few records (--replay-records) with stdout a pipe,
+   as a script or a log runs it: its screen (no terminal) and `--no-ui`: exit code, traceback,
+   strict JSON lines, a summary.
 3. From the classify outputs and the reference annotations (`wfdb.rdann(..., "atr")`):
    (a) the AF rule on MIT-BIH: every AF/AFL episode (rhythm `(AFIB` / `(AFL` until the next
        rhythm annotation; adjacent AFIB and AFL stretches are one episode) of >= 30 s is warned
@@ -835,6 +838,53 @@ def run_serial_part(dbs, args, env) -> list[dict]:
             return list(pool.map(one, names))
 
 
+REPLAY_RECORDS = ("mitdb/203", "mitdb/207", "cudb/cu01", "nstdb/118e_6", "svdb/800")
+
+
+def replay_record(folder: Path, name: str, env: dict, timeout: float, ui: bool) -> dict:
+    """`edge-monitor replay RECORD --speed 0` with stdout a pipe (no terminal): the live screen
+    (its last frame only, rich draws no animation into a pipe) or `--no-ui`'s JSON lines."""
+    cmd = [sys.executable, "-m", "edge_monitor", "replay", str(folder / name), "--speed", "0"]
+    cmd += [] if ui else ["--no-ui"]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+        out, err, rc = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired:
+        out, err, rc = "", "", None
+    events, invalid = parse_lines(out) if not ui else ([], [])
+    return {
+        "record": f"{folder.name}/{name}",
+        "ui": ui,
+        "exit_code": rc,
+        "traceback": TRACEBACK in err,
+        "crash": rc != 0 or TRACEBACK in err,
+        "error": error_line(err) if rc != 0 or TRACEBACK in err else None,
+        "stdout_lines": len(out.splitlines()),
+        "invalid_lines": len(invalid),
+        "summary": (last_summary(events) is not None) if not ui else "FINISHED" in out,
+        "wall_seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def run_replay_part(dbs, args, env) -> list[dict]:
+    rows = []
+    for ref in args.replay_records:
+        db, name = ref.split("/", 1)
+        if db not in dbs:
+            continue
+        for ui in (True, False):
+            row = replay_record(dbs[db], name, env, args.timeout, ui)
+            print(
+                f"  replay {ref} {'(screen)' if ui else '--no-ui'}: exit {row['exit_code']} "
+                f"invalid {row['invalid_lines']} lines {row['stdout_lines']} "
+                f"{row['wall_seconds']} s" + (f"  [{row['error']}]" if row["error"] else ""),
+                flush=True,
+            )
+            rows.append(row)
+    return rows
+
+
 def print_table(result: dict) -> None:
     print()
     print(
@@ -887,13 +937,22 @@ def main() -> None:
     parser.add_argument("--limit-records", type=int, help="the first N records of each database")
     parser.add_argument("--records", nargs="*", help="only these record names")
     parser.add_argument(
-        "--parts", nargs="*", choices=["classify", "serial"], default=["classify", "serial"]
+        "--parts",
+        nargs="*",
+        choices=["classify", "serial", "replay"],
+        default=["classify", "serial", "replay"],
     )
     parser.add_argument(
         "--all-channels",
         action="store_true",
         help="emulate every channel of the record (default: MLII, else channel 0, as the "
         "one-lead rpi4 board)",
+    )
+    parser.add_argument(
+        "--replay-records",
+        nargs="*",
+        default=list(REPLAY_RECORDS),
+        help="DB/NAME records `replay` runs piped, with its screen and with --no-ui",
     )
     parser.add_argument("--jobs", type=int, default=1, help="records at a time")
     parser.add_argument("--profile", default="host", help="classify's device profile")
@@ -954,6 +1013,14 @@ def main() -> None:
         result["reference"] = summarise_reference(rows)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
+    if "replay" in args.parts:
+        rep = run_replay_part(dbs, args, env)
+        result["replay"] = {
+            "rows": rep,
+            "crashes": sum(r["crash"] for r in rep),
+            "invalid_lines": sum(r["invalid_lines"] for r in rep),
+            "without_summary": sum(not r["summary"] for r in rep),
+        }
     if "serial" in args.parts:
         srows = run_serial_part(dbs, args, env)
         result["serial"] = {"totals": totals(srows), "rows": srows}

@@ -1,0 +1,66 @@
+"""benchmarks/all_records.py's own checks: how far JSON lines stray from sample order (on the real
+CLI's output), and the PTB-XL test fold restored as WFDB records the CLI reads."""
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import PTBXL, need
+
+SPEC = importlib.util.spec_from_file_location(
+    "all_records", Path(__file__).parents[2] / "benchmarks" / "all_records.py"
+)
+all_records = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(all_records)
+
+
+@given(st.lists(st.integers(0, 10_000), max_size=60))
+def test_sample_order_counts_each_line_behind_the_newest_before_it(samples):
+    events = [{"type": "beat", "sample": s} for s in samples] + [{"type": "summary"}]
+    got = all_records.sample_order(events, fs=100.0)
+    newest, late, back = -1, 0, 0
+    for s in samples:
+        if s < newest:
+            late, back = late + 1, max(back, newest - s)
+        newest = max(newest, s)
+    assert got == {"lines_out_of_sample_order": late, "max_step_back_s": round(back / 100, 3)}
+    assert (late == 0) == (samples == sorted(samples))
+
+
+def test_a_window_line_counts_at_its_end(sample_record):
+    out = subprocess.run(
+        [sys.executable, "-m", "edge_monitor", "classify", str(sample_record), "--json"]
+        + ["--stop", "30"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    events, invalid = all_records.parse_lines(out)
+    assert not invalid and events[-1]["type"] == "summary"
+    windows = [e for e in events if e["type"] == "window"]
+    assert windows and all(all_records.event_sample(w) == w["end"] for w in windows)
+    order = all_records.sample_order(events, 360.0)
+    # beats are known a little after their R peak, windows at their end: lines stray, boundedly
+    assert order["lines_out_of_sample_order"] > 0 and 0 < order["max_step_back_s"] < 10
+
+
+def test_the_ptbxl_test_fold_is_restored_as_records_the_cli_reads(tmp_path):
+    source = need(PTBXL)
+    folder = all_records.ptbxl_wfdb(source, [10], tmp_path)
+    names = all_records.records_of(folder, None, None)
+    with (source / "ptbxl_database.csv").open(newline="") as f:
+        fold_10 = [r["ecg_id"] for r in csv.DictReader(f) if float(r["strat_fold"]) == 10]
+    assert names == sorted(f"{int(i):05d}_lr" for i in fold_10) and len(names) == 255
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_monitor", "classify", str(folder / names[0]), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["signal_seconds"] == 10.0
