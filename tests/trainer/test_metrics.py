@@ -1,4 +1,9 @@
+import json
+import math
+
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from trainer.metrics import (
@@ -9,6 +14,7 @@ from trainer.metrics import (
     paired_bootstrap,
     per_class_auc,
     tune_thresholds,
+    write_json,
 )
 
 
@@ -71,3 +77,35 @@ def test_beat_statistics_match_sklearn_recall_and_precision():
         assert np.isclose(stats["per_class"][name]["se"], se[k])
         assert np.isclose(stats["per_class"][name]["ppv"], ppv[k])
     assert np.sum(stats["confusion"]) == 500
+
+
+def _refuse(token):
+    raise ValueError(f"{token} is not JSON")
+
+
+SCORES = st.recursive(
+    st.floats() | st.integers() | st.none() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=12,
+)
+
+
+@given(SCORES)
+def test_metrics_files_are_strict_json_with_null_for_undefined_scores(tmp_path_factory, obj):
+    """What Python's json writes as a bare NaN / Infinity (no other reader accepts it) is null;
+    every finite value is kept."""
+    path = tmp_path_factory.mktemp("m") / "metrics.json"
+    write_json(path, {"test": obj, "auc": np.float64("nan"), "per_class": np.array([0.5, np.inf])})
+    back = json.loads(path.read_text(), parse_constant=_refuse)
+
+    def same(a, b):
+        if isinstance(a, float) and not math.isfinite(a):
+            return b is None
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return a == b
+
+    assert same(obj, back["test"])
+    assert back["auc"] is None and back["per_class"] == [0.5, None]
