@@ -232,7 +232,7 @@ def event_line(ev: Event) -> dict:
     beat's R peak, the sample an alert was decided at, a window's end, where it was complete);
     a window line also names its `model` (the VT/VF and the diagnostic model both give
     windows). Lines come in the order the monitor learned them, not sorted by `sample`: an
-    alarm goes out when it is decided, while a beat is known a few seconds after its R peak
+    alarm goes out when it is decided, while a beat is known seconds after its R peak
     (docs/cli.md)."""
     line = ev.to_json()
     if isinstance(ev, WindowEvent):
