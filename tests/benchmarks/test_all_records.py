@@ -46,8 +46,8 @@ def test_a_window_line_counts_at_its_end(sample_record):
     windows = [e for e in events if e["type"] == "window"]
     assert windows and all(all_records.event_sample(w) == w["end"] for w in windows)
     order = all_records.sample_order(events, 360.0)
-    # beats are known a little after their R peak, windows at their end: lines stray, boundedly
-    assert order["lines_out_of_sample_order"] > 0 and 0 < order["max_step_back_s"] < 10
+    # in the order the monitor learned them (docs/cli.md): a line is never far behind
+    assert 0 <= order["max_step_back_s"] < 15
 
 
 def test_the_ptbxl_test_fold_is_restored_as_records_the_cli_reads(tmp_path):
