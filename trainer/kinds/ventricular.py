@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 NEGATIVES_PER_POSITIVE = 2  # an epoch draws every positive window and 2x as many negatives
 AGGREGATE_WINDOWS = 2  # the device averages this many consecutive windows
 MITDB_POSITIVE_REPEAT = 3  # MIT-BIH's VT/VF windows drawn this many times an epoch
-STRETCH_SHARE = 0.5  # share of training windows slowed down (augment)
+STRETCH_SHARE = 0.0  # share of training windows slowed down (augment; off: see docs/ventricular.md)
 STRETCH_MAX = 1.8  # slowest: VT at 180/min drawn as 100/min
 MODEL_KB = 120.0  # int8 file budget where a profile names none for this task (<= 100 K params)
 
