@@ -696,6 +696,7 @@ def serial_record(
 
 def totals(rows: list[dict]) -> dict:
     levels: dict[str, int] = {}
+    ordered = [r for r in rows if "lines_out_of_sample_order" in r]
     for r in rows:
         for k, v in r["alerts"].items():
             levels[k] = levels.get(k, 0) + v
@@ -721,8 +722,11 @@ def totals(rows: list[dict]) -> dict:
         "signal_hours": round(sum(r["signal_seconds"] or 0 for r in rows) / 3600.0, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "max_wall_seconds": max((r["wall_seconds"] for r in rows), default=None),
-        "lines_out_of_sample_order": sum(r.get("lines_out_of_sample_order", 0) for r in rows),
-        "max_step_back_s": max((r.get("max_step_back_s", 0.0) for r in rows), default=None),
+        # classify rows only (the serial part does not measure it): None, never a false 0
+        "lines_out_of_sample_order": sum(r["lines_out_of_sample_order"] for r in ordered)
+        if ordered
+        else None,
+        "max_step_back_s": max((r["max_step_back_s"] for r in ordered), default=None),
         "failing": [
             {
                 "database": r["database"],
