@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge_monitor import bundle_proof
+from edge_monitor import bundle_proof, proof_cache
 from edge_monitor.contract import ModelContract, read_contract
 from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
@@ -120,7 +120,7 @@ def load_bundle(
     bundle_proof.refuse_external_data(data, str(model_path))
     del data
     if probe:
-        report = bundle_proof.trial_run(model_path, profile, budget_ms)
+        report = bundle_proof.trial_run(model_path, profile, budget_ms, model["sha256"])
     else:
         report = bundle_proof.describe(model_path)
     contract = read_contract(model_path)  # safe now: the trial run loaded it under a limit
@@ -132,6 +132,7 @@ def load_bundle(
     bundle_proof.check_graph(contract, report, str(model_path))
     if probe:
         bundle_proof.check_trial(contract, report, str(model_path))
+        proof_cache.remember(model["sha256"], report)  # passed every check: worth keeping
     return Bundle(folder, model_path, manifest, contract)
 
 

@@ -13,7 +13,9 @@
   address-space limit and a timeout. A ConstantOfShape or Expand bomb, folded while the session
   is built or run at the first inference, then kills or fails the child, not the monitor; a
   model too slow for the stream is refused by its median time (`check_trial`). The parent reads
-  the contract and builds its own sessions only after the child survived the same model.
+  the contract and builds its own sessions only after the child survived the same model. A
+  passed trial of the same bytes under the same conditions is remembered per user
+  (`proof_cache`), so start-up does not prove an unchanged model again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_monitor import proof_cache
 from edge_monitor.errors import CheckFailedError, InputError, first_line
 
 # --- external data -----------------------------------------------------------------------
@@ -240,8 +243,12 @@ def _stride(contract) -> float | None:
     return stride
 
 
-def trial_run(model_path: Path, profile=None, budget_ms: float | None = None) -> dict:
-    """Load and run the model in a child process (see the module doc); its report."""
+def trial_run(
+    model_path: Path, profile=None, budget_ms: float | None = None, sha256: str | None = None
+) -> dict:
+    """Load and run the model in a child process (see the module doc); its report. With the
+    `sha256` of the bytes the caller hashed, a passed proof of those bytes under the same
+    conditions is taken from the user's proof cache instead (`proof_cache`)."""
     threads = list(profile.runtime.threads) if profile else [1, 1]
     memory_mb = min(TRIAL_MEMORY_MB, profile.hardware.memory_mb) if profile else TRIAL_MEMORY_MB
     p95 = profile.budgets.latency_p95_ms if profile else None
@@ -255,7 +262,8 @@ def trial_run(model_path: Path, profile=None, budget_ms: float | None = None) ->
     st = os.stat(args["model"])
     key = (args["model"], st.st_ino, st.st_size, st.st_mtime_ns, json.dumps(args))
     if key not in _proven:
-        _proven[key] = _spawn(args)
+        cached = proof_cache.recall(sha256, args) if sha256 else None
+        _proven[key] = cached or _spawn(args)
     report = _proven[key]
     if "failed" in report:  # the parent must not load what failed, nor check it further
         raise InputError(f"{model_path}: {report['failed']}: refused")
