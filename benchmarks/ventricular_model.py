@@ -252,7 +252,7 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     result = score(args.data, args.runs / "folds.json")
-    result["command"] = "python benchmarks/ventricular_model.py score"
+    result["command"] = "python benchmarks/ventricular_model.py " + " ".join(sys.argv[1:])
     result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
