@@ -125,9 +125,7 @@ def replay_record(
     `speed` 1 is real time, 0 as fast as possible. Sample indices stay in the record's own
     numbering, so results can be matched against its annotations.
     """
-    import wfdb  # only where a file is read
-
-    from edge_monitor.wfdb_io import check_signal_files, read_header
+    from edge_monitor.wfdb_io import check_signal_files, read_block, read_header
 
     record = _record_path(path)
     header = read_header(record)
@@ -143,8 +141,8 @@ def replay_record(
             f"--start/--stop select no samples of {record} ({header.sig_len / fs:.0f} s)"
         )
     step = max(1, int(round(chunk_s * fs)))
-    # wfdb parses the header on every read: read blocks of many chunks, hand out chunks
-    # and at most ~`read_values` values (32 MB as float64): wfdb reads every signal of a frame
+    # read blocks of many chunks (wfdb parses the header on every read), hand out chunks, and
+    # at most ~`read_values` values (32 MB as float64): a read takes every signal of a frame
     frames = min(read_s * fs, read_values / header.n_sig)
     block = step * max(1, int(np.ceil(frames / step)))
     names = [header.sig_name[c] for c in channels] if channels else list(header.sig_name)
@@ -152,7 +150,7 @@ def replay_record(
     for a0 in range(first, last, block):
         b0 = min(a0 + block, last)
         try:
-            x = wfdb.rdrecord(str(record), sampfrom=a0, sampto=b0, channels=channels).p_signal
+            x = read_block(header, record, a0, b0, channels)
         except Exception as exc:
             raise InputError(
                 f"cannot read samples {a0}-{b0} of {record}: {first_line(exc)}"

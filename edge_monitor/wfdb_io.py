@@ -1,6 +1,8 @@
 """Reading WFDB files with errors a user can act on: the path and what is wrong, in one line.
 
-Shared by the trainer's data sets and the monitor's replay; imported only where a file is read.
+Shared by the trainer's data sets and the monitor's replay. Plain single-file records in formats
+212, 16 and 80 are read with numpy (`wfdb_numpy`, the same values to the bit); wfdb, whose import
+costs the monitor 0.4-1 s of start-up, is imported only for the others and for annotations.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import math
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import wfdb
 
 from edge_monitor.errors import DataNotFoundError, InputError, first_line
+from edge_monitor.wfdb_numpy import Header, parse_header, read_frames
+
+if TYPE_CHECKING:
+    import wfdb
 
 # Limits on what a record may ask of the reader: a header is a few lines of text, an ECG has a
 # handful of leads sampled at most at a few kHz. A file past them is a mistake or an attack, and
@@ -39,12 +45,11 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
             "read whole (replay streams it)"
         )
     try:
-        record = wfdb.rdrecord(str(record_path), channels=channels)
+        x = read_block(header, record_path, 0, header.sig_len, channels)
     except FileNotFoundError as exc:
         raise DataNotFoundError(f"WFDB signal file missing for {record_path}: {exc}") from exc
     except Exception as exc:
         raise InputError(f"cannot read WFDB record {record_path}: {first_line(exc)}") from exc
-    x = record.p_signal
     if x is None or len(x) != header.sig_len:
         got = 0 if x is None else len(x)
         raise InputError(
@@ -53,27 +58,61 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
     meta = {
         "fs": float(header.fs),
         "sig_name": [header.sig_name[c] for c in picked],
-        "units": list(record.units),
+        "units": [header.units[c] for c in picked],
     }
     return np.asarray(x, dtype=np.float64), meta
 
 
-def read_header(record_path: Path) -> wfdb.Record:
-    """The header of a single-segment record, checked before and after wfdb parses it: a regular
-    file of at most MAX_HEADER_BYTES inside the record's folder, a sane rate, signal count and
-    gains. Unnamed signals get the name `ch<i>` (WFDB allows them; wfdb gives None)."""
+def read_block(
+    header: Header, record_path: Path, start: int, stop: int, channels: list[int] | None
+) -> np.ndarray | None:
+    """Frames [start, stop) in physical units: numpy for a plain record, else wfdb (None when
+    wfdb reads no signal). Errors are the readers' own; callers say them in one line."""
+    if header.numpy_readable:
+        return read_frames(header, record_path, start, stop, channels)
+    import wfdb
+
+    path = str(record_path)
+    return wfdb.rdrecord(path, sampfrom=start, sampto=stop, channels=channels).p_signal
+
+
+def read_header(record_path: Path) -> Header:
+    """The header of a single-segment record, checked before and after it is parsed (here for a
+    plain record, else by wfdb): a regular file of at most MAX_HEADER_BYTES inside the record's
+    folder, a sane rate, signal count and gains. Unnamed signals get the name `ch<i>` (WFDB
+    allows them; wfdb gives None)."""
     hea = _sibling(record_path, ".hea")
     text = _read_text(hea, record_path.parent, MAX_HEADER_BYTES)
     n_sig = _check_header_text(text, hea)
-    try:
-        header = wfdb.rdheader(str(record_path))
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
-        raise InputError(f"corrupt WFDB header {hea}: {first_line(exc)}") from exc
+    header = parse_header(text) or _wfdb_header(record_path, hea)
     names = header.sig_name or []
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
     return header
+
+
+def _wfdb_header(record_path: Path, hea: Path) -> Header:
+    import wfdb
+
+    try:
+        h = wfdb.rdheader(str(record_path))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed text
+        raise InputError(f"corrupt WFDB header {hea}: {first_line(exc)}") from exc
+    n = h.n_sig or 0
+    return Header(
+        n_sig=n,
+        fs=h.fs,
+        sig_len=h.sig_len,
+        sig_name=list(h.sig_name or []),
+        file_name=list(h.file_name or []),
+        fmt=[str(f) for f in h.fmt or []],
+        byte_offset=list(h.byte_offset or [None] * n),
+        adc_gain=list(h.adc_gain or []),
+        baseline=list(h.baseline or []),
+        units=list(h.units or []),
+        numpy_readable=False,
+    )
 
 
 def _sibling(record_path: Path, suffix: str) -> Path:
@@ -189,7 +228,7 @@ BITS_PER_SAMPLE = {
 }
 
 
-def check_signal_files(header: wfdb.Record, record_path: Path) -> None:
+def check_signal_files(header: Header, record_path: Path) -> None:
     """Refuse signal files that do not match their header before a stream starts: missing,
     outside the record's folder, not regular, shorter than the samples promised (a lying header
     would otherwise surface as garbage or a crash minutes in) or far longer (not this record's)."""
@@ -226,6 +265,8 @@ def read_annotations(record_path: Path, extension: str = "atr") -> wfdb.Annotati
     if not ann.exists():
         raise DataNotFoundError(f"annotation file not found: {ann}")
     checked_file(ann, record_path.parent, MAX_ANNOTATION_BYTES)
+    import wfdb
+
     try:
         return wfdb.rdann(str(record_path), extension)
     except Exception as exc:
