@@ -6,7 +6,8 @@ size inside the bundle folder (no FIFO, device or symlink out of it), the manife
 object with the known keys, the model matches the manifest's sha256 and keeps every weight inside
 the hashed file (no ONNX external data), its graph takes and gives what its contract says, and a
 trial run in a child process under a memory limit answers on zeros as fast as the stream needs
-(`bundle_proof`). The contract inside the ONNX file stays the authority on preprocessing.
+(`bundle_proof`; a passed trial of the same bytes under the same limits is remembered per user,
+`proof_cache`). The contract inside the ONNX file stays the authority on preprocessing.
 """
 
 from __future__ import annotations
