@@ -22,6 +22,7 @@ from edge_monitor.profiles import DEFAULT_PROFILE
 from trainer.cli_work import (
     EVALUATE_METRICS,
     compress_from_options,
+    evaluate_metrics_name,
     evaluate_to_own_files,
     preset_names,
     task_names,
@@ -306,7 +307,9 @@ def evaluate_cmd(
     for line in describe_metrics(result):
         console.print(line, highlight=False)
     used = f"--limit {limit}" if limit else "no limit (whole splits)"
-    console.print(f"wrote {where / EVALUATE_METRICS}; scored with {used}", highlight=False)
+    console.print(
+        f"wrote {where / evaluate_metrics_name(limit)}; scored with {used}", highlight=False
+    )
 
 
 @app.command()

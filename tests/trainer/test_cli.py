@@ -122,6 +122,7 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
     r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), "--limit", "100")
     assert r.exit_code == 0, r.output
     assert "scored with --limit 100" in r.output and (out / "metrics.json").read_bytes() == trained
+    assert "metrics-evaluate-limit-100.json" in r.output.replace("\n", "")
     assert (out / "metrics-evaluate.json").read_bytes() == full
     assert strict_json(out / "metrics-evaluate.json")["limit"] is None
     own = strict_json(out / "metrics-evaluate-limit-100.json")
