@@ -6,9 +6,7 @@ of `WINDOW` samples. A registry (`SOURCES`) says, per database, where it lives, 
 and how its episodes are written:
 
 - MIT-BIH Arrhythmia: rhythm aux notes `(VT`, `(VFL`, `(VF`, `(VFIB` run until the next rhythm
-  note; the paced records (102, 104, 107, 217) are in, as negatives: a paced rhythm's wide
-  complexes are what a monitor on a paced patient must not call VT (round 1 left them out and
-  its all-records model held a false VT/VF alarm for 14 minutes on 107).
+  note; paced records are left out (as in the beat task).
 - CU Ventricular Tachyarrhythmia: VF / flutter episodes between `[` and `]` (an unclosed `[`
   runs to the end of the record), plus any ventricular rhythm aux notes.
 
@@ -32,7 +30,7 @@ from edge_monitor.errors import DataNotFoundError
 from edge_monitor.wfdb_io import read_annotations, read_header, read_signal
 from trainer.datasets.cache import cached, default_cache_dir, fingerprint
 from trainer.datasets.locate import dataset_dir
-from trainer.datasets.mitdb import ARRHYTHMIA_FILTER, list_records, parse_rhythms
+from trainer.datasets.mitdb import ARRHYTHMIA_FILTER, PACED, list_records, parse_rhythms
 
 FS = 125.0  # the model rate
 WINDOW = 500  # 4 s
@@ -88,7 +86,7 @@ class Source:
 
 
 SOURCES = {
-    "mitdb": Source("mitdb", "MIT-BIH", "ECG_EDGE_MITDB", ("MLII",), rhythm_episodes),
+    "mitdb": Source("mitdb", "MIT-BIH", "ECG_EDGE_MITDB", ("MLII",), rhythm_episodes, PACED),
     "cudb": Source(
         "cudb", "CU Ventricular Tachyarrhythmia", "ECG_EDGE_CUDB", ("ECG",), bracket_episodes
     ),

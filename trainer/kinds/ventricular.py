@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 
 NEGATIVES_PER_POSITIVE = 2  # an epoch draws every positive window and 2x as many negatives
 AGGREGATE_WINDOWS = 2  # the device averages this many consecutive windows
-MITDB_POSITIVE_REPEAT = 3  # MIT-BIH's VT/VF windows drawn this many times an epoch
-STRETCH_SHARE = 0.0  # share of training windows slowed down (augment; off: see docs/ventricular.md)
-STRETCH_MAX = 1.8  # slowest: VT at 180/min drawn as 100/min
 MODEL_KB = 120.0  # int8 file budget where a profile names none for this task (<= 100 K params)
 
 
@@ -113,12 +110,12 @@ class Ventricular(IndependentLabels, TaskKind):
     # ---- training ----------------------------------------------------------------------------
 
     def epoch_size(self, train: Split, input_length: int, cfg: TrainConfig) -> int:
-        return len(epoch_rows(train.y, np.random.default_rng(0), train.groups))
+        return len(epoch_rows(train.y, np.random.default_rng(0)))
 
     def batches(self, train, input_length, cfg, rng, noise) -> Iterator[Batch]:
         import torch
 
-        order = epoch_rows(train.y, rng, train.groups)
+        order = epoch_rows(train.y, rng)
         for start in range(0, len(order), cfg.batch_size):
             idx = np.sort(order[start : start + cfg.batch_size])
             x = torch.from_numpy(augment(train.x[idx], rng))
@@ -205,51 +202,20 @@ class Ventricular(IndependentLabels, TaskKind):
         }
 
 
-def epoch_rows(
-    y: np.ndarray, rng: np.random.Generator, groups: np.ndarray | None = None
-) -> np.ndarray:
-    """Every positive row (MIT-BIH's MITDB_POSITIVE_REPEAT times) and NEGATIVES_PER_POSITIVE
-    times as many negatives, shuffled. MIT-BIH's VT is repeated because it is the rare, varied
-    kind (309 windows of slow, monomorphic and polymorphic VT against CU's 1,475 of VF): the
-    cross-validated figures missed it, not CU's VF."""
+def epoch_rows(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every positive row and NEGATIVES_PER_POSITIVE times as many negatives, shuffled."""
     y = np.asarray(y).reshape(-1)
     pos, neg = np.flatnonzero(y > 0.5), np.flatnonzero(y <= 0.5)
-    if groups is not None and MITDB_POSITIVE_REPEAT > 1:
-        mit = pos[np.char.startswith(np.asarray(groups)[pos].astype(str), "mitdb/")]
-        pos = np.concatenate([pos, *[mit] * (MITDB_POSITIVE_REPEAT - 1)])
     n_neg = min(len(neg), max(1, NEGATIVES_PER_POSITIVE * len(pos)))
     return rng.permutation(np.concatenate([pos, rng.choice(neg, size=n_neg, replace=False)]))
 
 
 def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Gain 0.5-2x (electrodes, leads and front ends differ), polarity flipped half the time
-    (a lead's sign is not the rhythm), a slower rhythm for some windows (`stretch`), a little
-    white noise."""
+    (a lead's sign is not the rhythm), a little white noise."""
     n = len(x)
-    x = stretch(x, rng)
     gain = rng.uniform(0.5, 2.0, size=(n, 1, 1)) * rng.choice([-1.0, 1.0], size=(n, 1, 1))
     return (x * gain + rng.normal(0, 0.01, size=x.shape)).astype(np.float32)
-
-
-def stretch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """STRETCH_SHARE of the windows slowed down by a factor drawn from 1 to STRETCH_MAX: the
-    middle 1/factor of the window, linearly interpolated back to its length. Slow VT (MIT-BIH
-    223's at ~100/min) is rare in the data; fast VT slowed is its nearest example. Negatives are
-    slowed too, so that slowness is no cue for either label."""
-    n, _, length = x.shape
-    factor = np.where(rng.random(n) < STRETCH_SHARE, rng.uniform(1.0, STRETCH_MAX, n), 1.0)
-    rows = np.flatnonzero(factor > 1.0)
-    if not len(rows):
-        return x
-    span = (length - 1) / factor[rows, None]
-    pos = (length - 1) / 2 - span / 2 + span * np.linspace(0.0, 1.0, length)[None, :]
-    left = np.clip(np.floor(pos).astype(np.int64), 0, length - 2)
-    frac = (pos - left).astype(np.float32)
-    src = x[rows, 0, :]
-    at = np.take_along_axis
-    out = x.copy()
-    out[rows, 0, :] = at(src, left, 1) * (1 - frac) + at(src, left + 1, 1) * frac
-    return out
 
 
 VENTRICULAR = Ventricular(
