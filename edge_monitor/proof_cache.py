@@ -3,12 +3,15 @@
 A trial run (`bundle_proof.trial_run`) starts a child Python with numpy and onnxruntime: about a
 second per model at every start-up, for models that never change. A passed proof is kept in
 `$ECG_EDGE_CACHE/proofs` (else `$XDG_CACHE_HOME/ecg-edge/proofs`, else
-`~/.cache/ecg-edge/proofs`; `ECG_EDGE_PROOF_CACHE=off` turns it off) under a key of everything
-the trial's verdict depends on: the sha256 of the model bytes that were just hashed against the
-manifest, the trial's limits (threads, memory, p95 budget, budget), the interpreter, numpy and
-onnxruntime versions, the host (uname) and the source of the proving code. Any change proves
-again; a failed or refused proof is never written (`bundle.load_bundle` writes only after every
-check passed).
+`~/.cache/ecg-edge/proofs`; `ECG_EDGE_PROOF_CACHE=off` turns it off; a relative value is
+ignored, as the XDG spec says, since a trusted folder must not move with the current folder, and
+`~` is the home folder) under a key of everything the trial's verdict depends on: the sha256 of
+the model bytes that were just hashed against the manifest, the trial's limits (threads, memory,
+p95 budget, budget), the interpreter, numpy and onnxruntime versions, the host (uname), the
+machine (CPU model and count, memory: a card image moved from a Pi 4 to a Pi Zero 2 W keeps its
+host name, kernel and `aarch64`, and a Pi 4's timings would pass a model too slow for the Zero)
+and the source of the proving code. Any change proves again; a failed or refused proof is
+never written (`bundle.load_bundle` writes only after every check passed).
 
 An entry lets a model skip its sandboxed trial, so whoever can write one could wave a bomb
 through. Entries are trusted only in a folder owned by this user and writable by no one else,
@@ -43,11 +46,18 @@ def cache_dir() -> Path | None:
     relative to a folder descriptor, which the checks need)."""
     if os.environ.get(ENV_SWITCH, "").strip().lower() in OFF or os.open not in os.supports_dir_fd:
         return None
-    root = os.environ.get("ECG_EDGE_CACHE")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = str(Path(xdg) / "ecg-edge") if xdg else str(Path.home() / ".cache" / "ecg-edge")
-    return Path(root) / "proofs"
+    for name, below in (("ECG_EDGE_CACHE", ()), ("XDG_CACHE_HOME", ("ecg-edge",))):
+        root = _absolute(os.environ.get(name, ""))
+        if root is not None:
+            return root.joinpath(*below, "proofs")
+    return Path.home() / ".cache" / "ecg-edge" / "proofs"
+
+
+def _absolute(value: str) -> Path | None:
+    """An environment variable's folder: `~` expanded; empty or relative (a folder that would
+    follow the current one, `cd`ed into an unpacked download) is None."""
+    root = Path(os.path.expanduser(value)) if value else None
+    return root if root is not None and root.is_absolute() else None
 
 
 def key_material(sha256: str, args: dict) -> dict | None:
@@ -70,8 +80,47 @@ def key_material(sha256: str, args: dict) -> dict | None:
         "numpy": np.__version__,
         "onnxruntime": ort.__version__,
         "host": [platform.system(), platform.node(), platform.release(), platform.machine()],
+        "machine": _machine(),
         "code_sha256": code.hexdigest(),
     }
+
+
+# /proc/cpuinfo fields that name the processor and the board (x86 and ARM), not its state
+_CPUINFO = "/proc/cpuinfo"
+_CPU_FIELDS = {
+    "vendor_id",
+    "cpu family",
+    "model",
+    "model name",
+    "stepping",  # x86
+    "CPU implementer",
+    "CPU architecture",
+    "CPU variant",
+    "CPU part",
+    "CPU revision",  # ARM
+    "Hardware",
+    "Revision",
+    "Model",  # a Raspberry Pi's board (Revision: its board code)
+}
+
+
+def _machine() -> list:
+    """What timings depend on beyond uname: the processor and board, how many CPUs, memory."""
+    cpu: set[str] = set()
+    try:
+        with open(_CPUINFO, "rb") as f:
+            text = f.read(1 << 20).decode("ascii", "replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        field, colon, value = line.partition(":")
+        if colon and field.strip() in _CPU_FIELDS:
+            cpu.add(f"{field.strip()}: {value.strip()}")
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = None
+    return [sorted(cpu), os.cpu_count(), memory]
 
 
 def _entry_name(material: dict) -> str:

@@ -198,3 +198,38 @@ def test_the_switch_and_an_unusable_folder_leave_the_trial_to_run(proofs, monkey
     proofs.write_text("a file where the folder goes")
     proof_cache.remember(SHA, {**REPORT, "args": ARGS})  # silent
     assert proof_cache.recall(SHA, ARGS) is None
+
+
+PI4 = "Hardware\t: BCM2835\nRevision\t: c03114\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n"
+ZERO = "Hardware\t: BCM2835\nRevision\t: 902120\nModel\t\t: Raspberry Pi Zero 2 W Rev 1.0\n"
+
+
+def test_a_proof_from_another_board_with_the_same_uname_is_not_read(proofs, tmp_path, monkeypatch):
+    """A card image moved from a Pi 4 to a Pi Zero 2 W keeps host name, kernel and machine:
+    the Pi 4's timings must not pass a model on the slower board."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(PI4 + "BogoMIPS\t: 108.00\n")
+    monkeypatch.setattr(proof_cache, "_CPUINFO", str(cpuinfo))
+    forge(proofs)
+    cpuinfo.write_text(PI4 + "BogoMIPS\t: 100.00\n")  # a state, not the board: still read
+    assert proof_cache.recall(SHA, ARGS) is not None
+    cpuinfo.write_text(ZERO + "BogoMIPS\t: 108.00\n")
+    assert proof_cache.recall(SHA, ARGS) is None
+    cpuinfo.write_text(PI4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # the same board, other CPUs online
+    assert proof_cache.recall(SHA, ARGS) is None
+
+
+@pytest.mark.parametrize("value", ["rel", "./cache", "   ", "~nosuchuser123/x"])
+def test_a_relative_cache_folder_is_ignored(monkeypatch, tmp_path, value):
+    """A relative $ECG_EDGE_CACHE or $XDG_CACHE_HOME would make the trusted folder whichever
+    one the monitor is started in (an unpacked download holding its own `proofs`); the XDG
+    spec says to ignore such a value."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECG_EDGE_CACHE", value)
+    monkeypatch.setenv("XDG_CACHE_HOME", value)
+    assert proof_cache.cache_dir() == tmp_path / "home" / ".cache" / "ecg-edge" / "proofs"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert proof_cache.cache_dir() == tmp_path / "xdg" / "ecg-edge" / "proofs"
+    monkeypatch.setenv("ECG_EDGE_CACHE", "~/c")
+    assert proof_cache.cache_dir() == tmp_path / "home" / "c" / "proofs"
