@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -263,7 +264,10 @@ def trial_run(
     key = (args["model"], st.st_ino, st.st_size, st.st_mtime_ns, json.dumps(args))
     if key not in _proven:
         cached = proof_cache.recall(sha256, args) if sha256 else None
-        _proven[key] = cached or _spawn(args)
+        report = cached or _spawn(args)
+        if sha256 and not cached and "failed" not in report and report.get("sha256") != sha256:
+            report["failed"] = "it changed while it was hashed and tried (other bytes were tried)"
+        _proven[key] = report
     report = _proven[key]
     if "failed" in report:  # the parent must not load what failed, nor check it further
         raise InputError(f"{model_path}: {report['failed']}: refused")
@@ -332,7 +336,6 @@ def _child_main() -> None:
     import numpy as np
 
     from edge_monitor.contract import read_contract
-    from edge_monitor.inference import open_session
 
     _limit_memory(args["memory_mb"])
     limit = f"under a {args['memory_mb']} MiB memory limit"
@@ -341,11 +344,13 @@ def _child_main() -> None:
         print(_MARK + json.dumps(kw), flush=True)
 
     try:
-        session = open_session(Path(args["model"]), *args["threads"])
-    except Exception as exc:  # InputError from onnxruntime's own, MemoryError
+        data = Path(args["model"]).read_bytes()
+        session = _session_of(data, args)
+    except Exception as exc:  # InputError from onnxruntime's own, MemoryError, OSError
         return say(failed=f"onnxruntime cannot load it {limit} ({first_line(exc)})")
     io = _io(session)
-    say(io=io)
+    say(io=io, sha256=hashlib.sha256(data).hexdigest())
+    del data
     if any(t["type"] != FLOAT for t in io["inputs"] + io["outputs"][:1]):
         return say(unchecked="it takes or gives other than float tensors")
     try:
@@ -362,6 +367,34 @@ def _child_main() -> None:
     except Exception as exc:  # onnxruntime's allocation failures, MemoryError
         return say(failed=f"it fails on a zero input {limit} ({first_line(exc)})")
     say(seconds=seconds, shape=list(out.shape))
+
+
+def _session_of(data: bytes, args: dict):
+    """`inference.open_session`'s session of the bytes the child hashed, not of the name again
+    (read twice, a name can be two files: the parent's hashed one, and one swapped in for the
+    trial, whose pass the proof cache would then keep for the hashed bytes). The bytes go to a
+    private memory file (Linux), else a private temporary file."""
+    from edge_monitor.errors import InputError
+    from edge_monitor.inference import open_session
+
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("model.onnx", os.MFD_CLOEXEC)
+        try:
+            with os.fdopen(os.dup(fd), "wb") as f:
+                f.write(data)
+            name = f"/proc/self/fd/{fd}"
+            try:
+                return open_session(Path(name), *args["threads"])
+            except InputError as exc:  # say the model's path, not the descriptor's
+                raise InputError(str(exc).replace(name, args["model"])) from exc
+        finally:
+            os.close(fd)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+        f.write(data)
+        f.flush()
+        return open_session(Path(f.name), *args["threads"])
 
 
 def _time_runs(session, feeds: dict, limit_s: float):

@@ -233,3 +233,31 @@ def test_a_relative_cache_folder_is_ignored(monkeypatch, tmp_path, value):
     assert proof_cache.cache_dir() == tmp_path / "xdg" / "ecg-edge" / "proofs"
     monkeypatch.setenv("ECG_EDGE_CACHE", "~/c")
     assert proof_cache.cache_dir() == tmp_path / "home" / "c" / "proofs"
+
+
+def test_a_model_swapped_in_for_its_trial_is_refused_and_never_remembered(
+    proofs, tmp_path, monkeypatch
+):
+    """Someone who can write the bundle folder swaps a fast model in between the hash and the
+    trial (the child opened the name again), then the slow one back: the slow model's sha256
+    must not be remembered as passed, nor let through on the next start-up."""
+    slow = variant(tmp_path / "slow", _slow)  # 3.6 GFLOP per inference
+    fast = variant(tmp_path / "fast", lambda model: None)
+    model, spawn = slow / "model.onnx", bundle_proof._spawn
+    slow_bytes = model.read_bytes()
+
+    def raced(args):
+        model.write_bytes((fast / "model.onnx").read_bytes())
+        try:
+            return spawn(args)
+        finally:
+            model.write_bytes(slow_bytes)
+
+    monkeypatch.setattr(bundle_proof, "_spawn", raced)
+    with pytest.raises(InputError, match="changed while it was hashed and tried"):
+        load_bundle(slow, budget_ms=20.0)
+    assert not proofs.exists() or not list(proofs.iterdir())
+    monkeypatch.setattr(bundle_proof, "_spawn", spawn)
+    bundle_proof._proven.clear()
+    with pytest.raises(InputError, match="cannot keep up"):
+        load_bundle(slow, budget_ms=20.0)
