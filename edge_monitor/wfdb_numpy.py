@@ -42,8 +42,15 @@ class Header:
     numpy_readable: bool  # parsed here: one plain signal file `read_frames` reads
 
 
+# Line breaks to str.splitlines but not to wfdb, which reads a header's lines as a text file
+# does (\n, \r): a description holding one is one line that wfdb refuses, not two lines here.
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def parse_header(text: str) -> Header | None:
     """The header of a plain single-file record in a format read here, or None (use wfdb)."""
+    if _OTHER_BREAKS.search(text):
+        return None
     lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     record = _RECORD.fullmatch(lines[0]) if lines else None

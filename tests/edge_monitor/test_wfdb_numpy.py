@@ -11,6 +11,7 @@ import wfdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge_monitor.errors import InputError
 from edge_monitor.wfdb_io import read_header, read_signal
 from edge_monitor.wfdb_numpy import INVALID, parse_header, read_frames
 
@@ -123,6 +124,22 @@ def test_record_lines_beyond_the_plain_go_to_wfdb(line):
 )
 def test_signal_lines_beyond_the_plain_go_to_wfdb(signal):
     assert parse_header(f"r 1 360 100\n{signal}\n") is None
+
+
+@pytest.mark.parametrize("brk", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"])
+def test_a_line_break_only_python_knows_goes_to_wfdb(tmp_path, brk):
+    """str.splitlines breaks a description at a form feed or a file separator; wfdb reads it as
+    one signal line and refuses it: the numpy reader must not read a header wfdb refuses (as
+    the signal `ML` and a stray line `II`)."""
+    text = f"r 1 360 20\nr.dat 16 200 11 0 0 0 0 ML{brk}II\n"
+    assert parse_header(text) is None
+    if brk.isascii():  # as a file: refused in one line, as wfdb refuses it
+        (tmp_path / "r.hea").write_text(text)
+        (tmp_path / "r.dat").write_bytes(bytes(40))
+        with pytest.raises(Exception, match="invalid syntax in signal line"):
+            wfdb.rdheader(str(tmp_path / "r"))
+        with pytest.raises(InputError, match="invalid syntax in signal line"):
+            read_header(tmp_path / "r")
 
 
 def test_a_zero_gain_and_a_missing_baseline_are_wfdbs_defaults():
