@@ -12,7 +12,9 @@ format's invalid-sample code is (tests/edge_monitor/test_wfdb_numpy.py compares 
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +106,9 @@ def read_frames(
     n, fmt = header.n_sig, header.fmt[0]
     first, last = start * n, stop * n  # sample indices, frame-major
     path = record_path.parent / header.file_name[0]
-    with path.open("rb") as f:
+    with _open_regular(path) as f:
         if fmt == "212":
-            d = _read_212(f, first, last)
+            d = _read_212(f, first, last, path)
         else:
             width = 2 if fmt == "16" else 1
             f.seek(first * width)
@@ -126,14 +128,28 @@ def read_frames(
     return x
 
 
-def _read_212(f, first: int, last: int) -> np.ndarray:
+def _open_regular(path: Path):
+    """The file for reading, refused unless it is a regular file when opened: the name was
+    checked before the stream began, and a FIFO swapped in since would block the open (and
+    the replay) for good, a device never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_212(f, first: int, last: int, path: Path) -> np.ndarray:
     """Samples [first, last) of a format-212 file: two 12-bit samples in every three bytes."""
     pair0, pair1 = first // 2, (last + 1) // 2
     f.seek(3 * pair0)
     raw = f.read(3 * (pair1 - pair0))
     need = 3 * (pair1 - pair0) - (1 if last % 2 else 0)  # an odd end uses 2 bytes of 3
     if len(raw) < need:
-        raise EOFError(f"{f.name} ends before sample {last}")
+        raise EOFError(f"{path} ends before sample {last}")
     raw = raw + bytes(3 * (pair1 - pair0) - len(raw))
     b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int64)
     d = np.empty(2 * len(b), np.int64)

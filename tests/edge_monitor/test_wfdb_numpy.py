@@ -142,6 +142,34 @@ def test_a_line_break_only_python_knows_goes_to_wfdb(tmp_path, brk):
             read_header(tmp_path / "r")
 
 
+def test_a_signal_file_swapped_for_a_fifo_mid_stream_is_refused_not_waited_on(tmp_path):
+    """The name was checked before the stream began; a FIFO put there since must end the read
+    with an error, not block the replay in open() forever."""
+    import os
+    import threading
+
+    text = "r 1 360 20\nr.dat 16 200 11 0 0 0 0 MLII\n"
+    (tmp_path / "r.hea").write_text(text)
+    header = parse_header(text)
+    os.mkfifo(tmp_path / "r.dat")
+    got = []
+
+    def read():
+        try:
+            got.append(read_frames(header, tmp_path / "r", 0, 20))
+        except Exception as exc:
+            got.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # release the blocked open before failing
+        os.close(os.open(tmp_path / "r.dat", os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail("read_frames waited on a FIFO")
+    assert isinstance(got[0], OSError) and "not a regular file" in str(got[0])
+
+
 def test_a_zero_gain_and_a_missing_baseline_are_wfdbs_defaults():
     h = parse_header("r 1 360 100\nr.dat 16 0/uV 16 7 0 0 0 x y\n")
     assert h.adc_gain == [200.0] and h.baseline == [7] and h.units == ["uV"]
