@@ -73,6 +73,8 @@ GRID = {
     "alone_kn": ((2, 3), (3, 4), (5, 6)),
     "confirm_unverified": (False, True),
     "confirm_vf": (False, True),
+    # added after the cross-validated misses were read (docs/ventricular.md): the fold picks it
+    "exempt_amplitude": (False, True),
 }
 
 
@@ -213,10 +215,11 @@ def objective(p: dict) -> float:
 
 def grid() -> list[FusionSpec]:
     out = []
-    for agree, alone, (k, n), lift, vf in itertools.product(*GRID.values()):
+    for agree, alone, (k, n), lift, vf, amp in itertools.product(*GRID.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
-                                  confirm_unverified=lift, confirm_vf=vf))  # fmt: skip
+                                  confirm_unverified=lift, confirm_vf=vf,
+                                  exempt_amplitude=amp))  # fmt: skip
     return out
 
 

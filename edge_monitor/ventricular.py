@@ -20,8 +20,10 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   gate already grants a VF-like Kuo & Dillman window); its other signs of noise stand.
   While the alert engine says the signal is not good (its `inconclusive` event),
   nothing is confirmed and the model's own alarm is cleared: only windows that began after the
-  signal came back count. No model, a model that has not answered yet or one that answers NaN:
-  the rules' alarms pass as today (a held-back one sounds at once).
+  signal came back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes
+  while the model vouches for VT/VF leaves the fusion seeing (the rules stay frozen) until a
+  window falls under `gate_exempt_p`. No model, a model that has not answered yet or one that
+  answers NaN: the rules' alarms pass as today (a held-back one sounds at once).
 
 The fusion reads only events, so benchmarks/ventricular_alarms.py replays a recording's logged
 events through other settings without streaming it again (same code, same order).
@@ -35,10 +37,12 @@ from dataclasses import dataclass, fields, replace
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
 from edge_monitor.contract import ModelContract, WindowInput
 from edge_monitor.events import Event, WindowEvent
+from edge_monitor.quality import NOISY, SATURATED
 
 TASK = "ventricular"  # the contract task of the window model this module fuses
 RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
 MODEL_LABEL = "VT/VF"  # the model's own alarm
+AMPLITUDE_VERDICTS = (NOISY, SATURATED)  # gate verdicts a confident model may overrule
 NOT_CONFIRMED = "not confirmed by the rhythm model"
 
 
@@ -64,6 +68,12 @@ class FusionSpec:
     # once: cross-validated it lifted episodes >= 4 s from 0.86 to 0.92 and shockable segments'
     # Se from 0.59 to 0.72, and added no alarm in nstdb's noise (docs/ventricular.md)
     gate_exempt_p: float = 0.9
+    # the same confident window also keeps the gate's "noisy" and "saturated" verdicts (large,
+    # fast VF reads as both) from blinding the fusion: the model's own alarm and its windows
+    # stand while every window stays >= gate_exempt_p. Never for leads off, flat, no signal or
+    # unreadable data (no ECG at all). Designed after looking at the cross-validated misses
+    # (cudb's VF called noisy / saturated at p >= 0.97; docs/ventricular.md)
+    exempt_amplitude: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -133,6 +143,7 @@ class VentricularFusion:
         self.active = active if active is not None else {}
         self.seeing = True  # the engine's gate: the signal (and the beat model) are fine
         self.good_since = -(1 << 62)
+        self.exempt = False  # a noisy / saturated verdict overruled by a confident model
         # the window model's last answer was a probability (False until its first answer, and
         # after a NaN: the rules' alarms pass as they would without it)
         self.valid = False
@@ -164,10 +175,16 @@ class VentricularFusion:
     # the gate and the rules
     def _on_alert(self, ev: AlertEvent) -> list[AlertEvent]:
         if ev.level == INCONCLUSIVE:
-            self.seeing = False
+            self.pending.clear()  # the engine cleared the rules' alarms
+            if self._overrules(ev.label):
+                self.exempt = True
+                return [ev]
+            self.seeing = self.exempt = False
             return [ev, *self._blind(ev.sample)]
         if ev.level == CLEARED and ev.label == "signal":
-            self.seeing, self.good_since = True, ev.sample
+            if not self.exempt:  # windows of an overruled spell were seen
+                self.good_since = ev.sample
+            self.seeing, self.exempt = True, False
             return [ev]
         if ev.label not in RULE_LABELS:
             return [ev]
@@ -192,6 +209,11 @@ class VentricularFusion:
         message = message.replace(" (unverified: doubtful signal or beats)", "")
         return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
 
+    def _overrules(self, verdict: str) -> bool:
+        """May the model keep the fusion seeing through this bad verdict?"""
+        ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS and self.vf_hint()
+        return ok and (self.seeing or self.exempt)
+
     def _agrees(self, sample: int) -> bool:
         since = sample - int(round(self.spec.agree_s * self.fs))
         return any(end >= since and p >= self.spec.agree_p for end, p in self._probs)
@@ -200,6 +222,8 @@ class VentricularFusion:
     def _on_window(self, ev: WindowEvent) -> list[AlertEvent]:
         if ev.probs is None:  # held-back alarms sound as the rules raised them
             self.valid = False
+            self.seeing = self.seeing and not self.exempt  # nobody vouches for the bad signal
+            self.exempt = False
             self._forget()
             released = [
                 AlertEvent(max(ev.end, at), CRITICAL, label, f"{msg} (rhythm model unavailable)")
@@ -209,7 +233,10 @@ class VentricularFusion:
             return released + self._clear_own(ev.end, "rhythm model output invalid")
         self.valid = True
         self.latest_p = self.model.probability(ev.probs)
-        if not (self.seeing and ev.quality_ok and ev.start >= self.good_since):
+        if self.exempt and not self.vf_hint():  # the model no longer vouches: blind after all
+            self.seeing = self.exempt = False
+            return self._blind(ev.end)
+        if not ((self.exempt or self.seeing and ev.quality_ok) and ev.start >= self.good_since):
             return []
         self._raw.append(self.model.probability(ev.probs))
         p = self.model.combine(list(self._raw))

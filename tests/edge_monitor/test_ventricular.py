@@ -234,3 +234,50 @@ def test_a_vf_hint_exempts_only_the_disagreement_sign():
     assert assess_segment(*args, fs=fs, vf_hint=True)[0] == GOOD
     flat = (np.zeros(250), np.zeros(750), None, spec, None, None, 0.3)
     assert assess_segment(*flat, fs=fs, vf_hint=True)[0] != GOOD
+
+
+def _standing_alarm(spec: FusionSpec, last_p: float) -> tuple[VentricularFusion, int]:
+    """A fusion whose own VT/VF alarm stands, its last window at `last_p`; and the time."""
+    fusion = VentricularFusion(VIEW, FS, spec)
+    ps = [0.95, 0.95, 0.95, last_p]
+    out = fusion.process([window(t * STRIDE, p) for t, p in enumerate(ps, start=4)])
+    assert [e.level for e in out if isinstance(e, AlertEvent)] == [CRITICAL]
+    return fusion, (4 + len(ps)) * STRIDE
+
+
+def _own(out: list) -> list[str]:
+    return [e.level for e in out if isinstance(e, AlertEvent) and e.label == MODEL_LABEL]
+
+
+def test_a_confident_model_overrules_only_the_gates_amplitude_verdicts():
+    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True)
+    fusion, t = _standing_alarm(spec, 0.95)
+    out = fusion.process([AlertEvent(t, INCONCLUSIVE, "saturated", "at the rail")])
+    out += fusion.process([window(t + STRIDE, 0.97, ok=False)])
+    out += fusion.process([AlertEvent(t + STRIDE, INCONCLUSIVE, "noisy", "too noisy")])
+    assert _own(out) == [] and fusion.active == {MODEL_LABEL: CRITICAL}
+    out = fusion.process([AlertEvent(t + 2 * STRIDE, INCONCLUSIVE, "leads_off", "leads off")])
+    assert _own(out) == [CLEARED] and not fusion.seeing  # no ECG at all: no exemption
+
+
+def test_the_overruled_spell_ends_when_the_model_stops_vouching():
+    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True)
+    fusion, t = _standing_alarm(spec, 0.95)
+    fusion.process([AlertEvent(t, INCONCLUSIVE, "noisy", "too noisy")])
+    assert _own(fusion.process([window(t + STRIDE, 0.6, ok=False)])) == [CLEARED]
+    raised = fusion.process([window(t + k * STRIDE, 0.99, ok=False) for k in range(2, 8)])
+    assert _own(raised) == []  # blind now, until the signal is good again
+
+
+@pytest.mark.parametrize(
+    ("spec", "last_p"),
+    [
+        (SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True), 0.85),  # under the threshold
+        (SPEC.tuned(gate_exempt_p=0.9), 0.95),  # the option off
+        (SPEC.tuned(exempt_amplitude=True), 0.95),  # no gate_exempt_p: no hint at all
+    ],
+)
+def test_a_saturated_verdict_still_clears_the_alarm_without_the_exemption(spec, last_p):
+    fusion, t = _standing_alarm(spec, last_p)
+    out = fusion.process([AlertEvent(t, INCONCLUSIVE, "saturated", "at the rail")])
+    assert _own(out) == [CLEARED] and not fusion.seeing
