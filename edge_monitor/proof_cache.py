@@ -87,21 +87,10 @@ def key_material(sha256: str, args: dict) -> dict | None:
 
 # /proc/cpuinfo fields that name the processor and the board (x86 and ARM), not its state
 _CPUINFO = "/proc/cpuinfo"
-_CPU_FIELDS = {
-    "vendor_id",
-    "cpu family",
-    "model",
-    "model name",
-    "stepping",  # x86
-    "CPU implementer",
-    "CPU architecture",
-    "CPU variant",
-    "CPU part",
-    "CPU revision",  # ARM
-    "Hardware",
-    "Revision",
-    "Model",  # a Raspberry Pi's board (Revision: its board code)
-}
+_X86 = {"vendor_id", "cpu family", "model", "model name", "stepping"}
+_ARM = {"CPU implementer", "CPU architecture", "CPU variant", "CPU part", "CPU revision"}
+_BOARD = {"Hardware", "Revision", "Model"}  # a Raspberry Pi's (Revision: its board code)
+_CPU_FIELDS = _X86 | _ARM | _BOARD
 
 
 def _machine() -> list:
