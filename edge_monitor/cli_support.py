@@ -182,7 +182,8 @@ class _Ended:
 def _lifecycle() -> Iterator[_Ended]:
     """SIGTERM and SIGHUP (systemctl stop, a closed terminal) end a command as Ctrl-C does: the
     loops' `except KeyboardInterrupt` print the summary and close the recording; the exit code
-    is then 128 + the signal (130, 143, 129). A reader that goes away (`| head -1`) ends the
+    is then 128 + the signal (130, 143, 129); a SIGHUP the command was started to ignore
+    (`nohup edge-monitor run ... &`) stays ignored. A reader that goes away (`| head -1`) ends the
     command quietly with 141, as a SIGPIPE would."""
     ended = _Ended()
 
@@ -200,6 +201,8 @@ def _lifecycle() -> Iterator[_Ended]:
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+            continue  # started under nohup: a closed terminal must not end the monitor
         with suppress(ValueError):  # not the main thread: keep Python's own handlers
             previous[sig] = signal.signal(sig, stop)
     try:

@@ -141,10 +141,15 @@ def test_a_model_file_is_not_a_bundle_folder(tmp_path, sample_record):
 class Cli:
     """The CLI as its own process, its stdout read line by line on a thread."""
 
-    def __init__(self, *args, stdin=None):
+    def __init__(self, *args, stdin=None, hangup=signal.SIG_DFL):
         cmd = [sys.executable, "-m", "edge_monitor", *map(str, args)]
         self.proc = subprocess.Popen(
-            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cmd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, hangup),  # not the suite's own
         )
         self.lines: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -185,6 +190,17 @@ def test_stop_signals_end_replay_with_its_summary(sample_record, signum, code):
     assert summary["type"] == "summary" and summary["interrupted"] is True
     assert 0 < summary["signal_seconds"] < 180
     assert "Traceback" not in err and f"stopped by {signal.Signals(signum).name}" in err
+
+
+def test_a_monitor_started_under_nohup_outlives_its_terminal(sample_record):
+    cli = Cli("replay", sample_record, "--speed", "1", "--no-ui", hangup=signal.SIG_IGN)
+    json.loads(cli.next_line())
+    cli.proc.send_signal(signal.SIGHUP)  # the terminal closed
+    json.loads(cli.next_line())  # still streaming
+    assert cli.proc.poll() is None
+    got, rest, err = cli.stop(signal.SIGTERM)
+    assert got == 143, err
+    assert json.loads(rest[-1])["interrupted"] is True and "SIGHUP" not in err
 
 
 def test_sigterm_ends_run_with_its_summary_and_recording(tmp_path):
