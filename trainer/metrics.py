@@ -20,11 +20,15 @@ def finite_or_none(obj):
         obj = obj.tolist()
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, dict):  # numpy keys (a class index, a seed) as their Python values
+        return {_key(k): finite_or_none(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [finite_or_none(v) for v in obj]
     return obj
+
+
+def _key(k):
+    return k.item() if isinstance(k, np.generic) else k
 
 
 def write_json(path: Path, obj) -> None:

@@ -109,3 +109,9 @@ def test_metrics_files_are_strict_json_with_null_for_undefined_scores(tmp_path_f
 
     assert same(obj, back["test"])
     assert back["auc"] is None and back["per_class"] == [0.5, None]
+
+
+def test_numpy_keys_are_written_as_their_values(tmp_path):
+    path = tmp_path / "m.json"
+    write_json(path, {np.int64(3): 1.0, np.str_("S"): {np.int32(0): np.float32(0.5)}})
+    assert json.loads(path.read_text()) == {"3": 1.0, "S": {"0": 0.5}}
