@@ -35,6 +35,17 @@ def evaluate_metrics_name(limit: int | None) -> str:
     return f"metrics{evaluate_suffix(limit)}.json"
 
 
+def _output_folder(out: Path) -> None:
+    from edge_monitor.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the evaluation's files")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot make the folder --out {out}: {exc.strerror}") from None
+
+
 def evaluate_to_own_files(
     checkpoint: Path, data_dir: Path | None, out: Path, cache_dir: Path | None, limit: int | None
 ) -> dict:
@@ -50,11 +61,11 @@ def evaluate_to_own_files(
     from trainer.metrics import write_json
     from trainer.tasks import load_task
 
+    _output_folder(out)  # before the scoring work, not after it
     _, ckpt = load_checkpoint(checkpoint)
     kind, seed = kind_of(ckpt["task"]), ckpt["train_config"]["seed"]
     leads = kind.lead_option(kind.leads(ckpt["preprocessing"]))
     data = load_task(kind.name, data_dir, leads, cache_dir, limit, seed)
-    out.mkdir(parents=True, exist_ok=True)
     suffix = evaluate_suffix(limit)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         result = evaluate_checkpoint(checkpoint, data_dir, Path(tmp), cache_dir, data=data)

@@ -125,6 +125,16 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
     assert "metrics-evaluate-limit-100.json" in r.output.replace("\n", "")
     assert (out / "metrics-evaluate.json").read_bytes() == full
     assert strict_json(out / "metrics-evaluate.json")["limit"] is None
+    (tmp_path / "afile").write_text("")
+    r = run(
+        "evaluate",
+        str(out / "model.pt"),
+        "--data-dir",
+        str(tiny_ptbxl),
+        "--out",
+        str(tmp_path / "afile"),
+    )
+    assert r.exit_code == 1 and "is a file" in r.output and "Traceback" not in r.output
     own = strict_json(out / "metrics-evaluate-limit-100.json")
     assert own["limit"] == 100 and own["checkpoint"] == str(out / "model.pt")
     assert {p.name for p in out.iterdir()} >= {
