@@ -53,7 +53,7 @@ def capture_feeds(bundle: Bundle, record: Path, limit: int = 400) -> list[dict[s
 
 def latency(bundle: Bundle, record: Path, threads: tuple[int, int], runs: int) -> dict:
     feeds = capture_feeds(bundle, record)
-    session = open_session(bundle.model_path, *threads)
+    session = open_session(bundle.model_source, *threads)
     return {"inputs": len(feeds), **time_session(session, feeds, runs=runs).to_dict()}
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,13 @@ class Bundle:
     model_path: Path
     manifest: dict
     contract: ModelContract
+    # the bytes whose sha256 was checked: sessions are built from them, never by reopening
+    # model_path, so a file swapped after loading is never what runs
+    model_bytes: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def model_source(self) -> Path | bytes:
+        return self.model_bytes if self.model_bytes is not None else self.model_path
 
     @property
     def task(self) -> str:
@@ -119,12 +126,11 @@ def load_bundle(
             f"{model_path} does not match the sha256 in its manifest: refusing a changed model"
         )
     bundle_proof.refuse_external_data(data, str(model_path))
-    del data
     if probe:
         report = bundle_proof.trial_run(model_path, profile, budget_ms, model["sha256"])
     else:
         report = bundle_proof.describe(model_path)
-    contract = read_contract(model_path)  # safe now: the trial run loaded it under a limit
+    contract = read_contract(model_path, data)  # safe now: the trial run loaded it under a limit
     if contract.task != manifest["task"]:
         raise InputError(
             f"{manifest_path}: task {manifest['task']!r} but the model's contract says "
@@ -134,7 +140,7 @@ def load_bundle(
     if probe:
         bundle_proof.check_trial(contract, report, str(model_path))
         proof_cache.remember(model["sha256"], report)  # passed every check: worth keeping
-    return Bundle(folder, model_path, manifest, contract)
+    return Bundle(folder, model_path, manifest, contract, data)
 
 
 def _read_manifest(manifest_path: Path, folder: Path) -> dict:

@@ -161,14 +161,16 @@ def parts_from_preprocessing(pre: dict, beats: bool, where: str = "preprocessing
     return {"activation": "sigmoid", "filter": filt, "input": window}
 
 
-def read_contract(onnx_path: Path) -> ModelContract:
-    """The contract of an ONNX file, read through onnxruntime (no onnx or torch on the device)."""
+def read_contract(onnx_path: Path, data: bytes | None = None) -> ModelContract:
+    """The contract of an ONNX file (or of its bytes `data`, already read and hashed), read
+    through onnxruntime (no onnx or torch on the device)."""
     import onnxruntime as ort
 
-    if not onnx_path.exists():
+    if data is None and not onnx_path.exists():
         raise DataNotFoundError(f"model not found: {onnx_path}")
     try:
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        source = data if data is not None else str(onnx_path)
+        session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise InputError(f"not a loadable ONNX model: {onnx_path} ({first_line(exc)})") from exc
     return ModelContract.from_metadata(session.get_modelmeta().custom_metadata_map, str(onnx_path))

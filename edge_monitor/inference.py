@@ -19,7 +19,8 @@ from edge_monitor.errors import InputError, first_line
 from edge_monitor.stats import LatencyStats
 
 
-def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 1):
+def open_session(path: Path | bytes, intra_op_threads: int = 1, inter_op_threads: int = 1):
+    """A CPU session of an ONNX file, or of model bytes already read and hashed."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = intra_op_threads
     opts.inter_op_num_threads = inter_op_threads
@@ -28,9 +29,11 @@ def open_session(path: Path, intra_op_threads: int = 1, inter_op_threads: int = 
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        source = path if isinstance(path, bytes) else str(path)
+        return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types
-        raise InputError(f"cannot load model {path}: {first_line(exc)}") from exc
+        name = "(model bytes)" if isinstance(path, bytes) else path
+        raise InputError(f"cannot load model {name}: {first_line(exc)}") from exc
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

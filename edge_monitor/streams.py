@@ -28,7 +28,7 @@ class ModelRunner:
 
     def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
         self.bundle = bundle
-        self.session = open_session(bundle.model_path, *threads)
+        self.session = open_session(bundle.model_source, *threads)
         self._outputs = [self.session.get_outputs()[0].name]  # the class logits
         self._shape = (len(bundle.contract.classes),)
         self.latencies: deque[float] = deque(maxlen=2048)

@@ -407,3 +407,19 @@ def test_a_path_that_is_there_but_no_folder_is_not_a_folder(tmp_path):
         assert "\n" not in str(exc.value)
     with pytest.raises(EcgEdgeError, match="bundle folder not found"):
         load_bundle(tmp_path / "none", probe=False)
+
+
+def test_a_model_swapped_after_loading_is_not_what_runs(bundle_copy):
+    """Sessions come from the bytes load_bundle hashed, never from reopening model.onnx."""
+    import numpy as np
+
+    from edge_monitor.streams import ModelRunner
+
+    bundle = load_bundle(bundle_copy)
+    (bundle_copy / "model.onnx").write_bytes(b"not the hashed model")
+    runner = ModelRunner(bundle, (1, 1))  # reopening the file would fail to load here
+    feed = {
+        i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+        for i in runner.session.get_inputs()
+    }
+    assert runner.session.run(None, feed)[0].shape[-1] == len(bundle.contract.classes)
