@@ -337,6 +337,12 @@ def load(args: argparse.Namespace) -> Loaded:
 def main() -> None:
     cli = parser()
     cli.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
+    cli.add_argument(
+        "--exempt-amplitude",
+        choices=("default", "on", "off"),
+        default="default",
+        help="the default spec's FusionSpec.exempt_amplitude, for a database without --tune",
+    )
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -347,6 +353,8 @@ def main() -> None:
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()
+        if args.exempt_amplitude != "default":
+            spec = spec.tuned(exempt_amplitude=args.exempt_amplitude == "on")
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip

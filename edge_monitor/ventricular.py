@@ -148,6 +148,7 @@ class VentricularFusion:
         # after a NaN: the rules' alarms pass as they would without it)
         self.valid = False
         self.latest_p = 0.0  # the last window's probability, whatever the gate says
+        self._confident: deque[int] = deque()  # ends of windows >= gate_exempt_p, any signal
         self._raw: deque[float] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
@@ -176,7 +177,7 @@ class VentricularFusion:
     def _on_alert(self, ev: AlertEvent) -> list[AlertEvent]:
         if ev.level == INCONCLUSIVE:
             self.pending.clear()  # the engine cleared the rules' alarms
-            if self._overrules(ev.label):
+            if self._overrules(ev.label, ev.sample):
                 self.exempt = True
                 return [ev]
             self.seeing = self.exempt = False
@@ -209,10 +210,17 @@ class VentricularFusion:
         message = message.replace(" (unverified: doubtful signal or beats)", "")
         return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
 
-    def _overrules(self, verdict: str) -> bool:
+    def _overrules(self, verdict: str, sample: int) -> bool:
         """May the model keep the fusion seeing through this bad verdict?"""
-        ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS and self.vf_hint()
-        return ok and (self.seeing or self.exempt)
+        ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS
+        return ok and (self.seeing or self.exempt) and self._vouches(sample)
+
+    def _vouches(self, sample: int) -> bool:
+        """A window of p >= gate_exempt_p ended within agree_s (one window's p flickers in VF)."""
+        since = sample - int(round(self.spec.agree_s * self.fs))
+        while self._confident and self._confident[0] < since:
+            self._confident.popleft()
+        return self.valid and self.spec.gate_exempt_p > 0 and bool(self._confident)
 
     def _agrees(self, sample: int) -> bool:
         since = sample - int(round(self.spec.agree_s * self.fs))
@@ -233,7 +241,11 @@ class VentricularFusion:
             return released + self._clear_own(ev.end, "rhythm model output invalid")
         self.valid = True
         self.latest_p = self.model.probability(ev.probs)
-        if self.exempt and not self.vf_hint():  # the model no longer vouches: blind after all
+        if self.vf_hint():
+            self._confident.append(ev.end)
+        if self.exempt and not self._vouches(
+            ev.end
+        ):  # the model no longer vouches: blind after all
             self.seeing = self.exempt = False
             return self._blind(ev.end)
         if not ((self.exempt or self.seeing and ev.quality_ok) and ev.start >= self.good_since):
@@ -288,3 +300,4 @@ class VentricularFusion:
         self._raw.clear()
         self._probs.clear()
         self._alone.clear()
+        self._confident.clear()

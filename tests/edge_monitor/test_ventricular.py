@@ -236,10 +236,10 @@ def test_a_vf_hint_exempts_only_the_disagreement_sign():
     assert assess_segment(*flat, fs=fs, vf_hint=True)[0] != GOOD
 
 
-def _standing_alarm(spec: FusionSpec, last_p: float) -> tuple[VentricularFusion, int]:
-    """A fusion whose own VT/VF alarm stands, its last window at `last_p`; and the time."""
+def _standing_alarm(spec: FusionSpec, p: float) -> tuple[VentricularFusion, int]:
+    """A fusion whose own VT/VF alarm stands on 5 windows of `p`; and the time."""
     fusion = VentricularFusion(VIEW, FS, spec)
-    ps = [0.95, 0.95, 0.95, last_p]
+    ps = [p] * 5
     out = fusion.process([window(t * STRIDE, p) for t, p in enumerate(ps, start=4)])
     assert [e.level for e in out if isinstance(e, AlertEvent)] == [CRITICAL]
     return fusion, (4 + len(ps)) * STRIDE
@@ -264,20 +264,23 @@ def test_the_overruled_spell_ends_when_the_model_stops_vouching():
     spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True)
     fusion, t = _standing_alarm(spec, 0.95)
     fusion.process([AlertEvent(t, INCONCLUSIVE, "noisy", "too noisy")])
-    assert _own(fusion.process([window(t + STRIDE, 0.6, ok=False)])) == [CLEARED]
-    raised = fusion.process([window(t + k * STRIDE, 0.99, ok=False) for k in range(2, 8)])
+    # one window's p flickers in VF: a confident one within agree_s (4 s) still vouches
+    flicker = fusion.process([window(t + k * STRIDE, 0.6, ok=False) for k in range(1, 4)])
+    assert _own(flicker) == [] and fusion.exempt
+    assert _own(fusion.process([window(t + 4 * STRIDE, 0.6, ok=False)])) == [CLEARED]
+    raised = fusion.process([window(t + k * STRIDE, 0.99, ok=False) for k in range(5, 11)])
     assert _own(raised) == []  # blind now, until the signal is good again
 
 
 @pytest.mark.parametrize(
-    ("spec", "last_p"),
+    ("spec", "p"),
     [
-        (SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True), 0.85),  # under the threshold
+        (SPEC.tuned(alone_p=0.8, gate_exempt_p=0.9, exempt_amplitude=True), 0.85),  # under it
         (SPEC.tuned(gate_exempt_p=0.9), 0.95),  # the option off
         (SPEC.tuned(exempt_amplitude=True), 0.95),  # no gate_exempt_p: no hint at all
     ],
 )
-def test_a_saturated_verdict_still_clears_the_alarm_without_the_exemption(spec, last_p):
-    fusion, t = _standing_alarm(spec, last_p)
+def test_a_saturated_verdict_still_clears_the_alarm_without_the_exemption(spec, p):
+    fusion, t = _standing_alarm(spec, p)
     out = fusion.process([AlertEvent(t, INCONCLUSIVE, "saturated", "at the rail")])
     assert _own(out) == [CLEARED] and not fusion.seeing
