@@ -73,8 +73,9 @@ GRID = {
     "alone_kn": ((2, 3), (3, 4), (5, 6)),
     "confirm_unverified": (False, True),
     "confirm_vf": (False, True),
-    # added after the cross-validated misses were read (docs/ventricular.md): the fold picks it
-    "exempt_amplitude": (False, True),
+    # added after the cross-validated misses were read (docs/ventricular.md); off unless
+    # --tune-exempt-amplitude lets the folds pick it
+    "exempt_amplitude": (False,),
 }
 
 
@@ -213,9 +214,10 @@ def objective(p: dict) -> float:
     return se - 0.1 * (p["false_per_hour"] or 0.0)
 
 
-def grid() -> list[FusionSpec]:
+def grid(amplitude: tuple[bool, ...] = (False,)) -> list[FusionSpec]:
     out = []
-    for agree, alone, (k, n), lift, vf, amp in itertools.product(*GRID.values()):
+    axes = {**GRID, "exempt_amplitude": amplitude}
+    for agree, alone, (k, n), lift, vf, amp in itertools.product(*axes.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
                                   confirm_unverified=lift, confirm_vf=vf,
@@ -228,9 +230,11 @@ def fused(log: list[dict], view: ModelView | None, fs: float, spec: FusionSpec) 
     return VentricularFusion(view, fs, spec).process(events) if view else events
 
 
-def cross_validate(logs: dict, refs: dict, views: dict, groups: dict) -> dict:
+def cross_validate(
+    logs: dict, refs: dict, views: dict, groups: dict, amplitude: tuple[bool, ...] = (False,)
+) -> dict:
     """Each group's records scored with the spec that did best on the other groups."""
-    specs = grid()
+    specs = grid(amplitude)
     table = {
         i: {k: score(fused(logs[k], views[k], refs[k]["fs"], s), refs[k]) for k in logs}
         for i, s in enumerate(specs)
@@ -338,6 +342,11 @@ def main() -> None:
     cli = parser()
     cli.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
     cli.add_argument(
+        "--tune-exempt-amplitude",
+        action="store_true",
+        help="--tune may also choose FusionSpec.exempt_amplitude (off, on)",
+    )
+    cli.add_argument(
         "--exempt-amplitude",
         choices=("default", "on", "off"),
         default="default",
@@ -359,7 +368,8 @@ def main() -> None:
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
         if args.tune:
-            result["after_cross_validated"] = cross_validate(logs, refs, views, groups)
+            amp = (False, True) if args.tune_exempt_amplitude else (False,)
+            result["after_cross_validated"] = cross_validate(logs, refs, views, groups, amp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "records"}, indent=2))
