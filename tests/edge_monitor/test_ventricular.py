@@ -276,7 +276,7 @@ def test_the_overruled_spell_ends_when_the_model_stops_vouching():
     ("spec", "p"),
     [
         (SPEC.tuned(alone_p=0.8, gate_exempt_p=0.9, exempt_amplitude=True), 0.85),  # under it
-        (SPEC.tuned(gate_exempt_p=0.9), 0.95),  # the option off
+        (SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=False), 0.95),  # the option off
         (SPEC.tuned(exempt_amplitude=True), 0.95),  # no gate_exempt_p: no hint at all
     ],
 )
