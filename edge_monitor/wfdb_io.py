@@ -85,11 +85,28 @@ def read_header(record_path: Path) -> Header:
     text = _read_text(hea, record_path.parent, MAX_HEADER_BYTES)
     n_sig = _check_header_text(text, hea)
     header = parse_header(text) or _wfdb_header(record_path, hea)
+    if not header.sig_len and header.sig_name:
+        header.sig_len = _length_from_file(header, record_path)
+        # wfdb reads such a record whole but not in blocks (its sampto meets a None length)
+        header.numpy_readable = header.sig_len > 0
     names = header.sig_name or []
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
     return header
+
+
+def _length_from_file(header: Header, record_path: Path) -> int:
+    """WFDB allows a header without its length (a recorder that did not know it when it wrote
+    the header): the one signal file's size gives it, as wfdb reckons it. 0 where it cannot."""
+    files, fmts = set(header.file_name or []), set(header.fmt or [])
+    if len(files) != 1 or len(fmts) != 1 or not fmts <= {"16", "212", "80"}:
+        return 0
+    if any(header.byte_offset or []):
+        return 0
+    size = checked_file(record_path.parent / files.pop(), record_path.parent)
+    samples = size * 2 // 3 if fmts == {"212"} else size // {"16": 2, "80": 1}[fmts.pop()]
+    return samples // max(header.n_sig, 1)
 
 
 def _wfdb_header(record_path: Path, hea: Path) -> Header:

@@ -187,3 +187,20 @@ def test_a_plain_replay_never_imports_wfdb(sample_record):
         "assert 'wfdb' not in sys.modules and 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", ["16", "212", "80"])
+def test_a_header_without_its_length_reads_the_length_of_its_file(tmp_path, fmt):
+    """Legal WFDB (a recorder that did not know the length yet): wfdb reckons it from the
+    signal file's size, and so do we, instead of calling the header corrupt."""
+    d = np.arange(-60, 60, dtype=np.int64).reshape(40, 3)
+    wfdb.wrsamp(
+        "r", fs=360, units=["mV"] * 3, sig_name=["a", "b", "c"], d_signal=d, fmt=[fmt] * 3,
+        adc_gain=[100.0] * 3, baseline=[0] * 3, write_dir=str(tmp_path),
+    )  # fmt: skip
+    hea = tmp_path / "r.hea"
+    first, *rest = hea.read_text().splitlines()
+    hea.write_text("\n".join([" ".join(first.split()[:3]), *rest]) + "\n")  # "r 3 360"
+    assert read_header(tmp_path / "r").sig_len == 40
+    x, _ = read_signal(tmp_path / "r")
+    assert same(x, wfdb.rdrecord(str(tmp_path / "r")).p_signal)
