@@ -207,6 +207,8 @@ def _check_header_text(text: str, hea: Path) -> int:
             raise InputError(
                 f"{hea}: sampling frequency {text_fs!r} (must be above 0 and at most {MAX_FS:g} Hz)"
             )
+    if len(fields) > 3 and not fields[3].isdigit():  # wfdb reads "1e12" as 1 sample
+        raise InputError(f"corrupt WFDB header {hea}: length {fields[3]!r} is not a sample count")
     for i, line in enumerate(lines[1 : 1 + n_sig]):
         parts = line.split()
         if len(parts) < 3:

@@ -2,6 +2,7 @@
 invalid-sample code, any block and channel choice), leaves every other record to wfdb, and lets
 a replay of a plain record run without importing wfdb at all."""
 
+import re
 import subprocess
 import sys
 
@@ -204,3 +205,11 @@ def test_a_header_without_its_length_reads_the_length_of_its_file(tmp_path, fmt)
     assert read_header(tmp_path / "r").sig_len == 40
     x, _ = read_signal(tmp_path / "r")
     assert same(x, wfdb.rdrecord(str(tmp_path / "r")).p_signal)
+
+
+@pytest.mark.parametrize("length", ["1e12", "-5", "12.5", "0x10"])
+def test_a_length_that_is_no_sample_count_is_said_as_such(tmp_path, length):
+    (tmp_path / "r.hea").write_text(f"r 1 360 {length}\nr.dat 16 200 16 0 0 0 0 MLII\n")
+    (tmp_path / "r.dat").write_bytes(b"\0" * 20)
+    with pytest.raises(InputError, match=f"length '{re.escape(length)}' is not a sample count"):
+        read_header(tmp_path / "r")
