@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge_monitor.errors import DataNotFoundError, InputError, first_line
-from edge_monitor.wfdb_numpy import Header, parse_header, read_frames
+from edge_monitor.wfdb_numpy import FORMATS, Header, parse_header, read_frames
 
 if TYPE_CHECKING:
     import wfdb
@@ -100,13 +100,13 @@ def _length_from_file(header: Header, record_path: Path) -> int:
     """WFDB allows a header without its length (a recorder that did not know it when it wrote
     the header): the one signal file's size gives it, as wfdb reckons it. 0 where it cannot."""
     files, fmts = set(header.file_name or []), set(header.fmt or [])
-    if len(files) != 1 or len(fmts) != 1 or not fmts <= {"16", "212", "80"}:
+    if len(files) != 1 or len(fmts) != 1 or not fmts <= set(FORMATS):
         return 0
     if any(header.byte_offset or []):
         return 0
     size = checked_file(record_path.parent / files.pop(), record_path.parent)
-    samples = size * 2 // 3 if fmts == {"212"} else size // {"16": 2, "80": 1}[fmts.pop()]
-    return samples // max(header.n_sig, 1)
+    frame_bits = BITS_PER_SAMPLE[fmts.pop()] * max(header.n_sig, 1)
+    return int(size * 8 // frame_bits)
 
 
 def _wfdb_header(record_path: Path, hea: Path) -> Header:
