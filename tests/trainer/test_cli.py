@@ -103,37 +103,27 @@ def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "test macro AUC" in r.output and (out / "metrics.json").exists()
-    r = run(
-        "evaluate",
-        str(out / "model.pt"),
-        "--data-dir",
-        str(tiny_ptbxl),
-        "--out",
-        str(tmp_path / "ev"),
-    )
+
+    def evaluate(*more):
+        return run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), *more)
+
+    r = evaluate("--out", str(tmp_path / "ev"))
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ev" / "roc-evaluate.png").exists()
     # beside the run by default: its own files, the training run's metrics.json untouched; a
     # limited evaluation gets files named by its limit, the whole-split one is kept
     trained = (out / "metrics.json").read_bytes()
-    r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl))
+    r = evaluate()
     assert r.exit_code == 0, r.output
     full = (out / "metrics-evaluate.json").read_bytes()
-    r = run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), "--limit", "100")
+    r = evaluate("--limit", "100")
     assert r.exit_code == 0, r.output
     assert "scored with --limit 100" in r.output and (out / "metrics.json").read_bytes() == trained
     assert "metrics-evaluate-limit-100.json" in r.output.replace("\n", "")
     assert (out / "metrics-evaluate.json").read_bytes() == full
     assert strict_json(out / "metrics-evaluate.json")["limit"] is None
     (tmp_path / "afile").write_text("")
-    r = run(
-        "evaluate",
-        str(out / "model.pt"),
-        "--data-dir",
-        str(tiny_ptbxl),
-        "--out",
-        str(tmp_path / "afile"),
-    )
+    r = evaluate("--out", str(tmp_path / "afile"))
     assert r.exit_code == 1 and "is a file" in r.output and "Traceback" not in r.output
     own = strict_json(out / "metrics-evaluate-limit-100.json")
     assert own["limit"] == 100 and own["checkpoint"] == str(out / "model.pt")
