@@ -336,6 +336,7 @@ def _child_main() -> None:
     import numpy as np
 
     from edge_monitor.contract import read_contract
+    from edge_monitor.inference import open_session
 
     _limit_memory(args["memory_mb"])
     limit = f"under a {args['memory_mb']} MiB memory limit"
@@ -345,18 +346,21 @@ def _child_main() -> None:
 
     try:
         data = Path(args["model"]).read_bytes()
-        session = _session_of(data, args)
+        # the session of the bytes hashed here, not of the name again (read twice, a name can
+        # be two files: the parent's hashed one, and one swapped in for the trial, whose pass
+        # the proof cache would then keep for the hashed bytes)
+        session = open_session(data, *args["threads"], name=args["model"])
     except Exception as exc:  # InputError from onnxruntime's own, MemoryError, OSError
         return say(failed=f"onnxruntime cannot load it {limit} ({first_line(exc)})")
     io = _io(session)
     say(io=io, sha256=hashlib.sha256(data).hexdigest())
-    del data
     if any(t["type"] != FLOAT for t in io["inputs"] + io["outputs"][:1]):
         return say(unchecked="it takes or gives other than float tensors")
     try:
-        contract = read_contract(Path(args["model"]))
+        contract = read_contract(Path(args["model"]), data)  # of the same bytes
     except Exception as exc:  # the parent reads it again and says why
         return say(unchecked=f"its contract cannot be read ({first_line(exc)})")
+    del data
     limit_s = time_limit(contract, args["p95_ms"], args["budget_ms"])[0] / 1e3
     feeds = {
         t["name"]: np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in t["shape"]], "f4")
@@ -367,34 +371,6 @@ def _child_main() -> None:
     except Exception as exc:  # onnxruntime's allocation failures, MemoryError
         return say(failed=f"it fails on a zero input {limit} ({first_line(exc)})")
     say(seconds=seconds, shape=list(out.shape))
-
-
-def _session_of(data: bytes, args: dict):
-    """`inference.open_session`'s session of the bytes the child hashed, not of the name again
-    (read twice, a name can be two files: the parent's hashed one, and one swapped in for the
-    trial, whose pass the proof cache would then keep for the hashed bytes). The bytes go to a
-    private memory file (Linux), else a private temporary file."""
-    from edge_monitor.errors import InputError
-    from edge_monitor.inference import open_session
-
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("model.onnx", os.MFD_CLOEXEC)
-        try:
-            with os.fdopen(os.dup(fd), "wb") as f:
-                f.write(data)
-            name = f"/proc/self/fd/{fd}"
-            try:
-                return open_session(Path(name), *args["threads"])
-            except InputError as exc:  # say the model's path, not the descriptor's
-                raise InputError(str(exc).replace(name, args["model"])) from exc
-        finally:
-            os.close(fd)
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
-        f.write(data)
-        f.flush()
-        return open_session(Path(f.name), *args["threads"])
 
 
 def _time_runs(session, feeds: dict, limit_s: float):

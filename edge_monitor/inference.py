@@ -19,8 +19,11 @@ from edge_monitor.errors import InputError, first_line
 from edge_monitor.stats import LatencyStats
 
 
-def open_session(path: Path | bytes, intra_op_threads: int = 1, inter_op_threads: int = 1):
-    """A CPU session of an ONNX file, or of model bytes already read and hashed."""
+def open_session(
+    path: Path | bytes, intra_op_threads: int = 1, inter_op_threads: int = 1, name: str = ""
+):
+    """A CPU session of an ONNX file, or of model bytes already read and hashed (`name` says
+    whose in an error)."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = intra_op_threads
     opts.inter_op_num_threads = inter_op_threads
@@ -32,7 +35,7 @@ def open_session(path: Path | bytes, intra_op_threads: int = 1, inter_op_threads
         source = path if isinstance(path, bytes) else str(path)
         return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types
-        name = "(model bytes)" if isinstance(path, bytes) else path
+        name = name or ("(model bytes)" if isinstance(path, bytes) else str(path))
         raise InputError(f"cannot load model {name}: {first_line(exc)}") from exc
 
 
