@@ -161,7 +161,7 @@ class VentricularFusion:
         self.pending: dict[str, tuple[str, int]] = {}
 
     def vf_hint(self) -> bool:
-        """Does the model vouch for VT/VF now (the opt-in gate exemption)?"""
+        """Does the model vouch for VT/VF now (the gate exemption; gate_exempt_p 0: off)?"""
         p = self.spec.gate_exempt_p
         return p > 0 and self.valid and self.latest_p >= p
 
@@ -246,9 +246,8 @@ class VentricularFusion:
         self.latest_p = self.model.probability(ev.probs)
         if self.vf_hint():
             self._confident.append(ev.end)
-        if self.exempt and not self._vouches(
-            ev.end
-        ):  # the model no longer vouches: blind after all
+        # an overruled spell whose model no longer vouches: blind after all
+        if self.exempt and not self._vouches(ev.end):
             self.seeing = self.exempt = False
             return self._blind(ev.end)
         if not ((self.exempt or self.seeing and ev.quality_ok) and ev.start >= self.good_since):
