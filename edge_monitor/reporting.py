@@ -4,8 +4,6 @@ screen's `View`."""
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 from collections import deque
@@ -14,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_monitor import strict_json
 from edge_monitor.alarm_latch import ACK, AlarmLatch
 from edge_monitor.alerts import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Event, Monitor, QualityEvent, WindowEvent
@@ -39,21 +38,8 @@ def json_lines(stream=None) -> Emit:
 
 
 def json_text(obj) -> str:
-    """Strict JSON: NaN and infinities (no latency yet, an invalid model output) become null,
-    which every JSON reader accepts; Python's default `NaN` token is not JSON."""
-    return json.dumps(finite(obj), allow_nan=False)
-
-
-def finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return finite(obj.item())
-    return obj
+    """One event or summary as a strict JSON line (`strict_json`: null, never NaN)."""
+    return strict_json.dumps(obj)
 
 
 @dataclass

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_curve, roc_auc_score
 
+from edge_monitor import strict_json
 from trainer.datasets.mitdb import AAMI_CLASSES
-
-
-def finite_or_none(obj):
-    """`obj` with every NaN / infinity (an AUC of a class absent from a split) as None, numpy
-    scalars and arrays as Python values: what strict JSON can hold."""
-    if isinstance(obj, np.ndarray | np.generic):
-        obj = obj.tolist()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):  # numpy keys (a class index, a seed) as their Python values
-        return {_key(k): finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite_or_none(v) for v in obj]
-    return obj
-
-
-def _key(k):
-    return k.item() if isinstance(k, np.generic) else k
 
 
 def write_json(path: Path, obj) -> None:
     """Metrics and results as strict JSON: Python's default writes a bare `NaN`, which no JSON
     reader but Python's accepts; an undefined score is `null` instead."""
-    Path(path).write_text(json.dumps(finite_or_none(obj), indent=2, allow_nan=False))
+    Path(path).write_text(strict_json.dumps(obj, indent=2))
 
 
 def per_class_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
