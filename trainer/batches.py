@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from edge_monitor.errors import InputError
 from trainer.config import TrainConfig
+from trainer.datasets.mitdb import AF_RHYTHMS
 from trainer.datasets.nstdb import gain_for_snr
 from trainer.splits import Split
 
@@ -54,13 +56,42 @@ def beat_epoch_indices(
     rng: np.random.Generator,
     groups: np.ndarray | None = None,
     cap: int = 0,
+    emphasis: np.ndarray | None = None,
+    repeat: int = 1,
 ) -> np.ndarray:
     """The minority beats (at most `cap` of a class per record, see `capped_minority`) and a
-    random `keep` share of N beats, shuffled."""
+    random `keep` share of N beats, shuffled. With `repeat` > 1 the N beats flagged in
+    `emphasis` are all taken, `repeat` times, and the `keep` share is drawn from the other N
+    beats; `repeat` 1 draws exactly as without `emphasis`."""
     normal = np.flatnonzero(y == 0)
     other = capped_minority(y, groups, cap, rng)
+    forced = np.empty(0, np.int64)
+    if repeat > 1 and emphasis is not None:
+        forced = np.tile(normal[emphasis[normal]], repeat)
+        normal = normal[~emphasis[normal]]
     chosen = rng.choice(normal, size=max(1, int(keep * len(normal))), replace=False)
-    return rng.permutation(np.concatenate([other, chosen]))
+    return rng.permutation(np.concatenate([other, forced, chosen]))
+
+
+def af_counterexamples(split: Split, cfg: TrainConfig) -> np.ndarray | None:
+    """Which beats of the split lie in annotated AF / flutter (None when no emphasis is asked).
+    The rhythms travel on the arrhythmia loader's split (`kinds.arrhythmia.RhythmSplit`); a
+    split without them cannot honour `af_n_repeat`, so that is one clear error, not a silent
+    plain epoch (torchrun's follower ranks receive plain splits today)."""
+    if cfg.af_n_repeat <= 1:
+        return None
+    rhythms = getattr(split, "rhythms", None)
+    if rhythms is None:
+        raise InputError("af_n_repeat > 1 needs the beats' reference rhythms (not carried here)")
+    return np.isin(rhythms, AF_RHYTHMS)
+
+
+def epoch_indices(split: Split, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's beat indices as the config asks (balance, per-record cap, AF emphasis)."""
+    emphasis = af_counterexamples(split, cfg)
+    return beat_epoch_indices(
+        split.y, cfg.majority_keep, rng, split.groups, cfg.record_cap, emphasis, cfg.af_n_repeat
+    )
 
 
 def add_recorded_noise(
@@ -110,7 +141,7 @@ def beat_batches(
     rng: np.random.Generator,
     noise: list[np.ndarray] | None = None,
 ) -> Iterator[Batch]:
-    order = beat_epoch_indices(split.y, cfg.majority_keep, rng, split.groups, cfg.record_cap)
+    order = epoch_indices(split, cfg, rng)
     snr = (cfg.noise_snr_min_db, cfg.noise_snr_max_db)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])

@@ -30,6 +30,10 @@ class TrainConfig:
     # per-patient balance: at most this many beats of each minority class from one record per
     # epoch (drawn afresh each epoch; 0 = no cap), so a few S-heavy patients do not set the prior
     record_cap: int = 0
+    # N beats inside annotated atrial fibrillation / flutter of the training records (MIT-BIH
+    # labels them N) are drawn this many times per epoch and never left out by majority_keep:
+    # counter-examples to "short in an irregular rhythm = S"; 1 = no emphasis
+    af_n_repeat: int = 1
     class_weight_power: float = 0.5  # loss weight ~ (1 / class frequency) ** power
     focal_gamma: float = 0.0
     jitter: int = 3  # R-peak jitter in model samples, covers detector error
@@ -67,6 +71,8 @@ class TrainConfig:
             raise InputError("noise_prob must lie in [0, 1] and the SNR bounds be ordered")
         if self.record_cap < 0:
             raise InputError("record_cap must not be negative (0 = no cap)")
+        if self.af_n_repeat < 1:
+            raise InputError("af_n_repeat must be at least 1 (1 = no emphasis)")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be a positive number")
 

@@ -137,6 +137,7 @@ def load_db_beats(
         labels=np.concatenate([p["labels"] for p in parts]),
         records=np.repeat(np.array([db.record_id(r) for r in records]), n),
         samples=np.concatenate([p["samples"] for p in parts]),
+        rhythms=np.concatenate([mitdb.record_rhythms(p) for p in parts]),
     )
 
 

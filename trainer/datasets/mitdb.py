@@ -84,6 +84,9 @@ DEFAULT_VALIDATION = ("106", "114", "220", "223")
 SPLITS = ("train", "val", "test")
 DATA_ENV = "ECG_EDGE_MITDB"
 ARRHYTHMIA_FILTER = FilterSpec(low_hz=0.5, high_hz=40.0, order=2)
+# Rhythms whose beats MIT-BIH labels N whatever their RR (atrial fibrillation, atrial flutter):
+# their N beats are the counter-examples to "short in an irregular rhythm = S" (issue 13).
+AF_RHYTHMS = ("AFIB", "AFL")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class BeatSet:
     labels: np.ndarray  # (n,) int64 index into AAMI_CLASSES
     records: np.ndarray  # (n,) str
     samples: np.ndarray  # (n,) int64 R-peak sample in the record's own numbering (360 Hz)
+    rhythms: np.ndarray  # (n,) str, the reference rhythm each beat lies in ("" where none)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -157,6 +161,26 @@ def parse_rhythms(
         RhythmEpisode(record, label, start, changes[i + 1][0] if i + 1 < len(changes) else sig_len)
         for i, (start, label) in enumerate(changes)
     ]
+
+
+def beat_rhythms(
+    samples: np.ndarray, labels: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """The reference rhythm each beat lies in, from a record's rhythm episodes (sorted, as
+    `parse_rhythms` gives them); "" before the first rhythm annotation or where none is."""
+    out = np.full(len(samples), "", dtype=object)
+    if len(starts):
+        at = np.searchsorted(starts, samples, side="right") - 1
+        inside = (at >= 0) & (samples < np.asarray(ends)[np.maximum(at, 0)])
+        out[inside] = np.asarray(labels, dtype=str)[at[inside]]
+    return out.astype(str)
+
+
+def record_rhythms(part: dict) -> np.ndarray:
+    """`beat_rhythms` of one cached record (the cache already holds the episodes)."""
+    return beat_rhythms(
+        part["samples"], part["rhythm_label"], part["rhythm_start"], part["rhythm_end"]
+    )
 
 
 def pick_lead(names: list[str], preference: tuple[str, ...]) -> int:
@@ -259,6 +283,7 @@ def load_beats(
         labels=np.concatenate([p["labels"] for p in parts]),
         records=np.repeat(np.array(records), n),
         samples=np.concatenate([p["samples"] for p in parts]),
+        rhythms=np.concatenate([record_rhythms(p) for p in parts]),
     )
 
 

@@ -33,6 +33,21 @@ HEADLINE_CLASSES = ("S", "V")  # the minority classes an arrhythmia monitor is f
 
 
 @dataclass(frozen=True)
+class RhythmSplit(Split):
+    """Beats with the reference rhythm each lies in: what `TrainConfig.af_n_repeat` reads to
+    find the N beats of atrial fibrillation / flutter (`trainer.batches.af_counterexamples`)."""
+
+    rhythms: np.ndarray | None = None  # (n,) str, "" where no rhythm is annotated
+
+    def take(self, keep: np.ndarray) -> RhythmSplit:
+        """The rows `keep` selects (a mask or indices), every per-beat array alike."""
+        assert self.extra is not None and self.rhythms is not None
+        return RhythmSplit(
+            self.x[keep], self.y[keep], self.extra[keep], self.groups[keep], self.rhythms[keep]
+        )
+
+
+@dataclass(frozen=True)
 class Arrhythmia(TaskKind):
     def load(self, data_dir, leads, cache_dir, limit, seed) -> TaskData:
         """Beats of several databases when the data hold mitdb/ and svdb/ (issue 13: DS1 + svdb
@@ -60,12 +75,9 @@ class Arrhythmia(TaskKind):
         return None  # the loader reads MLII whatever is asked
 
     def epoch_size(self, train: Split, input_length: int, cfg: TrainConfig) -> int:
-        from trainer.batches import beat_epoch_indices
+        from trainer.batches import epoch_indices
 
-        rng = np.random.default_rng(0)
-        return len(
-            beat_epoch_indices(train.y, cfg.majority_keep, rng, train.groups, cfg.record_cap)
-        )
+        return len(epoch_indices(train, cfg, np.random.default_rng(0)))
 
     def class_weights(self, y: np.ndarray, cfg: TrainConfig) -> torch.Tensor | None:
         from trainer.batches import beat_class_weights
@@ -219,7 +231,9 @@ def beat_task_data(
         if limit is not None and len(keep) > limit:
             keep = np.sort(rng.choice(keep, size=limit, replace=False))
         x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)  # (n, 2, length)
-        splits[name] = Split(x, beats.labels[keep], beats.rr[keep], beats.records[keep])
+        splits[name] = RhythmSplit(
+            x, beats.labels[keep], beats.rr[keep], beats.records[keep], beats.rhythms[keep]
+        )
         labels = beats.labels[keep]
         counts[name] = {
             "records": sorted(set(beats.records.tolist())),
