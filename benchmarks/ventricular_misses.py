@@ -30,11 +30,19 @@ from ventricular_alarms import (  # noqa: E402
     parser,
     score,
     standing,
+    to_events,
 )
 
-from edge_monitor.alert_rules import CRITICAL, WARNING, AlertEvent  # noqa: E402
+from edge_monitor.alert_rules import (  # noqa: E402
+    CLEARED,
+    CRITICAL,
+    INCONCLUSIVE,
+    WARNING,
+    AlertEvent,
+)
 from edge_monitor.events import WindowEvent  # noqa: E402
-from edge_monitor.ventricular import FusionSpec  # noqa: E402
+from edge_monitor.quality import GOOD  # noqa: E402
+from edge_monitor.ventricular import FusionSpec, VentricularFusion  # noqa: E402
 
 
 def rhythm_at(folder: Path, name: str, a: int) -> tuple[str, list[int]]:
@@ -87,6 +95,84 @@ def episode_rows(key: str, events: list, ref: dict, folder: Path) -> list[dict]:
     return rows
 
 
+def blind_spans(log: list[dict], view, fs: float, spec: FusionSpec, n: int) -> list[tuple]:
+    """(start, end, verdict) of the stretches in which the fusion was blind: the gate's bad
+    verdict stood and the model did not overrule it (the fusion stepped one event at a time)."""
+    fusion = VentricularFusion(view, fs, spec)
+    spans, since, verdict = [], None, GOOD
+    for ev in to_events(log):
+        fusion.process([ev])
+        if isinstance(ev, AlertEvent) and ev.level == INCONCLUSIVE:
+            verdict = ev.label
+        elif isinstance(ev, AlertEvent) and ev.level == CLEARED and ev.label == "signal":
+            verdict = GOOD
+        blind = not (fusion.seeing or fusion.exempt)
+        if blind and since is None:
+            since = (ev.sample if isinstance(ev, AlertEvent) else ev.end, verdict)
+        elif not blind and since is not None:
+            spans.append((since[0], ev.sample if isinstance(ev, AlertEvent) else ev.end, since[1]))
+            since = None
+    return spans + ([(since[0], n, since[1])] if since else [])
+
+
+def segment_causes(key: str, log: list[dict], view, spec: FusionSpec, ref: dict) -> list[dict]:
+    """Each shockable 8 s segment the alarm missed, with its cause, first that applies:
+    `gate:<verdict>` (the fusion was blind in the segment's last 4 s, the span its decision
+    rests on; the verdict that blinded it longest), `after-gate:<verdict>` (a blind spell ended
+    in the 8 s before those: the alarm, cleared by it, had not risen again), `onset` (the
+    segment ends before the episode's first alarm, within its first 16 s: alarm latency),
+    `model-low` (no window in the segment reached alone_p), else `other`."""
+    fs, n = ref["fs"], ref["n"]
+    events = fused(log, view, fs, spec)
+    alarm = standing(events, n)
+    blind = blind_spans(log, view, fs, spec, n) if view else []
+    seg, last = int(SEGMENT_S * fs), int(4.0 * fs)
+    rows = []
+    for a, b in ref["vf"]:
+        first = [s for s, e in alarm if e > a and s < b]
+        for s0 in range(0, n - seg + 1, seg):
+            s1 = s0 + seg
+            if not (a <= s0 and s1 <= b) or any(x <= s1 - 1 < y for x, y in alarm):
+                continue
+            seen: dict[str, float] = {}
+            for x, y, verdict in blind:
+                overlap = min(y, s1) - max(x, s1 - last)
+                if overlap > 0:
+                    seen[verdict] = seen.get(verdict, 0.0) + overlap / fs
+            before = [v for x, y, v in blind if s1 - 3 * last < y <= s1 - last]
+            probs = [
+                view.probability(e.probs) for e in events
+                if isinstance(e, WindowEvent) and s0 < e.end <= s1 and e.probs and view
+            ]  # fmt: skip
+            if seen:
+                cause = "gate:" + max(seen, key=seen.get)
+            elif before:
+                cause = "after-gate:" + before[-1]
+            elif first and s1 <= first[0] and s1 - a <= 16 * fs:
+                cause = "onset"
+            elif not probs or max(probs) < spec.alone_p:
+                cause = "model-low"
+            else:
+                cause = "other"
+            rows.append({
+                "record": key, "start_s": round(s0 / fs, 1), "episode_start_s": round(a / fs, 1),
+                "cause": cause, "blind_s_by_verdict": {k: round(v, 1) for k, v in seen.items()},
+                "model_p_max": round(max(probs), 3) if probs else None,
+            })  # fmt: skip
+    return rows
+
+
+def cause_table(rows: list[dict]) -> dict:
+    """Missed segments counted per database, record and cause."""
+    out: dict = {}
+    for r in rows:
+        db, name = r["record"].split("/")
+        for k in (f"{db}/all", r["record"]):
+            out.setdefault(k, {}).setdefault(r["cause"], 0)
+            out[k][r["cause"]] += 1
+    return dict(sorted(out.items()))
+
+
 def specs_by_group(results: Path) -> dict[str, FusionSpec]:
     chosen = json.loads(results.read_text())["after_cross_validated"]["chosen_per_fold"]
     return {g: FusionSpec(**s) for g, s in chosen.items()}
@@ -101,15 +187,13 @@ def main() -> None:
     args = cli.parse_args()
     data = load(args)
     specs = specs_by_group(args.results)
-    rows, false = [], []
+    rows, false, missed = [], [], []
     for key, log in data.logs.items():
         ref, view = data.refs[key], data.views[key]
-        events = (
-            fused(log, view, ref["fs"], specs[data.groups[key]])
-            if view
-            else fused(log, None, ref["fs"], FusionSpec())
-        )
+        spec = specs[data.groups[key]] if view else FusionSpec()
+        events = fused(log, view, ref["fs"], spec)
         rows += episode_rows(key, events, ref, data.folders[key])
+        missed += segment_causes(key, log, view, spec, ref)
         false.append({"record": key, "false": score(events, ref)["false"]})
     long = [r for r in rows if r["seconds"] >= 4.0]
     result = {
@@ -117,6 +201,8 @@ def main() -> None:
         "episodes_>=4s_missed": [r for r in long if not r["alarmed"]],
         "episodes_with_missed_segments": [r for r in rows if r["segments_called"] < r["segments"]],
         "false_by_record": sorted([f for f in false if f["false"]], key=lambda f: -f["false"]),
+        "missed_segments_by_cause": cause_table(missed),
+        "missed_segments": missed,
         "episodes": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +211,9 @@ def main() -> None:
         print(f"## {title}")
         for r in result[title]:
             print("  " + json.dumps(r))
+    print("## missed_segments_by_cause")
+    for k, v in result["missed_segments_by_cause"].items():
+        print(f"  {k}: {json.dumps(v)}")
 
 
 if __name__ == "__main__":
