@@ -69,7 +69,8 @@ def beat_epoch_indices(
     if repeat > 1 and emphasis is not None:
         forced = np.tile(normal[emphasis[normal]], repeat)
         normal = normal[~emphasis[normal]]
-    chosen = rng.choice(normal, size=max(1, int(keep * len(normal))), replace=False)
+    size = max(1, int(keep * len(normal))) if len(normal) else 0  # every N may be in AF
+    chosen = rng.choice(normal, size=size, replace=False)
     return rng.permutation(np.concatenate([other, forced, chosen]))
 
 

@@ -39,7 +39,8 @@ def test_a_shift_baked_into_an_ensemble_moves_its_s_logit_alone():
 
 
 def test_late_s_labels_leave_training_and_validation_but_never_the_test():
-    from trainer.splits import Split, TaskData
+    from trainer.kinds.arrhythmia import RhythmSplit
+    from trainer.splits import TaskData
 
     pre = beat_seeds.RR_FEATURES.index("pre_rr_long")
     rr = np.zeros((6, len(beat_seeds.RR_FEATURES)), np.float32)
@@ -47,11 +48,13 @@ def test_late_s_labels_leave_training_and_validation_but_never_the_test():
     y = np.array([1, 1, 1, 0, 1, 2])  # S early, S on time, S on time, N late, S early, V
 
     def split():
-        return Split(np.arange(6.0)[:, None], y.copy(), rr.copy(), np.arange(6))
+        rhythms = np.array(["AFIB", "N", "AFIB", "AFL", "", "N"])
+        return RhythmSplit(np.arange(6.0)[:, None], y.copy(), rr.copy(), np.arange(6), rhythms)
 
     data = TaskData("arrhythmia", ("N", "S", "V", "F"), split(), split(), split(), {}, {})
     out = beat_seeds.without_late_s(data, 0.95)
     for part in (out.train, out.val):
         assert part.groups.tolist() == [0, 3, 4, 5]  # the on-time S beats alone are gone
         assert part.x[:, 0].tolist() == [0.0, 3.0, 4.0, 5.0]
+        assert part.rhythms.tolist() == ["AFIB", "AFL", "", "N"]  # the rhythms follow their rows
     assert out.test.groups.tolist() == list(range(6))

@@ -9,7 +9,7 @@ by the methods that train or predict (see `trainer.kinds.base`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,12 +39,12 @@ class RhythmSplit(Split):
 
     rhythms: np.ndarray | None = None  # (n,) str, "" where no rhythm is annotated
 
-    def take(self, keep: np.ndarray) -> RhythmSplit:
-        """The rows `keep` selects (a mask or indices), every per-beat array alike."""
-        assert self.extra is not None and self.rhythms is not None
-        return RhythmSplit(
-            self.x[keep], self.y[keep], self.extra[keep], self.groups[keep], self.rhythms[keep]
-        )
+
+def take_rows(split: Split, keep: np.ndarray) -> Split:
+    """The rows `keep` selects (a mask or indices) of every per-row array of any split class,
+    so a `RhythmSplit` keeps its rhythms."""
+    arrays = {f.name: getattr(split, f.name) for f in fields(split)}
+    return replace(split, **{k: v[keep] for k, v in arrays.items() if v is not None})
 
 
 @dataclass(frozen=True)
