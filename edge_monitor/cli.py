@@ -62,7 +62,6 @@ def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
     from concurrent.futures import ThreadPoolExecutor
 
     from edge_monitor.bundle import embedded_bundle, load_bundle
-    from edge_monitor.pipeline import find_channel
 
     paths = list(models or [embedded_bundle("arrhythmia")])
     upper = {s.upper() for s in leads}
@@ -71,10 +70,8 @@ def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
             need = load_bundle(embedded_bundle(task), probe=False).contract.leads
         except EcgEdgeError:
             continue
-        if task == "ventricular":  # reads the beat lead (MLII, II, ECG alike): the VT/VF alarm
-            fits = find_channel(leads, need[0]) is not None
-        else:
-            fits = all(lead.upper() in upper for lead in need)
+        # the VT/VF detector reads the beat lead or the lead standing in for it
+        fits = bool(leads) if task == "ventricular" else all(x.upper() in upper for x in need)
         if fits:
             paths.append(embedded_bundle(task))
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
@@ -115,7 +112,7 @@ def _replay(
     sig_name = list(read_header(path).sig_name)
     prof = load_profile(profile)
     bundles = _bundles(models, sig_name, prof)
-    _check_channel(channel, sig_name, bundles, str(path))
+    channel = _check_channel(channel, sig_name, bundles, str(path))
     emit = json_lines() if json_out else None
     threads = prof.runtime.threads
     session = ReplaySession(path, bundles, threads, channel, emit, speed, start, stop)
@@ -294,7 +291,7 @@ def _run(options: dict) -> dict:
         )
     bundles = _bundles(o["model"], settings.sig_name, prof)
     channel = o["channel"]
-    _check_channel(channel, settings.sig_name, bundles, "the source")
+    channel = _check_channel(channel, settings.sig_name, bundles, "the source")
     emit = None if o["ui"] else json_lines()
     session = open_session(
         settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"]

@@ -231,17 +231,56 @@ def _lifecycle() -> Iterator[_Ended]:
         raise typer.Exit(128 + ended.signum)
 
 
-def _check_channel(channel: int | None, sig_name: list[str], bundles: list, source: str) -> None:
-    """An index past the source's signals is an error; a lead other than the beat model's is
-    allowed (a single-lead board wired differently) but said, once, on stderr."""
+def _check_channel(
+    channel: int | None, sig_name: list[str], bundles: list, source: str
+) -> int | None:
+    """The channel to read, or None where every model finds its own lead. An index past the
+    source's signals is an error; a lead other than the beat model's is allowed (a one-lead
+    board wired differently, a Holter's V5) but said, once, on stderr."""
     if channel is None:
-        return
+        return _stand_in(sig_name, bundles, source)
     if channel >= len(sig_name):
         have = ", ".join(f"{i} {n}" for i, n in enumerate(sig_name))
         raise InputError(
             f"--channel {channel} is out of range: {source} has {len(sig_name)} "
             f"signal{'s' if len(sig_name) != 1 else ''} ({have})"
         )
+    _warn_lead(channel, sig_name, bundles)
+    return channel
+
+
+def _one_lead_models(bundles: list) -> list:
+    """The models that read the beat lead: the beat model and the one-lead VT/VF detector."""
+    from edge_monitor.contract import BeatInput
+    from edge_monitor.ventricular import TASK as VENTRICULAR
+
+    return [
+        b
+        for b in bundles
+        if isinstance(b.contract.input, BeatInput)
+        or (b.contract.task == VENTRICULAR and len(b.contract.leads) == 1)
+    ]
+
+
+def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
+    """A record from another database may hold no lead II at all (V1 and V5, MLIII, ECG2):
+    rather than refuse it, the nearest lead stands in and the user is told which."""
+    from edge_monitor.pipeline import find_channel, stand_in_channel
+
+    models = _one_lead_models(bundles)
+    if not sig_name or all(find_channel(sig_name, b.contract.leads[0]) is not None for b in models):
+        return None
+    channel = stand_in_channel(sig_name)
+    err_console.print(
+        f"[yellow]warning:[/yellow] {source} has no lead II ({', '.join(sig_name)}): reading "
+        f"channel {channel} ({sig_name[channel]}) instead (--channel to choose)",
+        highlight=False,
+    )
+    _warn_lead(channel, sig_name, bundles)
+    return channel
+
+
+def _warn_lead(channel: int, sig_name: list[str], bundles: list) -> None:
     from edge_monitor.contract import BeatInput
     from edge_monitor.pipeline import find_channel
 

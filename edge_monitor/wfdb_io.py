@@ -58,7 +58,7 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
     meta = {
         "fs": float(header.fs),
         "sig_name": [header.sig_name[c] for c in picked],
-        "units": [header.units[c] for c in picked],
+        "units": ["mV"] * len(picked),  # read_block converts
     }
     return np.asarray(x, dtype=np.float64), meta
 
@@ -66,14 +66,29 @@ def read_signal(record_path: Path, channels: list[int] | None = None) -> tuple[n
 def read_block(
     header: Header, record_path: Path, start: int, stop: int, channels: list[int] | None
 ) -> np.ndarray | None:
-    """Frames [start, stop) in physical units: numpy for a plain record, else wfdb (None when
-    wfdb reads no signal). Errors are the readers' own; callers say them in one line."""
+    """Frames [start, stop) in mV: numpy for a plain record, else wfdb (None when wfdb reads
+    no signal). Errors are the readers' own; callers say them in one line."""
     if header.numpy_readable:
-        return read_frames(header, record_path, start, stop, channels)
-    import wfdb
+        x = read_frames(header, record_path, start, stop, channels)
+    else:
+        import wfdb
 
-    path = str(record_path)
-    return wfdb.rdrecord(path, sampfrom=start, sampto=stop, channels=channels).p_signal
+        path = str(record_path)
+        x = wfdb.rdrecord(path, sampfrom=start, sampto=stop, channels=channels).p_signal
+    scale = millivolts_per_unit(header, channels)
+    return x if x is None or not np.any(scale != 1.0) else x * scale
+
+
+# every filter, gate threshold and model input is set in mV; a database recorded in uV or V
+# (allowed by WFDB) is converted, and a unit we do not know is read as mV, WFDB's default
+MILLIVOLTS_PER = {"mv": 1.0, "uv": 1e-3, "\u03bcv": 1e-3, "nv": 1e-6, "v": 1e3}
+
+
+def millivolts_per_unit(header: Header, channels: list[int] | None) -> np.ndarray:
+    picked = range(header.n_sig) if channels is None else channels
+    units = list(header.units or [])
+    names = [(units[c] if c < len(units) and units[c] else "mV") for c in picked]
+    return np.array([MILLIVOLTS_PER.get(u.strip().casefold(), 1.0) for u in names])
 
 
 def read_header(record_path: Path) -> Header:
@@ -82,7 +97,8 @@ def read_header(record_path: Path) -> Header:
     folder, a sane rate, signal count and gains. Unnamed signals get the name `ch<i>` (WFDB
     allows them; wfdb gives None)."""
     hea = _sibling(record_path, ".hea")
-    text = _read_text(hea, record_path.parent, MAX_HEADER_BYTES)
+    raw = _read_bytes(hea, record_path.parent, MAX_HEADER_BYTES)
+    text = raw.decode("ascii", errors="ignore")
     n_sig = _check_header_text(text, hea)
     header = parse_header(text) or _wfdb_header(record_path, hea)
     if not header.sig_len and header.sig_name:
@@ -93,7 +109,21 @@ def read_header(record_path: Path) -> Header:
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
+    header.units = _units_as_written(raw.decode("utf-8", errors="replace"), header.n_sig)
     return header
+
+
+def _units_as_written(text: str, n_sig: int) -> list[str]:
+    """Each signal's units from the header text itself: wfdb (and our parser, held to it) reads
+    `uV` right but `\u00b5V` as `V`, which would scale the samples a millionfold the wrong way."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")][1 : 1 + n_sig]
+    units = []
+    for line in lines:
+        parts = line.split()
+        gain = parts[2] if len(parts) > 2 else ""
+        units.append(gain.split("/", 1)[1] if "/" in gain else "mV")
+    return units + ["mV"] * (n_sig - len(units))
 
 
 def _length_from_file(header: Header, record_path: Path) -> int:
@@ -161,8 +191,8 @@ def checked_file(path: Path, folder: Path, max_bytes: int | None = None) -> int:
     return st.st_size
 
 
-def _read_text(path: Path, folder: Path, max_bytes: int) -> str:
-    """The file's text, read in one bounded read through a non-blocking descriptor that is
+def _read_bytes(path: Path, folder: Path, max_bytes: int) -> bytes:
+    """The file's bytes, read in one bounded read through a non-blocking descriptor that is
     checked again after opening (the name could have been swapped for a FIFO meanwhile)."""
     if not path.exists() and not path.is_symlink():
         raise DataNotFoundError(f"WFDB header not found: {path}")
@@ -179,7 +209,7 @@ def _read_text(path: Path, folder: Path, max_bytes: int) -> str:
         os.close(fd)
     if len(data) > max_bytes:
         raise InputError(f"{path} is more than the {max_bytes} bytes a header may have")
-    return data.decode("ascii", errors="ignore")
+    return data
 
 
 def _check_header_text(text: str, hea: Path) -> int:

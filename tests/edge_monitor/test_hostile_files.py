@@ -166,10 +166,11 @@ def test_a_zero_gain_is_wfdbs_default_200(record):
 def test_a_signal_without_description_is_named_not_a_crash(record):
     edit_header(record, " MLII", "")
     assert read_header(record).sig_name == ["ch0"]
-    assert_refused(invoke("classify", record), "the source has ch0")
-    r = invoke("classify", record, "--channel", "0")
-    assert r.exit_code == 0, r.output
-    assert "channel 0 is lead ch0; the arrhythmia model expects MLII" in r.output
+    for args in ([], ["--channel", "0"]):  # the one channel stands in for lead II, said
+        r = invoke("classify", record, *args)
+        assert r.exit_code == 0, r.output
+        assert "channel 0 is lead ch0; the arrhythmia model expects MLII" in r.output
+    assert "has no lead II (ch0): reading channel 0 (ch0)" in invoke("classify", record).output
 
 
 def test_multi_segment_records_are_refused(tmp_path):
