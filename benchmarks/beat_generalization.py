@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 from scipy.signal import resample_poly
+from sklearn.metrics import confusion_matrix
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
@@ -83,6 +84,13 @@ def database_scores(results: list[dict]) -> dict:
     }
 
 
+def confusion(result: dict) -> list[list[int]]:
+    """One record's reference (rows) x device (columns) counts over N S V F Q and "no beat",
+    kept so that two bundles can later be compared record by record (a paired bootstrap)."""
+    labels = list(range(MISSED + 1))
+    return confusion_matrix(result["y_true"], result["y_pred"], labels=labels).tolist()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
@@ -111,7 +119,11 @@ def main() -> None:
             paths = [beatdb.root_of(db, root) / i.rpartition("/")[2] for i in ids]
             n = len(paths)
             results = list(pool.map(stream_record, [args.bundle] * n, paths, [args.resample] * n))
-            entry["databases"][name] = {"record_ids": ids, **database_scores(results)}
+            entry["databases"][name] = {
+                "record_ids": ids,
+                **database_scores(results),
+                "per_record": {i: confusion(r) for i, r in zip(ids, results, strict=True)},
+            }
             s = entry["databases"][name]
             print(
                 f"{name}: R Se/+P {s['r_peak_se']:.3f}/{s['r_peak_ppv']:.3f}  "
