@@ -101,6 +101,12 @@ class QualitySpec:
     # (a sine 1.5, a triangle 1.8; of 3 s windows at < 2.2 Hz with 0.3 mV, none of 28,800 in
     # MIT-BIH and 4 of 2,900 in cudb read under 2.0)
     smooth_kurtosis: float = 2.0
+    # rails unknown (a file): flagged samples amid an unflagged signal this large (mV) that sits
+    # on a rail (clip_rail_samples at its max or min) are a clipping amplifier, not a lead off:
+    # WFDB's format 212 writes the ADC's lowest code as "invalid", so cudb's VF clipped at -5.12
+    # mV arrived as leads off (set after reading cudb's flagged seconds; docs/ventricular.md)
+    clip_min_ptp_mv: float = 5.0
+    clip_rail_samples: int = 3
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -147,17 +153,20 @@ def assess_segment(
     fs: float,
     raw_context: np.ndarray | None = None,
     vf_hint: bool = False,
+    off_context: np.ndarray | None = None,
 ) -> tuple[str, float, float]:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz); with
-    the raw lead's last seconds the gate also looks for mains hum."""
+    the raw lead's last seconds the gate also looks for mains hum, and with their leads-off
+    flags (`off_context`) for a clipping amplifier whose rail a file marks invalid."""
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
+    clipped = rails is None and _clipping(raw_context, off_context, spec)
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
-        return LEADS_OFF, 0.0, 0.0
+        return (SATURATED, 0.0, float(np.ptp(raw))) if clipped else (LEADS_OFF, 0.0, 0.0)
     valid = raw[np.isfinite(raw)]
     if valid.size == 0:
         return LEADS_OFF, 0.0, 0.0
-    if _saturated(valid, spec, rails):
+    if _saturated(valid, spec, rails) or (clipped and _at_extreme(valid, raw_context)):
         return SATURATED, 0.0, float(np.ptp(valid))
     ctx = np.asarray(filtered_context, dtype=np.float64)
     ctx = ctx[np.isfinite(ctx)]
@@ -221,6 +230,23 @@ def _rms(x: np.ndarray | None) -> float:
     return math.sqrt(_mean(x * x))
 
 
+def _clipping(ctx: np.ndarray | None, off: np.ndarray | None, spec: QualitySpec) -> bool:
+    """Are the last seconds' unflagged samples a large signal sitting on a rail?"""
+    x = np.asarray([] if ctx is None else ctx, dtype=np.float64)
+    x = x[np.isfinite(x) & (True if off is None else ~np.asarray(off, bool))]
+    if x.size == 0 or float(np.ptp(x)) < spec.clip_min_ptp_mv:
+        return False
+    rail = max(np.count_nonzero(x == x.max()), np.count_nonzero(x == x.min()))
+    return rail >= spec.clip_rail_samples
+
+
+def _at_extreme(x: np.ndarray, raw_context: np.ndarray | None) -> bool:
+    """A constant segment at the maximum or minimum of the last seconds: pinned on a rail."""
+    ctx = np.asarray([] if raw_context is None else raw_context, dtype=np.float64)
+    ctx = ctx[np.isfinite(ctx)]
+    return ctx.size > 0 and np.ptp(x) == 0 and (x[0] >= ctx.max() or x[0] <= ctx.min())
+
+
 def _saturated(x: np.ndarray, spec: QualitySpec, rails: tuple[float, float] | None) -> bool:
     if rails is not None:
         lo, hi = rails
@@ -252,6 +278,7 @@ class QualityTracker:
         self._filtered = np.zeros(0)
         self._hf = np.zeros(0)
         self._raw_ctx = np.zeros(0)
+        self._off_ctx = np.zeros(0, bool)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
         self._hf_filter = StreamFilter(butter_sos(2, cut, "highpass", fs), 1)
         # the second detector's band and the first detector's recent peaks (source numbering)
@@ -290,6 +317,7 @@ class QualityTracker:
         clean = np.nan_to_num(raw).reshape(-1, 1)
         self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
         self._raw_ctx = np.concatenate([self._raw_ctx, raw])
+        self._off_ctx = np.concatenate([self._off_ctx, off])
         self._band = np.concatenate([self._band, self._band_filter(clean)[:, 0]])
         if peaks is not None:
             self._uses_peaks = True
@@ -304,10 +332,11 @@ class QualityTracker:
             ctx = self._filtered[:upto][-self._ctx :]
             hf_ctx = self._hf[:upto][-self._ctx :]
             raw_ctx = self._raw_ctx[:upto][-self._ctx :]
+            off_ctx = self._off_ctx[:upto][-self._ctx :]
             agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
             state, k, ptp = assess_segment(
                 r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs,
-                raw_context=raw_ctx, vf_hint=vf_hint,
+                raw_context=raw_ctx, vf_hint=vf_hint, off_context=off_ctx,
             )  # fmt: skip
             self.current = SegmentQuality(self._next_start, end, state, k, ptp, agreement)
             done.append(self.current)
@@ -316,6 +345,7 @@ class QualityTracker:
         self._filtered = self._filtered[-(self._ctx + self._pending) :]
         self._hf = self._hf[-(self._ctx + self._pending) :]
         self._raw_ctx = self._raw_ctx[-(self._ctx + self._pending) :]
+        self._off_ctx = self._off_ctx[-(self._ctx + self._pending) :]
         self._band = self._band[-(self._span + self._lag + self._margin + self._pending) :]
         return done
 

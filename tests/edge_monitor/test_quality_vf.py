@@ -1,0 +1,98 @@
+"""Large VF clipped at the ADC's rails is a saturated amplifier, not a lead off.
+
+CU's VF swings across the whole 12-bit range; WFDB's format 212 writes the lowest code (-2048)
+as "invalid", so the negative rail arrives as NaN, and a NaN sample is a leads-off sample to the
+monitor. Where the rails are unknown (a file), flagged samples amid a large signal that sits on
+a rail are called saturated (which a confident VT/VF model may overrule); a lead off in an
+ordinary ECG, a flat line and a live front end's leads-off flag are what they were.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.dsp import FilterSpec, filter_record
+from edge_monitor.qrs import detect_r_peaks
+from edge_monitor.quality import FLAT, LEADS_OFF, SATURATED, QualityTracker
+from tests.conftest import SHARED, need
+
+FS = 250.0
+CU_RAILS = (-2048 / 400, 2047 / 400)  # cudb: 12 bits, 400 counts per mV, baseline 0
+
+
+def held(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The monitor's view of a file: NaN rows flagged leads off and held at the last value."""
+    off = ~np.isfinite(x)
+    out, last = x.copy(), 0.0
+    for i in np.flatnonzero(off):
+        out[i] = out[i - 1] if i else last
+    return out, off
+
+
+def grades(x: np.ndarray, fs: float, rails=None) -> list[str]:
+    raw, off = held(x)
+    filtered = filter_record(raw[:, None], fs, FilterSpec())[:, 0]
+    tracker = QualityTracker(fs, rails=rails)
+    return [s.state for s in tracker.push(raw, filtered, off, list(detect_r_peaks(raw, fs)))]
+
+
+@pytest.fixture(scope="module")
+def cu23_vf() -> np.ndarray:
+    """cu23 398-423 s: inside its bracketed VF (334-436 s), clipped at both rails; 8 seconds
+    hold 33-91% invalid (negative-rail) samples."""
+    path = need(SHARED / "cudb") / "cu23"
+    return wfdb.rdrecord(str(path), sampfrom=int(398 * FS), sampto=int(423 * FS)).p_signal[:, 0]
+
+
+def flagged_seconds(x: np.ndarray, fs: float) -> list[int]:
+    """Seconds with at least the gate's leads-off share (0.2) of invalid samples."""
+    n = int(fs)
+    return [i for i in range(len(x) // n) if np.mean(np.isnan(x[i * n : (i + 1) * n])) >= 0.2]
+
+
+def test_clipped_vf_reads_saturated_not_leads_off(cu23_vf):
+    got, flagged = grades(cu23_vf, FS), flagged_seconds(cu23_vf, FS)
+    assert len(flagged) >= 8
+    # the first second of each clipped spell has no rail behind it yet: leads off as before
+    assert sum(got[i] == SATURATED for i in flagged) >= len(flagged) - 2, got
+    assert got.count(LEADS_OFF) <= 2, got
+
+
+def test_a_front_end_flag_is_believed(cu23_vf):
+    """With known rails (a live front end) a leads-off flag is the front end's word."""
+    got = grades(cu23_vf, FS, rails=CU_RAILS)
+    assert all(got[i] == LEADS_OFF for i in flagged_seconds(cu23_vf, FS)), got
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    start=st.floats(3.0, 20.0),
+    length=st.floats(2.0, 8.0),
+    gain=st.floats(0.3, 3.0),
+)
+def test_a_lead_off_in_an_ordinary_ecg_stays_leads_off(mitdb_dir, start, length, gain):
+    """NaN stretches cut into a real ECG (MIT-BIH 100, any gain an amplifier gives a body
+    -surface ECG): every second wholly inside them reads leads off."""
+    fs = 360.0
+    x = wfdb.rdrecord(str(mitdb_dir / "100"), channels=[0], sampto=int(32 * fs)).p_signal[:, 0]
+    x = x * gain
+    a, b = int(start * fs), int((start + length) * fs)
+    x[a:b] = np.nan
+    got = grades(x, fs)
+    inside = [i for i in range(len(got)) if a <= i * fs and (i + 1) * fs <= b]
+    assert inside and all(got[i] == LEADS_OFF for i in inside), got
+
+
+def test_a_constant_on_a_rail_is_saturated_one_beside_it_flat():
+    """After large VF on its rails, a constant at the rail is the amplifier pinned there; a
+    constant that is no extreme of the signal around it is a dead lead."""
+    t = np.arange(int(6 * FS)) / FS
+    vf = np.clip(3.0 * np.sin(2 * np.pi * 4.5 * t), -2.5, 2.5)  # 6 mV of 4.5 Hz on its rails
+    pinned = grades(np.concatenate([vf, np.full(int(2 * FS), 2.5)]), FS)
+    assert pinned[6:] == [SATURATED, SATURATED], pinned
+    dead = grades(np.concatenate([vf, np.full(int(4 * FS), 0.1)]), FS)
+    assert set(dead[6:]) == {FLAT}, dead
