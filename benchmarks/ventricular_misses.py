@@ -173,6 +173,53 @@ def cause_table(rows: list[dict]) -> dict:
     return dict(sorted(out.items()))
 
 
+def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dict:
+    """8 s segments each classified on its own, as AED algorithms are scored: a fresh fusion
+    sees only the segment's events (windows wholly inside it, the rules' alarms raised in it,
+    the gate's verdict standing at its start); shockable when a critical alarm stands at its
+    end. The main metric (ventricular_alarms.score) lets an alarm raised earlier stand and
+    counts the alarm's rise at an episode's onset against the first segments."""
+    fs, n, eps = ref["fs"], ref["n"], ref["vf"]
+    events, seg = to_events(log), int(SEGMENT_S * fs)
+    at = [e.sample if isinstance(e, AlertEvent) else e.end for e in events]
+    counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
+    verdict, i = GOOD, 0
+    for s0 in range(0, n - seg + 1, seg):
+        s1 = s0 + seg
+        while i < len(events) and at[i] < s0:
+            ev = events[i]
+            if isinstance(ev, AlertEvent) and ev.level == INCONCLUSIVE:
+                verdict = ev.label
+            elif isinstance(ev, AlertEvent) and ev.level == CLEARED and ev.label == "signal":
+                verdict = GOOD
+            i += 1
+        full = any(a <= s0 and s1 <= b for a, b in eps)
+        if any(a < s1 and s0 < b for a, b in eps) and not full:
+            continue
+        inside = [
+            e for e, t in zip(events[i:], at[i:], strict=True)
+            if t < s1 and (isinstance(e, AlertEvent) or e.start >= s0)
+        ]  # fmt: skip
+        if verdict != GOOD:
+            inside.insert(0, AlertEvent(s0, INCONCLUSIVE, verdict, ""))
+        out = VentricularFusion(view, fs, spec).process(inside) if view else inside
+        said = any(a <= s1 - 1 < b for a, b in standing(out, s1))
+        counts[("tp" if said else "fn") if full else ("fp" if said else "tn")] += 1
+    return counts
+
+
+def pooled_isolated(counts: dict[str, dict]) -> dict:
+    """Se / Sp of the isolated segments per database and over all."""
+    out = {}
+    for db in sorted({k.split("/")[0] for k in counts}) + ["all"]:
+        c = {x: sum(v[x] for k, v in counts.items() if db in ("all", k.split("/")[0]))
+             for x in ("tp", "fn", "tn", "fp")}  # fmt: skip
+        se = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None
+        sp = c["tn"] / (c["tn"] + c["fp"]) if c["tn"] + c["fp"] else None
+        out[db] = {**c, "se": se and round(se, 3), "sp": sp and round(sp, 3)}
+    return out
+
+
 def specs_by_group(results: Path) -> dict[str, FusionSpec]:
     chosen = json.loads(results.read_text())["after_cross_validated"]["chosen_per_fold"]
     return {g: FusionSpec(**s) for g, s in chosen.items()}
@@ -187,13 +234,14 @@ def main() -> None:
     args = cli.parse_args()
     data = load(args)
     specs = specs_by_group(args.results)
-    rows, false, missed = [], [], []
+    rows, false, missed, isolated = [], [], [], {}
     for key, log in data.logs.items():
         ref, view = data.refs[key], data.views[key]
         spec = specs[data.groups[key]] if view else FusionSpec()
         events = fused(log, view, ref["fs"], spec)
         rows += episode_rows(key, events, ref, data.folders[key])
         missed += segment_causes(key, log, view, spec, ref)
+        isolated[key] = isolated_segments(log, view, spec, ref)
         false.append({"record": key, "false": score(events, ref)["false"]})
     long = [r for r in rows if r["seconds"] >= 4.0]
     result = {
@@ -201,6 +249,7 @@ def main() -> None:
         "episodes_>=4s_missed": [r for r in long if not r["alarmed"]],
         "episodes_with_missed_segments": [r for r in rows if r["segments_called"] < r["segments"]],
         "false_by_record": sorted([f for f in false if f["false"]], key=lambda f: -f["false"]),
+        "segments_isolated (each 8 s segment on its own, AED-style)": pooled_isolated(isolated),
         "missed_segments_by_cause": cause_table(missed),
         "missed_segments": missed,
         "episodes": rows,
@@ -211,6 +260,7 @@ def main() -> None:
         print(f"## {title}")
         for r in result[title]:
             print("  " + json.dumps(r))
+    print("## segments_isolated: " + json.dumps(pooled_isolated(isolated)))
     print("## missed_segments_by_cause")
     for k, v in result["missed_segments_by_cause"].items():
         print(f"  {k}: {json.dumps(v)}")
