@@ -4,6 +4,7 @@ CLI's output), and the PTB-XL test fold restored as WFDB records the CLI reads."
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,57 @@ def test_the_ptbxl_test_fold_is_restored_as_records_the_cli_reads(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["signal_seconds"] == 10.0
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(1, 60)), max_size=30))
+def test_merged_spans_are_sorted_apart_and_cover_the_same_samples(starts_and_lengths):
+    spans = [(a, a + n) for a, n in starts_and_lengths]
+    merged = all_records.merge(spans)
+    covered = {s for a, b in spans for s in range(a, b)}
+    assert {s for a, b in merged for s in range(a, b)} == covered
+    # each merged span is one run: the next starts after a gap (touching spans are one)
+    assert all(b < c for (_, b), (c, _) in zip(merged, merged[1:], strict=False))
+
+
+def test_serial_totals_leave_sample_order_unmeasured_and_list_a_failed_channel_0_retry():
+    from all_records_parts.summary import totals
+
+    row = {
+        "database": "nstdb",
+        "record": "bw",
+        "exit_code": 1,
+        "crash": True,
+        "refused": True,
+        "traceback": False,
+        "error": "error: choose one with --channel",
+        "invalid_lines": 0,
+        "summary": False,
+        "beats": 0,
+        "alerts": {},
+        "signal_seconds": None,
+        "wall_seconds": 1.0,
+    }
+    retry = {**row, "exit_code": None, "crash": True, "error": "timed out", "invalid_lines": 2}
+    out = totals([row, {**row, "record": "ma", "channel_0_retry": retry}])
+    # the serial part does not measure sample order: None, never a false 0
+    assert out["lines_out_of_sample_order"] is None and out["max_step_back_s"] is None
+    assert (out["refused"], out["hard_crashes"], out["channel_0_retry_crashes"]) == (2, 0, 1)
+    assert [f["record"] for f in out["failing"]] == ["bw", "ma", "ma"]
+    assert out["failing"][-1]["args"] == ["--channel", "0"]
+    assert out["channel_0_retry_invalid_lines"] == 2
+
+
+def test_every_sample_sent_over_the_pty_relay_is_decoded_and_the_monitor_stalls(
+    sample_record, tmp_path
+):
+    from all_records_parts.serial_run import serial_record
+
+    timeouts = {"ready": 60.0, "emulate": 120.0, "stall": 60.0, "exit": 30.0}
+    row, events = serial_record(
+        sample_record.parent, sample_record.name, {**os.environ}, tmp_path, timeouts, False
+    )
+    assert row["problems"] == [] and not row["crash"], row
+    assert row["exit_code"] == 130 and row["interrupted"] and row["invalid_lines"] == 0
+    assert row["samples_sent"] == row["samples_decoded"] == row["lines_relayed"] > 0
+    assert row["states"][0] == "connected" and "stalled" in row["states"]
+    assert events[-1]["type"] == "summary"
