@@ -10,7 +10,8 @@ the model bytes that were just hashed against the manifest, the trial's limits (
 p95 budget, budget), the interpreter, numpy and onnxruntime versions, the host (uname), the
 machine (CPU model and count, memory: a card image moved from a Pi 4 to a Pi Zero 2 W keeps its
 host name, kernel and `aarch64`, and a Pi 4's timings would pass a model too slow for the Zero)
-and the source of the proving code. Any change proves again; a failed or refused proof is
+and the source of the proving code (the machine and the code are read once a process). Any
+change proves again; a failed or refused proof is
 never written (`bundle.load_bundle` writes only after every check passed).
 
 An entry lets a model skip its sandboxed trial, so whoever can write one could wave a bomb
@@ -25,6 +26,7 @@ trial simply runs, as it does when the folder cannot be made or written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -66,13 +68,10 @@ def key_material(sha256: str, args: dict) -> dict | None:
     import numpy as np
     import onnxruntime as ort
 
-    here = Path(__file__).resolve().parent
-    code = hashlib.sha256()
-    try:
-        for name in _SOURCES:
-            code.update((here / name).read_bytes())
-    except OSError:
+    code = _code_sha256()
+    if code is None:
         return None
+    cpu, cpus, memory = _machine()
     return {
         "model_sha256": sha256,
         "trial": {k: args[k] for k in ("threads", "memory_mb", "p95_ms", "budget_ms")},
@@ -80,9 +79,23 @@ def key_material(sha256: str, args: dict) -> dict | None:
         "numpy": np.__version__,
         "onnxruntime": ort.__version__,
         "host": [platform.system(), platform.node(), platform.release(), platform.machine()],
-        "machine": _machine(),
-        "code_sha256": code.hexdigest(),
+        "machine": [list(cpu), cpus, memory],
+        "code_sha256": code,
     }
+
+
+@functools.cache
+def _code_sha256() -> str | None:
+    """The proving code's sha256, read once a process (every model's recall and remember at
+    start-up asks; the code this process runs cannot change under it), or None if unreadable."""
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    try:
+        for name in _SOURCES:
+            code.update((here / name).read_bytes())
+    except OSError:
+        return None
+    return code.hexdigest()
 
 
 # /proc/cpuinfo fields that name the processor and the board (x86 and ARM), not its state
@@ -93,8 +106,11 @@ _BOARD = {"Hardware", "Revision", "Model"}  # a Raspberry Pi's (Revision: its bo
 _CPU_FIELDS = _X86 | _ARM | _BOARD
 
 
-def _machine() -> list:
-    """What timings depend on beyond uname: the processor and board, how many CPUs, memory."""
+@functools.cache
+def _machine() -> tuple[tuple[str, ...], int | None, int | None]:
+    """What timings depend on beyond uname: the processor and board, how many CPUs, memory.
+    Read once a process, as every model's recall and remember at start-up ask for it (a board
+    does not change under a running process); `_machine.cache_clear()` reads it again."""
     cpu: set[str] = set()
     try:
         with open(_CPUINFO, "rb") as f:
@@ -109,7 +125,7 @@ def _machine() -> list:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         memory = None
-    return [sorted(cpu), os.cpu_count(), memory]
+    return tuple(sorted(cpu)), os.cpu_count(), memory
 
 
 def _entry_name(material: dict) -> str:

@@ -204,19 +204,41 @@ PI4 = "Hardware\t: BCM2835\nRevision\t: c03114\nModel\t\t: Raspberry Pi 4 Model 
 ZERO = "Hardware\t: BCM2835\nRevision\t: 902120\nModel\t\t: Raspberry Pi Zero 2 W Rev 1.0\n"
 
 
-def test_a_proof_from_another_board_with_the_same_uname_is_not_read(proofs, tmp_path, monkeypatch):
+@pytest.fixture
+def board(tmp_path, monkeypatch):
+    """A /proc/cpuinfo to rewrite, as a card moved to another board would see it: the machine,
+    read once a process, is read again after each `board(text)` (and afresh after the test)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(proof_cache, "_CPUINFO", str(cpuinfo))
+
+    def boot(text: str) -> None:
+        cpuinfo.write_text(text)
+        proof_cache._machine.cache_clear()
+
+    yield boot
+    proof_cache._machine.cache_clear()
+
+
+def test_the_machine_is_read_once_a_process(board):
+    board(PI4)
+    first = proof_cache.key_material(SHA, ARGS)
+    Path(proof_cache._CPUINFO).write_text(ZERO)  # not re-read until the cache is cleared
+    assert proof_cache.key_material(SHA, ARGS) == first
+    board(ZERO)
+    assert proof_cache.key_material(SHA, ARGS) != first
+
+
+def test_a_proof_from_another_board_with_the_same_uname_is_not_read(proofs, board, monkeypatch):
     """A card image moved from a Pi 4 to a Pi Zero 2 W keeps host name, kernel and machine:
     the Pi 4's timings must not pass a model on the slower board."""
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(PI4 + "BogoMIPS\t: 108.00\n")
-    monkeypatch.setattr(proof_cache, "_CPUINFO", str(cpuinfo))
+    board(PI4 + "BogoMIPS\t: 108.00\n")
     forge(proofs)
-    cpuinfo.write_text(PI4 + "BogoMIPS\t: 100.00\n")  # a state, not the board: still read
+    board(PI4 + "BogoMIPS\t: 100.00\n")  # a state, not the board: still read
     assert proof_cache.recall(SHA, ARGS) is not None
-    cpuinfo.write_text(ZERO + "BogoMIPS\t: 108.00\n")
+    board(ZERO + "BogoMIPS\t: 108.00\n")
     assert proof_cache.recall(SHA, ARGS) is None
-    cpuinfo.write_text(PI4)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # the same board, other CPUs online
+    board(PI4)
     assert proof_cache.recall(SHA, ARGS) is None
 
 
