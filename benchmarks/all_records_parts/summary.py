@@ -89,6 +89,14 @@ def by_database(rows: list[dict]) -> dict:
     }
 
 
+def _counts(part: str, db: str, t: dict, refused) -> str:
+    """A table row's first columns: the part, the database and its totals' counts."""
+    return (
+        f"{part:<10} {db:<7} {t['records']:>7} {t['crashes']:>7} {refused:>7} "
+        f"{t['invalid_lines']:>7} {t['beats']:>8}"
+    )
+
+
 def print_table(result: dict) -> None:
     print()
     print(
@@ -101,17 +109,14 @@ def print_table(result: dict) -> None:
         c = crit.get(db, {})
         noise = f"{c.get('critical_in_noise', '-')} / {c.get('noise_hours', '-')}"
         print(
-            f"{'classify':<10} {db:<7} {t['records']:>7} {t['crashes']:>7} {t['refused']:>7} "
-            f"{t['invalid_lines']:>7} {t['beats']:>8} {c.get('critical', '-'):>8} "
-            f"{str(c.get('critical_per_hour', '-')):>7} "
-            f"{noise:>22}"
+            _counts("classify", db, t, t["refused"])
+            + f" {c.get('critical', '-'):>8} {str(c.get('critical_per_hour', '-')):>7} {noise:>22}"
         )
     s = result.get("serial", {}).get("totals")
     if s:
         print(
-            f"{'serial':<10} {'mitdb':<7} {s['records']:>7} {s['crashes']:>7} {'':>7} "
-            f"{s['invalid_lines']:>7} {s['beats']:>8}   decoded {s['samples_decoded']}"
-            f"/{s['samples_sent']} samples"
+            _counts("serial", "mitdb", s, "")
+            + f"   decoded {s['samples_decoded']}/{s['samples_sent']} samples"
         )
     af = result.get("reference", {}).get("af_mitdb")
     if af:
