@@ -96,3 +96,18 @@ def test_a_constant_on_a_rail_is_saturated_one_beside_it_flat():
     assert pinned[6:] == [SATURATED, SATURATED], pinned
     dead = grades(np.concatenate([vf, np.full(int(4 * FS), 0.1)]), FS)
     assert set(dead[6:]) == {FLAT}, dead
+
+
+def test_the_monitor_replaying_cudb_calls_clipped_vf_saturated(cu23_vf):
+    """The whole path: the Monitor turns the file's NaN into leads-off rows and holds them."""
+    from edge_monitor.bundle import embedded_bundle, load_bundle
+    from edge_monitor.events import QualityEvent
+    from edge_monitor.pipeline import Monitor
+
+    monitor = Monitor([load_bundle(embedded_bundle("arrhythmia"))], FS, ["ECG"])
+    events = []
+    for a in range(0, len(cu23_vf), int(FS)):
+        events += monitor.push(cu23_vf[a : a + int(FS), None])
+    got = [e.segment.state for e in events if isinstance(e, QualityEvent)]
+    flagged = flagged_seconds(cu23_vf, FS)
+    assert sum(got[i] == SATURATED for i in flagged) >= len(flagged) - 2, got
