@@ -214,14 +214,16 @@ def objective(p: dict) -> float:
     return se - 0.1 * (p["false_per_hour"] or 0.0)
 
 
-def grid(amplitude: tuple[bool, ...] = (False,)) -> list[FusionSpec]:
+def grid(
+    amplitude: tuple[bool, ...] = (False,), vouch: tuple[float, ...] = (FusionSpec.vouch_s,)
+) -> list[FusionSpec]:
     out = []
-    axes = {**GRID, "exempt_amplitude": amplitude}
-    for agree, alone, (k, n), lift, vf, amp in itertools.product(*axes.values()):
+    axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch}
+    for agree, alone, (k, n), lift, vf, amp, hold in itertools.product(*axes.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
                                   confirm_unverified=lift, confirm_vf=vf,
-                                  exempt_amplitude=amp))  # fmt: skip
+                                  exempt_amplitude=amp, vouch_s=hold))  # fmt: skip
     return out
 
 
@@ -231,10 +233,10 @@ def fused(log: list[dict], view: ModelView | None, fs: float, spec: FusionSpec) 
 
 
 def cross_validate(
-    logs: dict, refs: dict, views: dict, groups: dict, amplitude: tuple[bool, ...] = (False,)
+    logs: dict, refs: dict, views: dict, groups: dict, specs: list[FusionSpec]
 ) -> dict:
-    """Each group's records scored with the spec that did best on the other groups."""
-    specs = grid(amplitude)
+    """Each group's records scored with the spec (of `specs`) that did best on the other
+    groups."""
     table = {
         i: {k: score(fused(logs[k], views[k], refs[k]["fs"], s), refs[k]) for k in logs}
         for i, s in enumerate(specs)
@@ -347,6 +349,13 @@ def main() -> None:
         help="--tune may also choose FusionSpec.exempt_amplitude (off, on)",
     )
     cli.add_argument(
+        "--tune-vouch-s",
+        type=float,
+        nargs="*",
+        default=[FusionSpec.vouch_s],
+        help="--tune may also choose FusionSpec.vouch_s among these (seconds)",
+    )
+    cli.add_argument(
         "--exempt-amplitude",
         choices=("default", "on", "off"),
         default="default",
@@ -369,7 +378,8 @@ def main() -> None:
         )}  # fmt: skip
         if args.tune:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
-            result["after_cross_validated"] = cross_validate(logs, refs, views, groups, amp)
+            specs = grid(amp, tuple(args.tune_vouch_s))
+            result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "records"}, indent=2))

@@ -21,7 +21,7 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   While the alert engine says the signal is not good (its `inconclusive` event),
   nothing is confirmed and the model's own alarm is cleared: only windows that began after the
   signal came back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes
-  while the model vouches for VT/VF (a window >= `gate_exempt_p` within `agree_s`) leaves the
+  while the model vouches for VT/VF (a window >= `gate_exempt_p` within `vouch_s`) leaves the
   fusion seeing (the rules stay frozen) until it no longer does. No model, a model that has not
   answered yet or one that answers NaN: the rules' alarms pass as today (a held-back one sounds
   at once).
@@ -77,6 +77,10 @@ class FusionSpec:
     # 0.84 -> 0.93 false alarms per hour (target <= 1), Sp 0.98, episodes >= 4 s still 0.92, and
     # adds no alarm in nstdb's noise: on (docs/ventricular.md)
     exempt_amplitude: bool = True
+    # how long one confident window vouches through such a verdict: a clipped excursion inside VF
+    # (the signal pinned at a rail) drops the model's p for the 4-5 windows that hold it, so a
+    # 4 s horizon let the fusion go blind mid-VF (docs/ventricular.md, cudb cu11 / cu29)
+    vouch_s: float = 4.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -219,8 +223,8 @@ class VentricularFusion:
         return ok and (self.seeing or self.exempt) and self._vouches(sample)
 
     def _vouches(self, sample: int) -> bool:
-        """A window of p >= gate_exempt_p ended within agree_s (one window's p flickers in VF)."""
-        since = sample - int(round(self.spec.agree_s * self.fs))
+        """A window of p >= gate_exempt_p ended within vouch_s (one window's p flickers in VF)."""
+        since = sample - int(round(self.spec.vouch_s * self.fs))
         while self._confident and self._confident[0] < since:
             self._confident.popleft()
         return self.valid and self.spec.gate_exempt_p > 0 and bool(self._confident)

@@ -272,6 +272,16 @@ def test_the_overruled_spell_ends_when_the_model_stops_vouching():
     assert _own(raised) == []  # blind now, until the signal is good again
 
 
+def test_vouch_s_is_how_long_one_confident_window_vouches():
+    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True, vouch_s=8.0)
+    fusion, t = _standing_alarm(spec, 0.95)  # the last confident window ended at t - 1 s
+    fusion.process([AlertEvent(t, INCONCLUSIVE, "saturated", "at the rail")])
+    held = fusion.process([window(t + k * STRIDE, 0.6, ok=False) for k in range(1, 8)])
+    assert _own(held) == [] and fusion.exempt  # 8 s after it: still vouched for
+    assert _own(fusion.process([window(t + 8 * STRIDE, 0.6, ok=False)])) == [CLEARED]
+    assert not fusion.seeing
+
+
 @pytest.mark.parametrize(
     ("spec", "p"),
     [
