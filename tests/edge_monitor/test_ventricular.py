@@ -261,10 +261,10 @@ def test_a_confident_model_overrules_only_the_gates_amplitude_verdicts():
 
 
 def test_the_overruled_spell_ends_when_the_model_stops_vouching():
-    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True)
+    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True, vouch_s=4.0)
     fusion, t = _standing_alarm(spec, 0.95)
     fusion.process([AlertEvent(t, INCONCLUSIVE, "noisy", "too noisy")])
-    # one window's p flickers in VF: a confident one within agree_s (4 s) still vouches
+    # one window's p flickers in VF: a confident one within vouch_s (4 s here) still vouches
     flicker = fusion.process([window(t + k * STRIDE, 0.6, ok=False) for k in range(1, 4)])
     assert _own(flicker) == [] and fusion.exempt
     assert _own(fusion.process([window(t + 4 * STRIDE, 0.6, ok=False)])) == [CLEARED]
