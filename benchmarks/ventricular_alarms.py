@@ -215,15 +215,17 @@ def objective(p: dict) -> float:
 
 
 def grid(
-    amplitude: tuple[bool, ...] = (False,), vouch: tuple[float, ...] = (FusionSpec.vouch_s,)
+    amplitude: tuple[bool, ...] = (False,),
+    vouch: tuple[float, ...] = (FusionSpec.vouch_s,),
+    good_only: tuple[bool, ...] = (FusionSpec.confirm_good_only,),
 ) -> list[FusionSpec]:
     out = []
-    axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch}
-    for agree, alone, (k, n), lift, vf, amp, hold in itertools.product(*axes.values()):
+    axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only}
+    for agree, alone, (k, n), lift, vf, amp, hold, good in itertools.product(*axes.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
-                                  confirm_unverified=lift, confirm_vf=vf,
-                                  exempt_amplitude=amp, vouch_s=hold))  # fmt: skip
+                                  confirm_unverified=lift, confirm_vf=vf, exempt_amplitude=amp,
+                                  vouch_s=hold, confirm_good_only=good))  # fmt: skip
     return out
 
 
@@ -356,6 +358,11 @@ def main() -> None:
         help="--tune may also choose FusionSpec.vouch_s among these (seconds)",
     )
     cli.add_argument(
+        "--tune-confirm-good-only",
+        action="store_true",
+        help="--tune may also choose FusionSpec.confirm_good_only (off, on)",
+    )
+    cli.add_argument(
         "--exempt-amplitude",
         choices=("default", "on", "off"),
         default="default",
@@ -378,7 +385,8 @@ def main() -> None:
         )}  # fmt: skip
         if args.tune:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
-            specs = grid(amp, tuple(args.tune_vouch_s))
+            good = (False, True) if args.tune_confirm_good_only else (False,)
+            specs = grid(amp, tuple(args.tune_vouch_s), good)
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

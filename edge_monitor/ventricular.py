@@ -81,6 +81,9 @@ class FusionSpec:
     # (the signal pinned at a rail) drops the model's p for the 4-5 windows that hold it, so a
     # 4 s horizon let the fusion go blind mid-VF (docs/ventricular.md, cudb cu11 / cu29)
     vouch_s: float = 4.0
+    # the rules' alarms are confirmed (and escalated) only by windows on a good signal, not by
+    # those of an overruled spell (which serve the model's own alarm)
+    confirm_good_only: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -258,14 +261,16 @@ class VentricularFusion:
             return []
         self._raw.append(self.model.probability(ev.probs))
         p = self.model.combine(list(self._raw))
-        self._probs.append((ev.end, p))
+        trusted = ev.quality_ok or not self.spec.confirm_good_only
+        if trusted:
+            self._probs.append((ev.end, p))
         keep = ev.end - int(round(self.spec.agree_s * self.fs))
         while self._probs and self._probs[0][0] < keep:
             self._probs.popleft()
         events = [  # never numbered before the alarm it escalates
             self._escalate(label, message, max(ev.end, at))
             for label, (message, at) in list(self.pending.items())
-            if p >= self.spec.agree_p
+            if p >= self.spec.agree_p and trusted
         ]
         return events + self._model_alone(ev.end, p)
 
