@@ -24,6 +24,7 @@ import numpy as np
 
 from edge_monitor.beats import RR_FEATURES
 from trainer.datasets import beatdb
+from trainer.datasets.mitdb import AF_RHYTHMS
 from trainer.kinds import kind_of
 from trainer.splits import Split
 
@@ -43,13 +44,17 @@ class Beats:
     prematurity: np.ndarray
     records: np.ndarray
     databases: np.ndarray
+    # inside annotated atrial fibrillation / flutter (MIT-BIH labels them N); None: not known
+    in_af: np.ndarray | None = None
 
     @classmethod
     def of(cls, split: Split) -> Beats:
         assert split.extra is not None
         recs = split.groups.astype(str)
         dbs = np.array([beatdb.database_of(r) for r in recs])
-        return cls(split.y, split.extra[:, PREMATURITY], recs, dbs)
+        rhythms = getattr(split, "rhythms", None)
+        in_af = np.zeros(len(recs), bool) if rhythms is None else np.isin(rhythms, AF_RHYTHMS)
+        return cls(split.y, split.extra[:, PREMATURITY], recs, dbs, in_af)
 
 
 def bin_labels() -> list[str]:
@@ -84,6 +89,7 @@ def model_errors(beats: Beats, pred: np.ndarray) -> dict:
         m = beats.databases == db
         y, p, pre, rec = beats.y[m], pred[m], beats.prematurity[m], beats.records[m]
         false_s = (y == N) & (p == S)
+        in_af = np.zeros(int(m.sum()), bool) if beats.in_af is None else beats.in_af[m]
         per_record = {
             r: {**confusions(y[rec == r], p[rec == r]), "n_N": int((y[rec == r] == N).sum())}
             for r in sorted(set(rec.tolist()))
@@ -92,6 +98,8 @@ def model_errors(beats: Beats, pred: np.ndarray) -> dict:
         out[db] = {
             **s_scores(y, p),
             **confusions(y, p),
+            "N->S_in_AF": int((false_s & in_af).sum()),
+            "N_in_AF": int(((y == N) & in_af).sum()),
             "false_S_prematurity": histogram(pre[false_s]),
             "missed_S_prematurity": histogram(pre[(y == S) & (p != S)]),
             "most_false_S": {r: per_record[r]["N->S"] for r in worst},
@@ -174,7 +182,8 @@ def main() -> None:
         for db, e in m.items():
             print(
                 f"{name:14s} {db}: S Se {e['se_S']:.3f} +P {e['ppv_S']:.3f}  N->S {e['N->S']}"
-                f"  S->N {e['S->N']}  V->S {e['V->S']}  worst {e['most_false_S']}"
+                f" (in AF {e['N->S_in_AF']} of {e['N_in_AF']} AF N)  S->N {e['S->N']}"
+                f"  V->S {e['V->S']}  worst {e['most_false_S']}"
             )
 
 

@@ -4,6 +4,9 @@ draw, and today's draw unchanged at the default."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -97,3 +100,16 @@ def test_k_is_validated_and_needs_the_rhythms_it_reads():
     idx = epoch_indices(rhythmic, cfg, np.random.default_rng(0))
     assert np.bincount(idx, minlength=4).tolist() == [4, 4, 1, 1]  # the S beat in AF: once
     assert ARRHYTHMIA.epoch_size(rhythmic, 0, cfg) == len(idx)
+
+
+def test_beat_errors_counts_the_false_s_that_lie_in_af():
+    spec = importlib.util.spec_from_file_location(
+        "beat_errors", Path(__file__).parents[2] / "benchmarks" / "beat_errors.py"
+    )
+    beat_errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(beat_errors)
+    y = np.array([0, 0, 0, 0, 1])
+    rhythms = np.array(["AFIB", "AFL", "N", "AFIB", "AFIB"])
+    split = RhythmSplit(np.zeros((5, 2, 8)), y, np.ones((5, 6)), np.array(["219"] * 5), rhythms)
+    out = beat_errors.model_errors(beat_errors.Beats.of(split), np.array([1, 0, 1, 1, 1]))
+    assert (out["mitdb"]["N->S"], out["mitdb"]["N->S_in_AF"], out["mitdb"]["N_in_AF"]) == (3, 2, 3)
