@@ -81,8 +81,9 @@ class FusionSpec:
     # (the signal pinned at a rail) drops the model's p for the 4-5 windows that hold it, so a
     # 4 s horizon let the fusion go blind mid-VF (docs/ventricular.md, cudb cu11 / cu29)
     vouch_s: float = 4.0
-    # the rules' alarms are confirmed (and escalated) only by windows on a good signal, not by
-    # those of an overruled spell (which serve the model's own alarm)
+    # the rules' alarms are confirmed (and escalated) only by windows wholly on a good signal
+    # (begun after the last bad verdict cleared), not by an overruled spell's (which serve the
+    # model's own alarm)
     confirm_good_only: bool = False
 
     def __post_init__(self) -> None:
@@ -153,6 +154,7 @@ class VentricularFusion:
         self.active = active if active is not None else {}
         self.seeing = True  # the engine's gate: the signal (and the beat model) are fine
         self.good_since = -(1 << 62)
+        self.clean_since = -(1 << 62)  # the last bad verdict cleared here, overruled or not
         self.exempt = False  # a noisy / saturated verdict overruled by a confident model
         # the window model's last answer was a probability (False until its first answer, and
         # after a NaN: the rules' alarms pass as they would without it)
@@ -195,6 +197,7 @@ class VentricularFusion:
         if ev.level == CLEARED and ev.label == "signal":
             if not self.exempt:  # windows of an overruled spell were seen
                 self.good_since = ev.sample
+            self.clean_since = ev.sample
             self.seeing, self.exempt = True, False
             return [ev]
         if ev.label not in RULE_LABELS:
@@ -261,7 +264,8 @@ class VentricularFusion:
             return []
         self._raw.append(self.model.probability(ev.probs))
         p = self.model.combine(list(self._raw))
-        trusted = ev.quality_ok or not self.spec.confirm_good_only
+        clean = ev.quality_ok and ev.start >= self.clean_since
+        trusted = clean or not self.spec.confirm_good_only
         if trusted:
             self._probs.append((ev.end, p))
         keep = ev.end - int(round(self.spec.agree_s * self.fs))

@@ -282,6 +282,21 @@ def test_vouch_s_is_how_long_one_confident_window_vouches():
     assert not fusion.seeing
 
 
+@pytest.mark.parametrize(("good_only", "level"), [(False, CRITICAL), (True, WARNING)])
+def test_confirm_good_only_asks_windows_begun_after_the_bad_signal(good_only, level):
+    """nstdb's 111 at -6 dB: a beat rule's VT right after an overruled noisy spell was confirmed
+    by a window begun inside the spell."""
+    spec = SPEC.tuned(gate_exempt_p=0.9, exempt_amplitude=True, vouch_s=8.0)
+    fusion = VentricularFusion(VIEW, FS, spec.tuned(confirm_good_only=good_only))
+    fusion.process([window(4 * STRIDE, 0.95)])  # confident: vouches for the spell
+    fusion.process([AlertEvent(5 * STRIDE, INCONCLUSIVE, "noisy", "too noisy")])
+    fusion.process([window(k * STRIDE, 0.2, ok=False) for k in (5, 6)])
+    fusion.process([AlertEvent(7 * STRIDE, CLEARED, "signal", "signal good again")])
+    fusion.process([window(8 * STRIDE, 0.6)])  # a good grade, but begun at 4 s
+    out = fusion.process([rule(9 * STRIDE, "VT")])
+    assert [e.level for e in out if isinstance(e, AlertEvent)] == [level]
+
+
 @pytest.mark.parametrize(
     ("spec", "p"),
     [
