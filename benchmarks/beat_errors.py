@@ -9,6 +9,10 @@ DS2 N beats read S (label convention, rate / morphology shift or class prior)?
         --checkpoint e40-s0=runs/beat_seeds/student-e40/s0/model.pt ... \
         --checkpoint e40-ensemble=runs/beat_seeds/student-e40-ensemble.pt
 
+`--cv nolate=runs/beat_seeds/student-e40-nolate ...`: each seed's student on its own patient
+fold instead (the folds hold the AF records 201 and 203): false S inside AF / flutter and
+elsewhere, no test data read.
+
 Scores on the reference beat positions (the training path; it matched the device path within
 0.01 of F1). Writes benchmarks/results/beat_errors.json.
 """
@@ -151,6 +155,34 @@ def predictions(args, data) -> dict[str, np.ndarray]:
     return preds
 
 
+def cv_af_errors(specs: list[str], root: Path) -> dict:
+    """NAME=RUNS: each seed's student (RUNS/s<i>/model.pt, validated on patient fold i) on its
+    own validation fold: the false S among the fold's AF / flutter N beats and elsewhere. The
+    folds hold MIT-BIH 201 and 203, so this reads the AF question without the test."""
+    from trainer.checkpoint import load_checkpoint
+    from trainer.kinds.arrhythmia import multi_db_data
+
+    runs = dict(spec.partition("=")[::2] for spec in specs)
+    kind, out = kind_of("arrhythmia"), {name: {} for name in runs}
+    for fold in range(beatdb.N_FOLDS):
+        val = multi_db_data(kind, root, None, None, fold, fold).val
+        b = Beats.of(val)
+        n_af, n_other = (b.y == N) & b.in_af, (b.y == N) & ~b.in_af
+        for name, folder in runs.items():
+            ckpt = Path(folder) / f"s{fold}" / "model.pt"
+            if not ckpt.exists():
+                raise SystemExit(f"--cv wants NAME=RUNS holding RUNS/s<fold>/model.pt: no {ckpt}")
+            pred = kind.predict(load_checkpoint(ckpt)[0], val, 0, 4096, "mean").argmax(1)
+            out[name][f"fold{fold}"] = {
+                "af_records": sorted(set(b.records[b.in_af].tolist())),
+                "N_in_AF": int(n_af.sum()),
+                "N->S_in_AF": int((n_af & (pred == S)).sum()),
+                "N->S_elsewhere": int((n_other & (pred == S)).sum()),
+                **s_scores(b.y, pred),
+            }
+    return out
+
+
 def main() -> None:
     from trainer.datasets.beatdb import multi_db_root
     from trainer.kinds.arrhythmia import multi_db_data
@@ -159,10 +191,18 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, help="a bundle folder (int8 model.onnx)")
     parser.add_argument("--checkpoint", nargs="*", default=[], help="NAME=PATH of a .pt")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--cv", nargs="*", default=[], help="NAME=RUNS: seeds' AF false S on their own folds"
+    )
     args = parser.parse_args()
     root = multi_db_root(None)
     if root is None:
         raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
+    if args.cv:
+        doc = cv_af_errors(args.cv, root)
+        args.out.write_text(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=1))
+        return
     data = multi_db_data(kind_of("arrhythmia"), root, None, None, 0)
     pool = Beats.of(data.train)
     val = Beats.of(data.val)
