@@ -10,6 +10,9 @@ database: R-peak Se / +P and the AAMI classes' Se / +P / F1.
     ECG_EDGE_DATA=../shared/data python benchmarks/beat_generalization.py \
         --label after --bundle runs/compress/arrhythmia-rpi4-v11
 
+`--label B --paired A` streams nothing: it compares two entries' per-record confusions (S and V
+F1 difference per database, 95 % interval from resampling whole records).
+
 Each run adds (or replaces) its label in benchmarks/results/beat_generalization.json.
 `--resample 128 --databases mitdb` streams DS2 resampled to 128 Hz first: does a 128 Hz front end
 work as well as the 360 Hz one?
@@ -91,6 +94,34 @@ def confusion(result: dict) -> list[list[int]]:
     return confusion_matrix(result["y_true"], result["y_pred"], labels=labels).tolist()
 
 
+def f1_of(counts: np.ndarray, cls: int) -> np.ndarray:
+    """F1 of one class from confusions summed over records (..., rows, columns)."""
+    tp = counts[..., cls, cls]
+    fp, fn = counts[..., :, cls].sum(-1) - tp, counts[..., cls, :].sum(-1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+
+
+def paired(doc: dict, label: str, against: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """F1(label) - F1(against) of S and V per database on the device path, with a 95 % interval
+    from resampling whole records (beats of one patient are not independent)."""
+    out = {}
+    for db, entry in doc[label]["databases"].items():
+        ids = entry["record_ids"]
+        base = doc[against]["databases"][db]["per_record"]
+        a = np.array([entry["per_record"][i] for i in ids])
+        b = np.array([base[i] for i in ids])
+        idx = np.random.default_rng(seed).integers(0, len(ids), size=(n_boot, len(ids)))
+        out[db] = {}
+        for c in ("S", "V"):
+            k = AAMI_CLASSES.index(c)
+            diffs = f1_of(a[idx].sum(1), k) - f1_of(b[idx].sum(1), k)
+            lo, hi = np.nanpercentile(diffs, [2.5, 97.5])
+            diff = float(f1_of(a.sum(0), k) - f1_of(b.sum(0), k))
+            out[db][f"f1_{c}"] = {"diff": diff, "ci_low": float(lo), "ci_high": float(hi)}
+    return {"against": against, "unit": "record", **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
@@ -102,7 +133,20 @@ def main() -> None:
         "--resample", type=float, help="resample every record to this rate first (Hz)"
     )
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--paired",
+        metavar="AGAINST",
+        help="no streaming: compare the entry --label with the entry AGAINST record by record",
+    )
     args = parser.parse_args()
+    if args.paired:
+        doc = json.loads(args.out.read_text())
+        if args.label not in doc or args.paired not in doc:
+            raise SystemExit(f"--label and --paired must name entries of {args.out}")
+        doc[args.label]["paired"] = paired(doc, args.label, args.paired)
+        args.out.write_text(json.dumps(doc, indent=2))
+        print(json.dumps(doc[args.label]["paired"], indent=1))
+        return
     root = args.data or beatdb.multi_db_root(None)
     if root is None:
         raise SystemExit("no folder holding mitdb/ and svdb/: pass --data or set ECG_EDGE_DATA")
