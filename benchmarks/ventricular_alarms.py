@@ -385,7 +385,7 @@ def main() -> None:
         )}  # fmt: skip
         if args.tune:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
-            good = (False, True) if args.tune_confirm_good_only else (False,)
+            good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
             specs = grid(amp, tuple(args.tune_vouch_s), good)
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
