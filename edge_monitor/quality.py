@@ -160,13 +160,15 @@ def assess_segment(
     flags (`off_context`) for a clipping amplifier whose rail a file marks invalid."""
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
-    clipped = rails is None and _clipping(raw_context, off_context, spec)
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
-        return (SATURATED, 0.0, float(np.ptp(raw))) if clipped else (LEADS_OFF, 0.0, 0.0)
+        if rails is None and _clipping(raw_context, off_context, spec):
+            return SATURATED, 0.0, float(np.ptp(raw))
+        return LEADS_OFF, 0.0, 0.0
     valid = raw[np.isfinite(raw)]
     if valid.size == 0:
         return LEADS_OFF, 0.0, 0.0
-    if _saturated(valid, spec, rails) or (clipped and _at_extreme(valid, raw_context)):
+    pinned = rails is None and _at_extreme(valid, raw_context)  # then: on a clipping rail?
+    if _saturated(valid, spec, rails) or (pinned and _clipping(raw_context, off_context, spec)):
         return SATURATED, 0.0, float(np.ptp(valid))
     ctx = np.asarray(filtered_context, dtype=np.float64)
     ctx = ctx[np.isfinite(ctx)]
