@@ -109,14 +109,34 @@ def _replay(
     from edge_monitor.wfdb_io import read_header
 
     path = _record_path(record or _sample_record())
-    sig_name = list(read_header(path).sig_name)
+    header = read_header(path)
+    sig_name = list(header.sig_name)
     prof = load_profile(profile)
     bundles = _bundles(models, sig_name, prof)
     channel = _check_channel(channel, sig_name, bundles, str(path))
+    _note_units(header, str(path))
     emit = json_lines() if json_out else None
     threads = prof.runtime.threads
     session = ReplaySession(path, bundles, threads, channel, emit, speed, start, stop)
     return _loop(session, None, emit, ui)
+
+
+def _note_units(header, source: str) -> None:
+    """Units the reader does not know are read as mV; an ECG channel in them is said once."""
+    from rich.markup import escape
+
+    from edge_monitor.leads import is_ecg
+    from edge_monitor.wfdb_io import unknown_units
+
+    ecg = [u for n, u in zip(header.sig_name, header.units or [], strict=False) if is_ecg(n)]
+    odd = unknown_units(ecg)
+    if odd:
+        shown = ", ".join(u if len(u) <= 20 else u[:20] + "..." for u in odd)
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(source)}: units {escape(shown)} are "
+            "not known here: read as mV",
+            highlight=False,
+        )
 
 
 def _loop(session, duration: float | None, emit, ui: bool) -> dict:
@@ -273,6 +293,8 @@ def _run(options: dict) -> dict:
     prof = load_profile(o["profile"])
     s = prof.sensor
     leads = o["leads"]
+    if leads is not None and not all(x.strip() for x in leads.split(",")):
+        raise InputError(f"--leads {leads!r} names an empty lead: give every channel a name")
     settings = SerialSettings(
         url=o["source"] or s.port,
         baud=o["baud"] or s.baud,
@@ -333,12 +355,16 @@ def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
     if channel is None and len(names) > len(s.sig_name) == 1:
         # a one-lead board sends one value a line: the record's other leads would make every
         # line garbage to the monitor
-        from edge_monitor.pipeline import find_channel
+        from rich.markup import escape
 
-        channel = find_channel(names, s.sig_name[0]) or 0
+        from edge_monitor.leads import find_channel, stand_in_channel
+
+        found = find_channel(names, s.sig_name[0])
+        channel = found if found is not None else (stand_in_channel(names) or 0)
         err_console.print(
-            f"the profile's front end has one lead ({s.sig_name[0]}): sending channel {channel} "
-            f"({names[channel]}) of the record's {len(names)} (--channel to choose)",
+            f"the profile's front end has one lead ({escape(s.sig_name[0])}): sending channel "
+            f"{channel} ({escape(names[channel])}) of the record's {len(names)} (--channel to "
+            "choose)",
             highlight=False,
         )
     return play(

@@ -263,17 +263,24 @@ def _one_lead_models(bundles: list) -> list:
 
 
 def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
-    """A record from another database may hold no lead II at all (V1 and V5, MLIII, ECG2):
-    rather than refuse it, the nearest lead stands in and the user is told which."""
-    from edge_monitor.pipeline import find_channel, stand_in_channel
+    """A record from another database may hold no lead II (a Holter's MLIII and V5): rather
+    than refuse it, a lead whose QRS looks like lead II's stands in and the user is told which.
+    A source with only leads unlike it (V1, aVR) is refused: the user chooses."""
+    from edge_monitor.leads import find_channel, stand_in_channel
 
     models = _one_lead_models(bundles)
-    if not sig_name or all(find_channel(sig_name, b.contract.leads[0]) is not None for b in models):
+    if not models or all(find_channel(sig_name, b.contract.leads[0]) is not None for b in models):
         return None
     channel = stand_in_channel(sig_name)
+    names = ", ".join(sig_name) or "no signals"
+    if channel is None:
+        raise InputError(
+            f"{source} has no lead II and no lead that may stand in for it ({names}): "
+            "choose one with --channel"
+        )
     err_console.print(
-        f"[yellow]warning:[/yellow] {source} has no lead II ({', '.join(sig_name)}): reading "
-        f"channel {channel} ({sig_name[channel]}) instead (--channel to choose)",
+        f"[yellow]warning:[/yellow] {escape(source)} has no lead II ({escape(names)}): reading "
+        f"channel {channel} ({escape(sig_name[channel])}) instead (--channel to choose)",
         highlight=False,
     )
     _warn_lead(channel, sig_name, bundles)
@@ -281,16 +288,20 @@ def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
 
 
 def _warn_lead(channel: int, sig_name: list[str], bundles: list) -> None:
-    from edge_monitor.contract import BeatInput
-    from edge_monitor.pipeline import find_channel
+    """Said once for every model reading a lead other than its own: the beat model's labels
+    and the VT/VF alarm alike were validated on lead II only."""
+    from edge_monitor.leads import find_channel
+    from edge_monitor.ventricular import TASK as VENTRICULAR
 
     lead = sig_name[channel]
-    for b in bundles:
+    for b in _one_lead_models(bundles):
         want = b.contract.leads[0]
-        if isinstance(b.contract.input, BeatInput) and find_channel([lead], want) is None:
+        if find_channel([lead], want) is None:
+            what = "VT/VF alarms" if b.contract.task == VENTRICULAR else "beat labels"
             err_console.print(
-                f"[yellow]warning:[/yellow] channel {channel} is lead {lead}; the {b.name} model "
-                f"expects {want}: its beat labels on {lead} are not validated",
+                f"[yellow]warning:[/yellow] channel {channel} is lead {escape(lead)}; the "
+                f"{escape(b.name)} model expects {escape(want)}: its {what} on {escape(lead)} "
+                "are not validated",
                 highlight=False,
             )
 

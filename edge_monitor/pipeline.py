@@ -19,6 +19,7 @@ from edge_monitor.contract import BeatInput
 from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
+from edge_monitor.leads import find_channel
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
     BAD_VALUES,
@@ -39,37 +40,9 @@ __all__ = [
     "QualityEvent",
     "WindowEvent",
     "find_channel",
-    "stand_in_channel",
 ]
 
-# a beat model trained on MIT-BIH's modified lead II accepts a standard lead II (also written
-# ML2, D2 or DII), and a one-lead front end whose channel is simply called ECG
-LEAD_ALIASES = {"MLII": ("MLII", "II", "ML2", "D2", "DII", "ECG", "ECG1")}
-# where none of those is recorded, the leads whose QRS looks most like lead II's (upright, limb
-# or left precordial) stand in, in this order; the caller says so: labels there are unvalidated
-STAND_INS = ("MLIII", "III", "AVF", "MLI", "I", "V5", "CM5", "V4", "V6", "ML5")
 SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle this long
-
-
-def _lead_key(name: str) -> str:
-    """`Lead II`, `ml ii` and `MLII` are one lead to a reader; so to us."""
-    key = "".join(name.split()).upper()
-    return key[4:] if key.startswith("LEAD") and len(key) > 4 else key
-
-
-def find_channel(sig_name: list[str], lead: str) -> int | None:
-    names = [_lead_key(s) for s in sig_name]
-    for candidate in LEAD_ALIASES.get(_lead_key(lead), (lead,)):
-        if _lead_key(candidate) in names:
-            return names.index(_lead_key(candidate))
-    return None
-
-
-def stand_in_channel(sig_name: list[str]) -> int:
-    """The channel a lead-II beat model reads when the source has no lead II: the first of
-    STAND_INS recorded, else channel 0 (a one-lead board named anything)."""
-    names = [_lead_key(s) for s in sig_name]
-    return next((names.index(lead) for lead in STAND_INS if lead in names), 0)
 
 
 class Monitor:

@@ -82,6 +82,14 @@ def read_block(
 # every filter, gate threshold and model input is set in mV; a database recorded in uV or V
 # (allowed by WFDB) is converted, and a unit we do not know is read as mV, WFDB's default
 MILLIVOLTS_PER = {"mv": 1.0, "uv": 1e-3, "\u03bcv": 1e-3, "nv": 1e-6, "v": 1e3}
+MILLIVOLTS_PER |= {"millivolt": 1.0, "microvolt": 1e-3, "nanovolt": 1e-6, "volt": 1e3}
+MILLIVOLTS_PER |= {name + "s": f for name, f in MILLIVOLTS_PER.items() if len(name) > 3}
+
+
+def unknown_units(units: list[str]) -> list[str]:
+    """Units this reader does not know (read as mV): the caller says so once."""
+    given = [u.strip() for u in units if u and u.strip()]
+    return sorted({u for u in given if u.casefold() not in MILLIVOLTS_PER})
 
 
 def millivolts_per_unit(header: Header, channels: list[int] | None) -> np.ndarray:
@@ -109,7 +117,11 @@ def read_header(record_path: Path) -> Header:
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
-    header.units = _units_as_written(raw.decode("utf-8", errors="replace"), header.n_sig)
+    try:  # UTF-8 as WFDB writes it now; a Latin-1 micro sign as older tools wrote it
+        as_written = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        as_written = raw.decode("latin-1")
+    header.units = _units_as_written(as_written, header.n_sig)
     return header
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from edge_monitor.cli import app
-from edge_monitor.pipeline import STAND_INS, find_channel, stand_in_channel
+from edge_monitor.leads import STAND_INS, UNSUITABLE, find_channel, stand_in_channel
 from edge_monitor.wfdb_io import read_header, read_signal
 
 runner = CliRunner()
@@ -41,18 +41,47 @@ def test_lead_names_as_readers_write_them():
     assert find_channel(["V1", "Lead II"], "MLII") == 1
     assert find_channel(["ml ii", "V5"], "MLII") == 0
     assert find_channel(["V1", "ML2"], "MLII") == 1
+    assert find_channel(["V1", "ECG lead II"], "MLII") == 1
+    assert find_channel(["ECG1", "ECG2"], "MLII") == 0
     assert find_channel(["V1", "LEAD"], "MLII") is None  # a name that is only "lead" is no II
     assert stand_in_channel(["V1", "V5"]) == 1
     assert stand_in_channel(["V1", "MLIII", "V5"]) == 1
-    assert stand_in_channel(["ECG2", "ABP"]) == 0  # nothing known: the first channel
+    assert stand_in_channel(["V1", "D3"]) == 1
+    assert stand_in_channel(["ABP", "ECG2"]) == 1  # a name we do not know: read, with a warning
+    assert stand_in_channel(["V1"]) is None  # a lead unlike lead II is read only when chosen
+    assert stand_in_channel(["aVR", "PLETH", "Resp"]) is None
 
 
-@given(st.lists(st.sampled_from(["V1", "V2", "ABP", "RESP", *STAND_INS]), min_size=1, max_size=6))
-def test_a_stand_in_is_always_a_channel_and_the_best_one(names):
+NAMES = ["V1", "V2", "ABP", "RESP", "ECG2", "ch0", *STAND_INS]
+
+
+@given(st.lists(st.sampled_from(NAMES), min_size=1, max_size=6))
+def test_a_stand_in_is_the_best_lead_or_an_unknown_one_never_an_unsuitable_one(names):
     channel = stand_in_channel(names)
-    assert 0 <= channel < len(names)
     known = [STAND_INS.index(n) for n in names if n in STAND_INS]
-    assert names[channel] == STAND_INS[min(known)] if known else channel == 0
+    others = [i for i, n in enumerate(names) if n.upper() not in UNSUITABLE]
+    if known:
+        assert names[channel] == STAND_INS[min(known)]
+    else:
+        assert channel == (others[0] if others else None)
+
+
+def test_a_source_with_only_unsuitable_leads_is_refused_in_one_line(tmp_path, sample_record):
+    rec = write(tmp_path, sample_record, "v1", ["V1"])
+    result = runner.invoke(app, ["classify", str(rec)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no lead that may stand in for it (V1): choose one with --channel" in result.output
+    chosen = runner.invoke(app, ["classify", str(rec), "--channel", "0"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "its VT/VF alarms on V1 are not validated" in chosen.stderr
+    assert "its beat labels on V1 are not validated" in chosen.stderr
+
+
+def test_channel_names_are_shown_as_written_never_as_markup(tmp_path, sample_record):
+    rec = write(tmp_path, sample_record, "mark", ["V1", "[/oops]"])
+    result = runner.invoke(app, ["classify", str(rec)])
+    assert result.exit_code == 0, result.output
+    assert "reading channel 1 ([/oops]) instead" in result.stderr
 
 
 def test_a_record_without_lead_ii_is_read_on_a_stand_in(tmp_path, sample_record):
@@ -79,9 +108,31 @@ def test_samples_in_other_units_are_read_in_mv(tmp_path, sample_record, unit, pe
 
 
 @settings(max_examples=5, deadline=None)
-@given(unit=st.sampled_from(["mV", "NU", "adu", "mmHg"]))
-def test_an_unknown_unit_is_read_as_mv(tmp_path_factory, sample_record, unit):
+@given(unit=st.sampled_from(["mV", "NU", "adu", "kV"]))
+def test_an_unknown_unit_is_read_as_mv_and_said(tmp_path_factory, sample_record, unit):
     folder = tmp_path_factory.mktemp("unit")
-    x, _ = read_signal(write(folder, sample_record, "r", ["MLII"], unit))
+    rec = write(folder, sample_record, "r", ["MLII"], unit)
+    x, _ = read_signal(rec)
     ref, _ = read_signal(write(folder, sample_record, "m", ["MLII"]))
     assert np.array_equal(x, ref)
+    said = (
+        f"units {unit} are not known here: read as mV"
+        in runner.invoke(app, ["classify", str(rec)]).stderr
+    )
+    assert said == (unit != "mV")
+
+
+def test_a_latin1_micro_sign_is_micro(tmp_path, sample_record):
+    rec = write(tmp_path, sample_record, "lat", ["MLII"], "uV", 1000.0)
+    hea = tmp_path / "lat.hea"
+    hea.write_bytes(hea.read_bytes().replace(b"/uV", b"/\xb5V"))
+    ref, _ = read_signal(write(tmp_path, sample_record, "m", ["MLII"]))
+    assert read_header(rec).units == ["\u00b5V"]
+    np.testing.assert_allclose(read_signal(rec)[0], ref, atol=2e-3)
+
+
+@pytest.mark.parametrize("leads", [",", "MLII,", " , V1"])
+def test_run_refuses_an_empty_lead_name_before_opening_the_port(leads):
+    result = runner.invoke(app, ["run", "--source", "loop://", "--leads", leads, "--no-ui"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "names an empty lead" in result.output
