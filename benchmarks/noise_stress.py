@@ -113,6 +113,17 @@ def commit() -> str | None:
     return rev.stdout.decode().strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def check_inputs(mitdb: Path, nstdb: Path, records: list[str]) -> None:
+    """Missing folders or records end here in one line, before a pool of workers would fail
+    in its initializer again and again (multiprocessing respawns them)."""
+    for flag, folder in (("--mitdb", mitdb), ("--nstdb", nstdb)):
+        if not folder.is_dir():
+            sys.exit(f"{flag} folder not found: {folder}")
+    missing = [r for r in records if not (mitdb / f"{r}.hea").is_file()]
+    if missing:
+        sys.exit(f"--records not in {mitdb}: {', '.join(missing)}")
+
+
 def run_tasks(args: argparse.Namespace, quality: QualitySpec, t0: float) -> list[dict]:
     """Every record clean and under each noise and SNR, in a pool of spawned workers."""
     tasks = [Task(r, "clean", None) for r in args.records]
@@ -168,9 +179,7 @@ def result_json(
 
 def main() -> None:
     args = parse_args()
-    for flag, folder in (("--mitdb", args.mitdb), ("--nstdb", args.nstdb)):
-        if not folder.is_dir():
-            sys.exit(f"{flag} folder not found: {folder}")
+    check_inputs(args.mitdb, args.nstdb, args.records)
     quality = QualitySpec(min_agreement=args.min_agreement)
     t0 = time.perf_counter()
     check = mixer_check(args.mitdb, args.nstdb)

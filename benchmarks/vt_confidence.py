@@ -25,7 +25,16 @@ from pathlib import Path
 
 import noise_stress
 import numpy as np
-from noise_stress import FS, Task, _init, justified, mixed, monitor_events, reference_events
+from noise_stress import (
+    FS,
+    Task,
+    _init,
+    check_inputs,
+    justified,
+    mixed,
+    monitor_events,
+    reference_events,
+)
 
 from edge_monitor.alerts import CRITICAL, AlertEvent, AlertSpec
 from edge_monitor.pipeline import Monitor
@@ -82,6 +91,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/vt_confidence.json"))
     args = parser.parse_args()
+    check_inputs(args.mitdb, args.nstdb, args.records)
     t0 = time.perf_counter()
     tasks = [(Task(r, n, s), bool(rev)) for n, s, rev in CONDITIONS for r in args.records]
     ctx = mp.get_context("spawn")
