@@ -74,6 +74,11 @@ def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
         fits = bool(leads) if task == "ventricular" else all(x.upper() in upper for x in need)
         if fits:
             paths.append(embedded_bundle(task))
+        elif len(need) > 1 and len(upper & {x.upper() for x in need}) >= len(need) // 2:
+            missing = ", ".join(x for x in need if x.upper() not in upper)
+            err_console.print(
+                f"the {task} model needs leads {missing} as well: not run", highlight=False
+            )
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
         return list(pool.map(lambda path: load_bundle(path, profile=profile), paths))
 

@@ -136,3 +136,11 @@ def test_run_refuses_an_empty_lead_name_before_opening_the_port(leads):
     result = runner.invoke(app, ["run", "--source", "loop://", "--leads", leads, "--no-ui"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "names an empty lead" in result.output
+
+
+def test_a_12_lead_record_short_of_a_lead_says_the_diagnosis_is_not_run(tmp_path, sample_record):
+    names = ["I", "Y", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    result = runner.invoke(app, ["classify", str(write(tmp_path, sample_record, "p12", names))])
+    assert result.exit_code == 0, result.output
+    assert "the diagnostic model needs leads II as well: not run" in result.stderr
+    assert "reading channel 2 (III) instead" in result.stderr
