@@ -113,6 +113,9 @@ def commit() -> str | None:
     return rev.stdout.decode().strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+NSTDB_NEEDED = ("bw", "em", "ma", "118e24", "118e12", "118e00", "118e_6")  # noise, mixer check
+
+
 def check_inputs(mitdb: Path, nstdb: Path, records: list[str]) -> None:
     """Missing folders or records end here in one line, before a pool of workers would fail
     in its initializer again and again (multiprocessing respawns them)."""
@@ -122,6 +125,9 @@ def check_inputs(mitdb: Path, nstdb: Path, records: list[str]) -> None:
     missing = [r for r in records if not (mitdb / f"{r}.hea").is_file()]
     if missing:
         sys.exit(f"--records not in {mitdb}: {', '.join(missing)}")
+    noise = [r for r in NSTDB_NEEDED if not (nstdb / f"{r}.hea").is_file()]
+    if noise:
+        sys.exit(f"--nstdb {nstdb} lacks the records {', '.join(noise)}")
 
 
 def run_tasks(args: argparse.Namespace, quality: QualitySpec, t0: float) -> list[dict]:

@@ -365,11 +365,18 @@ def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
         from edge_monitor.leads import find_channel, stand_in_channel
 
         found = find_channel(names, s.sig_name[0])
-        channel = found if found is not None else (stand_in_channel(names) or 0)
+        channel = found if found is not None else stand_in_channel(names)
+        if channel is None:  # as classify refuses it: a board would send it as lead II
+            have = ", ".join(f"{i} {n}" for i, n in enumerate(names))
+            raise InputError(
+                f"{record} has no lead II and no lead that may stand in for it ({have}): "
+                "choose one with --channel"
+            )
+        stand_in = "" if found is not None else ", standing in for lead II: not validated"
         err_console.print(
             f"the profile's front end has one lead ({escape(s.sig_name[0])}): sending channel "
-            f"{channel} ({escape(names[channel])}) of the record's {len(names)} (--channel to "
-            "choose)",
+            f"{channel} ({escape(names[channel])}{stand_in}) of the record's {len(names)} "
+            "(--channel to choose)",
             highlight=False,
         )
     return play(

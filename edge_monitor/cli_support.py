@@ -272,14 +272,15 @@ def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
     if not models or all(find_channel(sig_name, b.contract.leads[0]) is not None for b in models):
         return None
     channel = stand_in_channel(sig_name)
-    names = ", ".join(sig_name) or "no signals"
+    names = ", ".join(f"{i} {n}" for i, n in enumerate(sig_name)) or "no signals"
     if channel is None:
         raise InputError(
             f"{source} has no lead II and no lead that may stand in for it ({names}): "
             "choose one with --channel"
         )
+    listed = escape(", ".join(sig_name))
     err_console.print(
-        f"[yellow]warning:[/yellow] {escape(source)} has no lead II ({escape(names)}): reading "
+        f"[yellow]warning:[/yellow] {escape(source)} has no lead II ({listed}): reading "
         f"channel {channel} ({escape(sig_name[channel])}) instead (--channel to choose)",
         highlight=False,
     )

@@ -31,7 +31,8 @@ STAND_INS = (
 # signals that are no ECG at all
 NOT_ECG = frozenset(
     {"ABP", "ART", "PAP", "CVP", "RESP", "PLETH", "SPO2", "SAO2", "CO2", "EEG", "EMG", "EOG"}
-)
+    | {"BP", "NIBP", "ICP", "TEMP", "PULSE", "FLOW", "AIRFLOW", "THOR", "ABDO", "SAT", "PPG"}
+)  # a name that begins with one of these ("EEG Fpz-Cz", "Resp (sum)", "SpO2 %") is no ECG
 UNSUITABLE = (
     frozenset({"V1", "V2", "V3", "AVR", "AVL", "VX", "VY", "VZ", "X", "Y", "Z", "CM2", "MCL1"})
     | NOT_ECG
@@ -57,7 +58,8 @@ def find_channel(sig_name: list[str], lead: str) -> int | None:
 
 
 def is_ecg(name: str) -> bool:
-    return lead_key(name) not in NOT_ECG
+    key = lead_key(name)
+    return not any(key.startswith(other) for other in NOT_ECG)
 
 
 def stand_in_channel(sig_name: list[str]) -> int | None:
@@ -68,4 +70,4 @@ def stand_in_channel(sig_name: list[str]) -> int | None:
     for lead in STAND_INS:
         if lead in names:
             return names.index(lead)
-    return next((i for i, n in enumerate(names) if n and n not in UNSUITABLE), None)
+    return next((i for i, n in enumerate(names) if n and n not in UNSUITABLE and is_ecg(n)), None)

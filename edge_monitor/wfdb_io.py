@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,24 +118,28 @@ def read_header(record_path: Path) -> Header:
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
-    try:  # UTF-8 as WFDB writes it now; a Latin-1 micro sign as older tools wrote it
-        as_written = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        as_written = raw.decode("latin-1")
-    header.units = _units_as_written(as_written, header.n_sig)
+    header.units = _units_as_written(raw, header.n_sig)
     return header
 
 
-def _units_as_written(text: str, n_sig: int) -> list[str]:
-    """Each signal's units from the header text itself: wfdb (and our parser, held to it) reads
-    `uV` right but `\u00b5V` as `V`, which would scale the samples a millionfold the wrong way."""
-    lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("#")][1 : 1 + n_sig]
+def _units_as_written(raw: bytes, n_sig: int) -> list[str]:
+    """Each signal's units from the header's bytes: wfdb (and our parser, held to it) reads
+    `uV` right but `\u00b5V` as `V`, which would scale the samples a millionfold the wrong way.
+    Lines are told apart as the parser tells them (ASCII: a BOM or a stray byte never makes a
+    comment a signal line); each line's text is UTF-8, else Latin-1 (older tools' micro sign)."""
     units = []
-    for line in lines:
-        parts = line.split()
+    for line in re.split(rb"\r\n|\r|\n", raw):
+        plain = line.decode("ascii", errors="ignore").strip()
+        if not plain or plain.startswith("#"):
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("latin-1")
+        parts = text.replace("\ufeff", "").split()
         gain = parts[2] if len(parts) > 2 else ""
         units.append(gain.split("/", 1)[1] if "/" in gain else "mV")
+    units = units[1 : 1 + n_sig]  # after the record line
     return units + ["mV"] * (n_sig - len(units))
 
 

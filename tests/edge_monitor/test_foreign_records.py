@@ -50,6 +50,7 @@ def test_lead_names_as_readers_write_them():
     assert stand_in_channel(["ABP", "ECG2"]) == 1  # a name we do not know: read, with a warning
     assert stand_in_channel(["V1"]) is None  # a lead unlike lead II is read only when chosen
     assert stand_in_channel(["aVR", "PLETH", "Resp"]) is None
+    assert stand_in_channel(["V1", "BP", "EEG (C4-A1)", "SpO2 %"]) is None  # no ECG at all
 
 
 NAMES = ["V1", "V2", "ABP", "RESP", "ECG2", "ch0", *STAND_INS]
@@ -70,7 +71,7 @@ def test_a_source_with_only_unsuitable_leads_is_refused_in_one_line(tmp_path, sa
     rec = write(tmp_path, sample_record, "v1", ["V1"])
     result = runner.invoke(app, ["classify", str(rec)])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "no lead that may stand in for it (V1): choose one with --channel" in result.output
+    assert "no lead that may stand in for it (0 V1): choose one with --channel" in result.output
     chosen = runner.invoke(app, ["classify", str(rec), "--channel", "0"])
     assert chosen.exit_code == 0, chosen.output
     assert "its VT/VF alarms on V1 are not validated" in chosen.stderr
@@ -144,3 +145,22 @@ def test_a_12_lead_record_short_of_a_lead_says_the_diagnosis_is_not_run(tmp_path
     assert result.exit_code == 0, result.output
     assert "the diagnostic model needs leads II as well: not run" in result.stderr
     assert "reading channel 2 (III) instead" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "prefix", [b"\xef\xbb\xbf# made by X\n", b"\xef\xbb\xbf\n", b"# caf\xe9 \x85 note\n"]
+)
+def test_a_bom_or_a_stray_byte_never_shifts_the_units(tmp_path, sample_record, prefix):
+    rec = write(tmp_path, sample_record, "u", ["MLII", "V1"], "uV", 1000.0)
+    hea = tmp_path / "u.hea"
+    hea.write_bytes(prefix + hea.read_bytes())
+    ref, _ = read_signal(write(tmp_path, sample_record, "m", ["MLII", "V1"]))
+    assert read_header(rec).units == ["uV", "uV"]
+    np.testing.assert_allclose(read_signal(rec)[0], ref, atol=2e-3)
+
+
+def test_emulate_refuses_what_classify_refuses(tmp_path, sample_record):
+    rec = write(tmp_path, sample_record, "onlyv", ["V1", "aVR"])
+    result = runner.invoke(app, ["emulate", str(rec), "--port", str(tmp_path / "no-port")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no lead that may stand in for it (0 V1, 1 aVR)" in result.output

@@ -77,7 +77,7 @@ SVDB = BeatDatabase(
     folder="svdb",
     env="ECG_EDGE_SVDB",
     title="MIT-BIH Supraventricular",
-    leads=("ECG1",),  # the monitor's beat lead for these records (pipeline.LEAD_ALIASES)
+    leads=("ECG1",),  # the monitor's beat lead for these records (leads.LEAD_ALIASES)
     test=SVDB_TEST,
     notes="128 Hz, ECG1; same beat symbols as MIT-BIH; 10 of the 39 shared records held out",
 )
