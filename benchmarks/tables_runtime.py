@@ -87,8 +87,9 @@ def serial_rows(d: dict) -> list[str]:
         f"{e['samples_decoded']:,}), dropped {g['dropped']:,} (counter jumps {e['dropped']:,}), "
         f"bad lines {g['bad_lines']} (written {e['bad_lines']}: "
         + ", ".join(f"{k} {v}" for k, v in d["bad_lines_by_kind"].items())
-        + f"), recorded {g['recorded']:,} = decoded + dropped, {d['recorded_invalid']:,} of "
-        f"them stored as invalid; recorded values equal the written ones: "
+        + f"), recorded {g['recorded']:,} (written {e['recorded']:,}), "
+        f"{g['recorded_invalid']:,} of them stored as invalid (gaps and stalls: "
+        f"{e['recorded_invalid']:,}); recorded values equal the written ones: "
         f"{d['recorded_values_equal_written']}; {g['disconnects']} disconnects, "
         f"{d['connects']} connects: {verdict}.",
     ]
