@@ -42,9 +42,12 @@ TOLERANCE_S = 0.15
 OUT = Path("benchmarks/results/beat_generalization.json")
 
 
-def stream_record(bundle_dir: Path | None, path: Path, rate: float | None = None) -> dict:
+def stream_record(
+    bundle_dir: Path | None, path: Path, rate: float | None = None, channel: int | None = None
+) -> dict:
     """One record through the Monitor, matched to its reference beats (AAMI indices); with
-    `rate`, first resampled to that rate (polyphase), as another front end gives it."""
+    `rate`, first resampled to that rate (polyphase), as another front end gives it; with
+    `channel`, read on that channel instead of the beat lead (another lead's labels)."""
     bundle = load_bundle(bundle_dir or embedded_bundle("arrhythmia"))
     rec = wfdb.rdrecord(str(path))
     signal, fs = rec.p_signal, float(rec.fs)
@@ -52,7 +55,7 @@ def stream_record(bundle_dir: Path | None, path: Path, rate: float | None = None
         ratio = Fraction(rate / fs).limit_denominator(1000)
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=0)
         fs = float(rate)
-    monitor = Monitor([bundle], fs, list(rec.sig_name))
+    monitor = Monitor([bundle], fs, list(rec.sig_name), channel=channel)
     events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ann = wfdb.rdann(str(path), "atr")
     to_class = dict(beatdb.MITDB.symbols)
@@ -64,7 +67,8 @@ def stream_record(bundle_dir: Path | None, path: Path, rate: float | None = None
         [e.label for e in events],
         int(TOLERANCE_S * fs),
     )
-    return {"y_true": t, "y_pred": p, "fs": fs}
+    lead = rec.sig_name[monitor.lead]
+    return {"y_true": t, "y_pred": p, "fs": fs, "lead": lead}
 
 
 def database_scores(results: list[dict]) -> dict:
@@ -132,6 +136,9 @@ def main() -> None:
     parser.add_argument(
         "--resample", type=float, help="resample every record to this rate first (Hz)"
     )
+    parser.add_argument(
+        "--channel", type=int, help="read every record on this channel, not the beat lead"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--paired",
@@ -155,6 +162,8 @@ def main() -> None:
     entry: dict = {"bundle": str(args.bundle or "embedded"), "databases": {}}
     if args.resample:
         entry["resampled_to_hz"] = args.resample
+    if args.channel is not None:
+        entry["channel"] = args.channel
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in split.test.items():
             if args.databases and name not in args.databases:
@@ -162,9 +171,14 @@ def main() -> None:
             db = beatdb.database(name)
             paths = [beatdb.root_of(db, root) / i.rpartition("/")[2] for i in ids]
             n = len(paths)
-            results = list(pool.map(stream_record, [args.bundle] * n, paths, [args.resample] * n))
+            results = list(
+                pool.map(
+                    stream_record, [args.bundle] * n, paths, [args.resample] * n, [args.channel] * n
+                )
+            )
             entry["databases"][name] = {
                 "record_ids": ids,
+                "leads": {i: r["lead"] for i, r in zip(ids, results, strict=True)},
                 **database_scores(results),
                 "per_record": {i: confusion(r) for i, r in zip(ids, results, strict=True)},
             }
