@@ -38,22 +38,24 @@ UNSUITABLE = (
     | NOT_ECG
 )
 _KNOWN = frozenset(LEAD_ALIASES["MLII"]) | frozenset(STAND_INS) | UNSUITABLE
+# what may follow an "ECG" or "LEAD" prefix that is dropped ("ECG lead II" -> "LEADII" -> "II")
+_AFTER_PREFIX = _KNOWN | {"LEAD" + k for k in _KNOWN}
 
 
 def lead_key(name: str) -> str:
     """`Lead II`, `ml ii`, `ECG lead II` and `MLII` are one lead to a reader; so to us."""
     key = "".join(str(name).split()).upper()
     for prefix in ("ECG", "LEAD"):
-        if key.startswith(prefix) and key[len(prefix) :] in _KNOWN | {"LEAD" + k for k in _KNOWN}:
+        if key.startswith(prefix) and key[len(prefix) :] in _AFTER_PREFIX:
             key = key[len(prefix) :]
     return key
 
 
 def find_channel(sig_name: list[str], lead: str) -> int | None:
     names = [lead_key(s) for s in sig_name]
-    for candidate in LEAD_ALIASES.get(lead_key(lead), (lead,)):
-        if lead_key(candidate) in names:
-            return names.index(lead_key(candidate))
+    for candidate in map(lead_key, LEAD_ALIASES.get(lead_key(lead), (lead,))):
+        if candidate in names:
+            return names.index(candidate)
     return None
 
 
