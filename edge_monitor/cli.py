@@ -27,6 +27,7 @@ from edge_monitor.cli_support import (  # noqa: E402
     Speed,
     Start,
     Stop,
+    _bundles,
     _check_channel,
     _lifecycle,
     _positive,
@@ -34,7 +35,7 @@ from edge_monitor.cli_support import (  # noqa: E402
     guarded,
     version_option,
 )
-from edge_monitor.errors import EcgEdgeError, InputError  # noqa: E402
+from edge_monitor.errors import InputError  # noqa: E402
 from edge_monitor.profiles import DEFAULT_PROFILE  # noqa: E402
 
 if _loading_handler is not None:  # loaded: Ctrl-C is KeyboardInterrupt again (click, _lifecycle)
@@ -52,35 +53,6 @@ console = Console()
 @app.callback()
 def _main(version: Annotated[bool, version_option("edge-monitor")] = False) -> None:
     """Live ECG monitoring on a Raspberry Pi-class device."""
-
-
-def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
-    """The bundles asked for, or the embedded beat model (+ the ventricular rhythm model and
-    the diagnostic one when the source has their leads), each proven on the profile's budgets
-    before monitoring starts. The trial runs (a child process each) run side by side: a second
-    model does not double the start-up."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from edge_monitor.bundle import embedded_bundle, load_bundle
-
-    paths = list(models or [embedded_bundle("arrhythmia")])
-    upper = {s.upper() for s in leads}
-    for task in () if models else ("ventricular", "diagnostic"):
-        try:  # the leads first: no trial run for a model the source cannot feed
-            need = load_bundle(embedded_bundle(task), probe=False).contract.leads
-        except EcgEdgeError:
-            continue
-        # the VT/VF detector reads the beat lead or the lead standing in for it
-        fits = bool(leads) if task == "ventricular" else all(x.upper() in upper for x in need)
-        if fits:
-            paths.append(embedded_bundle(task))
-        elif len(need) > 1 and len(upper & {x.upper() for x in need}) >= len(need) // 2:
-            missing = ", ".join(x for x in need if x.upper() not in upper)
-            err_console.print(
-                f"the {task} model needs leads {missing} as well: not run", highlight=False
-            )
-    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        return list(pool.map(lambda path: load_bundle(path, profile=profile), paths))
 
 
 def _record_folder(value: str) -> Path:

@@ -1,5 +1,6 @@
 """What every edge-monitor command shares: option types with their checks, the one-line error
-wrapper and the process lifecycle (signals, a closed pipe) around a command's work."""
+wrapper, the process lifecycle (signals, a closed pipe) around a command's work, and which
+models run on which of a source's channels."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from edge_monitor.errors import EcgEdgeError, InputError, Terminated
+from edge_monitor.leads import LeadMatch, match_leads
 from edge_monitor.profiles import (
     DEFAULT_PROFILE,
     PROFILE_ENV,
@@ -231,6 +233,45 @@ def _lifecycle() -> Iterator[_Ended]:
         raise typer.Exit(128 + ended.signum)
 
 
+def _bundles(models: list[Path] | None, leads: list[str], profile=None) -> list:
+    """The bundles asked for, or the embedded beat model (+ the ventricular rhythm model and
+    the diagnostic one when the source has their leads), each proven on the profile's budgets
+    before monitoring starts. The trial runs (a child process each) run side by side: a second
+    model does not double the start-up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from edge_monitor.bundle import embedded_bundle, load_bundle
+
+    paths = list(models or [embedded_bundle("arrhythmia")])
+    for task in () if models else ("ventricular", "diagnostic"):
+        try:  # the leads first: no trial run for a model the source cannot feed
+            need = load_bundle(embedded_bundle(task), probe=False).contract.leads
+        except EcgEdgeError:
+            continue
+        if task == "ventricular":  # it reads the beat lead or the lead standing in for it
+            if leads:
+                paths.append(embedded_bundle(task))
+            continue
+        if (said := _unfed(task, match_leads(leads, need))) is None:
+            paths.append(embedded_bundle(task))
+        elif said:
+            err_console.print(said, highlight=False, markup=False)
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        return list(pool.map(lambda path: load_bundle(path, profile=profile), paths))
+
+
+def _unfed(task: str, match: LeadMatch) -> str | None:
+    """None where the source feeds the multi-lead model, else why it is not run: said ("...")
+    when the source is near enough to a 12-lead one that a user would expect it, else ""."""
+    if match.missing:
+        if len(match.leads) > 1 and match.found >= len(match.leads) // 2:
+            return f"the {task} model needs leads {', '.join(match.missing)} as well: not run"
+        return ""
+    if match.duplicates:
+        return f"the {task} model is not run: {match.duplicate_line()} (rename one to run it)"
+    return None
+
+
 def _check_channel(
     channel: int | None, sig_name: list[str], bundles: list, source: str
 ) -> int | None:
@@ -266,10 +307,10 @@ def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
     """A record from another database may hold no lead II (a Holter's MLIII and V5): rather
     than refuse it, a lead whose QRS looks like lead II's stands in and the user is told which.
     A source with only leads unlike it (V1, aVR) is refused: the user chooses."""
-    from edge_monitor.leads import find_channel, stand_in_channel
+    from edge_monitor.leads import one_channel, stand_in_channel
 
     models = _one_lead_models(bundles)
-    if not models or all(find_channel(sig_name, b.contract.leads[0]) is not None for b in models):
+    if not models or all(one_channel(sig_name, b.contract.leads[0]) is not None for b in models):
         return None
     channel = stand_in_channel(sig_name)
     names = ", ".join(f"{i} {n}" for i, n in enumerate(sig_name)) or "no signals"

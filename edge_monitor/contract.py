@@ -25,6 +25,7 @@ from typing import Any
 from edge_monitor.beats import BeatSpec
 from edge_monitor.dsp import FilterSpec
 from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
+from edge_monitor.leads import match_leads
 
 CONTRACT_VERSION = 2
 PREFIX = "ecg_edge."
@@ -125,15 +126,22 @@ class ModelContract:
             )
         return _build(values, where)
 
-    def check_leads(self, available: list[str]) -> None:
-        """Refuse a source that lacks a lead the model needs."""
-        upper = [a.upper() for a in available]
-        missing = [lead for lead in self.leads if lead.upper() not in upper]
-        if missing:
+    def check_leads(self, available: list[str], who: str = "the model") -> list[int]:
+        """The source channel feeding each of the model's leads, in the model's order; a source
+        that lacks one, or names one twice, is refused. Names match through
+        `leads.model_lead_key` (`Lead I`, `D1` and `i` are lead I; MLII is not lead II)."""
+        match = match_leads(available, self.leads)
+        if match.missing:
             raise InputError(
-                f"the model needs lead(s) {', '.join(missing)}; the source has "
+                f"{who} needs lead(s) {', '.join(match.missing)}; the source has "
                 f"{', '.join(available) or 'none'}"
             )
+        if match.duplicates:
+            raise InputError(
+                f"{match.duplicate_line()}: {who} reads each lead from one channel (rename one, "
+                "or leave the model out with --model)"
+            )
+        return [c for c in match.channels if c is not None]
 
 
 def parts_from_preprocessing(pre: dict, beats: bool, where: str = "preprocessing") -> dict:

@@ -10,12 +10,22 @@ false V beats and 3 false critical alarms in 10 minutes). Those are read only wh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from edge_monitor.errors import InputError
+
 __all__ = [
     "LEAD_ALIASES",
     "NOT_ECG",
     "STAND_INS",
+    "TWELVE_LEADS",
+    "LeadMatch",
     "find_channel",
     "is_ecg",
+    "lead_channels",
+    "match_leads",
+    "model_lead_key",
+    "one_channel",
     "stand_in_channel",
 ]
 
@@ -38,6 +48,11 @@ UNSUITABLE = (
     | NOT_ECG
 )
 _KNOWN = frozenset(LEAD_ALIASES["MLII"]) | frozenset(STAND_INS) | UNSUITABLE
+# the standard 12 leads as a multi-lead contract names them; the limb leads' Einthoven spellings
+# (D1, DI, ...) are the same leads. MLII, ML2 and the other modified chest-placed limb leads are
+# not: a 12-lead model never reads them as its I, II or III
+TWELVE_LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
+_EINTHOVEN = {"D1": "I", "DI": "I", "D2": "II", "DII": "II", "D3": "III", "DIII": "III"}
 # what may follow an "ECG" or "LEAD" prefix that is dropped ("ECG lead II" -> "LEADII" -> "II")
 _AFTER_PREFIX = _KNOWN | {"LEAD" + k for k in _KNOWN}
 
@@ -51,12 +66,86 @@ def lead_key(name: str) -> str:
     return key
 
 
-def find_channel(sig_name: list[str], lead: str) -> int | None:
+def model_lead_key(name: str) -> str:
+    """The key a multi-lead contract matches on: `lead_key`, with D1/DI, D2/DII and D3/DIII read
+    as the limb leads I, II and III (so `Lead I`, `D1`, `di` all feed a 12-lead model's I)."""
+    key = lead_key(name)
+    return _EINTHOVEN.get(key, key)
+
+
+def lead_channels(sig_name: list[str], lead: str) -> list[int]:
+    """Every channel that is `lead` for a one-lead model: those named like the first of its
+    aliases the source has (MLII before II before ML2 ...). More than one: the source is
+    ambiguous (`one_channel` refuses it)."""
     names = [lead_key(s) for s in sig_name]
     for candidate in map(lead_key, LEAD_ALIASES.get(lead_key(lead), (lead,))):
         if candidate in names:
-            return names.index(candidate)
-    return None
+            return [i for i, n in enumerate(names) if n == candidate]
+    return []
+
+
+def find_channel(sig_name: list[str], lead: str) -> int | None:
+    """The first channel that is `lead` for a one-lead model, else None."""
+    found = lead_channels(sig_name, lead)
+    return found[0] if found else None
+
+
+def one_channel(sig_name: list[str], lead: str) -> int | None:
+    """The one channel that is `lead` for a one-lead model, else None; two that both are is a
+    refusal naming them (reading the first silently could read the wrong electrode)."""
+    found = lead_channels(sig_name, lead)
+    if len(found) > 1:
+        said = _twice(sig_name, found, lead_key(sig_name[found[0]]))
+        raise InputError(f"{said}: choose one with --channel")
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class LeadMatch:
+    """A multi-lead model's leads found in a source: `channels[i]` feeds the model's i-th lead
+    (the model's order, not the file's); None where the source lacks it."""
+
+    leads: list[str]
+    sig_name: list[str]
+    channels: list[int | None]
+    duplicates: dict[str, list[int]]  # a lead named by more than one channel -> those channels
+
+    @property
+    def missing(self) -> list[str]:
+        return [lead for lead, c in zip(self.leads, self.channels, strict=True) if c is None]
+
+    @property
+    def found(self) -> int:
+        return len(self.leads) - len(self.missing)
+
+    def duplicate_line(self) -> str:
+        """One line naming the first lead two channels claim ("" when none does)."""
+        if not self.duplicates:
+            return ""
+        lead, chans = next(iter(self.duplicates.items()))
+        return _twice(self.sig_name, chans, lead)
+
+
+def match_leads(sig_name: list[str], leads: list[str]) -> LeadMatch:
+    """A multi-lead contract's `leads` against a source's channel names, through
+    `model_lead_key` on both sides: case, spaces and a `Lead `/`ECG ` prefix never matter."""
+    names = [model_lead_key(s) for s in sig_name]
+    channels: list[int | None] = []
+    duplicates: dict[str, list[int]] = {}
+    for lead in leads:
+        key = model_lead_key(lead)
+        found = [i for i, n in enumerate(names) if n == key]
+        channels.append(found[0] if found else None)
+        if len(found) > 1:
+            duplicates[lead] = found
+    return LeadMatch(list(leads), list(sig_name), channels, duplicates)
+
+
+def _twice(sig_name: list[str], channels: list[int], lead: str) -> str:
+    named = ", ".join(f"{i} ({sig_name[i]})" for i in channels[:-1])
+    last = channels[-1]
+    each = "both" if len(channels) == 2 else "all"
+    return f"channels {named} and {last} ({sig_name[last]}) are {each} lead {lead}"
 
 
 def is_ecg(name: str) -> bool:

@@ -19,7 +19,7 @@ from edge_monitor.contract import BeatInput
 from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
-from edge_monitor.leads import find_channel
+from edge_monitor.leads import find_channel, one_channel
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
     BAD_VALUES,
@@ -147,14 +147,12 @@ class Monitor:
                 self.windows.append(WindowStream(b, self.fs, chans, threads, start, True))
                 rhythm = ModelView.of(b.name, b.contract)
                 continue
-            b.contract.check_leads(self.sig_name)
-            upper = [s.upper() for s in self.sig_name]
-            chans = [upper.index(lead.upper()) for lead in b.contract.leads]
+            chans = b.contract.check_leads(self.sig_name, f"the {b.name} model")
             self.windows.append(WindowStream(b, self.fs, chans, threads, start))
         return rhythm
 
     def _lead_of(self, bundle: Bundle, lead: str, channel: int | None) -> int:
-        idx = channel if channel is not None else find_channel(self.sig_name, lead)
+        idx = channel if channel is not None else one_channel(self.sig_name, lead)
         if idx is None or not 0 <= idx < self.n_channels:
             raise InputError(
                 f"the {bundle.name} model needs lead {lead}; the source has "
