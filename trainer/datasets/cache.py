@@ -44,7 +44,9 @@ def cached(path: Path | None, build: Callable[[], dict[str, np.ndarray]]) -> dic
         arrays = build()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        # one temporary name per process: two runs building the same entry (seeds trained side
+        # by side) must not move each other's half-written file
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
     return arrays
