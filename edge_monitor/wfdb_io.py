@@ -11,6 +11,7 @@ import math
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,17 +88,60 @@ MILLIVOLTS_PER |= {"millivolt": 1.0, "microvolt": 1e-3, "nanovolt": 1e-6, "volt"
 MILLIVOLTS_PER |= {name + "s": f for name, f in MILLIVOLTS_PER.items() if len(name) > 3}
 
 
+def unit_key(unit: str) -> str:
+    """A unit as MILLIVOLTS_PER knows it: ` uV`, `UV` and `\u00b5V` are one unit."""
+    return unit.strip().casefold()
+
+
 def unknown_units(units: list[str]) -> list[str]:
     """Units this reader does not know (read as mV): the caller says so once."""
-    given = [u.strip() for u in units if u and u.strip()]
-    return sorted({u for u in given if u.casefold() not in MILLIVOLTS_PER})
+    return sorted(
+        {u.strip() for u in units if u and u.strip() and unit_key(u) not in MILLIVOLTS_PER}
+    )
 
 
 def millivolts_per_unit(header: Header, channels: list[int] | None) -> np.ndarray:
     picked = range(header.n_sig) if channels is None else channels
     units = list(header.units or [])
     names = [(units[c] if c < len(units) and units[c] else "mV") for c in picked]
-    return np.array([MILLIVOLTS_PER.get(u.strip().casefold(), 1.0) for u in names])
+    return np.array([MILLIVOLTS_PER.get(unit_key(u), 1.0) for u in names])
+
+
+@dataclass(frozen=True)
+class HeaderText:
+    """A header's bytes, read once. `text` is their ASCII (what the parsers and `lines` read: a
+    BOM or a stray byte never makes a comment a field); `units` each data line's units as
+    written (UTF-8, else Latin-1: older tools' micro sign), the record line's first."""
+
+    text: str
+    lines: list[str]  # record and signal lines, stripped, broken as str.splitlines breaks them
+    units: list[str]
+
+    def signal_units(self, n_sig: int) -> list[str]:
+        """The units of the `n_sig` signal lines after the record line (mV where none)."""
+        units = self.units[1 : 1 + n_sig]
+        return units + ["mV"] * (n_sig - len(units))
+
+
+def header_text(raw: bytes) -> HeaderText:
+    """One walk over the header's lines, broken at CR LF, CR or LF as wfdb breaks them. wfdb
+    (and our parser, held to it) reads `uV` right but `\u00b5V` as `V`, which would scale the
+    samples a millionfold the wrong way: the units come from each line's own text instead."""
+    lines, units = [], []
+    for line in re.split(rb"\r\n|\r|\n", raw):
+        plain = line.decode("ascii", errors="ignore")
+        pieces = (p.strip() for p in plain.splitlines())  # a form feed breaks here, not in wfdb
+        lines += [p for p in pieces if p and not p.startswith("#")]
+        if not plain.strip() or plain.strip().startswith("#"):
+            continue
+        try:
+            written = line.decode("utf-8")
+        except UnicodeDecodeError:
+            written = line.decode("latin-1")
+        parts = written.replace("\ufeff", "").split()
+        gain = parts[2] if len(parts) > 2 else ""
+        units.append(gain.split("/", 1)[1] if "/" in gain else "mV")
+    return HeaderText(raw.decode("ascii", errors="ignore"), lines, units)
 
 
 def read_header(record_path: Path) -> Header:
@@ -106,10 +150,9 @@ def read_header(record_path: Path) -> Header:
     folder, a sane rate, signal count and gains. Unnamed signals get the name `ch<i>` (WFDB
     allows them; wfdb gives None)."""
     hea = _sibling(record_path, ".hea")
-    raw = _read_bytes(hea, record_path.parent, MAX_HEADER_BYTES)
-    text = raw.decode("ascii", errors="ignore")
-    n_sig = _check_header_text(text, hea)
-    header = parse_header(text) or _wfdb_header(record_path, hea)
+    read = header_text(_read_bytes(hea, record_path.parent, MAX_HEADER_BYTES))
+    n_sig = _check_header_lines(read.lines, hea)
+    header = parse_header(read.text) or _wfdb_header(record_path, hea)
     if not header.sig_len and header.sig_name:
         header.sig_len = _length_from_file(header, record_path)
         # wfdb reads such a record whole but not in blocks (its sampto meets a None length)
@@ -118,29 +161,8 @@ def read_header(record_path: Path) -> Header:
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
-    header.units = _units_as_written(raw, header.n_sig)
+    header.units = read.signal_units(header.n_sig)
     return header
-
-
-def _units_as_written(raw: bytes, n_sig: int) -> list[str]:
-    """Each signal's units from the header's bytes: wfdb (and our parser, held to it) reads
-    `uV` right but `\u00b5V` as `V`, which would scale the samples a millionfold the wrong way.
-    Lines are told apart as the parser tells them (ASCII: a BOM or a stray byte never makes a
-    comment a signal line); each line's text is UTF-8, else Latin-1 (older tools' micro sign)."""
-    units = []
-    for line in re.split(rb"\r\n|\r|\n", raw):
-        plain = line.decode("ascii", errors="ignore").strip()
-        if not plain or plain.startswith("#"):
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            text = line.decode("latin-1")
-        parts = text.replace("\ufeff", "").split()
-        gain = parts[2] if len(parts) > 2 else ""
-        units.append(gain.split("/", 1)[1] if "/" in gain else "mV")
-    units = units[1 : 1 + n_sig]  # after the record line
-    return units + ["mV"] * (n_sig - len(units))
 
 
 def _length_from_file(header: Header, record_path: Path) -> int:
@@ -229,11 +251,9 @@ def _read_bytes(path: Path, folder: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _check_header_text(text: str, hea: Path) -> int:
+def _check_header_lines(lines: list[str], hea: Path) -> int:
     """Number of signals, after checking the fields wfdb would silently replace or misread
     (it turns `fs -1` or `nan` into 250 Hz, `1e9` into 1 Hz, a gain of `nan` into 200)."""
-    lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if not lines:
         raise InputError(f"corrupt WFDB header {hea}: no record line")
     fields = lines[0].split()
