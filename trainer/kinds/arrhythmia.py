@@ -285,6 +285,30 @@ def multi_db_data(
     return beat_task_data(kind, sets, limit, seed, source, beatdb.MITDB.resolve(root / "mitdb"))
 
 
+def with_training_beats(data: TaskData, beats: mitdb.BeatSet, name: str) -> TaskData:
+    """`data` with `beats` added to training only (counter-examples such as
+    `trainer.datasets.rhythm_strips`): validation and test keep their reference beats."""
+    keep = beats.labels < len(data.classes)
+    extra = RhythmSplit(
+        np.stack([beats.windows[keep], beats.templates[keep]], axis=1),
+        beats.labels[keep],
+        beats.rr[keep],
+        beats.records[keep],
+        beats.rhythms[keep],
+    )
+    train = data.train
+    assert isinstance(train, RhythmSplit) and train.extra is not None
+    merged = RhythmSplit(
+        np.concatenate([train.x, extra.x]),
+        np.concatenate([train.y, extra.y]),
+        np.concatenate([train.extra, extra.extra]),
+        np.concatenate([train.groups, extra.groups]),
+        np.concatenate([train.rhythms, extra.rhythms]),
+    )
+    added = {"records": len(set(extra.groups.tolist())), "beats": int(len(extra.y))}
+    return replace(data, train=merged, source={**data.source, f"training_{name}": added})
+
+
 def per_database_statistics(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, classes) -> dict:
     """AAMI gross statistics of each database's records (record ids "<db>/<record>")."""
     dbs = np.array([beatdb.database_of(str(g)) for g in groups])
