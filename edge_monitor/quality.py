@@ -30,20 +30,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from edge_monitor import vf
 from edge_monitor.dsp import StreamFilter
 from edge_monitor.iir import butter_sos
 from edge_monitor.qrs import block_peaks
-from edge_monitor.vf import (  # noqa: F401  (part of the gate's vocabulary)
-    MAINS_HZ,
-    VF_LEAKAGE,
-    VF_MAX_HZ,
-    VF_MIN_HZ,
-    VF_MIN_PTP_MV,
-    mains_amplitude,
-    vf_frequency,
-    vf_leakage,
-    vf_like,
-)
+from edge_monitor.vf import mains_amplitude, vf_frequency, vf_like
 
 GOOD, LEADS_OFF, FLAT, SATURATED, NOISY = "good", "leads_off", "flat", "saturated", "noisy"
 # not a segment verdict: the front end sent nothing (a stalled or unplugged link, or rows filled
@@ -87,9 +78,9 @@ class QualitySpec:
     agreement_tol_s: float = 0.15
     min_alarm_agreement: float = 0.9  # a VT alarm asks more of the beats before it...
     alarm_agreement_s: float = 8.0  # ...over this many seconds
-    vf_leakage: float = VF_LEAKAGE  # VF-like: the detectors may disagree there
-    vf_min_hz: float = VF_MIN_HZ
-    vf_max_hz: float = VF_MAX_HZ
+    vf_leakage: float = vf.VF_LEAKAGE  # VF-like: the detectors may disagree there
+    vf_min_hz: float = vf.VF_MIN_HZ
+    vf_max_hz: float = vf.VF_MAX_HZ
     # a 50/60 Hz line above this amplitude (mV) is mains hum: no MIT-BIH or cudb record reaches
     # 0.09 mV in any 3 s of its first lead; the hum that fooled the VF rule (issue 12) had 0.35
     mains_max_mv: float = 0.15
@@ -101,12 +92,13 @@ class QualitySpec:
     # (a sine 1.5, a triangle 1.8; of 3 s windows at < 2.2 Hz with 0.3 mV, none of 28,800 in
     # MIT-BIH and 4 of 2,900 in cudb read under 2.0)
     smooth_kurtosis: float = 2.0
-    # rails unknown (a file): flagged samples amid an unflagged signal this large (mV) that sits
-    # on a rail (clip_rail_samples at its max or min) are a clipping amplifier, not a lead off:
-    # WFDB's format 212 writes the ADC's lowest code as "invalid", so cudb's VF clipped at -5.12
-    # mV arrived as leads off (set after reading cudb's flagged seconds; docs/ventricular.md)
+    # rails unknown (a file): flagged samples amid an unflagged signal this large (mV) on a rail
+    # (clip_rail_samples at its max or min) are a clipping amplifier, not a lead off: format 212
+    # writes the lowest code as "invalid" (cudb's clipped VF; set on cudb, docs/ventricular.md)
     clip_min_ptp_mv: float = 5.0
     clip_rail_samples: int = 3
+    # ...or a flagged run entered or left from this outer share of its span (off the scale)
+    clip_edge_share: float = 0.02
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -161,7 +153,7 @@ def assess_segment(
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
-        if rails is None and _clipping(raw_context, off_context, spec):
+        if rails is None and _clipping(raw_context, off_context, spec, n_off):
             return SATURATED, 0.0, float(np.ptp(raw))
         return LEADS_OFF, 0.0, 0.0
     valid = raw[np.isfinite(raw)]
@@ -193,7 +185,7 @@ def assess_segment(
     disagree = (
         agreement < spec.min_agreement
         and not vf_hint
-        and not (ptp > VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band))
+        and not (ptp > vf.VF_MIN_PTP_MV and vf_like(ctx, fs, spec.vf_leakage, band))
     )
     smooth = (
         ptp >= spec.noise_min_ptp_mv
@@ -232,14 +224,22 @@ def _rms(x: np.ndarray | None) -> float:
     return math.sqrt(_mean(x * x))
 
 
-def _clipping(ctx: np.ndarray | None, off: np.ndarray | None, spec: QualitySpec) -> bool:
-    """Are the last seconds' unflagged samples a large signal sitting on a rail?"""
-    x = np.asarray([] if ctx is None else ctx, dtype=np.float64)
-    x = x[np.isfinite(x) & (True if off is None else ~np.asarray(off, bool))]
-    if x.size == 0 or float(np.ptp(x)) < spec.clip_min_ptp_mv:
+def _clipping(x: np.ndarray | None, off: np.ndarray | None, spec: QualitySpec, n: int = 0) -> bool:
+    """Are the last seconds' unflagged samples a large signal sitting on a rail, or one that
+    leaves its range at an extreme (runs off the scale) into a flagged run of the last `n`?"""
+    x = np.asarray([] if x is None else x, dtype=np.float64)
+    keep = np.isfinite(x) & (True if off is None else ~np.asarray(off, bool))
+    v = x[keep]
+    if v.size == 0 or float(np.ptp(v)) < spec.clip_min_ptp_mv:
         return False
-    rail = max(np.count_nonzero(x == x.max()), np.count_nonzero(x == x.min()))
-    return rail >= spec.clip_rail_samples
+    lo, hi, tol = v.min(), v.max(), spec.clip_edge_share * float(np.ptp(v))
+    if max(np.count_nonzero(v == hi), np.count_nonzero(v == lo)) >= spec.clip_rail_samples:
+        return True
+    step = np.diff(np.concatenate([[0], (~keep).astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(step == 1), np.flatnonzero(step == -1)  # flagged [start, end)
+    live = ends > len(x) - n  # the runs that reach into the segment: their unflagged neighbours
+    at = x[[i for i in (*(starts[live] - 1), *ends[live]) if 0 <= i < len(x)]]
+    return bool(np.any((at <= lo + tol) | (at >= hi - tol)))
 
 
 def _at_extreme(x: np.ndarray, raw_context: np.ndarray | None) -> bool:
