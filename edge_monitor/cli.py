@@ -334,9 +334,9 @@ def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
         # line garbage to the monitor
         from rich.markup import escape
 
-        from edge_monitor.leads import find_channel, stand_in_channel
+        from edge_monitor.leads import one_channel, stand_in_channel
 
-        found = find_channel(names, s.sig_name[0])
+        found = one_channel(names, s.sig_name[0])
         channel = found if found is not None else stand_in_channel(names)
         if channel is None:  # as classify refuses it: a board would send it as lead II
             have = ", ".join(f"{i} {n}" for i, n in enumerate(names))
