@@ -137,3 +137,18 @@ def test_a_mean_aggregated_window_model_aggregates_by_mean_on_the_device(tmp_pat
         assert [got["NORM"], got["MI"]] == pytest.approx(expected, abs=2e-4)
         results[how] = got["NORM"]
     assert results["mean"] < results["max"]
+
+
+def test_a_multi_lead_contract_reads_its_leads_in_its_own_order_whatever_their_spelling():
+    contract = read_contract(embedded_bundle("diagnostic") / "model.onnx")
+    written = ["Lead V6", "d1", "lead ii", "D3", "avr", "aVL", "AVF", "V1", "V2", "V3", "V4"]
+    written += ["V 5", "MLII"]
+    assert contract.check_leads(written) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0]
+    with pytest.raises(InputError, match=r"needs lead\(s\) II;"):
+        contract.check_leads([n for n in written if n != "lead ii"])  # MLII is not lead II
+    with pytest.raises(InputError) as info:
+        contract.check_leads([*written, "Lead I"], "the diagnostic model")
+    assert str(info.value).startswith(
+        "channels 1 (d1) and 13 (Lead I) are both lead I: the diagnostic model reads each lead"
+    )
+    assert "\n" not in str(info.value)

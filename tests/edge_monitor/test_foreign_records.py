@@ -164,3 +164,13 @@ def test_emulate_refuses_what_classify_refuses(tmp_path, sample_record):
     result = runner.invoke(app, ["emulate", str(rec), "--port", str(tmp_path / "no-port")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "no lead that may stand in for it (0 V1, 1 aVR)" in result.output
+
+
+def test_ecg_lead_without_a_number_stands_in_as_any_name_we_do_not_know(tmp_path, sample_record):
+    unknown = write(tmp_path, sample_record, "unknown", ["V1", "ECG2"])
+    bare = write(tmp_path, sample_record, "bare", ["V1", "ECG lead"])
+    want = runner.invoke(app, ["classify", str(unknown), "--json"])
+    result = runner.invoke(app, ["classify", str(bare), "--json"])
+    assert "reading channel 1 (ECG lead) instead" in result.stderr
+    assert "reading channel 1 (ECG2) instead" in want.stderr
+    assert len(beats(want)) > 15 and beats(result) == beats(want)
