@@ -18,6 +18,10 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     patience: int = 8  # epochs without a better validation score before stopping
+    # which epoch's weights are kept: "best" validation score (stopping after `patience` stale
+    # epochs), or "last": every epoch runs and the last (annealed by the one-cycle schedule) is
+    # kept, because on a validation fold of a few patients the best epoch is partly luck
+    keep_epoch: str = "best"
     seed: int = 0
     limit: int | None = None  # records (diagnostic) or beats per split (arrhythmia) for quick runs
     threads: int = 2
@@ -63,6 +67,8 @@ class TrainConfig:
             raise InputError("epochs and batch size must be at least 1")
         if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:
             raise InputError("kd_alpha must lie in [0, 1] and kd_temperature be positive")
+        if self.keep_epoch not in ("best", "last"):
+            raise InputError(f"keep_epoch must be 'best' or 'last', not {self.keep_epoch!r}")
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
         if self.anchor_weight < 0:

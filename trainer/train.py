@@ -227,8 +227,11 @@ class Best:
     parts: dict[str, float] = field(default_factory=dict)
     stale: int = 0
 
-    def offer(self, model: nn.Module, epoch: int, score: float, entry: dict) -> None:
-        if self.state is None or score > self.score:
+    def offer(
+        self, model: nn.Module, epoch: int, score: float, entry: dict, last: bool = False
+    ) -> None:
+        """Keep this epoch if it scores best (or, with `last`, always: no early stopping)."""
+        if self.state is None or score > self.score or last:
             self.score, self.epoch, self.stale = score, epoch, 0
             self.parts = {k: v for k, v in entry.items() if k.startswith("val_")}
             self.state = copy.deepcopy(model.state_dict())
@@ -262,7 +265,7 @@ class Judge:
         entry.update(parts)
         self.history.append({**entry, "val_score": score, "seconds": time.perf_counter() - self.t0})
         best = self.best
-        best.offer(model, epoch, score, entry)
+        best.offer(model, epoch, score, entry, last=self.cfg.keep_epoch == "last")
         status = f"loss {loss:.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
         self.progress.update(self.bar, advance=1, status=status)
         if self.show_progress and not self.progress.console.is_terminal:  # log files: lines

@@ -168,3 +168,29 @@ def test_an_anchor_keeps_the_answers_on_clean_beats_while_learning_noise(
         probs = predict(load_checkpoint(out)[0], data.train, cfg.task)
         drift[weight] = float(abs(probs - base_probs).mean())
     assert drift[5.0] < drift[0.0]
+
+
+def test_keep_last_keeps_the_final_epoch_whatever_the_validation_says():
+    from trainer.train import Best
+
+    model = torch.nn.Linear(2, 1)
+    for last, kept in ((False, 1), (True, 2)):
+        best = Best()
+        for epoch, score in enumerate((0.5, 0.9, 0.3)):
+            with torch.no_grad():
+                model.bias.fill_(float(epoch))
+            best.offer(model, epoch, score, {"val_x": score}, last=last)
+        assert best.epoch == kept and best.state["bias"].item() == kept
+        assert best.stale == (1 if not last else 0)  # "last" never counts towards patience
+
+
+def test_keep_last_trains_every_epoch_and_keeps_the_last(tiny_mitdb, tmp_path):
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(
+        task="arrhythmia", model="tiny", epochs=4, patience=1, batch_size=64, keep_epoch="last"
+    )
+    ckpt = fit(replace(cfg, threads=ONE_THREAD), data, tmp_path / "m.pt", show_progress=False)
+    assert len(ckpt["history"]) == 4 and ckpt["metrics"]["best_epoch"] == 4
+    assert ckpt["metrics"]["val_score"] == ckpt["history"][-1]["val_score"]
+    with pytest.raises(Exception, match="keep_epoch"):
+        TrainConfig(task="arrhythmia", keep_epoch="median")
