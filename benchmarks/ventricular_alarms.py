@@ -257,11 +257,12 @@ def cross_validate(
 def cached_log(
     cache: Path, key: str, folder: Path, bundles: list, exempt: float = 0.0
 ) -> list[dict]:
-    """The record's events, streamed once per set of model files (by their bytes: a bundle
-    rewritten in place is streamed again); delete the cache after changing the monitor."""
+    """The record's events, streamed once per set of model files and monitor code (by their
+    bytes: a bundle rewritten in place, or any edited edge_monitor module, streams again)."""
+    code = sorted(Path(sys.modules[Monitor.__module__].__file__).parent.glob("*.py"))
     models = hashlib.sha256()
-    for b in bundles:
-        models.update(Path(b.model_path).read_bytes())
+    for f in [*(Path(b.model_path) for b in bundles), *code]:
+        models.update(f.read_bytes())
     tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
