@@ -43,11 +43,16 @@ OUT = Path("benchmarks/results/beat_generalization.json")
 
 
 def stream_record(
-    bundle_dir: Path | None, path: Path, rate: float | None = None, channel: int | None = None
+    bundle_dir: Path | None,
+    path: Path,
+    rate: float | None = None,
+    channel: int | None = None,
+    s_in_af_as_n: bool = False,
 ) -> dict:
     """One record through the Monitor, matched to its reference beats (AAMI indices); with
     `rate`, first resampled to that rate (polyphase), as another front end gives it; with
-    `channel`, read on that channel instead of the beat lead (another lead's labels)."""
+    `channel`, read on that channel instead of the beat lead (another lead's labels); with
+    `s_in_af_as_n`, S beats inside a standing AF warning are scored as reported: N."""
     bundle = load_bundle(bundle_dir or embedded_bundle("arrhythmia"))
     rec = wfdb.rdrecord(str(path))
     signal, fs = rec.p_signal, float(rec.fs)
@@ -55,7 +60,7 @@ def stream_record(
         ratio = Fraction(rate / fs).limit_denominator(1000)
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=0)
         fs = float(rate)
-    monitor = Monitor([bundle], fs, list(rec.sig_name), channel=channel)
+    monitor = Monitor([bundle], fs, list(rec.sig_name), channel=channel, s_in_af_as_n=s_in_af_as_n)
     events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ann = wfdb.rdann(str(path), "atr")
     to_class = dict(beatdb.MITDB.symbols)
@@ -139,6 +144,11 @@ def main() -> None:
     parser.add_argument(
         "--channel", type=int, help="read every record on this channel, not the beat lead"
     )
+    parser.add_argument(
+        "--s-in-af-as-n",
+        action="store_true",
+        help="report S beats inside a standing AF warning as N (Monitor's option) and score that",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--paired",
@@ -164,6 +174,8 @@ def main() -> None:
         entry["resampled_to_hz"] = args.resample
     if args.channel is not None:
         entry["channel"] = args.channel
+    if args.s_in_af_as_n:
+        entry["s_in_af_as_n"] = True
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in split.test.items():
             if args.databases and name not in args.databases:
@@ -173,7 +185,12 @@ def main() -> None:
             n = len(paths)
             results = list(
                 pool.map(
-                    stream_record, [args.bundle] * n, paths, [args.resample] * n, [args.channel] * n
+                    stream_record,
+                    [args.bundle] * n,
+                    paths,
+                    [args.resample] * n,
+                    [args.channel] * n,
+                    [args.s_in_af_as_n] * n,
                 )
             )
             entry["databases"][name] = {

@@ -12,15 +12,21 @@ from edge_monitor.quality import SegmentQuality
 @dataclass(frozen=True)
 class BeatEvent:
     """`label` and `probs` are None when the model's output was invalid (NaN, inf, or not a
-    probability): such a beat is reported, never labelled."""
+    probability): such a beat is reported, never labelled. `model_label` is the model's own
+    label where the monitor reports another (an S beat inside a standing AF warning is N, see
+    `Monitor`); None where they agree."""
 
     sample: int
     label: str | None
     probs: dict[str, float] | None
     model: str
+    model_label: str | None = None
 
     def to_json(self) -> dict:
-        return {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}
+        out = {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}
+        if self.model_label is not None:
+            out["model_label"] = self.model_label
+        return out
 
 
 @dataclass(frozen=True)
