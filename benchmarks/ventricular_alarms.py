@@ -54,8 +54,9 @@ from all_records import DATABASES, database_dirs, merge, per_hour, reference  # 
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
-from edge_monitor.events import WindowEvent  # noqa: E402
+from edge_monitor.events import QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.pipeline import Monitor, find_channel  # noqa: E402
+from edge_monitor.quality import SegmentQuality  # noqa: E402
 from edge_monitor.ventricular import (  # noqa: E402
     MODEL_LABEL,
     RULE_LABELS,
@@ -121,6 +122,8 @@ def stream_record(folder: Path, name: str, bundles: list, exempt: float = 0.0) -
         elif isinstance(ev, WindowEvent) and any(w.per_window for w in monitor.windows):
             log.append({"t": "w", "start": ev.start, "end": ev.end, "probs": ev.probs,
                         "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
+        elif isinstance(ev, QualityEvent) and not ev.segment.ok:  # why the gate said no
+            log.append({"t": "q", **ev.segment.as_json()})
     return log
 
 
@@ -129,6 +132,8 @@ def to_events(log: list[dict]) -> list:
     for e in log:
         if e["t"] == "a":
             out.append(AlertEvent(e["sample"], e["level"], e["label"], e["message"]))
+        elif e["t"] == "q":
+            out.append(QualityEvent(SegmentQuality.from_json(e)))
         else:
             out.append(WindowEvent(e["start"], e["end"], e["probs"], e["model"], e["ok"]))
     return out

@@ -230,10 +230,10 @@ def test_a_vf_hint_exempts_only_the_disagreement_sign():
     t = np.arange(int(3 * fs)) / fs
     ecg = np.where((t % 0.8) < 0.04, 1.0, 0.0) + 0.01 * np.sin(2 * np.pi * t)
     args = (ecg[-250:], ecg, None, spec, None, np.zeros(750) + 1e-4, 0.3)
-    assert assess_segment(*args, fs=fs)[0] == NOISY  # the detectors disagree
-    assert assess_segment(*args, fs=fs, vf_hint=True)[0] == GOOD
+    assert assess_segment(*args, fs=fs).state == NOISY  # the detectors disagree
+    assert assess_segment(*args, fs=fs, vf_hint=True).state == GOOD
     flat = (np.zeros(250), np.zeros(750), None, spec, None, None, 0.3)
-    assert assess_segment(*flat, fs=fs, vf_hint=True)[0] != GOOD
+    assert assess_segment(*flat, fs=fs, vf_hint=True).state != GOOD
 
 
 def _standing_alarm(spec: FusionSpec, p: float) -> tuple[VentricularFusion, int]:
