@@ -223,19 +223,23 @@ def grid(
     amplitude: tuple[bool, ...] = (False,),
     vouch: tuple[float, ...] = (FusionSpec.vouch_s,),
     good_only: tuple[bool, ...] = (FusionSpec.confirm_good_only,),
+    disagree: tuple[float, ...] = (FusionSpec.disagree_p,),
 ) -> list[FusionSpec]:
     out = []
-    axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only}
-    for agree, alone, (k, n), lift, vf, amp, hold, good in itertools.product(*axes.values()):
+    axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only,
+            "disagree_p": disagree}  # fmt: skip
+    for agree, alone, (k, n), lift, vf, amp, hold, good, dis in itertools.product(*axes.values()):
         if alone >= agree:
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
                                   confirm_unverified=lift, confirm_vf=vf, exempt_amplitude=amp,
-                                  vouch_s=hold, confirm_good_only=good))  # fmt: skip
+                                  vouch_s=hold, confirm_good_only=good,
+                                  disagree_p=dis))  # fmt: skip
     return out
 
 
-def fused(log: list[dict], view: ModelView | None, fs: float, spec: FusionSpec) -> list:
-    events = to_events(log)
+def fused(log: list, view: ModelView | None, fs: float, spec: FusionSpec) -> list:
+    """The log's events (or the events themselves) through the fusion with `spec`."""
+    events = to_events(log) if log and isinstance(log[0], dict) else log
     return VentricularFusion(view, fs, spec).process(events) if view else events
 
 
@@ -244,8 +248,9 @@ def cross_validate(
 ) -> dict:
     """Each group's records scored with the spec (of `specs`) that did best on the other
     groups."""
+    events = {k: to_events(v) for k, v in logs.items()}  # read once, replayed per spec
     table = {
-        i: {k: score(fused(logs[k], views[k], refs[k]["fs"], s), refs[k]) for k in logs}
+        i: {k: score(fused(events[k], views[k], refs[k]["fs"], s), refs[k]) for k in logs}
         for i, s in enumerate(specs)
     }
     chosen, rows = {}, {}
@@ -351,29 +356,15 @@ def load(args: argparse.Namespace) -> Loaded:
 def main() -> None:
     cli = parser()
     cli.add_argument("--tune", action="store_true", help="cross-validate the fusion spec")
-    cli.add_argument(
-        "--tune-exempt-amplitude",
-        action="store_true",
-        help="--tune may also choose FusionSpec.exempt_amplitude (off, on)",
-    )
-    cli.add_argument(
-        "--tune-vouch-s",
-        type=float,
-        nargs="*",
-        default=[FusionSpec.vouch_s],
-        help="--tune may also choose FusionSpec.vouch_s among these (seconds)",
-    )
-    cli.add_argument(
-        "--tune-confirm-good-only",
-        action="store_true",
-        help="--tune may also choose FusionSpec.confirm_good_only (off, on)",
-    )
-    cli.add_argument(
-        "--exempt-amplitude",
-        choices=("default", "on", "off"),
-        default="default",
-        help="the default spec's FusionSpec.exempt_amplitude, for a database without --tune",
-    )
+    may = "--tune may also choose FusionSpec."
+    for flag in ("exempt-amplitude", "confirm-good-only"):  # off, on
+        cli.add_argument(f"--tune-{flag}", action="store_true", help=may + flag.replace("-", "_"))
+    cli.add_argument("--tune-vouch-s", type=float, nargs="*", default=[FusionSpec.vouch_s],
+                     help=may + "vouch_s among these (seconds)")  # fmt: skip
+    cli.add_argument("--tune-disagree-p", type=float, nargs="*", default=[FusionSpec.disagree_p],
+                     help=may + "disagree_p among these (0: off)")  # fmt: skip
+    cli.add_argument("--exempt-amplitude", choices=("default", "on", "off"), default="default",
+                     help="the default spec's exempt_amplitude (a run without --tune)")  # fmt: skip
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -392,7 +383,7 @@ def main() -> None:
         if args.tune:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
-            specs = grid(amp, tuple(args.tune_vouch_s), good)
+            specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p))
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -51,7 +51,7 @@ from edge_monitor.alert_rules import (  # noqa: E402
     WARNING,
     AlertEvent,
 )
-from edge_monitor.events import WindowEvent  # noqa: E402
+from edge_monitor.events import QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.quality import GOOD  # noqa: E402
 from edge_monitor.ventricular import FusionSpec, VentricularFusion  # noqa: E402
 
@@ -106,6 +106,13 @@ def episode_rows(key: str, events: list, ref: dict, folder: Path) -> list[dict]:
     return rows
 
 
+def when(ev) -> int:
+    """An event's sample: an alert's own, a window's or a quality segment's end."""
+    if isinstance(ev, AlertEvent):
+        return ev.sample
+    return ev.segment.end if isinstance(ev, QualityEvent) else ev.end
+
+
 def blind_spans(log: list[dict], view, fs: float, spec: FusionSpec, n: int) -> list[tuple]:
     """(start, end, verdict) of the stretches in which the fusion was blind: the gate's bad
     verdict stood and the model did not overrule it (the fusion stepped one event at a time)."""
@@ -119,9 +126,9 @@ def blind_spans(log: list[dict], view, fs: float, spec: FusionSpec, n: int) -> l
             verdict = GOOD
         blind = not (fusion.seeing or fusion.exempt)
         if blind and since is None:
-            since = (ev.sample if isinstance(ev, AlertEvent) else ev.end, verdict)
+            since = (when(ev), verdict)
         elif not blind and since is not None:
-            spans.append((since[0], ev.sample if isinstance(ev, AlertEvent) else ev.end, since[1]))
+            spans.append((since[0], when(ev), since[1]))
             since = None
     return spans + ([(since[0], n, since[1])] if since else [])
 
@@ -192,7 +199,7 @@ def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dic
     counts the alarm's rise at an episode's onset against the first segments."""
     fs, n, eps = ref["fs"], ref["n"], ref["vf"]
     events, seg = to_events(log), int(SEGMENT_S * fs)
-    at = [e.sample if isinstance(e, AlertEvent) else e.end for e in events]
+    at = [when(e) for e in events]
     counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
     verdict, i = GOOD, 0
     for s0 in range(0, n - seg + 1, seg):
@@ -209,7 +216,7 @@ def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dic
             continue
         inside = [
             e for e, t in zip(events[i:], at[i:], strict=True)
-            if t < s1 and (isinstance(e, AlertEvent) or e.start >= s0)
+            if t < s1 and (not isinstance(e, WindowEvent) or e.start >= s0)
         ]  # fmt: skip
         if verdict != GOOD:
             inside.insert(0, AlertEvent(s0, INCONCLUSIVE, verdict, ""))

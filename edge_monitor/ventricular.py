@@ -22,9 +22,12 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   nothing is confirmed and the model's own alarm is cleared: only windows that began after the
   signal came back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes
   while the model vouches for VT/VF (a window >= `gate_exempt_p` within `vouch_s`) leaves the
-  fusion seeing (the rules stay frozen) until it no longer does. No model, a model that has not
-  answered yet or one that answers NaN: the rules' alarms pass as today (a held-back one sounds
-  at once).
+  fusion seeing (the rules stay frozen) until it no longer does. A "noisy" verdict that rests on
+  the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
+  detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
+  probability overrules it, even after the fusion went blind in that spell. No model, a model
+  that has not answered yet or one that answers NaN: the rules' alarms pass as today (a
+  held-back one sounds at once).
 
 The fusion reads only events, so benchmarks/ventricular_alarms.py replays a recording's logged
 events through other settings without streaming it again (same code, same order).
@@ -37,8 +40,10 @@ from dataclasses import dataclass, fields, replace
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
 from edge_monitor.contract import ModelContract, WindowInput
-from edge_monitor.events import Event, WindowEvent
-from edge_monitor.quality import NOISY, SATURATED
+from edge_monitor.events import Event, QualityEvent, WindowEvent
+from edge_monitor.quality import NOISY, SATURATED, SegmentQuality
+from edge_monitor.quality_signs import DISAGREEMENT
+from edge_monitor.vf import VF_MAX_HZ, VF_MIN_HZ
 
 TASK = "ventricular"  # the contract task of the window model this module fuses
 RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
@@ -88,6 +93,12 @@ class FusionSpec:
     # model's own alarm): with vouch_s 8 alone nstdb's electrode motion gained one false VT
     # (record 111, -6 dB); with this, none. No change on mitdb, svdb or cudb
     confirm_good_only: bool = True
+    # a "noisy" verdict resting on the QRS detectors' disagreement alone, over a context that
+    # oscillates at a VF rate (the VF filter's frequency, 2.2-10 Hz), is no evidence of noise
+    # when there are no QRS complexes to agree on: a window of p >= disagree_p within vouch_s
+    # overrules it, also after the fusion went blind in that spell (0: off, such a verdict is
+    # treated as any other). Every other sign of noise, and a spell with any, is unchanged
+    disagree_p: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -163,7 +174,8 @@ class VentricularFusion:
         # after a NaN: the rules' alarms pass as they would without it)
         self.valid = False
         self.latest_p = 0.0  # the last window's probability, whatever the gate says
-        self._confident: deque[int] = deque()  # ends of windows >= gate_exempt_p, any signal
+        self._recent: deque[tuple[int, float]] = deque()  # (end, p) of windows, any signal
+        self.verdict: SegmentQuality | None = None  # the gate's last bad segment, if any
         self._raw: deque[float] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
@@ -182,6 +194,9 @@ class VentricularFusion:
         for ev in events:
             if isinstance(ev, WindowEvent) and ev.model == self.model.name:
                 out += [ev, *self._on_window(ev)]
+            elif isinstance(ev, QualityEvent):
+                self.verdict = None if ev.segment.ok else ev.segment
+                out.append(ev)
             elif isinstance(ev, AlertEvent):
                 out += self._on_alert(ev)
             else:
@@ -201,7 +216,7 @@ class VentricularFusion:
             if not self.exempt:  # windows of an overruled spell were seen
                 self.good_since = ev.sample
             self.clean_since = ev.sample
-            self.seeing, self.exempt = True, False
+            self.seeing, self.exempt, self.verdict = True, False, None
             return [ev]
         if ev.label not in RULE_LABELS:
             return [ev]
@@ -229,14 +244,41 @@ class VentricularFusion:
     def _overrules(self, verdict: str, sample: int) -> bool:
         """May the model keep the fusion seeing through this bad verdict?"""
         ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS
+        if self._no_qrs_to_agree_on():  # the bar is lower, and a blind spell may reopen
+            return self._vouches(sample)
         return ok and (self.seeing or self.exempt) and self._vouches(sample)
 
+    def _no_qrs_to_agree_on(self) -> bool:
+        """Is the standing verdict the detectors' disagreement alone over a VF-rate oscillation
+        (with disagree_p on)?"""
+        v = self.verdict
+        return (
+            self.spec.disagree_p > 0
+            and v is not None
+            and v.state == NOISY
+            and v.reason == DISAGREEMENT
+            and VF_MIN_HZ <= v.vf_hz <= VF_MAX_HZ
+        )
+
     def _vouches(self, sample: int) -> bool:
-        """A window of p >= gate_exempt_p ended within vouch_s (one window's p flickers in VF)."""
+        """A window of p >= the bar ended within vouch_s (one window's p flickers in VF): the
+        bar is gate_exempt_p, or disagree_p over a verdict of disagreement alone at a VF rate."""
         since = sample - int(round(self.spec.vouch_s * self.fs))
-        while self._confident and self._confident[0] < since:
-            self._confident.popleft()
-        return self.valid and self.spec.gate_exempt_p > 0 and bool(self._confident)
+        while self._recent and self._recent[0][0] < since:
+            self._recent.popleft()
+        bar = self.spec.gate_exempt_p
+        if self._no_qrs_to_agree_on():
+            bar = min(self.spec.disagree_p, bar or 1.0)
+        return self.valid and bar > 0 and any(p >= bar for _, p in self._recent)
+
+    def _still_overruled(self, sample: int) -> bool:
+        ok = self.spec.exempt_amplitude or self._no_qrs_to_agree_on()
+        return ok and self._vouches(sample)
+
+    def _reopens(self, sample: int) -> bool:
+        """A blind spell whose standing verdict is disagreement alone at a VF rate, while the
+        model vouches at disagree_p: the fusion sees again (windows from now on)."""
+        return self._no_qrs_to_agree_on() and self._vouches(sample)
 
     def _agrees(self, sample: int) -> bool:
         since = sample - int(round(self.spec.agree_s * self.fs))
@@ -257,15 +299,19 @@ class VentricularFusion:
             return released + self._clear_own(ev.end, "rhythm model output invalid")
         self.valid = True
         self.latest_p = self.model.probability(ev.probs)
-        if self.vf_hint():
-            self._confident.append(ev.end)
-        # an overruled spell whose model no longer vouches: blind after all
-        if self.exempt and not self._vouches(ev.end):
+        self._recent.append((ev.end, self.latest_p))
+        while self._recent[0][0] < ev.end - self.spec.vouch_s * self.fs:
+            self._recent.popleft()  # kept for vouch_s only
+        # an overruled spell whose model no longer vouches (or whose verdict it may no longer
+        # overrule: disagreement alone became another sign of noise): blind after all
+        if self.exempt and not self._still_overruled(ev.end):
             self.seeing = self.exempt = False
             return self._blind(ev.end)
+        if not (self.seeing or self.exempt) and self._reopens(ev.end):
+            self.exempt = True  # no QRS to agree on, and the model sees VT/VF: seeing again
         if not ((self.exempt or self.seeing and ev.quality_ok) and ev.start >= self.good_since):
             return []
-        self._raw.append(self.model.probability(ev.probs))
+        self._raw.append(self.latest_p)
         p = self.model.combine(list(self._raw))
         clean = ev.quality_ok and ev.start >= self.clean_since
         trusted = clean or not self.spec.confirm_good_only
@@ -318,4 +364,4 @@ class VentricularFusion:
         self._raw.clear()
         self._probs.clear()
         self._alone.clear()
-        self._confident.clear()
+        self._recent.clear()
