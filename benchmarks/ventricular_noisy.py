@@ -144,7 +144,8 @@ def main() -> None:
     rows = []
     for key, log in data.logs.items():
         rows += noisy_rows(key, log, data.refs[key], data.views[key])
-    result = {"cache": str(args.cache), **summarise(rows), "seconds": rows}
+    near = [r for r in rows if r["where"] in ("episode", "after")]  # elsewhere: summaries only
+    result = {"cache": str(args.cache), **summarise(rows), "seconds_in_or_after_episodes": near}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     for title in ("counts", "candidates"):
