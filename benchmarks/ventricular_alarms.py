@@ -365,6 +365,7 @@ def main() -> None:
                      help=may + "disagree_p among these (0: off)")  # fmt: skip
     cli.add_argument("--exempt-amplitude", choices=("default", "on", "off"), default="default",
                      help="the default spec's exempt_amplitude (a run without --tune)")  # fmt: skip
+    cli.add_argument("--disagree-p", type=float, help="the default spec's disagree_p (no --tune)")
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -377,6 +378,7 @@ def main() -> None:
         spec = FusionSpec()
         if args.exempt_amplitude != "default":
             spec = spec.tuned(exempt_amplitude=args.exempt_amplitude == "on")
+        spec = spec if args.disagree_p is None else spec.tuned(disagree_p=args.disagree_p)
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
