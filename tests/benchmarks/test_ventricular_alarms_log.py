@@ -1,0 +1,37 @@
+"""benchmarks/ventricular_alarms.py's stream log keeps the gate's bad verdicts with their reasons,
+so the fusion replays them as the device sees them (the disagree_p rule reads them)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.events import QualityEvent
+from edge_monitor.quality import GOOD
+from edge_monitor.ventricular import FusionSpec, ModelView
+from tests.conftest import SHARED, need
+
+SPEC = importlib.util.spec_from_file_location(
+    "ventricular_misses", Path(__file__).parents[2] / "benchmarks" / "ventricular_misses.py"
+)
+misses = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(misses)
+alarms = sys.modules["ventricular_alarms"]  # as the benchmark imported it
+
+
+def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
+    folder = need(SHARED / "cudb")
+    bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
+    log = alarms.stream_record(folder, "cu07", bundles, 0.9)
+    logged = [e for e in log if e["t"] == "q"]
+    assert logged and all(e["state"] != GOOD for e in logged)
+    assert {e["reason"] for e in logged if e["state"] == "noisy"} >= {"disagreement"}
+    events = alarms.to_events(log)
+    back = [e.segment.as_json() for e in events if isinstance(e, QualityEvent)]
+    assert back == [{k: v for k, v in e.items() if k != "t"} for e in logged]
+    view = ModelView.of(bundles[1].name, bundles[1].contract)
+    ref = alarms.episodes_of("cudb", folder, "cu07")
+    fused = alarms.fused(log, view, ref["fs"], FusionSpec())
+    assert sum(isinstance(e, QualityEvent) for e in fused) == len(logged)  # passed through
+    spans = misses.blind_spans(log, view, ref["fs"], FusionSpec(), ref["n"])
+    assert all(a <= b for a, b, _ in spans)
