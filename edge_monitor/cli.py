@@ -35,6 +35,7 @@ from edge_monitor.cli_support import (  # noqa: E402
     guarded,
     version_option,
 )
+from edge_monitor.cli_tasks import emulate_record, print_summary  # noqa: E402
 from edge_monitor.errors import InputError  # noqa: E402
 from edge_monitor.profiles import DEFAULT_PROFILE  # noqa: E402
 
@@ -150,7 +151,7 @@ def replay(
             print(json_text(result), flush=True)
         else:
             print()  # below the screen's last frame, not glued to it
-            _print_summary(result)
+            print_summary(result)
 
 
 @app.command()
@@ -177,29 +178,6 @@ def classify(
 
             thresholds = bundle_thresholds(list(result["record_probs"]), model)
             print_verdict(verdict_of(result, thresholds), console)
-
-
-def _print_summary(result: dict) -> None:
-    """Plain lines (a pipe gets them unwrapped): what was seen, counted, and where it went."""
-    where = result.get("record") or result.get("source") or "source"
-    print(
-        f"{where}: {result['signal_seconds']:.0f} s of signal in {result['wall_seconds']:.2f} s "
-        f"({result['realtime_factor']}x real time)"
-    )
-    print(f"beats: {_counts(result['beats'])}; windows: {result['windows']}")
-    quality = {k: f"{v:g} s" for k, v in result["quality_seconds"].items()}
-    print(f"alerts: {_counts(result['alerts'])}; quality: {_counts(quality)}")
-    for name, probs in result["record_probs"].items():
-        print(f"{name} record probabilities: {_counts(probs)}")
-    lat = result["latency_ms"]
-    ms = "/".join("--" if lat[k] != lat[k] else f"{lat[k]:.3f}" for k in ("p50", "p95", "p99"))
-    print(f"model call p50/p95/p99 {ms} ms; peak RSS {result['peak_rss_mb']} MB")
-    if result.get("recording") or result.get("recording_error"):
-        print(f"recording: {result.get('recording') or result.get('recording_error')}")
-
-
-def _counts(mapping: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "none"
 
 
 @app.command()
@@ -255,7 +233,7 @@ def run(
         result["interrupted"] = ended.signum is not None
         if ui:
             print()  # below the screen's last frame, not glued to it
-            _print_summary(result)
+            print_summary(result)
         else:
             print(json_text(result), flush=True)
 
@@ -319,54 +297,8 @@ def emulate(
 
     with _lifecycle():
         s = guarded(load_profile, profile).sensor
-        sent = guarded(_emulate, play, record, port, s, speed, counter, loops, channel, fit)
+        sent = guarded(emulate_record, play, record, port, s, speed, counter, loops, channel, fit)
         console.print(f"sent {sent} samples to {port}")
-
-
-def _emulate(play, record, port, s, speed, counter, loops, channel, fit) -> int:
-    from edge_monitor.sources import _record_path
-    from edge_monitor.wfdb_io import read_header
-
-    names = list(read_header(_record_path(record)).sig_name)
-    _check_channel(channel, names, [], str(record))
-    if channel is None and len(names) > len(s.sig_name) == 1:
-        # a one-lead board sends one value a line: the record's other leads would make every
-        # line garbage to the monitor
-        from rich.markup import escape
-
-        from edge_monitor.leads import one_channel, stand_in_channel
-
-        found = one_channel(names, s.sig_name[0])
-        channel = found if found is not None else stand_in_channel(names)
-        if channel is None:  # as classify refuses it: a board would send it as lead II
-            have = ", ".join(f"{i} {n}" for i, n in enumerate(names))
-            raise InputError(
-                f"{record} has no lead II and no lead that may stand in for it ({have}): "
-                "choose one with --channel"
-            )
-        stand_in = "" if found is not None else ", standing in for lead II: not validated"
-        err_console.print(
-            f"the profile's front end has one lead ({escape(s.sig_name[0])}): sending channel "
-            f"{channel} ({escape(names[channel])}{stand_in}) of the record's {len(names)} "
-            "(--channel to choose)",
-            highlight=False,
-        )
-    return play(
-        record,
-        port,
-        s.baud,
-        s.adc_gain,
-        s.baseline,
-        s.adc_bits,
-        fs=s.fs,
-        speed=speed,
-        counter=counter,
-        loops=loops,
-        channel=channel,
-        say=lambda line: console.print(line, highlight=False),
-        fit=fit,
-        warn=lambda line: err_console.print(line, highlight=False, markup=False),
-    )
 
 
 @app.command()
