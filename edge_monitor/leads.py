@@ -10,6 +10,7 @@ false V beats and 3 false critical alarms in 10 minutes). Those are read only wh
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from edge_monitor.errors import InputError
@@ -57,9 +58,16 @@ _EINTHOVEN = {"D1": "I", "DI": "I", "D2": "II", "DII": "II", "D3": "III", "DIII"
 _AFTER_PREFIX = _KNOWN | {"LEAD" + k for k in _KNOWN}
 
 
+# characters that join the words of a lead name: underscores and dots anywhere, a hyphen
+# after a letter or digit (`Lead-II`; a leading `-` means inverted)
+_JOINERS = re.compile(r"[_.]|(?<=[0-9A-Za-z])-")
+
+
 def lead_key(name: str) -> str:
-    """`Lead II`, `ml ii`, `ECG lead II` and `MLII` are one lead to a reader; so to us."""
-    key = "".join(str(name).split()).upper()
+    """`Lead II`, `ml ii`, `ECG lead II`, `ECG_II`, `Lead-II` and `MLII` are one lead to a
+    reader; so to us. A leading minus stays: `-aVR` is aVR inverted (Cabrera), not aVR."""
+    joined = _JOINERS.sub("", str(name))
+    key = "".join(joined.split()).upper()
     for prefix in ("ECG", "LEAD"):
         if key.startswith(prefix) and key[len(prefix) :] in _AFTER_PREFIX:
             key = key[len(prefix) :]

@@ -11,7 +11,7 @@ import math
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,18 +116,30 @@ class HeaderText:
     text: str
     lines: list[str]  # record and signal lines, stripped, broken as str.splitlines breaks them
     units: list[str]
+    names: list[str] = field(default_factory=list)  # each data line's description as written
 
     def signal_units(self, n_sig: int) -> list[str]:
         """The units of the `n_sig` signal lines after the record line (mV where none)."""
         units = self.units[1 : 1 + n_sig]
         return units + ["mV"] * (n_sig - len(units))
 
+    def signal_names(self, parsed: list[str]) -> list[str]:
+        """The parsed (ASCII) names, except where a name lost characters outside ASCII: there
+        the name as written. Dropping them silently made a Cabrera '−aVR' (inverted aVR)
+        read as aVR; as written it matches no lead."""
+        written = self.names[1 : 1 + len(parsed)]
+        out = list(parsed)
+        for i, (name, as_written) in enumerate(zip(parsed, written, strict=False)):
+            if as_written != name and as_written.encode("ascii", "ignore").decode() == name:
+                out[i] = as_written
+        return out
+
 
 def header_text(raw: bytes) -> HeaderText:
     """One walk over the header's lines, broken at CR LF, CR or LF as wfdb breaks them. wfdb
     (and our parser, held to it) reads `uV` right but `\u00b5V` as `V`, which would scale the
     samples a millionfold the wrong way: the units come from each line's own text instead."""
-    lines, units = [], []
+    lines, units, names = [], [], []
     for line in re.split(rb"\r\n|\r|\n", raw):
         plain = line.decode("ascii", errors="ignore")
         pieces = (p.strip() for p in plain.splitlines())  # a form feed breaks here, not in wfdb
@@ -141,7 +153,8 @@ def header_text(raw: bytes) -> HeaderText:
         parts = written.replace("\ufeff", "").split()
         gain = parts[2] if len(parts) > 2 else ""
         units.append(gain.split("/", 1)[1] if "/" in gain else "mV")
-    return HeaderText(raw.decode("ascii", errors="ignore"), lines, units)
+        names.append(" ".join(parts[8:]))
+    return HeaderText(raw.decode("ascii", errors="ignore"), lines, units, names)
 
 
 def read_header(record_path: Path) -> Header:
@@ -160,6 +173,7 @@ def read_header(record_path: Path) -> Header:
     names = header.sig_name or []
     if not names or not header.sig_len or len(names) != header.n_sig or header.n_sig != n_sig:
         raise InputError(f"corrupt WFDB header {hea}: no valid signal lines or length")
+    names = read.signal_names(names)
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
     header.units = read.signal_units(header.n_sig)
     return header

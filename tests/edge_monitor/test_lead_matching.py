@@ -164,3 +164,35 @@ def test_two_channels_of_the_beat_lead_are_refused_unless_one_is_chosen(tmp_path
     assert chosen.exit_code == 0, chosen.output
     emulate = runner.invoke(app, ["emulate", str(rec), "--port", str(tmp_path / "no-port")])
     assert emulate.exit_code == 1 and "are both lead II" in emulate.output
+
+
+def test_underscores_dots_and_inner_hyphens_join_words_but_a_leading_minus_inverts():
+    for name in ("ECG_II", "Lead-II", "Lead.II", "lead_ii", "ECG-II"):
+        assert lead_key(name) == lead_key("II")
+    assert model_lead_key("ECG_aVR") == model_lead_key("aVR")
+    assert lead_key("-aVR") != lead_key("aVR")  # Cabrera's inverted aVR is another signal
+    names = ["ECG_aVR", "ECG_V1", "ECG_II"]
+    assert find_channel(names, "MLII") == 2  # not the aVR channel as an unknown stand-in
+
+
+def test_a_name_with_characters_outside_ascii_is_kept_as_written(tmp_path):
+    """A Cabrera record's U+2212 '−aVR' (inverted aVR) used to lose its minus and feed the
+    12-lead model's aVR; as written it matches no lead."""
+    from edge_monitor.wfdb_io import read_header
+
+    x = np.random.default_rng(0).normal(size=(500, 3)) * 0.1
+    wfdb.wrsamp(
+        "cab",
+        fs=500,
+        units=["mV"] * 3,
+        sig_name=["I", "XaVR", "II"],
+        p_signal=x,
+        fmt=["16"] * 3,
+        write_dir=str(tmp_path),
+    )
+    hea = tmp_path / "cab.hea"
+    hea.write_bytes(hea.read_bytes().replace(b"XaVR", "\u2212aVR".encode()))
+    names = read_header(tmp_path / "cab").sig_name
+    assert names == ["I", "\u2212aVR", "II"]
+    match = match_leads(names, ["I", "II", "AVR"])
+    assert match.missing == ["AVR"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,40 @@ def test_a_missing_strip_file_and_a_broken_table_are_one_clear_error(strips_dir,
     db.to_csv(broken / "ptbxl_database.csv")
     with pytest.raises(InputError, match="malformed scp_codes"):
         load_strips(broken, BeatSpec(), tmp_path / "cache")
+
+
+@pytest.mark.parametrize("codes", ["5", "'AFIB'", "['AFIB']"])
+def test_scp_codes_that_are_not_a_mapping_are_refused(strips_dir, tmp_path, codes):
+    root, ids = strips_dir
+    db = pd.read_csv(root / "ptbxl_database.csv", index_col="ecg_id")
+    db["scp_codes"] = db["scp_codes"].astype(object)
+    db.loc[ids["af"][0], "scp_codes"] = codes
+    (tmp_path / "ptbxl").mkdir()
+    db.to_csv(tmp_path / "ptbxl" / "ptbxl_database.csv")
+    with pytest.raises(InputError, match="malformed scp_codes"):
+        strip_table(tmp_path / "ptbxl")
+
+
+def test_strips_without_a_beat_are_one_clear_error(strips_dir, tmp_path):
+    """A folder whose AF strip is a flat line gives no beats: said, not an empty training set."""
+    import wfdb
+
+    root, ids = strips_dir
+    db = pd.read_csv(root / "ptbxl_database.csv", index_col="ecg_id").loc[[ids["af"][0]]]
+    rel = db.filename_lr.iloc[0]
+    out = tmp_path / "ptbxl"
+    (out / rel).parent.mkdir(parents=True)
+    db.to_csv(out / "ptbxl_database.csv")
+    (out / "scp_statements.csv").write_bytes((root / "scp_statements.csv").read_bytes())
+    leads = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    wfdb.wrsamp(
+        Path(rel).name,
+        fs=100,
+        units=["mV"] * 12,
+        sig_name=leads,
+        p_signal=np.zeros((1000, 12)),
+        fmt=["16"] * 12,
+        write_dir=str((out / rel).parent),
+    )
+    with pytest.raises(DataNotFoundError, match="no beats found"):
+        load_strips(out, BeatSpec(), tmp_path / "cache")

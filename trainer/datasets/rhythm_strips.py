@@ -52,6 +52,8 @@ def strip_table(root: Path) -> pd.DataFrame:
             statements = ast.literal_eval(codes)
         except (ValueError, SyntaxError) as exc:
             raise InputError(f"malformed scp_codes entry {codes!r}") from exc
+        if not isinstance(statements, dict):  # a bare 'AFIB' would match by substring
+            raise InputError(f"malformed scp_codes entry {codes!r} (not a mapping)")
         if any(s in statements for s in NOT_ALL_N):
             return ""
         return next((STRIP_RHYTHMS[s] for s in STRIP_RHYTHMS if s in statements), "")
@@ -91,7 +93,8 @@ def load_strips(
     table = strip_table(root)
     if table.empty:
         raise DataNotFoundError(f"no AF / flutter strips without ectopy listed in {root}")
-    files = [root / "ptbxl_database.csv"] + [root / f"{rel}.dat" for rel in table.filename_lr]
+    files = [root / "ptbxl_database.csv"]
+    files += [root / f"{rel}.{ext}" for rel in table.filename_lr for ext in ("hea", "dat")]
     for f in files[1:]:
         if not f.exists():
             raise DataNotFoundError(f"PTB-XL record missing: {f} (see benchmarks/prepare_ptbxl.sh)")
@@ -116,6 +119,8 @@ def load_strips(
         return out
 
     arrays = cached(path, build)
+    if not len(arrays["labels"]):
+        raise DataNotFoundError(f"no beats found in the AF / flutter strips of {root}")
     return mitdb.BeatSet(
         windows=arrays["windows"],
         templates=arrays["templates"],
