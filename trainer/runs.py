@@ -39,9 +39,10 @@ def train_run(
     ]
     ckpt = _fit_into(out, cfg, data, teacher, lines)
     res = ckpt["resources"]
+    kept = "last" if cfg.keep_epoch == "last" else "best"
     lines.append(
-        f"best validation score {ckpt['metrics']['val_score']:.4f} at epoch "
-        f"{ckpt['metrics']['best_epoch']}; {res['train_seconds']:.0f} s, "
+        f"kept the {kept} epoch, {ckpt['metrics']['best_epoch']}: validation score "
+        f"{ckpt['metrics']['val_score']:.4f}; {res['train_seconds']:.0f} s, "
         f"peak RSS {res['peak_rss_mb']:.0f} MB; wrote {out / 'model.pt'}"
     )
     if evaluate:
