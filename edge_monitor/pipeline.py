@@ -363,7 +363,8 @@ class Monitor:
         return self._bad_until is None or self._bad_until + self._settle < sample - self.fs
 
     def record_probs(self) -> dict[str, dict[str, float]]:
-        """Window probabilities aggregated over the record as each model's contract says."""
+        """Window probabilities aggregated over the record as each model's contract says, from
+        the windows that ended in good signal."""
         out = {}
         for w in self.windows:
             if w.record_probs:
@@ -372,6 +373,13 @@ class Monitor:
                     k: round(float(p), 4) for k, p in zip(w.classes, agg, strict=True)
                 }
         return out
+
+    def unjudged(self) -> list[str]:
+        """Window models that ran but saw no window of good signal: no record verdict (a flat
+        or disconnected 12-lead record used to get one, from its flat windows)."""
+        return [
+            w.model.bundle.name for w in self.windows if w.windows_judged and not w.record_probs
+        ]
 
     def latencies_ms(self) -> np.ndarray:
         lat = [t for s in (*self.beats, *self.windows) for t in s.model.latencies]

@@ -192,6 +192,7 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
     return {
         "type": "summary",
         "record_probs": monitor.record_probs(),
+        "no_verdict": monitor.unjudged(),  # window models without a window of good signal
         "beats": dict(sorted(tracker.beat_counts.items())),
         "windows": tracker.windows,
         "alerts": levels,

@@ -187,7 +187,8 @@ class WindowStream:
         self.alerter = WindowAlerter(
             alert_classes, [thresholds[c.classes.index(k)] for k in alert_classes]
         )
-        self.record_probs: list[np.ndarray] = []
+        self.record_probs: list[np.ndarray] = []  # windows of good signal
+        self.windows_judged = 0
         # the thresholds were tuned on record-level probabilities: alerts compare them with the
         # aggregate of the last record's worth of windows, as the contract aggregates
         self._recent: deque[np.ndarray] = deque(maxlen=c.input.windows_per_record)
@@ -221,7 +222,9 @@ class WindowStream:
             )
             if self.per_window:
                 continue
-            self.record_probs.append(probs)
+            self.windows_judged += 1
+            if quality_ok:  # a record's verdict comes from windows of good signal only
+                self.record_probs.append(probs)
             self._recent.append(probs)
             idx = [self.classes.index(k) for k in self.alerter.classes]
             events += self.alerter.on_window(end, self.aggregate(self._recent)[idx], quality_ok)

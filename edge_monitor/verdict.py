@@ -71,6 +71,7 @@ def run_notes(summary: Mapping) -> list[str]:
     """The run's own figures, under the verdict: signal quality, speed, latency, memory."""
     quality = ", ".join(f"{k} {v:g} s" for k, v in summary.get("quality_seconds", {}).items())
     notes = [f"signal quality: {quality or 'none'}"]
+    notes += [f"{m}: no verdict, no window of good signal" for m in summary.get("no_verdict", [])]
     lat = summary.get("latency_ms", {})
     ms = "/".join(
         "--" if lat.get(k) is None or lat[k] != lat[k] else f"{lat[k]:.3f}"

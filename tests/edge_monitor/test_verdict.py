@@ -97,3 +97,30 @@ def test_classify_prints_the_verdict_of_a_12_lead_record():
     assert result.exit_code == 0, result.output
     assert "diagnostic verdict: " in result.output
     assert "threshold" in result.output and "beats: N " in result.output
+
+
+def test_a_flat_12_lead_record_gets_no_diagnostic_verdict(tmp_path):
+    """Twelve flat leads (a disconnected cart) used to read 'STTC 0.62'; no window of good
+    signal, no verdict, and the reason is said."""
+    import json
+
+    import numpy as np
+    import wfdb
+
+    names = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    wfdb.wrsamp(
+        "flat12",
+        fs=100,
+        units=["mV"] * 12,
+        sig_name=names,
+        p_signal=np.zeros((1000, 12)),
+        fmt=["16"] * 12,
+        write_dir=str(tmp_path),
+    )
+    done = CliRunner().invoke(app, ["classify", str(tmp_path / "flat12"), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["record_probs"] == {} and summary["no_verdict"] == ["diagnostic"]
+    said = CliRunner().invoke(app, ["classify", str(tmp_path / "flat12")])
+    assert "diagnostic: no verdict, no window of good signal" in said.stdout
+    assert "diagnostic verdict" not in said.stdout
