@@ -88,12 +88,20 @@ def tiny_ptbxl(tmp_path_factory) -> Path:
     labelled = read_labels(src).superclasses.str.len() > 0
     chosen = db[labelled].groupby("strat_fold", group_keys=False).head(8)
     # ecg_id 17 has no diagnostic superclass: the "reported and left out" path runs too
-    ids = sorted(set(chosen.index) | {17})
+    return write_ptbxl_records(src, out, sorted(set(chosen.index) | {17}))
+
+
+def write_ptbxl_records(src: Path, out: Path, ids: list[int]) -> Path:
+    """The shared PTB-XL records `ids` as WFDB files in `out`, with their CSV rows and the
+    statements table: a PTB-XL folder in the publishers' layout."""
+    import pandas as pd
+
     subprocess.run(
         [sys.executable, str(src / "restore_wfdb.py"), str(out), "--ids", *map(str, ids)],
         check=True,
         capture_output=True,
     )
+    db = pd.read_csv(src / "ptbxl_database.csv", index_col="ecg_id")
     db.loc[ids].to_csv(out / "ptbxl_database.csv")
     (out / "scp_statements.csv").write_bytes((src / "scp_statements.csv").read_bytes())
     return out

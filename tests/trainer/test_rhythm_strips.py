@@ -4,8 +4,6 @@ right strips are chosen, their beats come out N and in AF, and they join trainin
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 
 from edge_monitor.beats import RR_FEATURES, BeatSpec
 from edge_monitor.errors import DataNotFoundError, InputError
-from tests.conftest import PTBXL, need
+from tests.conftest import PTBXL, need, write_ptbxl_records
 from trainer.batches import af_counterexamples, epoch_indices
 from trainer.config import TrainConfig
 from trainer.datasets import mitdb
@@ -42,14 +40,7 @@ def strips_dir(tmp_path_factory):
     sinus = _ids(db, "SR", NOT_ALL_N)
     ids = sorted(af + flutter + af_pvc + sinus)
     assert len(ids) == 6
-    out = tmp_path_factory.mktemp("ptbxl")
-    subprocess.run(
-        [sys.executable, str(src / "restore_wfdb.py"), str(out), "--ids", *map(str, ids)],
-        check=True,
-        capture_output=True,
-    )
-    db.loc[ids].to_csv(out / "ptbxl_database.csv")
-    (out / "scp_statements.csv").write_bytes((src / "scp_statements.csv").read_bytes())
+    out = write_ptbxl_records(src, tmp_path_factory.mktemp("ptbxl"), ids)
     return out, {"af": af, "flutter": flutter, "af_pvc": af_pvc, "sinus": sinus}
 
 
