@@ -83,12 +83,14 @@ def model_lead_key(name: str) -> str:
 
 def lead_channels(sig_name: list[str], lead: str) -> list[int]:
     """Every channel that is `lead` for a one-lead model: those named like the first of its
-    aliases the source has (MLII before II before ML2 ...). More than one: the source is
-    ambiguous (`one_channel` refuses it)."""
+    aliases the source has (MLII before II before ML2 ...), and any channel that is the same
+    limb lead under another spelling (II, D2 and DII are one lead; MLII is not II). More than
+    one: the source is ambiguous (`one_channel` refuses it)."""
     names = [lead_key(s) for s in sig_name]
     for candidate in map(lead_key, LEAD_ALIASES.get(lead_key(lead), (lead,))):
         if candidate in names:
-            return [i for i, n in enumerate(names) if n == candidate]
+            same = model_lead_key(candidate)
+            return [i for i, s in enumerate(sig_name) if model_lead_key(s) == same]
     return []
 
 

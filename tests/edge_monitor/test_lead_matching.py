@@ -196,3 +196,14 @@ def test_a_name_with_characters_outside_ascii_is_kept_as_written(tmp_path):
     assert names == ["I", "\u2212aVR", "II"]
     match = match_leads(names, ["I", "II", "AVR"])
     assert match.missing == ["AVR"]
+
+
+def test_one_limb_lead_under_two_spellings_is_refused_for_the_beat_lead():
+    from edge_monitor.errors import InputError
+    from edge_monitor.leads import one_channel
+
+    for names in (["D2", "DII"], ["I", "II", "III", "D2"], ["Lead II", "dii", "V1"]):
+        with pytest.raises(InputError, match="choose one with --channel"):
+            one_channel(names, "MLII")
+    assert one_channel(["MLII", "II"], "MLII") == 0  # a Holter MLII beside a 12-lead II
+    assert one_channel(["V1", "D2"], "MLII") == 1
