@@ -266,6 +266,12 @@ def _unfed(task: str, match: LeadMatch) -> str | None:
     if match.missing:
         if len(match.leads) > 1 and match.found >= len(match.leads) // 2:
             return f"the {task} model needs leads {', '.join(match.missing)} as well: not run"
+        if len(match.leads) > 1 and len(match.sig_name) >= len(match.leads):
+            # as many channels as the model has leads, named otherwise: a user expects it
+            return (
+                f"the {task} model is not run: it reads leads {', '.join(match.leads)} by "
+                f"name, and only {match.found} of the source's channel names are one of them"
+            )
         return ""
     if match.duplicates:
         return f"the {task} model is not run: {match.duplicate_line()} (rename one to run it)"

@@ -207,3 +207,20 @@ def test_one_limb_lead_under_two_spellings_is_refused_for_the_beat_lead():
             one_channel(names, "MLII")
     assert one_channel(["MLII", "II"], "MLII") == 0  # a Holter MLII beside a 12-lead II
     assert one_channel(["V1", "D2"], "MLII") == 1
+
+
+def test_twelve_channels_named_otherwise_say_why_the_diagnostic_model_is_not_run(tmp_path):
+    names = [f"Kanal {i}" for i in range(1, 13)]
+    x = np.random.default_rng(0).normal(size=(1000, 12)) * 0.1
+    wfdb.wrsamp(
+        "k12",
+        fs=100,
+        units=["mV"] * 12,
+        sig_name=names,
+        p_signal=x,
+        fmt=["16"] * 12,
+        write_dir=str(tmp_path),
+    )
+    done = runner.invoke(app, ["classify", str(tmp_path / "k12")])
+    assert done.exit_code == 0
+    assert "the diagnostic model is not run: it reads leads I, II" in done.stderr
