@@ -32,7 +32,7 @@ from edge_monitor.quality_signs import (
     assess_segment,
     kurtosis,
 )
-from edge_monitor.vf import mains_amplitude, vf_frequency
+from edge_monitor.vf import SHARP_BAND_HZ, mains_amplitude, qrs_period, vf_frequency
 
 __all__ = [
     "BAD_VALUES", "FLAT", "GOOD", "LEADS_OFF", "MESSAGES", "MODEL_INVALID", "NO_SIGNAL",
@@ -109,6 +109,14 @@ class QualityTracker:
         self._off: list[np.ndarray] = []
         self._filtered = np.zeros(0)
         self._hf = np.zeros(0)
+        # the sharp band (QRS energy, little tremor) over the last seconds: organised QRS under
+        # an oscillation make it read noisy, not VF (quality_signs, OSCILLATION)
+        self._sharp_filter = StreamFilter(
+            butter_sos(2, (SHARP_BAND_HZ[0], min(SHARP_BAND_HZ[1], 0.45 * fs)), "bandpass", fs), 1
+        )
+        self._sharp = np.zeros(0)
+        self._sharp_n = max(self._ctx, int(round(self.spec.qrs_context_s * fs)))
+        self._periods: deque[float] = deque(maxlen=max(1, self.spec.qrs_persist))
         self._raw_ctx = np.zeros(0)
         self._off_ctx = np.zeros(0, bool)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
@@ -148,6 +156,7 @@ class QualityTracker:
         self._filtered = np.concatenate([self._filtered, np.asarray(filtered).reshape(-1)])
         clean = np.nan_to_num(raw).reshape(-1, 1)
         self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
+        self._sharp = np.concatenate([self._sharp, self._sharp_filter(clean)[:, 0]])
         self._raw_ctx = np.concatenate([self._raw_ctx, raw])
         self._off_ctx = np.concatenate([self._off_ctx, off])
         self._band = np.concatenate([self._band, self._band_filter(clean)[:, 0]])
@@ -163,12 +172,14 @@ class QualityTracker:
             upto = len(self._filtered) - (self._pending - self._seg)
             ctx = self._filtered[:upto][-self._ctx :]
             hf_ctx = self._hf[:upto][-self._ctx :]
+            period = self._qrs_period(self._sharp[:upto][-self._sharp_n :])
             raw_ctx = self._raw_ctx[:upto][-self._ctx :]
             off_ctx = self._off_ctx[:upto][-self._ctx :]
             agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
             v = assess_segment(
                 r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs,
                 raw_context=raw_ctx, vf_hint=vf_hint, off_context=off_ctx,
+                qrs_period_s=period,
             )  # fmt: skip
             self.current = SegmentQuality(
                 self._next_start, end, v.state, v.kurtosis, v.ptp_mv, agreement, v.reason,
@@ -179,6 +190,7 @@ class QualityTracker:
             self._pending -= self._seg
         self._filtered = self._filtered[-(self._ctx + self._pending) :]
         self._hf = self._hf[-(self._ctx + self._pending) :]
+        self._sharp = self._sharp[-(self._sharp_n + self._pending) :]
         self._raw_ctx = self._raw_ctx[-(self._ctx + self._pending) :]
         self._off_ctx = self._off_ctx[-(self._ctx + self._pending) :]
         self._band = self._band[-(self._span + self._lag + self._margin + self._pending) :]
@@ -226,6 +238,20 @@ class QualityTracker:
         second = block_peaks(band, self.fs) + offset
         second = second[(second >= w0) & (second < w1)]
         return detector_agreement(np.asarray(first), second, self._tol)
+
+    def _qrs_period(self, sharp: np.ndarray) -> float:
+        """The QRS period (s) of organised complexes in the sharp band, when the last
+        `qrs_persist` seconds all found one within 20 % of their median (a sinus arrhythmia's
+        breathing swing), else 0: one second of VF's sharp content can repeat by chance (cudb
+        cu01, cu05), a rhythm keeps doing so."""
+        if not self.spec.organised_qrs:
+            return 0.0
+        self._periods.append(qrs_period(sharp, self.fs))
+        p = np.asarray(self._periods)
+        if len(p) < self._periods.maxlen or not (p > 0).all():
+            return 0.0
+        med = float(np.median(p))
+        return med if bool(np.all(np.abs(p - med) <= 0.2 * med)) else 0.0
 
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raw, off = np.concatenate(self._raw), np.concatenate(self._off)

@@ -95,6 +95,12 @@ class QualitySpec:
     clip_rail_samples: int = 3
     # ...or a flagged run entered or left from this outer share of its span (off the scale)
     clip_edge_share: float = 0.02
+    # a VF-like oscillation over organised QRS complexes (vf.qrs_period over this many seconds
+    # of the sharp band, the oscillation at least vf.QRS_OSC_RATIO times their rate) is noise,
+    # a tremor or shivering, not VF: VF has no separate complexes (docs/ventricular.md, "Tremor")
+    organised_qrs: bool = True
+    qrs_context_s: float = 3.0  # the VF-like context's own seconds (a rhythm before VF is not)
+    qrs_persist: int = 3  # seconds in a row that find the same period (set after cu01/cu05)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,10 +137,10 @@ class Verdict:
     vf_hz: float = float("nan")  # the frequency its filter notches (noisy verdicts)
 
 
-AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS = (
-    "amplitude", "broadband", "disagreement", "smooth", "mains"
+AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS, OSCILLATION = (
+    "amplitude", "broadband", "disagreement", "smooth", "mains", "oscillation_over_qrs"
 )  # fmt: skip
-SIGNS = (AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS)
+SIGNS = (AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS, OSCILLATION)
 
 
 def assess_segment(
@@ -150,11 +156,13 @@ def assess_segment(
     raw_context: np.ndarray | None = None,
     vf_hint: bool = False,
     off_context: np.ndarray | None = None,
+    qrs_period_s: float = 0.0,
 ) -> Verdict:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz) and,
     when noisy, why; with the raw lead's last seconds the gate also looks for mains hum, and
     with their leads-off flags (`off_context`) for a clipping amplifier whose rail a file marks
-    invalid."""
+    invalid; with the period of organised QRS complexes the tracker sees (`qrs_period_s`,
+    vf.qrs_period) for such complexes under a VF-like oscillation (a tremor)."""
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
@@ -177,6 +185,8 @@ def assess_segment(
     hf_rms = _rms(hf_context)
     hf = hf_rms / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
     signs = _noise_signs(ctx, len(valid), spec, k, ptp, hf, hf_rms, agreement, fs, vf_hint)
+    if _oscillation_over_qrs(ctx, ptp, qrs_period_s, spec, fs):
+        signs.append(OSCILLATION)
     hum = not signs and raw_context is not None  # mains only where nothing else fired
     if hum and mains_amplitude(raw_context, fs) > spec.mains_max_mv:
         signs = [MAINS]
@@ -221,6 +231,19 @@ def _noise_signs(
     )
     fired = (ptp > spec.max_ptp_mv, broadband, disagree, smooth)
     return [name for name, on in zip(SIGNS, fired, strict=False) if on]
+
+
+def _oscillation_over_qrs(
+    ctx: np.ndarray, ptp: float, period: float, spec: QualitySpec, fs: float
+) -> bool:
+    """A VF-like oscillation (as the VF alarm reads it) at least QRS_OSC_RATIO times the rate
+    of organised QRS complexes still seen under it (`period` s, 0: none): a tremor or shivering
+    over a rhythm, which Kuo & Dillman's filter and the rhythm model take for VF."""
+    if not spec.organised_qrs or period <= 0 or ptp <= vf.VF_MIN_PTP_MV:
+        return False
+    if not vf_like(ctx, fs, spec.vf_leakage, (spec.vf_min_hz, spec.vf_max_hz)):
+        return False
+    return vf_frequency(ctx, fs) * period >= vf.QRS_OSC_RATIO
 
 
 def _rms(x: np.ndarray | None) -> float:

@@ -25,7 +25,9 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   fusion seeing (the rules stay frozen) until it no longer does. A "noisy" verdict that rests on
   the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
   detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
-  probability overrules it, even after the fusion went blind in that spell. No model, a model
+  probability overrules it, even after the fusion went blind in that spell. A "noisy" verdict
+  that sees organised QRS complexes under a VF-like oscillation (a tremor) is never overruled:
+  VF has no separate complexes, however sure the model is. No model, a model
   that has not answered yet or one that answers NaN: the rules' alarms pass as today (a
   held-back one sounds at once).
 
@@ -42,7 +44,7 @@ from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, A
 from edge_monitor.contract import ModelContract, WindowInput
 from edge_monitor.events import Event, QualityEvent, WindowEvent
 from edge_monitor.quality import NOISY, SATURATED, SegmentQuality
-from edge_monitor.quality_signs import DISAGREEMENT
+from edge_monitor.quality_signs import DISAGREEMENT, OSCILLATION
 from edge_monitor.vf import VF_MAX_HZ, VF_MIN_HZ
 
 TASK = "ventricular"  # the contract task of the window model this module fuses
@@ -247,7 +249,11 @@ class VentricularFusion:
         return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
 
     def _overrules(self, verdict: str, sample: int) -> bool:
-        """May the model keep the fusion seeing through this bad verdict?"""
+        """May the model keep the fusion seeing through this bad verdict? Never through an
+        oscillation over organised QRS: the complexes the model cannot tell from the tremor
+        are there, and VF has none."""
+        if self._over_qrs():
+            return False
         ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS
         if self._no_qrs_to_agree_on():  # the bar is lower, and a blind spell may reopen
             return self._vouches(sample)
@@ -278,7 +284,12 @@ class VentricularFusion:
 
     def _still_overruled(self, sample: int) -> bool:
         ok = self.spec.exempt_amplitude or self._no_qrs_to_agree_on()
-        return ok and self._vouches(sample)
+        return ok and not self._over_qrs() and self._vouches(sample)
+
+    def _over_qrs(self) -> bool:
+        """Does the standing verdict see organised QRS under an oscillation (a tremor)?"""
+        v = self.verdict
+        return v is not None and OSCILLATION in v.reason.split("+")
 
     def _reopens(self, sample: int) -> bool:
         """A blind spell whose standing verdict is disagreement alone at a VF rate, while the

@@ -24,6 +24,16 @@ VF_MIN_PTP_MV = 0.2
 VF_MIN_HZ = 2.2
 VF_MAX_HZ = 10.0
 MAINS_HZ = (50.0, 60.0)
+# organised QRS under an oscillation (tremor, shivering: a VF mimic): the envelope of the lead's
+# sharp content (15-40 Hz, where QRS complexes have energy and a 3-8 Hz tremor has little)
+# repeats at a heart rate of 40-150 per minute and not at any shorter lag. All set a priori
+# from physiology before any result was seen (docs/ventricular.md, "Tremor")
+SHARP_BAND_HZ = (15.0, 40.0)
+QRS_PERIOD_S = (0.4, 1.5)  # 150 ... 40 beats per minute
+QRS_MIN_LAG_S = 0.15  # a QRS (and its smoothed envelope) is over by then
+QRS_MIN_R = 0.5  # the envelope's autocorrelation at the beat period: regular, alike complexes
+QRS_BETWEEN = 0.5  # ...and nowhere between 0.15 s and 0.6 periods above this share of it
+QRS_OSC_RATIO = 2.0  # the oscillation is at least twice the QRS rate: not the QRS themselves
 
 
 def vf_frequency(x: np.ndarray, fs: float) -> float:
@@ -73,6 +83,39 @@ def _mains_plan(n: int, fs: float, lines: tuple[float, ...]):
     for a in (t, w, near):
         a.flags.writeable = False
     return t, float(t @ t), w, float(w.sum()), near
+
+
+def qrs_period(sharp: np.ndarray, fs: float) -> float:
+    """The period (s) at which the sharp content of a stretch (band-passed to SHARP_BAND_HZ)
+    repeats as organised QRS complexes do, else 0. VF and flutter have no separate complexes:
+    their sharp content follows every wave of the oscillation, so it also repeats at lags
+    shorter than a heart period (or not at all); a tremor adds little above 15 Hz. The envelope
+    (squared, 0.1 s means, 100 per second) is correlated with itself, unbiased per lag."""
+    x = np.asarray(sharp, dtype=np.float64)
+    step = max(1, int(round(fs / 100.0)))
+    n = len(x) // step
+    if len(x) < 2 * QRS_PERIOD_S[1] * fs:  # two of the longest periods at least
+        return 0.0
+    env = (x[: n * step] ** 2).reshape(n, step).mean(axis=1)
+    env = np.convolve(env, np.ones(10) / 10.0, mode="same")
+    env = env - env.mean()
+    power = float(env @ env) / n
+    if power <= 1e-12:
+        return 0.0
+    rate = fs / step
+    lags = np.arange(int(QRS_MIN_LAG_S * rate), int(QRS_PERIOD_S[1] * rate) + 1)
+    r = np.array([float(env[k:] @ env[:-k]) / (n - k) for k in lags]) / power
+    beat = lags >= int(QRS_PERIOD_S[0] * rate)
+    top = float(np.max(r[beat]))
+    # the shortest lag that repeats about as well as the best: a rhythm repeats at twice its
+    # period too, and that multiple must not hide the period itself
+    peak = np.r_[False, (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:]), True]
+    near = np.flatnonzero(beat & peak & (r >= 0.8 * top))
+    best = int(near[0]) if near.size else int(np.argmax(np.where(beat, r, -np.inf)))
+    between = (lags < 0.6 * lags[best]) & (lags >= int(QRS_MIN_LAG_S * rate))
+    if r[best] < QRS_MIN_R or (between.any() and r[between].max() >= QRS_BETWEEN * r[best]):
+        return 0.0
+    return float(lags[best] / rate)
 
 
 def vf_leakage(x: np.ndarray) -> float:
