@@ -51,6 +51,7 @@ from edge_monitor.alert_rules import CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
 from edge_monitor.events import QualityEvent  # noqa: E402
 from edge_monitor.pipeline import Monitor, find_channel  # noqa: E402
+from edge_monitor.quality import QualitySpec  # noqa: E402
 from edge_monitor.ventricular import MODEL_LABEL, RULE_LABELS, FusionSpec  # noqa: E402
 
 ALARMS = (*RULE_LABELS, MODEL_LABEL)
@@ -109,11 +110,11 @@ def mixed(x: np.ndarray, fs: float, spans, kind: str, ptp: float, seed: int, rec
     return y
 
 
-def run_stream(bundles, header, y: np.ndarray, spans, justify) -> dict:
+def run_stream(bundles, header, y: np.ndarray, spans, justify, quality=None) -> dict:
     """Stream one mix; the false critical onsets in the burst windows and the gate's verdicts."""
     fs = float(header.fs)
     channel = find_channel(header.sig_name, "MLII") or 0
-    monitor = Monitor(bundles, fs, list(header.sig_name), channel)
+    monitor = Monitor(bundles, fs, list(header.sig_name), channel, quality=quality)
     windows = [(a, b + int(GRACE_S * fs)) for a, b in spans]
     alarms: list[dict] = []
     gate: Counter = Counter()
@@ -148,11 +149,12 @@ def run_record(folder: Path, rec: str, bundles, args, bursts: Bursts) -> dict:
     def justify(sample: int) -> bool:
         return justified(sample, ref_spans)
 
-    out = {"bursts": len(spans), "clean": run_stream(bundles, header, x, spans, justify)}
+    spec = QualitySpec(organised_qrs=args.organised_qrs)
+    out = {"bursts": len(spans), "clean": run_stream(bundles, header, x, spans, justify, spec)}
     for kind in args.kinds:
         for ptp in args.ptp:
             y = mixed(x, fs, spans, kind, ptp, args.seed, rec)
-            out[f"{kind} @ {ptp}"] = run_stream(bundles, header, y, spans, justify)
+            out[f"{kind} @ {ptp}"] = run_stream(bundles, header, y, spans, justify, spec)
     return out
 
 
@@ -189,6 +191,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--every-s", type=float, default=Bursts.every_s)
     parser.add_argument("--first-s", type=float, default=Bursts.first_s)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--organised-qrs", action="store_true", help="the gate's tremor sign on (off by default)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tremor_stress.json"))
     return parser.parse_args()
 
@@ -232,6 +237,7 @@ def main() -> None:
         "artefact_hours_per_condition": round(n_bursts * bursts.burst_s / 3600, 3),
         "seed": args.seed,
         "fusion": asdict(FusionSpec()),
+        "organised_qrs": args.organised_qrs,
         "conditions": table,
         "elapsed_s": round(time.time() - t0, 1),
     }
