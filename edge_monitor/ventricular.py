@@ -26,8 +26,9 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
   detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
   probability overrules it, even after the fusion went blind in that spell. A "noisy" verdict
-  that sees organised QRS complexes under a VF-like oscillation (a tremor) is never overruled:
-  VF has no separate complexes, however sure the model is. No model, a model
+  that sees organised QRS complexes under a VF-like oscillation (a tremor; the gate gives it
+  only with QualitySpec.organised_qrs, off by default) is never overruled: VF has no separate
+  complexes, however sure the model is. No model, a model
   that has not answered yet or one that answers NaN: the rules' alarms pass as today (a
   held-back one sounds at once).
 
