@@ -89,8 +89,8 @@ def lead_channels(sig_name: list[str], lead: str) -> list[int]:
     names = [lead_key(s) for s in sig_name]
     for candidate in map(lead_key, LEAD_ALIASES.get(lead_key(lead), (lead,))):
         if candidate in names:
-            same = model_lead_key(candidate)
-            return [i for i, s in enumerate(sig_name) if model_lead_key(s) == same]
+            same = _EINTHOVEN.get(candidate, candidate)
+            return [i for i, n in enumerate(names) if _EINTHOVEN.get(n, n) == same]
     return []
 
 

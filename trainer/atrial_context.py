@@ -17,10 +17,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from edge_monitor.af import AfParams
 from edge_monitor.beats import BeatSpec
 from trainer.splits import TaskData
 
-P_FROM_S, P_TO_S = 0.28, 0.06  # the atrial stretch, as edge_monitor/af.py cuts it
+P_FROM_S, P_TO_S = AfParams.p_from_s, AfParams.p_to_s  # the atrial stretch af.py cuts
 BEATS = 16
 
 

@@ -40,6 +40,15 @@ class RhythmSplit(Split):
     rhythms: np.ndarray | None = None  # (n,) str, "" where no rhythm is annotated
 
 
+def beat_rows(beats: mitdb.BeatSet, keep: np.ndarray) -> RhythmSplit:
+    """The beats `keep` selects as model inputs: beat and template channels (n, 2, length), RR
+    features, the record and reference rhythm of each."""
+    x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)
+    return RhythmSplit(
+        x, beats.labels[keep], beats.rr[keep], beats.records[keep], beats.rhythms[keep]
+    )
+
+
 def take_rows(split: Split, keep: np.ndarray) -> Split:
     """The rows `keep` selects (a mask or indices) of every per-row array of any split class,
     so a `RhythmSplit` keeps its rhythms."""
@@ -230,10 +239,7 @@ def beat_task_data(
         keep = np.flatnonzero(beats.labels < len(kind.classes))
         if limit is not None and len(keep) > limit:
             keep = np.sort(rng.choice(keep, size=limit, replace=False))
-        x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)  # (n, 2, length)
-        splits[name] = RhythmSplit(
-            x, beats.labels[keep], beats.rr[keep], beats.records[keep], beats.rhythms[keep]
-        )
+        splits[name] = beat_rows(beats, keep)
         labels = beats.labels[keep]
         counts[name] = {
             "records": sorted(set(beats.records.tolist())),
@@ -288,22 +294,11 @@ def multi_db_data(
 def with_training_beats(data: TaskData, beats: mitdb.BeatSet, name: str) -> TaskData:
     """`data` with `beats` added to training only (counter-examples such as
     `trainer.datasets.rhythm_strips`): validation and test keep their reference beats."""
-    keep = beats.labels < len(data.classes)
-    extra = RhythmSplit(
-        np.stack([beats.windows[keep], beats.templates[keep]], axis=1),
-        beats.labels[keep],
-        beats.rr[keep],
-        beats.records[keep],
-        beats.rhythms[keep],
-    )
+    extra = beat_rows(beats, beats.labels < len(data.classes))
     train = data.train
-    assert isinstance(train, RhythmSplit) and train.extra is not None
+    assert isinstance(train, RhythmSplit)
     merged = RhythmSplit(
-        np.concatenate([train.x, extra.x]),
-        np.concatenate([train.y, extra.y]),
-        np.concatenate([train.extra, extra.extra]),
-        np.concatenate([train.groups, extra.groups]),
-        np.concatenate([train.rhythms, extra.rhythms]),
+        *(np.concatenate([getattr(train, f.name), getattr(extra, f.name)]) for f in fields(train))
     )
     added = {"records": len(set(extra.groups.tolist())), "beats": int(len(extra.y))}
     return replace(data, train=merged, source={**data.source, f"training_{name}": added})
