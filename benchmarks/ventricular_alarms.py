@@ -56,7 +56,7 @@ from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
 from edge_monitor.events import QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.pipeline import Monitor, find_channel  # noqa: E402
-from edge_monitor.quality import SegmentQuality  # noqa: E402
+from edge_monitor.quality import QualitySpec, SegmentQuality  # noqa: E402
 from edge_monitor.ventricular import (  # noqa: E402
     MODEL_LABEL,
     RULE_LABELS,
@@ -102,14 +102,19 @@ def episodes_of(db: str, folder: Path, name: str) -> dict:
     return {k: ref[k] for k in ("n", "fs", "vf", "noise")}
 
 
-def stream_record(folder: Path, name: str, bundles: list, exempt: float = 0.0) -> list[dict]:
+def stream_record(
+    folder: Path, name: str, bundles: list, exempt: float = 0.0, organised: bool = False
+) -> list[dict]:
     """The record through the Monitor, fusion's events off: its alert and ventricular-window
-    events (`exempt`: the fusion's experimental gate exemption, which changes the stream)."""
+    events (`exempt`: the fusion's experimental gate exemption, which changes the stream;
+    `organised`: the gate's tremor sign, logged on the seconds it marks)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
     channel = find_channel(header.sig_name, "MLII")
     fusion = FusionSpec(gate_exempt_p=exempt)
-    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel or 0, fusion=fusion)
+    quality = QualitySpec(organised_qrs=organised)
+    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel or 0, fusion=fusion,
+                      quality=quality)  # fmt: skip
     fuse = monitor.fusion
     if fuse is not None:  # the fusion still sees every event (for its hint), its output is dropped
         monitor._fuse = lambda events: (fuse.process(list(events)), events)[1]
@@ -122,7 +127,7 @@ def stream_record(folder: Path, name: str, bundles: list, exempt: float = 0.0) -
         elif isinstance(ev, WindowEvent) and any(w.per_window for w in monitor.windows):
             log.append({"t": "w", "start": ev.start, "end": ev.end, "probs": ev.probs,
                         "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
-        elif isinstance(ev, QualityEvent) and not ev.segment.ok:  # why the gate said no
+        elif isinstance(ev, QualityEvent) and not (ev.segment.ok and not ev.segment.organised):
             log.append({"t": "q", **ev.segment.as_json()})
     return log
 
@@ -224,6 +229,7 @@ def grid(
     vouch: tuple[float, ...] = (FusionSpec.vouch_s,),
     good_only: tuple[bool, ...] = (FusionSpec.confirm_good_only,),
     disagree: tuple[float, ...] = (FusionSpec.disagree_p,),
+    withhold: bool = FusionSpec.withhold_organised,
 ) -> list[FusionSpec]:
     out = []
     axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only,
@@ -233,7 +239,7 @@ def grid(
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
                                   confirm_unverified=lift, confirm_vf=vf, exempt_amplitude=amp,
                                   vouch_s=hold, confirm_good_only=good,
-                                  disagree_p=dis))  # fmt: skip
+                                  disagree_p=dis, withhold_organised=withhold))  # fmt: skip
     return out
 
 
@@ -265,7 +271,12 @@ def cross_validate(
 
 
 def cached_log(
-    cache: Path, key: str, folder: Path, bundles: list, exempt: float = 0.0
+    cache: Path,
+    key: str,
+    folder: Path,
+    bundles: list,
+    exempt: float = 0.0,
+    organised: bool = False,
 ) -> list[dict]:
     """The record's events, streamed once per set of model files and monitor code (by their
     bytes: a bundle rewritten in place, or any edited edge_monitor module, streams again)."""
@@ -274,21 +285,22 @@ def cached_log(
     for f in [*(Path(b.model_path) for b in bundles), *code]:
         models.update(f.read_bytes())
     tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
+    tag += "-organised" if organised else ""
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
         return json.loads(path.read_text())
-    log = stream_record(folder, key.split("/")[1], bundles, exempt)
+    log = stream_record(folder, key.split("/")[1], bundles, exempt, organised)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))
     return log
 
 
-def _prefill(task: tuple[Path, str, Path, str | None, float]) -> str:
+def _prefill(task: tuple[Path, str, Path, str | None, float, bool]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
-    cache, key, folder, path, exempt = task
+    cache, key, folder, path, exempt, organised = task
     bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
     bundles += [load_bundle(Path(path), probe=False)] if path else []
-    cached_log(cache, key, folder, bundles, exempt)
+    cached_log(cache, key, folder, bundles, exempt, organised)
     return key
 
 
@@ -307,6 +319,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--gate-exempt-p", type=float, default=0.0, help="the fusion's experimental gate exemption"
     )
+    parser.add_argument("--organised-qrs", action=argparse.BooleanOptionalAction,
+                        default=QualitySpec.organised_qrs,
+                        help="stream with the gate's tremor sign (organised QRS)")  # fmt: skip
     return parser
 
 
@@ -331,7 +346,7 @@ def load(args: argparse.Namespace) -> Loaded:
     t0 = time.perf_counter()
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
-         or (str(args.model) if args.model else None), args.gate_exempt_p)
+         or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -340,12 +355,13 @@ def load(args: argparse.Namespace) -> Loaded:
         with ProcessPoolExecutor(args.jobs) as pool:
             for key in pool.map(_prefill, tasks):
                 print(f"{key} streamed ({time.perf_counter() - t0:.0f} s)", flush=True)
-    for _, key, folder, path, _ in tasks:
+    for _, key, folder, path, _, _ in tasks:
         db, name = key.split("/")
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else [])
-        out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p)
+        out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
+                                   args.organised_qrs)  # fmt: skip
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder
@@ -366,26 +382,32 @@ def main() -> None:
     cli.add_argument("--exempt-amplitude", choices=("default", "on", "off"), default="default",
                      help="the default spec's exempt_amplitude (a run without --tune)")  # fmt: skip
     cli.add_argument("--disagree-p", type=float, help="the default spec's disagree_p (no --tune)")
+    cli.add_argument("--withhold-organised", action=argparse.BooleanOptionalAction,
+                     default=FusionSpec.withhold_organised,
+                     help="FusionSpec.withhold_organised (and --tune's)")  # fmt: skip
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
     logs, refs, views, groups = data.logs, data.refs, data.views, data.groups
     result: dict = {"grace_s": GRACE_S, "segment_s": SEGMENT_S, "model_map": str(args.model_map),
                     "model": str(args.model), "records": list(logs),
-                    "gate_exempt_p (the stream's)": args.gate_exempt_p}  # fmt: skip
+                    "gate_exempt_p (the stream's)": args.gate_exempt_p,
+                    "organised_qrs (the stream's)": args.organised_qrs}  # fmt: skip
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()
         if args.exempt_amplitude != "default":
             spec = spec.tuned(exempt_amplitude=args.exempt_amplitude == "on")
         spec = spec if args.disagree_p is None else spec.tuned(disagree_p=args.disagree_p)
+        spec = spec.tuned(withhold_organised=args.withhold_organised)
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
         if args.tune:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
-            specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p))
+            specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p),
+                         args.withhold_organised)  # fmt: skip
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

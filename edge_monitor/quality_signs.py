@@ -95,14 +95,14 @@ class QualitySpec:
     clip_rail_samples: int = 3
     # ...or a flagged run entered or left from this outer share of its span (off the scale)
     clip_edge_share: float = 0.02
-    # a VF-like oscillation over organised QRS complexes (vf.qrs_period over this many seconds
-    # of the sharp band, the oscillation at least vf.QRS_OSC_RATIO times their rate) is noise,
-    # a tremor or shivering, not VF: VF has no separate complexes (docs/ventricular.md, "Tremor").
-    # Off: it cuts tremor_stress's false VT/VF alarms by 70 % but, cross-validated, raises the
-    # false alarms on real records 0.684 -> 1.17/h and lowers 8 s Se 0.884 -> 0.831
+    # a VF-like oscillation over organised QRS complexes (vf.qrs_interval over this many seconds
+    # of the sharp band, the oscillation at least vf.QRS_OSC_RATIO times their rate) is a tremor
+    # or shivering, not VF: VF has no separate complexes (docs/ventricular.md, "Tremor"). The
+    # verdict is unchanged (the second stays good); it is marked `organised`, and the VT/VF
+    # fusion withholds new critical alarms over it (FusionSpec.withhold_organised)
     organised_qrs: bool = False
-    qrs_context_s: float = 3.0  # the VF-like context's own seconds (a rhythm before VF is not)
-    qrs_persist: int = 3  # seconds in a row that find the same period (set after cu01/cu05)
+    qrs_context_s: float = 5.0  # two complexes 2.5 s apart fit in it
+    qrs_persist: int = 2  # seconds in a row that find organised complexes (set after VF seconds)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,12 +137,15 @@ class Verdict:
     hf_ratio: float = float("nan")  # RMS above 40 Hz / RMS in band, over the context
     leakage: float = float("nan")  # Kuo & Dillman's leakage of the context (noisy verdicts)
     vf_hz: float = float("nan")  # the frequency its filter notches (noisy verdicts)
+    # organised QRS complexes under a VF-like oscillation (a tremor): a sign beside the state,
+    # which it does not change (QualitySpec.organised_qrs)
+    organised: bool = False
 
 
-AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS, OSCILLATION = (
-    "amplitude", "broadband", "disagreement", "smooth", "mains", "oscillation_over_qrs"
+AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS = (
+    "amplitude", "broadband", "disagreement", "smooth", "mains"
 )  # fmt: skip
-SIGNS = (AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS, OSCILLATION)
+SIGNS = (AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS)
 
 
 def assess_segment(
@@ -158,13 +161,13 @@ def assess_segment(
     raw_context: np.ndarray | None = None,
     vf_hint: bool = False,
     off_context: np.ndarray | None = None,
-    qrs_period_s: float = 0.0,
+    qrs_interval_s: float = 0.0,
 ) -> Verdict:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz) and,
     when noisy, why; with the raw lead's last seconds the gate also looks for mains hum, and
     with their leads-off flags (`off_context`) for a clipping amplifier whose rail a file marks
-    invalid; with the period of organised QRS complexes the tracker sees (`qrs_period_s`,
-    vf.qrs_period) for such complexes under a VF-like oscillation (a tremor)."""
+    invalid; with the interval of organised QRS complexes the tracker sees (`qrs_interval_s`,
+    vf.qrs_interval) it marks such complexes under a VF-like oscillation (a tremor)."""
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
@@ -187,15 +190,14 @@ def assess_segment(
     hf_rms = _rms(hf_context)
     hf = hf_rms / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
     signs = _noise_signs(ctx, len(valid), spec, k, ptp, hf, hf_rms, agreement, fs, vf_hint)
-    if _oscillation_over_qrs(ctx, ptp, qrs_period_s, spec, fs):
-        signs.append(OSCILLATION)
+    organised = _oscillation_over_qrs(ctx, ptp, qrs_interval_s, spec, fs)
     hum = not signs and raw_context is not None  # mains only where nothing else fired
     if hum and mains_amplitude(raw_context, fs) > spec.mains_max_mv:
         signs = [MAINS]
     if not signs:
-        return Verdict(GOOD, k, ptp, hf_ratio=hf)
+        return Verdict(GOOD, k, ptp, hf_ratio=hf, organised=organised)
     freq = vf_frequency(ctx, fs)
-    return Verdict(NOISY, k, ptp, "+".join(signs), hf, vf_leakage(ctx), freq)
+    return Verdict(NOISY, k, ptp, "+".join(signs), hf, vf_leakage(ctx), freq, organised)
 
 
 def _noise_signs(
@@ -239,8 +241,9 @@ def _oscillation_over_qrs(
     ctx: np.ndarray, ptp: float, period: float, spec: QualitySpec, fs: float
 ) -> bool:
     """A VF-like oscillation (as the VF alarm reads it) at least QRS_OSC_RATIO times the rate
-    of organised QRS complexes still seen under it (`period` s, 0: none): a tremor or shivering
-    over a rhythm, which Kuo & Dillman's filter and the rhythm model take for VF."""
+    of organised QRS complexes still seen under it (`period`: their median interval in s, 0:
+    none): a tremor or shivering over a rhythm, which Kuo & Dillman's filter and the rhythm
+    model take for VF."""
     if not spec.organised_qrs or period <= 0 or ptp <= vf.VF_MIN_PTP_MV:
         return False
     if not vf_like(ctx, fs, spec.vf_leakage, (spec.vf_min_hz, spec.vf_max_hz)):

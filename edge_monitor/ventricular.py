@@ -25,10 +25,15 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   fusion seeing (the rules stay frozen) until it no longer does. A "noisy" verdict that rests on
   the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
   detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
-  probability overrules it, even after the fusion went blind in that spell. A "noisy" verdict
-  that sees organised QRS complexes under a VF-like oscillation (a tremor; the gate gives it
-  only with QualitySpec.organised_qrs, off by default) is never overruled: VF has no separate
-  complexes, however sure the model is. No model, a model
+  probability overrules it, even after the fusion went blind in that spell.
+- **Tremor.** A second the gate marks `organised` (sharp QRS complexes still standing out
+  under a VF-like oscillation: a tremor or shivering; QualitySpec.organised_qrs) withholds,
+  with `withhold_organised`, every *new* critical VT/VF the oscillation could have caused for
+  `organised_hold_s` after it: the VF rule's alarm comes as a warning (escalated later if the
+  model then agrees), the model neither raises its own alarm nor confirms nor escalates with a
+  window that saw it. VF has no separate complexes. An alarm that stands is never cut, the
+  verdict stays good (the beat rules, AF and asystole see what they saw), and the beat-run VT
+  rule sounds as before. No model, a model
   that has not answered yet or one that answers NaN: the rules' alarms pass as today (a
   held-back one sounds at once).
 
@@ -45,7 +50,7 @@ from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, A
 from edge_monitor.contract import ModelContract, WindowInput
 from edge_monitor.events import Event, QualityEvent, WindowEvent
 from edge_monitor.quality import NOISY, SATURATED, SegmentQuality
-from edge_monitor.quality_signs import DISAGREEMENT, OSCILLATION
+from edge_monitor.quality_signs import DISAGREEMENT
 from edge_monitor.vf import VF_MAX_HZ, VF_MIN_HZ
 
 TASK = "ventricular"  # the contract task of the window model this module fuses
@@ -53,6 +58,7 @@ RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
 MODEL_LABEL = "VT/VF"  # the model's own alarm
 AMPLITUDE_VERDICTS = (NOISY, SATURATED)  # gate verdicts a confident model may overrule
 NOT_CONFIRMED = "not confirmed by the rhythm model"
+WITHHELD = "withheld: QRS complexes under a tremor-like oscillation"
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,11 @@ class FusionSpec:
     # 0.884 (cudb +5 segments), false alarms 0.751 -> 0.684/h, nstdb's as before
     # (docs/ventricular.md)
     disagree_p: float = 0.3
+    # withhold new critical VT/VF alarms while the gate sees organised QRS under a VF-like
+    # oscillation (a tremor: docs/ventricular.md, "Tremor"), and for organised_hold_s after the
+    # last such second: the model's 5 s span no longer holds it then (set a priori)
+    withhold_organised: bool = False
+    organised_hold_s: float = 5.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -190,6 +201,7 @@ class VentricularFusion:
         self._cleared_at: int | None = None
         # rule label -> (message, sample) of an alarm held back as a warning
         self.pending: dict[str, tuple[str, int]] = {}
+        self.organised_at = -(1 << 62)  # end of the last second the gate marked organised
 
     def vf_hint(self) -> bool:
         """Does the model vouch for VT/VF now (the gate exemption; gate_exempt_p 0: off)?"""
@@ -203,6 +215,8 @@ class VentricularFusion:
                 out += [ev, *self._on_window(ev)]
             elif isinstance(ev, QualityEvent):
                 self.verdict = None if ev.segment.ok else ev.segment
+                if ev.segment.organised:
+                    self.organised_at = ev.segment.end
                 out.append(ev)
             elif isinstance(ev, AlertEvent):
                 out += self._on_alert(ev)
@@ -231,6 +245,9 @@ class VentricularFusion:
         if ev.level == CLEARED:
             self.pending.pop(ev.label, None)
             return [ev]
+        if ev.level == CRITICAL and ev.label == "VF" and self.withholds(ev.sample):
+            self.pending[ev.label] = (ev.message, ev.sample)  # the beat-run VT rule: as before
+            return [AlertEvent(ev.sample, WARNING, ev.label, f"{ev.message} ({WITHHELD})")]
         if not self.valid or (ev.label == "VF" and not self.spec.confirm_vf):
             return [ev]  # no model to ask (or not asked): today's behaviour
         lifts = ev.level == WARNING and self.spec.confirm_unverified and ev.label == "VT"
@@ -249,12 +266,14 @@ class VentricularFusion:
         message = message.replace(" (unverified: doubtful signal or beats)", "")
         return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
 
+    def withholds(self, sample: int) -> bool:
+        """Is a new critical VT/VF withheld at `sample`: the gate saw organised QRS under a
+        VF-like oscillation within organised_hold_s (with withhold_organised)?"""
+        hold = int(round(self.spec.organised_hold_s * self.fs))
+        return self.spec.withhold_organised and sample - self.organised_at <= hold
+
     def _overrules(self, verdict: str, sample: int) -> bool:
-        """May the model keep the fusion seeing through this bad verdict? Never through an
-        oscillation over organised QRS: the complexes the model cannot tell from the tremor
-        are there, and VF has none."""
-        if self._over_qrs():
-            return False
+        """May the model keep the fusion seeing through this bad verdict?"""
         ok = self.spec.exempt_amplitude and verdict in AMPLITUDE_VERDICTS
         if self._no_qrs_to_agree_on():  # the bar is lower, and a blind spell may reopen
             return self._vouches(sample)
@@ -285,12 +304,7 @@ class VentricularFusion:
 
     def _still_overruled(self, sample: int) -> bool:
         ok = self.spec.exempt_amplitude or self._no_qrs_to_agree_on()
-        return ok and not self._over_qrs() and self._vouches(sample)
-
-    def _over_qrs(self) -> bool:
-        """Does the standing verdict see organised QRS under an oscillation (a tremor)?"""
-        v = self.verdict
-        return v is not None and OSCILLATION in v.reason.split("+")
+        return ok and self._vouches(sample)
 
     def _reopens(self, sample: int) -> bool:
         """A blind spell whose standing verdict is disagreement alone at a VF rate, while the
@@ -331,7 +345,9 @@ class VentricularFusion:
         self._raw.append(self.latest_p)
         p = self.model.combine(list(self._raw))
         clean = ev.quality_ok and ev.start >= self.clean_since
-        trusted = clean or not self.spec.confirm_good_only
+        # a window that saw a tremor-like oscillation over QRS confirms nothing, raises nothing
+        tainted = self.withholds(ev.end)
+        trusted = (clean or not self.spec.confirm_good_only) and not tainted
         if trusted:
             self._probs.append((ev.end, p))
         keep = ev.end - int(round(self.spec.agree_s * self.fs))
@@ -342,11 +358,13 @@ class VentricularFusion:
             for label, (message, at) in list(self.pending.items())
             if p >= self.spec.agree_p and trusted
         ]
-        return events + self._model_alone(ev.end, p)
+        return events + self._model_alone(ev.end, p, tainted)
 
-    def _model_alone(self, sample: int, p: float) -> list[AlertEvent]:
+    def _model_alone(self, sample: int, p: float, tainted: bool = False) -> list[AlertEvent]:
+        """The model's own alarm: raised on alone_k of alone_n windows (none of them tainted),
+        cleared after clear_after quiet ones (a standing alarm is never cut by a taint)."""
         s = self.spec
-        self._alone.append(p >= s.alone_p)
+        self._alone.append(p >= s.alone_p and not tainted)
         if MODEL_LABEL in self.active:
             self._quiet = 0 if p >= s.agree_p else self._quiet + 1
             if self._quiet >= s.clear_after:

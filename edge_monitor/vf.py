@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 # VF-like, for the VF alarm (alerts.py) and the gate's VF exemption alike: Kuo & Dillman's
 # filter leaks less than this, on a signal with more amplitude than asystole's baseline
@@ -24,15 +25,18 @@ VF_MIN_PTP_MV = 0.2
 VF_MIN_HZ = 2.2
 VF_MAX_HZ = 10.0
 MAINS_HZ = (50.0, 60.0)
-# organised QRS under an oscillation (tremor, shivering: a VF mimic): the envelope of the lead's
-# sharp content (15-40 Hz, where QRS complexes have energy and a 3-8 Hz tremor has little)
-# repeats at a heart rate of 40-150 per minute and not at any shorter lag. All set a priori
-# from physiology before any result was seen (docs/ventricular.md, "Tremor")
+# organised QRS under an oscillation (tremor, shivering: a VF mimic): sharp complexes (15-40 Hz,
+# where QRS complexes have energy and a 3-8 Hz tremor has little) that stand out of the lead's
+# sharp content, look alike and come 0.3-2.5 s apart, whatever their rhythm (AF, ectopy, pauses).
+# The band, the intervals, the 0.15 s complex and the 2x rate were set a priori; the floor, the
+# between-complex bar and the likeness after a look at tremor mixes and at VF (docs/ventricular.md)
 SHARP_BAND_HZ = (15.0, 40.0)
-QRS_PERIOD_S = (0.4, 1.5)  # 150 ... 40 beats per minute
-QRS_MIN_LAG_S = 0.15  # a QRS (and its smoothed envelope) is over by then
-QRS_MIN_R = 0.5  # the envelope's autocorrelation at the beat period: regular, alike complexes
-QRS_BETWEEN = 0.5  # ...and nowhere between 0.15 s and 0.6 periods above this share of it
+QRS_RR_S = (0.3, 2.5)  # 200 ... 24 beats per minute between neighbouring complexes
+QRS_HALF_S = 0.15  # a complex (its smoothed envelope) is over this long after its peak
+QRS_MIN_HEIGHT = 0.2  # complexes: envelope peaks at least this share of the stretch's highest
+QRS_FLOOR = 0.1  # the envelope's median at most this share of the complexes' median height
+QRS_BETWEEN = 0.5  # ...and nothing between two complexes above this share of the lower one
+QRS_ALIKE = 0.6  # the complexes' median correlation with their median shape (+-20 ms)
 QRS_OSC_RATIO = 2.0  # the oscillation is at least twice the QRS rate: not the QRS themselves
 
 
@@ -85,37 +89,64 @@ def _mains_plan(n: int, fs: float, lines: tuple[float, ...]):
     return t, float(t @ t), w, float(w.sum()), near
 
 
-def qrs_period(sharp: np.ndarray, fs: float) -> float:
-    """The period (s) at which the sharp content of a stretch (band-passed to SHARP_BAND_HZ)
-    repeats as organised QRS complexes do, else 0. VF and flutter have no separate complexes:
-    their sharp content follows every wave of the oscillation, so it also repeats at lags
-    shorter than a heart period (or not at all); a tremor adds little above 15 Hz. The envelope
-    (squared, 0.1 s means, 100 per second) is correlated with itself, unbiased per lag."""
+def qrs_interval(sharp: np.ndarray, fs: float) -> float:
+    """The median interval (s) between organised QRS complexes in a stretch of the lead's sharp
+    content (band-passed to SHARP_BAND_HZ), else 0. Under a tremor the complexes still stand
+    out (it adds little above 15 Hz) and look alike; VF's and flutter's sharp content follows
+    every wave of the oscillation, so it stands out nowhere or rises again between any two
+    picked waves. Irregular intervals are fine (atrial fibrillation, ectopy, pauses)."""
     x = np.asarray(sharp, dtype=np.float64)
-    step = max(1, int(round(fs / 100.0)))
-    n = len(x) // step
-    if len(x) < 2 * QRS_PERIOD_S[1] * fs:  # two of the longest periods at least
+    k = max(1, int(round(0.05 * fs)))
+    env = np.convolve(x * x, np.ones(k) / k, mode="same")
+    top = float(env.max()) if env.size else 0.0
+    if top <= 1e-12:
         return 0.0
-    env = (x[: n * step] ** 2).reshape(n, step).mean(axis=1)
-    env = np.convolve(env, np.ones(10) / 10.0, mode="same")
-    env = env - env.mean()
-    power = float(env @ env) / n
-    if power <= 1e-12:
+    peaks = _tallest_apart(env, QRS_MIN_HEIGHT * top, int(QRS_RR_S[0] * fs))
+    longest = int(QRS_RR_S[1] * fs)  # ...also from the stretch's start and to its end
+    if len(peaks) < 2 or np.diff(np.r_[0, peaks, len(env) - 1]).max() > longest:
         return 0.0
-    rate = fs / step
-    lags = np.arange(int(QRS_MIN_LAG_S * rate), int(QRS_PERIOD_S[1] * rate) + 1)
-    r = np.array([float(env[k:] @ env[:-k]) / (n - k) for k in lags]) / power
-    beat = lags >= int(QRS_PERIOD_S[0] * rate)
-    top = float(np.max(r[beat]))
-    # the shortest lag that repeats about as well as the best: a rhythm repeats at twice its
-    # period too, and that multiple must not hide the period itself
-    peak = np.r_[False, (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:]), True]
-    near = np.flatnonzero(beat & peak & (r >= 0.8 * top))
-    best = int(near[0]) if near.size else int(np.argmax(np.where(beat, r, -np.inf)))
-    between = (lags < 0.6 * lags[best]) & (lags >= int(QRS_MIN_LAG_S * rate))
-    if r[best] < QRS_MIN_R or (between.any() and r[between].max() >= QRS_BETWEEN * r[best]):
+    heights = env[peaks]
+    if float(np.median(env)) > QRS_FLOOR * float(np.median(heights)):
         return 0.0
-    return float(lags[best] / rate)
+    gap = int(QRS_HALF_S * fs)
+    for a, b in zip(peaks[:-1], peaks[1:], strict=True):
+        inner = env[a + gap : b - gap]
+        if inner.size and inner.max() > QRS_BETWEEN * min(env[a], env[b]):
+            return 0.0
+    if _alike(x, peaks, fs) < QRS_ALIKE:
+        return 0.0
+    return float(np.median(np.diff(peaks))) / fs
+
+
+def _tallest_apart(env: np.ndarray, height: float, distance: int) -> np.ndarray:
+    """Local maxima of at least `height`, tallest first, each at least `distance` samples from
+    a taller one kept (scipy.signal.find_peaks' rule; scipy is not loaded on the device)."""
+    i = np.flatnonzero((env[1:-1] >= env[:-2]) & (env[1:-1] > env[2:]) & (env[1:-1] >= height))
+    i = i + 1
+    kept: list[int] = []
+    for j in i[np.argsort(-env[i], kind="stable")].tolist():
+        if all(abs(j - k) >= distance for k in kept):
+            kept.append(j)
+    return np.asarray(sorted(kept), dtype=np.int64)
+
+
+def _alike(x: np.ndarray, peaks: np.ndarray, fs: float) -> float:
+    """Median over complexes of the best correlation (shifts up to 20 ms) of each one's sharp
+    waveform (+-60 ms) with their sample-wise median shape."""
+    half, shift = int(round(0.06 * fs)), max(1, int(round(0.02 * fs)))
+    keep = peaks[(peaks - half - shift >= 0) & (peaks + half + shift < len(x))]
+    if len(keep) < 2:
+        return 0.0
+    idx = keep[:, None] + np.arange(-half - shift, half + shift + 1)[None, :]
+    views = sliding_window_view(x[idx], 2 * half + 1, axis=1)  # complex x shift x sample
+    views = views - views.mean(axis=2, keepdims=True)
+    views = views / np.maximum(np.linalg.norm(views, axis=2, keepdims=True), 1e-12)
+    shape = np.median(views[:, shift, :], axis=0)
+    shape = shape - shape.mean()
+    norm = float(np.linalg.norm(shape))
+    if norm <= 1e-12:
+        return 0.0
+    return float(np.median((views @ (shape / norm)).max(axis=1)))
 
 
 def vf_leakage(x: np.ndarray) -> float:

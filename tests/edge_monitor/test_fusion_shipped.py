@@ -18,6 +18,8 @@ RESULT = (
 def test_the_shipped_fusion_spec_is_the_one_the_benchmark_chose():
     doc = json.loads(RESULT.read_text())
     chosen = doc["after_cross_validated"]["spec_on_all_records (in-sample; for shipping)"]
-    assert dataclasses.asdict(FusionSpec()) == chosen
+    shipped = dataclasses.asdict(FusionSpec())
+    # fields added after that run (the tremor withholding) are checked by their own results
+    assert {k: shipped[k] for k in chosen} == chosen
     per_fold = doc["after_cross_validated"]["chosen_per_fold"].values()
     assert {fold["disagree_p"] for fold in per_fold} == {FusionSpec().disagree_p}
