@@ -243,8 +243,8 @@ class QualityTracker:
         return detector_agreement(np.asarray(first), second, self._tol)
 
     def _qrs_interval(self, sharp: np.ndarray) -> float:
-        """The median interval (s) of organised QRS complexes in the sharp band when each of the
-        last `qrs_persist` seconds found them, else 0: one second of VF's sharp content may
+        """The shortest interval (s) of organised QRS complexes in the sharp band when each of
+        the last `qrs_persist` seconds found them, else 0: one second of VF's sharp content may
         stand out by chance (cudb, MIT-BIH 207), a rhythm keeps doing so."""
         if not self.spec.organised_qrs:
             return 0.0
@@ -252,7 +252,7 @@ class QualityTracker:
         p = np.asarray(self._periods)
         if len(p) < self._periods.maxlen or not (p > 0).all():
             return 0.0
-        return float(np.median(p))
+        return float(p.min())
 
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raw, off = np.concatenate(self._raw), np.concatenate(self._off)

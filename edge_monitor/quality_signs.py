@@ -241,7 +241,7 @@ def _oscillation_over_qrs(
     ctx: np.ndarray, ptp: float, period: float, spec: QualitySpec, fs: float
 ) -> bool:
     """A VF-like oscillation (as the VF alarm reads it) at least QRS_OSC_RATIO times the rate
-    of organised QRS complexes still seen under it (`period`: their median interval in s, 0:
+    of organised QRS complexes still seen under it (`period`: their shortest interval in s, 0:
     none): a tremor or shivering over a rhythm, which Kuo & Dillman's filter and the rhythm
     model take for VF."""
     if not spec.organised_qrs or period <= 0 or ptp <= vf.VF_MIN_PTP_MV:

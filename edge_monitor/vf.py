@@ -37,7 +37,8 @@ QRS_MIN_HEIGHT = 0.2  # complexes: envelope peaks at least this share of the str
 QRS_FLOOR = 0.1  # the envelope's median at most this share of the complexes' median height
 QRS_BETWEEN = 0.5  # ...and nothing between two complexes above this share of the lower one
 QRS_ALIKE = 0.6  # the complexes' median correlation with their median shape (+-20 ms)
-QRS_OSC_RATIO = 2.0  # the oscillation is at least twice the QRS rate: not the QRS themselves
+QRS_DUE = 1.5  # the last complex at most this many median intervals before the stretch's end
+QRS_OSC_RATIO = 2.0  # the oscillation at least twice as fast as the closest two complexes
 
 
 def vf_frequency(x: np.ndarray, fs: float) -> float:
@@ -89,33 +90,45 @@ def _mains_plan(n: int, fs: float, lines: tuple[float, ...]):
     return t, float(t @ t), w, float(w.sum()), near
 
 
-def qrs_interval(sharp: np.ndarray, fs: float) -> float:
-    """The median interval (s) between organised QRS complexes in a stretch of the lead's sharp
-    content (band-passed to SHARP_BAND_HZ), else 0. Under a tremor the complexes still stand
-    out (it adds little above 15 Hz) and look alike; VF's and flutter's sharp content follows
-    every wave of the oscillation, so it stands out nowhere or rises again between any two
-    picked waves. Irregular intervals are fine (atrial fibrillation, ectopy, pauses)."""
+def qrs_complexes(sharp: np.ndarray, fs: float) -> np.ndarray:
+    """Where organised QRS complexes lie in a stretch of the lead's sharp content (band-passed
+    to SHARP_BAND_HZ): their envelope peaks (sample indices), or none. Under a tremor the
+    complexes still stand out (it adds little above 15 Hz) and look alike; VF's and flutter's
+    sharp content follows every wave of the oscillation, so it stands out nowhere or rises
+    again between any two picked waves. Irregular intervals are fine (atrial fibrillation,
+    ectopy, pauses)."""
+    none = np.zeros(0, dtype=np.int64)
     x = np.asarray(sharp, dtype=np.float64)
     k = max(1, int(round(0.05 * fs)))
     env = np.convolve(x * x, np.ones(k) / k, mode="same")
     top = float(env.max()) if env.size else 0.0
     if top <= 1e-12:
-        return 0.0
+        return none
     peaks = _tallest_apart(env, QRS_MIN_HEIGHT * top, int(QRS_RR_S[0] * fs))
-    longest = int(QRS_RR_S[1] * fs)  # ...also from the stretch's start and to its end
-    if len(peaks) < 2 or np.diff(np.r_[0, peaks, len(env) - 1]).max() > longest:
-        return 0.0
+    longest = int(QRS_RR_S[1] * fs)  # ...also from the stretch's start
+    if len(peaks) < 2 or np.diff(np.r_[0, peaks]).max() > longest:
+        return none
+    # ...and they are still coming: the next one is due within QRS_DUE of their median
+    # interval (a rhythm that gave way to VT or VF stops here within about a beat)
+    if len(env) - 1 - peaks[-1] > QRS_DUE * float(np.median(np.diff(peaks))):
+        return none
     heights = env[peaks]
     if float(np.median(env)) > QRS_FLOOR * float(np.median(heights)):
-        return 0.0
+        return none
     gap = int(QRS_HALF_S * fs)
     for a, b in zip(peaks[:-1], peaks[1:], strict=True):
         inner = env[a + gap : b - gap]
         if inner.size and inner.max() > QRS_BETWEEN * min(env[a], env[b]):
-            return 0.0
-    if _alike(x, peaks, fs) < QRS_ALIKE:
-        return 0.0
-    return float(np.median(np.diff(peaks))) / fs
+            return none
+    return peaks if _alike(x, peaks, fs) >= QRS_ALIKE else none
+
+
+def qrs_interval(sharp: np.ndarray, fs: float) -> float:
+    """The shortest interval (s) between the organised QRS complexes of qrs_complexes, else 0:
+    the oscillation must be faster than any two of them (at a VT run's onset the complexes
+    close up to the oscillation's own period: they are the oscillation)."""
+    peaks = qrs_complexes(sharp, fs)
+    return float(np.diff(peaks).min()) / fs if len(peaks) >= 2 else 0.0
 
 
 def _tallest_apart(env: np.ndarray, height: float, distance: int) -> np.ndarray:

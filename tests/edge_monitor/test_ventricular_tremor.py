@@ -121,3 +121,4 @@ def test_nothing_new_is_critical_within_the_hold_of_an_organised_second(flags, p
         new = critical(events)
         if last is not None and t - last <= hold:
             assert new == [], (k, flags)
+
