@@ -169,7 +169,12 @@ def main() -> None:
         raise SystemExit("no folder holding mitdb/ and svdb/: pass --data or set ECG_EDGE_DATA")
     split = beatdb.multi_db_split(beatdb.available_records(root))
     t0 = time.perf_counter()
-    entry: dict = {"bundle": str(args.bundle or "embedded"), "databases": {}}
+    bundle_dir = args.bundle or embedded_bundle("arrhythmia")
+    entry: dict = {
+        "bundle": str(args.bundle or "embedded"),
+        "model_sha256": load_bundle(bundle_dir, probe=False).manifest["model"]["sha256"],
+        "databases": {},
+    }  # the sha256 says which model an "embedded" entry streamed, whatever is embedded later
     if args.resample:
         entry["resampled_to_hz"] = args.resample
     if args.channel is not None:

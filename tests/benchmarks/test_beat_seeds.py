@@ -58,3 +58,13 @@ def test_late_s_labels_leave_training_and_validation_but_never_the_test():
         assert part.x[:, 0].tolist() == [0.0, 3.0, 4.0, 5.0]
         assert part.rhythms.tolist() == ["AFIB", "AFL", "", "N"]  # the rhythms follow their rows
     assert out.test.groups.tolist() == list(range(6))
+
+
+def test_one_seed_has_no_sd_and_the_summary_stays_strict_json():
+    import json
+
+    one = beat_seeds.mean_sd([{"val": 0.7, "mitdb": {"f1_S": 0.6}}])
+    assert one["val"] == {"mean": 0.7, "sd": None} and one["mitdb"]["f1_S"]["sd"] is None
+    json.dumps(one, allow_nan=False)
+    two = beat_seeds.mean_sd([{"val": 0.6}, {"val": 0.8}])
+    assert np.isclose(two["val"]["sd"], np.std([0.6, 0.8], ddof=1))
