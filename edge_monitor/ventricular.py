@@ -113,8 +113,10 @@ class FusionSpec:
     disagree_p: float = 0.3
     # withhold new critical VT/VF alarms while the gate sees organised QRS under a VF-like
     # oscillation (a tremor: docs/ventricular.md, "Tremor"), and for organised_hold_s after the
-    # last such second: the model's 5 s span no longer holds it then (set a priori)
-    withhold_organised: bool = False
+    # last such second: the model's 5 s span no longer holds it then (set a priori). On since
+    # ventricular_alarms_tremor5.json (cross-validated: episodes >= 4 s 0.917, 8 s Se 0.880,
+    # Sp 0.981, 0.60 false/h) and tremor_stress_withhold.json (docs/ventricular.md, "Tremor")
+    withhold_organised: bool = True
     organised_hold_s: float = 5.0
 
     def __post_init__(self) -> None:

@@ -48,13 +48,13 @@ def with_tremor(record: str, ptp: float) -> np.ndarray:
     return x
 
 
-ON = QualitySpec(organised_qrs=True)
+ON, OFF = QualitySpec(organised_qrs=True), QualitySpec(organised_qrs=False)
 
 
 @pytest.mark.parametrize("record", ["100", "201"])  # sinus rhythm; atrial fibrillation
 def test_tremor_over_a_rhythm_is_marked_organised_and_the_verdict_is_unchanged(record):
     x = with_tremor(record, 2.0)
-    segs, off = verdicts(x, FS, ON), verdicts(x, FS)
+    segs, off = verdicts(x, FS, ON), verdicts(x, FS, OFF)
     inside = [s for s in segs if BURST[0] + 3 <= s.start / FS < BURST[1]]
     assert sum(s.organised for s in inside) >= 0.6 * len(inside), [s.state for s in inside]
     assert not any(s.organised for s in segs if s.end / FS <= BURST[0])

@@ -53,10 +53,12 @@ def critical(events) -> list[AlertEvent]:
 
 
 def test_a_tremor_over_sinus_rhythm_raises_no_critical_vt_vf(bundles, sinus_with_loud_tremor):
-    on = Monitor(bundles, FS, ["MLII"], quality=SIGN, fusion=WITHHOLD)
+    on = Monitor(bundles, FS, ["MLII"])  # shipped: the sign and the withholding on
+    assert QualitySpec().organised_qrs and FusionSpec().withhold_organised
     assert critical(on.stream(sinus_with_loud_tremor, block_s=4.0)) == []
     # the sign and the withholding are what keep it quiet: without them the same minute alarms
-    off = Monitor(bundles, FS, ["MLII"])
+    off = Monitor(bundles, FS, ["MLII"], quality=QualitySpec(organised_qrs=False),
+                  fusion=FusionSpec(withhold_organised=False))  # fmt: skip
     assert critical(off.stream(sinus_with_loud_tremor, block_s=4.0))
 
 
@@ -121,4 +123,3 @@ def test_nothing_new_is_critical_within_the_hold_of_an_organised_second(flags, p
         new = critical(events)
         if last is not None and t - last <= hold:
             assert new == [], (k, flags)
-
