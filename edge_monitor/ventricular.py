@@ -26,16 +26,14 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
   detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
   probability overrules it, even after the fusion went blind in that spell.
-- **Tremor.** A second the gate marks `organised` (sharp QRS complexes still standing out
-  under a VF-like oscillation: a tremor or shivering; QualitySpec.organised_qrs) withholds,
-  with `withhold_organised`, every *new* critical VT/VF the oscillation could have caused for
-  `organised_hold_s` after it: the VF rule's alarm comes as a warning (escalated later if the
-  model then agrees), the model neither raises its own alarm nor confirms nor escalates with a
-  window that saw it. VF has no separate complexes. An alarm that stands is never cut, the
-  verdict stays good (the beat rules, AF and asystole see what they saw), and the beat-run VT
-  rule sounds as before. No model, a model
-  that has not answered yet or one that answers NaN: the rules' alarms pass as today (a
-  held-back one sounds at once).
+- **Tremor.** A second the gate marks `organised` (sharp QRS complexes standing out under a
+  VF-like oscillation; VF has none) withholds every *new* critical VT/VF for
+  `organised_hold_s`: the VF rule's alarm comes as a warning (escalated later if the model then
+  agrees); a window that saw it neither raises, confirms nor escalates. A standing alarm is
+  never cut, the verdict is unchanged, the beat-run VT rule sounds as before.
+
+No model, a model that has not answered yet or one that answers NaN: the rules' alarms pass as
+today (a held-back one sounds at once).
 
 The fusion reads only events, so benchmarks/ventricular_alarms.py replays a recording's logged
 events through other settings without streaming it again (same code, same order).
@@ -111,11 +109,9 @@ class FusionSpec:
     # 0.884 (cudb +5 segments), false alarms 0.751 -> 0.684/h, nstdb's as before
     # (docs/ventricular.md)
     disagree_p: float = 0.3
-    # withhold new critical VT/VF alarms while the gate sees organised QRS under a VF-like
-    # oscillation (a tremor: docs/ventricular.md, "Tremor"), and for organised_hold_s after the
-    # last such second: the model's 5 s span no longer holds it then (set a priori). On since
-    # ventricular_alarms_tremor5.json (cross-validated: episodes >= 4 s 0.917, 8 s Se 0.880,
-    # Sp 0.981, 0.60 false/h) and tremor_stress_withhold.json (docs/ventricular.md, "Tremor")
+    # withhold new critical VT/VF over organised QRS under a VF-like oscillation (a tremor) and
+    # organised_hold_s after (the model's 5 s span; a priori). CV (ventricular_alarms_tremor5):
+    # 0.917, 8 s 0.880 / 0.981, 0.60 false/h; tremor_stress cut >= 82 % (docs/ventricular.md)
     withhold_organised: bool = True
     organised_hold_s: float = 5.0
 

@@ -1,0 +1,84 @@
+"""How benchmarks/ventricular_alarms.py streams a record through the device Monitor once and
+caches its events (alerts, ventricular windows, the gate's bad or organised seconds), keyed by
+the bytes of the models and of every edge_monitor module: a split of ventricular_alarms.py,
+which re-exports these names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import wfdb
+
+from edge_monitor.alert_rules import AlertEvent
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.events import QualityEvent, WindowEvent
+from edge_monitor.pipeline import Monitor, find_channel
+from edge_monitor.quality import QualitySpec
+from edge_monitor.ventricular import FusionSpec
+
+
+def stream_record(
+    folder: Path, name: str, bundles: list, exempt: float = 0.0, organised: bool = False
+) -> list[dict]:
+    """The record through the Monitor, fusion's events off: its alert and ventricular-window
+    events (`exempt`: the fusion's experimental gate exemption, which changes the stream;
+    `organised`: the gate's tremor sign, logged on the seconds it marks)."""
+    header = wfdb.rdheader(str(folder / name))
+    x = wfdb.rdrecord(str(folder / name)).p_signal
+    channel = find_channel(header.sig_name, "MLII")
+    fusion = FusionSpec(gate_exempt_p=exempt)
+    quality = QualitySpec(organised_qrs=organised)
+    monitor = Monitor(bundles, header.fs, list(header.sig_name), channel or 0, fusion=fusion,
+                      quality=quality)  # fmt: skip
+    fuse = monitor.fusion
+    if fuse is not None:  # the fusion still sees every event (for its hint), its output is dropped
+        monitor._fuse = lambda events: (fuse.process(list(events)), events)[1]
+    else:
+        monitor.fusion = None
+    log = []
+    for ev in monitor.stream(x, block_s=4.0):
+        if isinstance(ev, AlertEvent):
+            log.append({"t": "a", **ev.to_json()})
+        elif isinstance(ev, WindowEvent) and any(w.per_window for w in monitor.windows):
+            log.append({"t": "w", "start": ev.start, "end": ev.end, "probs": ev.probs,
+                        "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
+        elif isinstance(ev, QualityEvent) and not (ev.segment.ok and not ev.segment.organised):
+            log.append({"t": "q", **ev.segment.as_json()})
+    return log
+
+
+def cached_log(
+    cache: Path,
+    key: str,
+    folder: Path,
+    bundles: list,
+    exempt: float = 0.0,
+    organised: bool = False,
+) -> list[dict]:
+    """The record's events, streamed once per set of model files and monitor code (by their
+    bytes: a bundle rewritten in place, or any edited edge_monitor module, streams again)."""
+    code = sorted(Path(sys.modules[Monitor.__module__].__file__).parent.glob("*.py"))
+    models = hashlib.sha256()
+    for f in [*(Path(b.model_path) for b in bundles), *code]:
+        models.update(f.read_bytes())
+    tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
+    tag += "-organised" if organised else ""
+    path = cache / f"{key.replace('/', '_')}-{tag}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    log = stream_record(folder, key.split("/")[1], bundles, exempt, organised)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(log))
+    return log
+
+
+def _prefill(task: tuple[Path, str, Path, str | None, float, bool]) -> str:
+    """Stream one record into the cache (a worker of --jobs)."""
+    cache, key, folder, path, exempt, organised = task
+    bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
+    bundles += [load_bundle(Path(path), probe=False)] if path else []
+    cached_log(cache, key, folder, bundles, exempt, organised)
+    return key
