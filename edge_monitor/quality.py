@@ -118,7 +118,9 @@ class QualityTracker:
         )
         self._sharp = np.zeros(0)
         self._sharp_n = max(self._ctx, int(round(self.spec.qrs_context_s * fs)))
-        self._periods: deque[float] = deque(maxlen=max(1, self.spec.qrs_persist))
+        # the sharp-band windows of the last `qrs_persist` seconds and, once asked, their QRS
+        # interval (None: not computed yet; most seconds never need it)
+        self._sharp_windows: deque[list] = deque(maxlen=max(1, self.spec.qrs_persist))
         self._raw_ctx = np.zeros(0)
         self._off_ctx = np.zeros(0, bool)
         cut = min(self.spec.hf_cut_hz, 0.45 * fs)
@@ -175,14 +177,14 @@ class QualityTracker:
             upto = len(self._filtered) - (self._pending - self._seg)
             ctx = self._filtered[:upto][-self._ctx :]
             hf_ctx = self._hf[:upto][-self._ctx :]
-            interval = self._qrs_interval(self._sharp[:upto][-self._sharp_n :])
+            self._sharp_windows.append([self._sharp[:upto][-self._sharp_n :], None])
             raw_ctx = self._raw_ctx[:upto][-self._ctx :]
             off_ctx = self._off_ctx[:upto][-self._ctx :]
             agreement = self._agreement(end, len(self._band) - (self._pending - self._seg))
             v = assess_segment(
                 r, ctx, o, self.spec, self.rails, hf_ctx, agreement, fs=self.fs,
                 raw_context=raw_ctx, vf_hint=vf_hint, off_context=off_ctx,
-                qrs_interval_s=interval,
+                qrs_interval_s=self._qrs_interval,
             )  # fmt: skip
             self.current = SegmentQuality(
                 self._next_start, end, v.state, v.kurtosis, v.ptp_mv, agreement, v.reason,
@@ -242,17 +244,19 @@ class QualityTracker:
         second = second[(second >= w0) & (second < w1)]
         return detector_agreement(np.asarray(first), second, self._tol)
 
-    def _qrs_interval(self, sharp: np.ndarray) -> float:
+    def _qrs_interval(self) -> float:
         """The shortest interval (s) of organised QRS complexes in the sharp band when each of
         the last `qrs_persist` seconds found them, else 0: one second of VF's sharp content may
-        stand out by chance (cudb, MIT-BIH 207), a rhythm keeps doing so."""
-        if not self.spec.organised_qrs:
+        stand out by chance (cudb, MIT-BIH 207), a rhythm keeps doing so. Computed when the
+        gate asks (a VF-like oscillation), each second's window at most once."""
+        windows = self._sharp_windows
+        if not self.spec.organised_qrs or len(windows) < windows.maxlen:
             return 0.0
-        self._periods.append(qrs_interval(sharp, self.fs))
-        p = np.asarray(self._periods)
-        if len(p) < self._periods.maxlen or not (p > 0).all():
-            return 0.0
-        return float(p.min())
+        for w in windows:
+            if w[1] is None:
+                w[1] = qrs_interval(w[0], self.fs)
+        p = np.asarray([w[1] for w in windows])
+        return float(p.min()) if (p > 0).all() else 0.0
 
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raw, off = np.concatenate(self._raw), np.concatenate(self._off)

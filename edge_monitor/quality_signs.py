@@ -25,6 +25,7 @@ Thresholds live in QualitySpec; benchmarks/noise_stress.py measures them (tuned 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -163,13 +164,15 @@ def assess_segment(
     raw_context: np.ndarray | None = None,
     vf_hint: bool = False,
     off_context: np.ndarray | None = None,
-    qrs_interval_s: float = 0.0,
+    qrs_interval_s: float | Callable[[], float] = 0.0,
 ) -> Verdict:
     """State, kurtosis and band-passed peak-to-peak of one segment (one lead at `fs` Hz) and,
     when noisy, why; with the raw lead's last seconds the gate also looks for mains hum, and
     with their leads-off flags (`off_context`) for a clipping amplifier whose rail a file marks
     invalid; with the interval of organised QRS complexes the tracker sees (`qrs_interval_s`,
-    vf.qrs_interval) it marks such complexes under a VF-like oscillation (a tremor)."""
+    vf.qrs_interval) it marks such complexes under a VF-like oscillation (a tremor); given as a
+    callable, it is asked only when the oscillation is there (finding complexes is the gate's
+    dearest step, and almost every second has no VF-like oscillation to ask about)."""
     raw = np.asarray(raw, dtype=np.float64)
     n_off = len(leads_off) if leads_off is not None else 0
     if n_off and np.count_nonzero(leads_off) / n_off >= spec.leads_off_share:
@@ -240,17 +243,18 @@ def _noise_signs(
 
 
 def _oscillation_over_qrs(
-    ctx: np.ndarray, ptp: float, period: float, spec: QualitySpec, fs: float
+    ctx: np.ndarray, ptp: float, period: float | Callable[[], float], spec: QualitySpec, fs: float
 ) -> bool:
     """A VF-like oscillation (as the VF alarm reads it) at least QRS_OSC_RATIO times the rate
     of organised QRS complexes still seen under it (`period`: their shortest interval in s, 0:
     none): a tremor or shivering over a rhythm, which Kuo & Dillman's filter and the rhythm
     model take for VF."""
-    if not spec.organised_qrs or period <= 0 or ptp <= vf.VF_MIN_PTP_MV:
+    if not spec.organised_qrs or ptp <= vf.VF_MIN_PTP_MV:
         return False
     if not vf_like(ctx, fs, spec.vf_leakage, (spec.vf_min_hz, spec.vf_max_hz)):
         return False
-    return vf_frequency(ctx, fs) * period >= vf.QRS_OSC_RATIO
+    period = period() if callable(period) else period
+    return period > 0 and vf_frequency(ctx, fs) * period >= vf.QRS_OSC_RATIO
 
 
 def _rms(x: np.ndarray | None) -> float:
