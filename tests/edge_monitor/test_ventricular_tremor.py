@@ -69,7 +69,9 @@ def test_real_vf_still_raises_a_critical_alarm_with_the_withholding_on(bundles):
     monitor = Monitor(bundles, 250.0, ["ECG"], quality=SIGN, fusion=WITHHOLD)
     crit = critical(monitor.stream(np.nan_to_num(x), block_s=4.0))
     assert crit and crit[0].label in ("VF", MODEL_LABEL)
-    assert int(14 * 250) <= crit[0].sample <= int(35 * 250)  # after the onset, within 21 s
+    # after the onset, within 10 s: the hold costs 3 s here (23 s; 20 s without it), the VF's
+    # first seconds read organised; a longer delay fails
+    assert int(14 * 250) <= crit[0].sample <= int(24 * 250)
 
 
 def window(t: int, p: float) -> WindowEvent:
