@@ -52,7 +52,7 @@ from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
 from edge_monitor.events import QualityEvent  # noqa: E402
 from edge_monitor.pipeline import Monitor, find_channel  # noqa: E402
 from edge_monitor.quality import QualitySpec  # noqa: E402
-from edge_monitor.ventricular import MODEL_LABEL, RULE_LABELS, FusionSpec  # noqa: E402
+from edge_monitor.ventricular import CONFIRMED, MODEL_LABEL, RULE_LABELS, FusionSpec  # noqa: E402
 
 ALARMS = (*RULE_LABELS, MODEL_LABEL)
 GRACE_S = 5.0  # an alarm a burst raised may sound a few seconds after it (2-of-3 4 s windows)
@@ -123,7 +123,7 @@ def run_stream(bundles, header, y: np.ndarray, spans, justify, quality=None, fus
         if isinstance(ev, AlertEvent) and ev.level == CRITICAL and ev.label in ALARMS:
             inside = any(a <= ev.sample < b for a, b in windows)
             if inside and not justify(ev.sample):
-                how = "escalated" if "confirmed by the rhythm model" in ev.message else "raised"
+                how = "escalated" if f"({CONFIRMED})" in ev.message else "raised"
                 alarms.append({"t_s": round(ev.sample / fs, 1), "label": ev.label, "how": how})
         elif isinstance(ev, QualityEvent):
             s = ev.segment

@@ -160,7 +160,7 @@ class QualityTracker:
         self._filtered = np.concatenate([self._filtered, np.asarray(filtered).reshape(-1)])
         clean = np.nan_to_num(raw).reshape(-1, 1)
         self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
-        if self.spec.organised_qrs:  # off: not filtered at all (the shipped runtime)
+        if self.spec.organised_qrs:  # off: the sharp band is not filtered at all
             self._sharp = np.concatenate([self._sharp, self._sharp_filter(clean)[:, 0]])
         self._raw_ctx = np.concatenate([self._raw_ctx, raw])
         self._off_ctx = np.concatenate([self._off_ctx, off])

@@ -59,7 +59,8 @@ TASK = "ventricular"  # the contract task of the window model this module fuses
 RULE_LABELS = ("VT", "VF")  # the rules' critical ventricular alarms
 MODEL_LABEL = "VT/VF"  # the model's own alarm
 AMPLITUDE_VERDICTS = (NOISY, SATURATED)  # gate verdicts a confident model may overrule
-NOT_CONFIRMED = "not confirmed by the rhythm model"
+CONFIRMED = "confirmed by the rhythm model"  # an escalated alarm's message ends "(CONFIRMED)"
+NOT_CONFIRMED = f"not {CONFIRMED}"
 WITHHELD = "withheld: QRS complexes under a tremor-like oscillation"
 
 
@@ -266,7 +267,7 @@ class VentricularFusion:
         self.pending.pop(label, None)
         self.active[label] = CRITICAL
         message = message.replace(" (unverified: doubtful signal or beats)", "")
-        return AlertEvent(sample, CRITICAL, label, f"{message} (confirmed by the rhythm model)")
+        return AlertEvent(sample, CRITICAL, label, f"{message} ({CONFIRMED})")
 
     def withholds(self, sample: int) -> bool:
         """Is a new critical VT/VF withheld at `sample`: the gate saw organised QRS under a

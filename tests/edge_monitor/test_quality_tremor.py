@@ -110,3 +110,23 @@ def test_complexes_are_found_under_any_tremor_at_any_spacing_and_never_in_an_osc
     assert (
         qrs_interval(sosfilt(sos, 2 * osc + 1e-3 * np.sin(2 * np.pi * 1.3 * osc_hz * t)), fs) == 0
     )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(3, 400),
+    distance=st.integers(1, 60),
+    share=st.floats(0.0, 0.9),
+)
+def test_the_hand_written_peak_picker_keeps_what_scipy_find_peaks_keeps(seed, n, distance, share):
+    """vf._tallest_apart stands in for scipy.signal.find_peaks(height, distance), which the device
+    does not import: on plateau-free envelopes they keep the same peaks."""
+    from scipy.signal import find_peaks
+
+    from edge_monitor.vf import _tallest_apart
+
+    env = np.random.default_rng(seed).random(n) ** 2
+    height = share * float(env.max())
+    expected, _ = find_peaks(env, height=height, distance=distance)
+    assert _tallest_apart(env, height, distance).tolist() == expected.tolist()
