@@ -40,7 +40,7 @@ def test_notch_matches_scipy():
     assert np.allclose(ours[0], np.concatenate([b, a]))
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64, 65, 1000, 5000])
+@pytest.mark.parametrize("chunk", [1, 7, 64, 65, 1000, 2048, 2049, 5000])  # 2048: 32 blocks
 def test_streaming_output_matches_sosfilt_with_steady_start(chunk):
     rng = np.random.default_rng(0)
     fs = 360.0
