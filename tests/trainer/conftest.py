@@ -1,4 +1,5 @@
-"""Shared trainer-test settings: one torch thread, and profile files that force the int8 gate.
+"""Shared trainer-test settings: one torch thread, profile files that force the int8 gate, and
+fewer bootstrap resamples for tests that check a run's outputs rather than its intervals.
 
 Tiny models gain nothing from a second thread, and on a busy 2-core machine (CI, or a shared
 workstation) torch's OpenMP workers wait on each other: a tiny model's epoch took 10-20 times
@@ -8,6 +9,8 @@ the autouse fixture covers the torch work done before any training run.
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,34 @@ def gate_profile(folder: Path, max_drop: float, methods: tuple[str, ...] = ("min
     path = folder / f"{name}.toml"
     path.write_text(text)
     return path
+
+
+# the resamples a score's bootstrap draws in tests that check a run's files and messages, not
+# its interval (the commands draw 1000; tests/trainer/test_metrics.py tests the bootstrap itself)
+FEW_RESAMPLES = 100
+
+
+@contextmanager
+def fewer_resamples() -> Iterator[None]:
+    """The AUC bootstraps (trainer.metrics.bootstrap_ci, paired_bootstrap) on FEW_RESAMPLES
+    resamples: each resample is one sklearn roc_auc_score call per class (about 3 ms of input
+    checks), so 1000 made an evaluation's interval most of a tiny run's time (36 of 51 s of the
+    ventricular compress test, 33 of 38 s of the diagnostic train-and-evaluate test, profiled).
+    The real bootstrap still runs, on fewer draws: the files, fields and intervals are all
+    there; only their width is coarser."""
+    from trainer import metrics
+
+    draw = metrics._resample_indices
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            metrics,
+            "_resample_indices",
+            lambda n, n_boot, seed: draw(n, min(n_boot, FEW_RESAMPLES), seed),
+        )
+        yield
+
+
+@pytest.fixture
+def few_resamples() -> Iterator[None]:
+    with fewer_resamples():
+        yield

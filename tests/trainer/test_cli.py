@@ -7,6 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.trainer.conftest import fewer_resamples
 from trainer.cli import app
 
 runner = CliRunner()
@@ -83,26 +84,23 @@ def test_data_info_counts_mitdb_beats(tiny_mitdb):
     assert "train (2 records)" in r.output and "test (2 records)" in r.output
 
 
-@pytest.mark.slow
-def test_train_and_evaluate_from_the_command_line(tiny_ptbxl, tmp_path):
-    out = tmp_path / "run"
-    r = run(
-        "train",
-        "--task",
-        "diagnostic",
-        "--model",
-        "tiny",
-        "--data-dir",
-        str(tiny_ptbxl),
-        "--epochs",
-        "2",
-        "--threads",
-        "1",
-        "--out",
-        str(out),
-    )
+@pytest.fixture(scope="module")
+def trained_run(tiny_ptbxl, tmp_path_factory):
+    """`trainer train` of a tiny diagnostic model, two epochs, evaluated on the test fold: the
+    run the evaluate and prune tests start from (trained once for both). Its output text."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    args = ["train", "--task", "diagnostic", "--model", "tiny", "--data-dir", str(tiny_ptbxl)]
+    args += ["--epochs", "2", "--threads", "1", "--out", str(out)]
+    with fewer_resamples():
+        r = run(*args)
     assert r.exit_code == 0, r.output
-    assert "test macro AUC" in r.output and (out / "metrics.json").exists()
+    return out, r.output
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_from_the_command_line(trained_run, tiny_ptbxl, tmp_path, few_resamples):
+    out, output = trained_run
+    assert "test macro AUC" in output and (out / "metrics.json").exists()
 
     def evaluate(*more):
         return run("evaluate", str(out / "model.pt"), "--data-dir", str(tiny_ptbxl), *more)
@@ -149,27 +147,14 @@ def strict_json(path):
 
 
 @pytest.mark.slow
-def test_prune_fine_tunes_and_scores_a_narrower_model(tiny_ptbxl, tmp_path):
-    r = run(
-        "train",
-        "--task",
-        "diagnostic",
-        "--model",
-        "tiny",
-        "--data-dir",
-        str(tiny_ptbxl),
-        "--epochs",
-        "1",
-        "--threads",
-        "1",
-        "--out",
-        str(tmp_path / "run"),
-        "--no-evaluate",
-    )
-    assert r.exit_code == 0, r.output
+def test_prune_fine_tunes_and_scores_a_narrower_model(
+    trained_run, tiny_ptbxl, tmp_path, few_resamples
+):
+    """Pruned from the trained run, which teaches it (distillation) as it is fine-tuned."""
+    model = str(trained_run[0] / "model.pt")
     r = run(
         "prune",
-        str(tmp_path / "run" / "model.pt"),
+        model,
         "--ratio",
         "0.5",
         "--epochs",
@@ -179,7 +164,7 @@ def test_prune_fine_tunes_and_scores_a_narrower_model(tiny_ptbxl, tmp_path):
         "--out",
         str(tmp_path / "pruned"),
         "--teacher",
-        str(tmp_path / "run" / "model.pt"),
+        model,
     )
     assert r.exit_code == 0, r.output
     assert "fewer" in r.output and "test macro AUC" in r.output

@@ -126,7 +126,9 @@ def test_a_bad_fold_is_one_line(value):
 
 
 @pytest.mark.slow
-def test_compress_makes_a_per_window_detector_the_monitor_loads(tiny_root, tmp_path, monkeypatch):
+def test_compress_makes_a_per_window_detector_the_monitor_loads(
+    tiny_root, tmp_path, monkeypatch, few_resamples
+):
     """The same chain as the other tasks, on real excerpts, fold 1 held out: the bundle's
     contract says one 4 s window a second, averaged over the last two, one sigmoid."""
     monkeypatch.setenv(vdata.FOLD_ENV, "1")
