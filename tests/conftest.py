@@ -38,6 +38,13 @@ def need(path: Path) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` start first, in their order, then the rest in theirs: with two
+    workers (scripts/test.sh runs pytest-xdist by module) the long modules overlap the many
+    short ones instead of ending the run on one worker while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """No test reads or writes the user's cache or follows their data, profile or fold choice."""

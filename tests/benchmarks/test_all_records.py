@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -105,6 +106,7 @@ def test_serial_totals_leave_sample_order_unmeasured_and_list_a_failed_channel_0
     assert out["channel_0_retry_invalid_lines"] == 2
 
 
+@pytest.mark.slow
 def test_every_sample_sent_over_the_pty_relay_is_decoded_and_the_monitor_stalls(
     sample_record, tmp_path
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
@@ -115,6 +116,7 @@ def test_the_embedded_defaults_bring_every_embedded_model_each_with_a_record_it_
     assert record_for(diag, sample_record).name == "ptbxl-00063"  # it needs 12 leads
 
 
+@pytest.mark.slow
 def test_bench_output_in_a_pipe_is_one_unwrapped_line_per_fact(sample_record):
     """Piped (a narrow 80-column default), every line of `edge-monitor bench` stays whole."""
     import os

@@ -113,6 +113,7 @@ def test_a_source_too_slow_for_the_model_is_refused(tmp_path):
     assert_one_line_error(invoke("classify", tmp_path / "slow"), "too slow")
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_a_replay_with_its_summary(sample_record, tmp_path):
     import queue
     import signal

@@ -178,6 +178,7 @@ class Cli:
         return code, rest, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 )
@@ -192,6 +193,7 @@ def test_stop_signals_end_replay_with_its_summary(sample_record, signum, code):
     assert "Traceback" not in err and f"stopped by {signal.Signals(signum).name}" in err
 
 
+@pytest.mark.slow
 def test_a_monitor_started_under_nohup_outlives_its_terminal(sample_record):
     cli = Cli("replay", sample_record, "--speed", "1", "--no-ui", hangup=signal.SIG_IGN)
     json.loads(cli.next_line())
@@ -301,6 +303,7 @@ def test_emulate_fits_the_record_to_the_adc_or_says_it_clips(sample_record, fit)
         assert (adc == 0).any() and (adc == 1023).any()
 
 
+@pytest.mark.slow
 def test_emulate_to_a_port_nobody_reads_is_one_line(sample_record):
     port = Pty(read=False)
     try:

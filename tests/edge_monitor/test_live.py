@@ -131,6 +131,7 @@ def signal_events(events):
     return [e for e in events if e["type"] == "alert" and e["label"] == "signal"]
 
 
+@pytest.mark.slow
 def test_a_stall_never_says_the_signal_is_good_again_before_samples_return(bundles, sample_record):
     """4 s minus a little of ECG, the sender dies (a partly filled second is graded as the stall
     begins), 3 s of silence, then ECG again: "signal good again" only after samples came back."""
@@ -158,6 +159,7 @@ def test_a_stall_never_says_the_signal_is_good_again_before_samples_return(bundl
     assert [e for e in after if e.get("label") == "no_signal"][0]["level"] == "inconclusive"
 
 
+@pytest.mark.slow
 def test_a_closed_session_after_a_stall_stays_without_signal(bundles, sample_record):
     """The sender dies and the monitor is stopped: the silence recorded at the close never grades
     the partly filled second before it as good."""

@@ -184,6 +184,7 @@ def test_real_ventricular_and_noisy_records_spliced_with_faults(bundle, record, 
     assert "inconclusive" in levels
 
 
+@pytest.mark.slow
 def test_every_shared_cudb_record_streams_through_the_front_end(bundle):
     """The independent VF records that killed `classify` (bad state straight to another), first
     two minutes of each through the rpi4 front end with a stall in the middle."""

@@ -89,6 +89,7 @@ def test_replay_enters_and_leaves_the_alternate_screen():
     assert_left_cleanly(t)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("key", "code"), [(b"\x03", 130), (b"q", 0)])
 def test_ctrl_c_or_q_leaves_a_clean_terminal(key, code):
     t = Tty(["replay", "--speed", "1"], cols=100, rows=30)
@@ -131,6 +132,7 @@ def test_piped_input_is_never_touched():
         os.close(write)
 
 
+@pytest.mark.slow
 def test_run_on_a_silent_port_shows_stream_time_and_a_grey_reason():
     """The serial path of the screen: nothing arrives on loop://, so no rate, a grey banner
     with the reason, and the stream clock."""

@@ -105,6 +105,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_ranks_train_one_model_and_only_rank_0_writes(tmp_path):
     (tmp_path / "harness").mkdir()
     torch.multiprocessing.spawn(_rank, args=(_free_port(), tmp_path), nprocs=2)
@@ -153,6 +154,7 @@ def test_ranks_share_every_row_once_and_their_losses_weigh_as_one(world, rows):
     assert sum(weights) == pytest.approx(world)  # mean over ranks of weighted means: global
 
 
+@pytest.mark.slow
 def test_torchrun_trains_through_the_cli(tiny_mitdb, tmp_path):
     """`torchrun -m trainer train` end to end: one checkpoint, one summary, from rank 0."""
     out = tmp_path / "run"
