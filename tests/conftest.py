@@ -1,8 +1,10 @@
 """Fixtures: tiny real-format data sets written into tmp_path from the shared real data.
 
 MIT-BIH excerpts (ODC-By 1.0, Moody & Mark 2001) and PTB-XL records (CC BY 4.0, Wagner et al.
-2020) come from ../shared/data beside the project root (or $ECG_EDGE_SHARED); tests that need them
-skip when it is absent, and fail instead when ECG_EDGE_REQUIRE_DATA=1 (CI).
+2020) come from $ECG_EDGE_SHARED, else ../shared/data beside the project root, else $ECG_EDGE_DATA
+(the data root the commands and benchmarks read: a clone made elsewhere finds the data as they do);
+tests that need them skip when it is absent, and fail instead when ECG_EDGE_REQUIRE_DATA=1 (CI).
+Inside a test ECG_EDGE_DATA is unset (_isolated_cache): the code under test is given its data.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import pytest
 from trainer.datasets.excerpt import write_mitdb_excerpt
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ECG_EDGE_SHARED", ROOT.parent / "shared" / "data"))
+_BESIDE = ROOT.parent / "shared" / "data"
+SHARED = Path(
+    os.environ.get("ECG_EDGE_SHARED")
+    or (_BESIDE if _BESIDE.is_dir() else os.environ.get("ECG_EDGE_DATA", _BESIDE))
+)
 MITDB = SHARED / "mitdb"
 PTBXL = SHARED / "ptbxl"
 NSTDB = SHARED / "nstdb"
