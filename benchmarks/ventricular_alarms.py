@@ -257,6 +257,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--organised-qrs", action=argparse.BooleanOptionalAction,
                         default=QualitySpec.organised_qrs,
                         help="stream with the gate's tremor sign (organised QRS)")  # fmt: skip
+    parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
+                        help="replay the logs this edge_monitor folder streamed (a change to the "
+                        "fusion alone: the stream drops its output); never streams")  # fmt: skip
     return parser
 
 
@@ -286,7 +289,7 @@ def load(args: argparse.Namespace) -> Loaded:
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
     ]  # fmt: skip
-    if args.jobs > 1:
+    if args.jobs > 1 and not args.code_from:
         with ProcessPoolExecutor(args.jobs) as pool:
             for key in pool.map(_prefill, tasks):
                 print(f"{key} streamed ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -296,7 +299,7 @@ def load(args: argparse.Namespace) -> Loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else [])
         out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
-                                   args.organised_qrs)  # fmt: skip
+                                   args.organised_qrs, args.code_from)  # fmt: skip
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder

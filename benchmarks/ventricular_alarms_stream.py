@@ -1,7 +1,7 @@
 """How benchmarks/ventricular_alarms.py streams a record through the device Monitor once and
-caches its events (alerts, ventricular windows, the gate's bad or organised seconds), keyed by
-the bytes of the models and of every edge_monitor module: a split of ventricular_alarms.py,
-which re-exports these names."""
+caches its events (alerts, ventricular windows, the gate's bad, organised or VF-like seconds),
+keyed by the bytes of the models and of every edge_monitor module, and LOG_VERSION: a split of
+ventricular_alarms.py, which re-exports these names."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.events import QualityEvent, WindowEvent
 from edge_monitor.pipeline import Monitor, find_channel
-from edge_monitor.quality import QualitySpec
+from edge_monitor.quality import QualitySpec, SegmentQuality
 from edge_monitor.ventricular import FusionSpec
+
+# what a log holds: bump it when _logged or the entries change (the cache key carries it)
+LOG_VERSION = 2  # 2: VF-like seconds too (they end the fusion's tremor hold)
 
 
 def stream_record(
@@ -28,6 +31,11 @@ def stream_record(
     `organised`: the gate's tremor sign, logged on the seconds it marks)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
+    return stream_signal(x, header, bundles, exempt, organised)
+
+
+def stream_signal(x, header, bundles: list, exempt: float = 0.0, organised: bool = False):
+    """stream_record's work on a signal already read (or mixed: benchmarks/hold_tremor.py)."""
     channel = find_channel(header.sig_name, "MLII")
     fusion = FusionSpec(gate_exempt_p=exempt)
     quality = QualitySpec(organised_qrs=organised)
@@ -45,9 +53,20 @@ def stream_record(
         elif isinstance(ev, WindowEvent) and any(w.per_window for w in monitor.windows):
             log.append({"t": "w", "start": ev.start, "end": ev.end, "probs": ev.probs,
                         "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
-        elif isinstance(ev, QualityEvent) and not (ev.segment.ok and not ev.segment.organised):
+        elif isinstance(ev, QualityEvent) and _logged(ev.segment):
             log.append({"t": "q", **ev.segment.as_json()})
     return log
+
+
+def _logged(segment: SegmentQuality) -> bool:
+    """The seconds the fusion acts on: bad, organised (the tremor hold) or VF-like (they end
+    it); a plain good second changes nothing there."""
+    return not segment.ok or segment.organised or segment.oscillation
+
+
+def monitor_folder() -> Path:
+    """The edge_monitor package this process runs."""
+    return Path(sys.modules[Monitor.__module__].__file__).parent
 
 
 def cached_log(
@@ -57,18 +76,24 @@ def cached_log(
     bundles: list,
     exempt: float = 0.0,
     organised: bool = False,
+    code_from: Path | None = None,
 ) -> list[dict]:
     """The record's events, streamed once per set of model files and monitor code (by their
-    bytes: a bundle rewritten in place, or any edited edge_monitor module, streams again)."""
-    code = sorted(Path(sys.modules[Monitor.__module__].__file__).parent.glob("*.py"))
+    bytes: a bundle rewritten in place, any edited edge_monitor module, or a new LOG_VERSION,
+    streams again). `code_from`: an edge_monitor folder whose streamed logs to replay instead
+    (for a change to the fusion alone, whose output the stream drops); never streams."""
+    code = sorted((code_from or monitor_folder()).glob("*.py"))
     models = hashlib.sha256()
     for f in [*(Path(b.model_path) for b in bundles), *code]:
         models.update(f.read_bytes())
     tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
     tag += "-organised" if organised else ""
+    tag += f"-log{LOG_VERSION}"
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
         return json.loads(path.read_text())
+    if code_from is not None:
+        raise SystemExit(f"{path}: not streamed by the code in {code_from}")
     log = stream_record(folder, key.split("/")[1], bundles, exempt, organised)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))

@@ -55,8 +55,10 @@ class SegmentQuality:
     leakage: float = float("nan")
     vf_hz: float = float("nan")
     hf_ratio: float = float("nan")
-    # organised QRS under a VF-like oscillation (a tremor; quality_signs.Verdict.organised)
+    # organised QRS under a VF-like oscillation (a tremor; quality_signs.Verdict.organised),
+    # and that oscillation with or without them (Verdict.oscillation)
     organised: bool = False
+    oscillation: bool = False
 
     @property
     def ok(self) -> bool:
@@ -188,7 +190,7 @@ class QualityTracker:
             )  # fmt: skip
             self.current = SegmentQuality(
                 self._next_start, end, v.state, v.kurtosis, v.ptp_mv, agreement, v.reason,
-                v.leakage, v.vf_hz, v.hf_ratio, v.organised,
+                v.leakage, v.vf_hz, v.hf_ratio, v.organised, v.oscillation,
             )  # fmt: skip
             done.append(self.current)
             self._next_start = end

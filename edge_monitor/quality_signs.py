@@ -100,9 +100,10 @@ class QualitySpec:
     # of the sharp band, the oscillation at least vf.QRS_OSC_RATIO times their rate) is a tremor
     # or shivering, not VF: VF has no separate complexes (docs/ventricular.md, "Tremor"). The
     # verdict is unchanged (the second stays good); it is marked `organised`, and the VT/VF
-    # fusion withholds new critical alarms over it (FusionSpec.withhold_organised). On: with
-    # the withholding, README row 11's cross-validated figures hold (episodes >= 4 s 0.917, 8 s
-    # Se 0.880, Sp 0.981, 0.60 false/h) and tremor_stress's false alarms fall (the doc's table)
+    # fusion withholds new critical alarms over it (FusionSpec.withhold_organised) until VF's
+    # bare oscillation ends the hold. On: README row 11's cross-validated figures hold (episodes
+    # >= 4 s 0.917, 8 s Se 0.880, Sp 0.982, 0.66 false/h) and tremor_stress's false alarms fall
+    # (the doc's tables)
     organised_qrs: bool = True
     qrs_context_s: float = 5.0  # two complexes 2.5 s apart fit in it
     qrs_persist: int = 2  # seconds in a row that find organised complexes (set after VF seconds)
@@ -143,6 +144,9 @@ class Verdict:
     # organised QRS complexes under a VF-like oscillation (a tremor): a sign beside the state,
     # which it does not change (QualitySpec.organised_qrs)
     organised: bool = False
+    # a VF-like oscillation over 0.15 mV whether or not complexes stand out under it: without
+    # them, a sign that VF and not a tremor is there (it ends the fusion's hold)
+    oscillation: bool = False
 
 
 AMPLITUDE, BROADBAND, DISAGREEMENT, SMOOTH, MAINS = (
@@ -195,14 +199,16 @@ def assess_segment(
     hf_rms = _rms(hf_context)
     hf = hf_rms / max(_rms(ctx), 1e-9) if hf_context is not None else np.inf
     signs = _noise_signs(ctx, len(valid), spec, k, ptp, hf, hf_rms, agreement, fs, vf_hint)
-    organised = _oscillation_over_qrs(ctx, ptp, qrs_interval_s, spec, fs)
+    oscillation, organised = _oscillation_over_qrs(ctx, ptp, qrs_interval_s, spec, fs)
     hum = not signs and raw_context is not None  # mains only where nothing else fired
     if hum and mains_amplitude(raw_context, fs) > spec.mains_max_mv:
         signs = [MAINS]
     if not signs:
-        return Verdict(GOOD, k, ptp, hf_ratio=hf, organised=organised)
+        return Verdict(GOOD, k, ptp, hf_ratio=hf, organised=organised, oscillation=oscillation)
     freq = vf_frequency(ctx, fs)
-    return Verdict(NOISY, k, ptp, "+".join(signs), hf, vf_leakage(ctx), freq, organised)
+    return Verdict(
+        NOISY, k, ptp, "+".join(signs), hf, vf_leakage(ctx), freq, organised, oscillation
+    )
 
 
 def _noise_signs(
@@ -244,17 +250,18 @@ def _noise_signs(
 
 def _oscillation_over_qrs(
     ctx: np.ndarray, ptp: float, period: float | Callable[[], float], spec: QualitySpec, fs: float
-) -> bool:
-    """A VF-like oscillation (as the VF alarm reads it) at least QRS_OSC_RATIO times the rate
-    of organised QRS complexes still seen under it (`period`: their shortest interval in s, 0:
-    none): a tremor or shivering over a rhythm, which Kuo & Dillman's filter and the rhythm
-    model take for VF."""
+) -> tuple[bool, bool]:
+    """Is there a VF-like oscillation (as the VF alarm reads it), and is it at least
+    QRS_OSC_RATIO times the rate of organised QRS complexes still seen under it (`period`: their
+    shortest interval in s, 0: none)? The second is a tremor or shivering over a rhythm, which
+    Kuo & Dillman's filter and the rhythm model take for VF; the first without it is what VF
+    looks like."""
     if not spec.organised_qrs or ptp <= vf.VF_MIN_PTP_MV:
-        return False
+        return False, False
     if not vf_like(ctx, fs, spec.vf_leakage, (spec.vf_min_hz, spec.vf_max_hz)):
-        return False
+        return False, False
     period = period() if callable(period) else period
-    return period > 0 and vf_frequency(ctx, fs) * period >= vf.QRS_OSC_RATIO
+    return True, period > 0 and vf_frequency(ctx, fs) * period >= vf.QRS_OSC_RATIO
 
 
 def _rms(x: np.ndarray | None) -> float:
