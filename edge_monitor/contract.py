@@ -96,7 +96,9 @@ class ModelContract:
     def multilabel(self) -> bool:
         return self.activation == "sigmoid"
 
-    def to_metadata(self) -> dict[str, str]:
+    def as_json(self) -> dict:
+        """Every field as JSON values (the filter and the input as their own dicts): what the
+        ONNX metadata holds, one key per field, and a bundle's manifest shows."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -104,8 +106,11 @@ class ModelContract:
                 value = value.as_dict()
             elif f.name == "input":
                 value = _input_dict(value)
-            out[PREFIX + f.name] = json.dumps(value, sort_keys=True)
+            out[f.name] = json.loads(json.dumps(value))
         return out
+
+    def to_metadata(self) -> dict[str, str]:
+        return {PREFIX + k: json.dumps(v, sort_keys=True) for k, v in self.as_json().items()}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], where: str = "model") -> ModelContract:

@@ -3,7 +3,6 @@ the profile's budgets (model size, int8 gate, latency on this host)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def bundle_manifest(
             "params": final["params"],
             "macs": final["macs"],
         },
-        "contract": json.loads(json.dumps(read_contract(model_path).__dict__, default=str)),
+        "contract": read_contract(model_path).as_json(),
         "stages": {
             **stages,
             "_data": {

@@ -52,6 +52,20 @@ def test_version_2_round_trips_and_the_shipped_version_1_bundles_still_load(beat
     assert isinstance(d.input, WindowInput) and d.input.aggregate == "mean" and d.multilabel
 
 
+@pytest.mark.parametrize("task", ["arrhythmia", "ventricular"])
+def test_a_version_2_manifest_shows_the_contract_its_model_carries_as_json(task):
+    """The filter and the input as dicts a reader can use, not Python reprs; the same values
+    the ONNX metadata holds (the trainer writes the manifest from as_json)."""
+    folder = embedded_bundle(task)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    contract = read_contract(folder / "model.onnx")
+    assert manifest["contract"] == contract.as_json()
+    assert manifest["contract"]["filter"]["high_hz"] == contract.filter.high_hz
+    assert manifest["contract"]["input"]["kind"] == contract.input.kind
+    meta = contract.to_metadata()
+    assert {k: json.loads(meta[PREFIX + k]) for k in manifest["contract"]} == manifest["contract"]
+
+
 def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
     meta = read_contract(embedded_bundle("arrhythmia") / "model.onnx")
     v1 = {
