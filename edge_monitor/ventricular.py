@@ -38,6 +38,9 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   later than without the hold (MIT-BIH 207, 2.2 -> 7.2 s after the onset; docs/ventricular.md);
   none is missed.
 
+A beat-run VT the model never confirms (it was not shown slow VT) escalates once it has stood
+for `sustained_vt_s` (30 s, sustained VT's definition) on a clean signal.
+
 No model, a model that has not answered yet or one that answers NaN: the rules' alarms pass as
 today (a held-back one sounds at once).
 
@@ -63,6 +66,7 @@ MODEL_LABEL = "VT/VF"  # the model's own alarm
 AMPLITUDE_VERDICTS = (NOISY, SATURATED)  # gate verdicts a confident model may overrule
 CONFIRMED = "confirmed by the rhythm model"  # an escalated alarm's message ends "(CONFIRMED)"
 NOT_CONFIRMED = f"not {CONFIRMED}"
+SUSTAINED = "sustained"  # a VT escalated for standing sustained_vt_s, model or not
 WITHHELD = "withheld: QRS complexes under a tremor-like oscillation"
 NEVER = -(1 << 62)  # a sample before any stream: no organised second seen (or the hold ended)
 
@@ -135,6 +139,11 @@ class FusionSpec:
     # oscillation"
     organised_release: int = 2
     release_window_s: float = 20.0
+    # a beat-run VT alarm the model has not confirmed escalates once it has stood this long on
+    # a clean signal (0: never): sustained VT (>= 30 s, its clinical definition) is critical at
+    # any rate, and the window model was never shown slow VT (MIT-BIH 223's 110/min VT reads p
+    # 0.01 while the beat rule's VT stands for 38-53 s). 30 s a priori (the definition)
+    sustained_vt_s: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -398,7 +407,22 @@ class VentricularFusion:
             for label, (message, at) in list(self.pending.items())
             if p >= self.spec.agree_p and trusted
         ]
+        events += self._sustained(ev.end, clean and not tainted)
         return events + self._model_alone(ev.end, p, tainted)
+
+    def _sustained(self, sample: int, clean: bool) -> list[AlertEvent]:
+        """The beat rule's unconfirmed VT, standing for sustained_vt_s and seen on a clean
+        signal now: critical without the model (its message says so)."""
+        need = int(round(self.spec.sustained_vt_s * self.fs))
+        if need <= 0 or not clean or "VT" not in self.pending:
+            return []
+        message, at = self.pending["VT"]
+        if sample - at < need:
+            return []
+        del self.pending["VT"]
+        self.active["VT"] = CRITICAL
+        message = message.replace(" (unverified: doubtful signal or beats)", "")
+        return [AlertEvent(sample, CRITICAL, "VT", f"{message} ({SUSTAINED}; {NOT_CONFIRMED})")]
 
     def _model_alone(self, sample: int, p: float, tainted: bool = False) -> list[AlertEvent]:
         """The model's own alarm: raised on alone_k of alone_n windows (none of them tainted),

@@ -15,6 +15,7 @@ from edge_monitor.events import WindowEvent
 from edge_monitor.ventricular import (
     MODEL_LABEL,
     NOT_CONFIRMED,
+    SUSTAINED,
     FusionSpec,
     ModelView,
     VentricularFusion,
@@ -93,25 +94,65 @@ def test_nothing_is_critical_while_the_signal_is_bad(steps):
 def test_every_critical_alarm_has_the_models_agreement_on_a_good_signal(steps):
     """Once the model has answered, a critical VT/VF only follows a window of p >= agree_p on a
     good signal that began after the signal came back, ending within agree_s; the model's own
-    alarm needs k of its last n."""
+    alarm needs k of its last n; a beat-run VT without it only once it has stood, unconfirmed,
+    for sustained_vt_s (no clear, no bad signal in between)."""
     recent: list[tuple[int, float]] = []  # good windows since the signal came back
-    good_since, answered = -(10**9), False
+    good_since, answered, vt_at = -(10**9), False, None
     for ev, out, _seeing in play(steps):
         if isinstance(ev, AlertEvent) and ev.level == INCONCLUSIVE:
             recent.clear()
+            vt_at = None
         if isinstance(ev, AlertEvent) and ev.label == "signal" and ev.level == CLEARED:
             good_since = ev.sample
             recent.clear()
+        if isinstance(ev, AlertEvent) and ev.label == "VT":
+            vt_at = ev.sample if ev.level == CRITICAL else None if ev.level == CLEARED else vt_at
         if isinstance(ev, WindowEvent) and ev.quality_ok and ev.probs and ev.start >= good_since:
             recent.append((ev.end, ev.probs["VT/VF"]))
         answered = answered or isinstance(ev, WindowEvent)
         for e in out:
             if getattr(e, "level", None) != CRITICAL or not answered:  # no model yet: the rules
                 continue
+            if SUSTAINED in e.message:
+                assert e.label == "VT" and vt_at is not None
+                assert e.sample - vt_at >= SPEC.sustained_vt_s * FS
+                continue
             since = e.sample - SPEC.agree_s * FS
             assert any(end >= since and p >= SPEC.agree_p for end, p in recent)
             if e.label == MODEL_LABEL:
                 assert sum(p >= SPEC.alone_p for _, p in recent[-SPEC.alone_n :]) >= SPEC.alone_k
+
+
+def test_an_unconfirmed_beat_run_vt_escalates_once_sustained_on_a_clean_signal():
+    """MIT-BIH 223's slow VT: the beat rule's VT stands, the window model reads p 0.01."""
+    need = int(SPEC.sustained_vt_s * FS)
+    fusion = VentricularFusion(VIEW, FS, SPEC)
+    fusion.process([window(1000, 0.01)])
+    (held,) = fusion.process([rule(1000, "VT")])
+    assert held.level == WARNING and NOT_CONFIRMED in held.message
+    early = [e for t in range(1250, 1000 + need, 250) for e in fusion.process([window(t, 0.01)])]
+    assert not [e for e in early if isinstance(e, AlertEvent)]
+    (up,) = fusion.process([window(1000 + need, 0.01)])[1:]
+    assert up.level == CRITICAL and up.label == "VT" and SUSTAINED in up.message
+    # a VT that cleared before, or windows on a bad signal, escalate nothing
+    cleared = VentricularFusion(VIEW, FS, SPEC)
+    cleared.process([window(1000, 0.01), rule(1000, "VT"), AlertEvent(2000, CLEARED, "VT", "")])
+    late = [
+        e for t in range(2250, 1000 + 2 * need, 250) for e in cleared.process([window(t, 0.01)])
+    ]
+    assert not [e for e in late if isinstance(e, AlertEvent)]
+    bad = VentricularFusion(VIEW, FS, SPEC)
+    bad.process([window(1000, 0.01), rule(1000, "VT")])
+    noisy = [
+        e
+        for t in range(1250, 1000 + 2 * need, 250)
+        for e in bad.process([window(t, 0.01, ok=False)])
+    ]
+    assert not [e for e in noisy if isinstance(e, AlertEvent)]
+    off = VentricularFusion(VIEW, FS, FusionSpec(sustained_vt_s=0))
+    off.process([window(1000, 0.01), rule(1000, "VT")])
+    never = [e for t in range(1250, 1000 + 2 * need, 250) for e in off.process([window(t, 0.01)])]
+    assert not [e for e in never if isinstance(e, AlertEvent)]
 
 
 @settings(max_examples=100, deadline=None)
