@@ -9,7 +9,8 @@ from pathlib import Path
 
 from edge_monitor.ventricular import FusionSpec
 
-RESULT = Path(__file__).resolve().parents[2] / "benchmarks/results/ventricular_alarms_sustained.json"
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks/results"
+RESULT = RESULTS / "ventricular_alarms_sustained.json"
 
 
 def test_the_shipped_fusion_spec_is_the_one_the_benchmark_chose():
