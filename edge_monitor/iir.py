@@ -6,7 +6,12 @@ against it, but importing it costs the device ~75 MB of resident memory and a se
 designs and one filtering routine. The designs follow scipy's (analog prototype, frequency
 transform, bilinear transform with pre-warping); the filter runs each section as a state-space
 system over blocks of samples, so the per-sample recursion becomes matrix products and stays exact
-(no truncated impulse response).
+(no truncated impulse response). The states entering a chunk's blocks come from one
+block-Toeplitz product per 32 blocks: on this host a 4 s chunk at 360 Hz through a 2-section
+band-pass took 223 us with a Python loop over blocks, 69 us so (`python -m timeit`-style, the
+commit's note). Against scipy's per-sample recursion it is 1e-15 close on a zero-mean signal and
+drifts with a large offset at a very low cut (300 mV through a 0.05 Hz high-pass at 1000 Hz:
+1.4e-4 mV; the monitor's 0.5-40 Hz band at 360 Hz: 6e-9 mV): negligible for an ECG.
 """
 
 from __future__ import annotations
@@ -122,9 +127,15 @@ class _Section:
             u = x[: full * block].reshape(full, block, -1)  # (blocks, L, ch)
             drive = self.K @ u  # K u per block: (blocks, 2, ch)
             states = np.empty((full, 2, x.shape[1]))
+            finite = bool(np.isfinite(drive).all())
             for i in range(0, full, STRIDE):  # the state entering each block, STRIDE at a time
                 part = drive[i : i + STRIDE]
-                states[i : i + len(part)] = self._entering(state, part)
+                if finite:
+                    states[i : i + len(part)] = self._entering(state, part)
+                else:  # 0 * NaN in the product would spoil the blocks before a NaN: one by one
+                    for j, d in enumerate(part):
+                        states[i + j] = state
+                        state = self.powers[block] @ state + d
                 state = self.powers[block] @ states[i + len(part) - 1] + part[-1]
             y[: full * block] = (self.T @ u + self.O @ states).reshape(full * block, -1)
         r = n - full * block
