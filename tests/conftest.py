@@ -54,7 +54,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """No test reads or writes the user's cache or follows their data, profile or fold choice."""
-    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))
+    isolate(monkeypatch, tmp_path / "cache")
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """_isolated_cache's work, for a module-scoped fixture too (it runs before the autouse one:
+    `with pytest.MonkeyPatch.context() as mp: isolate(mp, ...)`)."""
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(cache))
     for var in (
         "ECG_EDGE_DATA",
         "ECG_EDGE_MITDB",

@@ -7,6 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import isolate
 from tests.trainer.conftest import fewer_resamples
 from trainer.cli import app
 
@@ -88,10 +89,12 @@ def test_data_info_counts_mitdb_beats(tiny_mitdb):
 def trained_run(tiny_ptbxl, tmp_path_factory):
     """`trainer train` of a tiny diagnostic model, two epochs, evaluated on the test fold: the
     run the evaluate and prune tests start from (trained once for both). Its output text."""
-    out = tmp_path_factory.mktemp("cli") / "run"
+    home = tmp_path_factory.mktemp("cli")
+    out = home / "run"
     args = ["train", "--task", "diagnostic", "--model", "tiny", "--data-dir", str(tiny_ptbxl)]
     args += ["--epochs", "2", "--threads", "1", "--out", str(out)]
-    with fewer_resamples():
+    with fewer_resamples(), pytest.MonkeyPatch.context() as mp:
+        isolate(mp, home / "cache")  # module scope: before the autouse isolation
         r = run(*args)
     assert r.exit_code == 0, r.output
     return out, r.output
