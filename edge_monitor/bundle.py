@@ -136,11 +136,26 @@ def load_bundle(
             f"{manifest_path}: task {manifest['task']!r} but the model's contract says "
             f"{contract.task!r}"
         )
+    _check_stated_contract(manifest.get("contract"), contract, manifest_path)
     bundle_proof.check_graph(contract, report, str(model_path))
     if probe:
         bundle_proof.check_trial(contract, report, str(model_path))
         proof_cache.remember(model["sha256"], report)  # passed every check: worth keeping
     return Bundle(folder, model_path, manifest, contract, data)
+
+
+def _check_stated_contract(stated: object, contract: ModelContract, manifest_path: Path) -> None:
+    """A manifest written as JSON (ModelContract.as_json: its filter a dict) must state the
+    contract its model carries; the device follows the model's, so a manifest that says
+    otherwise was edited by hand or belongs to another model. Older manifests (the filter as
+    text, or version 1's preprocessing) are not compared."""
+    if not (isinstance(stated, dict) and isinstance(stated.get("filter"), dict)):
+        return
+    if json.dumps(stated, sort_keys=True) != json.dumps(contract.as_json(), sort_keys=True):
+        raise InputError(
+            f"{manifest_path}: its contract differs from the one inside {MODEL_FILE}, which the "
+            "device follows (a manifest edited by hand, or another model's)"
+        )
 
 
 def _read_manifest(manifest_path: Path, folder: Path) -> dict:

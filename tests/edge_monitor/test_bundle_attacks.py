@@ -136,6 +136,35 @@ def test_the_model_file_must_be_model_onnx(bundle_copy):
     refused(bundle_copy, "is not 'model.onnx'", probe=False)
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c["filter"].update(high_hz=10.0),
+        lambda c: c.update(classes=["N", "S", "V", "Q"]),
+        lambda c: c.update(extra=1),
+        lambda c: c["input"]["beat"].update(before=10),
+    ],
+    ids=["filter", "classes", "extra key", "beat window"],
+)
+def test_a_manifest_that_misstates_its_models_contract_is_refused(bundle_copy, edit):
+    """The device follows the contract inside the model; a JSON manifest saying otherwise was
+    edited or belongs to another model (the fresh-clone review found it silently ignored)."""
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert load_bundle(bundle_copy, probe=False).task == "arrhythmia"
+    edit(manifest["contract"])
+    path.write_text(json.dumps(manifest))
+    refused(bundle_copy, "differs from the one inside model.onnx", probe=False)
+
+
+def test_an_older_manifest_with_its_contract_as_text_still_loads(bundle_copy):
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["contract"]["filter"] = "FilterSpec(low_hz=0.5, high_hz=40.0)"  # last round's writer
+    path.write_text(json.dumps(manifest))
+    assert load_bundle(bundle_copy, probe=False).task == "arrhythmia"
+
+
 # --- 2. ONNX external data ----------------------------------------------------------------
 
 
