@@ -139,6 +139,12 @@ class FusionSpec:
     # oscillation"
     organised_release: int = 2
     release_window_s: float = 20.0
+    # and a hold spell ends once this many bare seconds came in it, majority or not (0: never):
+    # gate seconds that alternate organised and bare (the fresh-clone review's pattern) held a
+    # confident VF forever. 10 a priori; a spell of organised seconds alone is not ended by it
+    # (cudb cu07's 116/min sinus rhythm reads organised under a VF-like oscillation for 140 s
+    # before its VF: a time ceiling raised a false alarm there 150 s early)
+    spell_bare_max: int = 10
     # a beat-run VT alarm the model has not confirmed escalates once it has stood this long on
     # a clean signal (0: never): sustained VT (>= 30 s, its clinical definition) is critical at
     # any rate, and the window model was never shown slow VT (MIT-BIH 223's 110/min VT reads p
@@ -231,6 +237,7 @@ class VentricularFusion:
         self.pending: dict[str, tuple[str, int]] = {}
         self.organised_at = NEVER  # end of the last second the gate marked organised
         self._bare = 0  # seconds of the oscillation without complexes since then
+        self._spell_bare = 0  # bare seconds since the standing hold spell began
         self._marks: deque[tuple[int, bool]] = deque()  # (end, organised) of oscillating seconds
 
     def vf_hint(self) -> bool:
@@ -297,11 +304,18 @@ class VentricularFusion:
 
     def _mark_hold(self, segment: SegmentQuality) -> None:
         """An organised second starts (or renews) the hold; organised_release seconds of the
-        bare oscillation end it (FusionSpec.release_window_s says which seconds count)."""
+        bare oscillation end it (FusionSpec.release_window_s says which seconds count), and so
+        do spell_bare_max of them in one spell."""
         if segment.organised:
+            lapsed = segment.end - self.organised_at > self.spec.organised_hold_s * self.fs
+            if self.organised_at == NEVER or lapsed:
+                self._spell_bare = 0  # a new spell
             self.organised_at, self._bare = segment.end, 0
         elif segment.oscillation and self.organised_at != NEVER:
             self._bare += 1
+            self._spell_bare += 1
+            if 0 < self.spec.spell_bare_max <= self._spell_bare:
+                self.organised_at = NEVER
         if not segment.oscillation:
             return
         self._marks.append((segment.end, segment.organised))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import wfdb
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, WARNING, AlertEvent
@@ -169,24 +169,49 @@ STATES = st.sampled_from(["organised", "bare", "quiet"])
 
 @settings(max_examples=80, deadline=None)
 @given(states=st.lists(STATES, min_size=1, max_size=40), p=st.floats(0.0, 1.0))
+# the window's pruning matters here: the first three bare seconds left it by the organised ones
+@example(states=["bare"] * 3 + ["quiet"] * 18 + ["organised"] * 2 + ["bare"], p=1.0)
 def test_new_critical_only_outside_the_hold_or_after_it_was_released(states, p):
     """Whatever the gate's seconds read, a new critical VT/VF comes only when no organised second
     lies within the hold, or organised_release bare seconds that outnumber the organised ones
-    over release_window_s came after the last one."""
+    over release_window_s came after the last one, or spell_bare_max bare seconds came in the
+    spell."""
     fusion = VentricularFusion(VIEW, 250.0, WITHHOLD)
     hold, span = int(WITHHOLD.organised_hold_s * 250), int(WITHHOLD.release_window_s * 250)
-    last, released, marks = None, False, []
+    last, spell_bare, released, marks = None, 0, False, []
     for k, state in enumerate(states):
         t = 1000 + 250 * k
         if state != "quiet":
             marks = [(s, o) for s, o in [*marks, (t, state == "organised")] if s > t - span]
         if state == "organised":
+            if last is None or released or t - last > hold:
+                spell_bare = 0  # a new spell
             last, released = t, False
-        elif state == "bare":
+        elif state == "bare" and last is not None and not released and t - last <= hold:
+            spell_bare += 1
             organised = sum(o for _, o in marks)
             bare = len(marks) - organised
             released |= bare >= WITHHOLD.organised_release and bare > organised
+            released |= spell_bare >= WITHHOLD.spell_bare_max
         events = fusion.process([second(t, state == "organised", state == "bare"), window(t, p)])
         events += fusion.process([AlertEvent(t, CRITICAL, "VF", "VF suspected")])
         if last is not None and t - last <= hold and not released:
             assert critical(events) == [], (k, states)
+
+
+def test_organised_and_bare_seconds_that_alternate_hold_a_confident_vf_only_so_long():
+    """Gate seconds that never let the bare ones outnumber the organised (the fresh-clone
+    review's pattern held a confident VF forever): the spell's spell_bare_max-th bare second
+    ends the hold. (One organised second in five with no VF-like second between still renews
+    it: real VF reads VF-like.)"""
+    fusion = VentricularFusion(VIEW, 250.0, WITHHOLD)
+    raised = None
+    for k in range(120):
+        t = 1000 + 250 * k
+        organised = k % 2 == 0
+        events = fusion.process([second(t, organised, not organised), window(t, 1.0)])
+        events += fusion.process([AlertEvent(t, CRITICAL, "VF", "VF suspected")])
+        if critical(events):
+            raised = k
+            break
+    assert raised == 2 * WITHHOLD.spell_bare_max - 1
