@@ -2,9 +2,11 @@
 tremor mixes for each variant of the fusion's tremor hold. Each mix streams once through the
 device Monitor with the fusion's output dropped (as ventricular_alarms caches a record), the log
 is cached (cache/hold_tremor/, keyed like ventricular_alarms' cache), and every variant replays
-it through `VentricularFusion`; alarms are counted as tremor_stress.py counts them (the onset
-of a standing critical VT, VF or VT/VF alarm inside a burst or GRACE_S after it that no
-reference event justifies; tremor_stress counts every critical event, so its figures are lower).
+it through `VentricularFusion`. A false alarm is the onset of a standing critical VT, VF or
+VT/VF alarm (ventricular_alarms.standing) inside a burst or GRACE_S after it that no reference
+event justifies, on tremor_stress's bursts and references; tremor_stress itself counts the
+critical events of the live engine, which folds repeats, so the two scales differ. `--code-from`
+replays mixes an earlier edge_monitor streamed (a change to the fusion alone).
 
     ECG_EDGE_DATA=../shared/data python benchmarks/hold_tremor.py --jobs 2 \
         --out benchmarks/results/hold_tremor.json
