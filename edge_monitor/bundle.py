@@ -149,7 +149,9 @@ def _check_stated_contract(stated: object, contract: ModelContract, manifest_pat
     contract its model carries; the device follows the model's, so a manifest that says
     otherwise was edited by hand or belongs to another model. Older manifests (the filter as
     text, or version 1's preprocessing) are not compared."""
-    if not (isinstance(stated, dict) and isinstance(stated.get("filter"), dict)):
+    if not isinstance(stated, dict):
+        raise InputError(f"{manifest_path}: 'contract' must be an object")
+    if not isinstance(stated.get("filter"), dict):
         return
     if json.dumps(stated, sort_keys=True) != json.dumps(contract.as_json(), sort_keys=True):
         raise InputError(

@@ -157,6 +157,15 @@ def test_a_manifest_that_misstates_its_models_contract_is_refused(bundle_copy, e
     refused(bundle_copy, "differs from the one inside model.onnx", probe=False)
 
 
+@pytest.mark.parametrize("contract", [None, [1], "text"])
+def test_a_manifest_contract_that_is_no_object_is_refused(bundle_copy, contract):
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["contract"] = contract
+    path.write_text(json.dumps(manifest))
+    refused(bundle_copy, "'contract' must be an object", probe=False)
+
+
 def test_an_older_manifest_with_its_contract_as_text_still_loads(bundle_copy):
     path = bundle_copy / "manifest.json"
     manifest = json.loads(path.read_text())

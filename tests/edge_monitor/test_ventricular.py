@@ -134,6 +134,7 @@ def test_an_unconfirmed_beat_run_vt_escalates_once_sustained_on_a_clean_signal()
     assert not [e for e in early if isinstance(e, AlertEvent)]
     (up,) = fusion.process([window(1000 + need, 0.01)])[1:]
     assert up.level == CRITICAL and up.label == "VT" and SUSTAINED in up.message
+    assert up.message.startswith("VT rule standing 30 s")  # not the raise's 30 s old detail
     # a VT that cleared before, or windows on a bad signal, escalate nothing
     cleared = VentricularFusion(VIEW, FS, SPEC)
     cleared.process([window(1000, 0.01), rule(1000, "VT"), AlertEvent(2000, CLEARED, "VT", "")])
