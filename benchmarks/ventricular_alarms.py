@@ -54,7 +54,7 @@ from ventricular_alarms_stream import _prefill, cached_log, stream_record  # noq
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
-from edge_monitor.events import QualityEvent, WindowEvent  # noqa: E402
+from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.quality import QualitySpec, SegmentQuality  # noqa: E402
 from edge_monitor.ventricular import (  # noqa: E402
     MODEL_LABEL,
@@ -108,6 +108,8 @@ def to_events(log: list[dict]) -> list:
             out.append(AlertEvent(e["sample"], e["level"], e["label"], e["message"]))
         elif e["t"] == "q":
             out.append(QualityEvent(SegmentQuality.from_json(e)))
+        elif e["t"] == "b":
+            out.append(BeatEvent(e["sample"], e["label"], None, "beats"))
         else:
             out.append(WindowEvent(e["start"], e["end"], e["probs"], e["model"], e["ok"]))
     return out

@@ -14,13 +14,13 @@ import wfdb
 
 from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.bundle import embedded_bundle, load_bundle
-from edge_monitor.events import QualityEvent, WindowEvent
+from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent
 from edge_monitor.pipeline import Monitor, find_channel
 from edge_monitor.quality import QualitySpec, SegmentQuality
 from edge_monitor.ventricular import FusionSpec
 
 # what a log holds: bump it when _logged or the entries change (the cache key carries it)
-LOG_VERSION = 2  # 2: VF-like seconds too (they end the fusion's tremor hold)
+LOG_VERSION = 3  # 2: VF-like seconds too (they end the tremor hold); 3: V beats (sustained VT)
 
 
 def stream_record(
@@ -55,6 +55,8 @@ def stream_signal(x, header, bundles: list, exempt: float = 0.0, organised: bool
                         "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
         elif isinstance(ev, QualityEvent) and _logged(ev.segment):
             log.append({"t": "q", **ev.segment.as_json()})
+        elif isinstance(ev, BeatEvent) and ev.label == "V":  # the fusion reads V beats alone
+            log.append({"t": "b", "sample": ev.sample, "label": "V"})
     return log
 
 

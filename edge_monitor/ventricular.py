@@ -55,7 +55,7 @@ from dataclasses import dataclass, fields, replace
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
 from edge_monitor.contract import ModelContract, WindowInput
-from edge_monitor.events import Event, QualityEvent, WindowEvent
+from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.quality import NOISY, SATURATED, SegmentQuality
 from edge_monitor.quality_signs import DISAGREEMENT
 from edge_monitor.vf import VF_MAX_HZ, VF_MIN_HZ
@@ -148,11 +148,13 @@ class FusionSpec:
     # a beat-run VT alarm the model has not confirmed escalates once it has stood this long on
     # a clean signal (0: never): sustained VT (>= 30 s, its clinical definition) is critical at
     # any rate, and the window model was never shown slow VT (MIT-BIH 223's 110/min VT reads p
-    # 0.01 while the beat rule's VT stands for 38-53 s). 30 s a priori (the definition). It
-    # times the rule's alarm, not the run: the rule clears 8 beats after the last VT finding, so
-    # a 22-30 s run can escalate just after it ended, and salvos with 3 sinus beats between keep
-    # it standing (the fresh-clone review; docs/ventricular.md)
+    # 0.01 while the beat rule's VT stands for 38-53 s). 30 s a priori (the definition). The
+    # rule clears 8 beats after its last VT finding, so the run must still be going too: a V
+    # beat within sustained_last_v_s (a beat is labelled when the next one comes, 0.6 s later
+    # at 100/min, and the windows end every second; a priori). Salvos with 3 sinus beats
+    # between still keep it standing (the fresh-clone review; docs/ventricular.md)
     sustained_vt_s: float = 30.0
+    sustained_last_v_s: float = 3.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -241,6 +243,7 @@ class VentricularFusion:
         self.organised_at = NEVER  # end of the last second the gate marked organised
         self._bare = 0  # seconds of the oscillation without complexes since then
         self._spell_bare = 0  # bare seconds since the standing hold spell began
+        self._last_v = NEVER  # the newest beat the beat model labelled V
         self._marks: deque[tuple[int, bool]] = deque()  # (end, organised) of oscillating seconds
 
     def vf_hint(self) -> bool:
@@ -259,6 +262,9 @@ class VentricularFusion:
                 out.append(ev)
             elif isinstance(ev, AlertEvent):
                 out += self._on_alert(ev)
+            elif isinstance(ev, BeatEvent):
+                self._last_v = ev.sample if ev.label == "V" else self._last_v
+                out.append(ev)
             else:
                 out.append(ev)
         return out
@@ -428,13 +434,14 @@ class VentricularFusion:
         return events + self._model_alone(ev.end, p, tainted)
 
     def _sustained(self, sample: int, clean: bool) -> list[AlertEvent]:
-        """The beat rule's unconfirmed VT, standing for sustained_vt_s and seen on a clean
-        signal now: critical without the model (its message says so)."""
+        """The beat rule's unconfirmed VT, standing for sustained_vt_s, its run still going and
+        seen on a clean signal now: critical without the model (its message says so)."""
         need = int(round(self.spec.sustained_vt_s * self.fs))
         if need <= 0 or not clean or "VT" not in self.pending:
             return []
         message, at = self.pending["VT"]
-        if sample - at < need:
+        going = sample - self._last_v <= self.spec.sustained_last_v_s * self.fs
+        if sample - at < need or not going:
             return []
         del self.pending["VT"]
         self.active["VT"] = CRITICAL

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
-from edge_monitor.events import WindowEvent
+from edge_monitor.events import BeatEvent, WindowEvent
 from edge_monitor.ventricular import (
     MODEL_LABEL,
     NOT_CONFIRMED,
@@ -123,37 +123,41 @@ def test_every_critical_alarm_has_the_models_agreement_on_a_good_signal(steps):
                 assert sum(p >= SPEC.alone_p for _, p in recent[-SPEC.alone_n :]) >= SPEC.alone_k
 
 
+def vt_second(fusion: VentricularFusion, t: int, ok: bool = True, v: bool = True) -> list:
+    """One second of a slow VT as the fusion sees it: a beat labelled V (or not) and a window
+    the model reads p 0.01; the alerts that came out."""
+    beat = [BeatEvent(t - 100, "V" if v else "N", None, "beats")]
+    return [e for e in fusion.process([*beat, window(t, 0.01, ok)]) if isinstance(e, AlertEvent)]
+
+
 def test_an_unconfirmed_beat_run_vt_escalates_once_sustained_on_a_clean_signal():
     """MIT-BIH 223's slow VT: the beat rule's VT stands, the window model reads p 0.01."""
     need = int(SPEC.sustained_vt_s * FS)
     fusion = VentricularFusion(VIEW, FS, SPEC)
-    fusion.process([window(1000, 0.01)])
+    vt_second(fusion, 1000)
     (held,) = fusion.process([rule(1000, "VT")])
     assert held.level == WARNING and NOT_CONFIRMED in held.message
-    early = [e for t in range(1250, 1000 + need, 250) for e in fusion.process([window(t, 0.01)])]
-    assert not [e for e in early if isinstance(e, AlertEvent)]
-    (up,) = fusion.process([window(1000 + need, 0.01)])[1:]
+    assert not [e for t in range(1250, 1000 + need, 250) for e in vt_second(fusion, t)]
+    (up,) = vt_second(fusion, 1000 + need)
     assert up.level == CRITICAL and up.label == "VT" and SUSTAINED in up.message
     assert up.message.startswith("VT rule standing 30 s")  # not the raise's 30 s old detail
-    # a VT that cleared before, or windows on a bad signal, escalate nothing
-    cleared = VentricularFusion(VIEW, FS, SPEC)
-    cleared.process([window(1000, 0.01), rule(1000, "VT"), AlertEvent(2000, CLEARED, "VT", "")])
-    late = [
-        e for t in range(2250, 1000 + 2 * need, 250) for e in cleared.process([window(t, 0.01)])
-    ]
-    assert not [e for e in late if isinstance(e, AlertEvent)]
-    bad = VentricularFusion(VIEW, FS, SPEC)
-    bad.process([window(1000, 0.01), rule(1000, "VT")])
-    noisy = [
-        e
-        for t in range(1250, 1000 + 2 * need, 250)
-        for e in bad.process([window(t, 0.01, ok=False)])
-    ]
-    assert not [e for e in noisy if isinstance(e, AlertEvent)]
-    off = VentricularFusion(VIEW, FS, FusionSpec(sustained_vt_s=0))
-    off.process([window(1000, 0.01), rule(1000, "VT")])
-    never = [e for t in range(1250, 1000 + 2 * need, 250) for e in off.process([window(t, 0.01)])]
-    assert not [e for e in never if isinstance(e, AlertEvent)]
+
+
+@pytest.mark.parametrize("case", ["cleared", "bad signal", "run over", "off"])
+def test_a_sustained_vt_needs_its_alarm_standing_its_run_going_and_a_clean_signal(case):
+    """The rule clears 8 beats after its run; a run that stopped more than sustained_last_v_s
+    ago escalates nothing even while the alarm still stands (the second review's finding)."""
+    need = int(SPEC.sustained_vt_s * FS)
+    fusion = VentricularFusion(VIEW, FS, FusionSpec(sustained_vt_s=0) if case == "off" else SPEC)
+    vt_second(fusion, 1000)
+    fusion.process([rule(1000, "VT")])
+    if case == "cleared":
+        fusion.process([AlertEvent(2000, CLEARED, "VT", "")])
+    out = []
+    for t in range(1250, 1000 + 2 * need, 250):
+        ended = case == "run over" and t > 1000 + need - 4 * 250
+        out += vt_second(fusion, t, ok=case != "bad signal", v=not ended)
+    assert out == []
 
 
 @settings(max_examples=100, deadline=None)
