@@ -305,19 +305,18 @@ class VentricularFusion:
         self.pending[ev.label] = (ev.message, ev.sample)  # the engine's map keeps it standing
         return [AlertEvent(ev.sample, WARNING, ev.label, f"{ev.message} ({NOT_CONFIRMED})")]
 
-    def _escalate(self, label: str, message: str, sample: int) -> AlertEvent:
+    def _escalate(self, label: str, message: str, sample: int, why: str = CONFIRMED) -> AlertEvent:
         self.pending.pop(label, None)
         self.active[label] = CRITICAL
         message = message.replace(" (unverified: doubtful signal or beats)", "")
-        return AlertEvent(sample, CRITICAL, label, f"{message} ({CONFIRMED})")
+        return AlertEvent(sample, CRITICAL, label, f"{message} ({why})")
 
     def _mark_hold(self, segment: SegmentQuality) -> None:
         """An organised second starts (or renews) the hold; organised_release seconds of the
         bare oscillation end it (FusionSpec.release_window_s says which seconds count), and so
         do spell_bare_max of them in one spell."""
         if segment.organised:
-            lapsed = segment.end - self.organised_at > self.spec.organised_hold_s * self.fs
-            if self.organised_at == NEVER or lapsed:
+            if not self.withholds(segment.end):
                 self._spell_bare = 0  # a new spell
             self.organised_at, self._bare = segment.end, 0
         elif segment.oscillation and self.organised_at != NEVER:
@@ -327,15 +326,16 @@ class VentricularFusion:
                 self.organised_at = NEVER
         if not segment.oscillation:
             return
-        self._marks.append((segment.end, segment.organised))
         span = int(round(self.spec.release_window_s * self.fs))
-        while self._marks and self._marks[0][0] <= segment.end - span:
-            self._marks.popleft()
-        release, bare = self.spec.organised_release, self._bare
-        if span > 0:
+        if span <= 0:
+            bare = self._bare  # counted since the last organised second
+        else:
+            self._marks.append((segment.end, segment.organised))
+            while self._marks[0][0] <= segment.end - span:
+                self._marks.popleft()
             organised = sum(m for _, m in self._marks)
             bare = len(self._marks) - organised if len(self._marks) > 2 * organised else 0
-        if 0 < release <= bare and not segment.organised:
+        if 0 < self.spec.organised_release <= bare and not segment.organised:
             self.organised_at = NEVER
 
     def withholds(self, sample: int) -> bool:
@@ -443,11 +443,9 @@ class VentricularFusion:
         going = sample - self._last_v <= self.spec.sustained_last_v_s * self.fs
         if sample - at < need or not going:
             return []
-        del self.pending["VT"]
-        self.active["VT"] = CRITICAL
         what = message.split(":")[0]  # the raise's "5 beats at N bpm" is 30 s old by now
         standing = f"{what} standing {(sample - at) / self.fs:.0f} s"
-        return [AlertEvent(sample, CRITICAL, "VT", f"{standing} ({SUSTAINED}; {NOT_CONFIRMED})")]
+        return [self._escalate("VT", standing, sample, f"{SUSTAINED}; {NOT_CONFIRMED}")]
 
     def _model_alone(self, sample: int, p: float, tainted: bool = False) -> list[AlertEvent]:
         """The model's own alarm: raised on alone_k of alone_n windows (none of them tainted),
