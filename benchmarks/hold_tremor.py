@@ -15,7 +15,6 @@ replays mixes an earlier edge_monitor streamed (a change to the fusion alone).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -37,7 +36,7 @@ from tremor_stress import (  # noqa: E402
     mixed,
 )
 from ventricular_alarms import fused, standing, to_events  # noqa: E402
-from ventricular_alarms_stream import LOG_VERSION, monitor_folder, stream_signal  # noqa: E402
+from ventricular_alarms_stream import LOG_VERSION, code_hash, stream_signal  # noqa: E402
 
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
 from edge_monitor.ventricular import FusionSpec, ModelView  # noqa: E402
@@ -48,11 +47,7 @@ EXEMPT = FusionSpec().gate_exempt_p  # the stream as shipped
 def code_tag(bundles: list, code_from: Path | None = None) -> str:
     """The models' and edge_monitor's bytes (or those of the folder `code_from`): a changed one
     streams again."""
-    code = sorted((code_from or monitor_folder()).glob("*.py"))
-    h = hashlib.sha256()
-    for f in [*(Path(b.model_path) for b in bundles), *code]:
-        h.update(f.read_bytes())
-    return f"{h.hexdigest()[:12]}-log{LOG_VERSION}"
+    return f"{code_hash(bundles, code_from)}-log{LOG_VERSION}"
 
 
 def stream_mixes(task: tuple[Path, str, Path, int]) -> str:

@@ -71,6 +71,16 @@ def monitor_folder() -> Path:
     return Path(sys.modules[Monitor.__module__].__file__).parent
 
 
+def code_hash(bundles: list, code_from: Path | None = None) -> str:
+    """The bytes of the models and of the edge_monitor modules (this process's, or those in the
+    folder `code_from`) that a cached stream depends on: 12 hex digits of their sha256."""
+    h = hashlib.sha256()
+    for f in [*(Path(b.model_path) for b in bundles),
+              *sorted((code_from or monitor_folder()).glob("*.py"))]:  # fmt: skip
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def cached_log(
     cache: Path,
     key: str,
@@ -84,11 +94,7 @@ def cached_log(
     bytes: a bundle rewritten in place, any edited edge_monitor module, or a new LOG_VERSION,
     streams again). `code_from`: an edge_monitor folder whose streamed logs to replay instead
     (for a change to the fusion alone, whose output the stream drops); never streams."""
-    code = sorted((code_from or monitor_folder()).glob("*.py"))
-    models = hashlib.sha256()
-    for f in [*(Path(b.model_path) for b in bundles), *code]:
-        models.update(f.read_bytes())
-    tag = models.hexdigest()[:12] + (f"-exempt{exempt:g}" if exempt > 0 else "")
+    tag = code_hash(bundles, code_from) + (f"-exempt{exempt:g}" if exempt > 0 else "")
     tag += "-organised" if organised else ""
     tag += f"-log{LOG_VERSION}"
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
