@@ -20,8 +20,12 @@ class TrainConfig:
     patience: int = 8  # epochs without a better validation score before stopping
     # which epoch's weights are kept: "best" validation score (stopping after `patience` stale
     # epochs), or "last": every epoch runs and the last (annealed by the one-cycle schedule) is
-    # kept, because on a validation fold of a few patients the best epoch is partly luck
+    # kept, because on a validation fold of a few patients the best epoch is partly luck;
+    # "average": every epoch runs and the mean of the last `average_epochs` epochs' weights is
+    # kept (weight averaging, Izmailov et al. 2018): one annealed epoch is still one draw of
+    # the last batches' noise, the mean of several is less so, which is what seed spread is
     keep_epoch: str = "best"
+    average_epochs: int = 10
     seed: int = 0
     limit: int | None = None  # records (diagnostic) or beats per split (arrhythmia) for quick runs
     threads: int = 2
@@ -67,8 +71,12 @@ class TrainConfig:
             raise InputError("epochs and batch size must be at least 1")
         if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:
             raise InputError("kd_alpha must lie in [0, 1] and kd_temperature be positive")
-        if self.keep_epoch not in ("best", "last"):
-            raise InputError(f"keep_epoch must be 'best' or 'last', not {self.keep_epoch!r}")
+        if self.keep_epoch not in ("best", "last", "average"):
+            raise InputError(
+                f"keep_epoch must be 'best', 'last' or 'average', not {self.keep_epoch!r}"
+            )
+        if self.average_epochs < 1:
+            raise InputError("average_epochs must be at least 1")
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
         if self.anchor_weight < 0:

@@ -39,9 +39,11 @@ def train_run(
     ]
     ckpt = _fit_into(out, cfg, data, teacher, lines)
     res = ckpt["resources"]
-    kept = "last" if cfg.keep_epoch == "last" else "best"
+    kept = {"best": "the best epoch", "last": "the last epoch"}.get(
+        cfg.keep_epoch, f"the mean weights of the last {cfg.average_epochs} epochs, up to"
+    )
     lines.append(
-        f"kept the {kept} epoch, {ckpt['metrics']['best_epoch']}: validation score "
+        f"kept {kept} {ckpt['metrics']['best_epoch']}: validation score "
         f"{ckpt['metrics']['val_score']:.4f}; {res['train_seconds']:.0f} s, "
         f"peak RSS {res['peak_rss_mb']:.0f} MB; wrote {out / 'model.pt'}"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import resource
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,6 +118,7 @@ def fit(
     init: nn.Module | None = None,
     lineage: dict | None = None,
     noise_tracks: list[np.ndarray] | None = None,
+    last_out: Path | None = None,
 ) -> dict:
     """Train, keep the best validation epoch, write the checkpoint to `out`; return it.
 
@@ -126,7 +128,8 @@ def fit(
     on the mean of the clean and the noisy validation score: a model that only learned to
     ignore noise, or only the clean beats, does not win. Launched by torchrun, this is rank 0:
     the other ranks train the same job beside it (`follow`), this rank alone validates, stops
-    and writes (`trainer.distributed`).
+    and writes (`trainer.distributed`). With `last_out` the last epoch's weights are written
+    there too: what weight averaging (`keep_epoch = "average"`) is compared with, from one run.
     """
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -147,29 +150,38 @@ def fit(
     ranks = distributed.current()
     best, history = _lead(job, model, teacher_model, data.train, rng, judge, ranks)
     assert best.state is not None
-    model.load_state_dict(best.state)
+    last = (best.state, {"val_score": best.score, "best_epoch": best.epoch, **best.parts})
+    if cfg.keep_epoch == "average":
+        judge.average(model)
     train_seconds = time.perf_counter() - judge.t0
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return save_checkpoint(
-        out,
-        model,
-        task=cfg.task,
-        classes=list(data.classes),
-        train_config=cfg.to_dict(),
-        preprocessing=kind.trained_preprocessing(data.preprocessing, cfg, mcfg.input_length),
-        data=data.source,
-        distillation=distillation,
-        lineage=lineage,
-        history=history,
-        metrics={"val_score": best.score, "best_epoch": best.epoch, **best.parts},
-        size={"params": size.params, "macs": size.macs},
-        resources={
-            "train_seconds": train_seconds,
-            "peak_rss_mb": peak_rss_mb,
-            "threads": cfg.threads,
-            **({"ranks": ranks.describe()} if ranks is not None else {}),
-        },
-    )
+
+    def write(path: Path, state: dict, metrics: dict) -> dict:
+        model.load_state_dict(state)
+        return save_checkpoint(
+            path,
+            model,
+            task=cfg.task,
+            classes=list(data.classes),
+            train_config=cfg.to_dict(),
+            preprocessing=kind.trained_preprocessing(data.preprocessing, cfg, mcfg.input_length),
+            data=data.source,
+            distillation=distillation,
+            lineage=lineage,
+            history=history,
+            metrics=metrics,
+            size={"params": size.params, "macs": size.macs},
+            resources={
+                "train_seconds": train_seconds,
+                "peak_rss_mb": peak_rss_mb,
+                "threads": cfg.threads,
+                **({"ranks": ranks.describe()} if ranks is not None else {}),
+            },
+        )
+
+    if last_out is not None:
+        write(last_out, *last)
+    return write(out, best.state, {"val_score": best.score, "best_epoch": best.epoch, **best.parts})
 
 
 @dataclass
@@ -252,6 +264,7 @@ class Judge:
     t0: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
+        self.recent: deque[dict] = deque(maxlen=self.cfg.average_epochs)
         self.progress = _progress(self.show_progress)
         desc = f"{self.cfg.task} {self.cfg.model}"
         self.bar = self.progress.add_task(desc, total=self.cfg.epochs, status="")
@@ -265,12 +278,34 @@ class Judge:
         entry.update(parts)
         self.history.append({**entry, "val_score": score, "seconds": time.perf_counter() - self.t0})
         best = self.best
-        best.offer(model, epoch, score, entry, last=self.cfg.keep_epoch == "last")
+        best.offer(model, epoch, score, entry, last=self.cfg.keep_epoch != "best")
+        if self.cfg.keep_epoch == "average":
+            self.recent.append(copy.deepcopy(model.state_dict()))
         status = f"loss {loss:.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
         self.progress.update(self.bar, advance=1, status=status)
         if self.show_progress and not self.progress.console.is_terminal:  # log files: lines
             self.progress.console.print(f"epoch {epoch}: {status}", highlight=False)
         return best.stale >= self.cfg.patience
+
+    def average(self, model: nn.Module) -> None:
+        """Keep the mean of the last epochs' weights (`keep_epoch = "average"`), scored on
+        validation like an epoch; `best.epoch` stays the last epoch averaged."""
+        state = mean_state(list(self.recent))
+        scored = copy.deepcopy(model).cpu()
+        scored.load_state_dict(state)
+        score, parts = _validate(scored, self.cfg, self.data, self.val_noisy)
+        self.best.state, self.best.score = state, score
+        self.best.parts = {**parts, "averaged_epochs": len(self.recent)}
+
+
+def mean_state(states: list[dict]) -> dict:
+    """The element-wise mean of state dicts; BatchNorm's running statistics are averaged like
+    the weights (their epochs' statistics belong to nearby weights), integer counters are the
+    last state's."""
+    return {
+        k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v.clone()
+        for k, v in states[-1].items()
+    }
 
 
 def _lead(

@@ -12,7 +12,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_checkpoint
 from trainer.tasks import load_task
-from trainer.train import fit
+from trainer.train import fit, mean_state
 
 pytestmark = pytest.mark.slow
 
@@ -194,3 +194,36 @@ def test_keep_last_trains_every_epoch_and_keeps_the_last(tiny_mitdb, tmp_path):
     assert ckpt["metrics"]["val_score"] == ckpt["history"][-1]["val_score"]
     with pytest.raises(Exception, match="keep_epoch"):
         TrainConfig(task="arrhythmia", keep_epoch="median")
+
+
+def test_keep_average_keeps_the_mean_of_the_last_epochs_and_writes_the_last(tiny_mitdb, tmp_path):
+    data = load_task("arrhythmia", tiny_mitdb, cache_dir=tmp_path / "c")
+    cfg = TrainConfig(
+        task="arrhythmia",
+        model="tiny",
+        epochs=4,
+        patience=1,
+        batch_size=64,
+        keep_epoch="average",
+        average_epochs=2,
+        threads=ONE_THREAD,
+    )
+    ckpt = fit(cfg, data, tmp_path / "m.pt", show_progress=False, last_out=tmp_path / "last.pt")
+    assert len(ckpt["history"]) == 4 and ckpt["metrics"]["averaged_epochs"] == 2
+    averaged, _ = load_checkpoint(tmp_path / "m.pt")
+    last, last_meta = load_checkpoint(tmp_path / "last.pt")
+    assert last_meta["metrics"]["val_score"] == ckpt["history"][-1]["val_score"]
+    a, b = averaged.state_dict(), last.state_dict()
+    weights = [k for k, v in a.items() if v.is_floating_point()]
+    assert any(not torch.equal(a[k], b[k]) for k in weights)  # not the last epoch's weights
+    with pytest.raises(Exception, match="average_epochs"):
+        TrainConfig(task="arrhythmia", keep_epoch="average", average_epochs=0)
+
+
+def test_mean_state_averages_floats_and_keeps_the_last_counters():
+    states = [
+        {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(1)},
+        {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(2)},
+    ]
+    mean = mean_state(states)
+    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and mean["n"].item() == 2
