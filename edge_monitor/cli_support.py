@@ -163,8 +163,14 @@ def guarded(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except EcgEdgeError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(one_line(str(exc)))}", highlight=False)
         raise typer.Exit(1) from None
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters written as escapes: a message
+    quoting a stranger's path or field ("a\\nb.onnx") stays one line a script can read."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _importing(frame) -> bool:

@@ -71,6 +71,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, sample_record):
     hea.write_text(hea.read_text().replace("mitdb-200-excerpt", "cut"))
     assert_one_line_error(invoke("classify", truncated), "cut")
     assert_one_line_error(invoke("classify", sample_record, "--model", tmp_path), "no manifest")
+    odd = tmp_path / "two\nlines"  # a stranger's path: its line break is shown, not printed
+    odd.mkdir()
+    r = invoke("classify", sample_record, "--model", odd)
+    assert_one_line_error(r, "no manifest")
+    assert "two\\nlines" in r.output.replace("\n", "")
     assert_one_line_error(
         invoke("run", "--source", "/dev/ttyECG-nope", "--profile", "host", "--no-ui"),
         "cannot open serial port",
