@@ -17,6 +17,7 @@ from edge_monitor.profiles import load_profile
 from tests.trainer.conftest import ONE_THREAD, gate_profile
 from trainer.config import TrainConfig
 from trainer.export import export_checkpoint, real_inputs
+from trainer.onnx_compact import compact_copy
 from trainer.quantize import gate, quantize_model, quantize_once
 from trainer.tasks import load_task
 from trainer.train import fit
@@ -110,3 +111,68 @@ def test_gate_refuses_a_badly_calibrated_model_and_says_where(fp32_beat_model, t
     assert recorded["drop"] > 5 * recorded["limit"] == 5 * host.budgets.max_int8_f1_drop, recorded
     report = json.loads(out.with_suffix(".qdq_debug.json").read_text())
     assert report["weights_sqnr_db"] and report["activations"]
+
+
+def test_short_names_keep_the_graph_and_its_answers(fp32_beat_model, tmp_path):
+    """`trainer.onnx_compact`: the bundle's copy of a quantized file shrinks, its inputs,
+    outputs and contract keep their names, and its outputs are bit-identical on real beats."""
+    fp32, data = fp32_beat_model
+    feeds = real_inputs(data.train, read_contract(fp32).inputs, 32)
+    long_named, out = tmp_path / "int8.onnx", tmp_path / "model.onnx"
+    quantize_once(fp32, long_named, feeds, "minmax", True)
+    assert compact_copy(long_named, out, feeds)
+    short, long = onnx.load(str(out)), onnx.load(str(long_named))
+    assert out.stat().st_size < 0.8 * long_named.stat().st_size
+    assert [i.name for i in short.graph.input] == [i.name for i in long.graph.input]
+    assert [o.name for o in short.graph.output] == [o.name for o in long.graph.output]
+    assert read_contract(out) == read_contract(long_named)
+    assert all(len(n.name) <= 4 for n in short.graph.node)
+    assert [n.op_type for n in short.graph.node] == [n.op_type for n in long.graph.node]
+    a, b = (ort_session(p) for p in (out, long_named))
+    for feed in feeds:
+        np.testing.assert_array_equal(a.run(None, feed)[0], b.run(None, feed)[0])
+
+
+def test_a_model_the_checker_refuses_is_copied_as_it_is(fp32_beat_model, tmp_path):
+    fp32, data = fp32_beat_model
+    feeds = real_inputs(data.train, read_contract(fp32).inputs, 4)
+    odd = onnx.load(str(fp32))
+    odd.graph.node[0].input[0] = "nowhere"  # an edge from no tensor: the checker refuses it
+    src = tmp_path / "odd.onnx"
+    onnx.save(odd, str(src))
+    assert not compact_copy(src, tmp_path / "model.onnx", feeds)
+    assert (tmp_path / "model.onnx").read_bytes() == src.read_bytes()
+
+
+def ort_session(path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_compact_names_leaves_a_graph_with_subgraphs_alone():
+    from onnx import TensorProto, helper
+
+    from trainer.onnx_compact import compact_names
+
+    branch = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y_then"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("y_then", TensorProto.FLOAT, [1])],
+    )
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph)
+    before = model.SerializeToString()
+    assert compact_names(model).SerializeToString() == before
