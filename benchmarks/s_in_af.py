@@ -1,0 +1,141 @@
+"""How sure must the AF detector be before an S beat inside AF is reported N? MIT-BIH and AAMI
+EC57 label every beat of atrial fibrillation N; the beat model reads many of AF's short
+intervals as S (MIT-BIH 219: ~600 false S). `Monitor(s_in_af_as_n=True)` reports them N while
+the AF warning stands, but the warning also stands in frequent atrial ectopy (232, svdb 861 and
+891), where it turns true S beats N (docs/beat_af.md 2). This asks whether a stricter AF
+probability keeps the first and spares the second.
+
+Every record is streamed once through the device path (the shipped bundle; the AF warning
+stands from the beats before each beat: causal); each beat's label, whether the AF warning
+stood, and the AF detector's probability then are logged. Each threshold in THRESHOLDS is then
+scored offline: S beats with the warning standing and the probability >= the threshold read N.
+The threshold is chosen on the TRAINING records (MIT-BIH DS1 + the svdb training records: the
+beat model has seen them, so its false S in their AF are fewer than an unseen patient's) by the
+best pooled S F1, then reported on the test records (DS2, held-out svdb), beside "off" and
+the warning alone (threshold 0.5, the detector's own).
+
+    ECG_EDGE_DATA=../shared/data python benchmarks/s_in_af.py --jobs 2
+
+Writes benchmarks/results/s_in_af.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beat_generalization import TOLERANCE_S, database_scores  # noqa: E402
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.events import BeatEvent
+from edge_monitor.pipeline import Monitor
+from trainer.datasets import beatdb
+from trainer.metrics import match_beats
+
+THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)  # None: off (the shipped default)
+OUT = Path("benchmarks/results/s_in_af.json")
+
+
+class LoggingMonitor(Monitor):
+    """The Monitor, noting per reported beat whether the AF warning stood and the detector's
+    probability then (read where `_as_reported` decides, before the beat reaches the rules)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.af_log: dict[int, tuple[bool, float]] = {}
+
+    def _as_reported(self, beat: BeatEvent) -> BeatEvent:
+        af = getattr(self.engine, "af", None)
+        p = af.probability(af.last) if af is not None and af.last is not None else 0.0
+        self.af_log[beat.sample] = ("AF" in self.engine.active, float(p))
+        return super()._as_reported(beat)
+
+
+def stream(path: Path) -> dict:
+    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    rec = wfdb.rdrecord(str(path))
+    monitor = LoggingMonitor([bundle], float(rec.fs), list(rec.sig_name))
+    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
+    ann = wfdb.rdann(str(path), "atr")
+    to_class = dict(beatdb.MITDB.symbols)
+    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    return {
+        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
+        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
+        "samples": np.array([b.sample for b in beats], np.int64),
+        "labels": [b.label for b in beats],
+        "af": [monitor.af_log.get(b.sample, (False, 0.0)) for b in beats],
+        "tolerance": int(TOLERANCE_S * rec.fs),
+    }
+
+
+def relabelled(r: dict, threshold: float | None) -> dict:
+    """The record's beats as reported at `threshold` (None: off), matched to the reference."""
+    labels = [
+        "N" if lab == "S" and threshold is not None and on and p >= threshold else lab
+        for lab, (on, p) in zip(r["labels"], r["af"], strict=True)
+    ]
+    t, p = match_beats(r["ref_samples"], r["ref_labels"], r["samples"], labels, r["tolerance"])
+    return {"y_true": t, "y_pred": p}
+
+
+def scores(results: list[dict], threshold: float | None) -> dict:
+    s = database_scores([relabelled(r, threshold) for r in results])
+    return {"S": s["S"], "V": s["V"], "N": s["N"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    root = beatdb.multi_db_root(None)
+    if root is None:
+        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
+    split = beatdb.multi_db_split(beatdb.available_records(root))
+    sets = {
+        "train": sorted({*split.train, *split.val}),
+        **{f"test_{db}": ids for db, ids in split.test.items()},
+    }
+    streamed: dict[str, list[dict]] = {}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for name, ids in sets.items():
+            paths = [
+                beatdb.root_of(beatdb.database(beatdb.database_of(i)), root) / i.rpartition("/")[2]
+                for i in ids
+            ]
+            streamed[name] = list(pool.map(stream, paths))
+            print(name, len(ids), "records streamed", flush=True)
+    key = lambda t: "off" if t is None else f"{t:g}"  # noqa: E731
+    doc: dict = {
+        "thresholds": [key(t) for t in THRESHOLDS],
+        "sets": {n: len(v) for n, v in streamed.items()},
+    }
+    train = {key(t): scores(streamed["train"], t) for t in THRESHOLDS}
+    chosen = max(THRESHOLDS, key=lambda t: train[key(t)]["S"]["f1"])
+    doc["train"] = train
+    doc["chosen"] = key(chosen)
+    doc["chosen_by"] = "best pooled S F1 over the training records (MIT-BIH DS1 + svdb training)"
+    for name in streamed:
+        if name.startswith("test_"):
+            doc[name] = {key(t): scores(streamed[name], t) for t in THRESHOLDS}
+    args.out.write_text(json.dumps(doc, indent=2))
+    for name in ("train", *(n for n in streamed if n.startswith("test_"))):
+        row = "  ".join(
+            f"{key(t)}: {doc[name][key(t)]['S']['se']:.3f}/{doc[name][key(t)]['S']['ppv']:.3f}/"
+            f"{doc[name][key(t)]['S']['f1']:.3f}"
+            for t in THRESHOLDS
+        )
+        print(f"{name} S Se/+P/F1  {row}")
+    print("chosen on training records:", doc["chosen"])
+
+
+if __name__ == "__main__":
+    main()
