@@ -277,7 +277,12 @@ def ship(chain: Chain, teacher: Path, chosen: Chosen, onnx: OnnxPair, t_start: f
     is an error once the bundle is written."""
     opts, profile, out = chain.opts, chain.profile, chain.opts.out
     feeds = real_inputs(chain.data.test, read_contract(onnx.int8).inputs, 64, seed=opts.seed)
-    compact_copy(onnx.int8, out / MODEL_FILE, feeds)  # short names: a third of the file
+    short = compact_copy(onnx.int8, out / MODEL_FILE, feeds)  # short names: a third of the file
+    final = chain.stages["final-int8"]  # the shipped file's size, not the stage file's
+    final["stage_bytes"], final["bytes"] = final["bytes"], (out / MODEL_FILE).stat().st_size
+    final["short_names"] = short
+    if short:
+        final["summary"] += f"; model.onnx {final['bytes'] / 1024:.1f} KB with short names"
     chain.say("measuring latency")
     latency = measure_latencies(
         teacher, onnx.fp32, out / MODEL_FILE, chain.data, profile, opts.latency_runs, opts.seed

@@ -75,8 +75,11 @@ class TrainConfig:
             raise InputError(
                 f"keep_epoch must be 'best', 'last' or 'average', not {self.keep_epoch!r}"
             )
-        if self.average_epochs < 1:
-            raise InputError("average_epochs must be at least 1")
+        whole = isinstance(self.average_epochs, int) and not isinstance(self.average_epochs, bool)
+        if not whole or self.average_epochs < 1:
+            raise InputError(
+                f"average_epochs must be a whole number >= 1, not {self.average_epochs!r}"
+            )
         if self.aggregate not in ("mean", "max"):
             raise InputError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}")
         if self.anchor_weight < 0:

@@ -39,8 +39,9 @@ def train_run(
     ]
     ckpt = _fit_into(out, cfg, data, teacher, lines)
     res = ckpt["resources"]
+    averaged = ckpt["metrics"].get("averaged_epochs", cfg.average_epochs)
     kept = {"best": "the best epoch", "last": "the last epoch"}.get(
-        cfg.keep_epoch, f"the mean weights of the last {cfg.average_epochs} epochs, up to"
+        cfg.keep_epoch, f"the mean weights of the last {averaged} epochs, up to"
     )
     lines.append(
         f"kept {kept} {ckpt['metrics']['best_epoch']}: validation score "

@@ -15,6 +15,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from edge_monitor.errors import InputError
 from trainer import distributed
 from trainer.batches import Batch, add_recorded_noise
 from trainer.checkpoint import save_checkpoint
@@ -131,6 +132,8 @@ def fit(
     and writes (`trainer.distributed`). With `last_out` the last epoch's weights are written
     there too: what weight averaging (`keep_epoch = "average"`) is compared with, from one run.
     """
+    if last_out is not None and cfg.keep_epoch == "best":
+        raise InputError("last_out needs keep_epoch 'average' or 'last': 'best' may stop early")
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     kind = kind_of(cfg.task)
@@ -285,7 +288,7 @@ class Judge:
         self.progress.update(self.bar, advance=1, status=status)
         if self.show_progress and not self.progress.console.is_terminal:  # log files: lines
             self.progress.console.print(f"epoch {epoch}: {status}", highlight=False)
-        return best.stale >= self.cfg.patience
+        return self.cfg.keep_epoch == "best" and best.stale >= self.cfg.patience
 
     def average(self, model: nn.Module) -> None:
         """Keep the mean of the last epochs' weights (`keep_epoch = "average"`), scored on

@@ -106,6 +106,9 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     bundle = load_bundle(out)
     assert bundle.contract == read_contract(out / "model.onnx")
     assert bundle.manifest["model"]["bytes"] == (out / "model.onnx").stat().st_size
+    final = manifest["stages"]["final-int8"]  # the shipped file's size, with short names
+    assert final["short_names"] and final["bytes"] == bundle.manifest["model"]["bytes"]
+    assert manifest["final"]["bytes"] == final["bytes"] < final["stage_bytes"]
     report = (out / "report.md").read_text()
     assert "student, distilled, seed 1" in report and "shipped model, int8" in report
     assert "Distillation ablation" in report and "Noise hardening" in report

@@ -142,6 +142,8 @@ def test_a_model_the_checker_refuses_is_copied_as_it_is(fp32_beat_model, tmp_pat
     onnx.save(odd, str(src))
     assert not compact_copy(src, tmp_path / "model.onnx", feeds)
     assert (tmp_path / "model.onnx").read_bytes() == src.read_bytes()
+    assert not compact_copy(fp32, tmp_path / "unchecked.onnx", [])  # nothing to compare on
+    assert (tmp_path / "unchecked.onnx").read_bytes() == fp32.read_bytes()
 
 
 def ort_session(path):
