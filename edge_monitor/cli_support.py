@@ -26,6 +26,7 @@ from edge_monitor.profiles import (
     available_profiles,
     is_profile,
 )
+from edge_monitor.safe_text import one_line
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -167,10 +168,9 @@ def guarded(fn, *args, **kwargs):
         raise typer.Exit(1) from None
 
 
-def one_line(text: str) -> str:
-    """`text` with line breaks and other control characters written as escapes: a message
-    quoting a stranger's path or field ("a\\nb.onnx") stays one line a script can read."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+def shown(text: str) -> str:
+    """A stranger's text (a path, a lead name) for a markup line: one line, no markup."""
+    return escape(one_line(str(text)))
 
 
 def _importing(frame) -> bool:
@@ -331,10 +331,10 @@ def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
             f"{source} has no lead II and no lead that may stand in for it ({names}): "
             "choose one with --channel"
         )
-    listed = escape(", ".join(sig_name))
+    listed = shown(", ".join(sig_name))
     err_console.print(
-        f"[yellow]warning:[/yellow] {escape(source)} has no lead II ({listed}): reading "
-        f"channel {channel} ({escape(sig_name[channel])}) instead (--channel to choose)",
+        f"[yellow]warning:[/yellow] {shown(source)} has no lead II ({listed}): reading "
+        f"channel {channel} ({shown(sig_name[channel])}) instead (--channel to choose)",
         highlight=False,
     )
     _warn_lead(channel, sig_name, bundles)
@@ -353,8 +353,8 @@ def _warn_lead(channel: int, sig_name: list[str], bundles: list) -> None:
         if find_channel([lead], want) is None:
             what = "VT/VF alarms" if b.contract.task == VENTRICULAR else "beat labels"
             err_console.print(
-                f"[yellow]warning:[/yellow] channel {channel} is lead {escape(lead)}; the "
-                f"{escape(b.name)} model expects {escape(want)}: its {what} on {escape(lead)} "
+                f"[yellow]warning:[/yellow] channel {channel} is lead {shown(lead)}; the "
+                f"{escape(b.name)} model expects {escape(want)}: its {what} on {shown(lead)} "
                 "are not validated",
                 highlight=False,
             )

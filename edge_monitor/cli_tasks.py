@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from edge_monitor.cli_support import _check_channel, err_console
+from edge_monitor.cli_support import _check_channel, err_console, shown
 from edge_monitor.errors import InputError
+from edge_monitor.safe_text import one_line
 
 console = Console()
 
 
 def print_summary(result: dict) -> None:
     """Plain lines (a pipe gets them unwrapped): what was seen, counted, and where it went."""
-    where = result.get("record") or result.get("source") or "source"
+    where = one_line(str(result.get("record") or result.get("source") or "source"))
     print(
         f"{where}: {result['signal_seconds']:.0f} s of signal in {result['wall_seconds']:.2f} s "
         f"({result['realtime_factor']}x real time)"
@@ -60,7 +61,7 @@ def emulate_record(play, record, port, s, speed, counter, loops, channel, fit) -
         stand_in = "" if found is not None else ", standing in for lead II: not validated"
         err_console.print(
             f"the profile's front end has one lead ({escape(s.sig_name[0])}): sending channel "
-            f"{channel} ({escape(names[channel])}{stand_in}) of the record's {len(names)} "
+            f"{channel} ({shown(names[channel])}{stand_in}) of the record's {len(names)} "
             "(--channel to choose)",
             highlight=False,
         )

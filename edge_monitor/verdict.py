@@ -17,6 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from edge_monitor.safe_text import one_line
+
 ALERT_ORDER = ("critical", "warning", "inconclusive", "cleared")
 ALERT_STYLES = {"critical": "bold red", "warning": "yellow", "inconclusive": "dim", "cleared": ""}
 
@@ -110,7 +112,7 @@ def headline(v: Verdict) -> str:
     """What was classified and how fast: the first line in both forms."""
     speed = v.signal_seconds / v.wall_seconds if v.wall_seconds > 0 else float("nan")
     return (
-        f"{v.source}: {v.signal_seconds:.0f} s of signal in {v.wall_seconds:.2f} s "
+        f"{one_line(v.source)}: {v.signal_seconds:.0f} s of signal in {v.wall_seconds:.2f} s "
         f"({speed:.0f}x real time)"
     )
 

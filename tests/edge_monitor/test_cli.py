@@ -85,6 +85,23 @@ def test_bad_inputs_are_one_line_errors(tmp_path, sample_record):
     assert "rpi4" in nope.output and "Traceback" not in nope.output
 
 
+def test_a_strangers_names_reach_the_terminal_as_text(tmp_path, sample_record):
+    """Lead names and folders with escape sequences or line breaks are shown escaped: a
+    header must not clear the screen or retitle the terminal, nor split a line."""
+    folder = tmp_path / "d\nx"
+    folder.mkdir()
+    hea = sample_record.with_suffix(".hea").read_text()
+    for name in ("MLII", "V1"):
+        hea = hea.replace(f" {name}\n", f" \x1b[31m{name}\x1b]0;pwned\x07\n")
+    (folder / "rec.hea").write_text(hea.replace("mitdb-200-excerpt", "rec"))
+    shutil.copy(sample_record.with_suffix(".dat"), folder / "rec.dat")
+    r = invoke("classify", folder / "rec", "--channel", "0", "--stop", "20")
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert "\\x1b[31mMLII" in r.output  # the warning names the lead, escaped
+    assert f"{tmp_path}/d\\nx/rec: " in r.output  # the headline: one line
+
+
 def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):
     import onnx
 
