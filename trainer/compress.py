@@ -283,6 +283,10 @@ def ship(chain: Chain, teacher: Path, chosen: Chosen, onnx: OnnxPair, t_start: f
     final["short_names"] = short
     if short:
         final["summary"] += f"; model.onnx {final['bytes'] / 1024:.1f} KB with short names"
+    chain.say(
+        f"model.onnx: {final['bytes'] / 1024:.1f} KB"
+        + (" with short names" if short else " as quantized (short names not proven equal)")
+    )
     chain.say("measuring latency")
     latency = measure_latencies(
         teacher, onnx.fp32, out / MODEL_FILE, chain.data, profile, opts.latency_runs, opts.seed
