@@ -1,0 +1,127 @@
+"""Should a beat the monitor does not trust be reported Q (unclassifiable) instead of the model's
+label? The rhythm rules already treat it so (`Monitor._alert_on`: a beat inside or just after bad
+signal drives no rule, one the second QRS detector does not see counts as Q), but the beat events
+carry the model's label, and in noise the model calls artefacts and deformed beats V (MIT-BIH
+105). AAMI EC57's Q class is for beats that cannot be classified.
+
+Every record is streamed once through the device path (the embedded bundle), each reported
+beat logged with whether the rules trusted it and whether the second detector confirmed it; the
+beats are then scored as reported (the shipped behaviour) and with the untrusted ones, or the
+untrusted and unconfirmed ones, as Q. A variant is a candidate only if it helps on the TRAINING
+records (MIT-BIH DS1 + svdb training: pooled S and V F1 both not lower); the test records are
+reported beside. What was decided: docs/beat_af.md section 6.
+
+    ECG_EDGE_DATA=../shared/data python benchmarks/beats_in_noise.py --jobs 2
+
+Writes benchmarks/results/beats_in_noise.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beat_generalization import TOLERANCE_S, database_scores  # noqa: E402
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.events import BeatEvent
+from edge_monitor.pipeline import Monitor
+from trainer.datasets import beatdb
+from trainer.metrics import match_beats
+
+VARIANTS = ("as reported", "untrusted as Q", "untrusted or unconfirmed as Q")
+OUT = Path("benchmarks/results/beats_in_noise.json")
+
+
+class LoggingMonitor(Monitor):
+    """The Monitor, noting per reported beat what the rules will make of it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.trust_log: dict[int, tuple[bool, bool]] = {}
+
+    def _alert_on(self, beat: BeatEvent):
+        self.trust_log[beat.sample] = (
+            self.trusted(beat.sample),
+            self.quality.confirms(beat.sample),
+        )
+        return super()._alert_on(beat)
+
+
+def stream(path: Path) -> dict:
+    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    rec = wfdb.rdrecord(str(path))
+    monitor = LoggingMonitor([bundle], float(rec.fs), list(rec.sig_name))
+    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
+    ann = wfdb.rdann(str(path), "atr")
+    to_class = dict(beatdb.MITDB.symbols)
+    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    return {
+        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
+        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
+        "samples": np.array([b.sample for b in beats], np.int64),
+        "labels": [b.label for b in beats],
+        "trust": [monitor.trust_log.get(b.sample, (True, True)) for b in beats],
+        "tolerance": int(TOLERANCE_S * rec.fs),
+    }
+
+
+def relabelled(r: dict, variant: str) -> dict:
+    def label(lab, trusted: bool, confirmed: bool):
+        if lab is None or variant == VARIANTS[0]:
+            return lab
+        if not trusted or (variant == VARIANTS[2] and not confirmed):
+            return "Q"
+        return lab
+
+    labels = [label(lab, *t) for lab, t in zip(r["labels"], r["trust"], strict=True)]
+    t, p = match_beats(r["ref_samples"], r["ref_labels"], r["samples"], labels, r["tolerance"])
+    return {"y_true": t, "y_pred": p}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    root = beatdb.multi_db_root(None)
+    if root is None:
+        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
+    split = beatdb.multi_db_split(beatdb.available_records(root))
+    sets = {
+        "train": sorted({*split.train, *split.val}),
+        **{f"test_{db}": ids for db, ids in split.test.items()},
+    }
+    doc: dict = {"variants": list(VARIANTS)}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for name, ids in sets.items():
+            dbs = [beatdb.database(beatdb.database_of(i)) for i in ids]
+            paths = [
+                beatdb.root_of(db, root) / i.rpartition("/")[2]
+                for db, i in zip(dbs, ids, strict=True)
+            ]
+            streamed = list(pool.map(stream, paths))
+            doc[name] = {}
+            for v in VARIANTS:
+                s = database_scores([relabelled(r, v) for r in streamed])
+                doc[name][v] = {c: s[c] for c in ("N", "S", "V")}
+                print(
+                    f"{name:10s} {v:32s} "
+                    + "  ".join(
+                        f"{c} {s[c]['se']:.3f}/{s[c]['ppv']:.3f}/{s[c]['f1']:.3f}"
+                        for c in ("S", "V")
+                    ),
+                    flush=True,
+                )
+    args.out.write_text(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
