@@ -24,16 +24,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import wfdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_generalization import TOLERANCE_S, database_scores  # noqa: E402
+from beat_generalization import database_scores  # noqa: E402
+from beat_logging import logged_stream, record_paths, record_sets  # noqa: E402
 
-from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.events import BeatEvent
 from edge_monitor.pipeline import Monitor
-from trainer.datasets import beatdb
 from trainer.metrics import match_beats
 
 VARIANTS = ("as reported", "untrusted as Q", "untrusted or unconfirmed as Q")
@@ -56,21 +52,7 @@ class LoggingMonitor(Monitor):
 
 
 def stream(path: Path) -> dict:
-    bundle = load_bundle(embedded_bundle("arrhythmia"))
-    rec = wfdb.rdrecord(str(path))
-    monitor = LoggingMonitor([bundle], float(rec.fs), list(rec.sig_name))
-    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
-    ann = wfdb.rdann(str(path), "atr")
-    to_class = dict(beatdb.MITDB.symbols)
-    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
-    return {
-        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
-        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
-        "samples": np.array([b.sample for b in beats], np.int64),
-        "labels": [b.label for b in beats],
-        "trust": [monitor.trust_log.get(b.sample, (True, True)) for b in beats],
-        "tolerance": int(TOLERANCE_S * rec.fs),
-    }
+    return logged_stream(path, LoggingMonitor, "trust_log", (True, True))
 
 
 def relabelled(r: dict, variant: str) -> dict:
@@ -81,7 +63,7 @@ def relabelled(r: dict, variant: str) -> dict:
             return "Q"
         return lab
 
-    labels = [label(lab, *t) for lab, t in zip(r["labels"], r["trust"], strict=True)]
+    labels = [label(lab, *t) for lab, t in zip(r["labels"], r["log"], strict=True)]
     t, p = match_beats(r["ref_samples"], r["ref_labels"], r["samples"], labels, r["tolerance"])
     return {"y_true": t, "y_pred": p}
 
@@ -91,23 +73,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    root = beatdb.multi_db_root(None)
-    if root is None:
-        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
-    split = beatdb.multi_db_split(beatdb.available_records(root))
-    sets = {
-        "train": sorted({*split.train, *split.val}),
-        **{f"test_{db}": ids for db, ids in split.test.items()},
-    }
+    root, sets = record_sets()
     doc: dict = {"variants": list(VARIANTS)}
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in sets.items():
-            dbs = [beatdb.database(beatdb.database_of(i)) for i in ids]
-            paths = [
-                beatdb.root_of(db, root) / i.rpartition("/")[2]
-                for db, i in zip(dbs, ids, strict=True)
-            ]
-            streamed = list(pool.map(stream, paths))
+            streamed = list(pool.map(stream, record_paths(ids, root)))
             doc[name] = {}
             for v in VARIANTS:
                 s = database_scores([relabelled(r, v) for r in streamed])

@@ -27,16 +27,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import wfdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_generalization import TOLERANCE_S, database_scores  # noqa: E402
+from beat_generalization import database_scores  # noqa: E402
+from beat_logging import logged_stream, record_paths, record_sets  # noqa: E402
 
-from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.events import BeatEvent
 from edge_monitor.pipeline import Monitor
-from trainer.datasets import beatdb
 from trainer.metrics import match_beats
 
 THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)  # None: off (the shipped default)
@@ -67,21 +63,7 @@ class LoggingMonitor(Monitor):
 
 
 def stream(path: Path) -> dict:
-    bundle = load_bundle(embedded_bundle("arrhythmia"))
-    rec = wfdb.rdrecord(str(path))
-    monitor = LoggingMonitor([bundle], float(rec.fs), list(rec.sig_name))
-    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
-    ann = wfdb.rdann(str(path), "atr")
-    to_class = dict(beatdb.MITDB.symbols)
-    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
-    return {
-        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
-        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
-        "samples": np.array([b.sample for b in beats], np.int64),
-        "labels": [b.label for b in beats],
-        "af": [monitor.af_log.get(b.sample, (False, 0.0, 1.0)) for b in beats],
-        "tolerance": int(TOLERANCE_S * rec.fs),
-    }
+    return logged_stream(path, LoggingMonitor, "af_log", (False, 0.0, 1.0))
 
 
 def relabelled(r: dict, threshold: float | None, below: float | None = None) -> dict:
@@ -95,7 +77,7 @@ def relabelled(r: dict, threshold: float | None, below: float | None = None) -> 
 
     labels = [
         "N" if lab == "S" and as_n(*af) else lab
-        for lab, af in zip(r["labels"], r["af"], strict=True)
+        for lab, af in zip(r["labels"], r["log"], strict=True)
     ]
     t, p = match_beats(r["ref_samples"], r["ref_labels"], r["samples"], labels, r["tolerance"])
     return {"y_true": t, "y_pred": p}
@@ -106,27 +88,26 @@ def scores(results: list[dict], threshold: float | None, below: float | None = N
     return {"S": s["S"], "V": s["V"], "N": s["N"]}
 
 
+def print_rows(doc: dict, sets: list[str], keys: list[str]) -> None:
+    for name in sets:
+        row = "  ".join(
+            f"{k}: {doc[name][k]['S']['se']:.3f}/{doc[name][k]['S']['ppv']:.3f}/"
+            f"{doc[name][k]['S']['f1']:.3f}"
+            for k in keys
+        )
+        print(f"{name} S Se/+P/F1  {row}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    root = beatdb.multi_db_root(None)
-    if root is None:
-        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
-    split = beatdb.multi_db_split(beatdb.available_records(root))
-    sets = {
-        "train": sorted({*split.train, *split.val}),
-        **{f"test_{db}": ids for db, ids in split.test.items()},
-    }
+    root, sets = record_sets()
     streamed: dict[str, list[dict]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in sets.items():
-            paths = [
-                beatdb.root_of(beatdb.database(beatdb.database_of(i)), root) / i.rpartition("/")[2]
-                for i in ids
-            ]
-            streamed[name] = list(pool.map(stream, paths))
+            streamed[name] = list(pool.map(stream, record_paths(ids, root)))
             print(name, len(ids), "records streamed", flush=True)
     key = lambda t: "off" if t is None else f"{t:g}"  # noqa: E731
     doc: dict = {
@@ -147,21 +128,9 @@ def main() -> None:
     best = max(COHERENCE, key=lambda c: doc["train"][ckey(c)]["S"]["f1"])
     doc["chosen_coherence"] = ckey(best)
     args.out.write_text(json.dumps(doc, indent=2))
-    for name in streamed:
-        row = "  ".join(
-            f"{ckey(c)}: {doc[name][ckey(c)]['S']['se']:.3f}/{doc[name][ckey(c)]['S']['ppv']:.3f}/"
-            f"{doc[name][ckey(c)]['S']['f1']:.3f}"
-            for c in COHERENCE
-        )
-        print(f"{name} S Se/+P/F1  {row}")
+    print_rows(doc, list(streamed), [ckey(c) for c in COHERENCE])
     print("coherence bound chosen on training records:", doc["chosen_coherence"])
-    for name in ("train", *(n for n in streamed if n.startswith("test_"))):
-        row = "  ".join(
-            f"{key(t)}: {doc[name][key(t)]['S']['se']:.3f}/{doc[name][key(t)]['S']['ppv']:.3f}/"
-            f"{doc[name][key(t)]['S']['f1']:.3f}"
-            for t in THRESHOLDS
-        )
-        print(f"{name} S Se/+P/F1  {row}")
+    print_rows(doc, list(streamed), [key(t) for t in THRESHOLDS])
     print("chosen on training records:", doc["chosen"])
 
 

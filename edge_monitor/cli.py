@@ -38,6 +38,7 @@ from edge_monitor.cli_support import (  # noqa: E402
 from edge_monitor.cli_tasks import emulate_record, print_summary  # noqa: E402
 from edge_monitor.errors import InputError  # noqa: E402
 from edge_monitor.profiles import DEFAULT_PROFILE  # noqa: E402
+from edge_monitor.safe_text import shown  # noqa: E402
 
 if _loading_handler is not None:  # loaded: Ctrl-C is KeyboardInterrupt again (click, _lifecycle)
     signal.signal(signal.SIGINT, _loading_handler)
@@ -101,7 +102,6 @@ def _replay(
 
 def _note_units(header, source: str) -> None:
     """Units the reader does not know are read as mV; an ECG channel in them is said once."""
-    from rich.markup import escape
 
     from edge_monitor.leads import is_ecg
     from edge_monitor.wfdb_io import unknown_units
@@ -109,9 +109,9 @@ def _note_units(header, source: str) -> None:
     ecg = [u for n, u in zip(header.sig_name, header.units or [], strict=False) if is_ecg(n)]
     odd = unknown_units(ecg)
     if odd:
-        shown = ", ".join(u if len(u) <= 20 else u[:20] + "..." for u in odd)
+        listed = ", ".join(u if len(u) <= 20 else u[:20] + "..." for u in odd)
         err_console.print(
-            f"[yellow]warning:[/yellow] {escape(source)}: units {escape(shown)} are "
+            f"[yellow]warning:[/yellow] {shown(source)}: units {shown(listed)} are "
             "not known here: read as mV",
             highlight=False,
         )
@@ -298,7 +298,7 @@ def emulate(
     with _lifecycle():
         s = guarded(load_profile, profile).sensor
         sent = guarded(emulate_record, play, record, port, s, speed, counter, loops, channel, fit)
-        console.print(f"sent {sent} samples to {port}")
+        console.print(f"sent {sent} samples to {shown(port)}")
 
 
 @app.command()

@@ -26,7 +26,7 @@ from edge_monitor.profiles import (
     available_profiles,
     is_profile,
 )
-from edge_monitor.safe_text import one_line
+from edge_monitor.safe_text import one_line, shown
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -166,11 +166,6 @@ def guarded(fn, *args, **kwargs):
     except EcgEdgeError as exc:
         err_console.print(f"[red]error:[/red] {escape(one_line(str(exc)))}", highlight=False)
         raise typer.Exit(1) from None
-
-
-def shown(text: str) -> str:
-    """A stranger's text (a path, a lead name) for a markup line: one line, no markup."""
-    return escape(one_line(str(text)))
 
 
 def _importing(frame) -> bool:
@@ -354,7 +349,7 @@ def _warn_lead(channel: int, sig_name: list[str], bundles: list) -> None:
             what = "VT/VF alarms" if b.contract.task == VENTRICULAR else "beat labels"
             err_console.print(
                 f"[yellow]warning:[/yellow] channel {channel} is lead {shown(lead)}; the "
-                f"{escape(b.name)} model expects {escape(want)}: its {what} on {shown(lead)} "
+                f"{shown(b.name)} model expects {escape(want)}: its {what} on {shown(lead)} "
                 "are not validated",
                 highlight=False,
             )

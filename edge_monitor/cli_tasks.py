@@ -24,12 +24,14 @@ def print_summary(result: dict) -> None:
     quality = {k: f"{v:g} s" for k, v in result["quality_seconds"].items()}
     print(f"alerts: {counts(result['alerts'])}; quality: {counts(quality)}")
     for name, probs in result["record_probs"].items():
-        print(f"{name} record probabilities: {counts(probs)}")
+        print(f"{one_line(name)} record probabilities: {counts(probs)}")
     lat = result["latency_ms"]
     ms = "/".join("--" if lat[k] != lat[k] else f"{lat[k]:.3f}" for k in ("p50", "p95", "p99"))
     print(f"model call p50/p95/p99 {ms} ms; peak RSS {result['peak_rss_mb']} MB")
     if result.get("recording") or result.get("recording_error"):
-        print(f"recording: {result.get('recording') or result.get('recording_error')}")
+        print(
+            f"recording: {one_line(str(result.get('recording') or result.get('recording_error')))}"
+        )
 
 
 def counts(mapping: dict) -> str:
@@ -77,7 +79,7 @@ def emulate_record(play, record, port, s, speed, counter, loops, channel, fit) -
         counter=counter,
         loops=loops,
         channel=channel,
-        say=lambda line: console.print(line, highlight=False),
+        say=lambda line: console.print(shown(line), highlight=False),
         fit=fit,
-        warn=lambda line: err_console.print(line, highlight=False, markup=False),
+        warn=lambda line: err_console.print(one_line(line), highlight=False, markup=False),
     )

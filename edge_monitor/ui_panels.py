@@ -13,6 +13,7 @@ import math
 from rich.text import Span, Text
 
 from edge_monitor.alarm_latch import ACK
+from edge_monitor.safe_text import one_line
 from edge_monitor.ui_digits import ROWS as DIGIT_ROWS
 from edge_monitor.ui_digits import big_lines
 from edge_monitor.ui_trace import BEAT_STYLE, clock_text
@@ -52,8 +53,8 @@ def status_line(view: View, width: int) -> Text:
     left = Text.assemble(
         ("ecg-edge ", "bold cyan"),
         (state.upper() if view.finished else state, STATE_STYLE.get(state, "yellow")),
-        (f"  {view.source}", "dim"),
-        (f"  rec {view.recording}" if view.recording != "off" else "", "dim"),
+        (f"  {one_line(str(view.source))}", "dim"),
+        (f"  rec {one_line(str(view.recording))}" if view.recording != "off" else "", "dim"),
     )
     right = Text.assemble(
         (f"{view.clock_name} ", "dim"),

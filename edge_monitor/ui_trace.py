@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from rich.text import Text
 
+from edge_monitor.safe_text import one_line
 from edge_monitor.trace_buffer import TraceSnapshot
 
 GAP_S = 0.25  # blank ahead of the newest sample, so the eye finds the sweep head
@@ -126,7 +127,8 @@ def trace_lines(snap: TraceSnapshot, width: int, height: int) -> list[Text]:
     bar, label_row = scale_bar(rows, bottom, span)
     bars = braille(bar)
     header = Text.assemble(
-        (snap.lead or "lead ?", "bold cyan"), (f"  0.5-40 Hz  sweep {sweep.seconds} s", "dim")
+        (one_line(snap.lead or "lead ?"), "bold cyan"),
+        (f"  0.5-40 Hz  sweep {sweep.seconds} s", "dim"),
     )
     lines = [header, _beat_labels(snap, sweep, cells)]
     for i, line in enumerate(dots):

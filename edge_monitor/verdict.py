@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from edge_monitor.safe_text import one_line
+from edge_monitor.safe_text import one_line, shown
 
 ALERT_ORDER = ("critical", "warning", "inconclusive", "cleared")
 ALERT_STYLES = {"critical": "bold red", "warning": "yellow", "inconclusive": "dim", "cleared": ""}
@@ -123,11 +123,11 @@ def plain_lines(v: Verdict) -> list[str]:
     for model, rows in v.windows.items():
         over = [r for r in rows if r.over]
         said = ", ".join(f"{r.name} {r.prob:.2f}" for r in over) or "no class over its threshold"
-        lines.append(f"{model} verdict: {said}")
+        lines.append(f"{one_line(model)} verdict: {one_line(said)}")
         for r in rows:
             thr = "no threshold" if r.threshold is None else f"threshold {r.threshold:.2f}"
             mark = "over" if r.over else "under"
-            lines.append(f"{model} {r.name}: {r.prob:.3f} ({thr}, {mark})")
+            lines.append(f"{one_line(model)} {one_line(r.name)}: {r.prob:.3f} ({thr}, {mark})")
     lines.append("beats: " + (", ".join(f"{k} {n}" for k, n in v.beats.items()) or "none"))
     lines.append("alerts: " + (", ".join(f"{k} {n}" for k, n in v.alerts.items()) or "none"))
     return lines + v.notes
@@ -135,7 +135,7 @@ def plain_lines(v: Verdict) -> list[str]:
 
 def verdict_table(v: Verdict) -> Table:
     """The verdict as one rich table: window classes, then beat counts, then alerts."""
-    table = Table(title=headline(v), title_justify="left")
+    table = Table(title=shown(headline(v)), title_justify="left")
     table.add_column("what")
     table.add_column("class")
     table.add_column("value", justify="right")
@@ -146,7 +146,12 @@ def verdict_table(v: Verdict) -> Table:
             thr = "--" if r.threshold is None else f"{r.threshold:.2f}"
             mark = "over" if r.over else ("under" if r.threshold is not None else "")
             table.add_row(
-                model, r.name, f"{r.prob:.3f}", thr, mark, style="bold" if r.over else "dim"
+                shown(model),
+                shown(r.name),
+                f"{r.prob:.3f}",
+                thr,
+                mark,
+                style="bold" if r.over else "dim",
             )
         table.add_section()
     for k, n in v.beats.items():

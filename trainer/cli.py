@@ -66,7 +66,8 @@ def _main(version: Annotated[bool, version_option("trainer")] = False) -> None:
 
 data_app = typer.Typer(help="Inspect and fetch the ECG data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console(soft_wrap=True)  # log files get whole lines
+# log files get whole lines; no markup: the lines quote the user's paths ("runs/a[/]b" is one)
+console = Console(soft_wrap=True, markup=False)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[

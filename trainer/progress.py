@@ -20,6 +20,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from edge_monitor.safe_text import one_line
+
 Advance = Callable[[int], None]
 QUIET_S = 2.0  # a pipe hears nothing of a job that is done sooner
 _active = False  # one display at a time: a job inside another (a parse inside a loop) is quiet
@@ -43,8 +45,8 @@ def progress(
         yield lambda n=1: None
         return
     _active = True
-    try:
-        yield from _show(what, total, console)
+    try:  # `what` quotes the user's paths: one line, read as text (no markup)
+        yield from _show(one_line(what), total, console)
     finally:
         _active = False
 
@@ -61,9 +63,10 @@ def _show(what: str, total: int | None, console: Console) -> Iterator[Advance]:
 
 
 def _bar(console: Console, counted: bool) -> Progress:
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    said = TextColumn("{task.description}", markup=False)
+    columns = [said, BarColumn(), MofNCompleteColumn()]
     if not counted:
-        columns = [SpinnerColumn(), TextColumn("{task.description}")]
+        columns = [SpinnerColumn(), said]
     return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
 
 
@@ -84,7 +87,7 @@ class _Lines:
         self.done += n
         total, late = self.total, time.monotonic() - self.start >= QUIET_S
         if total and ((late and self.done % max(1, total // 10) == 0) or self.said_last()):
-            self.console.print(f"{self.what}: {self.done}/{total}", highlight=False)
+            self.console.print(f"{self.what}: {self.done}/{total}", highlight=False, markup=False)
             self.said = True
 
     def said_last(self) -> bool:
@@ -93,4 +96,4 @@ class _Lines:
     def end(self) -> None:
         took = time.monotonic() - self.start
         if self.total is None and took >= QUIET_S:
-            self.console.print(f"{self.what}: {took:.0f} s", highlight=False)
+            self.console.print(f"{self.what}: {took:.0f} s", highlight=False, markup=False)

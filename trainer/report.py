@@ -45,6 +45,13 @@ def load_manifest(bundle: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def stage_of(manifest: dict, key: str) -> dict:
+    """A stage's record; the shipped int8 model's size is model.onnx's own (short names), in
+    older manifests too, whose final-int8 record holds the quantizer's file size."""
+    s = manifest["stages"][key]
+    return {**s, "bytes": manifest["model"]["bytes"]} if key == "final-int8" else s
+
+
 def table_rows(manifest: dict) -> list[list[str]]:
     kind, stages, lat = kind_of(manifest["task"]), manifest["stages"], manifest["latency"]
     latency_of = {
@@ -54,7 +61,7 @@ def table_rows(manifest: dict) -> list[list[str]]:
     }
     rows = []
     for key, label in stage_rows(stages):
-        s = stages[key]
+        s = stage_of(manifest, key)
         size = f"{s['bytes'] / 1024:.1f}" if "bytes" in s else "-"
         ms = f"{latency_of[key]:.3f}" if key in latency_of else "-"
         rows.append(
@@ -294,7 +301,7 @@ def plot_accuracy_vs_size(manifest: dict, path: Path) -> None:
     kind, stages = kind_of(manifest["task"]), manifest["stages"]
     points = []
     for key, label in stage_rows(stages):
-        s = stages[key]
+        s = stage_of(manifest, key)
         kb = s.get("bytes", 4 * s["params"]) / 1024  # torch stages: fp32 weights
         points.append(SizePoint(label, kb, kind.headline(s["test"]), s["kind"]))
     title = f"{stages['_data']['dataset']}: accuracy versus size"

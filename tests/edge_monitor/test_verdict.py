@@ -124,3 +124,14 @@ def test_a_flat_12_lead_record_gets_no_diagnostic_verdict(tmp_path):
     said = CliRunner().invoke(app, ["classify", str(tmp_path / "flat12")])
     assert "diagnostic: no verdict, no window of good signal" in said.stdout
     assert "diagnostic verdict" not in said.stdout
+
+
+def test_a_strangers_record_name_is_text_in_the_table_and_the_lines():
+    """A folder named "a[/]b" stopped the terminal table with a MarkupError; an OSC sequence
+    in it retitled the terminal."""
+    odd = {**SUMMARY, "record": "runs/a[/]b\x1b]0;t\x07/rec"}
+    console = Console(record=True, width=120, force_terminal=True, color_system="truecolor")
+    print_verdict(verdict_of(odd, THRESHOLDS), console)
+    shown = console.export_text()
+    assert "runs/a[/]b\\x1b]0;t\\x07/rec" in shown and "\x07" not in shown
+    assert plain_lines(verdict_of(odd, THRESHOLDS))[0].startswith("runs/a[/]b\\x1b]0;t\\x07/rec: ")

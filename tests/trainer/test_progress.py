@@ -36,3 +36,12 @@ def test_a_failing_job_frees_the_display():
     with progress("after the failure", None, console=console):
         pass
     assert "after the failure" in out.getvalue()
+
+
+def test_a_path_with_markup_or_control_characters_is_shown_as_text():
+    """A job's description quotes the user's paths: "a[/]b" stopped rich with a MarkupError and
+    an escape sequence reached the terminal."""
+    console, out = _terminal()
+    with progress("writing the report of runs/a[/]b\x1b]0;t\x07", 2, console=console) as advance:
+        advance()
+    assert "runs/a[/]b\\x1b]0;t\\x07" in out.getvalue() and "\x07" not in out.getvalue()

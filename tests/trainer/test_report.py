@@ -124,3 +124,14 @@ def test_the_first_28_curves_differ_in_colour_or_line_style_and_neighbours_in_bo
     assert len(set(styles)) == 28
     for a, b in itertools.pairwise(styles):
         assert a[0] != b[0] and a[1] != b[1]
+
+
+def test_the_shipped_int8_row_gives_model_onnx_own_size():
+    """Bundles written before short names were proven record the quantizer's file size in
+    their final-int8 stage: the report shows model.onnx's (the manifest's model bytes)."""
+    from trainer.report import stage_of
+
+    manifest = {"model": {"bytes": 73829}, "stages": {"final-int8": {"bytes": 120125}}}
+    assert stage_of(manifest, "final-int8")["bytes"] == 73829
+    manifest["stages"]["teacher-int8"] = {"bytes": 5}
+    assert stage_of(manifest, "teacher-int8")["bytes"] == 5

@@ -1,0 +1,57 @@
+"""One record through a Monitor subclass that logs something per beat, with the record's
+reference beats beside it: what s_in_af.py and beats_in_noise.py score offline under several
+rules from one stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import wfdb
+from beat_generalization import TOLERANCE_S
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.events import BeatEvent
+from trainer.datasets import beatdb
+
+
+def logged_stream(path: Path, monitor_class: type, log: str, missing: tuple) -> dict:
+    """The embedded beat model over `path`; each beat's entry of the monitor's `log` dict
+    (keyed by sample; `missing` where it has none), labels, and the reference beats."""
+    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    rec = wfdb.rdrecord(str(path))
+    monitor = monitor_class([bundle], float(rec.fs), list(rec.sig_name))
+    beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
+    ann = wfdb.rdann(str(path), "atr")
+    to_class = dict(beatdb.MITDB.symbols)
+    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    entries = getattr(monitor, log)
+    return {
+        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
+        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
+        "samples": np.array([b.sample for b in beats], np.int64),
+        "labels": [b.label for b in beats],
+        "log": [entries.get(b.sample, missing) for b in beats],
+        "tolerance": int(TOLERANCE_S * rec.fs),
+    }
+
+
+def record_paths(ids: list[str], root: Path) -> list[Path]:
+    """Record ids ("101", "svdb/800") as paths under the data root."""
+    return [
+        beatdb.root_of(beatdb.database(beatdb.database_of(i)), root) / i.rpartition("/")[2]
+        for i in ids
+    ]
+
+
+def record_sets() -> tuple[Path, dict[str, list[str]]]:
+    """The data root ($ECG_EDGE_DATA) and its record ids: "train" (MIT-BIH DS1 + the svdb
+    training records, validation folds included) and "test_<db>" per database."""
+    root = beatdb.multi_db_root(None)
+    if root is None:
+        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
+    split = beatdb.multi_db_split(beatdb.available_records(root))
+    return root, {
+        "train": sorted({*split.train, *split.val}),
+        **{f"test_{db}": ids for db, ids in split.test.items()},
+    }
