@@ -288,3 +288,12 @@ def test_an_acknowledged_critical_alarm_still_active_stays_on_the_banner_silence
     tracker.on_event(AlertEvent(int(301 * FS), CRITICAL, "VF", "VF suspected"))
     out = screen_text(view_of(tracker, active=(("VT", CRITICAL), ("VF", CRITICAL))), 100, 24)
     assert "ALARM VF" in out and "a: acknowledge" in out
+
+
+def test_a_lead_name_from_a_strangers_header_is_drawn_as_text():
+    """A WFDB header's signal name reaches the trace header: its escape sequences must not
+    recolour or retitle the terminal."""
+    from edge_monitor.ui_trace import trace_lines
+
+    header = trace_lines(TraceSnapshot.empty("\x1b[31mV5\x1b]0;pwned\x07"), 80, 8)[0]
+    assert "\x1b" not in header.plain and "\\x1b[31mV5\\x1b]0;pwned\\x07" in header.plain
