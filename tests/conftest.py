@@ -56,10 +56,13 @@ def need(path: Path) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow` start first, in their order, then the rest in theirs: with two
-    workers (scripts/test.sh runs pytest-xdist by module) the long modules overlap the many
-    short ones instead of ending the run on one worker while the other waits."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The modules holding a test marked `slow` start first, in their order, then the rest in
+    theirs: with two workers (scripts/test.sh runs pytest-xdist by module) the long modules
+    overlap the many short ones instead of ending the run on one worker while the other waits.
+    Whole modules move (a stable sort on a per-file key), so a one-process run (`-n 0`) does
+    not split one and build its module fixtures twice."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
 
 
 @pytest.fixture(autouse=True)
