@@ -26,7 +26,7 @@ from edge_monitor.profiles import (
     available_profiles,
     is_profile,
 )
-from edge_monitor.safe_text import one_line, shown
+from edge_monitor.safe_text import shown
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -83,7 +83,7 @@ class Choices:
                 return self.parse(value)
             except typer.BadParameter as exc:
                 err_console.print(
-                    f"[red]error:[/red] ${envvar}: {escape(exc.message)}", highlight=False
+                    f"[red]error:[/red] ${envvar}: {shown(exc.message)}", highlight=False
                 )
                 raise typer.Exit(2) from None
 
@@ -164,7 +164,7 @@ def guarded(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except EcgEdgeError as exc:
-        err_console.print(f"[red]error:[/red] {escape(one_line(str(exc)))}", highlight=False)
+        err_console.print(f"[red]error:[/red] {shown(exc)}", highlight=False)
         raise typer.Exit(1) from None
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from edge_monitor.cli_support import _check_channel, err_console, shown
+from edge_monitor.cli_support import _check_channel, err_console
 from edge_monitor.errors import InputError
-from edge_monitor.safe_text import one_line
+from edge_monitor.safe_text import one_line, shown
 
 console = Console()
 

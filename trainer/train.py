@@ -153,7 +153,7 @@ def fit(
     ranks = distributed.current()
     best, history = _lead(job, model, teacher_model, data.train, rng, judge, ranks)
     assert best.state is not None
-    last = (best.state, {"val_score": best.score, "best_epoch": best.epoch, **best.parts})
+    last = (best.state, best.metrics())
     if cfg.keep_epoch == "average":
         judge.average(model)
     train_seconds = time.perf_counter() - judge.t0
@@ -184,7 +184,7 @@ def fit(
 
     if last_out is not None:
         write(last_out, *last)
-    return write(out, best.state, {"val_score": best.score, "best_epoch": best.epoch, **best.parts})
+    return write(out, best.state, best.metrics())
 
 
 @dataclass
@@ -253,6 +253,10 @@ class Best:
         else:
             self.stale += 1
 
+    def metrics(self) -> dict:
+        """What a checkpoint records of the kept weights."""
+        return {"val_score": self.score, "best_epoch": self.epoch, **self.parts}
+
 
 @dataclass
 class Judge:
@@ -282,8 +286,8 @@ class Judge:
         self.history.append({**entry, "val_score": score, "seconds": time.perf_counter() - self.t0})
         best = self.best
         best.offer(model, epoch, score, entry, last=self.cfg.keep_epoch != "best")
-        if self.cfg.keep_epoch == "average":
-            self.recent.append(copy.deepcopy(model.state_dict()))
+        if self.cfg.keep_epoch == "average":  # offer() kept this epoch's own copy
+            self.recent.append(best.state)
         status = f"loss {loss:.4f}  val {score:.4f}  best {best.score:.4f} @ {best.epoch}"
         self.progress.update(self.bar, advance=1, status=status)
         if self.show_progress and not self.progress.console.is_terminal:  # log files: lines

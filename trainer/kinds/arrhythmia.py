@@ -295,13 +295,23 @@ def with_training_beats(data: TaskData, beats: mitdb.BeatSet, name: str) -> Task
     """`data` with `beats` added to training only (counter-examples such as
     `trainer.datasets.rhythm_strips`): validation and test keep their reference beats."""
     extra = beat_rows(beats, beats.labels < len(data.classes))
-    train = data.train
-    assert isinstance(train, RhythmSplit)
-    merged = RhythmSplit(
-        *(np.concatenate([getattr(train, f.name), getattr(extra, f.name)]) for f in fields(train))
-    )
+    assert isinstance(data.train, RhythmSplit)
+    merged = joined(data.train, extra)
     added = {"records": len(set(extra.groups.tolist())), "beats": int(len(extra.y))}
     return replace(data, train=merged, source={**data.source, f"training_{name}": added})
+
+
+def joined(first: Split, second: Split) -> Split:
+    """The rows of two splits of one class, first's then second's (a field None in first
+    stays None)."""
+    return type(first)(
+        *(
+            None
+            if getattr(first, f.name) is None
+            else np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+            for f in fields(first)
+        )
+    )
 
 
 def per_database_statistics(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, classes) -> dict:
