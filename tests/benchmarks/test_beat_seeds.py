@@ -13,6 +13,7 @@ SPEC = importlib.util.spec_from_file_location(
 )
 beat_seeds = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(beat_seeds)
+import beat_seed_data  # noqa: E402  (importable once beat_seeds put benchmarks/ on the path)
 
 
 def test_the_cv_shift_is_the_best_mean_over_folds_not_one_folds_best():
@@ -42,8 +43,8 @@ def test_late_s_labels_leave_training_and_validation_but_never_the_test():
     from trainer.kinds.arrhythmia import RhythmSplit
     from trainer.splits import TaskData
 
-    pre = beat_seeds.RR_FEATURES.index("pre_rr_long")
-    rr = np.zeros((6, len(beat_seeds.RR_FEATURES)), np.float32)
+    pre = beat_seed_data.RR_FEATURES.index("pre_rr_long")
+    rr = np.zeros((6, len(beat_seed_data.RR_FEATURES)), np.float32)
     rr[:, pre] = [0.7, 1.0, 0.96, 1.2, 0.5, 1.0]
     y = np.array([1, 1, 1, 0, 1, 2])  # S early, S on time, S on time, N late, S early, V
 
@@ -52,7 +53,7 @@ def test_late_s_labels_leave_training_and_validation_but_never_the_test():
         return RhythmSplit(np.arange(6.0)[:, None], y.copy(), rr.copy(), np.arange(6), rhythms)
 
     data = TaskData("arrhythmia", ("N", "S", "V", "F"), split(), split(), split(), {}, {})
-    out = beat_seeds.without_late_s(data, 0.95)
+    out = beat_seed_data.without_late_s(data, 0.95)
     for part in (out.train, out.val):
         assert part.groups.tolist() == [0, 3, 4, 5]  # the on-time S beats alone are gone
         assert part.x[:, 0].tolist() == [0.0, 3.0, 4.0, 5.0]

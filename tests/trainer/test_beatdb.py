@@ -84,6 +84,31 @@ def test_svdb_beats_come_through_the_device_recipe_from_ecg1(tiny_root, tmp_path
     assert len(ecg2) == len(beats) and not np.allclose(ecg2.windows, beats.windows)
 
 
+def test_other_lead_reads_the_same_beats_on_the_records_second_signal(tiny_root, tmp_path):
+    first = beatdb.load_db_beats(beatdb.SVDB, tiny_root / "svdb", ["804"], cache_dir=tmp_path)
+    other = beatdb.load_db_beats(
+        beatdb.SVDB, tiny_root / "svdb", ["804"], cache_dir=tmp_path, other_lead=True
+    )
+    named = beatdb.wfdb_database(tiny_root / "svdb", "ECG2", name="svdb")
+    ecg2 = beatdb.load_db_beats(named, tiny_root / "svdb", ["804"], cache_dir=tmp_path)
+    np.testing.assert_array_equal(other.labels, first.labels)
+    np.testing.assert_array_equal(other.records, first.records)  # the same patient
+    np.testing.assert_allclose(other.windows, ecg2.windows)  # ECG2: the cache keys differ
+    assert not np.allclose(other.windows, first.windows)
+    mitdb_other = beatdb.load_ids(["100"], tiny_root, BeatSpec(), tmp_path, other_lead=True)
+    assert len(mitdb_other) == len(beatdb.load_ids(["100"], tiny_root, BeatSpec(), tmp_path))
+
+
+def test_a_record_with_one_signal_has_no_other_lead():
+    from trainer.datasets.mitdb import pick_lead
+
+    assert pick_lead(["V5", "MLII"], ("MLII",)) == 1
+    assert pick_lead(["V5", "MLII"], ("MLII",), other=True) == 0
+    assert pick_lead(["MLII", "V1"], ("MLII",), other=True) == 1
+    with pytest.raises(DataNotFoundError, match="no lead besides MLII"):
+        pick_lead(["MLII"], ("MLII",), other=True)
+
+
 def test_arrhythmia_task_reads_both_databases_from_a_root_and_mitdb_alone_from_its_folder(
     tiny_root, tmp_path
 ):

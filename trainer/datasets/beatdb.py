@@ -119,14 +119,16 @@ def load_db_beats(
     records: Iterable[str],
     spec: BeatSpec | None = None,
     cache_dir: Path | None = None,
+    other_lead: bool = False,
 ) -> mitdb.BeatSet:
-    """The beats of some records of one database, through the device recipe and the cache."""
+    """The beats of some records of one database, through the device recipe and the cache
+    (`other_lead`: read on each record's other lead, the same beats and labels)."""
     spec, cache = spec or BeatSpec(), cache_dir or default_cache_dir()
     records = list(records)
     if not records:
         raise DataNotFoundError(f"no records of {db.title} asked for in {root}")
     parts = [
-        mitdb.load_record(root, r, spec, cache, db.leads, db.name, dict(db.symbols))
+        mitdb.load_record(root, r, spec, cache, db.leads, db.name, dict(db.symbols), other_lead)
         for r in records
     ]
     n = [len(p["labels"]) for p in parts]
@@ -205,12 +207,18 @@ def split_ids(ids: Iterable[str]) -> dict[str, list[str]]:
 
 
 def load_ids(
-    ids: Iterable[str], data_root: Path | None, spec: BeatSpec, cache_dir: Path | None
+    ids: Iterable[str],
+    data_root: Path | None,
+    spec: BeatSpec,
+    cache_dir: Path | None,
+    other_lead: bool = False,
 ) -> mitdb.BeatSet:
     """The beats of record ids from several registered databases, in the order given per db."""
     groups = split_ids(ids)
     sets = [
-        load_db_beats(database(n), root_of(database(n), data_root), recs, spec, cache_dir)
+        load_db_beats(
+            database(n), root_of(database(n), data_root), recs, spec, cache_dir, other_lead
+        )
         for n, recs in groups.items()
     ]
     return concat(sets)

@@ -183,13 +183,22 @@ def record_rhythms(part: dict) -> np.ndarray:
     )
 
 
-def pick_lead(names: list[str], preference: tuple[str, ...]) -> int:
-    """The first preferred lead the record holds (case-insensitive), else its first signal."""
+def pick_lead(names: list[str], preference: tuple[str, ...], other: bool = False) -> int:
+    """The first preferred lead the record holds (case-insensitive), else its first signal.
+    `other`: the first signal that is not that lead (a second view of the same beats: the
+    lead-diversity training of docs/beat_leads.md); a one-signal record has none."""
     upper = [n.upper() for n in names]
+    primary = 0
     for lead in preference:
         if lead.upper() in upper:
-            return upper.index(lead.upper())
-    return 0
+            primary = upper.index(lead.upper())
+            break
+    if not other:
+        return primary
+    rest = [i for i in range(len(names)) if i != primary]
+    if not rest:
+        raise DataNotFoundError(f"no lead besides {names[primary]} in this record")
+    return rest[0]
 
 
 def read_record(
@@ -198,13 +207,15 @@ def read_record(
     spec: BeatSpec,
     leads_preferred: tuple[str, ...] = ("MLII",),
     symbol_map: dict[str, int] | None = None,
+    other_lead: bool = False,
 ) -> dict[str, np.ndarray]:
     """One record's beat contexts, labels and rhythm episodes (arrays ready for the npz cache),
-    from the first of `leads_preferred` the record holds; any source rate (the recipe resamples)."""
+    from the first of `leads_preferred` the record holds (`other_lead`: from its other lead);
+    any source rate (the recipe resamples)."""
     path = data_dir / name
     header = read_header(path)
     leads = list(header.sig_name)
-    channel = pick_lead(leads, leads_preferred)
+    channel = pick_lead(leads, leads_preferred, other_lead)
     x, meta = read_signal(path, channels=[channel])
     ann = read_annotations(path)
     symbols = list(ann.symbol)
@@ -239,6 +250,7 @@ def load_record(
     leads_preferred: tuple[str, ...] = ("MLII",),
     cache_folder: str = "mitdb",
     symbol_map: dict[str, int] | None = None,
+    other_lead: bool = False,
 ) -> dict:
     """`read_record` through the npz cache (keyed by the files, lead choice and recipe)."""
     files = [data_dir / f"{name}.{ext}" for ext in ("hea", "dat", "atr")]
@@ -250,9 +262,13 @@ def load_record(
         settings["leads"] = list(leads_preferred)
     if symbol_map is not None and symbol_map != SYMBOL_TO_CLASS:
         settings["symbols"] = symbol_map
+    if other_lead:
+        settings["other_lead"] = True
     key = fingerprint(files, settings)
     path = None if cache_dir is None else cache_dir / cache_folder / f"{name}-{key}.npz"
-    return cached(path, lambda: read_record(data_dir, name, spec, leads_preferred, symbol_map))
+    return cached(
+        path, lambda: read_record(data_dir, name, spec, leads_preferred, symbol_map, other_lead)
+    )
 
 
 def load_beats(
