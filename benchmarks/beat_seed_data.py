@@ -18,18 +18,20 @@ from trainer.other_leads import with_other_lead_test, with_other_leads_in_traini
 def seed_data(args, seed: int, root: Path):
     """Seed i validates on patient fold i (of beatdb.N_FOLDS)."""
     fold = seed % beatdb.N_FOLDS
+    if args.other_leads and args.p_coherence:
+        raise SystemExit("--p-coherence reads each record's beats in order: not with --other-leads")
     train_on = tuple(args.train_on) if args.train_on else None
     data = multi_db_data(kind_of("arrhythmia"), root, None, None, seed, fold, train_on)
     if args.refit:
         data = with_validation_in_training(data)
+    if args.other_leads:  # first: the late S then go from both leads, p_coherence reads both
+        data = with_other_leads_in_training(data, root)
     if args.af_strips:
         data = with_training_beats(data, load_strips(None), "ptbxl_af_strips")
     if args.p_coherence:  # after the strips: it reads each record's beats in order
         data = with_p_coherence(data)
     if args.drop_late_s:
         data = without_late_s(data, args.drop_late_s)
-    if args.other_leads:  # after the late S: the other lead's copies follow the same rule
-        data = with_other_leads_in_training(data, root)
     if args.score_other_leads:
         data = with_other_lead_test(data, root)
     return data
