@@ -28,98 +28,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import wfdb
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from af_rule_logs import load_logs  # noqa: E402
 from all_records import spans_until_next  # noqa: E402
 
 from edge_monitor.af import FEATURES, AfDetector, AfParams
 from edge_monitor.alert_rules import RULES, irregularity
 from edge_monitor.alerts import AlertEngine, AlertSpec
-from edge_monitor.bundle import embedded_bundle, load_bundle
-from edge_monitor.pipeline import Monitor, find_channel
 from edge_monitor.quality import GOOD
 
 MIN_EPISODE_S = 30.0
 AFTER_S = 60.0  # false warnings this soon after an AF/AFL annotation ends are counted apart
 WINDOWS = (24, 32, 48, 64)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LOGGED = ("on_quality", "on_model", "on_beat", "on_r_peak", "on_time")
-
-
-class EngineLog:
-    """Stands in for the Monitor's engine: passes every call through and logs it."""
-
-    def __init__(self, engine: AlertEngine) -> None:
-        self._engine = engine
-        self.calls: list[tuple] = []
-
-    def __getattr__(self, name):
-        target = getattr(self._engine, name)
-        if name not in LOGGED:
-            return target
-
-        def logged(*args):
-            self.calls.append(
-                (name, *(np.array(a) if isinstance(a, np.ndarray) else a for a in args))
-            )
-            return target(*args)
-
-        return logged
-
-
-def stream(bundle, record: Path) -> dict | None:
-    header = wfdb.rdheader(str(record))
-    channel = find_channel(header.sig_name, "MLII")
-    if channel is None:
-        return None
-    x = wfdb.rdrecord(str(record), channels=[channel]).p_signal
-    monitor = Monitor([bundle], header.fs, [header.sig_name[channel]])
-    log = EngineLog(monitor.engine)
-    monitor.engine = log
-    monitor.stream(x, block_s=4.0)
-    return {"calls": log.calls, "fs": float(header.fs), "n": len(x)}
-
-
-def load_logs(mitdb: Path, names: list[str], cache: Path | None) -> dict[str, dict]:
-    bundle = load_bundle(embedded_bundle("arrhythmia"), probe=False)
-    logs = {}
-    for name in names:
-        path = cache / mitdb.name / f"{name}.pkl" if cache else None
-        if path and path.exists():
-            log = pickle.loads(path.read_bytes())
-        else:
-            log = stream(bundle, mitdb / name)
-            if path and log:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(pickle.dumps(log))
-        if log is None:
-            print(f"{name}: no MLII lead, left out", flush=True)
-        else:
-            logs[name] = log | {"episodes": episodes(mitdb / name, log["n"])}
-    return logs
-
-
-def episodes(record: Path, n: int) -> list[tuple[int, int, str]]:
-    """Annotated AF and flutter stretches [a, b) with their kind (AFIB / AFL)."""
-    ann = wfdb.rdann(str(record), "atr")
-    rhythm = [
-        (int(s), a.strip("\x00 "))
-        for s, a in zip(ann.sample, ann.aux_note, strict=True)
-        if a and a.startswith("(")
-    ]
-    ends = [s for s, _ in rhythm[1:]] + [n]  # one more than rhythm when there is none
-    return [
-        (s, e, a[1:]) for (s, a), e in zip(rhythm, ends, strict=False) if a in ("(AFIB", "(AFL")
-    ]
 
 
 @dataclass
@@ -346,13 +275,14 @@ def main() -> None:
     parser.add_argument("--mitdb", type=Path, default=Path(data), help="or another WFDB folder")
     parser.add_argument("--records", nargs="*")
     parser.add_argument("--cache", type=Path, help="keep the streamed engine inputs here")
+    parser.add_argument("--second-lead", choices=["auto"], help="the Monitor's second_lead")
     parser.add_argument("--windows", type=int, nargs="*", default=list(WINDOWS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/af_rule.json"))
     args = parser.parse_args()
     if not args.mitdb.is_dir():
         sys.exit(f"af_rule: no MIT-BIH folder at {args.mitdb}")
     names = args.records or sorted(p.stem for p in args.mitdb.glob("*.hea"))
-    logs = load_logs(args.mitdb, names, args.cache)
+    logs = load_logs(args.mitdb, names, args.cache, args.second_lead)
     result: dict = {"records": list(logs), "features": list(FEATURES), "variants": {}}
     for window in args.windows:
         params = AfDetector.with_window(1.0, window).params

@@ -33,6 +33,7 @@ from scipy.signal import resample_poly
 from sklearn.metrics import confusion_matrix
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.leads import one_channel, second_beat_channel
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets import beatdb
 from trainer.datasets.mitdb import AAMI_CLASSES
@@ -48,6 +49,7 @@ def stream_record(
     rate: float | None = None,
     channel: int | None = None,
     s_in_af_as_n: bool = False,
+    second_lead: bool = False,
 ) -> dict:
     """One record through the Monitor, matched to its reference beats (AAMI indices); with
     `rate`, first resampled to that rate (polyphase), as another front end gives it; with
@@ -60,7 +62,11 @@ def stream_record(
         ratio = Fraction(rate / fs).limit_denominator(1000)
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=0)
         fs = float(rate)
-    monitor = Monitor([bundle], fs, list(rec.sig_name), channel=channel, s_in_af_as_n=s_in_af_as_n)
+    beat_lead = channel if channel is not None else one_channel(list(rec.sig_name), "MLII")
+    second = second_beat_channel(list(rec.sig_name), beat_lead) if second_lead else None
+    monitor = Monitor(
+        [bundle], fs, list(rec.sig_name), channel, s_in_af_as_n=s_in_af_as_n, second_lead=second
+    )
     events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ann = wfdb.rdann(str(path), "atr")
     to_class = dict(beatdb.MITDB.symbols)
@@ -73,6 +79,8 @@ def stream_record(
         int(TOLERANCE_S * fs),
     )
     lead = rec.sig_name[monitor.lead]
+    if monitor.second is not None:
+        lead += f"+{rec.sig_name[monitor.second.channel]}"
     return {"y_true": t, "y_pred": p, "fs": fs, "lead": lead}
 
 
@@ -149,6 +157,12 @@ def main() -> None:
         action="store_true",
         help="report S beats inside a standing AF warning as N (Monitor's option) and score that",
     )
+    parser.add_argument(
+        "--second-lead",
+        action="store_true",
+        help="also read each beat on the record's other lead where edge_monitor.leads allows "
+        "it (Monitor's second_lead, the CLI's --second-lead auto) and score the mean",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--paired",
@@ -181,6 +195,8 @@ def main() -> None:
         entry["channel"] = args.channel
     if args.s_in_af_as_n:
         entry["s_in_af_as_n"] = True
+    if args.second_lead:
+        entry["second_lead"] = "auto"
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in split.test.items():
             if args.databases and name not in args.databases:
@@ -196,6 +212,7 @@ def main() -> None:
                     [args.resample] * n,
                     [args.channel] * n,
                     [args.s_in_af_as_n] * n,
+                    [args.second_lead] * n,
                 )
             )
             entry["databases"][name] = {

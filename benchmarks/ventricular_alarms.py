@@ -259,6 +259,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--organised-qrs", action=argparse.BooleanOptionalAction,
                         default=QualitySpec.organised_qrs,
                         help="stream with the gate's tremor sign (organised QRS)")  # fmt: skip
+    parser.add_argument(
+        "--second-lead",
+        choices=["auto"],
+        help="stream with the beat model on a second lead too (Monitor's)",
+    )
     parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
                         help="replay the logs this edge_monitor folder streamed (a change to the "
                         "fusion alone: the stream drops its output); never streams")  # fmt: skip
@@ -286,7 +291,8 @@ def load(args: argparse.Namespace) -> Loaded:
     t0 = time.perf_counter()
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
-         or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs)
+         or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs,
+         args.second_lead)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -295,13 +301,14 @@ def load(args: argparse.Namespace) -> Loaded:
         with ProcessPoolExecutor(args.jobs) as pool:
             for key in pool.map(_prefill, tasks):
                 print(f"{key} streamed ({time.perf_counter() - t0:.0f} s)", flush=True)
-    for _, key, folder, path, _, _ in tasks:
+    for _, key, folder, path, *_ in tasks:
         db, name = key.split("/")
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else [])
         out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
-                                   args.organised_qrs, args.code_from)  # fmt: skip
+                                   args.organised_qrs, args.code_from,
+                                   args.second_lead)  # fmt: skip
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder
@@ -332,7 +339,8 @@ def main() -> None:
     result: dict = {"grace_s": GRACE_S, "segment_s": SEGMENT_S, "model_map": str(args.model_map),
                     "model": str(args.model), "records": list(logs),
                     "gate_exempt_p (the stream's)": args.gate_exempt_p,
-                    "organised_qrs (the stream's)": args.organised_qrs}  # fmt: skip
+                    "organised_qrs (the stream's)": args.organised_qrs,
+                    "second_lead (the stream's)": args.second_lead}  # fmt: skip
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()

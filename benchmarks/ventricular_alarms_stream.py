@@ -24,23 +24,31 @@ LOG_VERSION = 3  # 2: VF-like seconds too (they end the tremor hold); 3: V beats
 
 
 def stream_record(
-    folder: Path, name: str, bundles: list, exempt: float = 0.0, organised: bool = False
+    folder: Path,
+    name: str,
+    bundles: list,
+    exempt: float = 0.0,
+    organised: bool = False,
+    second_lead: str | None = None,
 ) -> list[dict]:
     """The record through the Monitor, fusion's events off: its alert and ventricular-window
     events (`exempt`: the fusion's experimental gate exemption, which changes the stream;
-    `organised`: the gate's tremor sign, logged on the seconds it marks)."""
+    `organised`: the gate's tremor sign, logged on the seconds it marks; `second_lead`: the
+    Monitor's, "auto" or None)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
-    return stream_signal(x, header, bundles, exempt, organised)
+    return stream_signal(x, header, bundles, exempt, organised, second_lead)
 
 
-def stream_signal(x, header, bundles: list, exempt: float = 0.0, organised: bool = False):
+def stream_signal(
+    x, header, bundles: list, exempt: float = 0.0, organised: bool = False, second_lead=None
+):
     """stream_record's work on a signal already read (or mixed: benchmarks/hold_tremor.py)."""
     channel = find_channel(header.sig_name, "MLII")
     fusion = FusionSpec(gate_exempt_p=exempt)
     quality = QualitySpec(organised_qrs=organised)
     monitor = Monitor(bundles, header.fs, list(header.sig_name), channel or 0, fusion=fusion,
-                      quality=quality)  # fmt: skip
+                      quality=quality, second_lead=second_lead)  # fmt: skip
     fuse = monitor.fusion
     if fuse is not None:  # the fusion still sees every event (for its hint), its output is dropped
         monitor._fuse = lambda events: (fuse.process(list(events)), events)[1]
@@ -89,6 +97,7 @@ def cached_log(
     exempt: float = 0.0,
     organised: bool = False,
     code_from: Path | None = None,
+    second_lead: str | None = None,
 ) -> list[dict]:
     """The record's events, streamed once per set of model files and monitor code (by their
     bytes: a bundle rewritten in place, any edited edge_monitor module, or a new LOG_VERSION,
@@ -96,22 +105,23 @@ def cached_log(
     (for a change to the fusion alone, whose output the stream drops); never streams."""
     tag = code_hash(bundles, code_from) + (f"-exempt{exempt:g}" if exempt > 0 else "")
     tag += "-organised" if organised else ""
+    tag += f"-second{second_lead}" if second_lead else ""
     tag += f"-log{LOG_VERSION}"
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
         return json.loads(path.read_text())
     if code_from is not None:
         raise SystemExit(f"{path}: not streamed by the code in {code_from}")
-    log = stream_record(folder, key.split("/")[1], bundles, exempt, organised)
+    log = stream_record(folder, key.split("/")[1], bundles, exempt, organised, second_lead)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))
     return log
 
 
-def _prefill(task: tuple[Path, str, Path, str | None, float, bool]) -> str:
+def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
-    cache, key, folder, path, exempt, organised = task
+    cache, key, folder, path, exempt, organised, second_lead = task
     bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
     bundles += [load_bundle(Path(path), probe=False)] if path else []
-    cached_log(cache, key, folder, bundles, exempt, organised)
+    cached_log(cache, key, folder, bundles, exempt, organised, second_lead=second_lead)
     return key

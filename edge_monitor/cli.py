@@ -24,6 +24,7 @@ from edge_monitor.cli_support import (  # noqa: E402
     Channel,
     Models,
     Profile,
+    SecondLeadOpt,
     Speed,
     Start,
     Stop,
@@ -80,6 +81,7 @@ def _replay(
     channel: int | None,
     ui: bool,
     json_out: bool,
+    second_lead: int | str | None = None,
 ) -> dict:
     from edge_monitor.profiles import load_profile
     from edge_monitor.replay_session import ReplaySession
@@ -96,7 +98,9 @@ def _replay(
     _note_units(header, str(path))
     emit = json_lines() if json_out else None
     threads = prof.runtime.threads
-    session = ReplaySession(path, bundles, threads, channel, emit, speed, start, stop)
+    session = ReplaySession(
+        path, bundles, threads, channel, emit, speed, start, stop, second_lead=second_lead
+    )
     return _loop(session, None, emit, ui)
 
 
@@ -141,12 +145,14 @@ def replay(
     stop: Stop = None,
     channel: Channel = None,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
+    second_lead: SecondLeadOpt = "off",
 ) -> None:
     """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
     with _lifecycle():  # before the imports: Ctrl-C while they load is an interrupt too
         from edge_monitor.reporting import json_text
 
-        result = guarded(_replay, record, model, profile, speed, start, stop, channel, ui, not ui)
+        args = (record, model, profile, speed, start, stop, channel, ui, not ui, second_lead)
+        result = guarded(_replay, *args)
         if not ui:
             print(json_text(result), flush=True)
         else:
@@ -163,13 +169,14 @@ def classify(
     start: Start = 0.0,
     stop: Stop = None,
     channel: Channel = None,
+    second_lead: SecondLeadOpt = "off",
 ) -> None:
     """Run the streaming pipeline over a whole record as fast as possible; print its verdict
     (classes over their tuned thresholds, beats and alerts counted), or JSON lines."""
     with _lifecycle():  # before the imports: Ctrl-C while they load is an interrupt too
         from edge_monitor.reporting import json_text
 
-        args = (record, model, profile, 0.0, start, stop, channel, False, json_out)
+        args = (record, model, profile, 0.0, start, stop, channel, False, json_out, second_lead)
         result = guarded(_replay, *args)
         if json_out:
             print(json_text(result), flush=True)

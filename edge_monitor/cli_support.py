@@ -132,6 +132,27 @@ Channel = Annotated[
     int | None,
     typer.Option(min=0, help="channel index of the analysed lead (default: by lead name)"),
 ]
+
+
+def _second_lead_choice(value: str) -> int | str | None:
+    """off, auto or a channel index (checked against the source once it is open)."""
+    text = value.strip().lower()
+    if text in ("off", "auto"):
+        return None if text == "off" else "auto"
+    if text.isdigit():
+        return int(text)
+    raise typer.BadParameter("give off, auto or a channel index")
+
+
+SecondLeadOpt = Annotated[
+    str,
+    typer.Option(
+        "--second-lead",
+        callback=_second_lead_choice,
+        help="beat model on a second lead too, answers averaged: off, auto (another lead like "
+        "lead II, where the source has one) or a channel index",
+    ),
+]
 MIN_SPEED = 0.01  # slower than 1/100 of real time is no replay: 1e-300 overflowed the clock
 MAX_SECONDS = 1e7  # 115 days into a record: past any WFDB record, and well inside a float index
 

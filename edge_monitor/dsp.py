@@ -144,3 +144,16 @@ def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
     if n_channels is not None and x.shape[1] != n_channels:
         raise InputError(f"expected {n_channels} channels, got {x.shape[1]}")
     return x
+
+
+def hold_last(x: np.ndarray, off: np.ndarray, hold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leads-off and missing samples hold the last good value, so the filters see no steps:
+    the block so filled, and the value to hold into the next block."""
+    if not off.any():
+        return x, x[-1].copy()
+    x = x.copy()
+    for i in range(len(x)):
+        if off[i] or not np.isfinite(x[i]).all():
+            x[i] = np.where(np.isfinite(x[i]), x[i], hold) if not off[i] else hold
+        hold = x[i]
+    return x, hold

@@ -172,3 +172,18 @@ def stand_in_channel(sig_name: list[str]) -> int | None:
         if lead in names:
             return names.index(lead)
     return next((i for i, n in enumerate(names) if n and n not in UNSUITABLE and is_ecg(n)), None)
+
+
+def second_beat_channel(sig_name: list[str], beat_lead: int) -> int | None:
+    """The channel `--second-lead auto` reads beside the beat lead: the first other channel
+    that is an ECG lead not unlike lead II (V1-V3, aVR, aVL and vector leads never are), else
+    None."""
+    names = [lead_key(s) for s in sig_name]
+    return next(
+        (
+            i
+            for i, n in enumerate(names)
+            if i != beat_lead and n and n not in UNSUITABLE and is_ecg(n)
+        ),
+        None,
+    )

@@ -16,7 +16,7 @@ import numpy as np
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
 from edge_monitor.bundle import Bundle
 from edge_monitor.contract import BeatInput
-from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos
+from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.leads import find_channel, one_channel
@@ -29,6 +29,7 @@ from edge_monitor.quality import (
     QualityTracker,
     SegmentQuality,
 )
+from edge_monitor.second_lead import SecondLead
 from edge_monitor.streams import BeatStream, WindowStream
 from edge_monitor.ventricular import TASK as VENTRICULAR
 from edge_monitor.ventricular import FusionSpec, ModelView, VentricularFusion
@@ -61,13 +62,16 @@ class Monitor:
         start: int = 0,
         fusion: FusionSpec | None = None,
         s_in_af_as_n: bool = False,
+        second_lead: int | str | None = None,
     ) -> None:
         """`s_in_af_as_n` (off by default): an S beat that comes while the AF warning stands is
         reported N, its `model_label` keeping the model's S. MIT-BIH and AAMI EC57 label every
         beat of AF N, and the beat model reads AF's short intervals as S. Measured on unseen
         patients (docs/beat_data.md) it removes most false S in AF records but the AF warning
         also stands in frequent supraventricular ectopy (MIT-BIH 232, svdb 861 and 891), where
-        it turns true S beats N: held-out svdb S Se 0.74 -> 0.34 with the distilled student."""
+        it turns true S beats N: held-out svdb S Se 0.74 -> 0.34 with the distilled student.
+        `second_lead` (a channel, "auto" or None: off): the beat model also reads each beat
+        there and reports the mean of both leads' answers (`edge_monitor.second_lead`)."""
         if not bundles:
             raise InputError("no model bundle to run")
         self.fs, self.sig_name = float(fs), list(sig_name)
@@ -92,6 +96,7 @@ class Monitor:
             beat_lead = channel if channel is not None else fallback
         rhythm = self._window_streams(bundles, channel, threads, start)
         self.lead = beat_lead
+        self.second = SecondLead.of(self.beats, second_lead, self.lead, self.sig_name)
         qspec = quality or QualitySpec()
         self.quality = QualityTracker(self.fs, qspec, rails, start)
         self.detector = QRSDetector(self.fs)
@@ -229,7 +234,7 @@ class Monitor:
             if arrived.any():
                 self._resume_at = self.position + int(np.argmax(arrived.reshape(-1)))
         off = off | ~np.isfinite(x).all(axis=1)
-        x = self._fill(x, off)
+        x, self._hold = hold_last(x, off, self._hold)
         self.samples_seen += n
         self.leads_off_samples += int(off.sum())
         raw = x[:, self.lead]
@@ -247,11 +252,11 @@ class Monitor:
         self.r_peaks.extend(peaks)
         for p in peaks:
             events += self.engine.on_r_peak(p)
-        for stream in self.beats:
-            for beat in stream.push(filtered, peaks, raw):
-                beat = self._as_reported(beat)
-                events.append(beat)
-                events += self._alert_on(beat)
+        for k, stream in enumerate(self.beats):
+            beats = stream.push(filtered, peaks, raw)
+            if k == 0 and self.second is not None:
+                beats = self.second.push(beats, x, off, peaks)
+            events += self._reported(beats)
         self.position += n
         events += self.engine.on_time(self.position, filtered)
         for wstream, shared in zip(self.windows, self._shared, strict=True):
@@ -316,12 +321,18 @@ class Monitor:
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
-        for stream in self.beats:
-            for beat in stream.finish():
-                beat = self._as_reported(beat)
-                events.append(beat)
-                events += self._alert_on(beat)
+        for k, stream in enumerate(self.beats):
+            beats = stream.finish()
+            if k == 0 and self.second is not None:
+                beats = self.second.finish(beats)
+            events += self._reported(beats)
         return self._fuse(events)
+
+    def _reported(self, beats: list[BeatEvent]) -> list[Event]:
+        events: list[Event] = []
+        for beat in map(self._as_reported, beats):
+            events += [beat, *self._alert_on(beat)]
+        return events
 
     def _as_reported(self, beat: BeatEvent) -> BeatEvent:
         """The beat as the monitor reports it: S inside a standing AF warning is N (the warning
@@ -384,15 +395,3 @@ class Monitor:
     def latencies_ms(self) -> np.ndarray:
         lat = [t for s in (*self.beats, *self.windows) for t in s.model.latencies]
         return 1e3 * np.asarray(lat)
-
-    def _fill(self, x: np.ndarray, off: np.ndarray) -> np.ndarray:
-        """Leads-off and missing samples hold the last good value: the filters see no steps."""
-        if not off.any():
-            self._hold = x[-1].copy()
-            return x
-        x = x.copy()
-        for i in range(len(x)):
-            if off[i] or not np.isfinite(x[i]).all():
-                x[i] = np.where(np.isfinite(x[i]), x[i], self._hold) if not off[i] else self._hold
-            self._hold = x[i]
-        return x

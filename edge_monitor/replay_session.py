@@ -35,6 +35,7 @@ class ReplaySession:
         speed: float = 0.0,
         start_s: float = 0.0,
         stop_s: float | None = None,
+        second_lead: int | str | None = None,
     ) -> None:
         header = read_header(path)
         self.path, self.bundles, self.emit = path, bundles, emit
@@ -46,10 +47,12 @@ class ReplaySession:
             channel=channel,
             threads=threads,
             start=int(round(start_s * fs)),
+            second_lead=second_lead,
         )
         m = self.monitor
         self.tracker = Tracker(fs, m.sig_name[m.lead], m.start)
-        used = sorted({m.lead, *(c for w in m.windows for c in w.channels)})
+        second = [m.second.channel] if m.second is not None else []
+        used = sorted({m.lead, *second, *(c for w in m.windows for c in w.channels)})
         self._blocks = record_blocks(path, speed, start_s, stop_s, used, m.n_channels)
         self._done = False
 

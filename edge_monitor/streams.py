@@ -28,6 +28,7 @@ class ModelRunner:
 
     def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
         self.bundle = bundle
+        self.threads = threads
         self.session = open_session(bundle.model_source, *threads)
         self._outputs = [self.session.get_outputs()[0].name]  # the class logits
         self._shape = (len(bundle.contract.classes),)
@@ -89,6 +90,11 @@ class BeatStream:
         self._delay = int(round(DETECTOR_DELAY_S * fs))
         self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
         self._keep = int(self.spec.fs * 4) + self.spec.length
+
+    @property
+    def recent_raw(self) -> np.ndarray:
+        """The raw lead's last 2 s at the source rate (R re-centring reads them)."""
+        return self._src
 
     def refine(self, peak: int) -> int:
         """The detector marks the QRS energy, a fixed delay after the R wave; step back by it

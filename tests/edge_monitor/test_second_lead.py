@@ -1,0 +1,94 @@
+"""The beat model on a second lead: every beat answered by the mean of both leads, paired one to
+one whatever the block sizes, the beat lead alone where the second is flat, on real records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.errors import InputError
+from edge_monitor.leads import second_beat_channel
+from edge_monitor.pipeline import BeatEvent, Monitor
+from tests.conftest import SHARED, need
+from trainer.datasets.excerpt import write_mitdb_excerpt
+
+
+@pytest.fixture(scope="module")
+def beat_bundle():
+    return load_bundle(embedded_bundle("arrhythmia"))
+
+
+@pytest.fixture(scope="module")
+def svdb_800(tmp_path_factory):
+    """40 s of svdb 800 (128 Hz, ECG1 and ECG2)."""
+    out = tmp_path_factory.mktemp("svdb")
+    write_mitdb_excerpt(need(SHARED / "svdb"), "800", out, seconds=40.0)
+    rec = wfdb.rdrecord(str(out / "800"))
+    return rec.p_signal, float(rec.fs), list(rec.sig_name)
+
+
+def _beats(bundle, signal, fs, names, second, block_s=1.0) -> list[BeatEvent]:
+    monitor = Monitor([bundle], fs, names, second_lead=second)
+    events = monitor.stream(signal, block_s=block_s)
+    return [e for e in events if isinstance(e, BeatEvent)]
+
+
+def test_each_beat_is_the_mean_of_both_leads_answers(beat_bundle, svdb_800):
+    signal, fs, names = svdb_800
+    alone = _beats(beat_bundle, signal, fs, names, None)
+    both = _beats(beat_bundle, signal, fs, names, 1)
+    assert len(alone) > 30 and [b.sample for b in both] == [b.sample for b in alone]
+    changed = 0
+    for a, b in zip(alone, both, strict=True):
+        p = np.array(list(b.probs.values()))
+        assert abs(p.sum() - 1) < 1e-3 and b.label == max(b.probs, key=b.probs.get)
+        changed += a.probs != b.probs
+    assert changed > len(alone) // 2  # the second lead's answer counts
+    # the twin is the second lead read as a beat lead with the first lead's R peaks: its answer
+    # is 2 * mean - first, a probability vector again
+    for a, b in zip(alone, both, strict=True):
+        twin = {c: 2 * b.probs[c] - a.probs[c] for c in a.probs}
+        assert all(-2e-4 <= v <= 1 + 2e-4 for v in twin.values())
+
+
+def test_a_flat_second_lead_leaves_the_beat_lead_alone(beat_bundle, svdb_800):
+    signal, fs, names = svdb_800
+    flat = signal.copy()
+    flat[:, 1] = 0.25
+    alone = _beats(beat_bundle, signal, fs, names, None)
+    assert [b.probs for b in _beats(beat_bundle, flat, fs, names, 1)] == [b.probs for b in alone]
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sampled_from([0.05, 0.3, 0.77, 2.5, 7.0]))
+def test_the_pairing_does_not_depend_on_block_sizes(beat_bundle, svdb_800, block_s):
+    """The same beats, labels and (to float rounding of the streaming filters) answers."""
+    signal, fs, names = svdb_800
+    ref = _beats(beat_bundle, signal[: int(20 * fs)], fs, names, 1)
+    got = _beats(beat_bundle, signal[: int(20 * fs)], fs, names, 1, block_s)
+    assert [(b.sample, b.label) for b in got] == [(b.sample, b.label) for b in ref]
+    for a, b in zip(ref, got, strict=True):
+        assert max(abs(a.probs[c] - b.probs[c]) for c in a.probs) < 2e-3
+
+
+def test_auto_reads_a_lead_like_lead_ii_never_v1():
+    assert second_beat_channel(["MLII", "V1"], 0) is None
+    assert second_beat_channel(["MLII", "V5"], 0) == 1
+    assert second_beat_channel(["ECG1", "ECG2"], 0) == 1
+    assert second_beat_channel(["V5", "MLII"], 1) == 0
+    assert second_beat_channel(["ECG1", "ABP", "aVR", "III"], 0) == 3
+    assert second_beat_channel(["MLII"], 0) is None
+
+
+def test_a_second_lead_that_is_not_another_channel_is_one_clear_error(beat_bundle):
+    for bad in (0, 2, -1):
+        with pytest.raises(InputError, match="another channel"):
+            Monitor([beat_bundle], 360.0, ["MLII", "V5"], second_lead=bad)
+    assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead="auto").second is None
+    assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead=1).second.channel == 1
