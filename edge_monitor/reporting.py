@@ -205,8 +205,17 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "realtime_factor": round(seconds / wall_s, 1) if wall_s > 0 else None,
         "latency_ms": {"p50": lat.p50_ms, "p95": lat.p95_ms, "p99": lat.p99_ms},
         "peak_rss_mb": round(rss_mb()[1], 1),
+        "beat_leads": beat_leads(monitor),
         **(extra or {}),
     }
+
+
+def beat_leads(monitor: Monitor) -> list[str]:
+    """The leads the beat model read: the beat lead, and the second lead where one is read."""
+    if not monitor.beats:
+        return []
+    second = [monitor.sig_name[monitor.second.channel]] if monitor.second is not None else []
+    return [monitor.sig_name[monitor.lead], *second]
 
 
 def not_quality(ev: Event) -> bool:

@@ -74,6 +74,9 @@ def run_notes(summary: Mapping) -> list[str]:
     quality = ", ".join(f"{k} {v:g} s" for k, v in summary.get("quality_seconds", {}).items())
     notes = [f"signal quality: {quality or 'none'}"]
     notes += [f"{m}: no verdict, no window of good signal" for m in summary.get("no_verdict", [])]
+    leads = [one_line(str(name)) for name in summary.get("beat_leads", [])]
+    if len(leads) == 2:
+        notes.append(f"beats read on two leads, answers averaged: {leads[0]} + {leads[1]}")
     lat = summary.get("latency_ms", {})
     ms = "/".join(
         "--" if lat.get(k) is None or lat[k] != lat[k] else f"{lat[k]:.3f}"

@@ -92,3 +92,23 @@ def test_a_second_lead_that_is_not_another_channel_is_one_clear_error(beat_bundl
             Monitor([beat_bundle], 360.0, ["MLII", "V5"], second_lead=bad)
     assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead="auto").second is None
     assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead=1).second.channel == 1
+
+
+def test_classify_says_which_two_leads_it_read_and_refuses_a_bad_choice(tmp_path):
+    from typer.testing import CliRunner
+
+    from edge_monitor.cli import app
+
+    out = tmp_path / "rec"
+    write_mitdb_excerpt(need(SHARED / "svdb"), "800", out, seconds=20.0)
+    runner = CliRunner()
+    ok = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "auto"])
+    assert ok.exit_code == 0, ok.output
+    assert "beats read on two leads, answers averaged: ECG1 + ECG2" in ok.output
+    alone = runner.invoke(app, ["classify", str(out / "800"), "--json"])
+    assert '"beat_leads": ["ECG1"]' in alone.output
+    bad = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "0"])
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and "another channel" in bad.output
+    word = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "both"])
+    assert word.exit_code == 2 and "give off, auto or a channel index" in word.output
