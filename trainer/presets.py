@@ -34,6 +34,17 @@ PRESETS: dict[str, dict[str, dict]] = {
             "blocks_per_stage": 1,
             "head_hidden": 16,
         },
+        # the upper bound for the beat model is 50 K: room for a student 3.8x this
+        # size, for what the 9 K one may be too small to take from its ensemble teacher
+        "student-l": {
+            "in_channels": 2,
+            "n_classes": 4,
+            "input_length": 128,
+            "n_extra": 6,
+            "widths": (16, 32, 48),
+            "blocks_per_stage": 1,
+            "head_hidden": 24,
+        },
         "tiny": {
             "in_channels": 2,
             "n_classes": 4,
