@@ -101,6 +101,12 @@ def _replay(
     session = ReplaySession(
         path, bundles, threads, channel, emit, speed, start, stop, second_lead=second_lead
     )
+    if second_lead == "auto" and session.monitor.second is None and session.monitor.beats:
+        err_console.print(
+            "--second-lead auto: no other lead like lead II here; the beat lead alone",
+            markup=False,
+            highlight=False,
+        )
     return _loop(session, None, emit, ui)
 
 

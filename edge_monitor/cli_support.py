@@ -139,7 +139,7 @@ def _second_lead_choice(value: str) -> int | str | None:
     text = value.strip().lower()
     if text in ("off", "auto"):
         return None if text == "off" else "auto"
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     raise typer.BadParameter("give off, auto or a channel index")
 

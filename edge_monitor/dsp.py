@@ -149,7 +149,7 @@ def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
 def hold_last(x: np.ndarray, off: np.ndarray, hold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Leads-off and missing samples hold the last good value, so the filters see no steps:
     the block so filled, and the value to hold into the next block."""
-    if not off.any():
+    if not off.any() and np.isfinite(x).all():
         return x, x[-1].copy()
     x = x.copy()
     for i in range(len(x)):

@@ -233,7 +233,10 @@ class Monitor:
             arrived = np.ones(n, bool) if missing is None else ~np.asarray(missing, bool)
             if arrived.any():
                 self._resume_at = self.position + int(np.argmax(arrived.reshape(-1)))
-        off = off | ~np.isfinite(x).all(axis=1)
+        finite = np.isfinite(x)  # a second lead's gaps are its own (held, gated), not the row's
+        lead2_off = ~finite[:, self.second.channel].copy() if self.second is not None else off
+        finite[:, self.second.channel if self.second is not None else []] = True
+        off = off | ~finite.all(axis=1)
         x, self._hold = hold_last(x, off, self._hold)
         self.samples_seen += n
         self.leads_off_samples += int(off.sum())
@@ -255,7 +258,7 @@ class Monitor:
         for k, stream in enumerate(self.beats):
             beats = stream.push(filtered, peaks, raw)
             if k == 0 and self.second is not None:
-                beats = self.second.push(beats, x, off, peaks)
+                beats = self.second.push(beats, x, off | lead2_off, peaks)
             events += self._reported(beats)
         self.position += n
         events += self.engine.on_time(self.position, filtered)

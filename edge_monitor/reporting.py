@@ -206,6 +206,7 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "latency_ms": {"p50": lat.p50_ms, "p95": lat.p95_ms, "p99": lat.p99_ms},
         "peak_rss_mb": round(rss_mb()[1], 1),
         "beat_leads": beat_leads(monitor),
+        "beats_on_two_leads": monitor.second.fused if monitor.second is not None else 0,
         **(extra or {}),
     }
 

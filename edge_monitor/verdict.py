@@ -76,7 +76,8 @@ def run_notes(summary: Mapping) -> list[str]:
     notes += [f"{m}: no verdict, no window of good signal" for m in summary.get("no_verdict", [])]
     leads = [one_line(str(name)) for name in summary.get("beat_leads", [])]
     if len(leads) == 2:
-        notes.append(f"beats read on two leads, answers averaged: {leads[0]} + {leads[1]}")
+        both = summary.get("beats_on_two_leads", 0)
+        notes.append(f"second lead {leads[1]}: {both} beats read on it too, answers averaged")
     lat = summary.get("latency_ms", {})
     ms = "/".join(
         "--" if lat.get(k) is None or lat[k] != lat[k] else f"{lat[k]:.3f}"

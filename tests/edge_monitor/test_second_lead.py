@@ -63,6 +63,24 @@ def test_a_flat_second_lead_leaves_the_beat_lead_alone(beat_bundle, svdb_800):
     assert [b.probs for b in _beats(beat_bundle, flat, fs, names, 1)] == [b.probs for b in alone]
 
 
+def test_gaps_in_the_second_lead_never_touch_the_beat_lead(beat_bundle, svdb_800):
+    """NaN on the second lead (a Holter lead that fell off) drops its twins, not the row: the
+    beat lead's beats and signal quality are those of the beat lead alone."""
+    signal, fs, names = svdb_800
+    gappy = signal.copy()
+    gappy[int(10 * fs) : int(25 * fs), 1] = np.nan
+    alone = Monitor([beat_bundle], fs, names)
+    both = Monitor([beat_bundle], fs, names, second_lead=1)
+    a, b = alone.stream(signal), both.stream(gappy)
+    beats_a = [e for e in a if isinstance(e, BeatEvent)]
+    beats_b = [e for e in b if isinstance(e, BeatEvent)]
+    assert [x.sample for x in beats_b] == [x.sample for x in beats_a]
+    assert both.leads_off_samples == alone.leads_off_samples == 0
+    gap = [(x, y) for x, y in zip(beats_a, beats_b, strict=True) if 11 * fs < x.sample < 24 * fs]
+    assert gap and all(x.probs == y.probs for x, y in gap)  # the beat lead alone there
+    assert 0 < both.second.fused < len(beats_b)
+
+
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -104,11 +122,13 @@ def test_classify_says_which_two_leads_it_read_and_refuses_a_bad_choice(tmp_path
     runner = CliRunner()
     ok = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "auto"])
     assert ok.exit_code == 0, ok.output
-    assert "beats read on two leads, answers averaged: ECG1 + ECG2" in ok.output
+    assert "second lead ECG2: " in ok.output
+    assert "beats read on it too, answers averaged" in ok.output
     alone = runner.invoke(app, ["classify", str(out / "800"), "--json"])
     assert '"beat_leads": ["ECG1"]' in alone.output
     bad = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "0"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
     assert len(bad.output.strip().splitlines()) == 1 and "another channel" in bad.output
-    word = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "both"])
-    assert word.exit_code == 2 and "give off, auto or a channel index" in word.output
+    for word in ("both", "\u00b2", "1.0"):  # a superscript two is a digit to str.isdigit
+        res = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", word])
+        assert res.exit_code == 2 and "give off, auto or a channel index" in res.output

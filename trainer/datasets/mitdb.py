@@ -215,7 +215,10 @@ def read_record(
     path = data_dir / name
     header = read_header(path)
     leads = list(header.sig_name)
-    channel = pick_lead(leads, leads_preferred, other_lead)
+    try:
+        channel = pick_lead(leads, leads_preferred, other_lead)
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(f"record {path}: {exc}") from None
     x, meta = read_signal(path, channels=[channel])
     ann = read_annotations(path)
     symbols = list(ann.symbol)
