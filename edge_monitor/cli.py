@@ -101,13 +101,18 @@ def _replay(
     session = ReplaySession(
         path, bundles, threads, channel, emit, speed, start, stop, second_lead=second_lead
     )
-    if second_lead == "auto" and session.monitor.second is None and session.monitor.beats:
+    _say_second_lead(second_lead, session.monitor)
+    return _loop(session, None, emit, ui)
+
+
+def _say_second_lead(choice, monitor) -> None:
+    """`--second-lead auto` that finds no lead like lead II says so once, on stderr."""
+    if choice == "auto" and monitor.second is None and monitor.beats:
         err_console.print(
             "--second-lead auto: no other lead like lead II here; the beat lead alone",
             markup=False,
             highlight=False,
         )
-    return _loop(session, None, emit, ui)
 
 
 def _note_units(header, source: str) -> None:
@@ -236,6 +241,7 @@ def run(
         bool, typer.Option(help="wait for a port that is not there yet (else: an error)")
     ] = False,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
+    second_lead: SecondLeadOpt = "off",
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
     options = dict(locals())
@@ -284,8 +290,10 @@ def _run(options: dict) -> dict:
     channel = _check_channel(channel, settings.sig_name, bundles, "the source")
     emit = None if o["ui"] else json_lines()
     session = open_session(
-        settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"]
-    )
+        settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"],
+        o["second_lead"],
+    )  # fmt: skip
+    _say_second_lead(o["second_lead"], session.monitor)
     return _loop(session, o["duration"], emit, o["ui"])
 
 

@@ -64,6 +64,7 @@ class SerialSession:
         emit: Emit | None,
         record_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        second_lead: int | str | None = None,
     ) -> None:
         from edge_monitor.pipeline import Monitor
 
@@ -78,7 +79,7 @@ class SerialSession:
         top = 2**s.adc_bits - 1
         rails = ((0 - s.baseline) / s.adc_gain, (top - s.baseline) / s.adc_gain)
         self.monitor = Monitor(
-            bundles, s.fs, s.sig_name, channel=channel, threads=threads, rails=rails
+            bundles, s.fs, s.sig_name, channel, threads, rails=rails, second_lead=second_lead
         )
         m = self.monitor
         self.tracker = Tracker(s.fs, m.sig_name[m.lead], m.start)
@@ -240,12 +241,15 @@ def open_session(
     emit: Emit | None,
     record_dir: Path | None = None,
     wait_for_port: bool = False,
+    second_lead: int | str | None = None,
 ) -> SerialSession:
     """A port missing at start is an error (a typo, most likely) unless `wait_for_port`; one
     that goes away later is waited for."""
     from edge_monitor.errors import InputError
 
-    session = SerialSession(settings, bundles, threads, channel, emit, record_dir)
+    session = SerialSession(
+        settings, bundles, threads, channel, emit, record_dir, second_lead=second_lead
+    )
     if not session.open() and not wait_for_port:
         session.close()
         raise InputError(f"cannot open serial port {settings.url}: {session.source.last_error}")

@@ -132,3 +132,21 @@ def test_classify_says_which_two_leads_it_read_and_refuses_a_bad_choice(tmp_path
     for word in ("both", "\u00b2", "1.0"):  # a superscript two is a digit to str.isdigit
         res = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", word])
         assert res.exit_code == 2 and "give off, auto or a channel index" in res.output
+
+
+def test_run_takes_the_option_for_a_two_channel_front_end():
+    """The live command wires it the same way (pyserial's loop://: a link that sends nothing)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edge_monitor.cli import app
+
+    runner = CliRunner()
+    base = ["run", "--source", "loop://", "--duration", "1", "--no-ui", "--second-lead", "auto"]
+    two = runner.invoke(app, [*base, "--leads", "MLII,V5"])
+    assert two.exit_code == 0, two.output
+    summary = json.loads(two.output.strip().splitlines()[-1])
+    assert summary["beat_leads"] == ["MLII", "V5"] and summary["beats_on_two_leads"] == 0
+    v1 = runner.invoke(app, [*base, "--leads", "MLII,V1"])
+    assert v1.exit_code == 0 and "no other lead like lead II here" in v1.output
