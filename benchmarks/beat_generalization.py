@@ -33,7 +33,6 @@ from scipy.signal import resample_poly
 from sklearn.metrics import confusion_matrix
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
-from edge_monitor.leads import one_channel, second_beat_channel
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets import beatdb
 from trainer.datasets.mitdb import AAMI_CLASSES
@@ -62,26 +61,37 @@ def stream_record(
         ratio = Fraction(rate / fs).limit_denominator(1000)
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=0)
         fs = float(rate)
-    beat_lead = channel if channel is not None else one_channel(list(rec.sig_name), "MLII")
-    second = second_beat_channel(list(rec.sig_name), beat_lead) if second_lead else None
+    second = "auto" if second_lead else None
     monitor = Monitor(
         [bundle], fs, list(rec.sig_name), channel, s_in_af_as_n=s_in_af_as_n, second_lead=second
     )
     events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
-    ann = wfdb.rdann(str(path), "atr")
-    to_class = dict(beatdb.MITDB.symbols)
-    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
-    t, p = match_beats(
-        np.round(np.asarray(ann.sample)[keep] * fs / rec.fs).astype(np.int64),
-        [to_class[ann.symbol[i]] for i in keep],
-        np.array([e.sample for e in events]),
-        [e.label for e in events],
-        int(TOLERANCE_S * fs),
-    )
+    t, p = matched(path, events, fs, float(rec.fs))
     lead = rec.sig_name[monitor.lead]
     if monitor.second is not None:
         lead += f"+{rec.sig_name[monitor.second.channel]}"
     return {"y_true": t, "y_pred": p, "fs": fs, "lead": lead}
+
+
+def reference_beats(path: Path) -> tuple[np.ndarray, list[int]]:
+    """The record's annotated beats (its own sample numbering) and their AAMI class indices."""
+    ann = wfdb.rdann(str(path), "atr")
+    to_class = dict(beatdb.MITDB.symbols)
+    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    return np.asarray(ann.sample)[keep].astype(np.int64), [to_class[ann.symbol[i]] for i in keep]
+
+
+def matched(path: Path, beats: list[BeatEvent], fs: float, record_fs: float):
+    """The device's beats (samples at `fs`) matched to the record's reference beats (at
+    `record_fs`) within TOLERANCE_S: reference and device class per beat (`match_beats`)."""
+    ref, labels = reference_beats(path)
+    return match_beats(
+        np.round(ref * fs / record_fs).astype(np.int64),
+        labels,
+        np.array([e.sample for e in beats]),
+        [e.label for e in beats],
+        int(TOLERANCE_S * fs),
+    )
 
 
 def database_scores(results: list[dict]) -> dict:

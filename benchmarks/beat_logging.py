@@ -4,11 +4,12 @@ rules from one stream."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
 import wfdb
-from beat_generalization import TOLERANCE_S
+from beat_generalization import TOLERANCE_S, reference_beats
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.events import BeatEvent
@@ -22,18 +23,24 @@ def logged_stream(path: Path, monitor_class: type, log: str, missing: tuple) -> 
     rec = wfdb.rdrecord(str(path))
     monitor = monitor_class([bundle], float(rec.fs), list(rec.sig_name))
     beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
-    ann = wfdb.rdann(str(path), "atr")
-    to_class = dict(beatdb.MITDB.symbols)
-    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
+    ref_samples, ref_labels = reference_beats(path)
     entries = getattr(monitor, log)
     return {
-        "ref_samples": np.asarray(ann.sample)[keep].astype(np.int64),
-        "ref_labels": [to_class[ann.symbol[i]] for i in keep],
+        "ref_samples": ref_samples,
+        "ref_labels": ref_labels,
         "samples": np.array([b.sample for b in beats], np.int64),
         "labels": [b.label for b in beats],
         "log": [entries.get(b.sample, missing) for b in beats],
         "tolerance": int(TOLERANCE_S * rec.fs),
     }
+
+
+def jobs_and_out(doc: str, out: Path) -> argparse.Namespace:
+    """The two options both scripts take: processes streaming side by side, the JSON file."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=out)
+    return parser.parse_args()
 
 
 def record_paths(ids: list[str], root: Path) -> list[Path]:

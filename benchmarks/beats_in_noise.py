@@ -18,7 +18,6 @@ Writes benchmarks/results/beats_in_noise.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import database_scores  # noqa: E402
-from beat_logging import logged_stream, record_paths, record_sets  # noqa: E402
+from beat_logging import jobs_and_out, logged_stream, record_paths, record_sets  # noqa: E402
 
 from edge_monitor.events import BeatEvent
 from edge_monitor.pipeline import Monitor
@@ -69,10 +68,7 @@ def relabelled(r: dict, variant: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+    args = jobs_and_out(__doc__, OUT)
     root, sets = record_sets()
     doc: dict = {"variants": list(VARIANTS)}
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
@@ -31,13 +32,13 @@ from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets import beatdb, nstdb
-from trainer.datasets.mitdb import AAMI_CLASSES
-from trainer.metrics import beat_statistics, match_beats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beat_generalization import database_scores, matched  # noqa: E402
 
 OUT = Path("benchmarks/results/second_lead_noise.json")
 NOISES = ("clean", "em@ECG2", "ma@ECG2", "em@ECG1", "ma@ECG1")
 SNR_DB = 0.0
-TOLERANCE_S = 0.15
 
 
 def noisy_lead(x: np.ndarray, fs: float, path: Path, noise: str, data: Path) -> np.ndarray:
@@ -76,24 +77,13 @@ def run(task: tuple[Path, str, str, str | None, Path]) -> dict:
     events = monitor.stream(x, block_s=1.0)
     beats = [e for e in events if isinstance(e, BeatEvent)]
     critical = [e.sample for e in events if isinstance(e, AlertEvent) and e.level == "critical"]
-    ann = wfdb.rdann(str(path), "atr")
-    to_class = dict(beatdb.MITDB.symbols)
-    keep = [i for i, s in enumerate(ann.symbol) if s in to_class]
-    t, p = match_beats(
-        np.asarray(ann.sample)[keep],
-        [to_class[ann.symbol[i]] for i in keep],
-        np.array([b.sample for b in beats]),
-        [b.label for b in beats],
-        int(TOLERANCE_S * fs),
-    )
+    t, p = matched(path, beats, fs, fs)
     return {"record": rid, "noise": noise, "second": second, "y_true": np.asarray(t),
             "y_pred": np.asarray(p), "critical": critical}  # fmt: skip
 
 
 def pooled(rows: list[dict]) -> dict:
-    t = np.concatenate([r["y_true"] for r in rows])
-    p = np.concatenate([r["y_pred"] for r in rows])
-    stats = beat_statistics(t, p, (*AAMI_CLASSES, "none"))["per_class"]
+    stats = database_scores(rows)
     return {
         **{f"{k}_{c}": stats[c][k] for c in ("S", "V") for k in ("se", "ppv", "f1")},
         "critical_alarms": sum(len(r["critical"]) for r in rows),

@@ -171,7 +171,13 @@ def stand_in_channel(sig_name: list[str]) -> int | None:
     for lead in STAND_INS:
         if lead in names:
             return names.index(lead)
-    return next((i for i, n in enumerate(names) if n and n not in UNSUITABLE and is_ecg(n)), None)
+    return next((i for i, n in enumerate(names) if _like_lead_ii(n)), None)
+
+
+def _like_lead_ii(key: str) -> bool:
+    """A named ECG lead (its `lead_key`) that is not unlike lead II: may stand in, or be read
+    beside it."""
+    return bool(key) and key not in UNSUITABLE and is_ecg(key)
 
 
 def second_beat_channel(sig_name: list[str], beat_lead: int) -> int | None:
@@ -179,11 +185,4 @@ def second_beat_channel(sig_name: list[str], beat_lead: int) -> int | None:
     that is an ECG lead not unlike lead II (V1-V3, aVR, aVL and vector leads never are), else
     None."""
     names = [lead_key(s) for s in sig_name]
-    return next(
-        (
-            i
-            for i, n in enumerate(names)
-            if i != beat_lead and n and n not in UNSUITABLE and is_ecg(n)
-        ),
-        None,
-    )
+    return next((i for i, n in enumerate(names) if i != beat_lead and _like_lead_ii(n)), None)

@@ -233,9 +233,8 @@ class Monitor:
             arrived = np.ones(n, bool) if missing is None else ~np.asarray(missing, bool)
             if arrived.any():
                 self._resume_at = self.position + int(np.argmax(arrived.reshape(-1)))
-        finite = np.isfinite(x)  # a second lead's gaps are its own (held, gated), not the row's
-        lead2_off = ~finite[:, self.second.channel].copy() if self.second is not None else off
-        finite[:, self.second.channel if self.second is not None else []] = True
+        finite = np.isfinite(x)
+        lead2_off = self.second.own_gaps(finite) if self.second is not None else off
         off = off | ~finite.all(axis=1)
         x, self._hold = hold_last(x, off, self._hold)
         self.samples_seen += n

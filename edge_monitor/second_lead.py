@@ -72,6 +72,14 @@ class SecondLead:
         first = beats[0]
         return cls(first.model.bundle, first.fs, channel, first.model.threads, first.origin)
 
+    def own_gaps(self, finite: np.ndarray) -> np.ndarray:
+        """This lead's missing samples (rows), taken out of the block's `finite` mask: a gap
+        in the second lead is its own (held, gated, its twins dropped), never the row's, so
+        the beat lead goes on as if it were read alone."""
+        gaps = ~finite[:, self.channel]
+        finite[:, self.channel] = True
+        return gaps
+
     def push(
         self, primary: list[BeatEvent], x: np.ndarray, off: np.ndarray, peaks: list[int]
     ) -> list[BeatEvent]:
