@@ -1,5 +1,6 @@
-"""The beat model on a second lead: every beat answered by the mean of both leads, paired one to
-one whatever the block sizes, the beat lead alone where the second is flat, on real records."""
+"""The beat model on a second lead: every beat answered by the mean of both leads (a V only where
+the beat lead sees it too), paired one to one whatever the block sizes, the beat lead alone where
+the second is flat, on real records."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.errors import InputError
 from edge_monitor.leads import second_beat_channel
 from edge_monitor.pipeline import BeatEvent, Monitor
+from edge_monitor.second_lead import V_FLOOR, fused
 from tests.conftest import SHARED, need
 from trainer.datasets.excerpt import write_mitdb_excerpt
 
@@ -45,7 +47,9 @@ def test_each_beat_is_the_mean_of_both_leads_answers(beat_bundle, svdb_800):
     changed = 0
     for a, b in zip(alone, both, strict=True):
         p = np.array(list(b.probs.values()))
-        assert abs(p.sum() - 1) < 1e-3 and b.label == max(b.probs, key=b.probs.get)
+        assert abs(p.sum() - 1) < 1e-3
+        allowed = {c: v for c, v in b.probs.items() if c != "V" or a.probs["V"] >= V_FLOOR}
+        assert b.label == max(allowed, key=allowed.get)  # V only if the beat lead sees it too
         changed += a.probs != b.probs
     assert changed > len(alone) // 2  # the second lead's answer counts
     # the twin is the second lead read as a beat lead with the first lead's R peaks: its answer
@@ -53,6 +57,24 @@ def test_each_beat_is_the_mean_of_both_leads_answers(beat_bundle, svdb_800):
     for a, b in zip(alone, both, strict=True):
         twin = {c: 2 * b.probs[c] - a.probs[c] for c in a.probs}
         assert all(-2e-4 <= v <= 1 + 2e-4 for v in twin.values())
+
+
+CLASSES = ["N", "S", "V", "F", "Q"]
+probability = st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5).filter(lambda v: sum(v) > 0)
+
+
+@given(probability, probability)
+def test_the_second_lead_may_confirm_or_veto_a_v_never_make_one_alone(a, b):
+    first = dict(zip(CLASSES, np.array(a) / sum(a), strict=True))
+    second = dict(zip(CLASSES, np.array(b) / sum(b), strict=True))
+    label, mean = fused(CLASSES, first, second)
+    assert np.allclose(mean, [(first[c] + second[c]) / 2 for c in CLASSES])
+    if first["V"] < V_FLOOR:
+        assert label != "V" and mean[CLASSES.index(label)] == max(
+            m for c, m in zip(CLASSES, mean, strict=True) if c != "V"
+        )
+    else:
+        assert mean[CLASSES.index(label)] == mean.max()
 
 
 def test_a_flat_second_lead_leaves_the_beat_lead_alone(beat_bundle, svdb_800):
