@@ -36,7 +36,7 @@ from edge_monitor.cli_support import (  # noqa: E402
     guarded,
     version_option,
 )
-from edge_monitor.cli_tasks import emulate_record, print_summary  # noqa: E402
+from edge_monitor.cli_tasks import emulate_record, print_summary, say_second_lead  # noqa: E402
 from edge_monitor.errors import InputError  # noqa: E402
 from edge_monitor.profiles import DEFAULT_PROFILE  # noqa: E402
 from edge_monitor.safe_text import shown  # noqa: E402
@@ -101,18 +101,8 @@ def _replay(
     session = ReplaySession(
         path, bundles, threads, channel, emit, speed, start, stop, second_lead=second_lead
     )
-    _say_second_lead(second_lead, session.monitor)
+    say_second_lead(second_lead, session.monitor)
     return _loop(session, None, emit, ui)
-
-
-def _say_second_lead(choice, monitor) -> None:
-    """`--second-lead auto` that finds no lead like lead II says so once, on stderr."""
-    if choice == "auto" and monitor.second is None and monitor.beats:
-        err_console.print(
-            "--second-lead auto: no other lead like lead II here; the beat lead alone",
-            markup=False,
-            highlight=False,
-        )
 
 
 def _note_units(header, source: str) -> None:
@@ -156,7 +146,7 @@ def replay(
     stop: Stop = None,
     channel: Channel = None,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
-    second_lead: SecondLeadOpt = "off",
+    second_lead: SecondLeadOpt = None,
 ) -> None:
     """Replay a WFDB record through the live pipeline (default: the embedded MIT-BIH sample)."""
     with _lifecycle():  # before the imports: Ctrl-C while they load is an interrupt too
@@ -180,7 +170,7 @@ def classify(
     start: Start = 0.0,
     stop: Stop = None,
     channel: Channel = None,
-    second_lead: SecondLeadOpt = "off",
+    second_lead: SecondLeadOpt = None,
 ) -> None:
     """Run the streaming pipeline over a whole record as fast as possible; print its verdict
     (classes over their tuned thresholds, beats and alerts counted), or JSON lines."""
@@ -241,7 +231,7 @@ def run(
         bool, typer.Option(help="wait for a port that is not there yet (else: an error)")
     ] = False,
     ui: Annotated[bool, typer.Option(help="live terminal UI; --no-ui prints JSON lines")] = True,
-    second_lead: SecondLeadOpt = "off",
+    second_lead: SecondLeadOpt = None,
 ) -> None:
     """Monitor a live ECG front end on a serial port (Ctrl-C stops; the recording is kept)."""
     options = dict(locals())
@@ -293,7 +283,7 @@ def _run(options: dict) -> dict:
         settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"],
         o["second_lead"],
     )  # fmt: skip
-    _say_second_lead(o["second_lead"], session.monitor)
+    say_second_lead(o["second_lead"], session.monitor)
     return _loop(session, o["duration"], emit, o["ui"])
 
 

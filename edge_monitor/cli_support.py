@@ -27,6 +27,7 @@ from edge_monitor.profiles import (
     is_profile,
 )
 from edge_monitor.safe_text import shown
+from edge_monitor.second_lead import DEFAULT as SECOND_LEAD
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -134,8 +135,14 @@ Channel = Annotated[
 ]
 
 
-def _second_lead_choice(value: str) -> int | str | None:
+class ByDefault(str):
+    """An option's value the user did not give: acted on, never remarked upon."""
+
+
+def _second_lead_choice(value: str | None) -> int | str | None:
     """off, auto or a channel index (checked against the source once it is open)."""
+    if value is None:
+        return ByDefault(SECOND_LEAD)
     text = value.strip().lower()
     if text in ("off", "auto"):
         return None if text == "off" else "auto"
@@ -145,12 +152,12 @@ def _second_lead_choice(value: str) -> int | str | None:
 
 
 SecondLeadOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--second-lead",
         callback=_second_lead_choice,
-        help="beat model on a second lead too, answers averaged: off, auto (another lead like "
-        "lead II, where the source has one) or a channel index",
+        help="beat model on a second lead too, answers averaged: auto (the default: another "
+        "lead like lead II, where the source has one), off or a channel index",
     ),
 ]
 MIN_SPEED = 0.01  # slower than 1/100 of real time is no replay: 1e-300 overflowed the clock

@@ -6,11 +6,22 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from edge_monitor.cli_support import _check_channel, err_console
+from edge_monitor.cli_support import ByDefault, _check_channel, err_console
 from edge_monitor.errors import InputError
 from edge_monitor.safe_text import one_line, shown
 
 console = Console()
+
+
+def say_second_lead(choice, monitor) -> None:
+    """`--second-lead auto` asked for that finds no lead like lead II says so once, on stderr."""
+    asked = choice == "auto" and not isinstance(choice, ByDefault)
+    if asked and monitor.second is None and monitor.beats:
+        err_console.print(
+            "--second-lead auto: no other lead like lead II here; the beat lead alone",
+            markup=False,
+            highlight=False,
+        )
 
 
 def print_summary(result: dict) -> None:

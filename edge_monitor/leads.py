@@ -181,8 +181,11 @@ def _like_lead_ii(key: str) -> bool:
 
 
 def second_beat_channel(sig_name: list[str], beat_lead: int) -> int | None:
-    """The channel `--second-lead auto` reads beside the beat lead: the first other channel
-    that is an ECG lead not unlike lead II (V1-V3, aVR, aVL and vector leads never are), else
-    None."""
+    """The channel `--second-lead auto` reads beside the beat lead: of the other ECG leads not
+    unlike lead II (V1-V3, aVR, aVL and vector leads never are), the first in STAND_INS' order,
+    so that a 12-lead source reads the same lead whatever its channel order; else the first such
+    channel by position (unnamed leads: svdb's ECG2); else None."""
     names = [lead_key(s) for s in sig_name]
-    return next((i for i, n in enumerate(names) if i != beat_lead and _like_lead_ii(n)), None)
+    others = [i for i, n in enumerate(names) if i != beat_lead and _like_lead_ii(n)]
+    rank = {lead: k for k, lead in enumerate(STAND_INS)}
+    return min(others, key=lambda i: rank.get(names[i], len(rank)), default=None)

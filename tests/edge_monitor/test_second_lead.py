@@ -91,7 +91,7 @@ def test_gaps_in_the_second_lead_never_touch_the_beat_lead(beat_bundle, svdb_800
     signal, fs, names = svdb_800
     gappy = signal.copy()
     gappy[int(10 * fs) : int(25 * fs), 1] = np.nan
-    alone = Monitor([beat_bundle], fs, names)
+    alone = Monitor([beat_bundle], fs, names, second_lead=None)
     both = Monitor([beat_bundle], fs, names, second_lead=1)
     a, b = alone.stream(signal), both.stream(gappy)
     beats_a = [e for e in a if isinstance(e, BeatEvent)]
@@ -124,6 +124,11 @@ def test_auto_reads_a_lead_like_lead_ii_never_v1():
     assert second_beat_channel(["V5", "MLII"], 1) == 0
     assert second_beat_channel(["ECG1", "ABP", "aVR", "III"], 0) == 3
     assert second_beat_channel(["MLII"], 0) is None
+    twelve = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    for seed in range(5):  # the same lead (III) whatever the channel order
+        order = list(np.random.default_rng(seed).permutation(12))
+        names = [twelve[i] for i in order]
+        assert names[second_beat_channel(names, names.index("II"))] == "III"
 
 
 def test_a_second_lead_that_is_not_another_channel_is_one_clear_error(beat_bundle):
@@ -146,7 +151,9 @@ def test_classify_says_which_two_leads_it_read_and_refuses_a_bad_choice(tmp_path
     assert ok.exit_code == 0, ok.output
     assert "second lead ECG2: " in ok.output
     assert "beats read on it too, answers averaged" in ok.output
-    alone = runner.invoke(app, ["classify", str(out / "800"), "--json"])
+    by_default = runner.invoke(app, ["classify", str(out / "800"), "--json"])
+    assert '"beat_leads": ["ECG1", "ECG2"]' in by_default.output  # on unless said off
+    alone = runner.invoke(app, ["classify", str(out / "800"), "--json", "--second-lead", "off"])
     assert '"beat_leads": ["ECG1"]' in alone.output
     bad = runner.invoke(app, ["classify", str(out / "800"), "--second-lead", "0"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
@@ -172,3 +179,5 @@ def test_run_takes_the_option_for_a_two_channel_front_end():
     assert summary["beat_leads"] == ["MLII", "V5"] and summary["beats_on_two_leads"] == 0
     v1 = runner.invoke(app, [*base, "--leads", "MLII,V1"])
     assert v1.exit_code == 0 and "no other lead like lead II here" in v1.output
+    quiet = runner.invoke(app, [*base[:-2], "--leads", "MLII,V1"])  # the default: nothing said
+    assert quiet.exit_code == 0 and "lead II" not in quiet.output
