@@ -34,7 +34,9 @@ from beat_generalization import database_scores, matched  # noqa: E402
 from second_lead_noise import NOISES, noisy_lead  # noqa: E402
 
 TAUS = (0.05, 0.1, 0.2, 0.3, 0.5)
-MONITOR_RULE = f"veto-{V_FLOOR}"  # what the Monitor does now (the first run's was "mean")
+# what the Monitor does now; the development run's JSON was made before the veto, when the
+# Monitor's rule was "mean" (its `mean_differs_from_monitor` is that check)
+MONITOR_RULE = f"veto-{V_FLOOR}"
 
 
 def run(task: tuple[Path, str, str, Path]) -> dict:
@@ -131,16 +133,16 @@ def main() -> None:
         chosen = [r for r in rows if r["noise"] == noise]
         fused = sum(int(np.isfinite(r["p2"]).all(axis=1).sum()) for r in chosen)
         total = sum(len(r["samples"]) for r in chosen)
-        # the offline mean must be the Monitor's own answer, or the other rules mean nothing
+        # the Monitor's own rule replayed must give the Monitor's labels, or the rest mean nothing
         differ = sum(
             a != b
             for r in chosen
-            for a, b in zip(labels(r, "mean"), r["monitor_labels"], strict=True)
+            for a, b in zip(labels(r, MONITOR_RULE), r["monitor_labels"], strict=True)
         )
         out["results"][noise] = {
             "beats": total,
             "beats_on_two_leads": fused,
-            "mean_differs_from_monitor": differ,
+            f"{MONITOR_RULE}_differs_from_monitor": differ,
         }
         for rule in rules:
             s = scored(chosen, rule)

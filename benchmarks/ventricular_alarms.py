@@ -261,8 +261,9 @@ def parser() -> argparse.ArgumentParser:
                         help="stream with the gate's tremor sign (organised QRS)")  # fmt: skip
     parser.add_argument(
         "--second-lead",
-        choices=["auto"],
-        help="stream with the beat model on a second lead too (Monitor's)",
+        type=lambda v: v if v == "auto" else int(v),
+        help="stream with the beat model on a second lead too (Monitor's: auto or a channel; "
+        "without it the beat lead alone)",
     )
     parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
                         help="replay the logs this edge_monitor folder streamed (a change to the "

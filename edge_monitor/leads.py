@@ -48,6 +48,7 @@ UNSUITABLE = (
     frozenset({"V1", "V2", "V3", "AVR", "AVL", "VX", "VY", "VZ", "X", "Y", "Z", "CM2", "MCL1"})
     | NOT_ECG
 )
+_UNNAMED_ECG = re.compile(r"ECG\d*")  # a Holter's channels named by number only (lead_key form)
 _KNOWN = frozenset(LEAD_ALIASES["MLII"]) | frozenset(STAND_INS) | UNSUITABLE
 # the standard 12 leads as a multi-lead contract names them; the limb leads' Einthoven spellings
 # (D1, DI, ...) are the same leads. MLII, ML2 and the other modified chest-placed limb leads are
@@ -181,11 +182,18 @@ def _like_lead_ii(key: str) -> bool:
 
 
 def second_beat_channel(sig_name: list[str], beat_lead: int) -> int | None:
-    """The channel `--second-lead auto` reads beside the beat lead: of the other ECG leads not
-    unlike lead II (V1-V3, aVR, aVL and vector leads never are), the first in STAND_INS' order,
-    so that a 12-lead source reads the same lead whatever its channel order; else the first such
-    channel by position (unnamed leads: svdb's ECG2); else None."""
+    """The channel `--second-lead auto` reads beside the beat lead. Auto is the default, so it
+    reads only what a channel's name vouches for: the first of lead II's own spellings, then of
+    STAND_INS' order (a 12-lead source reads III beside II whatever its channel order), else a
+    Holter's unnamed ECG channel (`ECG`, `ECG2`: svdb's second lead); never V1-V3, aVR, aVL, a
+    vector lead, nor a name that tells nothing or another lead (`ch1`, `V4R`, `V7`, `-V1`: a
+    channel number reads those). None: the beat lead alone."""
     names = [lead_key(s) for s in sig_name]
-    others = [i for i, n in enumerate(names) if i != beat_lead and _like_lead_ii(n)]
-    rank = {lead: k for k, lead in enumerate(STAND_INS)}
+    order = [*map(lead_key, LEAD_ALIASES["MLII"]), *STAND_INS]
+    rank = {lead: k for k, lead in reversed(list(enumerate(order)))}
+    others = [
+        i
+        for i, n in enumerate(names)
+        if i != beat_lead and (n in rank or _UNNAMED_ECG.fullmatch(n))
+    ]
     return min(others, key=lambda i: rank.get(names[i], len(rank)), default=None)

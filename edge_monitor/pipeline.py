@@ -29,7 +29,6 @@ from edge_monitor.quality import (
     QualityTracker,
     SegmentQuality,
 )
-from edge_monitor.second_lead import DEFAULT as SECOND_LEAD
 from edge_monitor.second_lead import SecondLead
 from edge_monitor.streams import BeatStream, WindowStream
 from edge_monitor.ventricular import TASK as VENTRICULAR
@@ -63,7 +62,7 @@ class Monitor:
         start: int = 0,
         fusion: FusionSpec | None = None,
         s_in_af_as_n: bool = False,
-        second_lead: int | str | None = SECOND_LEAD,
+        second_lead: int | str | None = None,
     ) -> None:
         """`s_in_af_as_n` (off by default): an S beat that comes while the AF warning stands is
         reported N, its `model_label` keeping the model's S. MIT-BIH and AAMI EC57 label every
@@ -71,8 +70,8 @@ class Monitor:
         patients (docs/beat_data.md) it removes most false S in AF records but the AF warning
         also stands in frequent supraventricular ectopy (MIT-BIH 232, svdb 861 and 891), where
         it turns true S beats N: held-out svdb S Se 0.74 -> 0.34 with the distilled student.
-        `second_lead` (a channel, "auto": the default, or None: off): the beat model also reads
-        each beat there and reports both leads' mean answer (`edge_monitor.second_lead`)."""
+        `second_lead` (a channel, "auto" or None: off, as callers must say; the CLI's default is
+        auto): the beat model also reads each beat there (`edge_monitor.second_lead`)."""
         if not bundles:
             raise InputError("no model bundle to run")
         self.fs, self.sig_name = float(fs), list(sig_name)

@@ -1,12 +1,12 @@
-"""A second lead for the beat model (on by default where the source has one like lead II): every
-beat is classified on both leads of a two-lead source and its class probabilities averaged, as
-multi-lead Holter analysers read a beat on every lead.
+"""A second lead for the beat model (the CLI's default where the source has one like lead II):
+every beat is classified on both leads of a two-lead source and its class probabilities
+averaged, as multi-lead Holter analysers read a beat on every lead.
 
 Why: a beat that looks ambiguous on one lead is often plain on the other. On the held-out svdb
 patients (two unnamed leads, ECG1 and ECG2) the students read ECG2 better than the ECG1 they were
 trained on, and the mean of the two leads better than ECG1 alone (docs/beat_leads.md). Not every
-second lead helps: on MIT-BIH's V1 the model fails, so the lead is the user's choice, never a
-lead `edge_monitor.leads` calls unsuitable unless asked for by number.
+second lead helps: on MIT-BIH's V1 the model fails, so auto reads only a lead whose name says it
+is like lead II (`leads.second_beat_channel`); any other lead only when asked for by number.
 
 The R peaks come from the beat lead's detector; the second lead has its own filter, resampler
 and beat context (its own template, amplitude scale and R re-centring, as training read each
@@ -37,9 +37,10 @@ SETTLE_S = 2.0  # after bad signal on the second lead, its filters settle this l
 # false V beats (a development set's V +P 0.94 -> 0.70); chosen on that set by a rule written
 # before it was run (docs/beat_leads.md), as the smallest of 0.05-0.5 that kept V F1 there.
 V_FLOOR = 0.1
-# On by default: on held-out svdb the second lead lifted S and V F1 with no extra critical alarm,
-# clean or with noise on either lead alone, and left the VT/VF alarms and the AF warning as they
-# were (docs/beat_leads.md); a source without a lead like lead II runs on the beat lead alone.
+# The CLI's default (replay, classify, run): on held-out svdb the second lead lifted S and V F1
+# with no extra critical alarm, clean or with noise on either lead alone, and left the VT/VF
+# alarm and the AF warning as they were (docs/beat_leads.md). `Monitor` itself takes what its
+# caller says (None: off), so that a library user or a benchmark never changes behaviour unasked.
 DEFAULT = "auto"
 
 
@@ -74,6 +75,8 @@ class SecondLead:
         channel = second_beat_channel(sig_name, lead) if choice == "auto" else choice
         if channel is None:
             return None
+        if n == 1:
+            raise InputError("--second-lead: the source has one channel; give auto or off")
         if not isinstance(channel, int) or not 0 <= channel < n or channel == lead:
             raise InputError(
                 f"--second-lead must be another channel of the source (0-{n - 1}, not the beat "

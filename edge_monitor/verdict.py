@@ -77,7 +77,11 @@ def run_notes(summary: Mapping) -> list[str]:
     leads = [one_line(str(name)) for name in summary.get("beat_leads", [])]
     if len(leads) == 2:
         both = summary.get("beats_on_two_leads", 0)
-        notes.append(f"second lead {leads[1]}: {both} beats read on it too, answers averaged")
+        notes.append(
+            f"second lead {leads[1]}: {both} beats read on it too, answers averaged"
+            if both
+            else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
+        )
     lat = summary.get("latency_ms", {})
     ms = "/".join(
         "--" if lat.get(k) is None or lat[k] != lat[k] else f"{lat[k]:.3f}"

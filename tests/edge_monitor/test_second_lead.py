@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import wfdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
@@ -15,7 +15,7 @@ from edge_monitor.errors import InputError
 from edge_monitor.leads import second_beat_channel
 from edge_monitor.pipeline import BeatEvent, Monitor
 from edge_monitor.second_lead import V_FLOOR, fused
-from tests.conftest import SHARED, need
+from tests.conftest import ROOT, SHARED, need
 from trainer.datasets.excerpt import write_mitdb_excerpt
 
 
@@ -64,6 +64,8 @@ probability = st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5).filter(lambd
 
 
 @given(probability, probability)
+@example([0.5, 0.0, 0.05, 0.0, 0.45], [0.0, 0.0, 1.0, 0.0, 0.0])  # the mean says V: vetoed
+@example([0.5, 0.0, 0.2, 0.0, 0.3], [0.0, 0.0, 1.0, 0.0, 0.0])  # the beat lead sees it: V
 def test_the_second_lead_may_confirm_or_veto_a_v_never_make_one_alone(a, b):
     first = dict(zip(CLASSES, np.array(a) / sum(a), strict=True))
     second = dict(zip(CLASSES, np.array(b) / sum(b), strict=True))
@@ -75,6 +77,44 @@ def test_the_second_lead_may_confirm_or_veto_a_v_never_make_one_alone(a, b):
         )
     else:
         assert mean[CLASSES.index(label)] == mean.max()
+
+
+@given(
+    st.floats(0.0, 0.999 * V_FLOOR), st.floats(0.5, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0)
+)
+def test_a_v_the_second_lead_alone_sees_is_never_the_label(v1, v2, rest1, rest2):
+    first = {"N": (1 - v1) * rest1, "S": (1 - v1) * (1 - rest1), "V": v1, "F": 0.0, "Q": 0.0}
+    second = {"N": (1 - v2) * rest2, "S": 0.0, "V": v2, "F": 0.0, "Q": (1 - v2) * (1 - rest2)}
+    assert fused(CLASSES, first, second)[0] != "V"
+
+
+def test_electrode_motion_on_the_second_lead_makes_no_v_the_beat_lead_does_not_see(beat_bundle):
+    """The veto at work on a real record: svdb 804 with nst's electrode motion at 0 dB on ECG2
+    alone (benchmarks/second_lead_noise.py's mix), 80 s where the plain mean made false V."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "second_lead_noise", ROOT / "benchmarks" / "second_lead_noise.py"
+    )
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    path = need(SHARED / "svdb") / "804"
+    need(SHARED / "nstdb")
+    rec = wfdb.rdrecord(str(path))
+    fs = float(rec.fs)
+    mixed = noise.noisy_lead(rec.p_signal, fs, path, "em@ECG2", SHARED)[
+        int(780 * fs) : int(860 * fs)
+    ]
+    names = list(rec.sig_name)
+    alone = _beats(beat_bundle, mixed, fs, names, None)
+    both = _beats(beat_bundle, mixed, fs, names, 1)
+    assert [b.sample for b in both] == [b.sample for b in alone]
+    vetoed = 0
+    for a, b in zip(alone, both, strict=True):
+        if a.probs["V"] < V_FLOOR:
+            assert b.label != "V"
+            vetoed += max(b.probs, key=b.probs.get) == "V"  # the mean alone would have said V
+    assert vetoed >= 3
 
 
 def test_a_flat_second_lead_leaves_the_beat_lead_alone(beat_bundle, svdb_800):
@@ -124,11 +164,15 @@ def test_auto_reads_a_lead_like_lead_ii_never_v1():
     assert second_beat_channel(["V5", "MLII"], 1) == 0
     assert second_beat_channel(["ECG1", "ABP", "aVR", "III"], 0) == 3
     assert second_beat_channel(["MLII"], 0) is None
+    for vague in ("ch1", "V4R", "V7", "-V1", "ECG2X", "ABP"):  # auto reads what a name vouches for
+        assert second_beat_channel(["MLII", vague], 0) is None, vague
+    assert second_beat_channel(["ECG", "ECG"], 0) == 1  # a Holter's unnamed channels
     twelve = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
     for seed in range(5):  # the same lead (III) whatever the channel order
         order = list(np.random.default_rng(seed).permutation(12))
         names = [twelve[i] for i in order]
         assert names[second_beat_channel(names, names.index("II"))] == "III"
+        assert names[second_beat_channel(names, names.index("III"))] == "II"  # --channel III
 
 
 def test_a_second_lead_that_is_not_another_channel_is_one_clear_error(beat_bundle):
@@ -136,6 +180,8 @@ def test_a_second_lead_that_is_not_another_channel_is_one_clear_error(beat_bundl
         with pytest.raises(InputError, match="another channel"):
             Monitor([beat_bundle], 360.0, ["MLII", "V5"], second_lead=bad)
     assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead="auto").second is None
+    with pytest.raises(InputError, match="the source has one channel"):
+        Monitor([beat_bundle], 360.0, ["MLII"], second_lead=1)
     assert Monitor([beat_bundle], 360.0, ["MLII", "V1"], second_lead=1).second.channel == 1
 
 
@@ -181,3 +227,12 @@ def test_run_takes_the_option_for_a_two_channel_front_end():
     assert v1.exit_code == 0 and "no other lead like lead II here" in v1.output
     quiet = runner.invoke(app, [*base[:-2], "--leads", "MLII,V1"])  # the default: nothing said
     assert quiet.exit_code == 0 and "lead II" not in quiet.output
+
+
+def test_the_verdict_says_when_the_second_lead_gave_nothing():
+    from edge_monitor.verdict import run_notes
+
+    none = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 0})
+    some = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 12})
+    assert any("V5: no beat read on it" in n for n in none)
+    assert any("V5: 12 beats read on it too" in n for n in some)
