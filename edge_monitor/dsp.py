@@ -146,6 +146,19 @@ def _as_2d(chunk: np.ndarray, n_channels: int | None) -> np.ndarray:
     return x
 
 
+# No ECG reaches a kilovolt: a larger number is numeric garbage (only a library caller can pass
+# one: sources refuse values outside the ADC's range, the WFDB reader absurd gains), and it would
+# overflow the filters' state for the rest of the stream.
+ABSURD_MV = 1e6
+
+
+def sane(x: np.ndarray) -> np.ndarray:
+    """`x` with absurd or infinite values as NaN: a gap, which the Monitor holds and gates."""
+    if np.isfinite(x).all() and (np.abs(x) < ABSURD_MV).all():
+        return x
+    return np.where(np.abs(x) < ABSURD_MV, x, np.nan)
+
+
 def hold_last(x: np.ndarray, off: np.ndarray, hold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Leads-off and missing samples hold the last good value, so the filters see no steps:
     the block so filled, and the value to hold into the next block."""

@@ -16,7 +16,7 @@ import numpy as np
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
 from edge_monitor.bundle import Bundle
 from edge_monitor.contract import BeatInput
-from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last
+from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last, sane
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.leads import find_channel, one_channel
@@ -219,7 +219,7 @@ class Monitor:
         (lost on the link, or a stall); `bad`: values outside the ADC's range arrived. All
         three hold the last value for the filters; a segment made mostly of missing rows reads
         `no_signal`, of bad ones `bad_values`, rather than leads off."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels)
+        x = sane(np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels))
         n = len(x)
         if n == 0:
             return []
@@ -242,7 +242,7 @@ class Monitor:
         raw = x[:, self.lead]
         filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
-        peaks = [p + self.start for p in self.detector(raw)]
+        peaks = [p + self.start for p in self.detector(raw, off)]
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
             seg = self._relabel(seg)

@@ -36,6 +36,11 @@ class QRSConfig:
     searchback_share: float = 0.5  # ...for a candidate above this share of the threshold
     silence_s: float = 3.0  # after this long without a beat the levels halve every second
     min_qrs_mv: float = 0.02  # a QRS moves the QRS band at least this much (see QRSDetector)
+    # After the signal was missing this long (leads off, a dropout), the thresholds are learnt
+    # again, as at the start: the silence had halved them, and the T waves after the gap rose
+    # above them (beats counted twice, false PACs and runs: benchmarks/leads_off_gaps.py)
+    relearn_gap_s: float = 2.0
+    settle_s: float = 0.5  # after such a gap the filters' step response sets no threshold
 
     def __post_init__(self) -> None:
         low, high = self.band_hz
@@ -49,6 +54,8 @@ class QRSConfig:
             raise ValueError(f"QRSConfig: {', '.join(shares)} must lie in (0, 1]")
         if self.signal_cap < 1 or self.searchback_rr <= 1 or self.silence_s <= 0:
             raise ValueError("QRSConfig: signal_cap >= 1, searchback_rr > 1, silence_s > 0")
+        if self.relearn_gap_s <= 0 or not 0 <= self.settle_s <= 10:
+            raise ValueError("QRSConfig: relearn_gap_s > 0 and settle_s in [0, 10]")
         if self.min_qrs_mv < 0 or self.twave_window_s < self.refractory_s:
             raise ValueError("QRSConfig: min_qrs_mv >= 0 and twave_window_s >= refractory_s")
 
@@ -98,6 +105,11 @@ class QRSDetector:
         self._refractory = int(round(c.refractory_s * fs))
         self._twave_limit = int(round(c.twave_window_s * fs))
         self._learn_end = int(round(c.learn_s * fs))
+        self._learn_start = 0  # where the learning began (later than 0 after a gap)
+        self._gap_from = self._gap_end = 0  # the last gap: candidates inside it are dropped
+        self._off_run = 0  # samples without signal up to now (a gap not yet over)
+        self._relearn_gap = max(1, int(round(c.relearn_gap_s * fs)))
+        self._settle = int(round(c.settle_s * fs))
         self._keep = int(round(3.0 * fs))
         # Rolling buffers of the band signal and the integrated energy, with absolute start index.
         self._band_buf = np.zeros(0)
@@ -119,10 +131,14 @@ class QRSDetector:
     def threshold(self) -> float:
         return self.npki + self.config.threshold_share * (self.spki - self.npki)
 
-    def __call__(self, chunk: np.ndarray) -> list[int]:
+    def __call__(self, chunk: np.ndarray, off: np.ndarray | None = None) -> list[int]:
+        """The R peaks decided with this chunk. `off`: its samples that carry no signal (held
+        by the caller): a long enough run of them makes the detector learn anew after it."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         if len(x) == 0:
             return []
+        if off is not None:
+            self._note_gaps(np.asarray(off, bool).reshape(-1))
         band = self._band(x)[:, 0]
         deriv = self._deriv(band)
         mwi = self._mwi(deriv * deriv)
@@ -131,12 +147,15 @@ class QRSDetector:
         self._total += len(x)
         if self._learning:
             first = self._total - len(x)
-            self._learn_sum += float(mwi[: max(0, self._learn_end - first)].sum())
+            learnt = mwi[max(0, self._learn_start - first) : max(0, self._learn_end - first)]
+            self._learn_sum += float(learnt.sum())
         found: list[int] = []
         for cand in self._new_candidates():
-            if self._learning:
+            if self._learning and cand.energy_index >= self._gap_end:
                 self._pending.append(cand)
                 continue
+            if self._learning and cand.energy_index >= self._gap_from:
+                continue  # inside the gap
             found += self._decide(cand)
         if self._learning and self._scanned >= self._learn_end:
             found += self._finish_learning()
@@ -144,6 +163,29 @@ class QRSDetector:
             found += self._advance_to(self._scanned)
         self._trim()
         return found
+
+    def _note_gaps(self, off: np.ndarray) -> None:
+        """Runs of samples without signal (carried over chunks); one of at least relearn_gap_s
+        that has ended starts the learning again `settle_s` after its end (the beats in
+        between are decided with what was learnt)."""
+        first = self._total
+        flags = np.concatenate([[self._off_run > 0], off, [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(flags))
+        starts = list(first + edges[flags[edges] == 0])
+        ends = list(first + edges[flags[edges] == 1])
+        if self._off_run > 0:
+            starts.insert(0, first - self._off_run)
+        self._off_run = 0
+        for a, b in zip(starts, ends, strict=True):
+            if b == first + len(off):  # still without signal at the chunk's end
+                self._off_run = b - a
+            elif b - a >= self._relearn_gap:
+                self._learning = True
+                self._gap_from, self._gap_end = a, b
+                self._learn_start = b + self._settle
+                self._learn_end = self._learn_start + int(round(self.config.learn_s * self.fs))
+                self._learn_sum = 0.0
+                self._pending = []
 
     def _new_candidates(self) -> list[_Candidate]:
         """Local maxima of the energy over +-lookahead whose whole neighbourhood has arrived."""
@@ -173,10 +215,18 @@ class QRSDetector:
         self._learning = False
         # Only the learning period sets the thresholds, whatever the chunk sizes were.
         peak = max(
-            (c.energy for c in self._pending if c.energy_index < self._learn_end), default=0.0
+            (
+                c.energy
+                for c in self._pending
+                if self._learn_start <= c.energy_index < self._learn_end
+            ),
+            default=0.0,
         )
         self.spki = peak / 3.0
-        self.npki = 0.5 * self._learn_sum / self._learn_end
+        self.npki = 0.5 * self._learn_sum / (self._learn_end - self._learn_start)
+        # after a gap the beats before it say nothing of the rhythm after it (no-ops at start)
+        self._last_qrs, self._noise_since_qrs, self._next_decay = None, [], 0
+        self._rr.clear()
         found: list[int] = []
         for cand in self._pending:
             found += self._decide(cand)

@@ -91,6 +91,36 @@ def test_leads_off_makes_the_state_inconclusive_and_recovers(beat_bundle, record
     assert monitor.quality.current.ok
 
 
+def test_the_beats_after_leads_off_are_the_beats_of_the_record(beat_bundle, mitdb_dir):
+    """MIT-BIH 231 with its leads off for 10 s: the beats in the 20 s after the gap are the
+    reference beats, not those and their T waves (benchmarks/leads_off_gaps.py)."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "231"), sampto=360 * 100)
+    ann = wfdb.rdann(str(mitdb_dir / "231"), "atr", sampto=360 * 100)
+    beats = np.array([s for s, y in zip(ann.sample, ann.symbol, strict=True) if y.isalpha()])
+    x = rec.p_signal.copy()
+    x[360 * 60 : 360 * 70] = np.nan
+    monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name))
+    found = [e.sample for e in monitor.stream(x) if isinstance(e, BeatEvent)]
+    after = [s for s in found if 360 * 70 <= s < 360 * 90]
+    ref = beats[(beats >= 360 * 70) & (beats < 360 * 90)]
+    assert abs(len(after) - len(ref)) <= 1, (len(after), len(ref))
+
+
+@pytest.mark.parametrize("garbage", [1e308, -1e7, np.inf])
+def test_absurd_numbers_from_a_caller_are_a_gap_not_the_end_of_the_stream(
+    beat_bundle, record, garbage
+):
+    """Only a library caller can pass them (sources and the WFDB reader refuse them); they
+    overflowed the filters' state for good: now they are missing samples, held and gated."""
+    rec, _ = record
+    x = rec.p_signal[: int(60 * rec.fs)].copy()
+    x[int(10 * rec.fs) : int(15 * rec.fs)] = garbage
+    monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name))
+    with np.errstate(all="raise"):
+        late = [e for e in monitor.stream(x) if isinstance(e, BeatEvent) and e.sample > 25 * rec.fs]
+    assert len(late) > 30 and all(e.label is not None for e in late)
+
+
 def test_lead_choice_and_refusal(beat_bundle):
     assert find_channel(["V1", "MLII"], "MLII") == 1
     assert find_channel(["I", "II", "V1"], "MLII") == 1  # standard lead II stands in
