@@ -137,8 +137,23 @@ class QRSDetector:
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         if len(x) == 0:
             return []
-        if off is not None:
-            self._note_gaps(np.asarray(off, bool).reshape(-1))
+        if off is None:
+            return self._process(x)
+        mask = np.asarray(off, bool).reshape(-1)
+        if len(mask) != len(x):
+            raise ValueError(f"off has {len(mask)} samples for a chunk of {len(x)}")
+        # the chunk is cut where a gap that makes the detector relearn ends, so that the
+        # relearning starts at the same moment whatever the chunks were
+        found: list[int] = []
+        start, done = self._total, 0
+        for a, b in self._note_gaps(mask):
+            cut = b - start
+            found += self._process(x[done:cut]) if cut > done else []
+            done = max(done, cut)
+            self._relearn(a, b)
+        return found + (self._process(x[done:]) if done < len(x) else [])
+
+    def _process(self, x: np.ndarray) -> list[int]:
         band = self._band(x)[:, 0]
         deriv = self._deriv(band)
         mwi = self._mwi(deriv * deriv)
@@ -164,10 +179,9 @@ class QRSDetector:
         self._trim()
         return found
 
-    def _note_gaps(self, off: np.ndarray) -> None:
-        """Runs of samples without signal (carried over chunks); one of at least relearn_gap_s
-        that has ended starts the learning again `settle_s` after its end (the beats in
-        between are decided with what was learnt)."""
+    def _note_gaps(self, off: np.ndarray) -> list[tuple[int, int]]:
+        """Runs of samples without signal (carried over chunks): the ones of at least
+        relearn_gap_s that end in this chunk (absolute start and end)."""
         first = self._total
         flags = np.concatenate([[self._off_run > 0], off, [False]]).astype(np.int8)
         edges = np.flatnonzero(np.diff(flags))
@@ -176,16 +190,24 @@ class QRSDetector:
         if self._off_run > 0:
             starts.insert(0, first - self._off_run)
         self._off_run = 0
+        relearn = []
         for a, b in zip(starts, ends, strict=True):
             if b == first + len(off):  # still without signal at the chunk's end
                 self._off_run = b - a
             elif b - a >= self._relearn_gap:
-                self._learning = True
-                self._gap_from, self._gap_end = a, b
-                self._learn_start = b + self._settle
-                self._learn_end = self._learn_start + int(round(self.config.learn_s * self.fs))
-                self._learn_sum = 0.0
-                self._pending = []
+                relearn.append((a, b))
+        return relearn
+
+    def _relearn(self, gap_from: int, gap_end: int) -> None:
+        """Learn the thresholds again from `settle_s` after the gap, as at start-up; the beats
+        in between are decided with what is learnt, and so are beats before the gap that a
+        start-up learning it interrupted was still holding."""
+        self._learning = True
+        self._gap_from, self._gap_end = gap_from, gap_end
+        self._learn_start = gap_end + self._settle
+        self._learn_end = self._learn_start + int(round(self.config.learn_s * self.fs))
+        self._learn_sum = 0.0
+        self._pending = [c for c in self._pending if c.energy_index < gap_from]
 
     def _new_candidates(self) -> list[_Candidate]:
         """Local maxima of the energy over +-lookahead whose whole neighbourhood has arrived."""
@@ -224,9 +246,8 @@ class QRSDetector:
         )
         self.spki = peak / 3.0
         self.npki = 0.5 * self._learn_sum / (self._learn_end - self._learn_start)
-        # after a gap the beats before it say nothing of the rhythm after it (no-ops at start)
+        # no RR across a gap (no-ops at start); the RR before it still times the searchback
         self._last_qrs, self._noise_since_qrs, self._next_decay = None, [], 0
-        self._rr.clear()
         found: list[int] = []
         for cand in self._pending:
             found += self._decide(cand)

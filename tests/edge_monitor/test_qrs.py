@@ -121,3 +121,25 @@ def test_a_short_dropout_changes_nothing(mitdb_dir):
     """Gaps under relearn_gap_s (a lost sample or two on a serial link) keep the thresholds."""
     x, off, _ = _with_gap(mitdb_dir, "100", (20.0, 21.0))
     np.testing.assert_array_equal(_stream(x, off, 360), _stream(x, off, 360, mark=False))
+
+
+@pytest.mark.parametrize("name", ["100", "231"])
+def test_a_gap_inside_one_push_gives_the_beats_of_small_pushes(mitdb_dir, name):
+    """A stall arrives as one push (the missing rows and the first samples after them): the
+    beat just before the gap must not depend on that (a review found it dropped)."""
+    x, off, ref = _with_gap(mitdb_dir, name, (0.0, 0.0), seconds=60.0)
+    r = int(ref[(ref > 360 * 20)][0])
+    for delay in (5, 35, 70):
+        y, mask = x.copy(), off.copy()
+        a, b = r + delay, r + delay + 3 * 360
+        y[a:b], mask[a:b] = y[a - 1], True
+        small = _stream(y, mask, 360)
+        det = QRSDetector(360.0)
+        big = det(y[:a], mask[:a]) + det(y[a : b + 180], mask[a : b + 180])
+        big += det(y[b + 180 :], mask[b + 180 :])
+        np.testing.assert_array_equal(small, np.array(big))
+
+
+def test_an_off_mask_of_another_length_is_refused():
+    with pytest.raises(ValueError, match="off has 3 samples"):
+        QRSDetector(360.0)(np.zeros(5), np.zeros(3, bool))
