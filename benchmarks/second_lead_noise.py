@@ -91,19 +91,25 @@ def pooled(rows: list[dict]) -> dict:
     }
 
 
+def svdb_records(which: str) -> tuple[Path, Path, list[str]]:
+    """The data folder, svdb's folder and its held-out or training records."""
+    root = beatdb.multi_db_root(None)
+    if root is None:
+        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/, svdb/ and nstdb/")
+    folder = beatdb.root_of(beatdb.SVDB, root)
+    records = list(beatdb.SVDB_TEST)
+    if which == "training":
+        records = [r for r in beatdb.SVDB.available(folder) if r not in beatdb.SVDB_TEST]
+    return root, folder, records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--records", choices=["held-out", "training"], default="held-out")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    root = beatdb.multi_db_root(None)
-    if root is None:
-        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/, svdb/ and nstdb/")
-    folder = beatdb.root_of(beatdb.SVDB, root)
-    records = list(beatdb.SVDB_TEST)
-    if args.records == "training":
-        records = [r for r in beatdb.SVDB.available(folder) if r not in beatdb.SVDB_TEST]
+    root, folder, records = svdb_records(args.records)
     tasks = [
         (folder / r, f"svdb/{r}", noise, second, root)
         for noise in NOISES

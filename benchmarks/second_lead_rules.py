@@ -27,11 +27,10 @@ import wfdb
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from edge_monitor.second_lead import V_FLOOR
-from trainer.datasets import beatdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import database_scores, matched  # noqa: E402
-from second_lead_noise import NOISES, noisy_lead  # noqa: E402
+from second_lead_noise import NOISES, noisy_lead, svdb_records  # noqa: E402
 
 TAUS = (0.05, 0.1, 0.2, 0.3, 0.5)
 # what the Monitor does now; the development run's JSON was made before the veto, when the
@@ -116,13 +115,7 @@ def main() -> None:
     parser.add_argument("--records", choices=["held-out", "training"], default="training")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    root = beatdb.multi_db_root(None)
-    if root is None:
-        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/, svdb/ and nstdb/")
-    folder = beatdb.root_of(beatdb.SVDB, root)
-    records = list(beatdb.SVDB_TEST)
-    if args.records == "training":
-        records = [r for r in beatdb.SVDB.available(folder) if r not in beatdb.SVDB_TEST]
+    root, folder, records = svdb_records(args.records)
     tasks = [(folder / r, f"svdb/{r}", noise, root) for noise in NOISES for r in records]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
