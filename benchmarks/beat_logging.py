@@ -35,6 +35,15 @@ def logged_stream(path: Path, monitor_class: type, log: str, missing: tuple) -> 
     }
 
 
+def embedded_models() -> list:
+    """The embedded beat and VT/VF bundles, as the monitor runs them by default (unproven: a
+    benchmark's records are trusted)."""
+    return [
+        load_bundle(embedded_bundle("arrhythmia"), probe=False),
+        load_bundle(embedded_bundle("ventricular"), probe=False),
+    ]
+
+
 def jobs_and_out(doc: str, out: Path) -> argparse.Namespace:
     """The two options both scripts take: processes streaming side by side, the JSON file."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])

@@ -26,11 +26,10 @@ import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import TOLERANCE_S, reference_beats  # noqa: E402
+from beat_logging import embedded_models, record_paths, record_sets  # noqa: E402
 
 from edge_monitor.alert_rules import AlertEvent
-from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
-from trainer.datasets import beatdb
 
 GAPS_S = (3.0, 10.0, 30.0)
 FIRST_S, EVERY_S, UNTIL_S, AFTER_S = 60.0, 120.0, 660.0, 20.0
@@ -42,12 +41,8 @@ def gap_spans(fs: float, gap_s: float, n: int) -> list[tuple[int, int]]:
     return [(int(s * fs), min(n, int((s + gap_s) * fs))) for s in starts]
 
 
-def stream(path: Path, x: np.ndarray, fs: float, names: list[str]) -> tuple[list[int], list]:
-    bundles = [
-        load_bundle(embedded_bundle("arrhythmia"), probe=False),
-        load_bundle(embedded_bundle("ventricular"), probe=False),
-    ]
-    monitor = Monitor(bundles, fs, names)
+def stream(x: np.ndarray, fs: float, names: list[str]) -> tuple[list[int], list]:
+    monitor = Monitor(embedded_models(), fs, names)
     events = monitor.stream(x, block_s=1.0)
     alerts = [
         (e.sample, e.level, e.label)
@@ -78,7 +73,7 @@ def after_gaps(peaks, ref, ends: list[int], fs: float) -> tuple[int, int, int]:
 
 def run(task: tuple[Path, str, float]) -> dict:
     path, rid, gap_s = task
-    rec = wfdb.rdrecord(str(path), sampto=None)
+    rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     n = min(len(rec.p_signal), int(UNTIL_S * fs))
     x = rec.p_signal[:n]
@@ -89,8 +84,8 @@ def run(task: tuple[Path, str, float]) -> dict:
     ref, _ = reference_beats(path)
     ref = ref[ref < n]
     ends = [b for _, b in spans]
-    clean_peaks, clean_alerts = stream(path, x, fs, list(rec.sig_name))
-    gap_peaks, gap_alerts = stream(path, gappy, fs, list(rec.sig_name))
+    clean_peaks, clean_alerts = stream(x, fs, list(rec.sig_name))
+    gap_peaks, gap_alerts = stream(gappy, fs, list(rec.sig_name))
     span = int(AFTER_S * fs)
     windows = [(e, e + span) for e in ends]
 
@@ -118,17 +113,9 @@ def main() -> None:
         help="the test records (MIT-BIH DS2, held-out svdb) or the training ones (development)",
     )  # fmt: skip
     args = parser.parse_args()
-    root = beatdb.multi_db_root(None)
-    if root is None:
-        raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
-    split = beatdb.multi_db_split(beatdb.available_records(root))
-    paths = [
-        (beatdb.root_of(beatdb.database(db), root) / i.rpartition("/")[2], i)
-        for db, ids in (
-            split.test if args.split == "test" else beatdb.split_ids(split.train + split.val)
-        ).items()
-        for i in ids
-    ]
+    root, sets = record_sets()
+    ids = sets["train"] if args.split == "train" else sets["test_mitdb"] + sets["test_svdb"]
+    paths = list(zip(record_paths(ids, root), ids, strict=True))
     tasks = [(p, i, g) for g in GAPS_S for p, i in paths]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -29,12 +29,12 @@ import wfdb
 from scipy.signal import resample_poly
 
 from edge_monitor.alert_rules import AlertEvent
-from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets import beatdb, nstdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import database_scores, matched  # noqa: E402
+from beat_logging import embedded_models  # noqa: E402
 
 OUT = Path("benchmarks/results/second_lead_noise.json")
 NOISES = ("clean", "em@ECG2", "ma@ECG2", "em@ECG1", "ma@ECG1")
@@ -69,11 +69,7 @@ def run(task: tuple[Path, str, str, str | None, Path]) -> dict:
     rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     x = noisy_lead(rec.p_signal, fs, path, noise, data)
-    bundles = [
-        load_bundle(embedded_bundle("arrhythmia"), probe=False),
-        load_bundle(embedded_bundle("ventricular"), probe=False),
-    ]
-    monitor = Monitor(bundles, fs, list(rec.sig_name), second_lead=second)
+    monitor = Monitor(embedded_models(), fs, list(rec.sig_name), second_lead=second)
     events = monitor.stream(x, block_s=1.0)
     beats = [e for e in events if isinstance(e, BeatEvent)]
     critical = [e.sample for e in events if isinstance(e, AlertEvent) and e.level == "critical"]

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from edge_monitor.second_lead import V_FLOOR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import database_scores, matched  # noqa: E402
+from beat_logging import embedded_models  # noqa: E402
 from second_lead_noise import NOISES, noisy_lead, svdb_records  # noqa: E402
 
 TAUS = (0.05, 0.1, 0.2, 0.3, 0.5)
@@ -45,11 +45,7 @@ def run(task: tuple[Path, str, str, Path]) -> dict:
     rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     x = noisy_lead(rec.p_signal, fs, path, noise, data)
-    bundles = [
-        load_bundle(embedded_bundle("arrhythmia"), probe=False),
-        load_bundle(embedded_bundle("ventricular"), probe=False),
-    ]
-    monitor = Monitor(bundles, fs, list(rec.sig_name), second_lead="auto")
+    monitor = Monitor(embedded_models(), fs, list(rec.sig_name), second_lead="auto")
     second = monitor.second
     if second is None:
         raise SystemExit(f"{rid}: no second lead like lead II")

@@ -154,9 +154,8 @@ ABSURD_MV = 1e6
 
 def sane(x: np.ndarray) -> np.ndarray:
     """`x` with absurd or infinite values as NaN: a gap, which the Monitor holds and gates."""
-    if np.isfinite(x).all() and (np.abs(x) < ABSURD_MV).all():
-        return x
-    return np.where(np.abs(x) < ABSURD_MV, x, np.nan)
+    usable = np.abs(x) < ABSURD_MV  # False for NaN and inf too
+    return x if usable.all() else np.where(usable, x, np.nan)
 
 
 def hold_last(x: np.ndarray, off: np.ndarray, hold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
