@@ -4,7 +4,9 @@ for GAP seconds every two minutes from minute 1, over its first 11 minutes; the 
 streams it (the embedded beat and VT/VF models, 1 s blocks), and its beats in the 20 s after
 each gap are matched to the reference beats at 150 ms: Se and +P there, against the same
 stretches of the record streamed without gaps, and the warnings and critical alarms raised there
-that the gapless stream did not raise.
+that the gapless stream did not raise; and the beats' classes (S and V Se / +P / F1) in those 20 s
+and in the whole stretch from each gap to the next. `--gap-context span` streams as before
+6 Dec (the interval across a gap taken as an RR by the beat context).
 
     ECG_EDGE_DATA=../shared/data python benchmarks/leads_off_gaps.py --jobs 2
 
@@ -27,9 +29,12 @@ import wfdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import TOLERANCE_S, reference_beats  # noqa: E402
 from beat_logging import embedded_models, record_paths, record_sets  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Monitor
+from edge_monitor.streams import BeatStream
+from trainer.metrics import AAMI_CLASSES, MISSED, match_beats
 
 GAPS_S = (3.0, 10.0, 30.0)
 FIRST_S, EVERY_S, UNTIL_S, AFTER_S = 60.0, 120.0, 660.0, 20.0
@@ -41,7 +46,7 @@ def gap_spans(fs: float, gap_s: float, n: int) -> list[tuple[int, int]]:
     return [(int(s * fs), min(n, int((s + gap_s) * fs))) for s in starts]
 
 
-def stream(x: np.ndarray, fs: float, names: list[str]) -> tuple[list[int], list]:
+def stream(x: np.ndarray, fs: float, names: list[str]) -> tuple[list[int], list, list]:
     monitor = Monitor(embedded_models(), fs, names)
     events = monitor.stream(x, block_s=1.0)
     alerts = [
@@ -49,7 +54,21 @@ def stream(x: np.ndarray, fs: float, names: list[str]) -> tuple[list[int], list]
         for e in events
         if isinstance(e, AlertEvent) and e.level in ("warning", "critical")
     ]
-    return [e.sample for e in events if isinstance(e, BeatEvent)], alerts
+    beats = [e for e in events if isinstance(e, BeatEvent)]
+    return [e.sample for e in beats], alerts, [e.label or "Q" for e in beats]
+
+
+def classes_after(peaks, labels, ref, ref_labels, spans: list[tuple[int, int]], fs: float):
+    """Reference (rows) x device (columns) beat classes (N S V F Q, none) inside `spans`."""
+    peaks, labels = np.asarray(peaks), np.asarray(labels, dtype=object)
+    counts = np.zeros((MISSED + 1, MISSED + 1), int)
+    for a, b in spans:
+        r = (ref >= a) & (ref < b)
+        d = (peaks >= a) & (peaks < b)
+        t, p = match_beats(ref[r], list(np.asarray(ref_labels)[r]), peaks[d], list(labels[d]),
+                           int(TOLERANCE_S * fs))  # fmt: skip
+        counts += confusion_matrix(t, p, labels=list(range(MISSED + 1)))
+    return counts.tolist()
 
 
 def after_gaps(peaks, ref, ends: list[int], fs: float) -> tuple[int, int, int]:
@@ -71,8 +90,8 @@ def after_gaps(peaks, ref, ends: list[int], fs: float) -> tuple[int, int, int]:
     return n_ref, found, extra
 
 
-def run(task: tuple[Path, str, float]) -> dict:
-    path, rid, gap_s = task
+def run(task: tuple[Path, str, float, str]) -> dict:
+    path, rid, gap_s, BeatStream.gap_context = task
     rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     n = min(len(rec.p_signal), int(UNTIL_S * fs))
@@ -81,20 +100,29 @@ def run(task: tuple[Path, str, float]) -> dict:
     gappy = x.copy()
     for a, b in spans:
         gappy[a:b] = np.nan
-    ref, _ = reference_beats(path)
+    ref, ref_labels = reference_beats(path)
+    ref_labels = list(np.asarray(ref_labels)[ref < n])
     ref = ref[ref < n]
     ends = [b for _, b in spans]
-    clean_peaks, clean_alerts = stream(x, fs, list(rec.sig_name))
-    gap_peaks, gap_alerts = stream(gappy, fs, list(rec.sig_name))
+    clean_peaks, clean_alerts, clean_labels = stream(x, fs, list(rec.sig_name))
+    gap_peaks, gap_alerts, gap_labels = stream(gappy, fs, list(rec.sig_name))
     span = int(AFTER_S * fs)
     windows = [(e, e + span) for e in ends]
+    stretches = [(e, a) for e, (a, _) in zip(ends, [*spans[1:], (n, n)], strict=True)]
+    classes = {
+        f"{name}_{arm}": classes_after(peaks, labels, ref, ref_labels, where, fs)
+        for name, where in (("after", windows), ("until_next", stretches))
+        for arm, peaks, labels in (("clean", clean_peaks, clean_labels),
+                                   ("gaps", gap_peaks, gap_labels))
+    }  # fmt: skip
 
     def inside(alerts):
         return {(lv, lb) for s, lv, lb in alerts if any(a <= s < b for a, b in windows)}
 
     new = sorted(inside(gap_alerts) - inside(clean_alerts))
     return {"record": rid, "gap_s": gap_s, "clean": after_gaps(clean_peaks, ref, ends, fs),
-            "gaps": after_gaps(gap_peaks, ref, ends, fs), "new_alerts": new}  # fmt: skip
+            "gaps": after_gaps(gap_peaks, ref, ends, fs), "new_alerts": new,
+            "classes": classes}  # fmt: skip
 
 
 def pooled(rows: list[dict], key: str) -> dict:
@@ -102,6 +130,19 @@ def pooled(rows: list[dict], key: str) -> dict:
     found = sum(r[key][1] for r in rows)
     extra = sum(r[key][2] for r in rows)
     return {"reference_beats": n_ref, "se": found / n_ref, "ppv": found / (found + extra)}
+
+
+def class_scores(rows: list[dict], key: str) -> dict:
+    """S and V Se / +P / F1 of the beats in one kind of stretch, pooled over records."""
+    counts = np.sum([r["classes"][key] for r in rows], axis=0)
+    out = {}
+    for cls in ("S", "V"):
+        k = AAMI_CLASSES.index(cls)
+        tp = int(counts[k, k])
+        fn, fp = int(counts[k].sum()) - tp, int(counts[:, k].sum()) - tp
+        out[cls] = {"se": tp / max(tp + fn, 1), "ppv": tp / max(tp + fp, 1),
+                    "f1": 2 * tp / max(2 * tp + fp + fn, 1), "support": tp + fn}  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -112,11 +153,16 @@ def main() -> None:
         "--split", choices=["test", "train"], default="test",
         help="the test records (MIT-BIH DS2, held-out svdb) or the training ones (development)",
     )  # fmt: skip
+    parser.add_argument(
+        "--gap-context", choices=["keep", "forget", "span"], default=BeatStream.gap_context,
+        help="what the beat context does at a gap (span: the interval across it is an RR, as "
+        "before 6 Dec)",
+    )  # fmt: skip
     args = parser.parse_args()
     root, sets = record_sets()
     ids = sets["train"] if args.split == "train" else sets["test_mitdb"] + sets["test_svdb"]
     paths = list(zip(record_paths(ids, root), ids, strict=True))
-    tasks = [(p, i, g) for g in GAPS_S for p, i in paths]
+    tasks = [(p, i, g, args.gap_context) for g in GAPS_S for p, i in paths]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, tasks))
@@ -131,7 +177,11 @@ def main() -> None:
             "without_gaps": pooled(chosen, "clean"),
             "after_gaps": pooled(chosen, "gaps"),
             "records_with_new_alerts_after_gaps": alerts,
-            "per_record": {r["record"]: {"clean": r["clean"], "gaps": r["gaps"]} for r in chosen},
+            "beat_classes": {key: class_scores(chosen, key) for key in chosen[0]["classes"]},
+            "per_record": {
+                r["record"]: {"clean": r["clean"], "gaps": r["gaps"], "new_alerts": r["new_alerts"]}
+                for r in chosen
+            },
         }
         s = out["results"][str(g)]
         print(
@@ -140,6 +190,11 @@ def main() -> None:
             f"{s['without_gaps']['se']:.3f}/{s['without_gaps']['ppv']:.3f}); new alerts {alerts}",
             flush=True,
         )
+        for key, sc in s["beat_classes"].items():
+            print(f"  {key:18s} " + "  ".join(
+                f"{c} Se/+P/F1 {v['se']:.3f}/{v['ppv']:.3f}/{v['f1']:.3f} (n {v['support']})"
+                for c, v in sc.items()), flush=True)  # fmt: skip
+    out["gap_context"] = args.gap_context
     out["seconds"] = time.perf_counter() - t0
     args.out.write_text(json.dumps(out, indent=1))
 

@@ -77,6 +77,7 @@ class BeatContext:
     window: np.ndarray
     template: np.ndarray  # median of earlier on-time beats' windows (the beat itself at first)
     rr: np.ndarray
+    post_rr: float = 0.0  # seconds to the next R peak (the builder's own bookkeeping)
 
 
 class BeatContextBuilder:
@@ -100,18 +101,42 @@ class BeatContextBuilder:
         if len(self._peaks) < 2:
             return None
         beat, nxt = self._peaks[0], self._peaks[1]
+        ctx = self._context(signal, signal_start, beat, (nxt - beat) / self.spec.fs)
+        self._rr_local.append(ctx.post_rr)
+        self._rr_long.append(ctx.post_rr)
+        if ctx.rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
+            self._recent.append(ctx.window)
+        return ctx
+
+    def break_rhythm(
+        self, signal: np.ndarray, signal_start: int = 0, forget: bool = False
+    ) -> BeatContext | None:
+        """The signal broke off (leads off, a dropout) after the last R peak pushed: close that
+        beat with a successor one RR later, as at a record's end, and let no interval span the
+        break. Without that, the interval across a 30 s gap entered the RR means (a 300-beat
+        mean grew by a tenth) and beats for minutes after it read premature: PAC warnings after
+        each leads-off. `forget`: the histories too, as at a record's start."""
+        ctx = None
+        if self._peaks:
+            beat = self._peaks[-1]
+            step = self._rr_local[-1] if self._rr_local else 1.0
+            ctx = self._context(signal, signal_start, beat, step)
+        self._peaks.clear()
+        if forget:
+            for history in (self._rr_local, self._rr_long, self._amplitudes, self._recent):
+                history.clear()
+        return ctx
+
+    def _context(
+        self, signal: np.ndarray, signal_start: int, beat: int, post: float
+    ) -> BeatContext:
         window = self._window(signal, signal_start, beat)
-        post = (nxt - beat) / self.spec.fs
         pre = self._rr_local[-1] if self._rr_local else post
         rr = self._features(pre, post)
         template = (
             median(np.stack(self._recent), axis=0).astype(np.float32) if self._recent else window
         )
-        self._rr_local.append(post)
-        self._rr_long.append(post)
-        if rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
-            self._recent.append(window)
-        return BeatContext(beat, window, template, rr)
+        return BeatContext(beat, window, template, rr, post)
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         """Ratios only: absolute RR in seconds ties the model to the training patients' heart

@@ -243,6 +243,7 @@ class Monitor:
         filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw, off)]
+        gaps = [(a + self.start, b + self.start) for a, b in self.detector.gaps]
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
             seg = self._relabel(seg)
@@ -255,9 +256,9 @@ class Monitor:
         for p in peaks:
             events += self.engine.on_r_peak(p)
         for k, stream in enumerate(self.beats):
-            beats = stream.push(filtered, peaks, raw)
+            beats = stream.push(filtered, peaks, raw, gaps)
             if k == 0 and self.second is not None:
-                beats = self.second.push(beats, x, off | lead2_off, peaks)
+                beats = self.second.push(beats, x, off | lead2_off, peaks, gaps)
             events += self._reported(beats)
         self.position += n
         events += self.engine.on_time(self.position, filtered)

@@ -126,6 +126,7 @@ class QRSDetector:
         self._rr: deque[int] = deque(maxlen=8)
         self._noise_since_qrs: list[_Candidate] = []
         self._next_decay = 0
+        self.gaps: list[tuple[int, int]] = []  # the relearning gaps that ended in the last chunk
 
     @property
     def threshold(self) -> float:
@@ -135,6 +136,7 @@ class QRSDetector:
         """The R peaks decided with this chunk. `off`: its samples that carry no signal (held
         by the caller): a long enough run of them makes the detector learn anew after it."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
+        self.gaps = []
         if len(x) == 0:
             return []
         if off is None:
@@ -146,7 +148,8 @@ class QRSDetector:
         # relearning starts at the same moment whatever the chunks were
         found: list[int] = []
         start, done = self._total, 0
-        for a, b in self._note_gaps(mask):
+        self.gaps = self._note_gaps(mask)
+        for a, b in self.gaps:
             cut = b - start
             found += self._process(x[done:cut]) if cut > done else []
             done = max(done, cut)

@@ -94,15 +94,21 @@ class SecondLead:
         return gaps
 
     def push(
-        self, primary: list[BeatEvent], x: np.ndarray, off: np.ndarray, peaks: list[int]
+        self,
+        primary: list[BeatEvent],
+        x: np.ndarray,
+        off: np.ndarray,
+        peaks: list[int],
+        gaps: list[tuple[int, int]],
     ) -> list[BeatEvent]:
-        """The beat lead's new beats, fused with their twins where both are here."""
+        """The beat lead's new beats, fused with their twins where both are here (`gaps`: the
+        beat lead's, so that both streams close the same beats)."""
         raw = x[:, self.channel]
         filtered = self.stream.filter(raw.reshape(-1, 1))[:, 0]
         for seg in self.quality.push(raw, filtered, off):
             if not seg.ok:
                 self._bad_until = seg.end
-        self._twins.extend(map(self._trusted, self.stream.push(filtered, peaks, raw)))
+        self._twins.extend(map(self._trusted, self.stream.push(filtered, peaks, raw, gaps)))
         self._primary.extend(primary)
         return self._pairs()
 

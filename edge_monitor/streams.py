@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -68,6 +69,8 @@ class BeatStream:
     per beat. A beat leaves once the signal reaches the end of its window and its successor's R
     peak is known (its post-RR), about half a second after it happened."""
 
+    gap_context = "forget"  # at a gap: "forget" the histories, "keep" them, "span" (ignore it)
+
     def __init__(
         self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
     ) -> None:
@@ -90,6 +93,8 @@ class BeatStream:
         self._delay = int(round(DETECTOR_DELAY_S * fs))
         self._pushed: deque[tuple[int, int]] = deque(maxlen=2)
         self._keep = int(self.spec.fs * 4) + self.spec.length
+        self._gaps: deque[float] = deque()  # middles of gaps not yet passed by a beat
+        self._hold_max = int(self.spec.fs * 60)
 
     @property
     def recent_raw(self) -> np.ndarray:
@@ -102,10 +107,19 @@ class BeatStream:
         annotations (all samples needed are already here: decisions lag by >= 150 ms)."""
         return self.recipe.refine(self._src, peak - self._delay, self.fs, self._src_start)
 
-    def push(self, filtered: np.ndarray, peaks: list[int], raw: np.ndarray) -> list[BeatEvent]:
+    def push(
+        self,
+        filtered: np.ndarray,
+        peaks: list[int],
+        raw: np.ndarray,
+        gaps: Sequence[tuple[int, int]] = (),
+    ) -> list[BeatEvent]:
+        """`gaps`: (start, end) source indices of runs without signal that ended in this block
+        and after which the R-peak detector learnt anew: no RR interval spans them."""
         model_rate = self.resampler(filtered.reshape(-1, 1))[:, 0].astype(np.float32)
         self._buf = np.concatenate([self._buf, model_rate])
         self._src = np.concatenate([self._src, raw])
+        self._gaps.extend((a + b) / 2 for a, b in gaps)
         for p in peaks:
             r = self.refine(p)
             self._pending.append((r, int(round((r - self.origin) * self.spec.fs / self.fs))))
@@ -121,6 +135,9 @@ class BeatStream:
                 break
             events += self._push_peak(*self._pending.popleft())
         drop = len(self._buf) - self._keep
+        if self._pushed:  # the beat still held keeps its window through a gap of up to a minute
+            held = self._pushed[-1][1] - self.spec.before - self._buf_start
+            drop = min(drop, max(held, len(self._buf) - self._keep - self._hold_max))
         if drop > 0:
             self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
         return events
@@ -139,12 +156,28 @@ class BeatStream:
         return events
 
     def _push_peak(self, source_index: int, model_index: int) -> list[BeatEvent]:
+        events = self._break_before(source_index)
         ctx = self.builder.push(model_index, self._buf, self._buf_start)
         self._pushed.append((source_index, model_index))
         if ctx is None:
             return []
         beat_source = self._pushed[0][0]
-        return [self._classify(ctx, beat_source)]
+        return [*events, self._classify(ctx, beat_source)]
+
+    def _break_before(self, source_index: int) -> list[BeatEvent]:
+        """Close the rhythm at a gap that lies between the last beat pushed and this one."""
+        events: list[BeatEvent] = []
+        while self._gaps and self._gaps[0] < source_index:
+            middle = self._gaps.popleft()
+            if self.gap_context == "span" or not self._pushed or self._pushed[-1][0] > middle:
+                continue
+            ctx = self.builder.break_rhythm(
+                self._buf, self._buf_start, self.gap_context == "forget"
+            )
+            if ctx is not None:
+                events.append(self._classify(ctx, self._pushed[-1][0]))
+            self._pushed.clear()
+        return events
 
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
         feed = {

@@ -1,4 +1,6 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.beats import RR_FEATURES, BeatContextBuilder, BeatSpec, beat_contexts
 
@@ -61,3 +63,57 @@ def test_template_is_the_dominant_beat_not_the_ectopic_one():
     assert np.abs(windows[15] - templates[15]).max() > 1.0  # differs from this patient's template
     assert np.abs(windows[14] - templates[14]).max() < 0.05
     assert np.abs(templates[16] - templates[14]).max() < 0.05  # one odd beat does not move it
+
+
+def _regular_with_break(rr: float, before: int, after: int, gap_s: float, fs: float):
+    pre = [int(round(fs * (1 + k * rr))) for k in range(before)]
+    t0 = pre[-1] + int(round(gap_s * fs))
+    post = [t0 + int(round(fs * k * rr)) for k in range(after)]
+    x = np.zeros(post[-1] + int(2 * fs))
+    for p in pre + post:
+        x[p - 3 : p + 4] += np.hanning(7)
+    return x, pre, post
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rr=st.floats(0.4, 1.5),
+    before=st.integers(1, 40),
+    after=st.integers(2, 40),
+    gap_s=st.floats(2.0, 600.0),
+)
+def test_no_rr_interval_spans_a_break_in_the_signal(rr, before, after, gap_s):
+    """A regular rhythm broken by leads off: every beat reads as regular as before the break
+    (the interval across a 30 s break made beats premature for minutes: PAC warnings)."""
+    spec = BeatSpec()
+    x, pre, post = _regular_with_break(rr, before, after, gap_s, spec.fs)
+    builder = BeatContextBuilder(spec)
+    out = [builder.push(p, x) for p in pre]
+    out.append(builder.break_rhythm(x))
+    out += [builder.push(p, x) for p in post]
+    contexts = [c for c in out if c is not None]
+    assert [c.r_index for c in contexts] == pre + post[:-1]  # each beat once, in order
+    regular = np.array([1, 1, 1, 1, 1, 0], np.float32)
+    for c in contexts:
+        np.testing.assert_allclose(c.rr, regular, atol=0.03)
+    spanned = BeatContextBuilder(spec)  # the interval across the break taken as an RR
+    old = [spanned.push(p, x) for p in pre + post]
+    assert any(np.abs(c.rr - regular).max() > 0.03 for c in old if c is not None)
+
+
+def test_a_break_that_forgets_starts_the_beats_after_it_as_a_record_does():
+    spec = BeatSpec()
+    x, pre, post = _regular_with_break(0.8, 12, 10, 5.0, spec.fs)
+    builder = BeatContextBuilder(spec)
+    for p in pre:
+        builder.push(p, x)
+    assert builder.break_rhythm(x, forget=True).r_index == pre[-1]
+    fresh = BeatContextBuilder(spec)
+    for p in post:
+        a, b = builder.push(p, x), fresh.push(p, x)
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a.window, b.window)
+            np.testing.assert_array_equal(a.template, b.template)
+            np.testing.assert_array_equal(a.rr, b.rr)
+    assert BeatContextBuilder(spec).break_rhythm(x) is None  # nothing held: nothing to close

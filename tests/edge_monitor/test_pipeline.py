@@ -106,6 +106,26 @@ def test_the_beats_after_leads_off_are_the_beats_of_the_record(beat_bundle, mitd
     assert abs(len(after) - len(ref)) <= 1, (len(after), len(ref))
 
 
+@pytest.mark.parametrize("name", ["103", "115"])
+def test_no_pacs_after_leads_off(beat_bundle, mitdb_dir, name):
+    """Sinus rhythm with the leads off for 30 s: the interval across the gap was taken as an
+    RR, and nine beats after it read S (a PAC warning after every leads-off); now the beats
+    after it read as those of the gapless record (benchmarks/leads_off_gaps.py)."""
+    rec = wfdb.rdrecord(str(mitdb_dir / name), sampto=360 * 180)
+    x = rec.p_signal.copy()
+    gappy = x.copy()
+    gappy[360 * 60 : 360 * 90] = np.nan
+
+    def s_beats_after_the_gap(signal):
+        monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name))
+        beats = [e for e in monitor.stream(signal) if isinstance(e, BeatEvent)]
+        return sum(e.label == "S" for e in beats if e.sample >= 360 * 90), len(beats)
+
+    clean, gappy_beats = s_beats_after_the_gap(x), s_beats_after_the_gap(gappy)
+    assert gappy_beats[0] <= clean[0] + 1, (gappy_beats, clean)
+    assert gappy_beats[1] > 0.75 * clean[1]  # no beat lost but those of the gap
+
+
 @pytest.mark.parametrize("garbage", [1e308, -1e7, np.inf])
 def test_absurd_numbers_from_a_caller_are_a_gap_not_the_end_of_the_stream(
     beat_bundle, record, garbage
@@ -270,3 +290,24 @@ def test_no_good_signal_while_stalled_whatever_the_blocks(beat_bundle, record, b
     if monitor.stalled:  # stopped during a stall: its silence is recorded up to the stop
         check(monitor.push(np.full(gap, np.nan), missing=np.ones(gap, bool)), True)
         assert monitor.signal_state != "good"
+
+
+def test_the_beat_before_a_long_pause_keeps_its_window(beat_bundle, mitdb_dir):
+    """MIT-BIH 232 pauses 5.3 s after sample 450,412: the stream's buffer had let that beat's
+    window go before its successor came, and the model read zeros (training reads the beat)."""
+    start, stop = 440_000, 460_000
+    rec = wfdb.rdrecord(str(mitdb_dir / "232"), sampfrom=start, sampto=stop)
+    monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name), start=start)
+    builder = monitor.beats[0].builder
+    contexts = []
+    push = builder.push
+
+    def spy(*args, **kwargs):
+        ctx = push(*args, **kwargs)
+        contexts.append(ctx)
+        return ctx
+
+    builder.push = spy
+    monitor.stream(rec.p_signal)
+    before_pause = [c for c in contexts if c and 450_350 < start + 2 * c.r_index < 450_450]
+    assert before_pause and all(np.abs(c.window).max() > 0.5 for c in before_pause)

@@ -143,6 +143,20 @@ def test_gaps_in_the_second_lead_never_touch_the_beat_lead(beat_bundle, svdb_800
     assert 0 < both.second.fused < len(beats_b)
 
 
+def test_both_leads_close_the_same_beats_at_a_gap(beat_bundle, svdb_800):
+    """Leads off on both leads: each stream closes the beat before the gap and starts again
+    after it; were one to pair a beat with its neighbour's twin, a second lead identical to
+    the beat lead would change some answer."""
+    signal, fs, names = svdb_800
+    same = signal.copy()
+    same[:, 1] = same[:, 0]
+    same[int(12 * fs) : int(17 * fs)] = np.nan
+    alone = _beats(beat_bundle, same, fs, names, None)
+    both = _beats(beat_bundle, same, fs, names, 1)
+    assert [(b.sample, b.probs) for b in both] == [(b.sample, b.probs) for b in alone]
+    assert sum(b.sample > 17 * fs for b in both) > 20
+
+
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
