@@ -5,8 +5,8 @@ the reference at 150 ms: S and V Se / +P / F1 pooled, and per record its confusi
 
     ECG_EDGE_DATA=../shared/data python benchmarks/polarity.py --split train --jobs 2
 
-Writes benchmarks/results/polarity_<split>.json (`--out`). `--upright off` streams without the
-beat context's polarity rule (edge_monitor/beats.py), as before 6 Dec.
+Writes benchmarks/results/polarity_<split>.json (`--out`). Run it from another tree's root (a git
+worktree) to measure other code; `--bundle` for another beat model.
 """
 
 from __future__ import annotations
@@ -27,17 +27,20 @@ from beat_generalization import matched  # noqa: E402
 from beat_logging import embedded_models, record_paths, record_sets  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
-from edge_monitor.beats import BeatContextBuilder
+from edge_monitor.bundle import load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.metrics import AAMI_CLASSES, MISSED
 
 SIGNS = (1, -1)
 
 
-def run(task: tuple[Path, str, int, bool]) -> dict:
-    path, rid, sign, BeatContextBuilder.upright = task
+def run(task: tuple[Path, str, int, Path | None]) -> dict:
+    path, rid, sign, bundle = task
     rec = wfdb.rdrecord(str(path))
-    monitor = Monitor(embedded_models(), rec.fs, list(rec.sig_name))
+    models = embedded_models()
+    if bundle is not None:  # another beat model beside the embedded VT/VF model
+        models = [load_bundle(bundle, probe=False), *models[1:]]
+    monitor = Monitor(models, rec.fs, list(rec.sig_name))
     beats = [
         dataclasses.replace(e, label=e.label or "Q")  # an invalid model answer: no class
         for e in monitor.stream(sign * rec.p_signal)
@@ -67,18 +70,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--split", choices=["test", "train"], default="test")
-    parser.add_argument("--upright", choices=["on", "off"], default="on")
+    parser.add_argument("--bundle", type=Path, help="this beat bundle, not the embedded one")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     root, sets = record_sets()
     ids = sets["train"] if args.split == "train" else sets["test_mitdb"] + sets["test_svdb"]
     paths = list(zip(record_paths(ids, root), ids, strict=True))
-    upright = args.upright == "on"
-    tasks = [(p, i, s, upright) for s in SIGNS for p, i in paths]
+    tasks = [(p, i, s, args.bundle) for s in SIGNS for p, i in paths]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, tasks))
-    out: dict = {"split": args.split, "upright": upright, "records": [i for _, i in paths]}
+    out: dict = {"split": args.split, "bundle": str(args.bundle or "embedded"),
+                 "records": [i for _, i in paths]}  # fmt: skip
     for sign in SIGNS:
         chosen = [r for r in rows if r["sign"] == sign]
         name = "as_recorded" if sign == 1 else "inverted"

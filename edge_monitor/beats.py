@@ -48,9 +48,6 @@ RR_FEATURES = (
 )
 
 
-UPRIGHT_SHARE = 0.6  # a dominant beat's R sample beyond this share of its span sets the polarity
-
-
 @dataclass(frozen=True)
 class BeatSpec:
     """Beat context geometry at the model rate `fs` (Hz)."""
@@ -86,8 +83,6 @@ class BeatContext:
 class BeatContextBuilder:
     """Push R peaks (model-rate indices, increasing) with access to the filtered signal."""
 
-    upright = False  # read the lead with its dominant QRS upright (an experiment, 6 Dec)
-
     def __init__(self, spec: BeatSpec) -> None:
         self.spec = spec
         self._peaks: deque[int] = deque(maxlen=2)
@@ -95,7 +90,6 @@ class BeatContextBuilder:
         self._rr_long: deque[float] = deque(maxlen=spec.long_beats)
         self._amplitudes: deque[float] = deque(maxlen=spec.amplitude_beats)
         self._recent: deque[np.ndarray] = deque(maxlen=spec.template_beats)
-        self._polarity = 1.0
 
     def push(self, r_index: int, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
         """Register a new R peak; return the context of the previous beat, now complete.
@@ -111,7 +105,7 @@ class BeatContextBuilder:
         self._rr_local.append(ctx.post_rr)
         self._rr_long.append(ctx.post_rr)
         if ctx.rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
-            self._recent.append(ctx.window * self._polarity)  # as recorded
+            self._recent.append(ctx.window)
         return ctx
 
     def break_rhythm(
@@ -131,7 +125,6 @@ class BeatContextBuilder:
         if forget:
             for history in (self._rr_local, self._rr_long, self._amplitudes, self._recent):
                 history.clear()
-            self._polarity = 1.0
         return ctx
 
     def _context(
@@ -143,21 +136,7 @@ class BeatContextBuilder:
         template = (
             median(np.stack(self._recent), axis=0).astype(np.float32) if self._recent else window
         )
-        if self.upright:
-            self._turn_upright(template)
-            if self._polarity < 0:
-                window, template = -window, -template
         return BeatContext(beat, window, template, rr, post)
-
-    def _turn_upright(self, template: np.ndarray) -> None:
-        """The lead's polarity from its dominant beat: the value at the R sample (the largest
-        deflection) against the template's span; a biphasic QRS (neither clearly) keeps it."""
-        centre = float(template[self.spec.before])
-        span = float(np.ptp(template))
-        if centre <= -UPRIGHT_SHARE * span:
-            self._polarity = -1.0
-        elif centre >= UPRIGHT_SHARE * span:
-            self._polarity = 1.0
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         """Ratios only: absolute RR in seconds ties the model to the training patients' heart

@@ -123,10 +123,16 @@ def add_recorded_noise(
     return x
 
 
-def augment_beats(x: np.ndarray, jitter: int, rng: np.random.Generator) -> np.ndarray:
+def augment_beats(
+    x: np.ndarray, jitter: int, rng: np.random.Generator, flip_prob: float = 0.0
+) -> np.ndarray:
     """Shift the beat (channel 0) by up to `jitter` samples (edge-padded), as detector error
-    would; scale the amplitude of beat and template together; add a little noise."""
+    would; scale the amplitude of beat and template together; add a little noise; negate beat
+    and template together for a `flip_prob` share (an inverted lead: the R refinement picks the
+    same sample, the largest deflection, and the amplitude scale is a peak-to-peak)."""
     n, c, length = x.shape
+    if flip_prob > 0:  # drawn only when asked, so that older seeds draw as they did
+        x = x * np.where(rng.random(n) < flip_prob, -1.0, 1.0).astype(np.float32)[:, None, None]
     if jitter:
         shift = rng.integers(-jitter, jitter + 1, size=n)
         idx = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
@@ -146,7 +152,7 @@ def beat_batches(
     snr = (cfg.noise_snr_min_db, cfg.noise_snr_max_db)
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
-        clean = augment_beats(split.x[idx], cfg.jitter, rng)
+        clean = augment_beats(split.x[idx], cfg.jitter, rng, cfg.polarity_flip_prob)
         x = add_recorded_noise(clean, noise, cfg.noise_prob, snr, rng) if noise else clean
         assert split.extra is not None
         yield (

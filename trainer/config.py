@@ -45,6 +45,9 @@ class TrainConfig:
     class_weight_power: float = 0.5  # loss weight ~ (1 / class frequency) ** power
     focal_gamma: float = 0.0
     jitter: int = 3  # R-peak jitter in model samples, covers detector error
+    # share of training beats read on the inverted lead (beat and template negated together:
+    # swapped electrodes, a Holter channel of the other polarity); 0 = as recorded
+    polarity_flip_prob: float = 0.0
     label_smoothing: float = 0.0
     # recorded noise (nstdb bw + ma, their first 5 minutes: the stress test never adds those)
     # added to this share of training beats at an SNR drawn between the bounds; 0 = none
@@ -86,6 +89,8 @@ class TrainConfig:
             raise InputError("anchor_weight must not be negative")
         if not 0.0 <= self.noise_prob <= 1.0 or self.noise_snr_min_db > self.noise_snr_max_db:
             raise InputError("noise_prob must lie in [0, 1] and the SNR bounds be ordered")
+        if not 0.0 <= self.polarity_flip_prob <= 1.0:
+            raise InputError("polarity_flip_prob must lie in [0, 1]")
         if self.record_cap < 0:
             raise InputError("record_cap must not be negative (0 = no cap)")
         if self.af_n_repeat < 1:

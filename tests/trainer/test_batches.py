@@ -19,6 +19,19 @@ def test_rare_classes_weigh_more_and_augmentation_keeps_shapes():
     assert out.shape == x.shape and out.dtype == np.float32 and not np.allclose(out, x)
 
 
+def test_an_inverted_lead_negates_beat_and_template_together():
+    """polarity_flip_prob: a share of beats as an inverted lead gives them (both channels), the
+    rest as recorded; 0 draws nothing, so older seeds train as they did."""
+    x = np.abs(np.random.default_rng(0).normal(size=(2000, 2, 128))).astype(np.float32) + 1.0
+    out = augment_beats(x, 0, np.random.default_rng(1), flip_prob=0.5)
+    negative = out.mean(axis=2) < 0
+    assert np.array_equal(negative[:, 0], negative[:, 1])  # beat and template together
+    assert 0.45 < negative[:, 0].mean() < 0.55
+    same = augment_beats(x, 3, np.random.default_rng(2))
+    assert np.array_equal(same, augment_beats(x, 3, np.random.default_rng(2), flip_prob=0.0))
+    assert (same.mean(axis=2) > 0).all()
+
+
 def test_an_epoch_keeps_every_minority_beat_and_a_share_of_normal_ones():
     y = np.array([0] * 1000 + [1] * 30 + [2] * 50)
     idx = beat_epoch_indices(y, 0.25, np.random.default_rng(0))
