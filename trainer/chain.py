@@ -49,6 +49,7 @@ class CompressOptions:
     harden_noise_prob: float = 0.0
     harden_epochs: int = 10
     harden_anchor_weight: float = 1.0  # the clean beats keep the student's answers (LwF)
+    polarity_flip_prob: float = 0.0  # arrhythmia students and hardening: inverted-lead beats
     command: str = ""
 
 
@@ -106,6 +107,7 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
     )
     say(f"data: {data.source['dataset']}, {json.dumps(data.source.get('splits', ''))}")
     noise = {
+        "polarity_flip_prob": opts.polarity_flip_prob,
         "noise_prob": opts.noise_prob,
         "noise_dir": opts.noise_dir and str(opts.noise_dir),
         "noise_snr_min_db": opts.noise_snr_min_db,

@@ -369,6 +369,10 @@ def compress(
         ),
     ] = 0.0,
     harden_epochs: Annotated[int, typer.Option(help="epochs of noise hardening")] = 10,
+    polarity_flip_prob: Annotated[
+        float,
+        typer.Option(help="arrhythmia: share of training beats read on the inverted lead"),
+    ] = 0.0,
     student: Annotated[
         Path | None,
         typer.Option(help="a trained student checkpoint to go on with (no students trained)"),

@@ -64,6 +64,7 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     args += ["--epochs", "1", "--threads", "1", "--latency-runs", "5", "--prune-ratio", "0.5"]
     args += ["--student-seed", "0", "--student-seed", "1"]
     args += ["--harden-noise-prob", "0.5", "--harden-epochs", "1", "--noise-dir", str(nstdb_dir)]
+    args += ["--polarity-flip-prob", "0.5"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output

@@ -26,6 +26,9 @@ def test_bad_files_and_values_are_input_errors(tmp_path):
         TrainConfig(aggregate="median")
     with pytest.raises(InputError, match="unknown task"):
         TrainConfig(task="sleep")
+    for share in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match="polarity_flip_prob"):
+            TrainConfig(polarity_flip_prob=share)
 
 
 def test_config_round_trips_through_its_dict():
