@@ -69,6 +69,11 @@ def verdict_of(summary: Mapping, thresholds: Mapping[str, Mapping[str, float]]) 
     )
 
 
+# MIT-BIH 207 (87 % of its beats), 108 (58 %) and svdb 821 (100 %) are read with their QRS
+# down; on an inverted lead DS2's V Se fell 0.94 -> 0.66 (docs/beat_leads.md)
+INVERTED_NOTE_SHARE = 0.5
+
+
 def run_notes(summary: Mapping) -> list[str]:
     """The run's own figures, under the verdict: signal quality, speed, latency, memory."""
     quality = ", ".join(f"{k} {v:g} s" for k, v in summary.get("quality_seconds", {}).items())
@@ -81,6 +86,12 @@ def run_notes(summary: Mapping) -> list[str]:
             f"second lead {leads[1]}: {both} beats read on it too, answers averaged"
             if both
             else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
+        )
+    inverted = summary.get("beat_lead_inverted_share", 0.0)
+    if leads and inverted > INVERTED_NOTE_SHARE:
+        notes.append(
+            f"beat lead {leads[0]}: its QRS points down in {inverted:.0%} of the beats; an "
+            "inverted lead (electrodes swapped?) reads the beat classes worse"
         )
     lat = summary.get("latency_ms", {})
     ms = "/".join(

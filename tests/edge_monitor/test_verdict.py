@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import wfdb
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
@@ -11,7 +12,14 @@ from typer.testing import CliRunner
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.cli import app
-from edge_monitor.verdict import bundle_thresholds, plain_lines, print_verdict, verdict_of
+from edge_monitor.pipeline import Monitor
+from edge_monitor.verdict import (
+    bundle_thresholds,
+    plain_lines,
+    print_verdict,
+    run_notes,
+    verdict_of,
+)
 
 SUMMARY = {
     "record": "ptbxl-00063",
@@ -135,3 +143,18 @@ def test_a_strangers_record_name_is_text_in_the_table_and_the_lines():
     shown = console.export_text()
     assert "runs/a[/]b\\x1b]0;t\\x07/rec" in shown and "\x07" not in shown
     assert plain_lines(verdict_of(odd, THRESHOLDS))[0].startswith("runs/a[/]b\\x1b]0;t\\x07/rec: ")
+
+
+def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
+    """A lead whose QRS points down (RA and LL swapped) reads beat classes worse: the run
+    says so, from the dominant beat of the lead as the stream saw it."""
+    rec = wfdb.rdrecord(str(sample_record))
+    shares = []
+    for sign in (1, -1):
+        monitor = Monitor([load_bundle(embedded_bundle("arrhythmia"))], rec.fs, rec.sig_name)
+        monitor.stream(sign * rec.p_signal)
+        shares.append(monitor.beats[0].inverted_share)
+    assert shares[0] < 0.1 and shares[1] > 0.9
+    said = list(run_notes({"beat_leads": ["MLII"], "beat_lead_inverted_share": 0.93}))
+    assert any("points down in 93%" in n for n in said)
+    assert not any("points down" in n for n in run_notes({"beat_leads": ["MLII"]}))
