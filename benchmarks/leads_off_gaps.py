@@ -5,8 +5,9 @@ streams it (the embedded beat and VT/VF models, 1 s blocks), and its beats in th
 each gap are matched to the reference beats at 150 ms: Se and +P there, against the same
 stretches of the record streamed without gaps, and the warnings and critical alarms raised there
 that the gapless stream did not raise; and the beats' classes (S and V Se / +P / F1) in those 20 s
-and in the whole stretch from each gap to the next. `--gap-context span` streams as before
-6 Dec (the interval across a gap taken as an RR by the beat context).
+and in the whole stretch from each gap to the next. The beat context's other ways at a gap were
+measured at commit b21e4dc (`--gap-context span|keep|forget`, since taken out):
+leads_off_gaps_span.json and leads_off_gaps_train_{span,keep,forget}.json.
 
     ECG_EDGE_DATA=../shared/data python benchmarks/leads_off_gaps.py --jobs 2
 
@@ -33,7 +34,6 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Monitor
-from edge_monitor.streams import BeatStream
 from trainer.metrics import AAMI_CLASSES, MISSED, match_beats
 
 GAPS_S = (3.0, 10.0, 30.0)
@@ -90,8 +90,8 @@ def after_gaps(peaks, ref, ends: list[int], fs: float) -> tuple[int, int, int]:
     return n_ref, found, extra
 
 
-def run(task: tuple[Path, str, float, str]) -> dict:
-    path, rid, gap_s, BeatStream.gap_context = task
+def run(task: tuple[Path, str, float]) -> dict:
+    path, rid, gap_s = task
     rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     n = min(len(rec.p_signal), int(UNTIL_S * fs))
@@ -153,16 +153,11 @@ def main() -> None:
         "--split", choices=["test", "train"], default="test",
         help="the test records (MIT-BIH DS2, held-out svdb) or the training ones (development)",
     )  # fmt: skip
-    parser.add_argument(
-        "--gap-context", choices=["keep", "forget", "span"], default=BeatStream.gap_context,
-        help="what the beat context does at a gap (span: the interval across it is an RR, as "
-        "before 6 Dec)",
-    )  # fmt: skip
     args = parser.parse_args()
     root, sets = record_sets()
     ids = sets["train"] if args.split == "train" else sets["test_mitdb"] + sets["test_svdb"]
     paths = list(zip(record_paths(ids, root), ids, strict=True))
-    tasks = [(p, i, g, args.gap_context) for g in GAPS_S for p, i in paths]
+    tasks = [(p, i, g) for g in GAPS_S for p, i in paths]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, tasks))
@@ -194,7 +189,6 @@ def main() -> None:
             print(f"  {key:18s} " + "  ".join(
                 f"{c} Se/+P/F1 {v['se']:.3f}/{v['ppv']:.3f}/{v['f1']:.3f} (n {v['support']})"
                 for c, v in sc.items()), flush=True)  # fmt: skip
-    out["gap_context"] = args.gap_context
     out["seconds"] = time.perf_counter() - t0
     args.out.write_text(json.dumps(out, indent=1))
 

@@ -108,23 +108,21 @@ class BeatContextBuilder:
             self._recent.append(ctx.window)
         return ctx
 
-    def break_rhythm(
-        self, signal: np.ndarray, signal_start: int = 0, forget: bool = False
-    ) -> BeatContext | None:
+    def break_rhythm(self, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
         """The signal broke off (leads off, a dropout) after the last R peak pushed: close that
-        beat with a successor one RR later, as at a record's end, and let no interval span the
-        break. Without that, the interval across a 30 s gap entered the RR means (a 300-beat
-        mean grew by a tenth) and beats for minutes after it read premature: PAC warnings after
-        each leads-off. `forget`: the histories too, as at a record's start."""
+        beat with a successor one RR later, as at a record's end, and start again as at a
+        record's start (RR, amplitude and template histories forgotten; on the training records
+        that read the beats after a gap better than keeping the last two: docs/monitor.md).
+        Without it, the interval across a 30 s gap entered the RR means (a 300-beat mean grew
+        by a tenth) and beats read premature for minutes: PAC warnings after each leads-off."""
         ctx = None
         if self._peaks:
             beat = self._peaks[-1]
             step = self._rr_local[-1] if self._rr_local else 1.0
             ctx = self._context(signal, signal_start, beat, step)
         self._peaks.clear()
-        if forget:
-            for history in (self._rr_local, self._rr_long, self._amplitudes, self._recent):
-                history.clear()
+        for history in (self._rr_local, self._rr_long, self._amplitudes, self._recent):
+            history.clear()
         return ctx
 
     def _context(

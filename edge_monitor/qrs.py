@@ -134,18 +134,16 @@ class QRSDetector:
 
     def __call__(self, chunk: np.ndarray, off: np.ndarray | None = None) -> list[int]:
         """The R peaks decided with this chunk. `off`: its samples that carry no signal (held
-        by the caller): a long enough run of them makes the detector learn anew after it."""
+        by the caller): a long enough run of them makes the detector learn anew after it, and
+        `gaps` then names it (the beat context starts again there too)."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         self.gaps = []
-        if len(x) == 0:
-            return []
-        if off is None:
-            return self._process(x)
+        if len(x) == 0 or off is None:
+            return self._process(x) if len(x) else []
         mask = np.asarray(off, bool).reshape(-1)
         if len(mask) != len(x):
             raise ValueError(f"off has {len(mask)} samples for a chunk of {len(x)}")
-        # the chunk is cut where a gap that makes the detector relearn ends, so that the
-        # relearning starts at the same moment whatever the chunks were
+        # the chunk is cut where a relearning gap ends: the same moment whatever the chunks
         found: list[int] = []
         start, done = self._total, 0
         self.gaps = self._note_gaps(mask)

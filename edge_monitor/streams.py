@@ -69,8 +69,6 @@ class BeatStream:
     per beat. A beat leaves once the signal reaches the end of its window and its successor's R
     peak is known (its post-RR), about half a second after it happened."""
 
-    gap_context = "forget"  # at a gap: "forget" the histories, "keep" them, "span" (ignore it)
-
     def __init__(
         self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
     ) -> None:
@@ -161,7 +159,7 @@ class BeatStream:
         ctx = self.builder.push(model_index, self._buf, self._buf_start)
         self._pushed.append((source_index, model_index))
         if ctx is None:
-            return []
+            return events  # the first beat after a gap: the one before it, if any, closed
         beat_source = self._pushed[0][0]
         return [*events, self._classify(ctx, beat_source)]
 
@@ -170,11 +168,9 @@ class BeatStream:
         events: list[BeatEvent] = []
         while self._gaps and self._gaps[0] < source_index:
             middle = self._gaps.popleft()
-            if self.gap_context == "span" or not self._pushed or self._pushed[-1][0] > middle:
+            if not self._pushed or self._pushed[-1][0] > middle:
                 continue
-            ctx = self.builder.break_rhythm(
-                self._buf, self._buf_start, self.gap_context == "forget"
-            )
+            ctx = self.builder.break_rhythm(self._buf, self._buf_start)
             if ctx is not None:
                 events.append(self._classify(ctx, self._pushed[-1][0]))
             self._pushed.clear()

@@ -101,13 +101,13 @@ def test_no_rr_interval_spans_a_break_in_the_signal(rr, before, after, gap_s):
     assert any(np.abs(c.rr - regular).max() > 0.03 for c in old if c is not None)
 
 
-def test_a_break_that_forgets_starts_the_beats_after_it_as_a_record_does():
+def test_after_a_break_the_beats_start_as_a_record_does():
     spec = BeatSpec()
     x, pre, post = _regular_with_break(0.8, 12, 10, 5.0, spec.fs)
     builder = BeatContextBuilder(spec)
     for p in pre:
         builder.push(p, x)
-    assert builder.break_rhythm(x, forget=True).r_index == pre[-1]
+    assert builder.break_rhythm(x).r_index == pre[-1]
     fresh = BeatContextBuilder(spec)
     for p in post:
         a, b = builder.push(p, x), fresh.push(p, x)

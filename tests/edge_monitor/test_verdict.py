@@ -155,6 +155,13 @@ def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
         monitor.stream(sign * rec.p_signal)
         shares.append(monitor.beats[0].inverted_share)
     assert shares[0] < 0.1 and shares[1] > 0.9
-    said = list(run_notes({"beat_leads": ["MLII"], "beat_lead_inverted_share": 0.93}))
-    assert any("points down in 93%" in n for n in said)
-    assert not any("points down" in n for n in run_notes({"beat_leads": ["MLII"]}))
+    lead = {"beat_leads": ["MLII"], "beats": {"N": 70, "V": 10}}
+    assert any(
+        "points down in 93%" in n for n in run_notes(lead | {"beat_lead_inverted_share": 0.93})
+    )
+    for odd in (None, "x", float("nan"), 0.66, [1]):  # noise reads about half either way
+        assert not any(
+            "points down" in n for n in run_notes(lead | {"beat_lead_inverted_share": odd})
+        )
+    few = {"beat_leads": ["MLII"], "beats": {"N": 20}, "beat_lead_inverted_share": 1.0}
+    assert not any("points down" in n for n in run_notes(few))
