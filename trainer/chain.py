@@ -106,13 +106,15 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
         seed=opts.seed,
     )
     say(f"data: {data.source['dataset']}, {json.dumps(data.source.get('splits', ''))}")
-    noise = {
+    beat_inputs = {  # how the students' training beats are altered (beat tasks only)
         "polarity_flip_prob": opts.polarity_flip_prob,
         "noise_prob": opts.noise_prob,
         "noise_dir": opts.noise_dir and str(opts.noise_dir),
         "noise_snr_min_db": opts.noise_snr_min_db,
     }
-    student_cfg = load_config(None, task=opts.task, model="student", **overrides(opts), **noise)
+    student_cfg = load_config(
+        None, task=opts.task, model="student", **overrides(opts), **beat_inputs
+    )
     tracks = None
     if kind.noise_training and opts.noise_prob > 0:
         tracks = training_noise_for(student_cfg, data)
