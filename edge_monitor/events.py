@@ -21,6 +21,7 @@ class BeatEvent:
     probs: dict[str, float] | None
     model: str
     model_label: str | None = None
+    qrs_down: bool = False  # its dominant beat points down at the R peak (not in the JSON)
 
     def to_json(self) -> dict:
         out = {"type": "beat", "sample": self.sample, "label": self.label, "probs": self.probs}

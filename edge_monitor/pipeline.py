@@ -9,7 +9,7 @@ context builder), so streaming a record reproduces the training path up to the R
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -123,8 +123,8 @@ class Monitor:
         self.start = start
         self.r_peaks: deque[int] = deque(maxlen=64)
         self._hold = np.zeros(self.n_channels)
-        self.samples_seen = 0
-        self.leads_off_samples = 0
+        self.samples_seen = self.leads_off_samples = 0
+        self.qrs_down: Counter[bool] = Counter()  # beats the rules took, by QRS pointing down
         # beats near a bad stretch carry RR intervals and filter transients across it: they are
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
@@ -302,8 +302,7 @@ class Monitor:
         return seg
 
     def _in_stall(self, seg: SegmentQuality) -> bool:
-        """The segment reaches into the last stall (from its start to the first real sample
-        after it, or to now while it lasts)."""
+        """The segment reaches into the last stall (up to its first real sample, or now)."""
         if self._stall_from is None or seg.end <= self._stall_from:
             return False
         return self.stalled or self._resume_at is None or seg.start < self._resume_at
@@ -350,6 +349,7 @@ class Monitor:
         events = self._model_answer(beat.model, beat.label is not None, beat.sample)
         if beat.label is None or not self.trusted(beat.sample):
             return events
+        self.qrs_down[beat.qrs_down] += 1
         label = beat.label if self.quality.confirms(beat.sample) else "Q"
         self._v_probs.append((beat.probs or {}).get("V", 0.0))
         return events + self.engine.on_beat(beat.sample, label)

@@ -207,9 +207,10 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "peak_rss_mb": round(rss_mb()[1], 1),
         "beat_leads": beat_leads(monitor),
         "beats_on_two_leads": monitor.second.fused if monitor.second is not None else 0,
-        "beat_lead_inverted_share": round(monitor.beats[0].inverted_share, 3)
-        if monitor.beats
-        else 0,
+        # of the beats in good signal, those whose dominant beat points down (verdict.py)
+        "beat_lead_inverted_share": round(
+            monitor.qrs_down[True] / max(monitor.qrs_down.total(), 1), 3
+        ),
         **(extra or {}),
     }
 

@@ -93,7 +93,6 @@ class BeatStream:
         self._keep = int(self.spec.fs * 4) + self.spec.length
         self._gaps: deque[float] = deque()  # middles of gaps not yet passed by a beat
         self._hold_max = int(self.spec.fs * 60)
-        self._read = self._inverted = 0  # beats classified; of them with a downward template
 
     @property
     def recent_raw(self) -> np.ndarray:
@@ -176,24 +175,18 @@ class BeatStream:
             self._pushed.clear()
         return events
 
-    @property
-    def inverted_share(self) -> float:
-        """The share of beats whose dominant beat points down at its R peak (the largest
-        deflection negative): an inverted lead, which the beat model reads worse."""
-        return self._inverted / self._read if self._read else 0.0
-
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
-        self._read += 1
-        self._inverted += bool(ctx.template[self.spec.before] < 0)
+        down = bool(ctx.template[self.spec.before] < 0)  # the largest deflection negative
         feed = {
             "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32, copy=False),
             "rr": ctx.rr[None].astype(np.float32, copy=False),
         }
         probs = self.model.run(feed)
         if probs is None:
-            return BeatEvent(source_index, None, None, self.model.bundle.name)
+            return BeatEvent(source_index, None, None, self.model.bundle.name, qrs_down=down)
         label = self.classes[int(probs.argmax())]
-        return BeatEvent(source_index, label, rounded(self.classes, probs), self.model.bundle.name)
+        probs_out = rounded(self.classes, probs)
+        return BeatEvent(source_index, label, probs_out, self.model.bundle.name, qrs_down=down)
 
 
 class WindowStream:

@@ -153,7 +153,7 @@ def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
     for sign in (1, -1):
         monitor = Monitor([load_bundle(embedded_bundle("arrhythmia"))], rec.fs, rec.sig_name)
         monitor.stream(sign * rec.p_signal)
-        shares.append(monitor.beats[0].inverted_share)
+        shares.append(monitor.qrs_down[True] / monitor.qrs_down.total())
     assert shares[0] < 0.1 and shares[1] > 0.9
     lead = {"beat_leads": ["MLII"], "beats": {"N": 70, "V": 10}}
     assert any(
