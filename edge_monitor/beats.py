@@ -77,7 +77,6 @@ class BeatContext:
     window: np.ndarray
     template: np.ndarray  # median of earlier on-time beats' windows (the beat itself at first)
     rr: np.ndarray
-    post_rr: float = 0.0  # seconds to the next R peak (the builder's own bookkeeping)
 
 
 class BeatContextBuilder:
@@ -101,9 +100,10 @@ class BeatContextBuilder:
         if len(self._peaks) < 2:
             return None
         beat, nxt = self._peaks[0], self._peaks[1]
-        ctx = self._context(signal, signal_start, beat, (nxt - beat) / self.spec.fs)
-        self._rr_local.append(ctx.post_rr)
-        self._rr_long.append(ctx.post_rr)
+        post = (nxt - beat) / self.spec.fs
+        ctx = self._context(signal, signal_start, beat, post)
+        self._rr_local.append(post)
+        self._rr_long.append(post)
         if ctx.rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
             self._recent.append(ctx.window)
         return ctx
@@ -134,7 +134,7 @@ class BeatContextBuilder:
         template = (
             median(np.stack(self._recent), axis=0).astype(np.float32) if self._recent else window
         )
-        return BeatContext(beat, window, template, rr, post)
+        return BeatContext(beat, window, template, rr)
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         """Ratios only: absolute RR in seconds ties the model to the training patients' heart

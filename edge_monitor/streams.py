@@ -145,13 +145,7 @@ class BeatStream:
         events = []
         while self._pending:
             events += self._push_peak(*self._pending.popleft())
-        if self._pushed:
-            last_src, last_model = self._pushed[-1]
-            prev_src, prev_model = self._pushed[0] if len(self._pushed) > 1 else self._pushed[-1]
-            step = max(last_model - prev_model, 1) if len(self._pushed) > 1 else int(self.spec.fs)
-            step_src = max(last_src - prev_src, 1) if len(self._pushed) > 1 else int(self.fs)
-            events += self._push_peak(last_src + step_src, last_model + step)
-        return events
+        return events + self._close()
 
     def _push_peak(self, source_index: int, model_index: int) -> list[BeatEvent]:
         events = self._break_before(source_index)
@@ -167,12 +161,17 @@ class BeatStream:
         events: list[BeatEvent] = []
         while self._gaps and self._gaps[0] < source_index:
             middle = self._gaps.popleft()
-            if not self._pushed or self._pushed[-1][0] > middle:
-                continue
-            ctx = self.builder.break_rhythm(self._buf, self._buf_start)
-            if ctx is not None:
-                events.append(self._classify(ctx, self._pushed[-1][0]))
-            self._pushed.clear()
+            if self._pushed and self._pushed[-1][0] <= middle:
+                events += self._close()
+        return events
+
+    def _close(self) -> list[BeatEvent]:
+        """The beat still held, closed with a successor one RR later (the builder starts anew)."""
+        if not self._pushed:
+            return []
+        ctx = self.builder.break_rhythm(self._buf, self._buf_start)
+        events = [] if ctx is None else [self._classify(ctx, self._pushed[-1][0])]
+        self._pushed.clear()
         return events
 
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
