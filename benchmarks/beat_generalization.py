@@ -121,6 +121,19 @@ def confusion(result: dict) -> list[list[int]]:
     return confusion_matrix(result["y_true"], result["y_pred"], labels=labels).tolist()
 
 
+def s_and_v(counts: np.ndarray) -> dict:
+    """S and V Se / +P / F1 and support from one confusion summed over records (reference
+    rows, device columns over N S V F Q and "no beat")."""
+    out = {}
+    for cls in ("S", "V"):
+        k = AAMI_CLASSES.index(cls)
+        tp = int(counts[k, k])
+        fn, fp = int(counts[k].sum()) - tp, int(counts[:, k].sum()) - tp
+        out[cls] = {"se": tp / max(tp + fn, 1), "ppv": tp / max(tp + fp, 1),
+                    "f1": 2 * tp / max(2 * tp + fp + fn, 1), "support": tp + fn}  # fmt: skip
+    return out
+
+
 def f1_of(counts: np.ndarray, cls: int) -> np.ndarray:
     """F1 of one class from confusions summed over records (..., rows, columns)."""
     tp = counts[..., cls, cls]

@@ -28,13 +28,13 @@ import numpy as np
 import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_generalization import TOLERANCE_S, reference_beats  # noqa: E402
+from beat_generalization import TOLERANCE_S, reference_beats, s_and_v  # noqa: E402
 from beat_logging import embedded_models, record_paths, record_sets  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.pipeline import BeatEvent, Monitor
-from trainer.metrics import AAMI_CLASSES, MISSED, match_beats
+from trainer.metrics import MISSED, match_beats
 
 GAPS_S = (3.0, 10.0, 30.0)
 FIRST_S, EVERY_S, UNTIL_S, AFTER_S = 60.0, 120.0, 660.0, 20.0
@@ -134,15 +134,7 @@ def pooled(rows: list[dict], key: str) -> dict:
 
 def class_scores(rows: list[dict], key: str) -> dict:
     """S and V Se / +P / F1 of the beats in one kind of stretch, pooled over records."""
-    counts = np.sum([r["classes"][key] for r in rows], axis=0)
-    out = {}
-    for cls in ("S", "V"):
-        k = AAMI_CLASSES.index(cls)
-        tp = int(counts[k, k])
-        fn, fp = int(counts[k].sum()) - tp, int(counts[:, k].sum()) - tp
-        out[cls] = {"se": tp / max(tp + fn, 1), "ppv": tp / max(tp + fp, 1),
-                    "f1": 2 * tp / max(2 * tp + fp + fn, 1), "support": tp + fn}  # fmt: skip
-    return out
+    return s_and_v(np.sum([r["classes"][key] for r in rows], axis=0))
 
 
 def main() -> None:

@@ -23,13 +23,13 @@ import numpy as np
 import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_generalization import matched  # noqa: E402
+from beat_generalization import matched, s_and_v  # noqa: E402
 from beat_logging import embedded_models, record_paths, record_sets  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from edge_monitor.bundle import load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
-from trainer.metrics import AAMI_CLASSES, MISSED
+from trainer.metrics import MISSED
 
 SIGNS = (1, -1)
 
@@ -52,13 +52,7 @@ def run(task: tuple[Path, str, int, Path | None]) -> dict:
 
 
 def scores(counts: np.ndarray) -> dict:
-    out = {}
-    for cls in ("S", "V"):
-        k = AAMI_CLASSES.index(cls)
-        tp = int(counts[k, k])
-        fn, fp = int(counts[k].sum()) - tp, int(counts[:, k].sum()) - tp
-        out[cls] = {"se": tp / max(tp + fn, 1), "ppv": tp / max(tp + fp, 1),
-                    "f1": 2 * tp / max(2 * tp + fp + fn, 1), "support": tp + fn}  # fmt: skip
+    out = s_and_v(counts)
     n = int(counts[:MISSED].sum())
     missed, extra = int(counts[:MISSED, MISSED].sum()), int(counts[MISSED].sum())
     found = n - missed
