@@ -60,13 +60,42 @@ class BeatSpec:
     amplitude_beats: int = 32  # QRS amplitude median over the last beats
     template_beats: int = 16  # the dominant-beat template is the median of the last beats...
     template_min_rr: float = 0.85  # ...that came on time: pre-RR >= this share of the mean RR
+    upright: bool = False  # read the lead with its dominant QRS pointing up (`upright_polarity`)
 
     @property
     def length(self) -> int:
         return self.before + self.after
 
     def as_dict(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """Every field; `upright` only when on, so the bundles and data caches made before it
+        existed keep their contracts and cache keys."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if not self.upright:
+            del out["upright"]
+        return out
+
+
+UPRIGHT_SHARE = 0.6  # a dominant beat's R sample beyond this share of its span sets the polarity
+
+
+def upright_polarity(template: np.ndarray, before: int, current: float) -> float:
+    """The sign that turns a lead's dominant QRS upright: swapped electrodes, a Holter channel of
+    the other polarity or a lead whose QRS is mostly negative then reach the model alike (an
+    inverted lead cost DS2 V Se 0.94 -> 0.66: docs/beat_leads.md). Read on the dominant-beat
+    template, so a PVC keeps its polarity against the patient's own beats. `current` is 0 when
+    undecided (a record's start, after a gap): the sign of the R sample then decides, so a lead
+    and its negation are read the same. After that it turns only when the R sample lies beyond
+    UPRIGHT_SHARE of the template's span in the other direction: a biphasic QRS never flips the
+    lead back and forth."""
+    centre = float(template[before])
+    span = float(np.ptp(template))
+    if current == 0.0:
+        return -1.0 if centre < 0 else 1.0
+    if centre <= -UPRIGHT_SHARE * span:
+        return -1.0
+    if centre >= UPRIGHT_SHARE * span:
+        return 1.0
+    return current
 
 
 @dataclass(frozen=True)
@@ -77,6 +106,7 @@ class BeatContext:
     window: np.ndarray
     template: np.ndarray  # median of earlier on-time beats' windows (the beat itself at first)
     rr: np.ndarray
+    polarity: float = 1.0  # the sign window and template were read with (-1: turned upright)
 
 
 class BeatContextBuilder:
@@ -89,6 +119,7 @@ class BeatContextBuilder:
         self._rr_long: deque[float] = deque(maxlen=spec.long_beats)
         self._amplitudes: deque[float] = deque(maxlen=spec.amplitude_beats)
         self._recent: deque[np.ndarray] = deque(maxlen=spec.template_beats)
+        self._polarity = 0.0  # undecided (`upright_polarity`)
 
     def push(self, r_index: int, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
         """Register a new R peak; return the context of the previous beat, now complete.
@@ -105,7 +136,7 @@ class BeatContextBuilder:
         self._rr_local.append(post)
         self._rr_long.append(post)
         if ctx.rr[RR_FEATURES.index("pre_rr_long")] >= self.spec.template_min_rr:
-            self._recent.append(ctx.window)
+            self._recent.append(ctx.window * ctx.polarity)  # as recorded
         return ctx
 
     def break_rhythm(self, signal: np.ndarray, signal_start: int = 0) -> BeatContext | None:
@@ -123,6 +154,7 @@ class BeatContextBuilder:
         self._peaks.clear()
         for history in (self._rr_local, self._rr_long, self._amplitudes, self._recent):
             history.clear()
+        self._polarity = 0.0
         return ctx
 
     def _context(
@@ -134,7 +166,12 @@ class BeatContextBuilder:
         template = (
             median(np.stack(self._recent), axis=0).astype(np.float32) if self._recent else window
         )
-        return BeatContext(beat, window, template, rr)
+        if not self.spec.upright:
+            return BeatContext(beat, window, template, rr)
+        self._polarity = upright_polarity(template, self.spec.before, self._polarity)
+        if self._polarity < 0:
+            window, template = -window, -template
+        return BeatContext(beat, window, template, rr, self._polarity)
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         """Ratios only: absolute RR in seconds ties the model to the training patients' heart

@@ -285,7 +285,9 @@ def _beat_input(obj: dict, where: str) -> BeatInput:
     version 2's input hold the same keys)."""
     return BeatInput(
         lead=_text(obj.get("lead"), f"{where}.lead"),
-        beat=_dataclass(BeatSpec, obj.get("beat"), f"{where}.beat"),
+        beat=_dataclass(
+            BeatSpec, obj.get("beat"), f"{where}.beat", frozenset({"upright"}), upright=False
+        ),
         rr_features=tuple(_texts(obj.get("rr_features", []), f"{where}.rr_features")),
         channels=tuple(_texts(obj.get("channels", ["beat", "template"]), f"{where}.channels")),
         normalization=str(obj.get("normalization", "")),
@@ -302,11 +304,12 @@ def _input_dict(model_input: ModelInput) -> dict:
     return out
 
 
-def _dataclass(cls, obj: Any, where: str, optional: frozenset[str] = frozenset()):
+def _dataclass(cls, obj: Any, where: str, optional: frozenset[str] = frozenset(), **absent):
     """A frozen dataclass from a JSON object: every key known, every key present but the
     `optional` ones (a contract states its filter and geometry whole: a default filled in
-    here was never checked against the training), numbers checked for type here (their
-    ranges in _validate)."""
+    here was never checked against the training), numbers and switches checked for type here
+    (ranges in _validate). `absent`: what an optional key that is missing means (a field added
+    later: the bundles made before it were trained without it, whatever its default now)."""
     obj = _mapping(obj, where)
     names = {f.name for f in fields(cls)}
     required = names - optional
@@ -315,7 +318,9 @@ def _dataclass(cls, obj: Any, where: str, optional: frozenset[str] = frozenset()
         numeric = f.type in ("float", "int", float, int)
         if f.name in obj and numeric and not _is_number(obj[f.name]):
             raise InputError(f"{where}.{f.name} must be a number, not {obj[f.name]!r}")
-    return cls(**obj)
+        if f.name in obj and f.type in ("bool", bool) and not isinstance(obj[f.name], bool):
+            raise InputError(f"{where}.{f.name} must be true or false, not {obj[f.name]!r}")
+    return cls(**{**absent, **obj})
 
 
 def _mapping(obj: Any, where: str) -> dict:

@@ -175,7 +175,8 @@ class BeatStream:
         return events
 
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
-        down = bool(ctx.template[self.spec.before] < 0)  # the largest deflection negative
+        # the largest deflection negative, as recorded
+        down = bool(ctx.template[self.spec.before] * ctx.polarity < 0)
         feed = {
             "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32, copy=False),
             "rr": ctx.rr[None].astype(np.float32, copy=False),

@@ -98,6 +98,8 @@ def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
         ("classes", lambda v: ["N", "N", "V", "F"], "distinct"),
         ("input", lambda v: {**v, "beat": {**v["beat"], "before": 10**9}}, "beat.before"),
         ("input", lambda v: {**v, "beat": {**v["beat"], "before": "54"}}, "must be a number"),
+        ("input", lambda v: {**v, "beat": {**v["beat"], "upright": 1}}, "true or false"),
+        ("input", lambda v: {**v, "beat": {**v["beat"], "upright": "yes"}}, "true or false"),
         ("input", lambda v: {**v, "kind": "spectra"}, "input kind"),
         ("input", lambda v: {**v, "rr_features": ["pre_rr_local", "heart_age"]}, "rr_features"),
         ("inputs", lambda v: {"beat": [1, 2, 100], "rr": [1, 6]}, "do not match"),
@@ -125,6 +127,19 @@ def test_a_beat_contract_out_of_its_ranges_is_refused_at_load(beat_meta, key, ed
 )
 def test_a_window_contract_out_of_its_ranges_is_refused_at_load(window_meta, key, edit, words):
     refused(changed(window_meta, key, edit), words)
+
+
+def test_a_contract_without_the_upright_switch_reads_its_lead_as_recorded(beat_meta):
+    """The switch came after the first bundles: theirs were trained on leads as recorded."""
+    assert "upright" not in json.loads(beat_meta[PREFIX + "input"])["beat"]
+    old = ModelContract.from_metadata(beat_meta)
+    assert old.input.beat.upright is False
+    turned = ModelContract.from_metadata(
+        changed(beat_meta, "input", lambda v: {**v, "beat": {**v["beat"], "upright": True}})
+    )
+    assert turned.input.beat.upright is True
+    assert ModelContract.from_metadata(turned.to_metadata()) == turned
+    assert ModelContract.from_metadata(old.to_metadata()).to_metadata() == old.to_metadata()
 
 
 def test_unknown_top_level_keys_and_deep_json_are_refused(beat_meta):
