@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_monitor.errors import InputError
 from edge_monitor.profiles import DeviceProfile, load_profile
 from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
@@ -95,8 +96,9 @@ class OnnxPair:
 def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
     """The profile, the data and the students' config; the stages folder made."""
     profile = load_profile(opts.profile)
-    (opts.out / "stages").mkdir(parents=True, exist_ok=True)
     kind = kind_of(opts.task)
+    refuse_beat_options(opts, kind)
+    (opts.out / "stages").mkdir(parents=True, exist_ok=True)
     data = load_task(
         opts.task,
         opts.data_dir,
@@ -119,6 +121,23 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
     if kind.noise_training and opts.noise_prob > 0:
         tracks = training_noise_for(student_cfg, data)
     return Chain(opts, profile, data, kind, student_cfg, tracks, say)
+
+
+def refuse_beat_options(opts: CompressOptions, kind: TaskKind) -> None:
+    """Options that alter training beats, asked of a window task, were silently ignored: a run
+    that reads as hardened or polarity-trained and is neither."""
+    if kind.noise_training:
+        return
+    asked = {
+        "--noise-prob": opts.noise_prob,
+        "--harden-noise-prob": opts.harden_noise_prob,
+        "--polarity-flip-prob": opts.polarity_flip_prob,
+    }
+    used = [flag for flag, value in asked.items() if value > 0]
+    if used:
+        raise InputError(
+            f"{', '.join(used)}: options of the beat model (--task arrhythmia), not of {opts.task}"
+        )
 
 
 def overrides(opts: CompressOptions) -> dict:

@@ -191,6 +191,14 @@ def test_choices_refuse_a_bad_task_preset_or_profile_in_one_message():
         assert "Traceback" not in r.output
 
 
+@pytest.mark.parametrize("flag", ["--polarity-flip-prob", "--harden-noise-prob", "--noise-prob"])
+def test_beat_options_asked_of_a_window_task_are_refused_not_ignored(tmp_path, flag):
+    out = tmp_path / "bundle"
+    r = run("compress", "--task", "ventricular", "--out", str(out), flag, "0.5")
+    assert_one_line_error(r, f"{flag}: options of the beat model")
+    assert not out.exists()  # refused before any work
+
+
 def test_the_task_choices_come_from_the_kind_registry():
     from trainer.cli import TASKS
     from trainer.kinds import KINDS
