@@ -265,6 +265,11 @@ def parser() -> argparse.ArgumentParser:
         help="stream with the beat model on a second lead too (Monitor's: auto or a channel; "
         "without it the beat lead alone)",
     )
+    parser.add_argument(
+        "--inverted",
+        action="store_true",
+        help="stream every record with its leads negated (swapped electrodes)",
+    )
     parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
                         help="replay the logs this edge_monitor folder streamed (a change to the "
                         "fusion alone: the stream drops its output); never streams")  # fmt: skip
@@ -293,7 +298,7 @@ def load(args: argparse.Namespace) -> Loaded:
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
          or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs,
-         args.second_lead)
+         args.second_lead, args.inverted)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -309,7 +314,7 @@ def load(args: argparse.Namespace) -> Loaded:
         bundles = [beat] + ([loaded[str(path)]] if path else [])
         out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
                                    args.organised_qrs, args.code_from,
-                                   args.second_lead)  # fmt: skip
+                                   args.second_lead, args.inverted)  # fmt: skip
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder
@@ -341,7 +346,8 @@ def main() -> None:
                     "model": str(args.model), "records": list(logs),
                     "gate_exempt_p (the stream's)": args.gate_exempt_p,
                     "organised_qrs (the stream's)": args.organised_qrs,
-                    "second_lead (the stream's)": args.second_lead}  # fmt: skip
+                    "second_lead (the stream's)": args.second_lead,
+                    "inverted (the stream's)": args.inverted}  # fmt: skip
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()

@@ -30,14 +30,15 @@ def stream_record(
     exempt: float = 0.0,
     organised: bool = False,
     second_lead: str | None = None,
+    inverted: bool = False,
 ) -> list[dict]:
     """The record through the Monitor, fusion's events off: its alert and ventricular-window
     events (`exempt`: the fusion's experimental gate exemption, which changes the stream;
     `organised`: the gate's tremor sign, logged on the seconds it marks; `second_lead`: the
-    Monitor's, "auto" or None)."""
+    Monitor's, "auto" or None; `inverted`: every lead negated, as swapped electrodes give it)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
-    return stream_signal(x, header, bundles, exempt, organised, second_lead)
+    return stream_signal(-x if inverted else x, header, bundles, exempt, organised, second_lead)
 
 
 def stream_signal(
@@ -98,6 +99,7 @@ def cached_log(
     organised: bool = False,
     code_from: Path | None = None,
     second_lead: str | None = None,
+    inverted: bool = False,
 ) -> list[dict]:
     """The record's events, streamed once per set of model files and monitor code (by their
     bytes: a bundle rewritten in place, any edited edge_monitor module, or a new LOG_VERSION,
@@ -106,22 +108,25 @@ def cached_log(
     tag = code_hash(bundles, code_from) + (f"-exempt{exempt:g}" if exempt > 0 else "")
     tag += "-organised" if organised else ""
     tag += f"-second{second_lead}" if second_lead else ""
+    tag += "-inverted" if inverted else ""
     tag += f"-log{LOG_VERSION}"
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
         return json.loads(path.read_text())
     if code_from is not None:
         raise SystemExit(f"{path}: not streamed by the code in {code_from}")
-    log = stream_record(folder, key.split("/")[1], bundles, exempt, organised, second_lead)
+    log = stream_record(
+        folder, key.split("/")[1], bundles, exempt, organised, second_lead, inverted
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))
     return log
 
 
-def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None]) -> str:
+def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None, bool]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
-    cache, key, folder, path, exempt, organised, second_lead = task
+    cache, key, folder, path, exempt, organised, second_lead, inverted = task
     bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
     bundles += [load_bundle(Path(path), probe=False)] if path else []
-    cached_log(cache, key, folder, bundles, exempt, organised, second_lead=second_lead)
+    cached_log(cache, key, folder, bundles, exempt, organised, None, second_lead, inverted)
     return key

@@ -35,3 +35,15 @@ def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
     assert sum(isinstance(e, QualityEvent) for e in fused) == len(logged)  # passed through
     spans = misses.blind_spans(log, view, ref["fs"], FusionSpec(), ref["n"])
     assert all(a <= b for a, b, _ in spans)
+
+
+def test_an_inverted_stream_is_its_own_cache_entry(tmp_path):
+    """--inverted streams the negated leads; its log never answers for the record as recorded."""
+    folder = need(SHARED / "cudb")
+    bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
+    plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9)
+    turned = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, inverted=True)
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(names) == 2 and sum("-inverted" in n for n in names) == 1
+    assert turned != plain  # the beat model reads an inverted lead differently
+    assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, inverted=True) == turned
