@@ -105,7 +105,8 @@ def run_notes(summary: Mapping) -> list[str]:
     if leads and inverted >= INVERTED_NOTE_SHARE and beats >= INVERTED_NOTE_BEATS:
         notes.append(
             f"beat lead {leads[0]}: its QRS points down in {inverted:.0%} of the beats; if the "
-            "electrodes are swapped, the beat classes read worse on an inverted lead"
+            "electrodes are swapped, the beat classes (V most) read worse on an inverted lead "
+            "(the VT/VF alarm holds)"
         )
     lat = summary.get("latency_ms", {})
     ms = "/".join(
