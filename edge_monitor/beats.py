@@ -86,14 +86,17 @@ def upright_polarity(template: np.ndarray, before: int, current: float) -> float
     undecided (a record's start, after a gap): the sign of the R sample then decides, so a lead
     and its negation are read the same. After that it turns only when the R sample lies beyond
     UPRIGHT_SHARE of the template's span in the other direction: a biphasic QRS never flips the
-    lead back and forth."""
+    lead back and forth. A flat template (span 0, or an R sample at exactly 0 on a lead not yet
+    decided: digital zeros) decides nothing, so the identity holds there too."""
     centre = float(template[before])
     span = float(np.ptp(template))
     if current == 0.0:
-        return -1.0 if centre < 0 else 1.0
-    if centre <= -UPRIGHT_SHARE * span:
+        if centre == 0.0:  # the largest deflection's sign (the first of equal ones), if any
+            centre = float(template[int(np.argmax(np.abs(template)))])
+        return -1.0 if centre < 0 else 1.0 if centre > 0 else 0.0
+    if centre < -UPRIGHT_SHARE * span:
         return -1.0
-    if centre >= UPRIGHT_SHARE * span:
+    if centre > UPRIGHT_SHARE * span:
         return 1.0
     return current
 
@@ -168,10 +171,13 @@ class BeatContextBuilder:
         )
         if not self.spec.upright:
             return BeatContext(beat, window, template, rr)
-        self._polarity = upright_polarity(template, self.spec.before, self._polarity)
-        if self._polarity < 0:
-            window, template = -window, -template
-        return BeatContext(beat, window, template, rr, self._polarity)
+        polarity = upright_polarity(template, self.spec.before, self._polarity)
+        if polarity == 0.0:  # a flat template (zeros before the lead came on): the beat decides
+            polarity = upright_polarity(window, self.spec.before, 0.0)
+        self._polarity = polarity
+        if polarity < 0:
+            return BeatContext(beat, -window, -template, rr, -1.0)
+        return BeatContext(beat, window, template, rr, 1.0)  # upright, or flat: undecided
 
     def _features(self, pre: float, post: float) -> np.ndarray:
         """Ratios only: absolute RR in seconds ties the model to the training patients' heart

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_monitor import bundle_proof, proof_cache
-from edge_monitor.contract import ModelContract, read_contract
+from edge_monitor.contract import PREFIX, ModelContract, read_contract
 from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
 if TYPE_CHECKING:
@@ -153,7 +153,16 @@ def _check_stated_contract(stated: object, contract: ModelContract, manifest_pat
         raise InputError(f"{manifest_path}: 'contract' must be an object")
     if not isinstance(stated.get("filter"), dict):
         return
-    if json.dumps(stated, sort_keys=True) != json.dumps(contract.as_json(), sort_keys=True):
+    try:  # compared as read: a key stated at its absent meaning ("upright": false) is the same
+        same = (
+            ModelContract.from_metadata(
+                {PREFIX + k: json.dumps(v) for k, v in stated.items()}, str(manifest_path)
+            )
+            == contract
+        )
+    except InputError:
+        same = False
+    if not same:
         raise InputError(
             f"{manifest_path}: its contract differs from the one inside {MODEL_FILE}, which the "
             "device follows (a manifest edited by hand, or another model's)"

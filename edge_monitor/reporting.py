@@ -211,6 +211,8 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "beat_lead_inverted_share": round(
             monitor.qrs_down[True] / max(monitor.qrs_down.total(), 1), 3
         ),
+        # a beat model that reads every lead upright (BeatSpec.upright) reads it alike
+        "beat_model_upright": any(stream.spec.upright for stream in monitor.beats),
         **(extra or {}),
     }
 

@@ -103,10 +103,14 @@ def run_notes(summary: Mapping) -> list[str]:
     counts = summary.get("beats")
     beats = sum(_number(n) for n in counts.values()) if isinstance(counts, Mapping) else 0.0
     if leads and inverted >= INVERTED_NOTE_SHARE and beats >= INVERTED_NOTE_BEATS:
+        effect = (
+            "the beat model reads it turned upright"
+            if summary.get("beat_model_upright") is True
+            else "if the electrodes are swapped, the beat classes (V most) read worse on an "
+            "inverted lead (the VT/VF alarm holds)"
+        )
         notes.append(
-            f"beat lead {leads[0]}: its QRS points down in {inverted:.0%} of the beats; if the "
-            "electrodes are swapped, the beat classes (V most) read worse on an inverted lead "
-            "(the VT/VF alarm holds)"
+            f"beat lead {leads[0]}: its QRS points down in {inverted:.0%} of the beats; {effect}"
         )
     lat = summary.get("latency_ms", {})
     ms = "/".join(

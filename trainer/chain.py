@@ -133,7 +133,7 @@ def refuse_beat_options(opts: CompressOptions, kind: TaskKind) -> None:
         "--harden-noise-prob": opts.harden_noise_prob,
         "--polarity-flip-prob": opts.polarity_flip_prob,
     }
-    used = [flag for flag, value in asked.items() if value > 0]
+    used = [flag for flag, value in asked.items() if value != 0]  # NaN and negatives too
     if used:
         raise InputError(
             f"{', '.join(used)}: options of the beat model (--task arrhythmia), not of {opts.task}"

@@ -84,23 +84,63 @@ def test_a_biphasic_beat_never_turns_the_lead_back_and_forth():
     assert upright_polarity(clear, before, 1.0) == -1.0
 
 
+def biphasic(n_beats: int, fs: float, sign: float = 1.0) -> tuple[np.ndarray, list[int]]:
+    """R and S of about the same size: the R sample's sign, never the 0.6 share, decides."""
+    x = np.zeros(int((n_beats * 0.8 + 3) * fs))
+    peaks = [int(fs * (1 + 0.8 * k)) for k in range(n_beats)]
+    for p in peaks:
+        x[p - 2 : p + 3] += sign * np.hanning(5)
+        x[p + 2 : p + 7] -= sign * 0.9 * np.hanning(5)
+    return x, peaks
+
+
 @pytest.mark.parametrize("gap_s", [3.0, 30.0])
 def test_after_a_gap_the_sign_is_decided_again(gap_s):
-    """Electrodes put back the other way round during leads off: read upright again."""
+    """Electrodes put back the other way round during leads off: the lead is decided anew, as
+    at a record's start (a biphasic lead after the gap keeps whatever sign it is given, so a
+    builder that remembered the sign from before the gap would read it turned)."""
     spec = UPRIGHT
-    x, peaks = ecg_like(11, 30, spec.fs, 0.0)
-    y, later = ecg_like(11, 30, spec.fs, 0.0)
+    x, peaks = ecg_like(11, 30, spec.fs, 1.0)  # QRS down: decided -1
+    y, later = biphasic(30, spec.fs)
     shift = len(x) + int(gap_s * spec.fs)
-    signal = np.concatenate([x, np.zeros(shift - len(x)), -y])
+    signal = np.concatenate([x, np.zeros(shift - len(x)), y])
     builder = BeatContextBuilder(spec)
     first = [c for c in (builder.push(p, signal) for p in peaks) if c is not None]
     builder.break_rhythm(signal)
     second = [c for c in (builder.push(p + shift, signal) for p in later) if c is not None]
-    assert first[-1].polarity == 1.0 and second[0].polarity == -1.0
+    assert first[-1].polarity == -1.0 and {c.polarity for c in second} == {1.0}
     fresh = BeatContextBuilder(replace(spec))
     again = [c for c in (fresh.push(p + shift, signal) for p in later) if c is not None]
     for a, b in zip(second, again, strict=True):
         np.testing.assert_array_equal(a.window, b.window)
+
+
+def test_a_first_beat_of_the_other_sign_is_outvoted_by_the_dominant_beats():
+    """The first beat decides alone (it is its own template); once the template holds the
+    patient's dominant beat, the lead turns to it."""
+    spec = UPRIGHT
+    x, peaks = ecg_like(2, 40, spec.fs, 0.0)
+    p = peaks[0]
+    x[p - 12 : p + 13] = -1.5 * np.hanning(25)  # a wide, inverted first beat
+    builder = BeatContextBuilder(spec)
+    contexts = [c for c in (builder.push(r, x) for r in peaks) if c is not None]
+    assert contexts[0].polarity == -1.0 and contexts[-1].polarity == 1.0
+    assert all(c.polarity == 1.0 for c in contexts[10:])
+
+
+def test_flat_stretches_decide_nothing_in_either_polarity():
+    """Digital zeros (a flat lead, a template of zeros) neither decide nor turn the lead, so a
+    lead and its negation still read alike after them."""
+    spec = UPRIGHT
+    flat = np.zeros(40, np.float32)
+    assert upright_polarity(flat, 10, 0.0) == 0.0
+    assert upright_polarity(flat, 10, 1.0) == 1.0 and upright_polarity(flat, 10, -1.0) == -1.0
+    x, peaks = biphasic(40, spec.fs)
+    x[peaks[0] - 60 : peaks[12]] = 0.0  # beats on a flat start
+    x[peaks[20] - 60 : peaks[30] + 60] = 0.0  # and a flat stretch later
+    up = beat_contexts(x, np.array(peaks), spec)
+    for a, b in zip(up, beat_contexts(-x, np.array(peaks), spec), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_biphasic_lead_and_its_negation_read_alike():

@@ -143,8 +143,10 @@ def test_the_model_file_must_be_model_onnx(bundle_copy):
         lambda c: c.update(classes=["N", "S", "V", "Q"]),
         lambda c: c.update(extra=1),
         lambda c: c["input"]["beat"].update(before=10),
+        lambda c: c["input"]["beat"].update(upright=True),
+        lambda c: c["input"]["beat"].update(upright="false"),
     ],
-    ids=["filter", "classes", "extra key", "beat window"],
+    ids=["filter", "classes", "extra key", "beat window", "upright", "upright as text"],
 )
 def test_a_manifest_that_misstates_its_models_contract_is_refused(bundle_copy, edit):
     """The device follows the contract inside the model; a JSON manifest saying otherwise was
@@ -164,6 +166,15 @@ def test_a_manifest_contract_that_is_no_object_is_refused(bundle_copy, contract)
     manifest["contract"] = contract
     path.write_text(json.dumps(manifest))
     refused(bundle_copy, "'contract' must be an object", probe=False)
+
+
+def test_a_manifest_stating_a_key_at_its_absent_meaning_states_the_same_contract(bundle_copy):
+    """ "upright": false is what a contract without the key means: the same contract."""
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["contract"]["input"]["beat"]["upright"] = False
+    path.write_text(json.dumps(manifest))
+    assert load_bundle(bundle_copy, probe=False).contract.input.beat.upright is False
 
 
 def test_an_older_manifest_with_its_contract_as_text_still_loads(bundle_copy):
