@@ -364,7 +364,12 @@ def _shapes(obj: Any, where: str) -> dict[str, list[int]]:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    if not isinstance(x, int | float) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer of 309 digits or more: no float holds it
+        return False
 
 
 def _is_count(x: Any) -> bool:

@@ -124,16 +124,21 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
 
 
 def refuse_beat_options(opts: CompressOptions, kind: TaskKind) -> None:
-    """Options that alter training beats, asked of a window task, were silently ignored: a run
-    that reads as hardened or polarity-trained and is neither."""
-    if kind.noise_training:
-        return
+    """Options that alter training beats: shares in [0, 1] (NaN or a negative one skipped the
+    hardening asked for; one over 1 was refused only after the students had trained), and for
+    beat tasks only (a window task ignored them: a run that reads as hardened or
+    polarity-trained and is neither)."""
     asked = {
         "--noise-prob": opts.noise_prob,
         "--harden-noise-prob": opts.harden_noise_prob,
         "--polarity-flip-prob": opts.polarity_flip_prob,
     }
-    used = [flag for flag, value in asked.items() if value != 0]  # NaN and negatives too
+    for flag, value in asked.items():
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"{flag} must lie in [0, 1], not {value}")
+    if kind.noise_training:
+        return
+    used = [flag for flag, value in asked.items() if value != 0]
     if used:
         raise InputError(
             f"{', '.join(used)}: options of the beat model (--task arrhythmia), not of {opts.task}"

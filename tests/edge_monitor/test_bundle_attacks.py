@@ -145,9 +145,11 @@ def test_the_model_file_must_be_model_onnx(bundle_copy):
         lambda c: c["input"]["beat"].update(before=10),
         lambda c: c["input"]["beat"].update(upright=True),
         lambda c: c["input"]["beat"].update(upright="false"),
+        lambda c: c["filter"].update(order=10**400),
     ],
-    ids=["filter", "classes", "extra key", "beat window", "upright", "upright as text"],
-)
+    ids=["filter", "classes", "extra key", "beat window", "upright", "upright as text",
+         "an integer no float holds"],
+)  # fmt: skip
 def test_a_manifest_that_misstates_its_models_contract_is_refused(bundle_copy, edit):
     """The device follows the contract inside the model; a JSON manifest saying otherwise was
     edited or belongs to another model (the fresh-clone review found it silently ignored)."""
@@ -157,6 +159,16 @@ def test_a_manifest_that_misstates_its_models_contract_is_refused(bundle_copy, e
     edit(manifest["contract"])
     path.write_text(json.dumps(manifest))
     refused(bundle_copy, "differs from the one inside model.onnx", probe=False)
+
+
+@pytest.mark.parametrize("depth", [900, 950, 990])
+def test_a_deep_value_in_a_manifest_contract_is_one_line(bundle_copy, depth):
+    """Deep enough that JSON reads it and a message quoting it recurses too far (the review)."""
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["contract"]["input"]["source_fs"] = "DEEP"
+    path.write_text(json.dumps(manifest).replace('"DEEP"', "[" * depth + "]" * depth))
+    refused(bundle_copy, "manifest", probe=False)
 
 
 @pytest.mark.parametrize("contract", [None, [1], "text"])

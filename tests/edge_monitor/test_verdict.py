@@ -166,5 +166,8 @@ def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
     turned = run_notes(lead | {"beat_lead_inverted_share": 0.93, "beat_model_upright": True})
     assert any("points down in 93%" in n and "reads it turned upright" in n for n in turned)
     assert not any("read worse" in n for n in turned)
+    for odd in ("true", 1, None):  # only a true summary key says the model reads it turned
+        said = run_notes(lead | {"beat_lead_inverted_share": 0.93, "beat_model_upright": odd})
+        assert any("read worse" in n for n in said)
     few = {"beat_leads": ["MLII"], "beats": {"N": 20}, "beat_lead_inverted_share": 1.0}
     assert not any("points down" in n for n in run_notes(few))

@@ -199,6 +199,16 @@ def test_beat_options_asked_of_a_window_task_are_refused_not_ignored(tmp_path, f
     assert not out.exists()  # refused before any work
 
 
+@pytest.mark.parametrize("task", ["ventricular", "arrhythmia"])
+@pytest.mark.parametrize("value", ["nan", "-0.5", "1.5", "inf"])
+def test_beat_option_shares_outside_0_to_1_are_refused_before_any_work(tmp_path, task, value):
+    out = tmp_path / "bundle"
+    for flag in ("--polarity-flip-prob", "--harden-noise-prob", "--noise-prob"):
+        r = run("compress", "--task", task, "--out", str(out), flag, value)
+        assert_one_line_error(r, f"{flag} must lie in [0, 1]")
+        assert not out.exists()
+
+
 def test_the_task_choices_come_from_the_kind_registry():
     from trainer.cli import TASKS
     from trainer.kinds import KINDS
