@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_monitor import bundle_proof, proof_cache
-from edge_monitor.contract import PREFIX, ModelContract, read_contract
+from edge_monitor.contract import PREFIX, BeatInput, ModelContract, read_contract
 from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
 if TYPE_CHECKING:
@@ -142,6 +142,18 @@ def load_bundle(
         bundle_proof.check_trial(contract, report, str(model_path))
         proof_cache.remember(model["sha256"], report)  # passed every check: worth keeping
     return Bundle(folder, model_path, manifest, contract, data)
+
+
+def check_model_set(bundles: list[Bundle]) -> None:
+    """What one monitor runs: some model, and one beat model at most (two would feed the
+    rhythm rules every beat twice; their heart rate divided by a zero interval)."""
+    if not bundles:
+        raise InputError("no model bundle to run")
+    beat_models = [b.name for b in bundles if isinstance(b.contract.input, BeatInput)]
+    if len(beat_models) > 1:
+        raise InputError(
+            f"one beat model at a time, not {len(beat_models)}: {', '.join(beat_models)}"
+        )
 
 
 def _check_stated_contract(stated: object, contract: ModelContract, manifest_path: Path) -> None:

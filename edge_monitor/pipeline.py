@@ -14,7 +14,7 @@ from collections import Counter, deque
 import numpy as np
 
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
-from edge_monitor.bundle import Bundle
+from edge_monitor.bundle import Bundle, check_model_set
 from edge_monitor.contract import BeatInput
 from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last, sane
 from edge_monitor.errors import InputError
@@ -72,8 +72,7 @@ class Monitor:
         it turns true S beats N: held-out svdb S Se 0.74 -> 0.34 with the distilled student.
         `second_lead` (a channel, "auto" or None: off, as callers must say; the CLI's default is
         auto): the beat model also reads each beat there (`edge_monitor.second_lead`)."""
-        if not bundles:
-            raise InputError("no model bundle to run")
+        check_model_set(bundles)
         self.fs, self.sig_name = float(fs), list(sig_name)
         self.s_in_af_as_n = s_in_af_as_n
         self.n_channels = len(sig_name)

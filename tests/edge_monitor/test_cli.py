@@ -118,6 +118,15 @@ def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):
     assert_one_line_error(invoke("classify", sample_record, "--model", b), "no ecg-edge contract")
 
 
+def test_two_beat_models_are_refused_in_one_line(tmp_path, sample_record):
+    """Both would drive the rhythm rules with every beat (the heart rate then divided by a zero
+    interval: a traceback, found by the review)."""
+    twin = tmp_path / "twin"
+    shutil.copytree(embedded_bundle("arrhythmia"), twin)
+    r = invoke("classify", sample_record, "--model", embedded_bundle("arrhythmia"), "--model", twin)
+    assert_one_line_error(r, "one beat model at a time, not 2")
+
+
 def test_a_source_too_slow_for_the_model_is_refused(tmp_path):
     import numpy as np
     import wfdb
