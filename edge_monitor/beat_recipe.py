@@ -18,6 +18,7 @@ from edge_monitor.dsp import (
     StreamResampler,
     design_sos,
     filter_record,
+    hold_last,
     resample_record,
 )
 
@@ -33,8 +34,11 @@ class BeatRecipe:
     def record_contexts(
         self, raw: np.ndarray, fs: float, r_peaks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Windows, templates and RR features of every R peak (source samples) of a whole lead."""
+        """Windows, templates and RR features of every R peak (source samples) of a whole lead.
+        Missing samples (NaN) hold the last value, as the device's stream holds them: left in,
+        one spread through the running amplitude median into some thirty beats' windows."""
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, 1)
+        raw, _ = hold_last(raw, np.zeros(len(raw), dtype=bool), np.zeros(1))
         model_signal = resample_record(filter_record(raw, fs, self.filter), fs, self.beat.fs)
         centred = np.array([refine_r_peak(raw[:, 0], int(r), fs) for r in r_peaks], np.int64)
         r_model = np.round(centred * self.beat.fs / fs).astype(np.int64)
