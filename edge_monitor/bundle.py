@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_monitor import bundle_proof, proof_cache
-from edge_monitor.contract import PREFIX, BeatInput, ModelContract, read_contract
+from edge_monitor.contract import BeatInput, ModelContract, read_contract
 from edge_monitor.errors import DataNotFoundError, InputError, check_keys, first_line
 
 if TYPE_CHECKING:
@@ -166,12 +166,7 @@ def _check_stated_contract(stated: object, contract: ModelContract, manifest_pat
     if not isinstance(stated.get("filter"), dict):
         return
     try:  # compared as read: a key stated at its absent meaning ("upright": false) is the same
-        same = (
-            ModelContract.from_metadata(
-                {PREFIX + k: json.dumps(v) for k, v in stated.items()}, str(manifest_path)
-            )
-            == contract
-        )
+        same = ModelContract.from_json(stated, str(manifest_path)) == contract
     except (InputError, ValueError, OverflowError, RecursionError):  # whatever a hand wrote
         same = False
     if not same:

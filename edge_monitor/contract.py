@@ -121,6 +121,12 @@ class ModelContract:
             values = {k: json.loads(v) for k, v in ours.items()}
         except (json.JSONDecodeError, RecursionError) as exc:
             raise InputError(f"{where}: contract value is not JSON ({first_line(exc)})") from exc
+        return cls.from_json(values, where)
+
+    @classmethod
+    def from_json(cls, values: dict, where: str = "model") -> ModelContract:
+        """The contract from its values as JSON gives them (as_json's layout, or version 1's):
+        the ONNX metadata's, decoded, or a manifest's `contract`."""
         version = values.get("version", 1)
         if version == 1:
             values = _from_v1(values, where)
