@@ -45,7 +45,13 @@ RR_FEATURES = (
     "post_rr_long",
     "local_rr_long",
     "local_rr_cv",  # irregularity of the local rhythm (std / mean): high in AF
+    # the same, robust: median |successive RR difference| / mean. One pause or compensatory
+    # interval inflates the cv; atrial runs at a steady coupling (MIT-BIH 232) then read as
+    # irregular as AF. The median ignores them (docs/preregistrations/2026-12-06-rr-msd.md)
+    "local_rr_msd",
 )
+# Append-only: a bundle's contract names the features its model reads and the device feeds those
+# (`BeatStream`); the first six are what every bundle before local_rr_msd was trained on.
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,8 @@ class BeatContextBuilder:
             float(np.fromiter(self._rr_long, float).mean()) if self._rr_long else local, 1e-3
         )
         cv = float(local_rr.std()) / local
-        feats = [pre / local, post / local, pre / long, post / long, local / long, cv]
+        msd = float(median(np.abs(np.diff(local_rr)))) / local if len(local_rr) > 1 else 0.0
+        feats = [pre / local, post / local, pre / long, post / long, local / long, cv, msd]
         return np.clip(np.asarray(feats, dtype=np.float32), 0.0, 5.0)
 
     def _window(self, signal: np.ndarray, signal_start: int, beat: int) -> np.ndarray:

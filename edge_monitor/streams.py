@@ -12,7 +12,7 @@ import numpy as np
 
 from edge_monitor.alerts import AlertEvent, WindowAlerter
 from edge_monitor.beat_recipe import BeatRecipe
-from edge_monitor.beats import BeatContext
+from edge_monitor.beats import RR_FEATURES, BeatContext
 from edge_monitor.bundle import Bundle
 from edge_monitor.contract import BeatInput, WindowInput
 from edge_monitor.dsp import StreamFilter, StreamResampler, design_sos
@@ -79,6 +79,9 @@ class BeatStream:
         self.classes = contract.classes
         self.fs = fs
         self.spec = contract.input.beat
+        # the RR features the contract names, in its order (bundles trained before a feature
+        # was added name fewer; contract_ranges refused any name not computed here)
+        self._rr_columns = [RR_FEATURES.index(n) for n in contract.input.rr_features]
         self.recipe = BeatRecipe(contract.filter, self.spec)
         self.filter = self.recipe.stream_filter(fs)
         self.resampler = self.recipe.stream_resampler(fs)
@@ -179,7 +182,7 @@ class BeatStream:
         down = bool(ctx.template[self.spec.before] * ctx.polarity < 0)
         feed = {
             "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32, copy=False),
-            "rr": ctx.rr[None].astype(np.float32, copy=False),
+            "rr": ctx.rr[self._rr_columns][None].astype(np.float32, copy=False),
         }
         probs = self.model.run(feed)
         if probs is None:

@@ -93,7 +93,7 @@ def test_no_rr_interval_spans_a_break_in_the_signal(rr, before, after, gap_s):
     out += [builder.push(p, x) for p in post]
     contexts = [c for c in out if c is not None]
     assert [c.r_index for c in contexts] == pre + post[:-1]  # each beat once, in order
-    regular = np.array([1, 1, 1, 1, 1, 0], np.float32)
+    regular = np.array([1, 1, 1, 1, 1, 0, 0], np.float32)
     for c in contexts:
         np.testing.assert_allclose(c.rr, regular, atol=0.03)
     spanned = BeatContextBuilder(spec)  # the interval across the break taken as an RR

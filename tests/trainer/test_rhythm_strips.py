@@ -17,7 +17,12 @@ from trainer.batches import af_counterexamples, epoch_indices
 from trainer.config import TrainConfig
 from trainer.datasets import mitdb
 from trainer.datasets.rhythm_strips import NOT_ALL_N, load_strips, strip_table
-from trainer.kinds.arrhythmia import ARRHYTHMIA, RhythmSplit, with_training_beats
+from trainer.kinds.arrhythmia import (
+    ARRHYTHMIA,
+    TRAINED_RR_FEATURES,
+    RhythmSplit,
+    with_training_beats,
+)
 from trainer.splits import TaskData
 
 
@@ -79,7 +84,7 @@ def test_strips_join_training_only_and_are_drawn_as_af_counterexamples(strips_di
         return RhythmSplit(
             rng.normal(size=(n, 2, length)).astype(np.float32),
             np.tile(np.arange(4), n // 4),
-            rng.normal(size=(n, len(RR_FEATURES))).astype(np.float32),
+            rng.normal(size=(n, len(TRAINED_RR_FEATURES))).astype(np.float32),
             np.repeat([f"{label}a", f"{label}b"], n // 2),
             np.full(n, ""),
         )

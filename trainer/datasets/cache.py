@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE_ENV = "ECG_EDGE_CACHE"
-CACHE_FORMAT = 6  # bump when the arrays a loader writes change meaning
+CACHE_FORMAT = 7  # bump when the arrays a loader writes change meaning
 
 
 def default_cache_dir() -> Path:

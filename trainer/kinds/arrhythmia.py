@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from trainer.batches import Batch
 
 HEADLINE_CLASSES = ("S", "V")  # the minority classes an arrhythmia monitor is for
+# The RR features a student is trained on and its contract names. The beat sets carry every
+# feature the device computes (RR_FEATURES, append-only); `beat_rows` hands a model these.
+# local_rr_msd is left out until a pre-registered test adopts it
+# (docs/preregistrations/2026-12-06-rr-msd.md): the recipes documented so far reproduce.
+TRAINED_RR_FEATURES: tuple[str, ...] = RR_FEATURES[:6]
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,9 @@ def beat_rows(beats: mitdb.BeatSet, keep: np.ndarray) -> RhythmSplit:
     """The beats `keep` selects as model inputs: beat and template channels (n, 2, length), RR
     features, the record and reference rhythm of each."""
     x = np.stack([beats.windows[keep], beats.templates[keep]], axis=1)
-    return RhythmSplit(
-        x, beats.labels[keep], beats.rr[keep], beats.records[keep], beats.rhythms[keep]
-    )
+    columns = [RR_FEATURES.index(n) for n in TRAINED_RR_FEATURES]
+    rr = beats.rr[keep][:, columns]
+    return RhythmSplit(x, beats.labels[keep], rr, beats.records[keep], beats.rhythms[keep])
 
 
 def take_rows(split: Split, keep: np.ndarray) -> Split:
@@ -221,7 +226,7 @@ def beat_preprocessing(spec: BeatSpec) -> dict:
         "lead": "MLII",
         "filter": mitdb.ARRHYTHMIA_FILTER.as_dict(),
         "beat": spec.as_dict(),
-        "rr_features": list(RR_FEATURES),
+        "rr_features": list(TRAINED_RR_FEATURES),
         "normalization": "beat minus its median, over the running median QRS amplitude",
         "channels": ["beat", "template"],
     }
