@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.beats import RR_FEATURES
 from trainer.datasets import beatdb
 from trainer.datasets.mitdb import AF_RHYTHMS
 from trainer.kinds import kind_of
+from trainer.kinds.arrhythmia import TRAINED_RR_FEATURES
 from trainer.splits import Split
 
 OUT = Path("benchmarks/results/beat_errors.json")
-PREMATURITY = RR_FEATURES.index("pre_rr_long")
+PREMATURITY = TRAINED_RR_FEATURES.index("pre_rr_long")
 # prematurity bins (previous RR / long mean RR): clearly premature .. not premature at all
 BINS = (0.0, 0.7, 0.8, 0.9, 0.95, 1.05, np.inf)
 PAIRS = {"N->S": (0, 1), "S->N": (1, 0), "V->S": (2, 1), "S->V": (1, 2), "N->V": (0, 2)}

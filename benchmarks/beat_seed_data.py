@@ -6,12 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from edge_monitor.beats import RR_FEATURES
 from trainer.atrial_context import with_p_coherence
 from trainer.datasets import beatdb
 from trainer.datasets.rhythm_strips import load_strips
 from trainer.kinds import kind_of
-from trainer.kinds.arrhythmia import joined, multi_db_data, take_rows, with_training_beats
+from trainer.kinds.arrhythmia import (
+    TRAINED_RR_FEATURES,
+    joined,
+    multi_db_data,
+    take_rows,
+    with_training_beats,
+)
 from trainer.other_leads import with_other_lead_test, with_other_leads_in_training
 
 
@@ -52,7 +57,7 @@ def without_late_s(data, ratio: float):
     They teach "S = short in an irregular rhythm", which reads AF's N beats as S. The test
     split keeps every beat."""
     s = data.classes.index("S")
-    late = RR_FEATURES.index("pre_rr_long")
+    late = TRAINED_RR_FEATURES.index("pre_rr_long")
 
     def kept(split):
         return take_rows(split, ~((split.y == s) & (split.extra[:, late] >= ratio)))

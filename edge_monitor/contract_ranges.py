@@ -71,7 +71,12 @@ def _validate_beats(c: ModelContract, b: BeatInput) -> None:
         _count(name, value, 1, int(top))
     _in_range("beat.template_min_rr", s.template_min_rr, 0.0, 2.0)
     if unknown := set(b.rr_features) - set(RR_FEATURES):
-        raise InputError(f"contract rr_features {sorted(unknown)} are not computed here")
+        raise InputError(
+            f"contract rr_features {sorted(unknown)} are not computed here "
+            f"(this monitor computes {', '.join(RR_FEATURES)})"
+        )
+    if len(set(b.rr_features)) != len(b.rr_features):
+        raise InputError("contract rr_features must name each feature once")
     if b.source_fs is not None:
         _in_range("source_fs", b.source_fs, 1.0, 20000.0)
     if b.lead not in c.leads:

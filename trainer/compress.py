@@ -75,6 +75,9 @@ def teacher_stage(chain: Chain) -> Path:
         chain.say("training the teacher")
         cfg = load_config(None, task=opts.task, model="teacher", **overrides(opts))
         chain.fit(cfg, teacher)
+    else:  # before it is scored: a teacher of other inputs would crash in torch
+        given = load_checkpoint(teacher)[1]
+        check_teacher(given, chain.data.task, chain.data.classes, chain.data.preprocessing)
     chain.score("teacher", teacher, "torch fp32", "teacher")
     if opts.baseline is not None:
         chain.score("baseline", opts.baseline, "torch fp32", "seed-style CNN baseline")

@@ -43,13 +43,30 @@ def check_teacher(
             f"the {role} was trained for {teacher_ckpt['task']} "
             f"{teacher_ckpt['classes']}, not {task} {list(classes)}"
         )
+    check_rr_features(teacher_ckpt, preprocessing, role)
     theirs = {
         k: v
         for k, v in teacher_ckpt["preprocessing"].items()
         if k not in ("aggregate", "window", "stride")
     }
     if theirs != preprocessing:
-        raise InputError(f"the {role} saw differently preprocessed data than this data set")
+        differ = sorted(
+            k for k in set(theirs) | set(preprocessing) if theirs.get(k) != preprocessing.get(k)
+        )
+        raise InputError(
+            f"the {role} saw differently preprocessed data than this data set ({', '.join(differ)})"
+        )
+
+
+def check_rr_features(ckpt: dict, preprocessing: dict, role: str = "checkpoint") -> None:
+    """A beat model reads the RR features it was trained on, by position: data carrying others
+    (a seventh feature adopted, or not) would feed it the wrong columns, or crash in torch."""
+    theirs, ours = ckpt["preprocessing"].get("rr_features"), preprocessing.get("rr_features")
+    if theirs is not None and ours is not None and list(theirs) != list(ours):
+        raise InputError(
+            f"the {role} reads the RR features {list(theirs)}, this data set gives {list(ours)} "
+            "(trainer.kinds.arrhythmia.TRAINED_RR_FEATURES)"
+        )
 
 
 def frozen(teacher: nn.Module) -> nn.Module:

@@ -7,6 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from trainer.checkpoint import load_checkpoint
+from trainer.distill import check_rr_features
 from trainer.splits import Split, TaskData
 from trainer.tasks import data_for_checkpoint
 from trainer.train import predict, seed_everything
@@ -21,7 +22,9 @@ def open_for_scoring(
     model, ckpt = load_checkpoint(ckpt_path)
     cfg = ckpt["train_config"]
     seed_everything(cfg["seed"], cfg["threads"])
-    return model, ckpt, data or data_for_checkpoint(ckpt, data_dir, cache_dir)
+    data = data or data_for_checkpoint(ckpt, data_dir, cache_dir)
+    check_rr_features(ckpt, data.preprocessing)
+    return model, ckpt, data
 
 
 def predict_split(model: nn.Module, ckpt: dict, split: Split):

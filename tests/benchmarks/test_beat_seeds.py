@@ -43,8 +43,8 @@ def test_late_s_labels_leave_training_and_validation_but_never_the_test():
     from trainer.kinds.arrhythmia import RhythmSplit
     from trainer.splits import TaskData
 
-    pre = beat_seed_data.RR_FEATURES.index("pre_rr_long")
-    rr = np.zeros((6, len(beat_seed_data.RR_FEATURES)), np.float32)
+    pre = beat_seed_data.TRAINED_RR_FEATURES.index("pre_rr_long")
+    rr = np.zeros((6, len(beat_seed_data.TRAINED_RR_FEATURES)), np.float32)
     rr[:, pre] = [0.7, 1.0, 0.96, 1.2, 0.5, 1.0]
     y = np.array([1, 1, 1, 0, 1, 2])  # S early, S on time, S on time, N late, S early, V
 

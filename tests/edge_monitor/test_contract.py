@@ -102,6 +102,7 @@ def test_a_version_1_contract_without_its_beat_spec_is_refused_in_one_line():
         ("input", lambda v: {**v, "beat": {**v["beat"], "upright": "yes"}}, "true or false"),
         ("input", lambda v: {**v, "kind": "spectra"}, "input kind"),
         ("input", lambda v: {**v, "rr_features": ["pre_rr_local", "heart_age"]}, "rr_features"),
+        ("input", lambda v: {**v, "rr_features": ["local_rr_cv"] * 6}, "each feature once"),
         ("inputs", lambda v: {"beat": [1, 2, 100], "rr": [1, 6]}, "do not match"),
         ("inputs", lambda v: {"beat": [1, 2, -128]}, "positive integers"),
         ("fs", lambda v: 1e9, "contract fs"),
