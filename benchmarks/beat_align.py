@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.checkpoint import load_checkpoint
+from edge_monitor.errors import InputError
 from trainer.datasets import beatdb
 from trainer.kinds import kind_of
+from trainer.scoring import load_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_seed_data import seed_data  # noqa: E402
@@ -51,7 +52,7 @@ def shift_for_se(margins_of_s: np.ndarray, target_se: float) -> float:
 
 def validation_margins(ckpt: Path, data) -> np.ndarray:
     """The S margins of the validation fold's S beats."""
-    model, _ = load_checkpoint(ckpt)
+    model, _ = load_for(ckpt, data)
     probs = kind_of("arrhythmia").predict(model, data.val, 0, 4096, "mean")
     return s_margins(probs)[data.val.y == S]
 
@@ -72,9 +73,11 @@ def main() -> None:
     if root is None:
         raise SystemExit("set ECG_EDGE_DATA to a folder holding mitdb/ and svdb/")
 
+    ckpts = {seed: args.runs / args.name / f"s{seed}" / "model.pt" for seed in args.seeds}
+    if missing := [str(c) for c in ckpts.values() if not c.exists()]:
+        raise SystemExit(f"no checkpoint {', '.join(missing)}: train the seeds (beat_seeds.py)")
     seeds = []
-    for seed in args.seeds:
-        ckpt = args.runs / args.name / f"s{seed}" / "model.pt"
+    for seed, ckpt in ckpts.items():
         data = seed_data(args, seed, root)
         margins = validation_margins(ckpt, data)
         curve = val_bias_curve(ckpt, data)
@@ -114,4 +117,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as exc:  # a checkpoint that reads other inputs than these data: one line
+        raise SystemExit(str(exc)) from None

@@ -138,7 +138,7 @@ def label_conventions(beats: Beats) -> dict:
 
 def predictions(args, data) -> dict[str, np.ndarray]:
     """Class predictions of every model asked for, on the test beats."""
-    from trainer.checkpoint import load_checkpoint
+    from trainer.scoring import load_for
 
     preds = {}
     if args.bundle:
@@ -150,7 +150,7 @@ def predictions(args, data) -> dict[str, np.ndarray]:
         name, _, path = spec.partition("=")
         if not path or not Path(path).exists():
             raise SystemExit(f"--checkpoint wants NAME=PATH of an existing file, not {spec!r}")
-        model, _ = load_checkpoint(Path(path))
+        model, _ = load_for(Path(path), data)
         preds[name] = kind.predict(model, data.test, 0, 4096, "mean").argmax(1)
     return preds
 
@@ -159,20 +159,21 @@ def cv_af_errors(specs: list[str], root: Path) -> dict:
     """NAME=RUNS: each seed's student (RUNS/s<i>/model.pt, validated on patient fold i) on its
     own validation fold: the false S among the fold's AF / flutter N beats and elsewhere. The
     folds hold MIT-BIH 201 and 203, so this reads the AF question without the test."""
-    from trainer.checkpoint import load_checkpoint
     from trainer.kinds.arrhythmia import multi_db_data
+    from trainer.scoring import load_for
 
     runs = dict(spec.partition("=")[::2] for spec in specs)
     kind, out = kind_of("arrhythmia"), {name: {} for name in runs}
     for fold in range(beatdb.N_FOLDS):
-        val = multi_db_data(kind, root, None, None, fold, fold).val
+        data = multi_db_data(kind, root, None, None, fold, fold)
+        val = data.val
         b = Beats.of(val)
         n_af, n_other = (b.y == N) & b.in_af, (b.y == N) & ~b.in_af
         for name, folder in runs.items():
             ckpt = Path(folder) / f"s{fold}" / "model.pt"
             if not ckpt.exists():
                 raise SystemExit(f"--cv wants NAME=RUNS holding RUNS/s<fold>/model.pt: no {ckpt}")
-            pred = kind.predict(load_checkpoint(ckpt)[0], val, 0, 4096, "mean").argmax(1)
+            pred = kind.predict(load_for(ckpt, data)[0], val, 0, 4096, "mean").argmax(1)
             out[name][f"fold{fold}"] = {
                 "af_records": sorted(set(b.records[b.in_af].tolist())),
                 "N_in_AF": int(n_af.sum()),

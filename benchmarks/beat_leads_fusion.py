@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.checkpoint import load_checkpoint
 from trainer.datasets import beatdb
 from trainer.kinds import kind_of
 from trainer.kinds.arrhythmia import multi_db_data
 from trainer.metrics import beat_statistics
 from trainer.other_leads import with_other_lead_test
+from trainer.scoring import load_for
 
 OUT = Path("benchmarks/results/beat_leads_fusion.json")
 RUNS = Path("runs/beat_seeds")
@@ -48,7 +48,7 @@ def main() -> None:
     out: dict = {}
     for name in names:
         for seed in range(5):
-            model, _ = load_checkpoint(RUNS / name / f"s{seed}" / "model.pt")
+            model, _ = load_for(RUNS / name / f"s{seed}" / "model.pt", data)
             p = kind.predict(model, data.test, 0, 4096, "mean")
             for db in ("svdb", "mitdb"):
                 y = data.test.y[dbs == db]

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.checkpoint import load_checkpoint
+from edge_monitor.errors import InputError
 from trainer.datasets import beatdb
 from trainer.kinds import kind_of
 from trainer.kinds.arrhythmia import multi_db_data
+from trainer.scoring import load_for
 
 RECORDS = ("232", "219", "222", "210", "202", "svdb/861", "svdb/891")
 S = 1  # index of S in the AAMI classes N S V F
@@ -60,7 +61,7 @@ def main() -> None:
         ckpts = sorted((args.runs / name).glob("s*/model.pt"), key=lambda p: int(p.parent.name[1:]))
         rows = []
         for ckpt in ckpts:
-            model, _ = load_checkpoint(ckpt)
+            model, _ = load_for(ckpt, data)
             pred = kind.predict(model, data.test, 0, 4096, "mean").argmax(1)
             row = {"seed": int(ckpt.parent.name[1:]), "ds2_f1_S": f1_s(y, pred, ds2)}
             row |= {r: s_counts(y, pred, groups == r) for r in RECORDS}
@@ -71,4 +72,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as exc:  # a checkpoint that reads other inputs than these data: one line
+        raise SystemExit(str(exc)) from None

@@ -27,6 +27,14 @@ def open_for_scoring(
     return model, ckpt, data
 
 
+def load_for(path: Path, data: TaskData) -> tuple[nn.Module, dict]:
+    """A checkpoint to run on `data` outside the chain (benchmarks): refused in one line when it
+    reads other RR features than the data carry (at equal width it would read wrong columns)."""
+    model, ckpt = load_checkpoint(path)
+    check_rr_features(ckpt, data.preprocessing)
+    return model, ckpt
+
+
 def predict_split(model: nn.Module, ckpt: dict, split: Split):
     """Probabilities on a split, windows aggregated as the checkpoint was trained to."""
     cfg = ckpt["train_config"]

@@ -76,3 +76,23 @@ def test_a_checkpoint_never_meets_data_with_other_rr_features(seven, tiny_mitdb,
             show_progress=False,
             teacher=load_checkpoint(root / "m.pt"),
         )
+
+
+def test_compress_and_the_benchmarks_refuse_such_a_checkpoint_in_one_line(
+    seven, tiny_mitdb, tmp_path
+):
+    """Before any stage trains or scores: a teacher reading other RR features than the data."""
+    from typer.testing import CliRunner
+
+    from tests.trainer.test_compress import quick_args
+    from trainer.cli import app
+    from trainer.scoring import load_for
+
+    root, _, _ = seven
+    six = load_task("arrhythmia", tiny_mitdb, cache_dir=root / "c")
+    with pytest.raises(InputError, match="reads the RR features"):
+        load_for(root / "m.pt", six)
+    args = quick_args(tiny_mitdb, root / "m.pt", "rpi4", tmp_path / "b", root / "c")
+    result = CliRunner().invoke(app, args[: args.index("--student")])
+    assert result.exit_code != 0 and "teacher reads the RR features" in result.output
+    assert "Traceback" not in result.output and "\nteacher:" not in result.output  # not scored
