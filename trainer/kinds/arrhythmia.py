@@ -33,7 +33,7 @@ HEADLINE_CLASSES = ("S", "V")  # the minority classes an arrhythmia monitor is f
 # The RR features a student is trained on and its contract names. The beat sets carry every
 # feature the device computes (RR_FEATURES, append-only); `beat_rows` hands a model these.
 # local_rr_msd is left out until a pre-registered test adopts it
-# (docs/preregistrations/2026-12-06-rr-msd.md): the recipes documented so far reproduce.
+# (docs/preregistrations/2026-12-06-rr-msd.md): the recipes documented so far keep their inputs.
 TRAINED_RR_FEATURES: tuple[str, ...] = RR_FEATURES[:6]
 
 
