@@ -16,12 +16,16 @@ from edge_monitor.events import BeatEvent
 from trainer.datasets import beatdb
 
 
-def logged_stream(path: Path, monitor_class: type, log: str, missing: tuple) -> dict:
-    """The embedded beat model over `path`; each beat's entry of the monitor's `log` dict
-    (keyed by sample; `missing` where it has none), labels, and the reference beats."""
+def logged_stream(
+    path: Path, monitor_class: type, log: str, missing: tuple, second_lead: bool = False
+) -> dict:
+    """The embedded beat model over `path` (with `second_lead`, also read on the record's other
+    lead, as the CLI does by default); each beat's entry of the monitor's `log` dict (keyed by
+    sample; `missing` where it has none), labels, and the reference beats."""
     bundle = load_bundle(embedded_bundle("arrhythmia"))
     rec = wfdb.rdrecord(str(path))
-    monitor = monitor_class([bundle], float(rec.fs), list(rec.sig_name))
+    second = "auto" if second_lead else None
+    monitor = monitor_class([bundle], float(rec.fs), list(rec.sig_name), second_lead=second)
     beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ref_samples, ref_labels = reference_beats(path)
     entries = getattr(monitor, log)
@@ -44,11 +48,16 @@ def embedded_models() -> list:
     ]
 
 
-def jobs_and_out(doc: str, out: Path) -> argparse.Namespace:
-    """The two options both scripts take: processes streaming side by side, the JSON file."""
+def jobs_and_out(doc: str, out: Path, second_lead: bool = False) -> argparse.Namespace:
+    """The options the logging scripts take: processes streaming side by side, the JSON file
+    (and, where offered, --second-lead: the CLI's default reading of the beats)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=out)
+    if second_lead:
+        parser.add_argument(
+            "--second-lead", action="store_true", help="read each beat on both leads (CLI default)"
+        )
     return parser.parse_args()
 
 

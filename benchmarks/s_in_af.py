@@ -16,7 +16,14 @@ the warning alone (threshold 0.5, the detector's own).
 
     ECG_EDGE_DATA=../shared/data python benchmarks/s_in_af.py --jobs 2
 
-Writes benchmarks/results/s_in_af.json.
+Writes benchmarks/results/s_in_af.json. A third rule (docs/preregistrations/
+2026-12-06-s-in-af-dominant-cycle.md): S reads N under the warning only where the RR intervals
+before the beat hold no dominant cycle (frequent atrial ectopy sits on a sinus cycle, AF has
+none); its parameters were chosen on the training records, single lead, before any test figure.
+With --second-lead the beats are read as the CLI reads them by default:
+
+    ECG_EDGE_DATA=../shared/data python benchmarks/s_in_af.py --jobs 2 --second-lead \
+        --out benchmarks/results/s_in_af_cycle.json
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from __future__ import annotations
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beat_generalization import database_scores  # noqa: E402
@@ -41,6 +51,10 @@ THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)  # None: off (the shipp
 # 0.07-0.15, 232 / svdb 861 / 891 0.31-0.48): the idea came from there; the bound is chosen
 # on the training records like the probability
 COHERENCE = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+# the dominant-cycle rule: (K intervals, +-tol, minimum share m); the grid was searched on the
+# training records and PREREGISTERED fixed before any test figure was read
+CYCLE_GRID = [(k, tol, m) for k in (16, 32) for tol in (0.05, 0.1) for m in (0.3, 0.4, 0.5, 0.6)]
+PREREGISTERED = (32, 0.05, 0.3)
 OUT = Path("benchmarks/results/s_in_af.json")
 
 
@@ -61,29 +75,54 @@ class LoggingMonitor(Monitor):
         return super()._as_reported(beat)
 
 
-def stream(path: Path) -> dict:
-    return logged_stream(path, LoggingMonitor, "af_log", (False, 0.0, 1.0))
+def stream(path: Path, second_lead: bool = False) -> dict:
+    return logged_stream(path, LoggingMonitor, "af_log", (False, 0.0, 1.0), second_lead)
 
 
-def relabelled(r: dict, threshold: float | None, below: float | None = None) -> dict:
+def dominance(samples: np.ndarray, k: int, tol: float) -> np.ndarray:
+    """Per beat, the largest share of the `k` RR intervals before its own pre-RR that lie within
+    +-`tol` of one of them (1 where fewer than 4 are known): causal."""
+    rr = np.diff(samples).astype(float)
+    out = np.ones(len(samples))
+    for i in range(5, len(samples)):
+        w = rr[max(0, i - 1 - k) : i - 1]
+        out[i] = (np.abs(w[None, :] / w[:, None] - 1.0) <= tol).mean(axis=1).max()
+    return out
+
+
+def relabelled(
+    r: dict,
+    threshold: float | None,
+    below: float | None = None,
+    cycle: tuple[int, float, float] | None = None,
+) -> dict:
     """The record's beats as reported at `threshold` (None: off), or with `below`, where the
-    warning stands and the coherence is below it; matched to the reference."""
+    warning stands and the coherence is below it, or with `cycle` (K, tol, m), where the warning
+    stands and the dominance is below m; matched to the reference."""
+    dom = dominance(r["samples"], cycle[0], cycle[1]) if cycle else None
 
-    def as_n(on: bool, p: float, coherence: float) -> bool:
+    def as_n(i: int, on: bool, p: float, coherence: float) -> bool:
+        if dom is not None:
+            return on and dom[i] < cycle[2]
         if below is not None:
             return on and coherence < below
         return threshold is not None and on and p >= threshold
 
     labels = [
-        "N" if lab == "S" and as_n(*af) else lab
-        for lab, af in zip(r["labels"], r["log"], strict=True)
+        "N" if lab == "S" and as_n(i, *af) else lab
+        for i, (lab, af) in enumerate(zip(r["labels"], r["log"], strict=True))
     ]
     t, p = match_beats(r["ref_samples"], r["ref_labels"], r["samples"], labels, r["tolerance"])
     return {"y_true": t, "y_pred": p}
 
 
-def scores(results: list[dict], threshold: float | None, below: float | None = None) -> dict:
-    s = database_scores([relabelled(r, threshold, below) for r in results])
+def scores(
+    results: list[dict],
+    threshold: float | None,
+    below: float | None = None,
+    cycle: tuple[int, float, float] | None = None,
+) -> dict:
+    s = database_scores([relabelled(r, threshold, below, cycle) for r in results])
     return {"S": s["S"], "V": s["V"], "N": s["N"]}
 
 
@@ -98,17 +137,19 @@ def print_rows(doc: dict, sets: list[str], keys: list[str]) -> None:
 
 
 def main() -> None:
-    args = jobs_and_out(__doc__, OUT)
+    args = jobs_and_out(__doc__, OUT, second_lead=True)
     root, sets = record_sets()
     streamed: dict[str, list[dict]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, ids in sets.items():
-            streamed[name] = list(pool.map(stream, record_paths(ids, root)))
+            run = partial(stream, second_lead=args.second_lead)
+            streamed[name] = list(pool.map(run, record_paths(ids, root)))
             print(name, len(ids), "records streamed", flush=True)
     key = lambda t: "off" if t is None else f"{t:g}"  # noqa: E731
     doc: dict = {
         "thresholds": [key(t) for t in THRESHOLDS],
         "sets": {n: len(v) for n, v in streamed.items()},
+        "second_lead": bool(args.second_lead),
     }
     train = {key(t): scores(streamed["train"], t) for t in THRESHOLDS}
     chosen = max(THRESHOLDS, key=lambda t: train[key(t)]["S"]["f1"])
@@ -123,7 +164,16 @@ def main() -> None:
         doc[name] |= {ckey(c): scores(streamed[name], None, c) for c in COHERENCE}
     best = max(COHERENCE, key=lambda c: doc["train"][ckey(c)]["S"]["f1"])
     doc["chosen_coherence"] = ckey(best)
+    gkey = lambda c: "cycle K={} tol={:g} m={:g}".format(*c)  # noqa: E731
+    for name in streamed:
+        grid = CYCLE_GRID if name == "train" else [PREREGISTERED]
+        doc[name] |= {gkey(c): scores(streamed[name], None, None, c) for c in grid}
+    best_cycle = max(CYCLE_GRID, key=lambda c: doc["train"][gkey(c)]["S"]["f1"])
+    doc["cycle_preregistered"] = gkey(PREREGISTERED)
+    doc["cycle_best_on_these_training_streams"] = gkey(best_cycle)
     args.out.write_text(json.dumps(doc, indent=2))
+    print_rows(doc, list(streamed), ["off", gkey(PREREGISTERED)])
+    print("cycle rule, best on training:", doc["cycle_best_on_these_training_streams"])
     print_rows(doc, list(streamed), [ckey(c) for c in COHERENCE])
     print("coherence bound chosen on training records:", doc["chosen_coherence"])
     print_rows(doc, list(streamed), [key(t) for t in THRESHOLDS])
