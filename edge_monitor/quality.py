@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_monitor.dsp import StreamFilter
 from edge_monitor.iir import butter_sos
-from edge_monitor.qrs import block_peaks
+from edge_monitor.qrs_blocks import block_peaks
 from edge_monitor.quality_signs import (
     BAD_VALUES,
     FLAT,

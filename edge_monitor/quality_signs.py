@@ -11,10 +11,10 @@ sinus-like complexes have a low kurtosis) and silence the alarm that matters mos
 energy above 40 Hz. An amplitude ceiling no body-surface ECG reaches catches motion artefact.
 Electrode motion is in-band and peaky, so it passes both: the third sign is disagreement between
 two unrelated QRS detectors over the last seconds (Li, Clifford & Mark's bSQI): the monitor's own
-Pan-Tompkins detector and Elgendi's block detector (qrs.block_peaks). A VT or a bradycardia is
-seen alike by both; artefact is not. Ventricular flutter and fibrillation confuse both detectors
-as well: a VF-like stretch (Kuo & Dillman's filter at a VF rate, as the VF alarm uses) is never
-called noise for disagreeing.
+Pan-Tompkins detector and Elgendi's block detector (qrs_blocks.block_peaks). A VT or a
+bradycardia is seen alike by both; artefact is not. Ventricular flutter and fibrillation confuse
+both detectors as well: a VF-like stretch (Kuo & Dillman's filter at a VF rate, as the VF alarm
+uses) is never called noise for disagreeing.
 Three things that are no ECG at all pass those signs, so each has its own: mains hum (a 50 or 60 Hz
 line; peaky ECG under it keeps the kurtosis high), low-level white noise (too small to hide a QRS
 by amplitude, yet with a noise floor above 40 Hz that no real lead at rest shows) and a smooth

@@ -1,7 +1,7 @@
-"""The quality gate's second detector (qrs.block_peaks) is run every second and for every beat, so
-it is written for speed (one cumulative sum, sliced moving averages, blocks found by comparing
-neighbours). These tests hold it to the plain textbook form, bit for bit, on real and random
-input: a faster gate must not decide anything differently."""
+"""The quality gate's second detector (qrs_blocks.block_peaks) is run every second and for every
+beat, so it is written for speed (one cumulative sum, sliced moving averages, blocks found by
+comparing neighbours). These tests hold it to the plain textbook form, bit for bit, on real and
+random input: a faster gate must not decide anything differently."""
 
 import numpy as np
 import wfdb
@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from edge_monitor.dsp import StreamFilter
 from edge_monitor.iir import butter_sos
-from edge_monitor.qrs import _centred_mean, block_peaks
+from edge_monitor.qrs_blocks import _centred_mean, block_peaks
 
 
 def reference_centred_mean(x: np.ndarray, w: int) -> np.ndarray:
