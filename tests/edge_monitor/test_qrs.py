@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import wfdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.qrs import QRSDetector, detect_r_peaks
 from trainer.datasets.mitdb import SYMBOL_TO_CLASS
@@ -143,3 +145,32 @@ def test_a_gap_inside_one_push_gives_the_beats_of_small_pushes(mitdb_dir, name):
 def test_an_off_mask_of_another_length_is_refused():
     with pytest.raises(ValueError, match="off has 3 samples"):
         QRSDetector(360.0)(np.zeros(5), np.zeros(3, bool))
+
+
+def test_the_t_wave_before_leads_off_is_no_beat(mitdb_dir):
+    """MIT-BIH 100, leads off at 60.0 s, 0.49 s after a beat: with no beat for 1.66 mean RR the
+    searchback took that beat's T wave (sample 21,529) for one, and the beat model read it S."""
+    x, off, ref = _with_gap(mitdb_dir, "100", (60.0, 90.0), seconds=100.0)
+    peaks = _stream(x, off, 360)
+    assert not np.any((peaks > 21424 + 54) & (peaks < 360 * 60))
+    last_ten_s = ref[(ref > 360 * 50) & (ref < 360 * 60)]
+    assert match(last_ten_s, peaks, tol=54) == len(last_ten_s)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["100", "119", "208"]),
+    start=st.floats(40.0, 100.0),
+    length=st.floats(0.2, 20.0),
+    chunk=st.sampled_from([97, 360, 5000]),
+)
+def test_a_gap_makes_no_beat_before_it(mitdb_dir, name, start, length, chunk):
+    """Whenever the signal goes, the R peaks found before it are the ones found without the gap
+    (one leads-off in three made a false beat there, on the T wave before the gap)."""
+    x, off, _ = _with_gap(mitdb_dir, name, (start, start + length), seconds=start + length + 5)
+    gapless = _stream(*_with_gap(mitdb_dir, name, (0.0, 0.0), seconds=start + 2)[:2], 360)
+    peaks = _stream(x, off, chunk)
+    before = peaks[(peaks > 360 * 20) & (peaks < int(360 * start) - 18)]
+    assert match(before, gapless, tol=3) == len(before), (before, gapless[-3:])
