@@ -169,13 +169,19 @@ class BeatStream:
         return events
 
     def _close(self) -> list[BeatEvent]:
-        """The beat still held, closed with a successor one RR later (the builder starts anew)."""
+        """The beat still held, closed with a successor one RR later (the builder starts anew).
+        After a gap of over a minute its window has left the buffer: it is reported Q
+        (unclassifiable), not read from the zeros in its place."""
         if not self._pushed:
             return []
+        source_index, model_index = self._pushed[-1]
         ctx = self.builder.break_rhythm(self._buf, self._buf_start)
-        events = [] if ctx is None else [self._classify(ctx, self._pushed[-1][0])]
         self._pushed.clear()
-        return events
+        if ctx is None:
+            return []
+        if model_index - self.spec.before < self._buf_start:
+            return [BeatEvent(source_index, "Q", None, self.model.bundle.name)]
+        return [self._classify(ctx, source_index)]
 
     def _classify(self, ctx: BeatContext, source_index: int) -> BeatEvent:
         # the largest deflection negative, as recorded

@@ -10,6 +10,7 @@ from edge_monitor.alerts import AlertEvent, AlertSpec
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.errors import InputError
 from edge_monitor.pipeline import BeatEvent, Monitor, WindowEvent, find_channel
+from edge_monitor.quality import MODEL_INVALID
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +143,26 @@ def test_every_r_peak_gives_one_beat_across_a_gap(beat_bundle, mitdb_dir, gap_s,
     beats = [e.sample for e in events if isinstance(e, BeatEvent)]
     assert len(beats) == len(peaks) > 140 and beats == sorted(set(beats))
     assert any(360 * 59 < b < 360 * 60 for b in beats)  # the beat just before the gap
+
+
+@pytest.mark.parametrize("gap_s", [30.0, 90.0])
+def test_the_beat_before_a_gap_is_read_from_its_signal_or_called_q(beat_bundle, mitdb_dir, gap_s):
+    """The stream keeps the last beat's window for a minute of gap; after a longer one that beat
+    is reported Q (unclassifiable), not classified from the zeros left in its window's place."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=360 * 200)
+    x = rec.p_signal.copy()
+    x[360 * 60 + 50 : int(360 * (60 + gap_s))] = np.nan
+    monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name))
+    events = monitor.stream(x)
+    beats = [e for e in events if isinstance(e, BeatEvent)]
+    before = [e for e in beats if e.sample < 360 * 60 + 50][-1]
+    assert before.sample == 21424  # MIT-BIH 100's beat at 59.5 s (reference 21,423)
+    if gap_s < 60:
+        assert before.label in ("N", "S", "V", "F") and before.probs is not None
+    else:
+        assert before.label == "Q" and before.probs is None
+    assert not any(isinstance(e, AlertEvent) and e.label == MODEL_INVALID for e in events)
+    assert len([e for e in beats if e.sample > 360 * (60 + gap_s)]) > 20
 
 
 @pytest.mark.parametrize("garbage", [1e308, -1e7, np.inf])
