@@ -69,7 +69,12 @@ def test_detector_recovers_after_a_flat_start_and_a_dropout(mitdb_dir):
 def test_the_detector_configuration_is_named_and_validated():
     from edge_monitor.qrs import QRSConfig
 
-    for bad in ({"band_hz": (15.0, 5.0)}, {"refractory_s": 0.0}, {"learning_rate": 2.0}):
+    for bad in (
+        {"band_hz": (15.0, 5.0)},
+        {"refractory_s": 0.0},
+        {"learning_rate": 2.0},
+        {"hold_min_s": 0.0},
+    ):
         with pytest.raises(ValueError):
             QRSConfig(**bad)
     assert QRSDetector(360.0, QRSConfig(min_qrs_mv=0.05)).min_qrs_mv == 0.05
