@@ -43,8 +43,10 @@ class QRSConfig:
     settle_s: float = 0.5  # after such a gap the filters' step response sets no threshold
     # No beat for 1.66 mean RR because the signal was held (leads off, a dropout) this long is no
     # missed beat: the searchback took the T wave before the gap for one (a false beat, mostly S,
-    # at about one leads-off in three: 11-19 in 25 gaps of 0.15-20 s on MIT-BIH 100, 119, 208).
+    # at about one leads-off in six: benchmarks/gap_edges.py). It searches back only if the signal
+    # went after hold_search_rr mean RR (a beat was overdue by then), and only before the gap.
     hold_min_s: float = 0.1
+    hold_search_rr: float = 1.2
 
     def __post_init__(self) -> None:
         low, high = self.band_hz
@@ -60,6 +62,8 @@ class QRSConfig:
             raise ValueError("QRSConfig: signal_cap >= 1, searchback_rr > 1, silence_s > 0")
         if self.relearn_gap_s <= 0 or not 0 <= self.settle_s <= 10 or self.hold_min_s <= 0:
             raise ValueError("QRSConfig: relearn_gap_s > 0, settle_s in [0, 10], hold_min_s > 0")
+        if not 1 <= self.hold_search_rr <= self.searchback_rr:
+            raise ValueError("QRSConfig: hold_search_rr must lie in [1, searchback_rr]")
         if self.min_qrs_mv < 0 or self.twave_window_s < self.refractory_s:
             raise ValueError("QRSConfig: min_qrs_mv >= 0 and twave_window_s >= refractory_s")
 
@@ -174,8 +178,6 @@ class QRSDetector:
             self._learn_sum += float(learnt.sum())
         found: list[int] = []
         for cand in self._new_candidates():
-            if self._held_between(cand.index, cand.index + 1, cand.energy_index):
-                continue  # its R in held samples: the step where the signal came back
             if self._learning and cand.energy_index >= self._gap_end:
                 self._pending.append(cand)
                 continue
@@ -217,13 +219,16 @@ class QRSDetector:
                 a = self._holds.pop()[0]
             self._holds.append((a, b))
 
-    def _held_between(self, start: int, end: int, decided: int | None = None) -> bool:
-        """A hold at least hold_min_s long (as known `lookahead` after `decided`, by default
-        `end`: when it is decided, whatever the chunks) overlaps [start, end)."""
-        known = (end if decided is None else decided) + self._half + 1
-        return any(
-            a < end and b > start and min(b, known) - a >= self._hold_min for a, b in self._holds
-        )
+    def _hold_start(self, start: int, end: int) -> int | None:
+        """Where the first hold at least hold_min_s long (as known `lookahead` after `end`: when
+        the searchback is due, whatever the chunks) that overlaps [start, end) began."""
+        known = end + self._half + 1
+        starts = [
+            a
+            for a, b in self._holds
+            if a < end and b > start and min(b, known) - a >= self._hold_min
+        ]
+        return min(starts, default=None)
 
     def _relearn(self, gap_from: int, gap_end: int) -> None:
         """Learn the thresholds again from `settle_s` after the gap, as at start-up; the beats
@@ -317,12 +322,15 @@ class QRSDetector:
         """
         found: list[int] = []
         while self._last_qrs is not None and self._rr:
-            span = self.config.searchback_rr * sum(self._rr) / len(self._rr)
-            due = self._last_qrs.index + int(span)
+            mean_rr = sum(self._rr) / len(self._rr)
+            due = self._last_qrs.index + int(self.config.searchback_rr * mean_rr)
             if now < due:
                 return found
-            if self._held_between(self._last_qrs.index, due):
-                break  # the beats went missing with the signal: a T wave is no beat
+            held = self._hold_start(self._last_qrs.index, due)
+            if held is not None:  # the signal went before the searchback was due
+                if held < self._last_qrs.index + int(self.config.hold_search_rr * mean_rr):
+                    break  # the next beat went missing with the signal: a T wave is no beat
+                due = held  # a beat was overdue when the signal went: search before the gap
             beat = self._search_back(due)
             if beat is None:
                 break

@@ -74,6 +74,8 @@ def test_the_detector_configuration_is_named_and_validated():
         {"refractory_s": 0.0},
         {"learning_rate": 2.0},
         {"hold_min_s": 0.0},
+        {"hold_search_rr": 0.5},
+        {"hold_search_rr": 2.0},
     ):
         with pytest.raises(ValueError):
             QRSConfig(**bad)
