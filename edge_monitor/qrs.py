@@ -43,7 +43,7 @@ class QRSConfig:
     settle_s: float = 0.5  # after such a gap the filters' step response sets no threshold
     # No beat for 1.66 mean RR because the signal was held (leads off, a dropout) this long is no
     # missed beat: the searchback took the T wave before the gap for one (a false beat, mostly S,
-    # at about one leads-off in six: benchmarks/gap_edges.py). It searches back only if the signal
+    # before 89 of 830 gaps: benchmarks/gap_edges.py). It searches back only if the signal
     # went after hold_search_rr mean RR (a beat was overdue by then), and only before the gap.
     hold_min_s: float = 0.1
     hold_search_rr: float = 1.2
@@ -108,7 +108,9 @@ class QRSDetector:
         self._deriv = FirFilter(np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0)
         n_mwi = max(1, int(round(c.integration_s * fs)))
         self._mwi = FirFilter(np.ones(n_mwi) / n_mwi)
-        self._holds: deque[tuple[int, int]] = deque(maxlen=64)  # runs without signal [a, b)
+        # runs without signal [a, b) at least hold_min_s long (or still open) that a searchback
+        # may yet span; bounded in case no beat is ever found again
+        self._holds: deque[tuple[int, int]] = deque(maxlen=4096)
         self._hold_min = max(1, int(round(c.hold_min_s * fs)))
         self._half = max(1, int(round(c.lookahead_s * fs)))
         self._qrs_span = int(round(c.qrs_span_s * fs))
@@ -211,13 +213,19 @@ class QRSDetector:
         return relearn
 
     def _note_holds(self, off: np.ndarray) -> None:
-        """The chunk's runs without signal, a run from the last chunk carried on."""
+        """The chunk's runs without signal, a run from the last chunk carried on. Short ones
+        (a lost sample) are not kept, nor ones before the last beat: no searchback reaches them
+        (a burst of dropouts pushed the gap out of a short list: the T wave was a beat again)."""
+        while self._holds and self._last_qrs and self._holds[0][1] <= self._last_qrs.index:
+            self._holds.popleft()
         flags = np.concatenate([[0], off.astype(np.int8), [0]])
         edges = self._total + np.flatnonzero(np.diff(flags))
+        chunk_end = self._total + len(off)
         for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             if self._holds and self._holds[-1][1] == a:
                 a = self._holds.pop()[0]
-            self._holds.append((a, b))
+            if b - a >= self._hold_min or b == chunk_end:  # an open run may grow
+                self._holds.append((a, b))
 
     def _hold_start(self, start: int, end: int) -> int | None:
         """Where the first hold at least hold_min_s long (as known `lookahead` after `end`: when

@@ -148,7 +148,7 @@ class BeatStream:
         events = []
         while self._pending:
             events += self._push_peak(*self._pending.popleft())
-        return events + self._close()
+        return events + self._close(self._src_start + len(self._src))
 
     def _push_peak(self, source_index: int, model_index: int) -> list[BeatEvent]:
         events = self._break_before(source_index)
@@ -165,13 +165,15 @@ class BeatStream:
         while self._gaps and self._gaps[0] < source_index:
             middle = self._gaps.popleft()
             if self._pushed and self._pushed[-1][0] <= middle:
-                events += self._close()
+                events += self._close(source_index)
         return events
 
-    def _close(self) -> list[BeatEvent]:
+    def _close(self, next_source: int) -> list[BeatEvent]:
         """The beat still held, closed with a successor one RR later (the builder starts anew).
-        After a gap of over a minute its window has left the buffer: it is reported Q
-        (unclassifiable), not read from the zeros in its place."""
+        Where the signal came back (`next_source`: the next beat, or the stream's end) more than
+        a minute after it, it is reported Q (unclassifiable): its window may have left the
+        buffer, and whether it had depended on how the stream was pushed; it is never read
+        from the zeros in its place."""
         if not self._pushed:
             return []
         source_index, model_index = self._pushed[-1]
@@ -179,7 +181,8 @@ class BeatStream:
         self._pushed.clear()
         if ctx is None:
             return []
-        if model_index - self.spec.before < self._buf_start:
+        gone = model_index - self.spec.before < self._buf_start
+        if gone or next_source - source_index > self._hold_max * self.fs / self.spec.fs:
             return [BeatEvent(source_index, "Q", None, self.model.bundle.name)]
         return [self._classify(ctx, source_index)]
 
