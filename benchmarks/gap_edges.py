@@ -1,14 +1,14 @@
-"""Does losing the signal make beats that were never there? Every MIT-BIH and svdb record's
-first 11 minutes lose their signal (NaN on every channel: a leads-off, a dropout) ten times, at
-60 s + 60 k (k = 0..9, each start jittered by up to 1 s from a seed per record), for 0.3, 1, 3,
-10 and 30 s in turn; the device Monitor (embedded beat and VT/VF models, the CLI's second lead,
-1 s blocks) streams the record with and without the gaps. A beat of the gapped stream that the
-gapless one has not (150 ms) is invented; a gapless beat outside the gaps the gapped stream
-lacks is lost. Both are counted by where they lie: in the 2 s before a gap, inside it, in the
-5 s after it, or elsewhere; invented beats by the label they were given; and the warnings and
-critical alarms standing at some time from 2 s before a gap to 20 s after it that did not stand
-at any time there in the gapless stream (an alarm cleared by the gap and raised again after it
-is not new).
+"""Does losing the signal make beats that were never there? Every unpaced MIT-BIH (44) and svdb
+(39) record's first 11 minutes lose their signal (NaN on every channel: a leads-off, a dropout)
+ten times, at 60 s + 60 k (k = 0..9, each start jittered by up to 1 s from a seed per record),
+for 0.3, 1, 3, 10 and 30 s in turn; the device Monitor (embedded beat and VT/VF models, the
+CLI's second lead, 1 s blocks) streams the record with and without the gaps. A beat of the
+gapped stream that the gapless one has not (150 ms) is invented; a gapless beat outside the
+gaps the gapped stream lacks is lost. Both are counted by where they lie: in the 2 s before a
+gap, inside it, in the 5 s after it, or elsewhere; invented beats by the label they were given;
+and the warnings and critical alarms standing at some time from 2 s before a gap to 20 s after
+it that did not stand at any time there in the gapless stream (an alarm cleared by the gap and
+raised again after it is not new).
 
     ECG_EDGE_DATA=../shared/data python benchmarks/gap_edges.py --jobs 2
 

@@ -12,9 +12,11 @@ from edge_monitor.quality import SegmentQuality
 @dataclass(frozen=True)
 class BeatEvent:
     """`label` and `probs` are None when the model's output was invalid (NaN, inf, or not a
-    probability): such a beat is reported, never labelled. `model_label` is the model's own
-    label where the monitor reports another (an S beat inside a standing AF warning is N, see
-    `Monitor`); None where they agree."""
+    probability): such a beat is reported, never labelled. `label` is "Q" (unclassifiable) and
+    `probs` None for the beat before a gap of over a minute, whose signal is gone (the rules
+    count it as they count any Q beat). `model_label` is the model's own label where the
+    monitor reports another (an S beat inside a standing AF warning is N, see `Monitor`); None
+    where they agree."""
 
     sample: int
     label: str | None
