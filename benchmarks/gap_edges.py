@@ -95,12 +95,19 @@ def standing(alerts: list, lo: float, hi: float) -> set[str]:
 
 
 def unmatched(a: np.ndarray, b: np.ndarray, tol: int) -> np.ndarray:
-    """Indices of `a` with no sample of `b` within `tol`."""
-    if len(b) == 0:
-        return np.arange(len(a))
-    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
-    near = np.minimum(np.abs(b[pos] - a), np.abs(b[pos - 1] - a))
-    return np.flatnonzero(near > tol)
+    """Indices of `a` (sorted) left without a partner in `b` (sorted) within `tol`, each sample
+    of `b` the partner of one of `a` at most (the nearest free one): a second detection of one
+    beat is unmatched."""
+    used = np.zeros(len(b), bool)
+    left = []
+    for i, x in enumerate(a.tolist()):
+        lo, hi = np.searchsorted(b, x - tol), np.searchsorted(b, x + tol, side="right")
+        free = [j for j in range(lo, hi) if not used[j]]
+        if free:
+            used[min(free, key=lambda j: abs(int(b[j]) - x))] = True
+        else:
+            left.append(i)
+    return np.array(left, dtype=np.int64)
 
 
 def run(task: tuple[Path, str]) -> dict:

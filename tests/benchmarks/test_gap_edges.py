@@ -25,6 +25,8 @@ def test_unmatched_and_place():
     a, b = np.array([100, 500, 900]), np.array([90, 920])
     assert gap_edges.unmatched(a, b, 30).tolist() == [1]
     assert gap_edges.unmatched(a, np.array([], np.int64), 30).tolist() == [0, 1, 2]
+    twice = np.array([100, 110, 500])  # one beat detected twice: the second is unmatched
+    assert gap_edges.unmatched(twice, np.array([105, 500]), 30).tolist() == [1]
     spans = [(1000, 2000, 10.0)]
     assert gap_edges.place(999, spans, 100.0) == ("before", 10.0)
     assert gap_edges.place(1500, spans, 100.0) == ("inside", 10.0)
