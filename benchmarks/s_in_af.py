@@ -99,7 +99,12 @@ def relabelled(
     """The record's beats as reported at `threshold` (None: off), or with `below`, where the
     warning stands and the coherence is below it, or with `cycle` (K, tol, m), where the warning
     stands and the dominance is below m; matched to the reference."""
-    dom = dominance(r["samples"], cycle[0], cycle[1]) if cycle else None
+    dom = None
+    if cycle:  # one measure per (K, tol) and record, whatever the grid's m
+        cache = r.setdefault("dominance", {})
+        if cycle[:2] not in cache:
+            cache[cycle[:2]] = dominance(r["samples"], cycle[0], cycle[1])
+        dom = cache[cycle[:2]]
 
     def as_n(i: int, on: bool, p: float, coherence: float) -> bool:
         if dom is not None:
