@@ -47,6 +47,9 @@ class QRSConfig:
     # went after hold_search_rr mean RR (a beat was overdue by then), and only before the gap.
     hold_min_s: float = 0.1
     hold_search_rr: float = 1.2
+    # Where the signal comes back after such a hold, the QRS band filter starts again as at a
+    # record's start: the step from the held value rang like a QRS (a beat 10-30 ms after the
+    # return, 21 of 830 gaps: gap_edges.py). A QRS the gap cut in half is no longer found.
 
     def __post_init__(self) -> None:
         low, high = self.band_hz
@@ -119,7 +122,6 @@ class QRSDetector:
         self._learn_end = int(round(c.learn_s * fs))
         self._learn_start = 0  # where the learning began (later than 0 after a gap)
         self._gap_from = self._gap_end = 0  # the last gap: candidates inside it are dropped
-        self._off_run = 0  # samples without signal up to now (a gap not yet over)
         self._relearn_gap = max(1, int(round(c.relearn_gap_s * fs)))
         self._settle = int(round(c.settle_s * fs))
         self._keep = int(round(3.0 * fs))
@@ -146,8 +148,9 @@ class QRSDetector:
 
     def __call__(self, chunk: np.ndarray, off: np.ndarray | None = None) -> list[int]:
         """The R peaks decided with this chunk. `off`: its samples that carry no signal (held
-        by the caller): a long enough run of them makes the detector learn anew after it, and
-        `gaps` then names it (the beat context starts again there too)."""
+        by the caller): after a run of hold_min_s the QRS band filter starts again; after
+        relearn_gap_s the detector learns anew, and `gaps` then names the run (the beat context
+        starts again there too)."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         self.gaps = []
         if len(x) == 0 or off is None:
@@ -155,16 +158,18 @@ class QRSDetector:
         mask = np.asarray(off, bool).reshape(-1)
         if len(mask) != len(x):
             raise ValueError(f"off has {len(mask)} samples for a chunk of {len(x)}")
-        # the chunk is cut where a relearning gap ends: the same moment whatever the chunks
+        # the chunk is cut where the signal comes back: the same moment whatever the chunks
         found: list[int] = []
         start, done = self._total, 0
-        self.gaps = self._note_gaps(mask)
-        self._note_holds(mask)
-        for a, b in self.gaps:
+        returns = self._note_holds(mask)
+        self.gaps = [(a, b) for a, b in returns if b - a >= self._relearn_gap]
+        for a, b in returns:
             cut = b - start
             found += self._process(x[done:cut]) if cut > done else []
             done = max(done, cut)
-            self._relearn(a, b)
+            self._band.reset()  # no step from the held value: it made a beat at the return
+            if b - a >= self._relearn_gap:
+                self._relearn(a, b)
         return found + (self._process(x[done:]) if done < len(x) else [])
 
     def _process(self, x: np.ndarray) -> list[int]:
@@ -193,39 +198,28 @@ class QRSDetector:
         self._trim()
         return found
 
-    def _note_gaps(self, off: np.ndarray) -> list[tuple[int, int]]:
-        """Runs of samples without signal (carried over chunks): the ones of at least
-        relearn_gap_s that end in this chunk (absolute start and end)."""
-        first = self._total
-        flags = np.concatenate([[self._off_run > 0], off, [False]]).astype(np.int8)
-        edges = np.flatnonzero(np.diff(flags))
-        starts = list(first + edges[flags[edges] == 0])
-        ends = list(first + edges[flags[edges] == 1])
-        if self._off_run > 0:
-            starts.insert(0, first - self._off_run)
-        self._off_run = 0
-        relearn = []
-        for a, b in zip(starts, ends, strict=True):
-            if b == first + len(off):  # still without signal at the chunk's end
-                self._off_run = b - a
-            elif b - a >= self._relearn_gap:
-                relearn.append((a, b))
-        return relearn
-
-    def _note_holds(self, off: np.ndarray) -> None:
-        """The chunk's runs without signal, a run from the last chunk carried on. Short ones
-        (a lost sample) are not kept, nor ones before the last beat: no searchback reaches them
-        (a burst of dropouts pushed the gap out of a short list: the T wave was a beat again)."""
+    def _note_holds(self, off: np.ndarray) -> list[tuple[int, int]]:
+        """Keep the chunk's runs without signal, a run from the last chunk carried on; return
+        those of at least hold_min_s that ended in it (the signal came back at their end). Short
+        runs (a lost sample) are not kept, nor ones before the last beat: no searchback reaches
+        them (a burst of dropouts pushed the gap out of a short list: the T wave was a beat)."""
         while self._holds and self._last_qrs and self._holds[0][1] <= self._last_qrs.index:
             self._holds.popleft()
+        first, chunk_end = self._total, self._total + len(off)
+        returns = []
+        if self._holds and self._holds[-1][1] == first and not off[0]:  # ended with the last chunk
+            a, b = self._holds[-1]
+            returns += [(a, b)] if b - a >= self._hold_min else []
         flags = np.concatenate([[0], off.astype(np.int8), [0]])
-        edges = self._total + np.flatnonzero(np.diff(flags))
-        chunk_end = self._total + len(off)
+        edges = first + np.flatnonzero(np.diff(flags))
         for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             if self._holds and self._holds[-1][1] == a:
                 a = self._holds.pop()[0]
             if b - a >= self._hold_min or b == chunk_end:  # an open run may grow
                 self._holds.append((a, b))
+            if b - a >= self._hold_min and b < chunk_end:
+                returns.append((a, b))
+        return returns
 
     def _hold_start(self, start: int, end: int) -> int | None:
         """Where the first hold at least hold_min_s long (as known `lookahead` after `end`: when
