@@ -6,6 +6,7 @@ CLI's second lead, 1 s blocks) streams the record with and without the gaps. A b
 gapped stream that the gapless one has not (150 ms) is invented; a gapless beat outside the
 gaps the gapped stream lacks is lost. Both are counted by where they lie: in the 2 s before a
 gap, inside it, in the 5 s after it, or elsewhere; invented beats by the label they were given;
+beats of both streams in the 2 s before or the 5 s after a gap given another label (relabelled);
 and the warnings and critical alarms standing at some time from 2 s before a gap to 20 s after
 it that did not stand at any time there in the gapless stream (an alarm cleared by the gap and
 raised again after it is not new).
@@ -94,20 +95,27 @@ def standing(alerts: list, lo: float, hi: float) -> set[str]:
     return seen | {f"{lv} {lb}" for lb, lv in active.items()}
 
 
-def unmatched(a: np.ndarray, b: np.ndarray, tol: int) -> np.ndarray:
-    """Indices of `a` (sorted) left without a partner in `b` (sorted) within `tol`, each sample
-    of `b` the partner of one of `a` at most (the nearest free one): a second detection of one
-    beat is unmatched."""
+def matches(a: np.ndarray, b: np.ndarray, tol: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Pairs (i, j) of `a` and `b` (sorted) within `tol`, each sample of `b` the partner of one
+    of `a` at most (the nearest free one), and the indices of `a` left without a partner (a
+    second detection of one beat is left)."""
     used = np.zeros(len(b), bool)
-    left = []
+    pairs, left = [], []
     for i, x in enumerate(a.tolist()):
         lo, hi = np.searchsorted(b, x - tol), np.searchsorted(b, x + tol, side="right")
         free = [j for j in range(lo, hi) if not used[j]]
         if free:
-            used[min(free, key=lambda j: abs(int(b[j]) - x))] = True
+            j = min(free, key=lambda j: abs(int(b[j]) - x))
+            used[j] = True
+            pairs.append((i, int(j)))
         else:
             left.append(i)
-    return np.array(left, dtype=np.int64)
+    return pairs, np.array(left, dtype=np.int64)
+
+
+def unmatched(a: np.ndarray, b: np.ndarray, tol: int) -> np.ndarray:
+    """Indices of `a` left without a partner in `b` (see `matches`)."""
+    return matches(a, b, tol)[1]
 
 
 def run(task: tuple[Path, str]) -> dict:
@@ -120,12 +128,18 @@ def run(task: tuple[Path, str]) -> dict:
     gappy = x.copy()
     for a, b, _ in spans:
         gappy[a:b] = np.nan
-    clean, _, clean_alerts = stream(x, fs, list(rec.sig_name))
+    clean, clean_labels, clean_alerts = stream(x, fs, list(rec.sig_name))
     gapped, labels, gap_alerts = stream(gappy, fs, list(rec.sig_name))
     tol = int(TOLERANCE_S * fs)
+    pairs, left = matches(gapped, clean, tol)
+    relabelled: Counter = Counter()
+    for i, j in pairs:
+        where, length = place(int(gapped[i]), spans, fs)
+        if where in ("before", "after") and labels[i] != clean_labels[j]:
+            relabelled[f"{where} {length:g} s {clean_labels[j]}->{labels[i]}"] += 1
     invented: Counter = Counter()
     invented_labels: Counter = Counter()
-    for i in unmatched(gapped, clean, tol):
+    for i in left:
         where, length = place(int(gapped[i]), spans, fs)
         invented[f"{where} {length:g} s" if where != "elsewhere" else where] += 1
         invented_labels[labels[i]] += 1
@@ -144,6 +158,7 @@ def run(task: tuple[Path, str]) -> dict:
         "beats_gapless": len(clean),
         "invented": dict(invented),
         "invented_labels": dict(invented_labels),
+        "relabelled": dict(relabelled),
         "lost": dict(lost),
         "new_alerts": dict(new_alerts),
     }
@@ -151,12 +166,13 @@ def run(task: tuple[Path, str]) -> dict:
 
 def totals(rows: list[dict]) -> dict:
     out: dict = {"records": len(rows), "gaps": sum(r["gaps"] for r in rows)}
-    for key in ("invented", "invented_labels", "lost", "new_alerts"):
+    for key in ("invented", "invented_labels", "relabelled", "lost", "new_alerts"):
         total: Counter = Counter()
         for r in rows:
-            total.update(r[key])
+            total.update(r.get(key, {}))
         out[key] = dict(sorted(total.items()))
     out["invented_all"] = sum(out["invented"].values())
+    out["relabelled_all"] = sum(out["relabelled"].values())
     out["lost_all"] = sum(out["lost"].values())
     return out
 
@@ -187,7 +203,8 @@ def main() -> None:
     for key in ("all", "mitdb", "svdb"):
         t = doc[key]
         print(f"{key}: {t['gaps']} gaps, invented {t['invented_all']} {t['invented_labels']}, "
-              f"lost {t['lost_all']}, new alerts {t['new_alerts']}")  # fmt: skip
+              f"relabelled {t['relabelled_all']}, lost {t['lost_all']}, "
+              f"new alerts {t['new_alerts']}")  # fmt: skip
 
 
 if __name__ == "__main__":

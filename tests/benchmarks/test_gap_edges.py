@@ -48,3 +48,8 @@ def test_an_alarm_cleared_by_a_gap_and_raised_again_is_not_new():
     assert gap_edges.standing(gapless, 50, 400) == {"warning PAC"}
     assert gap_edges.standing(gapped, 950, 990) == {"warning PAC"}
     assert gap_edges.standing(gapped, 0, 5) == set()
+
+
+def test_matches_pairs_each_beat_once():
+    pairs, left = gap_edges.matches(np.array([100, 110, 500]), np.array([105, 500]), 30)
+    assert pairs == [(0, 0), (2, 1)] and left.tolist() == [1]
