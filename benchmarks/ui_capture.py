@@ -35,12 +35,12 @@ SIZES = ((80, 24), (160, 50))
 
 def replay_until_alarm(record: Path, start_s: float, after_s: float, speed: float) -> View:
     """The screen `after_s` of signal after the first critical alarm (or at the record's end)."""
-    from edge_monitor.cli import _bundles  # the models `replay` runs by default
+    from edge_monitor.cli_leads import bundles_for  # the models `replay` runs by default
     from edge_monitor.profiles import default_profile, load_profile
     from edge_monitor.wfdb_io import read_header
 
     profile = load_profile(default_profile())
-    bundles = _bundles(None, list(read_header(record).sig_name), profile)
+    bundles = bundles_for(None, list(read_header(record).sig_name), profile)
     threads = profile.runtime.threads
     session = ReplaySession(record, bundles, threads, None, None, speed, start_s)
     cpu = CpuMeter()

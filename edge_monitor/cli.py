@@ -18,6 +18,7 @@ from typing import Annotated  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
+from edge_monitor.cli_leads import bundles_for, checked_channel  # noqa: E402
 from edge_monitor.cli_support import (  # noqa: E402
     HELP_OPTIONS,
     MAX_FS,
@@ -28,8 +29,6 @@ from edge_monitor.cli_support import (  # noqa: E402
     Speed,
     Start,
     Stop,
-    _bundles,
-    _check_channel,
     _lifecycle,
     _positive,
     err_console,
@@ -93,8 +92,8 @@ def _replay(
     header = read_header(path)
     sig_name = list(header.sig_name)
     prof = load_profile(profile)
-    bundles = _bundles(models, sig_name, prof)
-    channel = _check_channel(channel, sig_name, bundles, str(path))
+    bundles = bundles_for(models, sig_name, prof)
+    channel = checked_channel(channel, sig_name, bundles, str(path))
     _note_units(header, str(path))
     emit = json_lines() if json_out else None
     threads = prof.runtime.threads
@@ -275,9 +274,9 @@ def _run(options: dict) -> dict:
         raise InputError(
             f"baseline {settings.baseline} is outside the {settings.adc_bits}-bit ADC's 0..{top}"
         )
-    bundles = _bundles(o["model"], settings.sig_name, prof)
+    bundles = bundles_for(o["model"], settings.sig_name, prof)
     channel = o["channel"]
-    channel = _check_channel(channel, settings.sig_name, bundles, "the source")
+    channel = checked_channel(channel, settings.sig_name, bundles, "the source")
     emit = None if o["ui"] else json_lines()
     session = open_session(
         settings, bundles, prof.runtime.threads, channel, emit, o["record"], o["wait"],
@@ -365,7 +364,7 @@ def _bench(profile: str, models: list[Path] | None, record: Path | None, runs: i
     from edge_monitor.wfdb_io import read_header
 
     prof = load_profile(profile)
-    bundles = _bundles(models, list(read_header(path).sig_name), prof)
+    bundles = bundles_for(models, list(read_header(path).sig_name), prof)
     return run_bench(bundles, prof, path, runs, profile_arg=profile)
 
 

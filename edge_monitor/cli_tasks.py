@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from edge_monitor.cli_support import ByDefault, _check_channel, err_console
+from edge_monitor.cli_leads import checked_channel
+from edge_monitor.cli_support import ByDefault, err_console
 from edge_monitor.errors import InputError
 from edge_monitor.safe_text import one_line, shown
 
@@ -55,7 +56,7 @@ def emulate_record(play, record, port, s, speed, counter, loops, channel, fit) -
     from edge_monitor.wfdb_io import read_header
 
     names = list(read_header(_record_path(record)).sig_name)
-    _check_channel(channel, names, [], str(record))
+    checked_channel(channel, names, [], str(record))
     if channel is None and len(names) > len(s.sig_name) == 1:
         # a one-lead board sends one value a line: the record's other leads would make every
         # line garbage to the monitor

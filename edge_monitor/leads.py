@@ -28,6 +28,7 @@ __all__ = [
     "model_lead_key",
     "one_channel",
     "stand_in_channel",
+    "unnamed_twice",
 ]
 
 # a beat model trained on MIT-BIH's modified lead II accepts a standard lead II (also written
@@ -103,12 +104,21 @@ def find_channel(sig_name: list[str], lead: str) -> int | None:
 
 def one_channel(sig_name: list[str], lead: str) -> int | None:
     """The one channel that is `lead` for a one-lead model, else None; two that both are is a
-    refusal naming them (reading the first silently could read the wrong electrode)."""
+    refusal naming them (reading the first silently could read the wrong electrode), unless
+    their name names no lead at all (`unnamed_twice`): then the first."""
     found = lead_channels(sig_name, lead)
-    if len(found) > 1:
+    if len(found) > 1 and not unnamed_twice(sig_name, found):
         said = _twice(sig_name, found, lead_key(sig_name[found[0]]))
         raise InputError(f"{said}: choose one with --channel")
     return found[0] if found else None
+
+
+def unnamed_twice(sig_name: list[str], channels: list[int]) -> bool:
+    """Channels that all carry one Holter name that names no lead (`ECG`, as both of every MIT-BIH
+    Malignant Ventricular Ectopy record's): their names tell the electrodes apart no better than
+    the channel numbers do, so refusing them would refuse the whole database for nothing."""
+    keys = {lead_key(sig_name[i]) for i in channels}
+    return len(channels) > 1 and len(keys) == 1 and bool(_UNNAMED_ECG.fullmatch(keys.pop()))
 
 
 @dataclass(frozen=True)

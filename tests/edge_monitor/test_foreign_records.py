@@ -78,6 +78,21 @@ def test_a_source_with_only_unsuitable_leads_is_refused_in_one_line(tmp_path, sa
     assert "its beat labels on V1 are not validated" in chosen.stderr
 
 
+def test_two_channels_both_named_ecg_are_read_on_the_first(tmp_path, sample_record):
+    """Every MIT-BIH Malignant Ventricular Ectopy record (vfdb) is two channels named ECG. The
+    name names no lead, so refusing it ("choose one with --channel") refused the database."""
+    plain = write(tmp_path, sample_record, "plain", ["ECG1", "ECG2"])
+    both = write(tmp_path, sample_record, "both", ["ECG", "ECGX"])
+    hea = tmp_path / "both.hea"
+    hea.write_text(hea.read_text().replace("ECGX", "ECG"))
+    assert read_header(both).sig_name == ["ECG", "ECG"]
+    result = runner.invoke(app, ["classify", str(both), "--json"])
+    said = "channels 0 and 1 are both named ECG, which names no lead: reading channel 0"
+    assert said in result.stderr
+    want = beats(runner.invoke(app, ["classify", str(plain), "--json"]))
+    assert len(want) > 15 and beats(result) == want  # the second ECG read beside it, as ECG2
+
+
 def test_channel_names_are_shown_as_written_never_as_markup(tmp_path, sample_record):
     rec = write(tmp_path, sample_record, "mark", ["V1", "[/oops]"])
     result = runner.invoke(app, ["classify", str(rec)])

@@ -207,6 +207,11 @@ def test_one_limb_lead_under_two_spellings_is_refused_for_the_beat_lead():
             one_channel(names, "MLII")
     assert one_channel(["MLII", "II"], "MLII") == 0  # a Holter MLII beside a 12-lead II
     assert one_channel(["V1", "D2"], "MLII") == 1
+    # a name that names no lead tells two channels apart no better than their numbers (vfdb)
+    assert one_channel(["ECG", "ECG"], "MLII") == 0
+    assert one_channel(["V1", "ecg", "ECG"], "MLII") == 1
+    with pytest.raises(InputError, match="choose one with --channel"):
+        one_channel(["II", "II"], "MLII")
 
 
 def test_twelve_channels_named_otherwise_say_why_the_diagnostic_model_is_not_run(tmp_path):
