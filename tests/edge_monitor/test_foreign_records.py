@@ -93,6 +93,22 @@ def test_two_channels_both_named_ecg_are_read_on_the_first(tmp_path, sample_reco
     assert len(want) > 15 and beats(result) == want  # the second ECG read beside it, as ECG2
 
 
+def test_a_record_whose_samples_are_in_a_mat_file_is_named_by_it(
+    tmp_path, sample_record, monkeypatch
+):
+    """PhysioNet/CinC challenge records keep their samples in `A00001.mat` (wfdb's `wfdb2mat`
+    layout); `classify A00001.mat` said "record not found: A00001.mat.hea"."""
+    from wfdb.io.convert.matlab import wfdb_to_mat
+
+    plain = write(tmp_path, sample_record, "plain", ["ECG"])
+    monkeypatch.chdir(tmp_path)  # wfdb_to_mat writes there
+    wfdb_to_mat(str(plain))  # -> plainm.mat, plainm.hea
+    want = beats(runner.invoke(app, ["classify", str(plain), "--json"]))
+    assert len(want) > 15
+    for name in ("plainm.mat", "plainm.hea", "plainm"):
+        assert beats(runner.invoke(app, ["classify", str(tmp_path / name), "--json"])) == want
+
+
 def test_channel_names_are_shown_as_written_never_as_markup(tmp_path, sample_record):
     rec = write(tmp_path, sample_record, "mark", ["V1", "[/oops]"])
     result = runner.invoke(app, ["classify", str(rec)])
