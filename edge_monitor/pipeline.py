@@ -16,20 +16,25 @@ import numpy as np
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
 from edge_monitor.bundle import Bundle, check_model_set
 from edge_monitor.contract import BeatInput
-from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last, sane
+from edge_monitor.dsp import (
+    FilterSpec,
+    StreamFilter,
+    design_sos,
+    hold_last,
+    sane,
+)
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.leads import find_channel, one_channel
 from edge_monitor.qrs import QRSDetector
 from edge_monitor.quality import (
-    BAD_VALUES,
     GOOD,
     NO_SIGNAL,
     QualitySpec,
     QualityTracker,
-    SegmentQuality,
 )
 from edge_monitor.second_lead import SecondLead
+from edge_monitor.source_gaps import SourceGaps
 from edge_monitor.streams import BeatStream, WindowStream
 from edge_monitor.ventricular import TASK as VENTRICULAR
 from edge_monitor.ventricular import FusionSpec, ModelView, VentricularFusion
@@ -128,21 +133,7 @@ class Monitor:
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
-        # the source says no sample arrives (a stalled or unplugged link: NO_SIGNAL; bytes that
-        # decode to nothing: UNREADABLE), None while samples flow
-        self.stall_state: str | None = None
-        # where the last stall began and where real samples came back (None: not yet): a
-        # segment graded good that reaches into the stall never says the signal is good again
-        self._stall_from: int | None = None
-        self._resume_at: int | None = None
-        self._stall_reason = NO_SIGNAL
-        self._signal = GOOD  # the last segment's state, relabelled
-        # runs of rows (source numbering) that never arrived, or arrived with values outside the
-        # ADC's range: a segment made mostly of them says so, rather than "leads off"
-        self._runs: dict[str, deque[tuple[int, int]]] = {
-            NO_SIGNAL: deque(maxlen=256),
-            BAD_VALUES: deque(maxlen=256),
-        }
+        self.source_gaps = SourceGaps()  # missing and bad rows, stalls
         self._model_ok: dict[str, bool] = {}
 
     def _window_streams(
@@ -182,6 +173,10 @@ class Monitor:
         return 60.0 * self.fs / float(np.median(rr))
 
     @property
+    def stall_state(self) -> str | None:
+        return self.source_gaps.stall_state
+
+    @property
     def stalled(self) -> bool:
         return self.stall_state is not None
 
@@ -195,15 +190,9 @@ class Monitor:
         the rules with an `inconclusive` state at once; what comes back is judged by the
         quality gate, and only a good segment wholly after the first real sample that came
         back clears the state: a partly filled second before the stall never does."""
-        state = reason if stalled else None
-        if state == self.stall_state:
-            return []
-        was, self.stall_state = self.stall_state, state
+        state = self.source_gaps.stall(stalled, reason, self.position)
         if state is None:
             return []
-        if was is None:
-            self._stall_from, self._resume_at = self.position, None
-        self._stall_reason = state
         self._bad_until = self.position
         return self._fuse(list(self.engine.on_quality(state, self.position)))
 
@@ -222,16 +211,9 @@ class Monitor:
         n = len(x)
         if n == 0:
             return []
-        off = np.zeros(n, bool) if leads_off is None else np.asarray(leads_off, bool).reshape(-1)
-        for state, mask in ((NO_SIGNAL, missing), (BAD_VALUES, bad)):
-            if mask is not None:
-                rows = np.asarray(mask, bool).reshape(-1)
-                off = off | rows
-                self._note_runs(self._runs[state], rows)
-        if self._stall_from is not None and self._resume_at is None:
-            arrived = np.ones(n, bool) if missing is None else ~np.asarray(missing, bool)
-            if arrived.any():
-                self._resume_at = self.position + int(np.argmax(arrived.reshape(-1)))
+        off = self.source_gaps.note(self.position, n, missing, bad)
+        if leads_off is not None:
+            off = off | np.asarray(leads_off, bool).reshape(-1)
         finite = np.isfinite(x)
         lead2_off = self.second.own_gaps(finite) if self.second is not None else off
         off = off | ~finite.all(axis=1)
@@ -239,13 +221,13 @@ class Monitor:
         self.samples_seen += n
         self.leads_off_samples += int(off.sum())
         raw = x[:, self.lead]
-        filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw, off)]
+        filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         gaps = [(a + self.start, b + self.start) for a, b in self.detector.gaps]
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
-            seg = self._relabel(seg)
+            seg = self.source_gaps.relabel(seg, self.quality.spec.leads_off_share)
             self._signal = seg.state
             events.append(QualityEvent(seg))
             if not seg.ok:
@@ -274,37 +256,6 @@ class Monitor:
         the ventricular model's own validity never freezes the beat rules, it only falls back
         to them."""
         return self.fusion.process(events) if self.fusion is not None else events
-
-    def _note_runs(self, runs: deque[tuple[int, int]], rows: np.ndarray) -> None:
-        """Keep the runs of flagged rows (source numbering) for the quality relabelling."""
-        if not rows.any():
-            return
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], rows.astype(np.int8), [0]])))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            start, end = self.position + int(a), self.position + int(b)
-            if runs and runs[-1][1] == start:
-                start = runs.pop()[0]
-            runs.append((start, end))
-
-    def _relabel(self, seg: SegmentQuality) -> SegmentQuality:
-        if seg.ok:
-            if self._in_stall(seg):
-                return dataclasses.replace(seg, state=self._stall_reason)
-            return seg
-        span = max(seg.end - seg.start, 1)
-        for state, runs in self._runs.items():
-            overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in runs)
-            if overlap / span >= self.quality.spec.leads_off_share:
-                if state == NO_SIGNAL and self._in_stall(seg):
-                    state = self._stall_reason  # the silence of an unreadable link
-                return dataclasses.replace(seg, state=state)
-        return seg
-
-    def _in_stall(self, seg: SegmentQuality) -> bool:
-        """The segment reaches into the last stall (up to its first real sample, or now)."""
-        if self._stall_from is None or seg.end <= self._stall_from:
-            return False
-        return self.stalled or self._resume_at is None or seg.start < self._resume_at
 
     def _model_answer(self, model: str, valid: bool, sample: int) -> list[AlertEvent]:
         """Every model must answer properly for the beat rules to run."""
