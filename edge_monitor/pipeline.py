@@ -134,6 +134,7 @@ class Monitor:
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
         self.source_gaps = SourceGaps()  # missing and bad rows, stalls
+        self._signal = GOOD  # the last segment's state, relabelled
         self._model_ok: dict[str, bool] = {}
 
     def _window_streams(

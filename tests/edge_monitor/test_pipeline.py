@@ -303,6 +303,7 @@ def test_no_good_signal_while_stalled_whatever_the_blocks(beat_bundle, record, b
     rec, _ = record
     x = rec.p_signal[:, 0]
     monitor = Monitor([beat_bundle], rec.fs, ["MLII"])
+    assert monitor.signal_state == "good" and not monitor.stalled  # a screen asks at once
     read = 0  # samples of the record sent so far
     resumed = 0  # the first real sample after the last stall (stream numbering)
     gap = 0  # rows of silence waiting to be filled when samples return
