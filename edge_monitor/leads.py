@@ -38,6 +38,7 @@ LEAD_ALIASES = {"MLII": ("MLII", "II", "ML2", "D2", "DII", "ECG", "ECG1")}
 # or left precordial) stand in, in this order
 STAND_INS = (
     "MLIII", "III", "D3", "DIII", "AVF", "MLI", "I", "D1", "DI", "V5", "CM5", "V4", "V6", "ML5",
+    "MV5", "MV4", "MV6",
 )  # fmt: skip
 # named leads that never stand in (a channel of one of these is read only when chosen), and
 # signals that are no ECG at all
@@ -47,6 +48,7 @@ NOT_ECG = frozenset(
 )  # a name that begins with one of these ("EEG Fpz-Cz", "Resp (sum)", "SpO2 %") is no ECG
 UNSUITABLE = (
     frozenset({"V1", "V2", "V3", "AVR", "AVL", "VX", "VY", "VZ", "X", "Y", "Z", "CM2", "MCL1"})
+    | frozenset({"MV1", "MV2", "MV3"})  # the Long-Term ST database's modified chest leads
     | NOT_ECG
 )
 _UNNAMED_ECG = re.compile(r"ECG\d*")  # a Holter's channels named by number only (lead_key form)
@@ -69,7 +71,7 @@ def lead_key(name: str) -> str:
     """`Lead II`, `ml ii`, `ECG lead II`, `ECG_II`, `Lead-II` and `MLII` are one lead to a
     reader; so to us. A leading minus stays: `-aVR` is aVR inverted (Cabrera), not aVR."""
     joined = _JOINERS.sub("", str(name))
-    key = "".join(joined.split()).upper()
+    key = "".join(joined.split()).upper().strip(",;:")  # BIDMC writes `II,` and `V,`
     for prefix in ("ECG", "LEAD"):
         if key.startswith(prefix) and key[len(prefix) :] in _AFTER_PREFIX:
             key = key[len(prefix) :]

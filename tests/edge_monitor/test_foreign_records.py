@@ -44,6 +44,8 @@ def test_lead_names_as_readers_write_them():
     assert find_channel(["V1", "ECG lead II"], "MLII") == 1
     assert find_channel(["ECG1", "ECG2"], "MLII") == 0
     assert find_channel(["V1", "LEAD"], "MLII") is None  # a name that is only "lead" is no II
+    assert find_channel(["RESP,", "PLETH,", "V,", "AVR,", "II,"], "MLII") == 4  # BIDMC's names
+    assert stand_in_channel(["MV2", "MV5"]) == 1  # the Long-Term ST database's chest leads
     assert stand_in_channel(["V1", "V5"]) == 1
     assert stand_in_channel(["V1", "MLIII", "V5"]) == 1
     assert stand_in_channel(["V1", "D3"]) == 1
