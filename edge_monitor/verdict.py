@@ -92,16 +92,21 @@ def run_notes(summary: Mapping) -> list[str]:
     notes = [f"signal quality: {quality or 'none'}"]
     notes += [f"{m}: no verdict, no window of good signal" for m in summary.get("no_verdict", [])]
     leads = [one_line(str(name)) for name in summary.get("beat_leads", [])]
-    if len(leads) == 2:
+    inverted = _number(summary.get("beat_lead_inverted_share"))
+    counts = summary.get("beats")
+    beats = sum(_number(n) for n in counts.values()) if isinstance(counts, Mapping) else 0.0
+    if leads and not beats and summary.get("signal_seconds"):  # the second lead is not to blame
+        notes.append(
+            f"beat lead {leads[0]}: no beat found (flat, off or noisy throughout; "
+            "--channel reads another lead)"
+        )
+    elif len(leads) == 2:
         both = summary.get("beats_on_two_leads", 0)
         notes.append(
             f"second lead {leads[1]}: {both} beats read on it too, answers averaged"
             if both
             else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
         )
-    inverted = _number(summary.get("beat_lead_inverted_share"))
-    counts = summary.get("beats")
-    beats = sum(_number(n) for n in counts.values()) if isinstance(counts, Mapping) else 0.0
     if leads and inverted >= INVERTED_NOTE_SHARE and beats >= INVERTED_NOTE_BEATS:
         effect = (
             "the beat model reads it turned upright"

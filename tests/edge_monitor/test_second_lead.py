@@ -246,7 +246,11 @@ def test_run_takes_the_option_for_a_two_channel_front_end():
 def test_the_verdict_says_when_the_second_lead_gave_nothing():
     from edge_monitor.verdict import run_notes
 
-    none = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 0})
+    none = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 0, "beats": {"N": 9}})
     some = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 12})
     assert any("V5: no beat read on it" in n for n in none)
     assert any("V5: 12 beats read on it too" in n for n in some)
+    # no beat at all: the beat lead is what gave nothing (a 12-lead record with II flat)
+    flat = run_notes({"beat_leads": ["II", "III"], "beats": {}, "signal_seconds": 30.0})
+    assert any("beat lead II: no beat found" in n and "--channel" in n for n in flat)
+    assert not any("III" in n for n in flat)
