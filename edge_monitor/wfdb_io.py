@@ -212,6 +212,7 @@ def _wfdb_header(record_path: Path, hea: Path) -> Header:
         baseline=list(h.baseline or []),
         units=list(h.units or []),
         numpy_readable=False,
+        samps_per_frame=[int(k or 1) for k in h.samps_per_frame or [1] * n],
     )
 
 
@@ -333,19 +334,21 @@ def check_signal_files(header: Header, record_path: Path) -> None:
     outside the record's folder, not regular, shorter than the samples promised (a lying header
     would otherwise surface as garbage or a crash minutes in) or far longer (not this record's)."""
     folder = record_path.parent
-    files: dict[str, list[str]] = {}
+    files: dict[str, list[tuple[str, int]]] = {}
     offsets: dict[str, int] = {}
+    per_frame = header.samps_per_frame or [1] * header.n_sig  # MIMIC's 16x4: four a frame
     for i, (name, fmt) in enumerate(zip(header.file_name or [], header.fmt or [], strict=False)):
-        files.setdefault(name, []).append(str(fmt))
+        files.setdefault(name, []).append((str(fmt), per_frame[i]))
         offset = (header.byte_offset or [None] * header.n_sig)[i]
         offsets[name] = max(offsets.get(name, 0), int(offset or 0))
-    for name, fmts in files.items():
+    for name, signals in files.items():
         path = folder / name
         if not path.exists():
             raise DataNotFoundError(f"WFDB signal file missing for {record_path}: {path}")
-        if any(f not in BITS_PER_SAMPLE for f in fmts):
-            raise InputError(f"{record_path}: unsupported WFDB format {', '.join(fmts)}")
-        frame_bits = sum(BITS_PER_SAMPLE[f] for f in fmts)
+        if any(f not in BITS_PER_SAMPLE for f, _ in signals):
+            fmts = ", ".join(f for f, _ in signals)
+            raise InputError(f"{record_path}: unsupported WFDB format {fmts}")
+        frame_bits = sum(BITS_PER_SAMPLE[f] * k for f, k in signals)
         need = offsets[name] + int(np.ceil(header.sig_len * frame_bits / 8))
         have = checked_file(path, folder)
         if have < need:

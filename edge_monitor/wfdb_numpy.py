@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,8 @@ class Header:
     baseline: list[int]
     units: list[str]
     numpy_readable: bool  # parsed here: one plain signal file `read_frames` reads
+    # samples per frame of each signal (wfdb reads a frame's samples averaged: at `fs`)
+    samps_per_frame: list[int] = field(default_factory=list)
 
 
 # Line breaks to str.splitlines but not to wfdb, which reads a header's lines as a text file

@@ -111,6 +111,24 @@ def test_a_record_whose_samples_are_in_a_mat_file_is_named_by_it(
         assert beats(runner.invoke(app, ["classify", str(tmp_path / name), "--json"])) == want
 
 
+def test_a_record_with_four_ecg_samples_a_frame_is_read_at_its_frame_rate(tmp_path, sample_record):
+    """MIMIC's multi-frequency layout (`16x4`: four ECG samples a frame beside one of a slower
+    signal): the size check counted one sample a frame and refused a record of more than a
+    minute or two as "not this record's signal file"; wfdb reads a frame's samples averaged, at
+    the frame rate."""
+    x = wfdb.rdrecord(str(sample_record), channels=[0]).p_signal[:, 0]  # 3 minutes
+    ecg = np.round(x[: len(x) // 4 * 4] * 200).astype(np.int64).reshape(-1, 4)
+    frames = np.concatenate([ecg, np.zeros((len(ecg), 1), np.int64)], axis=1)
+    (tmp_path / "mf.dat").write_bytes(frames.reshape(-1).astype("<i2").tobytes())
+    (tmp_path / "mf.hea").write_text(
+        f"mf 2 90 {len(ecg)}\n"
+        "mf.dat 16x4 200/mV 16 0 0 0 0 MLII\nmf.dat 16 200/mV 16 0 0 0 0 RESP\n"
+    )
+    result = runner.invoke(app, ["classify", str(tmp_path / "mf"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(beats(result)) > 200  # MIT-BIH 200's 3-minute excerpt
+
+
 def test_channel_names_are_shown_as_written_never_as_markup(tmp_path, sample_record):
     rec = write(tmp_path, sample_record, "mark", ["V1", "[/oops]"])
     result = runner.invoke(app, ["classify", str(rec)])
