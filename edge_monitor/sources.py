@@ -168,9 +168,10 @@ def replay_record(
 
 
 def _record_path(path: str | Path) -> Path:
-    """`100`, `100.hea` and `100.dat` all name record 100 (`.mat`: a challenge's records)."""
+    """`100`, `100.hea` and `100.dat` all name record 100 (`.mat`: a challenge's records;
+    `.xyz`: the PTB Diagnostic database's Frank leads file)."""
     p = Path(path)
-    if p.suffix in (".hea", ".dat", ".atr", ".mat"):
+    if p.suffix in (".hea", ".dat", ".atr", ".mat", ".xyz"):
         p = p.with_suffix("")
     hea = p.parent / (p.name + ".hea")
     if not hea.exists() and not hea.is_symlink():

@@ -109,6 +109,8 @@ def test_a_record_whose_samples_are_in_a_mat_file_is_named_by_it(
     assert len(want) > 15
     for name in ("plainm.mat", "plainm.hea", "plainm"):
         assert beats(runner.invoke(app, ["classify", str(tmp_path / name), "--json"])) == want
+    (tmp_path / "plain.xyz").write_bytes(b"")  # the PTB Diagnostic database's third file
+    assert beats(runner.invoke(app, ["classify", str(tmp_path / "plain.xyz"), "--json"])) == want
 
 
 def test_a_record_with_four_ecg_samples_a_frame_is_read_at_its_frame_rate(tmp_path, sample_record):
