@@ -275,11 +275,15 @@ def _check_header_lines(lines: list[str], hea: Path) -> int:
     if len(fields) < 2:
         raise InputError(f"corrupt WFDB header {hea}: no signal count on the record line")
     if "/" in fields[0]:
-        raise InputError(f"{hea}: multi-segment WFDB records are not supported")
+        raise InputError(
+            f"{hea}: multi-segment WFDB records are not supported (read one of its segments)"
+        )
     try:
         n_sig = int(fields[1])
     except ValueError:
         raise InputError(f"corrupt WFDB header {hea}: signal count {fields[1]!r}") from None
+    if n_sig == 0:
+        raise InputError(f"{hea}: no signals (a record of annotations only)")
     if not 1 <= n_sig <= MAX_SIGNALS:
         raise InputError(f"{hea}: {n_sig} signals (this reader takes 1 to {MAX_SIGNALS})")
     if len(fields) > 2:

@@ -176,6 +176,8 @@ def test_a_signal_without_description_is_named_not_a_crash(record):
 def test_multi_segment_records_are_refused(tmp_path):
     (tmp_path / "m.hea").write_text("m/2 1 360 200\nseg1 100\nseg2 100\n")
     assert_refused(invoke("classify", tmp_path / "m"), "multi-segment")
+    (tmp_path / "a.hea").write_text("a 0 128 11321856 14:39:00\n")  # nsr2db: annotations only
+    assert_refused(invoke("classify", tmp_path / "a"), "no signals (a record of annotations only)")
 
 
 def test_only_the_analysed_channel_is_read(tmp_path, sample_record):
