@@ -1,6 +1,7 @@
 """Does losing the signal make beats that were never there? Every unpaced MIT-BIH (44) and svdb
 (39) record's first 11 minutes lose their signal (NaN on every channel: a leads-off, a dropout)
-ten times, at 60 s + 60 k (k = 0..9, each start jittered by up to 1 s from a seed per record),
+ten times (`--fill held` or `zero`: a flat line instead, unflagged, as a recorder may write
+one), at 60 s + 60 k (k = 0..9, each start jittered by up to 1 s from a seed per record),
 for 0.3, 1, 3, 10 and 30 s in turn; the device Monitor (embedded beat and VT/VF models, the
 CLI's second lead, 1 s blocks) streams the record with and without the gaps. A beat of the
 gapped stream that the gapless one has not (150 ms) is invented; a gapless beat outside the
@@ -118,8 +119,11 @@ def unmatched(a: np.ndarray, b: np.ndarray, tol: int) -> np.ndarray:
     return matches(a, b, tol)[1]
 
 
-def run(task: tuple[Path, str]) -> dict:
-    path, rid = task
+FILLS = ("nan", "held", "zero")  # NaN: flagged; the last value or 0: a flat line, unflagged
+
+
+def run(task: tuple[Path, str, str]) -> dict:
+    path, rid, fill = task
     rec = wfdb.rdrecord(str(path))
     fs = float(rec.fs)
     n = min(len(rec.p_signal), int((FIRST_S + EVERY_S * N_GAPS) * fs))
@@ -127,7 +131,7 @@ def run(task: tuple[Path, str]) -> dict:
     spans = gap_spans(rid, fs, n)
     gappy = x.copy()
     for a, b, _ in spans:
-        gappy[a:b] = np.nan
+        gappy[a:b] = {"nan": np.nan, "held": gappy[a - 1], "zero": 0.0}[fill]
     clean, clean_labels, clean_alerts = stream(x, fs, list(rec.sig_name))
     gapped, labels, gap_alerts = stream(gappy, fs, list(rec.sig_name))
     tol = int(TOLERANCE_S * fs)
@@ -182,13 +186,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--records", type=int, help="only the first N records (a quick look)")
+    parser.add_argument(
+        "--fill", choices=FILLS, default="nan", help="what the gaps hold (default: NaN, flagged)"
+    )
     args = parser.parse_args()
     root, sets = record_sets()
     ids = sorted({i for group in sets.values() for i in group})[: args.records]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run, zip(record_paths(ids, root), ids, strict=True)))
+        tasks = zip(record_paths(ids, root), ids, [args.fill] * len(ids), strict=True)
+        rows = list(pool.map(run, tasks))
     doc = {
+        "fill": args.fill,
         "gap_lengths_s": GAP_LENGTHS_S,
         "places": {"before": BEFORE_S, "after": AFTER_S, "alerts_after": ALERT_AFTER_S},
         "all": totals(rows),
