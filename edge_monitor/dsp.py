@@ -68,6 +68,33 @@ class StreamFilter:
         return self._filter(_as_2d(chunk, self.n_channels))
 
 
+class StillRuns:
+    """Marks the samples that repeat one value for more than `min_samples` in a row, from that
+    point on: a recorder writing a constant while the leads are off, a line held at an ADC
+    rail. The QRS detector holds them as it holds flagged samples: the RR interval across a
+    flat stretch went into the RR means and the beats after it read S (10 s of a flat line: 8
+    false S; two hours: 61 of the next 148 beats and a PAC warning). Real ECG off the rails
+    never repeats one value that long: in the shared records (mitdb, svdb, cudb, nstdb) the
+    longest such run is 0.14 s (svdb at 128 Hz); at a rail 0.5-2.3 s (cudb, MIT-BIH 116).
+    Causal: a sample is marked from what came up to it, so chunk sizes change nothing."""
+
+    def __init__(self, min_samples: int) -> None:
+        self.min_samples = max(1, int(min_samples))
+        self._last = np.nan  # the value of the run going on at the last chunk's end
+        self._run = 0  # its length so far
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if len(x) == 0:
+            return np.zeros(0, bool)
+        same = x == np.concatenate([[self._last], x[:-1]])  # NaN repeats nothing
+        index = np.arange(len(x))
+        began = np.maximum.accumulate(np.where(same, -1, index))  # where each sample's run began
+        length = np.where(began >= 0, index - began + 1, self._run + index + 1)
+        self._last, self._run = float(x[-1]), int(length[-1])
+        return length > self.min_samples
+
+
 class StreamResampler:
     """Linear-interpolation resampler with carried phase, for signals already band-limited.
 

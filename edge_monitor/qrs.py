@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_monitor.dsp import StreamFilter
+from edge_monitor.dsp import StillRuns, StreamFilter
 from edge_monitor.iir import FirFilter, butter_sos, running_max
 
 
@@ -50,6 +50,9 @@ class QRSConfig:
     # Where the signal comes back after such a hold, the QRS band filter starts again as at a
     # record's start: the step from the held value rang like a QRS (a beat 10-30 ms after the
     # return, 21 of 830 gaps: gap_edges.py). A QRS the gap cut in half is no longer found.
+    # One value repeated for still_s is held too, unflagged (a recorder writing a constant with
+    # the leads off, an ADC rail; dsp.StillRuns): known as such still_s after it began.
+    still_s: float = 0.5
 
     def __post_init__(self) -> None:
         low, high = self.band_hz
@@ -65,6 +68,8 @@ class QRSConfig:
             raise ValueError("QRSConfig: signal_cap >= 1, searchback_rr > 1, silence_s > 0")
         if self.relearn_gap_s <= 0 or not 0 <= self.settle_s <= 10 or self.hold_min_s <= 0:
             raise ValueError("QRSConfig: relearn_gap_s > 0, settle_s in [0, 10], hold_min_s > 0")
+        if not 0 < self.still_s <= 60:
+            raise ValueError("QRSConfig.still_s must lie in (0, 60] s")
         if not 1 <= self.hold_search_rr <= self.searchback_rr:
             raise ValueError("QRSConfig: hold_search_rr must lie in [1, searchback_rr]")
         if self.min_qrs_mv < 0 or self.twave_window_s < self.refractory_s:
@@ -113,7 +118,10 @@ class QRSDetector:
         self._mwi = FirFilter(np.ones(n_mwi) / n_mwi)
         # runs without signal [a, b) at least hold_min_s long (or still open) that a searchback
         # may yet span; bounded in case no beat is ever found again
-        self._holds: deque[tuple[int, int]] = deque(maxlen=4096)
+        # (start, end, known from): a flagged run counts from hold_min_s in, a still one from
+        # where it was recognised
+        self._holds: deque[tuple[int, int, int]] = deque(maxlen=4096)
+        self._still = StillRuns(int(round(c.still_s * fs)))
         self._hold_min = max(1, int(round(c.hold_min_s * fs)))
         self._half = max(1, int(round(c.lookahead_s * fs)))
         self._qrs_span = int(round(c.qrs_span_s * fs))
@@ -153,15 +161,16 @@ class QRSDetector:
         starts again there too)."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         self.gaps = []
-        if len(x) == 0 or off is None:
-            return self._process(x) if len(x) else []
-        mask = np.asarray(off, bool).reshape(-1)
-        if len(mask) != len(x):
-            raise ValueError(f"off has {len(mask)} samples for a chunk of {len(x)}")
+        if len(x) == 0:
+            return []
+        flagged = np.zeros(len(x), bool) if off is None else np.asarray(off, bool).reshape(-1)
+        if len(flagged) != len(x):
+            raise ValueError(f"off has {len(flagged)} samples for a chunk of {len(x)}")
+        still = self._still(x)
         # the chunk is cut where the signal comes back: the same moment whatever the chunks
         found: list[int] = []
         start, done = self._total, 0
-        returns = self._note_holds(mask)
+        returns = self._note_holds(flagged | still, still & ~flagged)
         self.gaps = [(a, b) for a, b in returns if b - a >= self._relearn_gap]
         for a, b in returns:
             cut = b - start
@@ -198,37 +207,40 @@ class QRSDetector:
         self._trim()
         return found
 
-    def _note_holds(self, off: np.ndarray) -> list[tuple[int, int]]:
-        """Keep the chunk's runs without signal, a run from the last chunk carried on; return
-        those of at least hold_min_s that ended in it (the signal came back at their end). Short
-        runs (a lost sample) are not kept, nor ones before the last beat: no searchback reaches
-        them (a burst of dropouts pushed the gap out of a short list: the T wave was a beat)."""
+    def _note_holds(self, held: np.ndarray, still: np.ndarray) -> list[tuple[int, int]]:
+        """Keep the chunk's runs without signal (`still`: its samples held only by repeating one
+        value), a run from the last chunk carried on; return those that ended in it once known
+        as holds (the signal came back at their end). Short runs (a lost sample) are not kept,
+        nor ones before the last beat: no searchback reaches them (a burst of dropouts pushed
+        the gap out of a short list: the T wave was a beat)."""
         while self._holds and self._last_qrs and self._holds[0][1] <= self._last_qrs.index:
             self._holds.popleft()
-        first, chunk_end = self._total, self._total + len(off)
+        first, chunk_end = self._total, self._total + len(held)
         returns = []
-        if self._holds and self._holds[-1][1] == first and not off[0]:  # ended with the last chunk
-            a, b = self._holds[-1]
-            returns += [(a, b)] if b - a >= self._hold_min else []
-        flags = np.concatenate([[0], off.astype(np.int8), [0]])
+        if self._holds and self._holds[-1][1] == first and not held[0]:  # ended with the last chunk
+            a, b, known = self._holds[-1]
+            returns += [(a, b)] if b >= known else []
+        flags = np.concatenate([[0], held.astype(np.int8), [0]])
         edges = first + np.flatnonzero(np.diff(flags))
         for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             if self._holds and self._holds[-1][1] == a:
-                a = self._holds.pop()[0]
-            if b - a >= self._hold_min or b == chunk_end:  # an open run may grow
-                self._holds.append((a, b))
-            if b - a >= self._hold_min and b < chunk_end:
+                a, _, known = self._holds.pop()
+            elif still[a - first]:  # the value was repeated since still_s before
+                a, known = a - self._still.min_samples, a
+            else:
+                known = a + self._hold_min
+            if b >= known or b == chunk_end:  # an open run may grow
+                self._holds.append((a, b, known))
+            if b >= known and b < chunk_end:
                 returns.append((a, b))
         return returns
 
     def _hold_start(self, start: int, end: int) -> int | None:
-        """Where the first hold at least hold_min_s long (as known `lookahead` after `end`: when
-        the searchback is due, whatever the chunks) that overlaps [start, end) began."""
-        known = end + self._half + 1
+        """Where the first hold that overlaps [start, end) began, among those known as holds
+        `lookahead` after `end` (when the searchback is due, whatever the chunks)."""
+        due_known = end + self._half + 1
         starts = [
-            a
-            for a, b in self._holds
-            if a < end and b > start and min(b, known) - a >= self._hold_min
+            a for a, b, known in self._holds if a < end and b > start and known <= min(b, due_known)
         ]
         return min(starts, default=None)
 

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge_monitor.dsp import (
     FilterSpec,
@@ -89,3 +91,22 @@ def test_window_starts_cover_the_record_to_its_end():
     assert window_starts(1000, 250, 125) == [0, 125, 250, 375, 500, 625, 750]
     assert window_starts(1000, 300, 125) == [0, 125, 250, 375, 500, 625, 700]
     assert window_starts(200, 250, 125) == [0]
+
+
+@given(
+    st.lists(st.tuples(st.integers(-3, 3), st.integers(1, 30)), min_size=1, max_size=30),
+    st.lists(st.integers(1, 50), min_size=1, max_size=20),
+)
+def test_still_runs_mark_a_repeated_value_from_its_min_length_on_whatever_the_chunks(runs, cuts):
+    from edge_monitor.dsp import StillRuns
+
+    x = np.concatenate([np.full(n, float(v)) for v, n in runs])
+    whole = StillRuns(8)(x)
+    change = np.r_[True, x[1:] != x[:-1]]
+    began = np.maximum.accumulate(np.where(change, np.arange(len(x)), 0))
+    np.testing.assert_array_equal(whole, np.arange(len(x)) - began >= 8)
+    still, parts, at = StillRuns(8), [], 0
+    for n in cuts * (len(x) // sum(cuts) + 1):
+        parts.append(still(x[at : at + n]))
+        at += n
+    np.testing.assert_array_equal(np.concatenate(parts)[: len(x)], whole)

@@ -4,7 +4,7 @@ import wfdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_monitor.qrs import QRSDetector, detect_r_peaks
+from edge_monitor.qrs import QRSConfig, QRSDetector, detect_r_peaks
 from trainer.datasets.mitdb import SYMBOL_TO_CLASS
 
 
@@ -76,6 +76,7 @@ def test_the_detector_configuration_is_named_and_validated():
         {"hold_min_s": 0.0},
         {"hold_search_rr": 0.5},
         {"hold_search_rr": 2.0},
+        {"still_s": 0.0},
     ):
         with pytest.raises(ValueError):
             QRSConfig(**bad)
@@ -96,8 +97,8 @@ def _with_gap(mitdb_dir, name: str, gap: tuple[float, float], seconds: float = 6
     return x, off, ref
 
 
-def _stream(x, off, chunk: int, mark: bool = True) -> np.ndarray:
-    det = QRSDetector(360.0)
+def _stream(x, off, chunk: int, mark: bool = True, config: QRSConfig | None = None) -> np.ndarray:
+    det = QRSDetector(360.0, config)
     peaks: list[int] = []
     for s in range(0, len(x), chunk):
         peaks += det(x[s : s + chunk], off[s : s + chunk] if mark else None)
@@ -115,9 +116,12 @@ def test_after_a_gap_the_caller_marks_the_beats_are_not_counted_twice(mitdb_dir,
     hits = match(after, found, tol=54)
     assert hits / len(after) >= 0.95 and hits / len(found) >= 0.95
     assert not np.any((marked > 360 * 60.5) & (marked < 360 * 70))  # nothing in the gap
-    unmarked = _stream(x, off, 360, mark=False)
+    blind = QRSConfig(still_s=60.0)  # nor does it see the held value as a flat line
+    unmarked = _stream(x, off, 360, mark=False, config=blind)
     extra = unmarked[(unmarked > 360 * 70) & (unmarked < 360 * 90)]
     assert len(extra) - match(after, extra, tol=54) > len(found) - hits  # what it mends
+    # unmarked, the held value is one value repeated: the detector holds it all the same
+    np.testing.assert_array_equal(_stream(x, off, 360, mark=False), marked)
 
 
 @pytest.mark.parametrize("chunk", [1, 97, 360, 5000])
@@ -172,13 +176,15 @@ def test_the_t_wave_before_leads_off_is_no_beat(mitdb_dir):
     start=st.floats(40.0, 100.0),
     length=st.floats(0.2, 20.0),
     chunk=st.sampled_from([97, 360, 5000]),
+    mark=st.booleans(),
 )
-def test_a_gap_makes_no_beat_before_it(mitdb_dir, name, start, length, chunk):
+def test_a_gap_makes_no_beat_before_it(mitdb_dir, name, start, length, chunk, mark):
     """Whenever the signal goes, the R peaks found before it are the ones found without the gap
-    (before about one gap in nine the T wave before it was taken for a beat: gap_edges.py)."""
+    (before about one gap in nine the T wave before it was taken for a beat: gap_edges.py),
+    whether the caller flags it or it is only the last value repeated (a flat line)."""
     x, off, _ = _with_gap(mitdb_dir, name, (start, start + length), seconds=start + length + 5)
     gapless = _stream(*_with_gap(mitdb_dir, name, (0.0, 0.0), seconds=start + 2)[:2], 360)
-    peaks = _stream(x, off, chunk)
+    peaks = _stream(x, off, chunk, mark=mark)
     before = peaks[(peaks > 360 * 20) & (peaks < int(360 * start) - 18)]
     assert match(before, gapless, tol=3) == len(before), (before, gapless[-3:])
 
