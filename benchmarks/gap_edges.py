@@ -184,12 +184,13 @@ def totals(rows: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help="default: gap_edges.json, gap_edges_FILL.json")
     parser.add_argument("--records", type=int, help="only the first N records (a quick look)")
     parser.add_argument(
         "--fill", choices=FILLS, default="nan", help="what the gaps hold (default: NaN, flagged)"
     )
     args = parser.parse_args()
+    out = args.out or (OUT if args.fill == "nan" else OUT.with_name(f"gap_edges_{args.fill}.json"))
     root, sets = record_sets()
     ids = sorted({i for group in sets.values() for i in group})[: args.records]
     t0 = time.perf_counter()
@@ -208,7 +209,7 @@ def main() -> None:
         "per_record": rows,
         "seconds": time.perf_counter() - t0,
     }
-    args.out.write_text(json.dumps(doc, indent=2))
+    out.write_text(json.dumps(doc, indent=2))
     for key in ("all", "mitdb", "svdb"):
         t = doc[key]
         print(f"{key}: {t['gaps']} gaps, invented {t['invented_all']} {t['invented_labels']}, "

@@ -94,16 +94,22 @@ def _stand_in(sig_name: list[str], bundles: list, source: str) -> int | None:
     """A record from another database may hold no lead II (a Holter's MLIII and V5): rather
     than refuse it, a lead whose QRS looks like lead II's stands in and the user is told which.
     A source with only leads unlike it (V1, aVR) is refused: the user chooses."""
-    from edge_monitor.leads import lead_channels, one_channel, stand_in_channel, unnamed_twice
+    from edge_monitor.leads import (
+        lead_channels,
+        lead_key,
+        one_channel,
+        stand_in_channel,
+        unnamed_twice,
+    )
 
     models = _one_lead_models(bundles)
     if not models or all(one_channel(sig_name, b.contract.leads[0]) is not None for b in models):
         same = lead_channels(sig_name, models[0].contract.leads[0]) if models else []
         if unnamed_twice(sig_name, same):
+            name, each = shown(lead_key(sig_name[same[0]])), "both" if len(same) == 2 else "all"
             err_console.print(
                 f"{shown(source)}: channels {', '.join(map(str, same[:-1]))} and {same[-1]} are "
-                f"{'both' if len(same) == 2 else 'all'} named {shown(sig_name[same[0]])}, which "
-                f"names no lead: reading channel {same[0]} "
+                f"{each} named {name}, which names no lead: reading channel {same[0]} "
                 "(--channel to choose)",
                 highlight=False,
             )

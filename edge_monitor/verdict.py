@@ -74,6 +74,7 @@ def verdict_of(summary: Mapping, thresholds: Mapping[str, Mapping[str, float]]) 
 # its beats) and svdb 821 (100 %) are read QRS-down as recorded; noise reads about half its
 # "beats" either way (nstdb ma: 66 %), hence the high share and a minimum of beats.
 INVERTED_NOTE_SHARE = 0.8
+NO_BEAT_NOTE_S = 10.0  # the detector learns for 2 s; a slow rhythm may show no beat for 5
 INVERTED_NOTE_BEATS = 60
 
 
@@ -95,7 +96,8 @@ def run_notes(summary: Mapping) -> list[str]:
     inverted = _number(summary.get("beat_lead_inverted_share"))
     counts = summary.get("beats")
     beats = sum(_number(n) for n in counts.values()) if isinstance(counts, Mapping) else 0.0
-    if leads and not beats and summary.get("signal_seconds"):  # the second lead is not to blame
+    # no beat in a record longer than the detector's learning: the second lead is not to blame
+    if leads and not beats and _number(summary.get("signal_seconds")) >= NO_BEAT_NOTE_S:
         notes.append(
             f"beat lead {leads[0]}: no beat found (flat, off or noisy throughout; "
             "--channel reads another lead)"

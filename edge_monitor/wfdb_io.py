@@ -187,6 +187,11 @@ def _length_from_file(header: Header, record_path: Path) -> int:
         return 0
     if any(header.byte_offset or []):
         return 0
+    if any(k > 1 for k in header.samps_per_frame):  # neither reader reads it in blocks
+        raise InputError(
+            f"{record_path}: a header without its length and with several samples a frame "
+            "is not read here (write the length on its record line)"
+        )
     size = checked_file(record_path.parent / files.pop(), record_path.parent)
     frame_bits = BITS_PER_SAMPLE[fmts.pop()] * max(header.n_sig, 1)
     return int(size * 8 // frame_bits)

@@ -129,6 +129,10 @@ def test_a_record_with_four_ecg_samples_a_frame_is_read_at_its_frame_rate(tmp_pa
     result = runner.invoke(app, ["classify", str(tmp_path / "mf"), "--json"])
     assert result.exit_code == 0, result.output
     assert len(beats(result)) > 200  # MIT-BIH 200's 3-minute excerpt
+    hea = (tmp_path / "mf.hea").read_text()  # without its length: refused, not misread
+    (tmp_path / "mf.hea").write_text(hea.replace(f"mf 2 90 {len(ecg)}", "mf 2 90"))
+    refused = runner.invoke(app, ["classify", str(tmp_path / "mf"), "--json"])
+    assert refused.exit_code == 1 and "write the length on its record line" in refused.output
 
 
 def test_channel_names_are_shown_as_written_never_as_markup(tmp_path, sample_record):

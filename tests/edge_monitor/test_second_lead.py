@@ -254,3 +254,5 @@ def test_the_verdict_says_when_the_second_lead_gave_nothing():
     flat = run_notes({"beat_leads": ["II", "III"], "beats": {}, "signal_seconds": 30.0})
     assert any("beat lead II: no beat found" in n and "--channel" in n for n in flat)
     assert not any("III" in n for n in flat)
+    short = run_notes({"beat_leads": ["MLII"], "beats": {}, "signal_seconds": 2.0})
+    assert not any("no beat found" in n for n in short)  # 2 s: still learning, nothing to say
