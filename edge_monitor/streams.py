@@ -124,7 +124,10 @@ class BeatStream:
         for p in peaks:
             r = self.refine(p)
             self._pending.append((r, int(round((r - self.origin) * self.spec.fs / self.fs))))
-        keep_src = int(2 * self.fs)
+        # the raw lead for R re-centring, kept as long as the detector may take to decide a beat
+        # (after a gap: settle 0.5 + learning 2 + lookahead and integration 0.3 s): with 2 s a
+        # beat decided then was re-centred on a clipped window, differently with the push sizes
+        keep_src = int(4 * self.fs)
         if len(self._src) > keep_src:
             self._src_start += len(self._src) - keep_src
             self._src = self._src[-keep_src:]

@@ -357,3 +357,19 @@ def test_the_beat_before_a_long_pause_keeps_its_window(beat_bundle, mitdb_dir):
     monitor.stream(rec.p_signal)
     before_pause = [c for c in contexts if c and 450_350 < start + 2 * c.r_index < 450_450]
     assert before_pause and all(np.abs(c.window).max() > 0.5 for c in before_pause)
+
+
+def test_beats_after_a_held_stretch_do_not_depend_on_the_push_sizes(beat_bundle, mitdb_dir):
+    """MIT-BIH 208 pinned at a rail for 2.2 s (a flat line: the detector learns anew after it):
+    the beats it then decides are up to 2.8 s old, and the stream kept 2 s of the lead for R
+    re-centring, so 97-sample pushes read a beat V that one push read N (a review found it)."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "208"), sampto=360 * 60)
+    x = rec.p_signal.copy()
+    x[360 * 40 : int(360 * 42.2), 0] = 5.115
+
+    def beats(block_s):
+        monitor = Monitor([beat_bundle], rec.fs, list(rec.sig_name), second_lead="auto")
+        return [(e.sample, e.label) for e in monitor.stream(x, block_s) if isinstance(e, BeatEvent)]
+
+    whole = beats(100.0)
+    assert beats(97 / 360) == whole and beats(1.0) == whole
