@@ -156,9 +156,9 @@ class QRSDetector:
 
     def __call__(self, chunk: np.ndarray, off: np.ndarray | None = None) -> list[int]:
         """The R peaks decided with this chunk. `off`: its samples that carry no signal (held
-        by the caller): after a run of hold_min_s the QRS band filter starts again; after
-        relearn_gap_s the detector learns anew, and `gaps` then names the run (the beat context
-        starts again there too)."""
+        by the caller; one value repeated for still_s counts as such, flagged or not): after a
+        run of hold_min_s the QRS band filter starts again; after relearn_gap_s the detector
+        learns anew, and `gaps` then names the run (the beat context starts again there too)."""
         x = np.asarray(chunk, dtype=np.float64).reshape(-1)
         self.gaps = []
         if len(x) == 0:
