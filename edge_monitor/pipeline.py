@@ -16,23 +16,12 @@ import numpy as np
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
 from edge_monitor.bundle import Bundle, check_model_set
 from edge_monitor.contract import BeatInput
-from edge_monitor.dsp import (
-    FilterSpec,
-    StreamFilter,
-    design_sos,
-    hold_last,
-    sane,
-)
+from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last, sane
 from edge_monitor.errors import InputError
 from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
 from edge_monitor.leads import find_channel, one_channel
 from edge_monitor.qrs import QRSDetector
-from edge_monitor.quality import (
-    GOOD,
-    NO_SIGNAL,
-    QualitySpec,
-    QualityTracker,
-)
+from edge_monitor.quality import GOOD, NO_SIGNAL, QualitySpec, QualityTracker
 from edge_monitor.second_lead import SecondLead
 from edge_monitor.source_gaps import SourceGaps
 from edge_monitor.streams import BeatStream, WindowStream
@@ -222,9 +211,9 @@ class Monitor:
         self.samples_seen += n
         self.leads_off_samples += int(off.sum())
         raw = x[:, self.lead]
+        filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         events: list[Event] = []
         peaks = [p + self.start for p in self.detector(raw, off)]
-        filtered = self._filter(raw.reshape(-1, 1))[:, 0]
         gaps = [(a + self.start, b + self.start) for a, b in self.detector.gaps]
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
