@@ -68,6 +68,13 @@ class StreamFilter:
         return self._filter(_as_2d(chunk, self.n_channels))
 
 
+def mask_runs(mask: np.ndarray, offset: int = 0) -> list[tuple[int, int]]:
+    """The runs [start, end) of true samples in `mask`, numbered from `offset`."""
+    flags = np.concatenate([[0], np.asarray(mask, bool).astype(np.int8), [0]])
+    edges = offset + np.flatnonzero(np.diff(flags))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 class StillRuns:
     """Marks the samples that repeat one value for more than `min_samples` in a row, from that
     point on: a recorder writing a constant while the leads are off, a line held at an ADC

@@ -122,7 +122,7 @@ class Monitor:
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
         self._settle = int(round(SETTLE_S * self.fs))
-        self.source_gaps = SourceGaps()  # missing and bad rows, stalls
+        self.source_gaps = SourceGaps(self.quality.spec.leads_off_share)  # missing rows, stalls
         self._signal = GOOD  # the last segment's state, relabelled
         self._model_ok: dict[str, bool] = {}
 
@@ -217,7 +217,7 @@ class Monitor:
         gaps = [(a + self.start, b + self.start) for a, b in self.detector.gaps]
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
-            seg = self.source_gaps.relabel(seg, self.quality.spec.leads_off_share)
+            seg = self.source_gaps.relabel(seg)
             self._signal = seg.state
             events.append(QualityEvent(seg))
             if not seg.ok:

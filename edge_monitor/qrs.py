@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_monitor.dsp import StillRuns, StreamFilter
+from edge_monitor.dsp import StillRuns, StreamFilter, mask_runs
 from edge_monitor.iir import FirFilter, butter_sos, running_max
 
 
@@ -116,10 +116,9 @@ class QRSDetector:
         self._deriv = FirFilter(np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * fs / 8.0)
         n_mwi = max(1, int(round(c.integration_s * fs)))
         self._mwi = FirFilter(np.ones(n_mwi) / n_mwi)
-        # runs without signal [a, b) at least hold_min_s long (or still open) that a searchback
-        # may yet span; bounded in case no beat is ever found again
-        # (start, end, known from): a flagged run counts from hold_min_s in, a still one from
-        # where it was recognised
+        # runs without signal (start, end, known from) at least hold_min_s long (or still open)
+        # that a searchback may yet span, bounded in case no beat is ever found again; a flagged
+        # run counts as a hold from hold_min_s in, a still one from where it was recognised
         self._holds: deque[tuple[int, int, int]] = deque(maxlen=4096)
         self._still = StillRuns(int(round(c.still_s * fs)))
         self._hold_min = max(1, int(round(c.hold_min_s * fs)))
@@ -220,9 +219,7 @@ class QRSDetector:
         if self._holds and self._holds[-1][1] == first and not held[0]:  # ended with the last chunk
             a, b, known = self._holds[-1]
             returns += [(a, b)] if b >= known else []
-        flags = np.concatenate([[0], held.astype(np.int8), [0]])
-        edges = first + np.flatnonzero(np.diff(flags))
-        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        for a, b in mask_runs(held, first):
             if self._holds and self._holds[-1][1] == a:
                 a, _, known = self._holds.pop()
             elif still[a - first]:  # the value was repeated since still_s before

@@ -9,13 +9,15 @@ from collections import deque
 
 import numpy as np
 
+from edge_monitor.dsp import mask_runs
 from edge_monitor.quality import BAD_VALUES, NO_SIGNAL, SegmentQuality
 
 
 class SourceGaps:
     """The runs of missing and bad rows (source numbering) and the last stall of the link."""
 
-    def __init__(self) -> None:
+    def __init__(self, leads_off_share: float) -> None:
+        self.share = leads_off_share  # a bad segment this much missing or bad says so
         # the source says no sample arrives (a stalled or unplugged link: NO_SIGNAL; bytes that
         # decode to nothing: UNREADABLE), None while samples flow
         self.stall_state: str | None = None
@@ -62,16 +64,12 @@ class SourceGaps:
 
     @staticmethod
     def _note_runs(runs: deque[tuple[int, int]], rows: np.ndarray, position: int) -> None:
-        if not rows.any():
-            return
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], rows.astype(np.int8), [0]])))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            start, end = position + int(a), position + int(b)
+        for start, end in mask_runs(rows, position):
             if runs and runs[-1][1] == start:
                 start = runs.pop()[0]
             runs.append((start, end))
 
-    def relabel(self, seg: SegmentQuality, share: float) -> SegmentQuality:
+    def relabel(self, seg: SegmentQuality) -> SegmentQuality:
         """A bad segment made mostly (`share`) of missing or bad rows says so; any segment
         reaching into the last stall says the stall's reason."""
         if seg.ok:
@@ -81,7 +79,7 @@ class SourceGaps:
         span = max(seg.end - seg.start, 1)
         for state, runs in self._runs.items():
             overlap = sum(max(0, min(b, seg.end) - max(a, seg.start)) for a, b in runs)
-            if overlap / span >= share:
+            if overlap / span >= self.share:
                 if state == NO_SIGNAL and self._in_stall(seg):
                     state = self._stall_reason  # the silence of an unreadable link
                 return dataclasses.replace(seg, state=state)

@@ -110,3 +110,10 @@ def test_still_runs_mark_a_repeated_value_from_its_min_length_on_whatever_the_ch
         parts.append(still(x[at : at + n]))
         at += n
     np.testing.assert_array_equal(np.concatenate(parts)[: len(x)], whole)
+
+
+def test_mask_runs_are_half_open_and_numbered_from_the_offset():
+    from edge_monitor.dsp import mask_runs
+
+    assert mask_runs(np.array([0, 1, 1, 0, 1], bool), 10) == [(11, 13), (14, 15)]
+    assert mask_runs(np.ones(3, bool)) == [(0, 3)] and mask_runs(np.zeros(0, bool)) == []
