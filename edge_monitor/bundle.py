@@ -12,6 +12,7 @@ trial run in a child process under a memory limit answers on zeros as fast as th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -145,14 +146,50 @@ def load_bundle(
 
 
 def check_model_set(bundles: list[Bundle]) -> None:
-    """What one monitor runs: some model, and one beat model at most (two would feed the
-    rhythm rules every beat twice; their heart rate divided by a zero interval)."""
+    """What one monitor runs: some model, one beat model at most (two would feed the rhythm
+    rules every beat twice; their heart rate divided by a zero interval), and a companion for
+    its inverted beats only beside it."""
     if not bundles:
         raise InputError("no model bundle to run")
-    beat_models = [b.name for b in bundles if isinstance(b.contract.input, BeatInput)]
+    beat_models = [b.name for b in bundles if reads(b) == "all"]
+    companions = [b.name for b in bundles if reads(b) == "qrs_down"]
     if len(beat_models) > 1:
         raise InputError(
             f"one beat model at a time, not {len(beat_models)}: {', '.join(beat_models)}"
+        )
+    if len(companions) > 1:
+        raise InputError(
+            f"one model for inverted beats at a time, not {len(companions)}: "
+            f"{', '.join(companions)}"
+        )
+    if companions and not beat_models:
+        raise InputError(
+            f"{companions[0]} reads a beat model's inverted beats only: give the beat model too"
+        )
+
+
+def reads(bundle: Bundle) -> str | None:
+    """Which beats a beat bundle reads ("all" or "qrs_down"); None for a window model."""
+    model_input = bundle.contract.input
+    return model_input.reads if isinstance(model_input, BeatInput) else None
+
+
+def check_companion(beat_model: Bundle, down: Bundle) -> None:
+    """A companion reads some of the beat model's beats in its place, from the very same
+    window, template and RR features: every part of its contract but the provenance must be
+    the beat model's, or its answers would not mean the same."""
+    if reads(down) != "qrs_down":
+        raise InputError(f"{down.name} is not a model for inverted beats (its contract)")
+    a, b = (
+        dataclasses.replace(
+            x.contract, provenance={}, input=dataclasses.replace(x.contract.input, reads="all")
+        )
+        for x in (beat_model, down)
+    )
+    if a != b:
+        raise InputError(
+            f"{down.name} cannot read {beat_model.name}'s inverted beats: its contract "
+            "(input, filter, classes or output) differs"
         )
 
 
@@ -241,3 +278,15 @@ def embedded_bundle(task: str) -> Path:
     if not (root / MANIFEST_FILE).exists():
         raise DataNotFoundError(f"no embedded {task} bundle in this install ({root})")
     return root
+
+
+# the embedded beat model's companion for inverted beats (docs/beat_leads.md)
+EMBEDDED_COMPANION = "arrhythmia-inverted"
+
+
+def embedded_beat_bundles() -> list[Path]:
+    """The embedded beat model and, where this install ships one, its companion: what runs
+    wherever the embedded beat model runs."""
+    companion = Path(str(resources.files("edge_monitor") / "default_models" / EMBEDDED_COMPANION))
+    paths = [embedded_bundle("arrhythmia")]
+    return paths + [companion] if (companion / MANIFEST_FILE).exists() else paths

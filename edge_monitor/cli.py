@@ -331,6 +331,9 @@ def bench(
         if out is not None:
             out.write_text(json.dumps(result, indent=2))
         for name, m in result["models"].items():
+            if "latency_profile_threads" not in m:
+                console.print(f"{name}: not measured (no record with its leads)", markup=False)
+                continue
             lat, one = m["latency_profile_threads"], m["latency_1_thread"]
             console.print(
                 f"{name}: p50/p95/p99 "

@@ -21,9 +21,9 @@ def bundles_for(models: list[Path] | None, leads: list[str], profile=None) -> li
     model does not double the start-up."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from edge_monitor.bundle import embedded_bundle, load_bundle
+    from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle, load_bundle
 
-    paths = list(models or [embedded_bundle("arrhythmia")])
+    paths = list(models or embedded_beat_bundles())
     for task in () if models else ("ventricular", "diagnostic"):
         try:  # the leads first: no trial run for a model the source cannot feed
             need = load_bundle(embedded_bundle(task), probe=False).contract.leads

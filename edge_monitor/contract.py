@@ -49,6 +49,10 @@ class BeatInput:
     channels: tuple[str, ...] = ("beat", "template")
     normalization: str = ""
     source_fs: float | None = None  # the rate the training records had (information)
+    # "all": the beat model. "qrs_down": a companion that reads, in the beat model's place, the
+    # beats whose dominant QRS points down (an inverted lead); it runs only beside a beat model
+    # whose contract is its own but for this (bundle.check_companion)
+    reads: str = "all"
     kind: str = "beats"
 
 
@@ -298,6 +302,7 @@ def _beat_input(obj: dict, where: str) -> BeatInput:
         channels=tuple(_texts(obj.get("channels", ["beat", "template"]), f"{where}.channels")),
         normalization=str(obj.get("normalization", "")),
         source_fs=obj.get("source_fs"),
+        reads=_text(obj.get("reads", "all"), f"{where}.reads"),
     )
 
 
@@ -307,6 +312,8 @@ def _input_dict(model_input: ModelInput) -> dict:
         out["beat"] = model_input.beat.as_dict()
         out["rr_features"] = list(model_input.rr_features)
         out["channels"] = list(model_input.channels)
+        if model_input.reads == "all":  # the bundles made before the key read every beat
+            del out["reads"]
     return out
 
 

@@ -55,6 +55,9 @@ def validate(c: ModelContract) -> None:
         raise InputError("contract input is neither beats nor windows")
 
 
+BEAT_READS = ("all", "qrs_down")  # every beat; the beats whose dominant QRS points down
+
+
 def _validate_beats(c: ModelContract, b: BeatInput) -> None:
     s = b.beat
     _in_range("beat.fs", s.fs, 1.0, MAX_FS)
@@ -79,6 +82,8 @@ def _validate_beats(c: ModelContract, b: BeatInput) -> None:
         raise InputError("contract rr_features must name each feature once")
     if b.source_fs is not None:
         _in_range("source_fs", b.source_fs, 1.0, 20000.0)
+    if b.reads not in BEAT_READS:
+        raise InputError(f"contract reads {b.reads!r} is not one of {', '.join(BEAT_READS)}")
     if b.lead not in c.leads:
         raise InputError(f"contract beat lead {b.lead!r} is not among its leads {c.leads}")
     expected = {"beat": [1, len(b.channels), s.before + s.after], "rr": [1, len(b.rr_features)]}

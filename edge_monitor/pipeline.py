@@ -14,7 +14,7 @@ from collections import Counter, deque
 import numpy as np
 
 from edge_monitor.alerts import AlertEngine, AlertEvent, AlertSpec
-from edge_monitor.bundle import Bundle, check_model_set
+from edge_monitor.bundle import Bundle, check_model_set, reads
 from edge_monitor.contract import BeatInput
 from edge_monitor.dsp import FilterSpec, StreamFilter, design_sos, hold_last, sane
 from edge_monitor.errors import InputError
@@ -65,8 +65,12 @@ class Monitor:
         also stands in frequent supraventricular ectopy (MIT-BIH 232, svdb 861 and 891), where
         it turns true S beats N: held-out svdb S Se 0.74 -> 0.34 with the distilled student.
         `second_lead` (a channel, "auto" or None: off, as callers must say; the CLI's default is
-        auto): the beat model also reads each beat there (`edge_monitor.second_lead`)."""
+        auto): the beat model also reads each beat there (`edge_monitor.second_lead`).
+        A beat bundle whose contract `reads` "qrs_down" is the beat model's companion: it reads,
+        on each lead, the beats whose dominant QRS points down (`streams.BeatStream`)."""
         check_model_set(bundles)
+        down = next((b for b in bundles if reads(b) == "qrs_down"), None)
+        bundles = [b for b in bundles if b is not down]
         self.fs, self.sig_name = float(fs), list(sig_name)
         self.s_in_af_as_n = s_in_af_as_n
         self.n_channels = len(sig_name)
@@ -83,7 +87,7 @@ class Monitor:
         for b in bundles:
             if isinstance(b.contract.input, BeatInput):
                 beat_lead = self._lead_of(b, b.contract.input.lead, channel)
-                self.beats.append(BeatStream(b, self.fs, threads, start))
+                self.beats.append(BeatStream(b, self.fs, threads, start, down))
         if beat_lead is None:
             fallback = find_channel(self.sig_name, "MLII") or 0
             beat_lead = channel if channel is not None else fallback
@@ -336,5 +340,6 @@ class Monitor:
         ]
 
     def latencies_ms(self) -> np.ndarray:
-        lat = [t for s in (*self.beats, *self.windows) for t in s.model.latencies]
+        runners = [r for s in self.beats for r in s.runners] + [w.model for w in self.windows]
+        lat = [t for r in runners for t in r.latencies]
         return 1e3 * np.asarray(lat)

@@ -213,6 +213,10 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         ),
         # a beat model that reads every lead upright (BeatSpec.upright) reads it alike
         "beat_model_upright": any(stream.spec.upright for stream in monitor.beats),
+        # the companion that reads the beats whose QRS points down, if one runs (streams.py)
+        "inverted_beats_model": next(
+            (s.down_model.bundle.name for s in monitor.beats if s.down_model is not None), None
+        ),
         **(extra or {}),
     }
 

@@ -48,10 +48,16 @@ class SecondLead:
     """The twin BeatStream on `channel` and the pairing of its beats with the beat lead's."""
 
     def __init__(
-        self, bundle: Bundle, fs: float, channel: int, threads: tuple[int, int], start: int
+        self,
+        bundle: Bundle,
+        fs: float,
+        channel: int,
+        threads: tuple[int, int],
+        start: int,
+        down: Bundle | None = None,
     ) -> None:
         self.channel = channel
-        self.stream = BeatStream(bundle, fs, threads, start)
+        self.stream = BeatStream(bundle, fs, threads, start, down)
         self.classes = self.stream.classes
         self._primary: deque[BeatEvent] = deque()
         self._twins: deque[BeatEvent | None] = deque()
@@ -83,7 +89,8 @@ class SecondLead:
                 f"lead {lead}), auto or off"
             )
         first = beats[0]
-        return cls(first.model.bundle, first.fs, channel, first.model.threads, first.origin)
+        down = first.down_model.bundle if first.down_model is not None else None
+        return cls(first.model.bundle, first.fs, channel, first.model.threads, first.origin, down)
 
     def own_gaps(self, finite: np.ndarray) -> np.ndarray:
         """This lead's missing samples (rows), taken out of the block's `finite` mask: a gap

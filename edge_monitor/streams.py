@@ -13,7 +13,7 @@ import numpy as np
 from edge_monitor.alerts import AlertEvent, WindowAlerter
 from edge_monitor.beat_recipe import BeatRecipe
 from edge_monitor.beats import RR_FEATURES, BeatContext
-from edge_monitor.bundle import Bundle
+from edge_monitor.bundle import Bundle, check_companion
 from edge_monitor.contract import BeatInput, WindowInput
 from edge_monitor.dsp import StreamFilter, StreamResampler, design_sos
 from edge_monitor.events import BeatEvent, WindowEvent
@@ -70,12 +70,22 @@ class BeatStream:
     peak is known (its post-RR), about half a second after it happened."""
 
     def __init__(
-        self, bundle: Bundle, fs: float, threads: tuple[int, int], origin: int = 0
+        self,
+        bundle: Bundle,
+        fs: float,
+        threads: tuple[int, int],
+        origin: int = 0,
+        down: Bundle | None = None,
     ) -> None:
+        """`down`: a companion model that reads the beats whose dominant QRS points down (an
+        inverted lead); it must take exactly this model's input (`check_companion`)."""
         contract = bundle.contract
         assert isinstance(contract.input, BeatInput)
         self.origin = origin  # source index of the first sample pushed
         self.model = ModelRunner(bundle, threads)
+        if down is not None:
+            check_companion(bundle, down)
+        self.down_model = ModelRunner(down, threads) if down is not None else None
         self.classes = contract.classes
         self.fs = fs
         self.spec = contract.input.beat
@@ -96,6 +106,10 @@ class BeatStream:
         self._keep = int(self.spec.fs * 4) + self.spec.length
         self._gaps: deque[float] = deque()  # middles of gaps not yet passed by a beat
         self._hold_max = int(self.spec.fs * 60)
+
+    @property
+    def runners(self) -> list[ModelRunner]:
+        return [self.model] if self.down_model is None else [self.model, self.down_model]
 
     @property
     def recent_raw(self) -> np.ndarray:
@@ -196,7 +210,8 @@ class BeatStream:
             "beat": np.stack([ctx.window, ctx.template])[None].astype(np.float32, copy=False),
             "rr": ctx.rr[self._rr_columns][None].astype(np.float32, copy=False),
         }
-        probs = self.model.run(feed)
+        runner = self.down_model if down and self.down_model is not None else self.model
+        probs = runner.run(feed)
         if probs is None:
             return BeatEvent(source_index, None, None, self.model.bundle.name, qrs_down=down)
         label = self.classes[int(probs.argmax())]

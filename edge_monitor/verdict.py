@@ -110,12 +110,16 @@ def run_notes(summary: Mapping) -> list[str]:
             else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
         )
     if leads and inverted >= INVERTED_NOTE_SHARE and beats >= INVERTED_NOTE_BEATS:
-        effect = (
-            "the beat model reads it turned upright"
-            if summary.get("beat_model_upright") is True
-            else "if the electrodes are swapped, the beat classes (V most) read worse on an "
-            "inverted lead (the VT/VF alarm holds)"
-        )
+        companion = summary.get("inverted_beats_model")
+        if summary.get("beat_model_upright") is True:
+            effect = "the beat model reads it turned upright"
+        elif isinstance(companion, str) and companion:
+            effect = f"those beats are read by {one_line(companion)}, trained on both polarities"
+        else:
+            effect = (
+                "if the electrodes are swapped, the beat classes (V most) read worse on an "
+                "inverted lead (the VT/VF alarm holds)"
+            )
         notes.append(
             f"beat lead {leads[0]}: its QRS points down in {inverted:.0%} of the beats; {effect}"
         )

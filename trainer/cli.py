@@ -282,6 +282,19 @@ def quantize_cmd(
     )
 
 
+@app.command("companion")
+def companion_cmd(
+    bundle: Annotated[Path, typer.Argument(help="a beat bundle folder")],
+    out: Annotated[Path, typer.Option(help="the companion bundle folder to write")],
+) -> None:
+    """Copy a beat bundle as a companion that reads only the beats whose QRS points down (an
+    inverted lead) beside a beat model of the same contract; the weights are unchanged."""
+    from trainer.companion import make_companion
+
+    r = guarded(make_companion, bundle, out, f"trainer companion {bundle} --out {out}")
+    console.print(f"wrote {r['out']} (model {r['bytes'] / 1024:.1f} KB, sha256 {r['sha256'][:12]})")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="trained model.pt to score")],

@@ -169,5 +169,13 @@ def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
     for odd in ("true", 1, None):  # only a true summary key says the model reads it turned
         said = run_notes(lead | {"beat_lead_inverted_share": 0.93, "beat_model_upright": odd})
         assert any("read worse" in n for n in said)
+    paired = run_notes(
+        lead | {"beat_lead_inverted_share": 0.93, "inverted_beats_model": "arrhythmia-inverted"}
+    )
+    assert any("points down in 93%" in n and "read by arrhythmia-inverted" in n for n in paired)
+    assert not any("read worse" in n for n in paired)
+    for odd in (None, 1, "", ["x"]):  # only a name says a companion read them
+        said = run_notes(lead | {"beat_lead_inverted_share": 0.93, "inverted_beats_model": odd})
+        assert any("read worse" in n for n in said)
     few = {"beat_leads": ["MLII"], "beats": {"N": 20}, "beat_lead_inverted_share": 1.0}
     assert not any("points down" in n for n in run_notes(few))
