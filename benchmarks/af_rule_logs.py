@@ -10,7 +10,7 @@ import numpy as np
 import wfdb
 
 from edge_monitor.alerts import AlertEngine
-from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.bundle import embedded_beat_bundles, load_bundle
 from edge_monitor.pipeline import Monitor, find_channel
 
 LOGGED = ("on_quality", "on_model", "on_beat", "on_r_peak", "on_time")
@@ -37,7 +37,7 @@ class EngineLog:
         return logged
 
 
-def stream(bundle, record: Path, second_lead: str | None = None) -> dict | None:
+def stream(bundles: list, record: Path, second_lead: str | None = None) -> dict | None:
     """The engine's inputs over the record's MLII (`second_lead` "auto": with the beat model on
     a second lead too, where the record has one like lead II)."""
     header = wfdb.rdheader(str(record))
@@ -46,11 +46,11 @@ def stream(bundle, record: Path, second_lead: str | None = None) -> dict | None:
         return None
     if second_lead is None:
         x = wfdb.rdrecord(str(record), channels=[channel]).p_signal
-        monitor = Monitor([bundle], header.fs, [header.sig_name[channel]])
+        monitor = Monitor(bundles, header.fs, [header.sig_name[channel]])
     else:
         x = wfdb.rdrecord(str(record)).p_signal
         names = list(header.sig_name)
-        monitor = Monitor([bundle], header.fs, names, channel, second_lead=second_lead)
+        monitor = Monitor(bundles, header.fs, names, channel, second_lead=second_lead)
     log = EngineLog(monitor.engine)
     monitor.engine = log
     monitor.stream(x, block_s=4.0)
@@ -60,15 +60,17 @@ def stream(bundle, record: Path, second_lead: str | None = None) -> dict | None:
 def load_logs(
     mitdb: Path, names: list[str], cache: Path | None, second_lead: str | None = None
 ) -> dict[str, dict]:
-    bundle = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    bundles = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
     logs = {}
     folder = mitdb.name + (f"-second-{second_lead}" if second_lead else "")
+    # the cache is per beat model set: a companion for inverted beats changes the logs
+    folder += "".join(f"-{b.manifest['model']['sha256'][:8]}" for b in bundles[1:])
     for name in names:
         path = cache / folder / f"{name}.pkl" if cache else None
         if path and path.exists():
             log = pickle.loads(path.read_bytes())
         else:
-            log = stream(bundle, mitdb / name, second_lead)
+            log = stream(bundles, mitdb / name, second_lead)
             if path and log:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(pickle.dumps(log))

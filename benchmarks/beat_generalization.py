@@ -32,7 +32,7 @@ import wfdb
 from scipy.signal import resample_poly
 from sklearn.metrics import confusion_matrix
 
-from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle, load_bundle
 from edge_monitor.pipeline import BeatEvent, Monitor
 from trainer.datasets import beatdb
 from trainer.datasets.mitdb import AAMI_CLASSES
@@ -49,12 +49,16 @@ def stream_record(
     channel: int | None = None,
     s_in_af_as_n: bool = False,
     second_lead: bool = False,
+    companion: Path | None = None,
 ) -> dict:
     """One record through the Monitor, matched to its reference beats (AAMI indices); with
     `rate`, first resampled to that rate (polyphase), as another front end gives it; with
     `channel`, read on that channel instead of the beat lead (another lead's labels); with
-    `s_in_af_as_n`, S beats inside a standing AF warning are scored as reported: N."""
-    bundle = load_bundle(bundle_dir or embedded_bundle("arrhythmia"))
+    `s_in_af_as_n`, S beats inside a standing AF warning are scored as reported: N; with
+    `companion`, that bundle reads the beats whose QRS points down."""
+    bundles = [load_bundle(p) for p in ([bundle_dir] if bundle_dir else embedded_beat_bundles())]
+    if companion is not None:
+        bundles.append(load_bundle(companion))
     rec = wfdb.rdrecord(str(path))
     signal, fs = rec.p_signal, float(rec.fs)
     if rate is not None and rate != fs:
@@ -63,7 +67,7 @@ def stream_record(
         fs = float(rate)
     second = "auto" if second_lead else None
     monitor = Monitor(
-        [bundle], fs, list(rec.sig_name), channel, s_in_af_as_n=s_in_af_as_n, second_lead=second
+        bundles, fs, list(rec.sig_name), channel, s_in_af_as_n=s_in_af_as_n, second_lead=second
     )
     events = [e for e in monitor.stream(signal, block_s=1.0) if isinstance(e, BeatEvent)]
     t, p = matched(path, events, fs, float(rec.fs))
@@ -165,6 +169,9 @@ def paired(doc: dict, label: str, against: str, n_boot: int = 2000, seed: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a bundle folder (default: the embedded one)")
+    parser.add_argument(
+        "--companion", type=Path, help="a bundle that reads the beats whose QRS points down"
+    )
     parser.add_argument("--label", required=True, help="the entry's name in the JSON")
     parser.add_argument("--data", type=Path, help="folder holding mitdb/ and svdb/")
     parser.add_argument("--jobs", type=int, default=1)
@@ -212,6 +219,11 @@ def main() -> None:
         "model_sha256": load_bundle(bundle_dir, probe=False).manifest["model"]["sha256"],
         "databases": {},
     }  # the sha256 says which model an "embedded" entry streamed, whatever is embedded later
+    if args.companion:
+        entry["companion"] = str(args.companion)
+        entry["companion_sha256"] = load_bundle(args.companion, probe=False).manifest["model"][
+            "sha256"
+        ]
     if args.resample:
         entry["resampled_to_hz"] = args.resample
     if args.channel is not None:
@@ -236,6 +248,7 @@ def main() -> None:
                     [args.channel] * n,
                     [args.s_in_af_as_n] * n,
                     [args.second_lead] * n,
+                    [args.companion] * n,
                 )
             )
             entry["databases"][name] = {

@@ -11,7 +11,7 @@ import numpy as np
 import wfdb
 from beat_generalization import TOLERANCE_S, reference_beats
 
-from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle, load_bundle
 from edge_monitor.events import BeatEvent
 from trainer.datasets import beatdb
 
@@ -22,10 +22,10 @@ def logged_stream(
     """The embedded beat model over `path` (with `second_lead`, also read on the record's other
     lead, as the CLI does by default); each beat's entry of the monitor's `log` dict (keyed by
     sample; `missing` where it has none), labels, and the reference beats."""
-    bundle = load_bundle(embedded_bundle("arrhythmia"))
+    bundles = [load_bundle(p) for p in embedded_beat_bundles()]
     rec = wfdb.rdrecord(str(path))
     second = "auto" if second_lead else None
-    monitor = monitor_class([bundle], float(rec.fs), list(rec.sig_name), second_lead=second)
+    monitor = monitor_class(bundles, float(rec.fs), list(rec.sig_name), second_lead=second)
     beats = [e for e in monitor.stream(rec.p_signal, block_s=1.0) if isinstance(e, BeatEvent)]
     ref_samples, ref_labels = reference_beats(path)
     entries = getattr(monitor, log)
@@ -42,10 +42,8 @@ def logged_stream(
 def embedded_models() -> list:
     """The embedded beat and VT/VF bundles, as the monitor runs them by default (unproven: a
     benchmark's records are trusted)."""
-    return [
-        load_bundle(embedded_bundle("arrhythmia"), probe=False),
-        load_bundle(embedded_bundle("ventricular"), probe=False),
-    ]
+    beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
+    return [beat, load_bundle(embedded_bundle("ventricular"), probe=False), *companion]
 
 
 def jobs_and_out(doc: str, out: Path, second_lead: bool = False) -> argparse.Namespace:

@@ -35,11 +35,13 @@ SIGNS = (1, -1)
 
 
 def run(task: tuple[Path, str, int, Path | None]) -> dict:
-    path, rid, sign, bundle = task
+    path, rid, sign, bundle, companion = task
     rec = wfdb.rdrecord(str(path))
     models = embedded_models()
     if bundle is not None:  # another beat model beside the embedded VT/VF model
         models = [load_bundle(bundle, probe=False), *models[1:]]
+    if companion is not None:  # it reads the beats whose QRS points down
+        models.append(load_bundle(companion, probe=False))
     monitor = Monitor(models, rec.fs, list(rec.sig_name))
     beats = [
         dataclasses.replace(e, label=e.label or "Q")  # an invalid model answer: no class
@@ -65,16 +67,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--split", choices=["test", "train"], default="test")
     parser.add_argument("--bundle", type=Path, help="this beat bundle, not the embedded one")
+    parser.add_argument(
+        "--companion", type=Path, help="a bundle that reads the beats whose QRS points down"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     root, sets = record_sets()
     ids = sets["train"] if args.split == "train" else sets["test_mitdb"] + sets["test_svdb"]
     paths = list(zip(record_paths(ids, root), ids, strict=True))
-    tasks = [(p, i, s, args.bundle) for s in SIGNS for p, i in paths]
+    tasks = [(p, i, s, args.bundle, args.companion) for s in SIGNS for p, i in paths]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, tasks))
     out: dict = {"split": args.split, "bundle": str(args.bundle or "embedded"),
+                 "companion": str(args.companion) if args.companion else None,
                  "records": [i for _, i in paths]}  # fmt: skip
     for sign in SIGNS:
         chosen = [r for r in rows if r["sign"] == sign]

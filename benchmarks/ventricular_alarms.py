@@ -53,7 +53,7 @@ from all_records import DATABASES, database_dirs, merge, per_hour, reference  # 
 from ventricular_alarms_stream import _prefill, cached_log, stream_record  # noqa: E402, F401
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
-from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
+from edge_monitor.bundle import embedded_beat_bundles, load_bundle  # noqa: E402
 from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.quality import QualitySpec, SegmentQuality  # noqa: E402
 from edge_monitor.ventricular import (  # noqa: E402
@@ -291,7 +291,7 @@ def load(args: argparse.Namespace) -> Loaded:
     """Each record streamed once (or read from the cache) with the bundle that never saw it."""
     dirs = database_dirs(args)
     mapping = json.loads(args.model_map.read_text()) if args.model_map else {}
-    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
     loaded: dict[str, object] = {}
     out = Loaded({}, {}, {}, {}, {})
     t0 = time.perf_counter()
@@ -311,7 +311,7 @@ def load(args: argparse.Namespace) -> Loaded:
         db, name = key.split("/")
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
-        bundles = [beat] + ([loaded[str(path)]] if path else [])
+        bundles = [beat] + ([loaded[str(path)]] if path else []) + companion
         out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
                                    args.organised_qrs, args.code_from,
                                    args.second_lead, args.inverted)  # fmt: skip

@@ -13,7 +13,7 @@ from pathlib import Path
 import wfdb
 
 from edge_monitor.alert_rules import AlertEvent
-from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.bundle import embedded_beat_bundles, load_bundle
 from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent
 from edge_monitor.pipeline import Monitor, find_channel
 from edge_monitor.quality import QualitySpec, SegmentQuality
@@ -126,7 +126,7 @@ def cached_log(
 def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None, bool]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
     cache, key, folder, path, exempt, organised, second_lead, inverted = task
-    bundles = [load_bundle(embedded_bundle("arrhythmia"), probe=False)]
-    bundles += [load_bundle(Path(path), probe=False)] if path else []
+    beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
+    bundles = [beat] + ([load_bundle(Path(path), probe=False)] if path else []) + companion
     cached_log(cache, key, folder, bundles, exempt, organised, None, second_lead, inverted)
     return key
