@@ -180,6 +180,10 @@ def check_companion(beat_model: Bundle, down: Bundle) -> None:
     the beat model's, or its answers would not mean the same."""
     if reads(down) != "qrs_down":
         raise InputError(f"{down.name} is not a model for inverted beats (its contract)")
+    if down.name == beat_model.name:  # events, latencies and the summary name models by folder
+        raise InputError(
+            f"the beat model and its companion are both named {down.name}: rename one folder"
+        )
     a, b = (
         dataclasses.replace(
             x.contract, provenance={}, input=dataclasses.replace(x.contract.input, reads="all")
@@ -188,8 +192,8 @@ def check_companion(beat_model: Bundle, down: Bundle) -> None:
     )
     if a != b:
         raise InputError(
-            f"{down.name} cannot read {beat_model.name}'s inverted beats: its contract "
-            "(input, filter, classes or output) differs"
+            f"{down.name} cannot read {beat_model.name}'s inverted beats: their contracts "
+            "differ in more than provenance (input, filter, classes, output, thresholds ...)"
         )
 
 

@@ -114,7 +114,7 @@ def run_notes(summary: Mapping) -> list[str]:
         if summary.get("beat_model_upright") is True:
             effect = "the beat model reads it turned upright"
         elif isinstance(companion, str) and companion:
-            effect = f"those beats are read by {one_line(companion)}, trained on both polarities"
+            effect = f"those beats are read by {one_line(companion)}, its model for inverted beats"
         else:
             effect = (
                 "if the electrodes are swapped, the beat classes (V most) read worse on an "

@@ -69,7 +69,7 @@ def test_a_companion_runs_only_beside_its_own_beat_model(beat_bundle, companion)
         companion,
         contract=dataclasses.replace(companion.contract, input=other_input, leads=["V1"]),
     )
-    with pytest.raises(InputError, match="contract .* differs"):
+    with pytest.raises(InputError, match="contracts differ in more than provenance"):
         check_companion(beat_bundle, other)
 
 
@@ -108,10 +108,28 @@ def test_the_second_lead_has_its_own_companion(beat_bundle, companion, svdb_800)
     assert monitor.beats[0].down_model.count < len(beats) // 10
 
 
-def test_without_a_companion_nothing_changes(beat_bundle, svdb_800):
+def test_the_shipped_companion_changes_only_the_beats_that_point_down(beat_bundle, svdb_800):
+    """With the embedded companion (another model), a beat pointing up keeps the beat model's
+    very answer; those pointing down get the companion's, which differs."""
     signal, fs, names = svdb_800
-    monitor, beats = _run([beat_bundle], -signal, fs, names, None)
-    assert monitor.beats[0].down_model is None and monitor.beats[0].model.count == len(beats)
+    companion = load_bundle(embedded_bundle("arrhythmia-inverted"), probe=False)
+    mixed = signal.copy()
+    mixed[len(mixed) // 4 :] *= -1  # the electrodes swapped a quarter of the way through
+    _, alone = _run([beat_bundle], mixed, fs, names, None)
+    _, paired = _run([beat_bundle, companion], mixed, fs, names, None)
+    assert [b.sample for b in paired] == [b.sample for b in alone]
+    down = [(a, b) for a, b in zip(alone, paired, strict=True) if b.qrs_down]
+    up = [(a, b) for a, b in zip(alone, paired, strict=True) if not b.qrs_down]
+    assert len(down) >= 8 and len(up) >= 8
+    assert all(a.probs == b.probs for a, b in up)
+    assert sum(a.probs != b.probs for a, b in down) > len(down) // 2
+
+
+def test_a_companion_named_like_its_beat_model_is_refused(beat_bundle, tmp_path):
+    out = tmp_path / beat_bundle.name
+    make_companion(beat_bundle.path, out, "test")
+    with pytest.raises(InputError, match="both named arrhythmia"):
+        Monitor([beat_bundle, load_bundle(out, probe=False)], 360.0, ["MLII"])
 
 
 def test_the_cli_reads_an_inverted_record_with_the_embedded_companion(sample_record, tmp_path):
