@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle this long
+GRADES_KEPT = 64  # seconds of quality grades kept between blocks for the windows' judgement
 
 
 class Monitor:
@@ -122,6 +123,9 @@ class Monitor:
         self._hold = np.zeros(self.n_channels)
         self.samples_seen = self.leads_off_samples = 0
         self.qrs_down: Counter[bool] = Counter()  # beats the rules took, by QRS pointing down
+        # (end, good) of the seconds graded lately: each window is judged by the grade at its end
+        self._graded: deque[tuple[int, bool]] = deque()
+        self._trimmed = False
         # beats near a bad stretch carry RR intervals and filter transients across it: they are
         # labelled and reported, but not trusted for alerts
         self._bad_until: int | None = None
@@ -222,6 +226,7 @@ class Monitor:
         hint = self.fusion is not None and self.fusion.vf_hint()
         for seg in self.quality.push(raw, filtered, off, peaks, vf_hint=hint):
             seg = self.source_gaps.relabel(seg)
+            self._graded.append((seg.end, seg.ok))
             self._signal = seg.state
             events.append(QualityEvent(seg))
             if not seg.ok:
@@ -239,11 +244,22 @@ class Monitor:
         events += self.engine.on_time(self.position, filtered)
         for wstream, shared in zip(self.windows, self._shared, strict=True):
             lead = filtered if shared else None
-            for ev in wstream.push(x, self.quality.current.ok, lead):
+            for ev in wstream.push(x, self._quality_ok_at, lead):
                 events.append(ev)
                 if isinstance(ev, WindowEvent) and not wstream.per_window:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)
+        while len(self._graded) > GRADES_KEPT:  # a window ends at most a second before its block
+            self._graded.popleft()
+            self._trimmed = True
         return self._fuse(events)
+
+    def _quality_ok_at(self, sample: int) -> bool:
+        """The grade of the last second graded by `sample` (good before any was: the tracker
+        starts so), whatever the block that completed it."""
+        for end, ok in reversed(self._graded):
+            if end <= sample:
+                return ok
+        return self._graded[0][1] if self._trimmed else True
 
     def _fuse(self, events: list[Event]) -> list[Event]:
         """The rules' VT/VF alarms through the rhythm model's fusion (ventricular.py), if any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -242,6 +242,7 @@ class WindowStream:
         self.model = ModelRunner(bundle, threads)
         self.classes = c.classes
         self.fs, self.fs_model = fs, float(c.fs)
+        self.ratio = self.fs / self.fs_model  # source samples per model sample
         self.channels = channels
         self.window, self.stride = c.input.window, c.input.stride
         self.filter = StreamFilter(design_sos(c.filter, fs), len(channels))
@@ -264,9 +265,16 @@ class WindowStream:
         return aggregate_windows(np.stack(list(probs)), self.spec.aggregate)
 
     def push(
-        self, x: np.ndarray, quality_ok: bool, filtered: np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        quality_at: Callable[[int], bool],
+        filtered: np.ndarray | None = None,
     ) -> list[WindowEvent | AlertEvent]:
-        """`filtered`: this block of the one lead already through a filter identical to this
+        """`quality_at(sample)`: whether the signal was good by that source sample, asked for
+        each window as its last sample arrives (not once per block: a block of several seconds
+        gave every window in it the grade of its last second, so the alarms depended on how the
+        source was read).
+        `filtered`: this block of the one lead already through a filter identical to this
         stream's (the Monitor's lead filter), so that it is not run twice."""
         band = self.filter(x[:, self.channels]) if filtered is None else filtered.reshape(-1, 1)
         model_rate = self.resampler(band)
@@ -279,6 +287,9 @@ class WindowStream:
             start = self.origin + int(round(self._next * self.fs / self.fs_model))
             end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
             self._next += self.stride
+            # the grades complete when its last sample arrived, however the source was read
+            last = self.origin + int((self._next - self.stride + self.window - 1) * self.ratio)
+            quality_ok = quality_at(last + 1)
             if probs is None:
                 events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
                 continue

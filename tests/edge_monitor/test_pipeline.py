@@ -11,6 +11,7 @@ from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.errors import InputError
 from edge_monitor.pipeline import BeatEvent, Monitor, WindowEvent, find_channel
 from edge_monitor.quality import MODEL_INVALID
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -373,3 +374,19 @@ def test_beats_after_a_held_stretch_do_not_depend_on_the_push_sizes(beat_bundle,
 
     whole = beats(100.0)
     assert beats(97 / 360) == whole and beats(1.0) == whole
+
+
+def test_each_window_is_judged_by_the_grades_known_at_its_end_whatever_the_blocks(beat_bundle):
+    """A block of several seconds used to give every window completed in it the grade of the
+    block's last second: 3 of 87 windows read another quality with 4 s blocks than with 0.1 s
+    ones here, 8 with 7.3 s blocks, and the VT/VF alarm follows those flags."""
+    rec = wfdb.rdrecord(str(ROOT / "edge_monitor/sample_data/mitdb-200-excerpt"), sampto=360 * 90)
+    x = rec.p_signal.copy()
+    x[40 * 360 : 46 * 360] += np.random.default_rng(0).normal(0, 1.5, (6 * 360, x.shape[1]))
+    bundles = [beat_bundle, load_bundle(embedded_bundle("ventricular"), probe=False)]
+    flags = []
+    for block_s in (0.1, 4.0, 7.3):
+        events = Monitor(bundles, rec.fs, list(rec.sig_name)).stream(x, block_s=block_s)
+        flags.append([(e.end, e.quality_ok) for e in events if isinstance(e, WindowEvent)])
+    assert len(flags[0]) > 80 and 5 < sum(not ok for _, ok in flags[0]) < 40
+    assert flags[1] == flags[0] and flags[2] == flags[0]
