@@ -123,7 +123,8 @@ class Monitor:
         self._hold = np.zeros(self.n_channels)
         self.samples_seen = self.leads_off_samples = 0
         self.qrs_down: Counter[bool] = Counter()  # beats the rules took, by QRS pointing down
-        # (end, good) of the seconds graded lately: each window is judged by the grade at its end
+        # (end, good) of the seconds graded lately: each window is judged by the grades complete
+        # when its last sample arrived (`_quality_ok_at`), whatever the blocks
         self._graded: deque[tuple[int, bool]] = deque()
         self._trimmed = False
         # beats near a bad stretch carry RR intervals and filter transients across it: they are

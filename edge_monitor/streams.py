@@ -113,7 +113,7 @@ class BeatStream:
 
     @property
     def recent_raw(self) -> np.ndarray:
-        """The raw lead's last 2 s at the source rate (R re-centring reads them)."""
+        """The raw lead's last 4 s at the source rate (R re-centring reads them)."""
         return self._src
 
     def refine(self, peak: int) -> int:
@@ -286,10 +286,10 @@ class WindowStream:
             probs = self.model.run({"ecg": win})
             start = self.origin + int(round(self._next * self.fs / self.fs_model))
             end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
-            self._next += self.stride
-            # the grades complete when its last sample arrived, however the source was read
-            last = self.origin + int((self._next - self.stride + self.window - 1) * self.ratio)
+            # judged by the grades complete when its last sample arrived, whatever the blocks
+            last = self.origin + int((self._next + self.window - 1) * self.ratio)
             quality_ok = quality_at(last + 1)
+            self._next += self.stride
             if probs is None:
                 events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
                 continue
