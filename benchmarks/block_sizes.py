@@ -1,11 +1,11 @@
 """Does how the source is read change what the monitor says? A serial front end hands the Monitor
 a few samples at a time, `classify` and `replay` a second or more. Every record's first minutes
-(mitdb, svdb, cudb: the shared ones with beats and VT/VF) are streamed through the device Monitor
-(the embedded models, the CLI's second lead) in blocks of 0.1 s (the reference: nearest to a
-serial line) and of each other size; against the reference, counted per record: beats missing
-or extra or given another label (the same sample), seconds graded otherwise, window-model
-windows whose quality flag differs, and alerts (sample, level, label) found in one stream only,
-critical ones apart.
+(mitdb, svdb, cudb: the shared ones with beats and VT/VF) are streamed through the device
+Monitor (the embedded models, the CLI's second lead and stand-in lead) in blocks of 0.1 s (the
+reference: nearest to a serial line) and of each other size; against the reference, counted per
+record: beats missing or extra or given another label (the same sample), seconds graded
+otherwise, window-model windows whose quality flag differs, and alerts (sample, level, label)
+found in one stream only, critical ones apart.
 
     ECG_EDGE_DATA=../shared/data python benchmarks/block_sizes.py --jobs 2
 
@@ -31,6 +31,7 @@ from beat_logging import embedded_models  # noqa: E402
 
 from edge_monitor.alert_rules import AlertEvent
 from edge_monitor.events import QualityEvent
+from edge_monitor.leads import find_channel, stand_in_channel
 from edge_monitor.pipeline import BeatEvent, Monitor, WindowEvent
 
 REFERENCE_S = 0.1
@@ -42,7 +43,9 @@ def streamed(path: Path, minutes: float, block_s: float) -> dict[str, list]:
     header = wfdb.rdheader(str(path))
     stop = min(header.sig_len, int(round(minutes * 60 * header.fs)))
     rec = wfdb.rdrecord(str(path), sampto=stop)
-    monitor = Monitor(embedded_models(), rec.fs, list(rec.sig_name), second_lead="auto")
+    names = list(rec.sig_name)
+    channel = None if find_channel(names, "MLII") is not None else stand_in_channel(names)
+    monitor = Monitor(embedded_models(), rec.fs, names, channel, second_lead="auto")
     out: dict[str, list] = {"beats": [], "grades": [], "windows": [], "alerts": []}
     for e in monitor.stream(rec.p_signal, block_s=block_s):
         if isinstance(e, BeatEvent):
