@@ -249,18 +249,19 @@ class Monitor:
                 events.append(ev)
                 if isinstance(ev, WindowEvent) and not wstream.per_window:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)
-        while len(self._graded) > GRADES_KEPT:  # a window ends at most a second before its block
+        while len(self._graded) > GRADES_KEPT:  # a window ends at most a sample before its block
             self._graded.popleft()
             self._trimmed = True
         return self._fuse(events)
 
     def _quality_ok_at(self, sample: int) -> bool:
         """The grade of the last second graded by `sample` (good before any was: the tracker
-        starts so), whatever the block that completed it."""
+        starts so), whatever the block that completed it. A window never asks for a sample
+        before the previous block's end (trimming keeps GRADES_KEPT seconds behind it)."""
         for end, ok in reversed(self._graded):
             if end <= sample:
                 return ok
-        return self._graded[0][1] if self._trimmed else True
+        return not self._trimmed  # older than every grade kept: unknown, so not good
 
     def _fuse(self, events: list[Event]) -> list[Event]:
         """The rules' VT/VF alarms through the rhythm model's fusion (ventricular.py), if any:
