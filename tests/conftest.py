@@ -109,6 +109,18 @@ def tiny_mitdb(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def svdb_800(tmp_path_factory):
+    """40 s of svdb 800 (128 Hz, ECG1 and ECG2): signal (read-only), rate, names."""
+    import wfdb
+
+    out = tmp_path_factory.mktemp("svdb")
+    write_mitdb_excerpt(need(SHARED / "svdb"), "800", out, seconds=40.0)
+    rec = wfdb.rdrecord(str(out / "800"))
+    rec.p_signal.setflags(write=False)  # shared by modules: a test copies before changing it
+    return rec.p_signal, float(rec.fs), list(rec.sig_name)
+
+
+@pytest.fixture(scope="session")
 def tiny_ptbxl(tmp_path_factory) -> Path:
     """Real PTB-XL records, eight labelled per fold, as WFDB files plus their CSV rows."""
     import pandas as pd

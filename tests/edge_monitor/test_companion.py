@@ -15,9 +15,7 @@ from edge_monitor.bundle import check_companion, check_model_set, embedded_bundl
 from edge_monitor.contract import ModelContract
 from edge_monitor.errors import InputError
 from edge_monitor.pipeline import BeatEvent, Monitor
-from tests.conftest import SHARED, need
 from trainer.companion import make_companion
-from trainer.datasets.excerpt import write_mitdb_excerpt
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +30,6 @@ def companion(tmp_path_factory, beat_bundle):
     out = tmp_path_factory.mktemp("companion") / "down"
     make_companion(beat_bundle.path, out, "test")
     return load_bundle(out, probe=False)
-
-
-@pytest.fixture(scope="module")
-def svdb_800(tmp_path_factory):
-    out = tmp_path_factory.mktemp("svdb")
-    write_mitdb_excerpt(need(SHARED / "svdb"), "800", out, seconds=40.0)
-    rec = wfdb.rdrecord(str(out / "800"))
-    return rec.p_signal, float(rec.fs), list(rec.sig_name)
 
 
 def test_the_contract_says_what_it_reads_and_old_contracts_read_every_beat(beat_bundle, companion):

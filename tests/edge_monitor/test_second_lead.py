@@ -24,15 +24,6 @@ def beat_bundle():
     return load_bundle(embedded_bundle("arrhythmia"))
 
 
-@pytest.fixture(scope="module")
-def svdb_800(tmp_path_factory):
-    """40 s of svdb 800 (128 Hz, ECG1 and ECG2)."""
-    out = tmp_path_factory.mktemp("svdb")
-    write_mitdb_excerpt(need(SHARED / "svdb"), "800", out, seconds=40.0)
-    rec = wfdb.rdrecord(str(out / "800"))
-    return rec.p_signal, float(rec.fs), list(rec.sig_name)
-
-
 def _beats(bundle, signal, fs, names, second, block_s=1.0) -> list[BeatEvent]:
     monitor = Monitor([bundle], fs, names, second_lead=second)
     events = monitor.stream(signal, block_s=block_s)
