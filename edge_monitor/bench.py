@@ -8,7 +8,6 @@ threads).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_monitor.bundle import MANIFEST_FILE, Bundle, reads
+from edge_monitor.bundle import MANIFEST_FILE, Bundle, as_beat_model
 from edge_monitor.errors import CheckFailedError, InputError
 from edge_monitor.inference import open_session, time_session
 from edge_monitor.profiles import Budgets, DeviceProfile
@@ -33,17 +32,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-def as_fed(bundle: Bundle) -> Bundle:
-    """A companion for inverted beats takes its beat model's very inputs: for capturing them
-    (and finding a record with its leads) it stands in as a beat model."""
-    if reads(bundle) != "qrs_down":
-        return bundle
-    beat_input = dataclasses.replace(bundle.contract.input, reads="all")
-    return dataclasses.replace(
-        bundle, contract=dataclasses.replace(bundle.contract, input=beat_input)
-    )
-
-
 def capture_feeds(bundle: Bundle, record: Path, limit: int = 400) -> list[dict[str, np.ndarray]]:
     """Real model inputs: the pipeline run over a record, its feeds kept."""
     from edge_monitor.pipeline import Monitor
@@ -51,7 +39,7 @@ def capture_feeds(bundle: Bundle, record: Path, limit: int = 400) -> list[dict[s
 
     header = read_header(record)
     x, meta = read_signal(record)
-    monitor = Monitor([as_fed(bundle)], float(meta["fs"]), list(header.sig_name))
+    monitor = Monitor([as_beat_model(bundle)], float(meta["fs"]), list(header.sig_name))
     feeds: list[dict[str, np.ndarray]] = []
     for stream in (*monitor.beats, *monitor.windows):
         stream.model.capture = feeds
@@ -192,7 +180,7 @@ def fits(bundle: Bundle, record: Path) -> bool:
 
     header = read_header(record)
     try:
-        Monitor([as_fed(bundle)], float(header.fs), list(header.sig_name))
+        Monitor([as_beat_model(bundle)], float(header.fs), list(header.sig_name))
     except EcgEdgeError:
         return False
     return True

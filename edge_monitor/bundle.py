@@ -174,6 +174,17 @@ def reads(bundle: Bundle) -> str | None:
     return model_input.reads if isinstance(model_input, BeatInput) else None
 
 
+def as_beat_model(bundle: Bundle) -> Bundle:
+    """A companion seen as the beat model it stands beside (reading every beat): its inputs are
+    that model's very inputs. Any other bundle as it is."""
+    if reads(bundle) != "qrs_down":
+        return bundle
+    beat_input = dataclasses.replace(bundle.contract.input, reads="all")
+    return dataclasses.replace(
+        bundle, contract=dataclasses.replace(bundle.contract, input=beat_input)
+    )
+
+
 def check_companion(beat_model: Bundle, down: Bundle) -> None:
     """A companion reads some of the beat model's beats in its place, from the very same
     window, template and RR features: every part of its contract but the provenance must be
@@ -185,10 +196,7 @@ def check_companion(beat_model: Bundle, down: Bundle) -> None:
             f"the beat model and its companion are both named {down.name}: rename one folder"
         )
     a, b = (
-        dataclasses.replace(
-            x.contract, provenance={}, input=dataclasses.replace(x.contract.input, reads="all")
-        )
-        for x in (beat_model, down)
+        dataclasses.replace(as_beat_model(x).contract, provenance={}) for x in (beat_model, down)
     )
     if a != b:
         raise InputError(
