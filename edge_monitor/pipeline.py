@@ -134,6 +134,10 @@ class Monitor:
         self.source_gaps = SourceGaps(self.quality.spec.leads_off_share)  # missing rows, stalls
         self._signal = GOOD  # the last segment's state, relabelled
         self._model_ok: dict[str, bool] = {}
+        # rows received but not yet analysed: the monitor analyses one graded second at a time
+        # (`push`), so what it says never depends on how the source cut the stream
+        self.tick = self.quality.segment_samples
+        self._queued: list[np.ndarray] | None = None
 
     def _window_streams(
         self, bundles: list[Bundle], channel: int | None, threads: tuple[int, int], start: int
@@ -189,11 +193,13 @@ class Monitor:
         the rules with an `inconclusive` state at once; what comes back is judged by the
         quality gate, and only a good segment wholly after the first real sample that came
         back clears the state: a partly filled second before the stall never does."""
+        # what arrived before the stall is analysed first, so the stall starts where it did
+        events = self._flush() if stalled else []
         state = self.source_gaps.stall(stalled, reason, self.position)
         if state is None:
-            return []
+            return events
         self._bad_until = self.position
-        return self._fuse(list(self.engine.on_quality(state, self.position)))
+        return events + self._fuse(list(self.engine.on_quality(state, self.position)))
 
     def push(
         self,
@@ -205,19 +211,57 @@ class Monitor:
         """`leads_off`: the front end flagged these rows; `missing`: nothing arrived for them
         (lost on the link, or a stall); `bad`: values outside the ADC's range arrived. All
         three hold the last value for the filters; a segment made mostly of missing rows reads
-        `no_signal`, of bad ones `bad_values`, rather than leads off."""
-        x = sane(np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels))
+        `no_signal`, of bad ones `bad_values`, rather than leads off.
+
+        The rows are analysed a graded second (`tick` samples, counted from `start`) at a
+        time, the rest kept until its second is complete (or the source stalls, or `finish`):
+        a serial line's few samples, `replay`'s half seconds and `classify`'s 4 s blocks give
+        the same events, at the price of up to a second's wait for the newest rows. Each
+        decision (a beat, a grade, a window's judgement, an alarm) then sees exactly what it
+        would have seen had the source sent a second at a time."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.n_channels)
         n = len(x)
         if n == 0:
             return []
-        off = self.source_gaps.note(self.position, n, missing, bad)
-        if leads_off is not None:
-            off = off | np.asarray(leads_off, bool).reshape(-1)
+        self.samples_seen += n  # received; analysed: `position - start`
+        rows = [x, *(self._rows(mask, n) for mask in (leads_off, missing, bad))]
+        if self._queued is not None:
+            rows = [np.concatenate([q, r]) for q, r in zip(self._queued, rows, strict=True)]
+        events: list[Event] = []
+        done, due = 0, self.tick - (self.position - self.start) % self.tick
+        while len(rows[0]) - done >= due:
+            events += self._advance(*(r[done : done + due] for r in rows))
+            done, due = done + due, self.tick
+        self._queued = [r[done:] for r in rows] if done < len(rows[0]) else None
+        return events
+
+    @staticmethod
+    def _rows(mask: np.ndarray | None, n: int) -> np.ndarray:
+        return np.zeros(n, bool) if mask is None else np.asarray(mask, bool).reshape(-1)
+
+    @property
+    def queued(self) -> int:
+        """Rows received and not yet analysed (less than a second's, or `tick`)."""
+        return 0 if self._queued is None else len(self._queued[0])
+
+    def _flush(self) -> list[Event]:
+        """Analyse what is queued now, though its second is incomplete (a stall, the end)."""
+        if self._queued is None:
+            return []
+        rows, self._queued = self._queued, None
+        return self._advance(*rows)
+
+    def _advance(
+        self, x: np.ndarray, leads_off: np.ndarray, missing: np.ndarray, bad: np.ndarray
+    ) -> list[Event]:
+        """Analyse rows that follow `position` directly (at most up to a tick's end)."""
+        x = sane(x)
+        n = len(x)
+        off = self.source_gaps.note(self.position, n, missing, bad) | leads_off
         finite = np.isfinite(x)
         lead2_off = self.second.own_gaps(finite) if self.second is not None else off
         off = off | ~finite.all(axis=1)
         x, self._hold = hold_last(x, off, self._hold)
-        self.samples_seen += n
         self.leads_off_samples += int(off.sum())
         raw = x[:, self.lead]
         filtered = self._filter(raw.reshape(-1, 1))[:, 0]
@@ -284,13 +328,14 @@ class Monitor:
         return events + self.finish()
 
     def finish(self) -> list[Event]:
+        flushed = self._flush()  # already fused
         events: list[Event] = []
         for k, stream in enumerate(self.beats):
             beats = stream.finish()
             if k == 0 and self.second is not None:
                 beats = self.second.finish(beats)
             events += self._reported(beats)
-        return self._fuse(events)
+        return flushed + self._fuse(events)
 
     def _reported(self, beats: list[BeatEvent]) -> list[Event]:
         events: list[Event] = []

@@ -144,6 +144,11 @@ class QualityTracker:
         self._next_start = start
         self.current = SegmentQuality(start, start, GOOD, 0.0, 0.0)
 
+    @property
+    def segment_samples(self) -> int:
+        """The samples of one graded second (`segment_s`), graded from `start` on."""
+        return self._seg
+
     def push(
         self,
         raw: np.ndarray,
