@@ -2,8 +2,10 @@
 
 One `Monitor` serves every source (serial port, WFDB replay, an emulated device): it is pushed
 blocks of (samples, channels) in millivolts with a leads-off mask and never sees where they came
-from. The beat model runs the trainer's own preprocessing (the same filter, resampler and beat
-context builder), so streaming a record reproduces the training path up to the R-peak detector.
+from, and analyses them one graded second at a time, so how a source cuts the stream never
+changes what it says. The beat model runs the trainer's own preprocessing (the same filter,
+resampler and beat context builder), so streaming a record reproduces the training path up to
+the R-peak detector.
 """
 
 from __future__ import annotations
