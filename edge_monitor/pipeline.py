@@ -234,17 +234,28 @@ class Monitor:
         while len(rows[0]) - done >= due:
             events += self._advance(*(r[done : done + due] for r in rows))
             done, due = done + due, self.tick
-        self._queued = [r[done:] for r in rows] if done < len(rows[0]) else None
+        # copies: a source may reuse its buffers for the next read
+        self._queued = [r[done:].copy() for r in rows] if done < len(rows[0]) else None
         return events
 
     @staticmethod
     def _rows(mask: np.ndarray | None, n: int) -> np.ndarray:
-        return np.zeros(n, bool) if mask is None else np.asarray(mask, bool).reshape(-1)
+        if mask is None:
+            return np.zeros(n, bool)
+        rows = np.asarray(mask, bool)
+        if rows.shape not in ((n,), (n, 1)):
+            raise ValueError(f"a mask of shape {rows.shape} for {n} rows: one flag per row")
+        return rows.reshape(-1)
 
     @property
     def queued(self) -> int:
-        """Rows received and not yet analysed (less than a second's, or `tick`)."""
+        """Rows received and not yet analysed (fewer than `tick`)."""
         return 0 if self._queued is None else len(self._queued[0])
+
+    @property
+    def received(self) -> int:
+        """The next sample to arrive (source numbering); `position` is the next to analyse."""
+        return self.position + self.queued
 
     def _flush(self) -> list[Event]:
         """Analyse what is queued now, though its second is incomplete (a stall, the end)."""

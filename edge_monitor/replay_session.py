@@ -78,13 +78,18 @@ class ReplaySession:
 
     def acknowledge(self) -> dict | None:
         """The user acknowledged the latched alarms: logged where the events go."""
-        ack = self.tracker.acknowledge(self.monitor.position)
+        ack = self.tracker.acknowledge(self.monitor.received)
         if ack is not None and self.emit is not None:
             self.emit(ack)
         return ack
 
     def close(self) -> None:
+        """Stopped before the record's end (`q`, Ctrl-C, `--duration`): what was read is
+        analysed and reported all the same."""
         self._blocks.close()
+        if not self._done:
+            self._done = True
+            handle(self.monitor.finish(), self.emit, self.tracker, not_quality)
 
     def summary(self, wall_s: float) -> dict:
         extra = {"record": str(self.path), "models": [b.name for b in self.bundles]}

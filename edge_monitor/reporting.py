@@ -149,7 +149,7 @@ def make_view(
     return View(
         source=source,
         source_state=source_state,
-        clock_s=monitor.position / monitor.fs,
+        clock_s=monitor.received / monitor.fs,  # what arrived, as the trace shows
         clock_name=clock_name,
         trace=tracker.trace.snapshot(),
         heart_rate=monitor.heart_rate,
@@ -174,7 +174,7 @@ def stats_line(monitor: Monitor, **extra) -> dict:
     rss, peak = rss_mb()
     return {
         "type": "stats",
-        "sample": monitor.position,
+        "sample": monitor.received,
         "samples": monitor.samples_seen,
         "heart_rate": monitor.heart_rate,
         "quality": monitor.signal_state,

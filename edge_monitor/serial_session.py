@@ -92,6 +92,7 @@ class SerialSession:
                 self.recording_error = f"cannot record into {record_dir}: {exc.strerror or exc}"
         self.state: str | None = None
         self._reported_recording = False
+        self._finished = False
         self._bad_at_sample = 0  # the decoder's bad lines when the last valid sample came
 
     def out(self, obj: dict) -> None:
@@ -102,7 +103,7 @@ class SerialSession:
 
     def _status(self, state: str, error: str | None) -> None:
         """A link or recording change, at the next sample the monitor expects."""
-        at = self.monitor.position
+        at = self.monitor.received
         self.out({"type": "status", "sample": at, "state": state, "error": error})
 
     def open(self) -> bool:
@@ -194,7 +195,7 @@ class SerialSession:
 
     def acknowledge(self) -> dict | None:
         """The user acknowledged the latched alarms: logged with the alerts (and recorded)."""
-        ack = self.tracker.acknowledge(self.monitor.position)
+        ack = self.tracker.acknowledge(self.monitor.received)
         if ack is not None:
             self.out(ack)
         return ack
@@ -211,12 +212,19 @@ class SerialSession:
         tail = self.assembler.close(self.clock())
         if len(tail.adc):
             self._take(tail)
+        self._finish()  # the last second's events are emitted and recorded like any others
         self.source.close()
         if self.recorder is not None:
             self.recorder.close()
 
+    def _finish(self) -> None:
+        """The monitor analyses what still waits (up to a second's rows) and its last beats."""
+        if not self._finished:
+            self._finished = True
+            handle(self.monitor.finish(), self.out, self.tracker, not_quality)
+
     def summary(self, wall_s: float) -> dict:
-        handle(self.monitor.finish(), None, self.tracker, lambda ev: True)
+        self._finish()
         rec = self.recorder
         extra = {
             "source": self.settings.url,

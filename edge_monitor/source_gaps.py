@@ -54,8 +54,9 @@ class SourceGaps:
         for state, mask in ((NO_SIGNAL, missing), (BAD_VALUES, bad)):
             if mask is not None:
                 rows = np.asarray(mask, bool).reshape(-1)
-                off = off | rows
-                self._note_runs(self._runs[state], rows, position)
+                if rows.any():  # most seconds have none: no runs to note
+                    off = off | rows
+                    self._note_runs(self._runs[state], rows, position)
         if self._stall_from is not None and self._resume_at is None:
             arrived = np.ones(n, bool) if missing is None else ~np.asarray(missing, bool)
             if arrived.any():

@@ -219,3 +219,25 @@ def test_a_port_that_appears_late_says_connected_without_the_old_error(bundles, 
     said = [e for e in events if e["type"] == "status"]
     assert said[0]["state"] == "reconnecting" and "could not open port" in said[0]["error"]
     assert said[-1]["state"] == "connected" and said[-1]["error"] == ""
+
+
+def test_the_last_second_of_a_live_run_is_emitted_as_replay_would(bundles, sample_record):
+    """The monitor analyses whole seconds; when the run ends, what still waits is analysed and
+    its beats (and any alerts) are emitted and recorded like all the others: the session's beat
+    lines are those of the same samples through one push."""
+    import wfdb
+
+    from edge_monitor.pipeline import BeatEvent, Monitor
+
+    n = int(360 * 9.6)
+    s, events, clock = session(bundles)
+    for first in range(0, n, 360):  # a second at a time: loop:// holds little
+        feed(s, clock, ecg_lines(sample_record, first, min(360, n - first), first), 1.0)
+    s.close()
+    s.summary(1.0)
+    live = [e["sample"] for e in events if e["type"] == "beat"]
+    mv = wfdb.rdrecord(str(sample_record), channels=[0]).p_signal[:n, 0]
+    adc = np.round(mv * SETTINGS.adc_gain) / SETTINGS.adc_gain  # what the wire carries
+    offline = Monitor(bundles, 360.0, ["MLII"]).stream(adc.reshape(-1, 1), block_s=100.0)
+    expected = [e.sample for e in offline if isinstance(e, BeatEvent)]
+    assert live == expected and expected[-1] > 360 * 9  # a beat of the last, partial second

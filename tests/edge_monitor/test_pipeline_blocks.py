@@ -70,3 +70,25 @@ def test_the_newest_rows_wait_for_their_second(excerpt):
     assert monitor.position == START + 600 and monitor.queued == 0
     monitor.push(x[600:900])  # the grid holds: the next second ends at START + 750
     assert monitor.position == START + 750 and monitor.queued == 150
+
+
+def test_a_source_may_reuse_its_read_buffer(excerpt, whole):
+    """The waiting rows are the monitor's own copy, not a view of the caller's array."""
+    x, fs, names, models = excerpt
+    monitor = Monitor(models, fs, names, start=START, second_lead="auto")
+    buffer = np.empty((300, x.shape[1]))
+    events = []
+    for at in range(0, len(x), 300):
+        n = min(300, len(x) - at)
+        buffer[:n] = x[at : at + n]
+        events += monitor.push(buffer[:n])
+        buffer[:] = 99.0  # the driver's next read lands here
+    assert events + monitor.finish() == whole
+
+
+@pytest.mark.parametrize("shape", [(99,), (101,), (100, 2)])
+def test_a_mask_must_give_one_flag_per_row(excerpt, shape):
+    x, fs, names, models = excerpt
+    monitor = Monitor(models, fs, names, start=START)
+    with pytest.raises(ValueError, match="one flag per row"):
+        monitor.push(x[:100], leads_off=np.zeros(shape, bool))
