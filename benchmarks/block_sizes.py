@@ -5,7 +5,7 @@ Monitor (the embedded models, the CLI's second lead and stand-in lead) in blocks
 reference: nearest to a serial line) and of each other size; against the reference, counted per
 record: beats missing or extra or given another label (the same sample), seconds graded
 otherwise, window-model windows whose quality flag differs, and alerts (sample, level, label)
-found in one stream only, critical ones apart.
+found in one stream only, critical ones apart; and the CPU seconds each block size took.
 
     ECG_EDGE_DATA=../shared/data python benchmarks/block_sizes.py --jobs 2
 
@@ -85,9 +85,17 @@ def compared(ref: dict[str, list], other: dict[str, list]) -> dict[str, int]:
 
 
 def run(task: tuple[Path, str, float, tuple[float, ...]]) -> dict:
+    """Each size's differences from the reference and the CPU seconds each streaming took."""
     path, key, minutes, sizes = task
+    t0 = time.process_time()
     ref = streamed(path, minutes, REFERENCE_S)
-    return {"record": key, **{f"{s:g}": compared(ref, streamed(path, minutes, s)) for s in sizes}}
+    row: dict = {"record": key, "cpu_s": {f"{REFERENCE_S:g}": time.process_time() - t0}}
+    for s in sizes:
+        t0 = time.process_time()
+        other = streamed(path, minutes, s)
+        row["cpu_s"][f"{s:g}"] = time.process_time() - t0
+        row[f"{s:g}"] = compared(ref, other)
+    return row
 
 
 def main() -> None:
@@ -122,8 +130,11 @@ def main() -> None:
         print(
             f"blocks of {size} s against {REFERENCE_S:g} s:", json.dumps(totals[size]), flush=True
         )
+    cpu = {k: round(sum(r["cpu_s"][k] for r in rows), 2) for k in rows[0]["cpu_s"]}
+    print("CPU seconds of streaming, by block size:", json.dumps(cpu), flush=True)
     doc = {
         "argv": sys.argv[1:],
+        "cpu_s_by_block_size": cpu,
         "reference_block_s": REFERENCE_S,
         "minutes": args.minutes,
         "records": len(rows),
