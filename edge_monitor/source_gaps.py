@@ -87,8 +87,10 @@ class SourceGaps:
         return seg
 
     def _in_stall(self, seg: SegmentQuality) -> bool:
-        """The segment reaches into the last stall (up to its first real sample, or now)."""
+        """The segment reaches into the last stall (up to its first real sample, or now). Once
+        real samples came back, a segment wholly after the first is out of it, though the
+        source has not yet said that samples flow again (it says so after pushing them, and a
+        board may send its backlog in one read: how much came in that read must not matter)."""
         if self._stall_from is None or seg.end <= self._stall_from:
             return False
-        stalled = self.stall_state is not None
-        return stalled or self._resume_at is None or seg.start < self._resume_at
+        return self._resume_at is None or seg.start < self._resume_at

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle, load_bundle
 from edge_monitor.pipeline import Monitor
-from tests.conftest import SHARED, need
+from tests.conftest import MITDB, SHARED, need
 
 START, STOP = 45_000, 75_000  # cu01 at 250 Hz: sinus, then VF from 53,541 to the end
 
@@ -43,6 +43,11 @@ def streamed(excerpt, sizes: list[int]) -> list:
         events += monitor.push(x[at : at + n])
         at += n
     return events + monitor.finish()
+
+
+@pytest.fixture(scope="module")
+def beat_bundle():
+    return load_bundle(embedded_bundle("arrhythmia"))
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +97,34 @@ def test_a_mask_must_give_one_flag_per_row(excerpt, shape):
     monitor = Monitor(models, fs, names, start=START)
     with pytest.raises(ValueError, match="one flag per row"):
         monitor.push(x[:100], leads_off=np.zeros(shape, bool))
+
+
+def test_the_first_read_after_a_stall_may_hold_any_backlog(beat_bundle):
+    """A link stalls for 2 s; then the silence (missing rows) and what came back arrive in one
+    read of 0.1, 3 or 6 s, before the source says samples flow again. Seconds wholly after the
+    first real sample are graded on their signal whatever that read held: a 6 s backlog kept
+    them `no_signal` 1.8 s longer than a 0.1 s read did (found by a review)."""
+    rec = wfdb.rdrecord(str(need(MITDB) / "100"), sampto=360 * 30)
+    x, fs = rec.p_signal.copy(), 360
+    stop, gap = 10 * fs + 100, 2 * fs
+    missing = np.zeros(len(x), bool)
+    missing[stop : stop + gap] = True
+    x[missing] = np.nan
+
+    def events(first_read_s):
+        monitor = Monitor([beat_bundle], fs, list(rec.sig_name))
+        out = []
+        for a in range(0, stop, 36):
+            out += monitor.push(x[a : min(a + 36, stop)])
+        out += monitor.on_stall(True)
+        b = stop + gap + int(first_read_s * fs)
+        out += monitor.push(x[stop:b], missing=missing[stop:b])
+        out += monitor.on_stall(False)
+        for a in range(b, len(x), 36):
+            out += monitor.push(x[a : a + 36], missing=missing[a : a + 36])
+        return out + monitor.finish()
+
+    first = events(0.1)
+    cleared = [e for e in first if getattr(e, "label", None) == "signal" and e.level == "cleared"]
+    assert cleared and cleared[0].sample < stop + gap + 3 * fs
+    assert events(3.0) == first and events(6.0) == first
