@@ -194,7 +194,9 @@ class Monitor:
         (NO_SIGNAL) or bytes arrive that decode to no sample (UNREADABLE). Stopping freezes
         the rules with an `inconclusive` state at once; what comes back is judged by the
         quality gate, and only a good segment wholly after the first real sample that came
-        back clears the state: a partly filled second before the stall never does."""
+        back clears the state: a partly filled second before the stall never does. Real
+        samples end the stall for the gate as soon as they are pushed (a backlog may come in
+        one read); a source says `on_stall(False)` once they flow, for `stall_state`."""
         # what arrived before the stall is analysed first, so the stall starts where it did
         events = self._flush() if stalled else []
         state = self.source_gaps.stall(stalled, reason, self.position)
@@ -225,10 +227,13 @@ class Monitor:
         n = len(x)
         if n == 0:
             return []
-        self.samples_seen += n  # received; analysed: `position - start`
         rows = [x, *(self._rows(mask, n) for mask in (leads_off, missing, bad))]
+        self.samples_seen += n  # received; analysed: `position - start`
         if self._queued is not None:
             rows = [np.concatenate([q, r]) for q, r in zip(self._queued, rows, strict=True)]
+        # detached while analysing: a stop (Ctrl-C) inside it drops the rest unanalysed (it is
+        # recorded) instead of `finish` feeding the detector the same rows a second time
+        self._queued = None
         events: list[Event] = []
         done, due = 0, self.tick - (self.position - self.start) % self.tick
         while len(rows[0]) - done >= due:

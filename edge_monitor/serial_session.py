@@ -96,10 +96,11 @@ class SerialSession:
         self._bad_at_sample = 0  # the decoder's bad lines when the last valid sample came
 
     def out(self, obj: dict) -> None:
-        if self.emit is not None:
-            self.emit(obj)
+        """Recorded first: a closed stdout must not keep an alert from the recording."""
         if self.recorder is not None and obj.get("type") in ("alert", ACK):
             self.recorder.write_alert(obj)
+        if self.emit is not None:
+            self.emit(obj)
 
     def _status(self, state: str, error: str | None) -> None:
         """A link or recording change, at the next sample the monitor expects."""
@@ -209,13 +210,15 @@ class SerialSession:
 
     def close(self) -> None:
         """A silence still going on is recorded up to now (true time), then all is closed."""
-        tail = self.assembler.close(self.clock())
-        if len(tail.adc):
-            self._take(tail)
-        self._finish()  # the last second's events are emitted and recorded like any others
-        self.source.close()
-        if self.recorder is not None:
-            self.recorder.close()
+        try:
+            tail = self.assembler.close(self.clock())
+            if len(tail.adc):
+                self._take(tail)
+            self._finish()  # the last second's events are emitted and recorded like the rest
+        finally:  # a closed pipe on stdout must not leave the recording unflushed
+            self.source.close()
+            if self.recorder is not None:
+                self.recorder.close()
 
     def _finish(self) -> None:
         """The monitor analyses what still waits (up to a second's rows) and its last beats."""

@@ -241,3 +241,29 @@ def test_the_last_second_of_a_live_run_is_emitted_as_replay_would(bundles, sampl
     offline = Monitor(bundles, 360.0, ["MLII"]).stream(adc.reshape(-1, 1), block_s=100.0)
     expected = [e.sample for e in offline if isinstance(e, BeatEvent)]
     assert live == expected and expected[-1] > 360 * 9  # a beat of the last, partial second
+
+
+def test_a_pipe_closed_at_the_end_leaves_the_recording_whole(bundles, sample_record, tmp_path):
+    """Closing emits the last second's events; if stdout is gone by then (`| head`), the port
+    and the recording are closed all the same, every received sample in the record."""
+    closed = False
+
+    def emit(obj):
+        if closed:
+            raise BrokenPipeError
+        sink.append(obj)
+
+    sink: list[dict] = []
+    clock = Clock()
+    s = SerialSession(SETTINGS, bundles, (1, 1), None, emit, tmp_path, clock=clock)
+    assert s.open()
+    for first in (0, 360, 720):  # loop:// holds little: a second at a time
+        n = min(360, 900 - first)
+        feed(s, clock, ecg_lines(sample_record, first, n, first), 0.1)
+    assert s.monitor.queued == 180
+    closed = True
+    with pytest.raises(BrokenPipeError):
+        s.close()
+    assert s.recorder.samples == 900
+    header = next(tmp_path.rglob("*.hea")).read_text()
+    assert header.split()[3] == "900"
