@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.recorder import open_recorder
@@ -267,3 +269,36 @@ def test_a_pipe_closed_at_the_end_leaves_the_recording_whole(bundles, sample_rec
     assert s.recorder.samples == 900
     header = next(tmp_path.rglob("*.hea")).read_text()
     assert header.split()[3] == "900"
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(30, 300), min_size=1, max_size=8))
+def test_a_serial_line_reports_what_one_push_of_the_same_samples_does(
+    bundles, sample_record, reads
+):
+    """The real session (wire lines, decoder, assembler) read in any sizes reports the beats
+    and alerts that one push of the same samples gives: `run` and `classify` agree."""
+    import wfdb
+
+    from edge_monitor.pipeline import BeatEvent, Monitor
+
+    n = 360 * 12
+    mv = wfdb.rdrecord(str(sample_record), channels=[0]).p_signal[:n, 0]
+    counts = np.round(mv * SETTINGS.adc_gain).astype(int) + SETTINGS.baseline
+    lines = [encode(Sample((int(v),), i)) for i, v in enumerate(counts)]
+    s, events, clock = session(bundles)
+    sent, k = 0, 0
+    while sent < n:
+        size = min(reads[k % len(reads)], n - sent)
+        feed(s, clock, b"".join(lines[sent : sent + size]), 0.05)
+        sent, k = sent + size, k + 1
+    s.close()
+    s.summary(1.0)
+    adc = np.round(mv * SETTINGS.adc_gain) / SETTINGS.adc_gain
+    offline = Monitor(bundles, 360.0, ["MLII"]).stream(adc.reshape(-1, 1), block_s=100.0)
+    assert [(e["sample"], e["label"]) for e in events if e["type"] == "beat"] == [
+        (e.sample, e.label) for e in offline if isinstance(e, BeatEvent)
+    ]
+    alerts = [(e.sample, e.level, e.label) for e in offline if type(e).__name__ == "AlertEvent"]
+    live = [(e["sample"], e["level"], e["label"]) for e in events if e["type"] == "alert"]
+    assert live == alerts
