@@ -61,8 +61,7 @@ class ReplaySession:
             return False
         block = next(self._blocks, None)
         if block is None:
-            self._done = True
-            handle(self.monitor.finish(), self.emit, self.tracker, not_quality)
+            self._finish()
             return False
         handle(timed_push(self.monitor, self.tracker, block), self.emit, self.tracker, not_quality)
         self.tracker.on_samples(block[:, self.monitor.lead])
@@ -87,6 +86,10 @@ class ReplaySession:
         """Stopped before the record's end (`q`, Ctrl-C, `--duration`): what was read is
         analysed and reported all the same."""
         self._blocks.close()
+        self._finish()
+
+    def _finish(self) -> None:
+        """Once: the monitor analyses what still waits and its last beats, reported."""
         if not self._done:
             self._done = True
             handle(self.monitor.finish(), self.emit, self.tracker, not_quality)
