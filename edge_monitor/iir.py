@@ -4,14 +4,18 @@ Why by hand: `scipy.signal` is the library for this and the tests check these de
 against it, but importing it costs the device ~75 MB of resident memory and a second of start-up
 (it loads scipy.stats, optimize, sparse, ...), half of the monitor's footprint, for four filter
 designs and one filtering routine. The designs follow scipy's (analog prototype, frequency
-transform, bilinear transform with pre-warping); the filter runs each section as a state-space
-system over blocks of samples, so the per-sample recursion becomes matrix products and stays exact
-(no truncated impulse response). The states entering a chunk's blocks come from one
-block-Toeplitz product per 32 blocks: on this host a 4 s chunk at 360 Hz through a 2-section
-band-pass took 223 us with a Python loop over blocks, 69 us so (`python -m timeit`-style, the
-commit's note). Against scipy's per-sample recursion it is 1e-15 close on a zero-mean signal and
-drifts with a large offset at a very low cut (300 mV through a 0.05 Hz high-pass at 1000 Hz:
-1.4e-4 mV; the monitor's 0.5-40 Hz band at 360 Hz: 6e-9 mV): negligible for an ECG.
+transform, bilinear transform with pre-warping); the filter runs its cascade of sections (or a
+bank of cascades on one signal) as one state-space system over blocks of samples, so the
+per-sample recursion becomes matrix products and stays exact (no truncated impulse response).
+The states entering a chunk's blocks come from one block-Toeplitz product per stride of blocks:
+on this host a 4 s chunk at 360 Hz through a 2-section band-pass took 223 us with a Python loop
+over blocks, 69 us so. One system per cascade, not per section: the monitor filters a second
+at a time, five filters on the analysed lead, and a second through the 2-section band-pass took
+50 us as two sections and 22 us as one system; the quality gate's three bands 125 us as three
+filters and 33 us as one bank (`timeit`, 360 samples). Against scipy's per-sample recursion, a
+second at a time, it drifts with a large offset at a very low cut (300 mV through a 0.05 Hz
+high-pass at 1000 Hz for 10 minutes: 4e-5 mV) and stays within 4e-11 mV on the monitor's
+0.5-40 Hz band at 360 Hz over 30 minutes: negligible for an ECG.
 """
 
 from __future__ import annotations
@@ -81,108 +85,162 @@ def notch_sos(f0: float, q: float, fs: float) -> np.ndarray:
     return np.concatenate([b, a])[None, :]
 
 
-class _Section:
-    """One biquad as a state-space system, with its block matrices precomputed.
+class _System:
+    """A linear system with one input and `m` outputs, run over blocks of L samples.
 
-    Transposed direct form II: y = s1 + b0 x; s1' = -a1 s1 + s2 + (b1 - a1 b0) x;
-    s2' = -a2 s1 + (b2 - a2 b0) x. Over a block of L inputs u: y = T u + O s0 and
-    s_L = A^L s0 + K u, with T the Toeplitz matrix of the impulse response."""
+    State space x' = A x + B u, y = C x + D u. Over a block of L inputs u: y = T u + O x0 and
+    x_L = A^L x0 + K u, with T the Toeplitz matrices of the impulse responses. A cascade of
+    second-order sections (`cascade`) and a bank of cascades fed the same input (`bank`) are
+    each one such system, so each costs one set of matrix products per chunk however many
+    sections it has: the monitor filters a second at a time, and the products' fixed cost per
+    call, once per section, was most of its filtering time."""
 
-    def __init__(self, sos_row: np.ndarray, block: int) -> None:
-        b0, b1, b2, a0, a1, a2 = (float(v) for v in sos_row)
-        b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
-        A = np.array([[-a1, 1.0], [-a2, 0.0]])
-        B = np.array([b1 - a1 * b0, b2 - a2 * b0])
-        C = np.array([1.0, 0.0])
-        powers = [np.eye(2)]
+    def __init__(
+        self, A: np.ndarray, B: np.ndarray, C: np.ndarray, D: np.ndarray, block: int
+    ) -> None:
+        d, m = len(A), len(C)
+        self.d, self.m, self.block = d, m, block
+        powers = [np.eye(d)]
         for _ in range(block):
             powers.append(A @ powers[-1])
         self.powers = np.stack(powers)  # A^0 .. A^L
-        h = np.concatenate([[b0], [C @ powers[k] @ B for k in range(block - 1)]])
+        h = np.empty((m, block))  # impulse responses: D, then C A^k B
+        h[:, 0] = D
+        for k in range(1, block):
+            h[:, k] = C @ (powers[k - 1] @ B)
         idx = np.arange(block)
         lag = idx[:, None] - idx[None, :]
-        self.T = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0)
-        self.O = np.stack([C @ powers[i] for i in range(block)])  # (L, 2)
-        self.K = np.stack([powers[block - 1 - j] @ B for j in range(block)], axis=1)  # (2, L)
-        self.dc_gain = (b0 + b1 + b2) / (1.0 + a1 + a2) if abs(1.0 + a1 + a2) > 1e-15 else 0.0
-        self.A, self.B = A, B
-        # A^(kL) for k < STRIDE, and the block-Toeplitz map from the blocks' drives to the
+        toeplitz = np.where(lag >= 0, h[:, np.clip(lag, 0, None)], 0.0)  # (m, L, L)
+        self.T = toeplitz.reshape(m * block, block)
+        self.T_parts = toeplitz  # the remainder of a chunk takes [:, :r, :r]
+        observe = np.stack([C @ powers[i] for i in range(block)], axis=1)  # (m, L, d)
+        self.O = observe.reshape(m * block, d)
+        self.O_parts = observe
+        self.K = np.stack([powers[block - 1 - j] @ B for j in range(block)], axis=1)  # (d, L)
+        self.A, self.B, self.C, self.D = A, B, C, D
+        # A^(kL) for k < stride, and the block-Toeplitz map from the blocks' drives to the
         # states entering them: carry[(i, a), (j, b)] = (A^((i-1-j)L))[a, b] for j < i, else 0
+        self.stride = max(8, 2 * STRIDE // d)  # the carry matrix stays about 64 x 64
         step = self.powers[block]
-        self.block_powers = np.stack([np.linalg.matrix_power(step, k) for k in range(STRIDE)])
-        lag = np.arange(STRIDE)[:, None] - 1 - np.arange(STRIDE)[None, :]
+        self.block_powers = np.stack([np.linalg.matrix_power(step, k) for k in range(self.stride)])
+        lag = np.arange(self.stride)[:, None] - 1 - np.arange(self.stride)[None, :]
         carry = np.where((lag >= 0)[..., None, None], self.block_powers[np.clip(lag, 0, None)], 0)
-        self.carry = carry.transpose(0, 2, 1, 3).reshape(2 * STRIDE, 2 * STRIDE)
+        self.carry = carry.transpose(0, 2, 1, 3).reshape(d * self.stride, d * self.stride)
+
+    @classmethod
+    def cascade(cls, sos: np.ndarray, block: int) -> _System:
+        """Sections in series; each in transposed direct form II: y = s1 + b0 x;
+        s1' = -a1 s1 + s2 + (b1 - a1 b0) x; s2' = -a2 s1 + (b2 - a2 b0) x."""
+        A, B = np.zeros((0, 0)), np.zeros(0)
+        C, D = np.zeros((1, 0)), np.ones(1)
+        for row in np.atleast_2d(sos):
+            b0, b1, b2, a0, a1, a2 = (float(v) for v in row)
+            b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+            a = np.array([[-a1, 1.0], [-a2, 0.0]])
+            b = np.array([b1 - a1 * b0, b2 - a2 * b0])
+            d = len(A)  # the section's input is the cascade's output so far: C x + D u
+            A = np.block([[A, np.zeros((d, 2))], [np.outer(b, C[0]), a]])
+            B = np.concatenate([B, b * D[0]])
+            C = np.concatenate([b0 * C[0], [1.0, 0.0]])[None]
+            D = b0 * D
+        return cls(A, B, C, D, block)
+
+    @classmethod
+    def bank(cls, cascades: list[_System], block: int) -> _System:
+        """Cascades side by side on one input: outputs in the order given."""
+        d = sum(c.d for c in cascades)
+        A, C = np.zeros((d, d)), np.zeros((len(cascades), d))
+        at = 0
+        for k, c in enumerate(cascades):
+            A[at : at + c.d, at : at + c.d] = c.A
+            C[k, at : at + c.d] = c.C[0]
+            at += c.d
+        B = np.concatenate([c.B for c in cascades])
+        D = np.concatenate([c.D for c in cascades])
+        return cls(A, B, C, D, block)
 
     def steady_state(self, level: np.ndarray) -> np.ndarray:
-        """The state after a constant input `level` (channels,) forever: s = A s + B level."""
-        return np.linalg.solve(np.eye(2) - self.A, np.outer(self.B, level))
+        """The state after a constant input `level` (channels,) forever: x = A x + B level."""
+        return np.linalg.solve(np.eye(self.d) - self.A, np.outer(self.B, level))
 
     def run(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x (n, channels), state (2, channels) -> y (n, channels), new state."""
-        n, block = len(x), len(self.T)
-        y = np.empty_like(x)
+        """x (n, channels), state (d, channels) -> y (m, n, channels), new state."""
+        n, block, ch = len(x), self.block, x.shape[1]
+        y = np.empty((self.m, n, ch))
         full = n // block
         if full:
-            u = x[: full * block].reshape(full, block, -1)  # (blocks, L, ch)
-            drive = self.K @ u  # K u per block: (blocks, 2, ch)
-            states = np.empty((full, 2, x.shape[1]))
+            u = x[: full * block].reshape(full, block, ch)
+            drive = self.K @ u  # K u per block: (blocks, d, ch)
+            states = np.empty((full, self.d, ch))
             finite = bool(np.isfinite(drive).all())
-            for i in range(0, full, STRIDE):  # the state entering each block, STRIDE at a time
-                part = drive[i : i + STRIDE]
+            for i in range(0, full, self.stride):  # the state entering each block
+                part = drive[i : i + self.stride]
                 if finite:
                     states[i : i + len(part)] = self._entering(state, part)
                 else:  # 0 * NaN in the product would spoil the blocks before a NaN: one by one
-                    for j, d in enumerate(part):
+                    for j, dr in enumerate(part):
                         states[i + j] = state
-                        state = self.powers[block] @ state + d
+                        state = self.powers[block] @ state + dr
                 state = self.powers[block] @ states[i + len(part) - 1] + part[-1]
-            y[: full * block] = (self.T @ u + self.O @ states).reshape(full * block, -1)
+            out = self.T @ u + self.O @ states  # (blocks, m L, ch)
+            y[:, : full * block] = (
+                out.reshape(full, self.m, block, ch).transpose(1, 0, 2, 3).reshape(self.m, -1, ch)
+            )
         r = n - full * block
         if r:
             u = x[full * block :]
-            y[full * block :] = self.T[:r, :r] @ u + self.O[:r] @ state
+            y[:, full * block :] = self.T_parts[:, :r, :r] @ u + self.O_parts[:, :r] @ state
             state = self.powers[r] @ state + self.K[:, block - r :] @ u
         return y, state
 
     def _entering(self, state: np.ndarray, drive: np.ndarray) -> np.ndarray:
-        """The states entering m blocks: s_i = A^(iL) s_0 + sum_{j<i} A^((i-1-j)L) K u_j, as two
+        """The states entering k blocks: x_i = A^(iL) x_0 + sum_{j<i} A^((i-1-j)L) K u_j, as two
         matrix products instead of a Python loop over blocks (it was most of a 4 s chunk's
         time)."""
-        m, ch = len(drive), drive.shape[2]
-        from_start = self.block_powers[:m] @ state  # (m, 2, ch)
-        carried = self.carry[: 2 * m, : 2 * m] @ drive.reshape(2 * m, ch)
-        return from_start + carried.reshape(m, 2, ch)
+        k, ch = len(drive), drive.shape[2]
+        from_start = self.block_powers[:k] @ state  # (k, d, ch)
+        carried = self.carry[: self.d * k, : self.d * k] @ drive.reshape(self.d * k, ch)
+        return from_start + carried.reshape(k, self.d, ch)
 
 
 class SosFilter:
     """Cascaded sections over (samples, channels) chunks with carried state."""
 
     def __init__(self, sos: np.ndarray, n_channels: int, block: int = BLOCK) -> None:
-        self.sections = [_Section(row, block) for row in np.atleast_2d(sos)]
+        self.system = _System.cascade(sos, block)
         self.n_channels = n_channels
-        self.states: list[np.ndarray] | None = None
+        self.state: np.ndarray | None = None
 
     def reset(self) -> None:
-        self.states = None
-
-    def _settle(self, first: np.ndarray) -> None:
-        """Start as if the first sample had always been there (no start-up transient)."""
-        self.states, level = [], first.astype(np.float64)
-        for sec in self.sections:
-            self.states.append(sec.steady_state(level))
-            level = level * sec.dc_gain
+        self.state = None
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         y = np.asarray(chunk, dtype=np.float64)
         if len(y) == 0:
             return y.copy()
-        if self.states is None:
-            self._settle(y[0])
-        assert self.states is not None
-        for i, sec in enumerate(self.sections):
-            y, self.states[i] = sec.run(y, self.states[i])
-        return y
+        if self.state is None:  # as if the first sample had always been there: no transient
+            self.state = self.system.steady_state(y[0])
+        out, self.state = self.system.run(y, self.state)
+        return out[0]
+
+
+class SosBank:
+    """Several SOS filters on one signal, run as one system: chunk (n,) -> outputs (m, n).
+
+    For the quality gate's bands of one lead (three filters, five sections, one run)."""
+
+    def __init__(self, filters: list[np.ndarray], block: int = BLOCK) -> None:
+        self.system = _System.bank([_System.cascade(s, block) for s in filters], block)
+        self.state: np.ndarray | None = None
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        x = np.asarray(chunk, dtype=np.float64).reshape(-1, 1)
+        if len(x) == 0:
+            return np.zeros((self.system.m, 0))
+        if self.state is None:
+            self.state = self.system.steady_state(x[0])
+        out, self.state = self.system.run(x, self.state)
+        return out[:, :, 0]
 
 
 class FirFilter:

@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from edge_monitor.dsp import StreamFilter
-from edge_monitor.iir import butter_sos
+from edge_monitor.iir import SosBank, butter_sos
 from edge_monitor.qrs_blocks import block_peaks
 from edge_monitor.quality_signs import (
     BAD_VALUES,
@@ -115,9 +114,6 @@ class QualityTracker:
         self._hf = np.zeros(0)
         # the sharp band (QRS energy, little tremor) over the last seconds: organised QRS under
         # an oscillation mark the second `organised`, a tremor and not VF (quality_signs)
-        self._sharp_filter = StreamFilter(
-            butter_sos(2, (SHARP_BAND_HZ[0], min(SHARP_BAND_HZ[1], 0.45 * fs)), "bandpass", fs), 1
-        )
         self._sharp = np.zeros(0)
         self._sharp_n = max(self._ctx, int(round(self.spec.qrs_context_s * fs)))
         # the sharp-band windows of the last `qrs_persist` seconds and, once asked, their QRS
@@ -125,12 +121,16 @@ class QualityTracker:
         self._sharp_windows: deque[list] = deque(maxlen=max(1, self.spec.qrs_persist))
         self._raw_ctx = np.zeros(0)
         self._off_ctx = np.zeros(0, bool)
-        cut = min(self.spec.hf_cut_hz, 0.45 * fs)
-        self._hf_filter = StreamFilter(butter_sos(2, cut, "highpass", fs), 1)
-        # the second detector's band and the first detector's recent peaks (source numbering)
-        self._band_filter = StreamFilter(
-            butter_sos(2, (8.0, min(20.0, 0.45 * fs)), "bandpass", fs), 1
-        )
+        # the lead above the ECG band, the sharp band (if asked) and the second detector's band,
+        # filtered as one system (one run a second, not one per filter)
+        bands = [butter_sos(2, min(self.spec.hf_cut_hz, 0.45 * fs), "highpass", fs)]
+        if self.spec.organised_qrs:  # off: the sharp band is not filtered at all
+            bands.append(
+                butter_sos(2, (SHARP_BAND_HZ[0], min(SHARP_BAND_HZ[1], 0.45 * fs)), "bandpass", fs)
+            )
+        bands.append(butter_sos(2, (8.0, min(20.0, 0.45 * fs)), "bandpass", fs))
+        self._bands = SosBank(bands)
+        # the first detector's recent peaks (source numbering)
         self._band = np.zeros(0)
         self._lag = int(round(self.spec.agreement_lag_s * fs))
         self._span = int(round(self.spec.agreement_s * fs))
@@ -165,13 +165,13 @@ class QualityTracker:
         self._raw.append(raw)
         self._off.append(off)
         self._filtered = np.concatenate([self._filtered, np.asarray(filtered).reshape(-1)])
-        clean = np.nan_to_num(raw).reshape(-1, 1)
-        self._hf = np.concatenate([self._hf, self._hf_filter(clean)[:, 0]])
-        if self.spec.organised_qrs:  # off: the sharp band is not filtered at all
-            self._sharp = np.concatenate([self._sharp, self._sharp_filter(clean)[:, 0]])
+        bands = self._bands(np.nan_to_num(raw))
+        self._hf = np.concatenate([self._hf, bands[0]])
+        if self.spec.organised_qrs:
+            self._sharp = np.concatenate([self._sharp, bands[1]])
         self._raw_ctx = np.concatenate([self._raw_ctx, raw])
         self._off_ctx = np.concatenate([self._off_ctx, off])
-        self._band = np.concatenate([self._band, self._band_filter(clean)[:, 0]])
+        self._band = np.concatenate([self._band, bands[-1]])
         if peaks is not None:
             self._uses_peaks = True
             self._peaks.extend(peaks)
