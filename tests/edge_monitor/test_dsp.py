@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_monitor.dsp import (
@@ -76,6 +76,25 @@ def test_chunked_resampling_equals_one_shot(fs_in, fs_out, sizes):
 def test_integer_down_factor_is_plain_decimation():
     x = np.random.default_rng(2).normal(size=(1000, 2))
     np.testing.assert_array_equal(resample_record(x, 360.0, 180.0), x[::2])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([(360.0, 180.0), (250.0, 125.0), (1000.0, 250.0), (500.0, 250.0)]),
+    st.lists(st.integers(1, 700), min_size=1, max_size=12),
+    st.lists(st.integers(0, 2999), max_size=3),
+)
+def test_decimation_shortcut_gives_the_interpolations_samples(rates, sizes, holes):
+    """An integer step takes every k-th sample instead of interpolating with weights 1 and 0:
+    the same samples, in whatever chunks; a chunk holding a NaN goes the general way."""
+    x = np.random.default_rng(3).normal(size=(3000, 2))
+    x[holes] = np.nan
+    fast, general = StreamResampler(*rates, 2), StreamResampler(*rates, 2)
+    general._every = 0  # the interpolation for every chunk
+    got = np.vstack([fast(c) for c in chunks(x, sizes)])
+    want = np.vstack([general(c) for c in chunks(x, sizes)])
+    np.testing.assert_array_equal(got, want)
+    assert fast._next_pos == general._next_pos and fast._consumed == general._consumed
 
 
 def test_resampling_keeps_a_band_limited_sine():
