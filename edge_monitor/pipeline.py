@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 SETTLE_S = 2.0  # after bad signal, filters and the detector's thresholds settle this long
+# Below this a source cannot carry a QRS: the detectors' bands (5-15 and 8-20 Hz) and the
+# quality gate's sharp band (from 15 Hz) must lie below 0.45 x its rate
+MIN_SOURCE_HZ = 50.0
 GRADES_KEPT = 64  # seconds of quality grades kept between blocks for the windows' judgement
 
 
@@ -77,6 +80,11 @@ class Monitor:
         self.fs, self.sig_name = float(fs), list(sig_name)
         self.s_in_af_as_n = s_in_af_as_n
         self.n_channels = len(sig_name)
+        if not self.fs >= MIN_SOURCE_HZ:  # NaN too
+            raise InputError(
+                f"the source's {self.fs:g} Hz is too slow for QRS detection "
+                f"(at least {MIN_SOURCE_HZ:g} Hz)"
+            )
         self.beats: list[BeatStream] = []
         self.windows: list[WindowStream] = []
         for b in bundles:

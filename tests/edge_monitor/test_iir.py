@@ -111,3 +111,34 @@ def test_a_bank_gives_each_filters_own_output(chunk):
     for out, sos in zip(got, filters, strict=True):
         ref, _ = sps.sosfilt(sos, x, zi=sps.sosfilt_zi(sos) * x[0])
         assert np.allclose(out, ref, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("order", "band", "fs"),
+    [(8, (0.05, 1.0), 500.0), (6, (0.05, 0.5), 1000.0), (4, (0.05, 0.2), 1000.0)],
+)
+def test_a_narrow_low_band_of_high_order_starts_in_its_steady_state(order, band, fs):
+    """The start-up state is solved section by section: one solve of the whole cascade is
+    near-singular here and started an 8th-order 0.05-1 Hz band-pass 1,053 mV off (a review)."""
+    sos = butter_sos(order, band, "bandpass", fs)
+    x = 300.0 + np.random.default_rng(5).normal(0, 1, (int(20 * fs), 1))
+    f = SosFilter(sos, 1)
+    got = np.vstack([f(x[a : a + int(fs)]) for a in range(0, len(x), int(fs))])[:, 0]
+    ref = sps.sosfilt(sos, x[:, 0], zi=sps.sosfilt_zi(sos) * x[0, 0])[0]
+    assert np.abs(got - ref).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "btype"),
+    [
+        ((15.0, 13.5), "bandpass"),
+        ((5.0, 5.0), "bandpass"),
+        (15.0, "highpass"),
+        (0.0, "lowpass"),
+        ((-1.0, 10.0), "bandpass"),
+    ],  # fmt: skip
+)
+def test_a_cut_off_the_rate_cannot_hold_is_refused(cutoff, btype):
+    """At 30 Hz a 15-40 Hz band clipped to 0.45 x the rate is inverted: an unstable filter."""
+    with pytest.raises(ValueError, match="no .* filter"):
+        butter_sos(2, cutoff, btype, 30.0)

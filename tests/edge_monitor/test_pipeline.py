@@ -392,3 +392,26 @@ def test_each_window_is_judged_by_the_grades_known_at_its_end_whatever_the_block
         flags.append([(e.end, e.quality_ok) for e in events if isinstance(e, WindowEvent)])
     assert len(flags[0]) > 80 and 5 < sum(not ok for _, ok in flags[0]) < 40
     assert flags[1] == flags[0] and flags[2] == flags[0]
+
+
+def test_a_source_too_slow_for_qrs_detection_is_refused_and_the_slowest_allowed_runs():
+    """Below 50 Hz the detectors' bands and the gate's sharp band do not fit under 0.45 x the
+    rate (at 30 Hz the sharp band was inverted: an unstable filter); at 50 Hz every band fits
+    (a bundle whose own band is that low may run there)."""
+    from edge_monitor.events import SegmentQuality
+    from edge_monitor.pipeline import MIN_SOURCE_HZ
+    from edge_monitor.qrs import QRSDetector
+    from edge_monitor.quality import QualityTracker
+
+    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    with pytest.raises(InputError, match="too slow for QRS detection"):
+        Monitor([beat], 30.0, ["II"])
+    fs = MIN_SOURCE_HZ
+    t = np.arange(int(60 * fs)) / fs
+    ecg = np.where((t % 0.8) < 0.04, 1.0, 0.0) + 0.05 * np.sin(2 * np.pi * 0.3 * t)
+    detector, tracker = QRSDetector(fs), QualityTracker(fs)
+    grades: list[SegmentQuality] = []
+    for a in range(0, len(ecg), 35):
+        x = ecg[a : a + 35]
+        grades += tracker.push(x, x, None, detector(x))
+    assert len(grades) == 60 and all(np.isfinite(g.kurtosis) for g in grades)
