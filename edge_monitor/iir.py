@@ -84,7 +84,11 @@ def butter_sos(
 
 
 def notch_sos(f0: float, q: float, fs: float) -> np.ndarray:
-    """Second-order notch at f0 with quality factor q (-3 dB width f0 / q)."""
+    """Second-order notch at f0 with quality factor q (-3 dB width f0 / q). Its poles leave the
+    unit circle once the width reaches the rate (f0 / q >= fs / 2: a 50 Hz notch of q 0.5 at
+    150 Hz), so that is refused, as scipy's `iirnotch` does not."""
+    if not (0.0 < f0 < fs / 2.0 and q > 0.0 and f0 / q < fs / 2.0):
+        raise ValueError(f"no notch at {f0:g} Hz with q {q:g} at {fs:g} Hz (f0 / q >= fs / 2)")
     w0 = 2.0 * np.pi * f0 / fs
     beta = np.tan(w0 / q / 2.0)
     gain = 1.0 / (1.0 + beta)

@@ -57,6 +57,13 @@ def test_notch_above_nyquist_is_left_out():
     )
 
 
+def test_a_notch_too_wide_for_the_rate_is_an_input_error():
+    spec = FilterSpec(0.5, 40.0, 2, notch_hz=50.0, notch_q=0.5)
+    with pytest.raises(InputError, match="cannot be made at 150 Hz"):
+        design_sos(spec, 150.0)
+    assert design_sos(spec, 250.0).shape == (3, 6)
+
+
 def test_bad_band_is_an_input_error():
     with pytest.raises(InputError):
         design_sos(FilterSpec(low_hz=40.0, high_hz=0.5), 360.0)

@@ -142,3 +142,11 @@ def test_a_cut_off_the_rate_cannot_hold_is_refused(cutoff, btype):
     """At 30 Hz a 15-40 Hz band clipped to 0.45 x the rate is inverted: an unstable filter."""
     with pytest.raises(ValueError, match="no .* filter"):
         butter_sos(2, cutoff, btype, 30.0)
+
+
+def test_a_notch_wider_than_the_rate_is_refused():
+    """f0 / q >= fs / 2 puts the notch's poles outside the unit circle (a review: a stranger's
+    bundle with a 50 Hz notch of q 0.5 on a 150 Hz record ended in a traceback)."""
+    with pytest.raises(ValueError, match="no notch"):
+        notch_sos(50.0, 0.5, 150.0)
+    assert np.abs(np.roots(notch_sos(50.0, 0.5, 250.0)[0, 3:])).max() < 1.0
