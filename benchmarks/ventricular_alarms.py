@@ -335,6 +335,8 @@ def main() -> None:
     cli.add_argument("--exempt-amplitude", choices=("default", "on", "off"), default="default",
                      help="the default spec's exempt_amplitude (a run without --tune)")  # fmt: skip
     cli.add_argument("--disagree-p", type=float, help="the default spec's disagree_p (no --tune)")
+    cli.add_argument("--alone", type=int, nargs=2, metavar=("K", "N"),
+                     help="the default spec's model alone: K of the last N windows")  # fmt: skip
     cli.add_argument("--withhold-organised", action=argparse.BooleanOptionalAction,
                      default=FusionSpec.withhold_organised,
                      help="FusionSpec.withhold_organised (and --tune's)")  # fmt: skip
@@ -354,6 +356,8 @@ def main() -> None:
         if args.exempt_amplitude != "default":
             spec = spec.tuned(exempt_amplitude=args.exempt_amplitude == "on")
         spec = spec if args.disagree_p is None else spec.tuned(disagree_p=args.disagree_p)
+        if args.alone is not None:
+            spec = spec.tuned(alone_k=args.alone[0], alone_n=args.alone[1])
         spec = spec.tuned(withhold_organised=args.withhold_organised)
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
