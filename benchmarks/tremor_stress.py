@@ -155,7 +155,7 @@ def run_record(folder: Path, rec: str, bundles, args, bursts: Bursts) -> dict:
         return justified(sample, ref_spans)
 
     spec = QualitySpec(organised_qrs=args.organised_qrs)
-    fusion = FusionSpec(withhold_organised=args.organised_qrs)
+    fusion = fusion_spec(args)
     lead2 = args.second_lead
     clean = run_stream(bundles, header, x, spans, justify, spec, fusion, lead2)
     out = {"bursts": len(spans), "clean": clean}
@@ -209,8 +209,17 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--second-lead", choices=["auto"],
                         help="the beat model on a second lead too (the CLI's default)")  # fmt: skip
+    parser.add_argument("--alone", type=int, nargs=2, metavar=("K", "N"),
+                        help="the fusion's model alone: K of the last N windows")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tremor_stress.json"))
     return parser.parse_args()
+
+
+def fusion_spec(args: argparse.Namespace) -> FusionSpec:
+    spec = FusionSpec(withhold_organised=args.organised_qrs)
+    if args.alone is not None:
+        spec = spec.tuned(alone_k=args.alone[0], alone_n=args.alone[1])
+    return spec
 
 
 def mitdb_folder(arg: Path | None) -> Path:
@@ -251,7 +260,7 @@ def main() -> None:
         "bursts": {**asdict(bursts), "count": n_bursts, "grace_s": GRACE_S, "ramp_s": RAMP_S},
         "artefact_hours_per_condition": round(n_bursts * bursts.burst_s / 3600, 3),
         "seed": args.seed,
-        "fusion": asdict(FusionSpec(withhold_organised=args.organised_qrs)),
+        "fusion": asdict(fusion_spec(args)),
         "organised_qrs": args.organised_qrs,
         "conditions": table,
         "elapsed_s": round(time.time() - t0, 1),
