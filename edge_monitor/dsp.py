@@ -45,12 +45,14 @@ def design_sos(spec: FilterSpec, fs: float) -> np.ndarray:
         raise InputError(f"sampling rate {fs} Hz is too low for a {spec.low_hz} Hz high-pass")
     sos = butter_sos(spec.order, (spec.low_hz, high), "bandpass", fs)
     if 0 < spec.notch_hz < 0.95 * nyquist:
-        if spec.notch_hz / spec.notch_q >= nyquist:  # a notch that wide is unstable
+        try:  # notch_sos refuses a notch as wide as the rate (unstable)
+            notch = notch_sos(spec.notch_hz, spec.notch_q, fs)
+        except ValueError:
             raise InputError(
                 f"a {spec.notch_hz:g} Hz notch of q {spec.notch_q:g} cannot be made at {fs:g} Hz "
                 f"(its width f0 / q must stay below {nyquist:g} Hz)"
-            )
-        sos = np.vstack([sos, notch_sos(spec.notch_hz, spec.notch_q, fs)])
+            ) from None
+        sos = np.vstack([sos, notch])
     return sos
 
 

@@ -108,8 +108,15 @@ class _System:
     call, once per section, was most of its filtering time."""
 
     def __init__(
-        self, A: np.ndarray, B: np.ndarray, C: np.ndarray, D: np.ndarray, block: int
+        self,
+        A: np.ndarray,
+        B: np.ndarray,
+        C: np.ndarray,
+        D: np.ndarray,
+        block: int,
+        cascades: list[list[tuple[np.ndarray, np.ndarray, float]]],
     ) -> None:
+        """`cascades`: each cascade's sections (a, b, dc gain), for the start-up state."""
         d, m = len(A), len(C)
         self.d, self.m, self.block = d, m, block
         powers = [np.eye(d)]
@@ -130,8 +137,7 @@ class _System:
         self.O_parts = observe
         self.K = np.stack([powers[block - 1 - j] @ B for j in range(block)], axis=1)  # (d, L)
         self.A, self.B, self.C, self.D = A, B, C, D
-        # each cascade's sections (a, b, dc gain), for the start-up state (`steady_state`)
-        self.cascades: list[list[tuple[np.ndarray, np.ndarray, float]]] = []
+        self.cascades = cascades
         # A^(kL) for k < stride, and the block-Toeplitz map from the blocks' drives to the
         # states entering them: carry[(i, a), (j, b)] = (A^((i-1-j)L))[a, b] for j < i, else 0
         self.stride = max(8, 2 * STRIDE // d)  # the carry matrix stays about 64 x 64
@@ -160,9 +166,7 @@ class _System:
             D = b0 * D
             dc = (b0 + b1 + b2) / (1.0 + a1 + a2) if abs(1.0 + a1 + a2) > 1e-15 else 0.0
             sections.append((a, b, dc))
-        system = cls(A, B, C, D, block)
-        system.cascades = [sections]
-        return system
+        return cls(A, B, C, D, block, [sections])
 
     @classmethod
     def bank(cls, cascades: list[_System], block: int) -> _System:
@@ -176,9 +180,7 @@ class _System:
             at += c.d
         B = np.concatenate([c.B for c in cascades])
         D = np.concatenate([c.D for c in cascades])
-        system = cls(A, B, C, D, block)
-        system.cascades = [sections for c in cascades for sections in c.cascades]
-        return system
+        return cls(A, B, C, D, block, [sections for c in cascades for sections in c.cascades])
 
     def steady_state(self, level: np.ndarray) -> np.ndarray:
         """The state after a constant input `level` (channels,) forever (x = A x + B level),
