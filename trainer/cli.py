@@ -295,6 +295,24 @@ def companion_cmd(
     console.print(f"wrote {r['out']} (model {r['bytes'] / 1024:.1f} KB, sha256 {r['sha256'][:12]})")
 
 
+@app.command("ensemble")
+def ensemble_cmd(
+    checkpoints: Annotated[
+        list[Path], typer.Argument(help="two or more trained students of one configuration")
+    ],
+    out: Annotated[Path, typer.Option(help="the ensemble checkpoint to write")],
+) -> None:
+    """Students of one configuration and test split (different seeds) as one checkpoint, the
+    mean of their logits: `trainer compress --student OUT` quantizes and ships it as one model."""
+    from trainer.ensemble import save_ensemble
+
+    ckpt = guarded(save_ensemble, checkpoints, out)
+    console.print(
+        f"wrote {out}: {len(checkpoints)} members, {ckpt['size']['params']:,} parameters, "
+        f"mean validation score {ckpt['metrics']['val_score']:.4f}"
+    )
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="trained model.pt to score")],

@@ -249,3 +249,47 @@ def test_a_refused_student_int8_ends_the_run_with_its_refusal_recorded(
         assert_refusal(gate, model)
         assert (gate["drop"], gate["limit"], gate["profile"]) == (2.0, 1.0, profile.stem)
         assert json.loads((out / "stages" / stage / "quant.json").read_text())["gate"] == gate
+
+
+def test_an_ensemble_of_students_ships_as_one_int8_model(tiny_mitdb, given_student, tmp_path):
+    """`trainer ensemble` then `compress --student`: the students of two seeds become one graph
+    (twice the parameters), quantized and gated as one, whose fp32 export answers the mean of
+    the members' logits; the device loads it like any bundle."""
+    import onnxruntime as ort
+    import torch
+
+    from trainer.checkpoint import load_checkpoint, save_checkpoint
+
+    model, fields = load_checkpoint(given_student)
+    with torch.no_grad():  # a second member: another draw of the same configuration
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, model, **{k: v for k, v in fields.items() if k not in SAVED_BY_IT})
+    ens = tmp_path / "ens.pt"
+    made = CliRunner().invoke(app, ["ensemble", str(given_student), str(other), "--out", str(ens)])
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "bundle"
+    args = quick_args(tiny_mitdb, given_student, gate_profile(tmp_path, 1.0), out, tmp_path / "c")
+    args[args.index("--student") + 1] = str(ens)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    single = sum(p.numel() for p in model.parameters())
+    assert manifest["model"]["params"] == 2 * single
+    bundle = load_bundle(out)
+    assert bundle.contract == read_contract(out / "model.onnx")
+    members = [load_checkpoint(given_student)[0], load_checkpoint(other)[0]]
+    fp32 = ort.InferenceSession(str(out / "stages" / "final" / "model-fp32.onnx"))
+    rng = np.random.default_rng(0)
+    feeds = {
+        i.name: rng.standard_normal([d if isinstance(d, int) else 3 for d in i.shape])
+        for i in fp32.get_inputs()
+    }
+    feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    with torch.no_grad():
+        expected = torch.stack([m(*map(torch.from_numpy, feeds.values())) for m in members])
+    np.testing.assert_allclose(fp32.run(None, feeds)[0], expected.mean(0).numpy(), atol=1e-4)
+
+
+SAVED_BY_IT = ("format", "model_config", "state_dict", "created", "git_commit")
