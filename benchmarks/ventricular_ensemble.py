@@ -60,7 +60,7 @@ def build_fold(sets: list[Path], fold: str, out: Path, data_dir: str, profile: s
         "teacher": str(teacher),
         "returncode": done.returncode,
         "bundle": str(work / "bundle") if manifest.exists() else None,
-        "last_line": (done.stdout + done.stderr).strip().splitlines()[-1:],
+        "last_line": (done.stdout.strip() or done.stderr.strip()).splitlines()[-1:],
     }
 
 
