@@ -13,6 +13,7 @@ trained. Writes `OUT/fold-K/bundle` and `OUT/folds.json` for `ventricular_alarms
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -26,11 +27,14 @@ FOLDS = ("1", "2", "3", "all")
 
 
 def fold_student(bundle: Path) -> Path:
-    """The student a fold's bundle shipped (its chain trained one: one seed, no ablation)."""
-    found = sorted(bundle.glob("stages/student-*/model.pt"))
-    if len(found) != 1:
-        raise SystemExit(f"{bundle}: expected one student checkpoint, found {len(found)}")
-    return found[0]
+    """The student a fold's bundle shipped: the checkpoint whose sha256 its contract names (a
+    folder may hold more than one, as when the int8 gate refused a seed and another was run)."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    shipped = manifest["contract"]["provenance"]["checkpoint_sha256"]
+    for ckpt in sorted(bundle.glob("stages/student-*/model.pt")):
+        if hashlib.sha256(ckpt.read_bytes()).hexdigest() == shipped:
+            return ckpt
+    raise SystemExit(f"{bundle}: no student checkpoint with the shipped sha256 {shipped[:12]}")
 
 
 def build_fold(sets: list[Path], fold: str, out: Path, data_dir: str, profile: str) -> dict:
