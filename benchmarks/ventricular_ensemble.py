@@ -84,8 +84,11 @@ def main() -> None:
         rows.append(build_fold(args.sets, fold, args.out, args.data_dir, args.profile))
         print(json.dumps(rows[-1]), flush=True)
     mapping = write_folds(Path(args.data_dir), args.out)
+    written = args.out / "ensemble.json"
+    earlier = json.loads(written.read_text())["folds"] if written.exists() else []
+    rows = [r for r in earlier if r["fold"] not in args.folds] + rows  # --folds: a part again
     summary = {"sets": [str(s) for s in args.sets], "folds": rows, "records": len(mapping)}
-    (args.out / "ensemble.json").write_text(json.dumps(summary, indent=2) + "\n")
+    written.write_text(json.dumps(summary, indent=2) + "\n")
     refused = [r["fold"] for r in rows if r["bundle"] is None]
     missing = f"; no bundle for folds {refused}" if refused else ""
     print(f"wrote {args.out / 'folds.json'}{missing}")
