@@ -211,6 +211,7 @@ def parse_args() -> argparse.Namespace:
                         help="the beat model on a second lead too (the CLI's default)")  # fmt: skip
     parser.add_argument("--alone", type=int, nargs=2, metavar=("K", "N"),
                         help="the fusion's model alone: K of the last N windows")  # fmt: skip
+    parser.add_argument("--model", type=Path, help="a VT/VF bundle instead of the embedded one")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tremor_stress.json"))
     return parser.parse_args()
 
@@ -245,7 +246,8 @@ def main() -> None:
             sys.exit(f"not an MIT-BIH record without ventricular episodes here: {unknown}")
         names = [n for n in names if n in args.records]
     bursts = Bursts(args.first_s, args.every_s, args.burst_s, args.minutes * 60.0)
-    bundles = [load_bundle(embedded_bundle(t)) for t in ("arrhythmia", "ventricular")]
+    rhythm = load_bundle(args.model or embedded_bundle("ventricular"))
+    bundles = [load_bundle(embedded_bundle("arrhythmia")), rhythm]
     t0, rows = time.time(), {}
     for rec in names:
         rows[rec] = run_record(folder, rec, bundles, args, bursts)
@@ -260,6 +262,7 @@ def main() -> None:
         "bursts": {**asdict(bursts), "count": n_bursts, "grace_s": GRACE_S, "ramp_s": RAMP_S},
         "artefact_hours_per_condition": round(n_bursts * bursts.burst_s / 3600, 3),
         "seed": args.seed,
+        "ventricular_model": str(args.model or "embedded"),
         "fusion": asdict(fusion_spec(args)),
         "organised_qrs": args.organised_qrs,
         "conditions": table,
