@@ -90,7 +90,7 @@ def classify_run(tree: Path, record: Path) -> dict[str, float]:
     }
 
 
-def against(other: Path, record: Path, rounds: int) -> None:
+def against(other: Path, record: Path, rounds: int, path: Path) -> None:
     """This checkout against `other`, interleaved: ratios of pairs, medians and minima."""
     import numpy as np
 
@@ -120,7 +120,6 @@ def against(other: Path, record: Path, rounds: int) -> None:
         "figures": figures,
         "runs": runs,
     }
-    path = Path("benchmarks/results/edge_runtime_ab.json")
     path.write_text(json.dumps(out, indent=2))
     print(json.dumps({k: out[k] for k in ("record", "other", "rounds", "figures")}, indent=2))
 
@@ -130,13 +129,14 @@ def main() -> None:
     parser.add_argument("--mitdb", type=Path, required=True)
     parser.add_argument("--record", default="200")
     parser.add_argument("--profile", default="rpi4")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/edge_runtime.json"))
+    parser.add_argument("--out", type=Path, help="default: edge_runtime.json (--against: _ab.json)")
     parser.add_argument("--pipeline-rounds", type=int, default=0)
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     if args.against is not None:
-        against(args.against, args.mitdb / args.record, args.rounds)
+        out = args.out or Path("benchmarks/results/edge_runtime_ab.json")
+        against(args.against, args.mitdb / args.record, args.rounds, out)
         return
     if args.pipeline_rounds:
         pipeline_ab(args.mitdb / args.record, args.pipeline_rounds)
@@ -154,7 +154,8 @@ def main() -> None:
         "realtime_factor_process": result["replay_headless"]["signal_s"] / ui["wall_s"],
     }
     result["host"] = f"{platform.machine()}, {platform.python_version()}"
-    args.out.write_text(json.dumps(result, indent=2))
+    out = args.out or Path("benchmarks/results/edge_runtime.json")
+    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

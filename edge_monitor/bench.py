@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_monitor.bundle import MANIFEST_FILE, Bundle, as_beat_model
 from edge_monitor.errors import CheckFailedError, InputError
-from edge_monitor.inference import open_session, time_session
+from edge_monitor.inference import open_session, session_threads, time_session
 from edge_monitor.profiles import Budgets, DeviceProfile
 
 if TYPE_CHECKING:
@@ -53,8 +53,10 @@ def capture_feeds(bundle: Bundle, record: Path, limit: int = 400) -> list[dict[s
 
 def latency(bundle: Bundle, record: Path, threads: tuple[int, int], runs: int) -> dict:
     feeds = capture_feeds(bundle, record)
-    session = open_session(bundle.model_source, *threads)
-    return {"inputs": len(feeds), **time_session(session, feeds, runs=runs).to_dict()}
+    used = session_threads(bundle.manifest, threads)  # what the monitor opens
+    session = open_session(bundle.model_source, *used)
+    timed = time_session(session, feeds, runs=runs).to_dict()
+    return {"inputs": len(feeds), "threads": list(used), **timed}
 
 
 def child_run(

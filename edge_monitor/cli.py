@@ -335,10 +335,12 @@ def bench(
                 console.print(f"{name}: not measured (no record with its leads)", markup=False)
                 continue
             lat, one = m["latency_profile_threads"], m["latency_1_thread"]
+            used = "x".join(map(str, lat.get("threads", ())))  # what the monitor opens
             console.print(
                 f"{name}: p50/p95/p99 "
                 f"{lat['p50_ms']:.3f}/{lat['p95_ms']:.3f}/{lat['p99_ms']:.3f} ms "
-                f"with the profile's threads; p99 {one['p99_ms']:.3f} ms on one thread",
+                f"with the profile's threads ({used} as the monitor runs it); "
+                f"p99 {one['p99_ms']:.3f} ms on one thread",
                 highlight=False,
                 soft_wrap=True,
             )

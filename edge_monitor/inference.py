@@ -39,6 +39,22 @@ def open_session(
         raise InputError(f"cannot load model {name}: {first_line(exc)}") from exc
 
 
+# A model of less work than this per inference runs on one intra-op thread, whatever the
+# profile allows: onnxruntime hands each operator's share to the other thread, which sleeps
+# between calls (the monitor never lets it spin), and for the embedded models (0.4-2.7 M
+# multiply-accumulates, 30-60 us an inference) the hand-over costs more than the work it takes
+# (benchmarks/session_threads.py). The profile's threads serve larger models.
+PARALLEL_MIN_MACS = 20_000_000
+
+
+def session_threads(manifest: dict, threads: tuple[int, int]) -> tuple[int, int]:
+    """The (intra-op, inter-op) threads a bundle's session gets: one intra-op thread when its
+    manifest says the model is small; the profile's otherwise (or when it says nothing)."""
+    macs = manifest.get("model", {}).get("macs") if isinstance(manifest, dict) else None
+    model_is_small = type(macs) is int and 0 < macs < PARALLEL_MIN_MACS
+    return (1, threads[1]) if model_is_small else threads
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)

@@ -17,7 +17,12 @@ from edge_monitor.bundle import Bundle, check_companion
 from edge_monitor.contract import BeatInput, WindowInput
 from edge_monitor.dsp import StreamFilter, StreamResampler, design_sos
 from edge_monitor.events import BeatEvent, WindowEvent
-from edge_monitor.inference import aggregate_windows, open_session, probabilities
+from edge_monitor.inference import (
+    aggregate_windows,
+    open_session,
+    probabilities,
+    session_threads,
+)
 
 # QRSDetector's marks trail the reference R annotations by a fixed 50 ms (median over the 22
 # DS1 records at 360 Hz: 18 samples, per record 17-20; measured on DS1, not on the DS2 test set)
@@ -29,8 +34,8 @@ class ModelRunner:
 
     def __init__(self, bundle: Bundle, threads: tuple[int, int]) -> None:
         self.bundle = bundle
-        self.threads = threads
-        self.session = open_session(bundle.model_source, *threads)
+        self.threads = threads  # the profile's (a companion stream opens with the same)
+        self.session = open_session(bundle.model_source, *session_threads(bundle.manifest, threads))
         self._outputs = [self.session.get_outputs()[0].name]  # the class logits
         self._shape = (len(bundle.contract.classes),)
         self.latencies: deque[float] = deque(maxlen=2048)

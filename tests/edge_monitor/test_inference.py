@@ -1,6 +1,11 @@
-"""Latency timing: interleaved rounds spread every model's calls over the same stretch of time."""
+"""Latency timing: interleaved rounds spread every model's calls over the same stretch of time;
+how many threads a model's session gets."""
 
-from edge_monitor.inference import time_interleaved
+import pytest
+
+from edge_monitor.bundle import embedded_bundle, load_bundle
+from edge_monitor.inference import PARALLEL_MIN_MACS, session_threads, time_interleaved
+from edge_monitor.streams import ModelRunner
 
 
 def test_interleaved_rounds_take_turns_and_spread_the_calls():
@@ -21,3 +26,30 @@ def test_interleaved_rounds_take_turns_and_spread_the_calls():
     assert [len(r) for r in taken["teacher"]] == [3, 2, 2]
     assert [len(r) for r in taken["int8"]] == [4, 3, 3]
     assert all(t >= 0 for r in taken["int8"] for t in r)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        ({"model": {"macs": 394_144}}, (1, 1)),  # the embedded beat model
+        ({"model": {"macs": PARALLEL_MIN_MACS - 1}}, (1, 1)),
+        ({"model": {"macs": PARALLEL_MIN_MACS}}, (4, 1)),
+        ({"model": {"macs": 0}}, (4, 1)),  # a claim of no work is no claim
+        ({"model": {"macs": "394144"}}, (4, 1)),  # a stranger's manifest: not a count
+        ({"model": {"macs": True}}, (4, 1)),
+        ({"model": {}}, (4, 1)),
+        ({}, (4, 1)),
+        ([], (4, 1)),
+    ],
+)
+def test_a_small_model_runs_on_one_thread_and_any_other_on_the_profiles(manifest, expected):
+    assert session_threads(manifest, (4, 1)) == expected
+
+
+def test_the_monitor_opens_the_embedded_models_on_one_intra_op_thread():
+    """The rpi4 profile allows two; every embedded model is under PARALLEL_MIN_MACS."""
+    for task in ("arrhythmia", "ventricular", "diagnostic"):
+        runner = ModelRunner(load_bundle(embedded_bundle(task)), (2, 1))
+        options = runner.session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1), task
+        assert runner.threads == (2, 1)  # kept for a companion stream, which decides anew
