@@ -41,9 +41,11 @@ def open_session(
 
 # A model of less work than this per inference runs on one intra-op thread, whatever the
 # profile allows: onnxruntime hands each operator's share to the other thread, which sleeps
-# between calls (the monitor never lets it spin), and for the embedded models (0.4-2.7 M
-# multiply-accumulates, 30-60 us an inference) the hand-over costs more than the work it takes
-# (benchmarks/session_threads.py). The profile's threads serve larger models.
+# between calls (the monitor never lets it spin), and for a small model the hand-over costs more
+# than the work it takes. On the 2-core x86 host (benchmarks/session_threads.py --synthetic) a
+# second thread slowed the embedded models (0.4-2.7 M multiply-accumulates) by 25-40 %, broke even
+# at 16 M and paid from 33 M (-17 %) on; the crossover on a Cortex-A72 is not measured. The
+# profile's threads serve larger models.
 PARALLEL_MIN_MACS = 20_000_000
 
 
