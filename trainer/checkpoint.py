@@ -61,10 +61,13 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
         ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputError(f"{path} is not an ecg-edge checkpoint (format {FORMAT})")
-    model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
+    try:
+        model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path} holds no usable model config") from exc
     try:
         model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
+    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
         raise InputError(f"weights in {path} do not fit their model config") from exc
     model.eval()
     return model, ckpt

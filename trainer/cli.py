@@ -307,9 +307,10 @@ def ensemble_cmd(
     from trainer.ensemble import save_ensemble
 
     ckpt = guarded(save_ensemble, checkpoints, out)
+    score = ckpt["metrics"]["val_score"]
     console.print(
-        f"wrote {out}: {len(checkpoints)} members, {ckpt['size']['params']:,} parameters, "
-        f"mean validation score {ckpt['metrics']['val_score']:.4f}"
+        f"wrote {out}: {len(checkpoints)} members, {ckpt['size']['params']:,} parameters"
+        + (f", mean validation score {score:.4f}" if score is not None else "")
     )
 
 

@@ -1,6 +1,8 @@
 """`trainer ensemble`: students of one configuration and test split as one checkpoint whose
 logits are the mean of theirs; anything else is refused in one line."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,8 +72,76 @@ def test_one_member_or_the_same_one_twice_is_no_ensemble(tmp_path):
     first = student(tmp_path / "a.pt", 0)
     with pytest.raises(InputError, match="at least two"):
         save_ensemble([first], tmp_path / "ens.pt")
-    with pytest.raises(InputError, match="different checkpoints"):
+    with pytest.raises(InputError, match="given twice"):
         save_ensemble([first, tmp_path / "." / "a.pt"], tmp_path / "ens.pt")
+    os.link(first, tmp_path / "hard.pt")  # another name of the same file
+    with pytest.raises(InputError, match="given twice"):
+        save_ensemble([first, tmp_path / "hard.pt"], tmp_path / "ens.pt")
+    shutil.copy(first, tmp_path / "copy.pt")  # another file of the same weights
+    with pytest.raises(InputError, match="same weights"):
+        save_ensemble([first, tmp_path / "copy.pt"], tmp_path / "ens.pt")
+    assert not (tmp_path / "ens.pt").exists()
+
+
+def test_an_ensemble_is_not_a_member_and_never_overwrites_one(tmp_path):
+    a, b = student(tmp_path / "a.pt", 0), student(tmp_path / "b.pt", 1)
+    save_ensemble([a, b], tmp_path / "ens.pt")
+    with pytest.raises(InputError, match="an ensemble already"):
+        save_ensemble([a, tmp_path / "ens.pt"], tmp_path / "ens2.pt")
+    before = a.read_bytes()
+    for out in (a, tmp_path / "a.tmp", tmp_path / "b.pt"):
+        if out.suffix == ".tmp":
+            a.rename(out)
+            a = out
+            out = out.with_suffix(".pt")
+        with pytest.raises(InputError, match="would overwrite"):
+            save_ensemble([a, b], out)
+    assert a.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"data": "str"},
+        {"data": {"splits": {"test": None}}},
+        {"data": None},
+        {"metrics": None},
+        {"resources": {"train_seconds": "x"}},
+        {"train_config": None},
+        {"model_config": None},
+        {"model_config": {"widths": "abc"}},
+    ],
+)
+def test_a_damaged_member_is_refused_or_described_without_a_traceback(tmp_path, damage):
+    """Fields a stranger's checkpoint may lack or garble: a member that cannot say what it was
+    tested on, or holds no model, is refused; a missing score or resource is left out."""
+    a = student(tmp_path / "a.pt", 0)
+    b = student(tmp_path / "b.pt", 1)
+    ckpt = torch.load(b, weights_only=True)
+    ckpt.update(damage)
+    torch.save(ckpt, b)
+    try:
+        saved = save_ensemble([a, b], tmp_path / "ens.pt")
+    except InputError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert "test" not in str(damage) and "model_config" not in str(damage)
+        assert saved["model_config"]["members"] == 2
+
+
+def test_where_the_ensemble_cannot_go_is_said_in_one_line(tmp_path):
+    a, b = student(tmp_path / "a.pt", 0), student(tmp_path / "b.pt", 1)
+    for out, said in (
+        (tmp_path, "is a folder"),
+        (Path(""), "needs a file name"),
+        (a / "x.pt", "cannot write"),
+        (Path("/proc/no/such/x.pt"), "cannot write"),
+    ):
+        with pytest.raises(InputError, match=said):
+            save_ensemble([a, b], out)
+    assert (
+        not list(tmp_path.glob("*.tmp")) and not (tmp_path.parent / f"{tmp_path.name}.tmp").exists()
+    )
 
 
 def test_the_command_says_what_it_wrote_or_why_not_in_one_line(tmp_path):
