@@ -31,7 +31,7 @@ from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.profiles import load_profile
 
 
-def pipeline_ab(record: Path, rounds: int) -> None:
+def pipeline_ab(record: Path, rounds: int, path: Path) -> None:
     """CPU seconds of Monitor.stream over the whole record (4 s blocks, as replay pushes them)."""
     import time
 
@@ -61,7 +61,6 @@ def pipeline_ab(record: Path, rounds: int) -> None:
             k: round(signal_s / float(np.median(v)), 1) for k, v in seconds.items()
         },
     }
-    path = Path("benchmarks/results/edge_runtime_pipeline.json")
     path.write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 
@@ -129,7 +128,9 @@ def main() -> None:
     parser.add_argument("--mitdb", type=Path, required=True)
     parser.add_argument("--record", default="200")
     parser.add_argument("--profile", default="rpi4")
-    parser.add_argument("--out", type=Path, help="default: edge_runtime.json (--against: _ab.json)")
+    parser.add_argument("--out", type=Path,
+                        help="default: edge_runtime.json (--against: _ab.json, "
+                        "--pipeline-rounds: _pipeline.json)")  # fmt: skip
     parser.add_argument("--pipeline-rounds", type=int, default=0)
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
     parser.add_argument("--rounds", type=int, default=6)
@@ -139,7 +140,8 @@ def main() -> None:
         against(args.against, args.mitdb / args.record, args.rounds, out)
         return
     if args.pipeline_rounds:
-        pipeline_ab(args.mitdb / args.record, args.pipeline_rounds)
+        out = args.out or Path("benchmarks/results/edge_runtime_pipeline.json")
+        pipeline_ab(args.mitdb / args.record, args.pipeline_rounds, out)
         return
     record = args.mitdb / args.record
     bundle = load_bundle(embedded_bundle("arrhythmia"))

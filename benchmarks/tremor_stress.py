@@ -247,6 +247,8 @@ def main() -> None:
         names = [n for n in names if n in args.records]
     bursts = Bursts(args.first_s, args.every_s, args.burst_s, args.minutes * 60.0)
     rhythm = load_bundle(args.model or embedded_bundle("ventricular"))
+    if rhythm.task != "ventricular":
+        sys.exit(f"--model {args.model} is a {rhythm.task} bundle, not a VT/VF one")
     bundles = [load_bundle(embedded_bundle("arrhythmia")), rhythm]
     t0, rows = time.time(), {}
     for rec in names:

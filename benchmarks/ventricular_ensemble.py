@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,16 @@ def build_fold(sets: list[Path], fold: str, out: Path, data_dir: str, profile: s
     work = out / f"fold-{fold}"
     ensemble = work / "ensemble.pt"
     trainer = [sys.executable, "-m", "trainer"]
-    subprocess.run([*trainer, "ensemble", *map(str, members), "--out", str(ensemble)], check=True)
+    shutil.rmtree(work / "bundle", ignore_errors=True)  # a refused rerun must not leave the old one
+    made = subprocess.run(
+        [*trainer, "ensemble", *map(str, members), "--out", str(ensemble)],
+        capture_output=True,
+        text=True,
+    )
+    row = {"fold": fold, "members": [str(m) for m in members]}
+    if made.returncode != 0:
+        return {**row, "returncode": made.returncode, "bundle": None,
+                "last_line": made.stderr.strip().splitlines()[-1:]}  # fmt: skip
     env = dict(os.environ)
     env.pop("ECG_EDGE_VENTRICULAR_FOLD", None)
     if fold != "all":
@@ -58,12 +68,12 @@ def build_fold(sets: list[Path], fold: str, out: Path, data_dir: str, profile: s
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     (work / "compress.log").write_text(done.stdout + done.stderr)
     manifest = work / "bundle" / "manifest.json"
+    shipped = done.returncode == 0 and manifest.exists()  # exit 1: refused or over a budget
     return {
-        "fold": fold,
-        "members": [str(m) for m in members],
+        **row,
         "teacher": str(teacher),
         "returncode": done.returncode,
-        "bundle": str(work / "bundle") if manifest.exists() else None,
+        "bundle": str(work / "bundle") if shipped else None,
         "last_line": (done.stdout.strip() or done.stderr.strip()).splitlines()[-1:],
     }
 
@@ -79,19 +89,20 @@ def main() -> None:
     if len(args.sets) < 2:
         raise SystemExit("an ensemble needs two or more fold sets")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for fold in args.folds:
-        rows.append(build_fold(args.sets, fold, args.out, args.data_dir, args.profile))
-        print(json.dumps(rows[-1]), flush=True)
-    mapping = write_folds(Path(args.data_dir), args.out)
     written = args.out / "ensemble.json"
-    earlier = json.loads(written.read_text())["folds"] if written.exists() else []
-    rows = [r for r in earlier if r["fold"] not in args.folds] + rows  # --folds: a part again
-    summary = {"sets": [str(s) for s in args.sets], "folds": rows, "records": len(mapping)}
-    written.write_text(json.dumps(summary, indent=2) + "\n")
+    rows = json.loads(written.read_text())["folds"] if written.exists() else []
+    for fold in args.folds:  # each fold's row written as it ends: --folds reruns a part
+        row = build_fold(args.sets, fold, args.out, args.data_dir, args.profile)
+        rows = [r for r in rows if r["fold"] != fold] + [row]
+        summary = {"sets": [str(s) for s in args.sets], "folds": rows}
+        written.write_text(json.dumps(summary, indent=2) + "\n")
+        print(json.dumps(row), flush=True)
     refused = [r["fold"] for r in rows if r["bundle"] is None]
-    missing = f"; no bundle for folds {refused}" if refused else ""
-    print(f"wrote {args.out / 'folds.json'}{missing}")
+    if refused:  # a folds map with a stale or missing bundle would score the wrong model
+        (args.out / "folds.json").unlink(missing_ok=True)
+        raise SystemExit(f"no bundle for folds {refused} (see {written}); no folds.json written")
+    write_folds(Path(args.data_dir), args.out)
+    print(f"wrote {args.out / 'folds.json'}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Each figure comes from a fresh child process where a process's footprint matters (peak RSS and
 cold start include the imports a user pays for), and from this process for per-inference
-latency (real beat/window inputs captured from the sample record, batch 1, the profile's
-threads).
+latency (real beat/window inputs captured from the sample record, batch 1, the threads the
+monitor opens each model with: the profile's, or one intra-op thread for a small model; the
+JSON key `latency_profile_threads` keeps its name for readers of older results).
 """
 
 from __future__ import annotations

@@ -339,7 +339,7 @@ def bench(
             console.print(
                 f"{name}: p50/p95/p99 "
                 f"{lat['p50_ms']:.3f}/{lat['p95_ms']:.3f}/{lat['p99_ms']:.3f} ms "
-                f"with the profile's threads ({used} as the monitor runs it); "
+                f"as the monitor runs it ({used} threads); "
                 f"p99 {one['p99_ms']:.3f} ms on one thread",
                 highlight=False,
                 soft_wrap=True,

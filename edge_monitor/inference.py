@@ -42,17 +42,19 @@ def open_session(
 # A model of less work than this per inference runs on one intra-op thread, whatever the
 # profile allows: onnxruntime hands each operator's share to the other thread, which sleeps
 # between calls (the monitor never lets it spin), and for a small model the hand-over costs more
-# than the work it takes. On the 2-core x86 host (benchmarks/session_threads.py --synthetic) a
-# second thread slowed the embedded models (0.4-2.7 M multiply-accumulates) by 25-40 %, broke even
-# at 16 M and paid from 33 M (-17 %) on; the crossover on a Cortex-A72 is not measured. The
-# profile's threads serve larger models.
-PARALLEL_MIN_MACS = 20_000_000
+# than the work it takes. On the 2-core x86 host (benchmarks/session_threads.py --synthetic,
+# untrained int8 ResNets) a second thread took 25-40 % longer on the embedded models (0.4-2.7 M
+# multiply-accumulates), 3 % and 6 % longer at 16 and 20 M, 7-8 % less at 27 and 33 M and 40 %
+# less at 600 M: the crossover lies between 20 and 27 M here; on a Cortex-A72 it is not
+# measured. The profile's threads serve larger models.
+PARALLEL_MIN_MACS = 24_000_000
 
 
 def session_threads(manifest: dict, threads: tuple[int, int]) -> tuple[int, int]:
     """The (intra-op, inter-op) threads a bundle's session gets: one intra-op thread when its
     manifest says the model is small; the profile's otherwise (or when it says nothing)."""
-    macs = manifest.get("model", {}).get("macs") if isinstance(manifest, dict) else None
+    model = manifest.get("model") if isinstance(manifest, dict) else None
+    macs = model.get("macs") if isinstance(model, dict) else None
     model_is_small = type(macs) is int and 0 < macs < PARALLEL_MIN_MACS
     return (1, threads[1]) if model_is_small else threads
 

@@ -128,7 +128,7 @@ def test_bench_output_in_a_pipe_is_one_unwrapped_line_per_fact(sample_record):
     cmd += ["--record", str(sample_record)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     lines = proc.stdout.splitlines()
-    model_lines = [x for x in lines if "with the profile's threads" in x]
+    model_lines = [x for x in lines if "as the monitor runs it" in x]
     assert model_lines, proc.stdout + proc.stderr
     assert all(x.endswith("ms on one thread") for x in model_lines), lines
     assert any(x.startswith("replay: ") and x.endswith("after start") for x in lines), lines

@@ -40,6 +40,8 @@ def test_interleaved_rounds_take_turns_and_spread_the_calls():
         ({"model": {}}, (4, 1)),
         ({}, (4, 1)),
         ([], (4, 1)),
+        ({"model": [394_144]}, (4, 1)),
+        ({"model": None}, (4, 1)),
     ],
 )
 def test_a_small_model_runs_on_one_thread_and_any_other_on_the_profiles(manifest, expected):
