@@ -2,6 +2,8 @@
 how many threads a model's session gets."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.inference import PARALLEL_MIN_MACS, session_threads, time_interleaved
@@ -55,3 +57,27 @@ def test_the_monitor_opens_the_embedded_models_on_one_intra_op_thread():
         options = runner.session.get_session_options()
         assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1), task
         assert runner.threads == (2, 1)  # kept for a companion stream, which decides anew
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    manifest=json_values
+    | st.fixed_dictionaries({"model": json_values})
+    | st.fixed_dictionaries({"model": st.fixed_dictionaries({"macs": json_values})}),
+    intra=st.integers(1, 64),
+    inter=st.integers(1, 64),
+)
+def test_any_manifest_gets_valid_threads_and_never_more_than_the_profile(manifest, intra, inter):
+    """A stranger's manifest may say anything about its model: the answer is always the
+    profile's threads or one intra-op thread, never an error."""
+    got = session_threads(manifest, (intra, inter))
+    assert got in ((intra, inter), (1, inter))
