@@ -6,7 +6,10 @@ checkpoint from a stranger cannot run code.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +36,12 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: Path, model: nn.Module, **fields) -> dict:
     cfg: ModelConfig = model.cfg  # type: ignore[assignment]
     ckpt = {
@@ -44,15 +53,30 @@ def save_checkpoint(path: Path, model: nn.Module, **fields) -> dict:
         **fields,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
+    # a fresh temporary file of our own (O_EXCL): a name left there, or a link planted there,
+    # is never written through; renamed over `path` only once whole
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from the group
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return ckpt
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"cannot read {str(path)[:80]}: {exc.strerror or exc}") from exc
+    if not exists:
         raise DataNotFoundError(f"checkpoint not found: {path}")
+    if not is_file:  # a folder, a FIFO (which would block), a device
+        raise InputError(f"{path} is not a checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors, truncated zip files
@@ -61,9 +85,9 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
         ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputError(f"{path} is not an ecg-edge checkpoint (format {FORMAT})")
-    try:
+    try:  # torch says an impossible size (negative, too large to allocate) as RuntimeError
         model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, MemoryError) as exc:
         raise InputError(f"{path} holds no usable model config") from exc
     try:
         model.load_state_dict(ckpt["state_dict"])

@@ -10,7 +10,6 @@ refused in one line, and no member is ever overwritten.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -51,7 +50,24 @@ def _tested_on(ckpt: dict):
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _plain(value) -> bool:
+    """JSON-like values only: what the members share is compared, and a tensor (or any other
+    object) has no yes-or-no equality."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list | tuple):
+        return all(map(_plain, value))
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def _number(value) -> float:
@@ -67,14 +83,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_out(out: Path, checkpoints: list[Path]) -> None:
-    """Where the ensemble goes: never over a member (nor its temporary file), into a folder."""
+    """Where the ensemble goes: never over a member, and a file (save_checkpoint writes a fresh
+    temporary file beside it and renames it over)."""
     if str(out).strip() in ("", "."):
         raise InputError("the ensemble needs a file name (--out)")
     if out.is_dir():
         raise InputError(f"--out {out} is a folder: give a file name")
     for member in checkpoints:
-        tmp = out.with_suffix(".tmp")
-        if _same_file(out, member) or _same_file(tmp, member):
+        if _same_file(out, member):
             raise InputError(f"--out {out} would overwrite the member {member}")
 
 
@@ -85,6 +101,12 @@ def _check_members(checkpoints: list[Path], pairs: list[tuple[nn.Module, dict]])
             raise InputError(f"{path} is an ensemble already: give its members instead")
         if _tested_on(ckpt) is None:
             raise InputError(f"{path} does not say which records it was tested on")
+        for name in SHARED_FIELDS:
+            if not _plain(ckpt.get(name)):
+                raise InputError(f"{path}'s {name} is not plain values")
+        for key, t in model.state_dict().items():
+            if t.is_complex() or (t.is_floating_point() and not bool(torch.isfinite(t).all())):
+                raise InputError(f"{path}'s {key} holds values that are not finite real numbers")
         if path is checkpoints[0]:
             continue
         for name in SHARED_FIELDS:
@@ -115,13 +137,20 @@ def save_ensemble(
     for i, a in enumerate(checkpoints):
         if any(_same_file(a, b) for b in checkpoints[:i]):
             raise InputError(f"{a} is given twice: an ensemble's members are different files")
-    _check_out(Path(out), checkpoints)
+    try:
+        _check_out(Path(out), checkpoints)
+    except OSError as exc:  # a name too long for the file system
+        raise InputError(f"cannot write {str(out)[:80]}: {exc.strerror or exc}") from exc
     pairs = [load_checkpoint(c) for c in checkpoints]
     _check_members(checkpoints, pairs)
     model = ensemble_of([m for m, _ in pairs])
     if adjust is not None:
         adjust(model)
-    size = model_size(model)
+    try:  # one forward pass: a config whose input its layers cannot take ends here, in one line
+        size = model_size(model)
+    except (RuntimeError, TypeError, ValueError, OverflowError, MemoryError) as exc:
+        said = f"the members' model config does not run on its input ({exc})"
+        raise InputError(said.splitlines()[0][:200]) from exc
     first = pairs[0][1]
     resources = [r if isinstance(r := c.get("resources"), dict) else {} for _, c in pairs]
     scores = [_field(c, "metrics", "val_score") for _, c in pairs]
@@ -150,6 +179,4 @@ def save_ensemble(
             },
         )
     except (OSError, RuntimeError) as exc:  # torch.save says a missing folder as RuntimeError
-        with contextlib.suppress(OSError):  # the half-written file, where there is one
-            Path(out).with_suffix(".tmp").unlink(missing_ok=True)
         raise InputError(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}") from exc

@@ -1,6 +1,7 @@
 """`trainer ensemble`: students of one configuration and test split as one checkpoint whose
 logits are the mean of theirs; anything else is refused in one line."""
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -89,14 +90,74 @@ def test_an_ensemble_is_not_a_member_and_never_overwrites_one(tmp_path):
     with pytest.raises(InputError, match="an ensemble already"):
         save_ensemble([a, tmp_path / "ens.pt"], tmp_path / "ens2.pt")
     before = a.read_bytes()
-    for out in (a, tmp_path / "a.tmp", tmp_path / "b.pt"):
-        if out.suffix == ".tmp":
-            a.rename(out)
-            a = out
-            out = out.with_suffix(".pt")
+    (tmp_path / "link.pt").symlink_to(a)
+    for out in (a, tmp_path / "b.pt", tmp_path / "." / "a.pt", tmp_path / "link.pt"):
         with pytest.raises(InputError, match="would overwrite"):
             save_ensemble([a, b], out)
+    # a file or a link already at the old temporary name is never written through
+    keep = tmp_path / "keep.txt"
+    keep.write_text("mine")
+    (tmp_path / "new.tmp").symlink_to(keep)
+    save_ensemble([a, b], tmp_path / "new.pt")
+    assert keep.read_text() == "mine" and not (tmp_path / "new.pt").is_symlink()
     assert a.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def damaged(path: Path, seed: int, damage) -> Path:
+    ckpt = torch.load(student(path, seed), weights_only=True)
+    damage(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+def first_float(ckpt: dict) -> torch.Tensor:
+    return next(v for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_members_that_cannot_be_averaged_honestly_are_refused(tmp_path):
+    a = student(tmp_path / "a.pt", 0)
+    for name, value in (("nan", math.nan), ("inf", math.inf)):
+        bad = damaged(tmp_path / f"{name}.pt", 1, lambda c, v=value: first_float(c).fill_(v))
+        with pytest.raises(InputError, match="not finite real numbers"):
+            save_ensemble([a, bad], tmp_path / "ens.pt")
+    bad = damaged(tmp_path / "t.pt", 2, lambda c: c.update(classes=torch.tensor([1.0, 2.0])))
+    with pytest.raises(InputError, match="not plain values"):
+        save_ensemble([bad, a], tmp_path / "ens.pt")
+
+    def huge(c: dict) -> None:  # past any float
+        c["metrics"]["val_score"] = 10**400
+        c["resources"]["train_seconds"] = -(10**400)
+
+    big = damaged(tmp_path / "big.pt", 3, huge)
+    assert save_ensemble([a, big], tmp_path / "ens.pt")["metrics"]["val_score"] == 0.9
+    assert not (tmp_path / "ens.pt").is_symlink()
+
+
+@pytest.mark.parametrize(
+    "config",
+    # (not a width of 10**12: with overcommit on, torch may map it and the kernel kill the run)
+    [{"widths": [-8, 16]}, {"input_length": 0}, {"input_length": -5}],
+)
+def test_a_model_config_that_cannot_be_built_or_run_is_one_line(tmp_path, config):
+    a = student(tmp_path / "a.pt", 0)
+    bad = damaged(tmp_path / "b.pt", 1, lambda c: c["model_config"].update(config))
+    with pytest.raises(InputError) as said:
+        save_ensemble([a, bad], tmp_path / "ens.pt")
+    assert "\n" not in str(said.value)
+    assert not (tmp_path / "ens.pt").exists()
+
+
+def test_strange_paths_are_refused_without_blocking(tmp_path):
+    a = student(tmp_path / "a.pt", 0)
+    os.mkfifo(tmp_path / "fifo.pt")  # opening it to read would wait for a writer forever
+    with pytest.raises(InputError, match="not a checkpoint file"):
+        save_ensemble([a, tmp_path / "fifo.pt"], tmp_path / "ens.pt")
+    long = tmp_path / ("x" * 300 + ".pt")
+    with pytest.raises(InputError, match="cannot"):
+        save_ensemble([a, long], tmp_path / "ens.pt")
+    with pytest.raises(InputError, match="cannot write"):
+        save_ensemble([a, student(tmp_path / "b.pt", 1)], long)
 
 
 @pytest.mark.parametrize(
