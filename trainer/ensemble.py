@@ -96,7 +96,7 @@ def _check_out(out: Path, checkpoints: list[Path]) -> None:
 
 def _check_members(checkpoints: list[Path], pairs: list[tuple[nn.Module, dict]]) -> None:
     first = pairs[0][1]
-    for path, (model, ckpt) in zip(checkpoints, pairs, strict=True):
+    for i, (path, (model, ckpt)) in enumerate(zip(checkpoints, pairs, strict=True)):
         if getattr(model.cfg, "members", 1) > 1:
             raise InputError(f"{path} is an ensemble already: give its members instead")
         if _tested_on(ckpt) is None:
@@ -107,7 +107,7 @@ def _check_members(checkpoints: list[Path], pairs: list[tuple[nn.Module, dict]])
         for key, t in model.state_dict().items():
             if t.is_complex() or (t.is_floating_point() and not bool(torch.isfinite(t).all())):
                 raise InputError(f"{path}'s {key} holds values that are not finite real numbers")
-        if path is checkpoints[0]:
+        if i == 0:
             continue
         for name in SHARED_FIELDS:
             if ckpt.get(name) != first.get(name):
