@@ -48,6 +48,10 @@ class Budgets:
     # missing key is an error); the defaults (None: not checked) serve code that builds Budgets.
     cold_start_s: float | None = None  # process start to the first beat, headless replay
     min_realtime_factor: float | None = None  # signal seconds per pipeline second, at least
+    # how far (in probability) an int8 model's 1st / 99th output percentiles may fall inside its
+    # fp32 twin's (trainer.quantize.range_gap): a clipped output keeps a rank score and breaks
+    # the device's probability thresholds. Optional in a profile file (added 7 Dec 2026)
+    max_int8_range_gap: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,9 @@ def parse_profile(doc: dict[str, Any], where: str = "profile") -> DeviceProfile:
         table = doc[key]
         if not isinstance(table, dict):
             raise InputError(f"{where}: [{key}] must be a table")
-        check_keys(table, {f.name for f in fields(cls)}, f"{where} [{key}]")
+        check_keys(
+            table, {f.name for f in fields(cls)}, f"{where} [{key}]", _OPTIONAL.get(key, set())
+        )
         for name, value in table.items():
             _check_field(f"{key}.{name}", value, _FIELDS[key][name], where)
         sections[key] = cls(**table)
@@ -160,6 +166,8 @@ def parse_profile(doc: dict[str, Any], where: str = "profile") -> DeviceProfile:
 # (int, lo, hi) / (float, lo, hi, lo_open): bounds inclusive unless lo_open; (str,) a non-empty
 # string; (bool,); (list,) a non-empty list of non-empty strings; (dict, lo, hi) task -> number.
 _INT, _FLOAT = int, float
+# keys a profile may leave out (their dataclass default applies): added after profiles were out
+_OPTIONAL: dict[str, set[str]] = {"budgets": {"max_int8_range_gap"}}
 _FIELDS: dict[str, dict[str, tuple]] = {
     "hardware": {
         "arch": (str,),
@@ -176,6 +184,7 @@ _FIELDS: dict[str, dict[str, tuple]] = {
         "max_int8_f1_drop": (_FLOAT, 0, 1, False),
         "cold_start_s": (_FLOAT, 0, 3600, True),
         "min_realtime_factor": (_FLOAT, 0, 1e9, True),
+        "max_int8_range_gap": (_FLOAT, 0, 1, False),
     },
     "quantization": {
         "format": (str,),

@@ -32,24 +32,33 @@ def int8_gate(
     report beside the int8 model."""
     limit = kind_of(data.task).int8_limit(profile.budgets)
     drop = float(quant["drop"])
+    gap = float(quant.get("range_gap", 0.0))
+    gap_limit = profile.budgets.max_int8_range_gap
     verdict = {
         "model": model,
         "from": source,
-        "ok": not drop > limit,  # as trainer.quantize.gate: a class absent from test (nan) passes
+        # as trainer.quantize.gate: a class absent from test (nan) passes
+        "ok": not drop > limit and not gap > gap_limit,
         "drop": drop,
         "limit": limit,
+        "range_gap": gap,
         "profile": profile.name,
-        "detail": f"{model} {drop:+.4f} (limit {limit})",
+        "detail": f"{model} {drop:+.4f} (limit {limit}); output range gap {gap:.3f}",
     }
     if not verdict["ok"]:
         report = int8.with_suffix(".qdq_debug.json")
         feeds = real_inputs(data.train, read_contract(fp32).inputs, 300, seed=seed)[:16]
         report.write_text(json.dumps(loss_report(fp32, int8, feeds), indent=2))
         verdict["debug_report"] = str(report)
+        said = (
+            f"it lost {drop:.4f} on the test split (profile {profile.name} allows {limit})"
+            if drop > limit
+            else f"its outputs fall {gap:.3f} short of its fp32 twin's range on the test split "
+            f"(a clipped activation; profile {profile.name} allows {gap_limit})"
+        )
         verdict["message"] = (
-            f"the int8 gate refused the {model} model (from {source}): it lost {drop:.4f} on "
-            "the test split "
-            f"(profile {profile.name} allows {limit}); per-tensor errors in {report}"
+            f"the int8 gate refused the {model} model (from {source}): {said}; "
+            f"per-tensor errors in {report}"
         )
     return verdict
 
@@ -59,4 +68,5 @@ def ungated(profile: DeviceProfile, task: str) -> DeviceProfile:
     instead of raising, and int8_gate applies the real limit, naming the model and recording
     the verdict."""
     budget = kind_of(task).int8_budget
-    return replace(profile, budgets=replace(profile.budgets, **{budget: math.inf}))
+    limits = {budget: math.inf, "max_int8_range_gap": math.inf}
+    return replace(profile, budgets=replace(profile.budgets, **limits))

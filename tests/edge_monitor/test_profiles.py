@@ -126,3 +126,26 @@ def test_the_review_cases_are_refused_with_the_field_and_its_range(tmp_path):
         with pytest.raises(InputError) as exc:
             load_profile(f)
         assert str(exc.value) == f"{f}: {says}" or str(exc.value).startswith(f"{f}: {says}")
+
+
+def test_the_int8_range_gap_is_optional_and_bounded(tmp_path):
+    """Added after profiles were out: a profile without it gets 0.05; a value outside 0-1 is a
+    one-line refusal like any other budget."""
+    from importlib import resources
+
+    import pytest
+
+    from edge_monitor.errors import InputError
+    from edge_monitor.profiles import load_profile
+
+    text = resources.files("device_profiles").joinpath("rpi4.toml").read_text()
+    assert "max_int8_range_gap" not in text
+    assert load_profile("rpi4").budgets.max_int8_range_gap == 0.05
+    for value, ok in (("0.2", True), ("1.5", False), ("-0.1", False), ('"x"', False)):
+        path = tmp_path / f"p{len(value)}{ok}.toml"
+        path.write_text(text.replace("[budgets]\n", f"[budgets]\nmax_int8_range_gap = {value}\n"))
+        if ok:
+            assert load_profile(path).budgets.max_int8_range_gap == 0.2
+        else:
+            with pytest.raises(InputError, match="max_int8_range_gap"):
+                load_profile(path)

@@ -25,7 +25,7 @@ def _one_torch_thread():
 
 
 def gate_profile(folder: Path, max_drop: float, methods: tuple[str, ...] = ("minmax",)) -> Path:
-    """The host profile as a TOML file with both int8 limits set to `max_drop` and room in every
+    """The host profile as a TOML file with its int8 limits set to `max_drop` and room in every
     other budget: 1 passes every int8 model (a loss is at most 1; an undefined one, nan, passes
     as in trainer.quantize.gate); a refusal is forced by reporting a larger drop. Whether
     int8 keeps a tiny model's scores depends on the CPU's integer kernels (AVX-512 VNNI, AVX2 and
@@ -43,6 +43,12 @@ def gate_profile(folder: Path, max_drop: float, methods: tuple[str, ...] = ("min
     ):
         text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
         assert n == 1, key
+    text, n = re.subn(  # the output range check alike: 1 passes every model (a gap is <= 1)
+        r"(?m)^max_int8_f1_drop = .*$",
+        f"max_int8_f1_drop = {max_drop}\nmax_int8_range_gap = {min(max_drop, 1.0)}",
+        text,
+    )
+    assert n == 1
     text, n = re.subn(
         r"(?m)^model_kb = .*$", "model_kb = { arrhythmia = 1e6, diagnostic = 1e6 }", text
     )

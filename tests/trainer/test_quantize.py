@@ -18,7 +18,7 @@ from tests.trainer.conftest import ONE_THREAD, gate_profile
 from trainer.config import TrainConfig
 from trainer.export import export_checkpoint, real_inputs
 from trainer.onnx_compact import compact_copy
-from trainer.quantize import gate, quantize_model, quantize_once
+from trainer.quantize import gate, quantize_model, quantize_once, range_gap
 from trainer.tasks import load_task
 from trainer.train import fit
 
@@ -50,6 +50,7 @@ def test_int8_model_keeps_its_contract_and_the_gate_records_its_verdict(fp32_bea
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert host == ["minmax", "percentile", "entropy"] and result["calibration"] in host
     assert set(result["validation"]) == {"fp32", *host}
+    assert set(result["validation_range_gap"]) == set(host) and result["range_gap"] >= 0
     assert result["limit"] == 1.0 and not result["drop"] > result["limit"]
     assert set(result["test"]) == {"fp32", "int8"}
     assert result["int8_bytes"] > 0 and result["fp32_bytes"] > 0
@@ -178,3 +179,36 @@ def test_compact_names_leaves_a_graph_with_subgraphs_alone():
     model = helper.make_model(graph)
     before = model.SerializeToString()
     assert compact_names(model).SerializeToString() == before
+
+
+def test_range_gap_sees_a_clipped_output_that_keeps_every_rank():
+    rng = np.random.default_rng(0)
+    fp32 = rng.uniform(0, 1, (1000, 2))
+    assert range_gap(fp32, fp32) == 0.0
+    assert range_gap(fp32, np.clip(fp32 * 1.1 - 0.05, 0, 1)) == 0.0  # wider: no shortfall
+    clipped = np.minimum(fp32, 0.5)  # a logit held at 0: the same order below, ties above
+    assert range_gap(fp32, clipped) == pytest.approx(0.49, abs=0.01)
+    raised = np.maximum(fp32, 0.3)  # the bottom clipped instead
+    assert range_gap(fp32, raised) == pytest.approx(0.29, abs=0.01)
+
+
+def test_gate_refuses_outputs_that_no_longer_span_the_fp32_range(fp32_beat_model, tmp_path):
+    """A drop limit no model can miss (1.0) and the default range check: the model calibrated on
+    inputs a thousand times too small answers nearly the same for every beat, so its outputs
+    fall far inside the fp32 model's on every CPU, and only the range check refuses it."""
+    fp32, data = fp32_beat_model
+    contract = read_contract(fp32)
+    feeds = real_inputs(data.train, contract.inputs, 32)
+    broken = [{k: (v * 1e-3).astype(np.float32) for k, v in f.items()} for f in feeds]
+    out = tmp_path / "broken.onnx"
+    quantize_once(fp32, out, broken, "minmax", per_channel=True)
+    host = load_profile("host")
+    lenient = dataclasses.replace(
+        host, budgets=dataclasses.replace(host.budgets, max_int8_f1_drop=1.0)
+    )
+    on_train = dataclasses.replace(data, test=data.train)
+    recorded: dict = {}
+    with pytest.raises(CheckFailedError, match="short of its fp32 twin's range"):
+        gate(fp32, out, on_train, lenient, contract.task, contract.classes, feeds, recorded)
+    assert recorded["range_gap"] > 2 * recorded["range_gap_limit"] == 2 * 0.05
+    assert not recorded["drop"] > recorded["limit"]
