@@ -28,7 +28,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError, InputError
-from edge_monitor.profiles import DeviceProfile
+from edge_monitor.profiles import Budgets, DeviceProfile
 from trainer.export import real_inputs
 from trainer.kinds import kind_of
 from trainer.onnx_eval import onnx_predict
@@ -133,8 +133,10 @@ def quantize_model(
             candidates[method] = {"val": score, "path": path, "range_gap": gap}
         # the calibration method with the best validation headline, among those whose outputs
         # span the fp32 model's (all of them when none does: the gate then refuses)
-        gap_limit = profile.budgets.max_int8_range_gap
-        spanning = [m for m in candidates if candidates[m]["range_gap"] <= gap_limit]
+        # (the default bound, or the profile's if stricter: the chain quantizes under a profile
+        # whose limits are lifted, and its own gate applies them after)
+        span = min(profile.budgets.max_int8_range_gap, Budgets.max_int8_range_gap)
+        spanning = [m for m in candidates if candidates[m]["range_gap"] <= span]
         best = max(spanning or candidates, key=lambda m: kind.headline(candidates[m]["val"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(candidates[best]["path"], out)

@@ -212,3 +212,33 @@ def test_gate_refuses_outputs_that_no_longer_span_the_fp32_range(fp32_beat_model
         gate(fp32, out, on_train, lenient, contract.task, contract.classes, feeds, recorded)
     assert recorded["range_gap"] > 2 * recorded["range_gap_limit"] == 2 * 0.05
     assert not recorded["drop"] > recorded["limit"]
+
+
+def test_the_calibration_choice_skips_a_method_whose_outputs_fall_short(
+    fp32_beat_model, tmp_path, monkeypatch
+):
+    """Even under the chain's lifted limits (trainer.int8_gate.ungated): the method that wins
+    on validation is passed over when its outputs do not span the fp32 model's."""
+    import trainer.quantize
+    from trainer.int8_gate import ungated
+
+    fp32, data = fp32_beat_model
+    host = load_profile("host")
+    methods = host.quantization.calibration_methods
+    lifted = ungated(host, "arrhythmia")
+    first = quantize_model(fp32, tmp_path / "a.onnx", data, lifted, n_calibration=64)
+    winner = first["calibration"]
+    calls: list[int] = []
+    real_gap = trainer.quantize.range_gap
+
+    def winner_falls_short(a, b):
+        calls.append(1)
+        # one call per method, in the profile's order, then the gate's on the test split
+        if len(calls) <= len(methods) and methods[len(calls) - 1] == winner:
+            return 0.9
+        return real_gap(a, b)
+
+    monkeypatch.setattr(trainer.quantize, "range_gap", winner_falls_short)
+    second = quantize_model(fp32, tmp_path / "b.onnx", data, lifted, n_calibration=64)
+    assert second["calibration"] != winner
+    assert second["validation_range_gap"][winner] == 0.9
