@@ -50,14 +50,18 @@ def int8_gate(
         feeds = real_inputs(data.train, read_contract(fp32).inputs, 300, seed=seed)[:16]
         report.write_text(json.dumps(loss_report(fp32, int8, feeds), indent=2))
         verdict["debug_report"] = str(report)
-        said = (
-            f"it lost {drop:.4f} on the test split (profile {profile.name} allows {limit})"
-            if drop > limit
-            else f"its outputs fall {gap:.3f} short of its fp32 twin's range on the test split "
-            f"(a clipped activation; profile {profile.name} allows {gap_limit})"
-        )
+        said = []
+        if drop > limit:
+            said.append(
+                f"it lost {drop:.4f} on the test split (profile {profile.name} allows {limit})"
+            )
+        if gap > gap_limit:
+            said.append(
+                f"its outputs fall {gap:.3f} short of its fp32 twin's range on the test split "
+                f"(a clipped activation; profile {profile.name} allows {gap_limit})"
+            )
         verdict["message"] = (
-            f"the int8 gate refused the {model} model (from {source}): {said}; "
+            f"the int8 gate refused the {model} model (from {source}): {'; '.join(said)}; "
             f"per-tensor errors in {report}"
         )
     return verdict

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,16 +46,27 @@ METHODS = {
 # output percentiles may fall inside its fp32 twin's, per class. A calibration range that clips
 # an activation keeps every rank, so a rank score (AUC) passes it, while the device's probability
 # thresholds never fire: on 7 Dec a two-seed VT/VF model calibrated by MinMax held its logit at 0
-# (P <= 0.5 on every window) and lost 0.0005 AUC. Over 47 other int8 models (24 fold bundles'
-# students and teachers) the gap was at most 0.003; that one's was 0.494. The default is 0.05.
+# (P <= 0.5 on every window) and lost 0.0005 AUC. Over the 27 other int8 students of that day's
+# fold bundles the gap was at most 0.003 (benchmarks/ventricular_calibration.py), their teachers'
+# at most 0.0004; that one's was 0.494. The default is 0.05.
 
 
 def range_gap(fp32: np.ndarray, int8: np.ndarray) -> float:
     """The largest shortfall of the int8 outputs' 1st / 99th percentiles against the fp32
-    outputs', over classes (0 when int8 spans at least as far)."""
-    short_top = np.percentile(fp32, 99, axis=0) - np.percentile(int8, 99, axis=0)
-    short_bottom = np.percentile(int8, 1, axis=0) - np.percentile(fp32, 1, axis=0)
-    return float(max(0.0, short_top.max(), short_bottom.max()))
+    outputs', over classes (0 when int8 spans at least as far, or there is nothing to compare;
+    1, the most, when int8 answers NaN where fp32 answers a number)."""
+    fp32, int8 = np.asarray(fp32, dtype=float), np.asarray(int8, dtype=float)
+    if fp32.size == 0 or int8.size == 0:
+        return 0.0
+    if (np.isfinite(fp32) & ~np.isfinite(int8)).any():
+        return 1.0
+    with warnings.catch_warnings():  # a class NaN throughout (both models): nothing to compare
+        warnings.simplefilter("ignore", RuntimeWarning)
+        short_top = np.nanpercentile(fp32, 99, axis=0) - np.nanpercentile(int8, 99, axis=0)
+        short_bottom = np.nanpercentile(int8, 1, axis=0) - np.nanpercentile(fp32, 1, axis=0)
+    short = np.concatenate([np.ravel(short_top), np.ravel(short_bottom)])
+    short = short[np.isfinite(short)]
+    return float(max(0.0, short.max())) if short.size else 0.0
 
 
 class FeedReader(CalibrationDataReader):
@@ -199,16 +211,19 @@ def gate(
 
 def gate_failure(result: dict, profile: str) -> str:
     """What the gate holds against a quantized model (its score lost, or its outputs clipped)."""
+    said = []
     if result["drop"] > result["limit"]:
-        return (
+        said.append(
             f"int8 model lost {result['drop']:.4f} on the test split (profile {profile} "
             f"allows {result['limit']})"
         )
-    return (
-        f"int8 model's outputs fall {result['range_gap']:.3f} short of its fp32 twin's range on "
-        f"the test split (a clipped activation; profile {profile} allows "
-        f"{result['range_gap_limit']})"
-    )
+    if result["range_gap"] > result["range_gap_limit"]:
+        said.append(
+            f"int8 model's outputs fall {result['range_gap']:.3f} short of its fp32 twin's range "
+            f"on the test split (a clipped activation; profile {profile} allows "
+            f"{result['range_gap_limit']})"
+        )
+    return "; ".join(said)
 
 
 def loss_report(fp32_path: Path, int8_path: Path, feeds: list[dict[str, np.ndarray]]) -> dict:

@@ -190,6 +190,14 @@ def test_range_gap_sees_a_clipped_output_that_keeps_every_rank():
     assert range_gap(fp32, clipped) == pytest.approx(0.49, abs=0.01)
     raised = np.maximum(fp32, 0.3)  # the bottom clipped instead
     assert range_gap(fp32, raised) == pytest.approx(0.29, abs=0.01)
+    assert range_gap(fp32, np.full_like(fp32, np.nan)) == 1.0  # int8 answers no number
+    partly = fp32.copy()
+    partly[5, 1] = np.nan
+    assert range_gap(fp32, partly) == 1.0
+    both = fp32.copy()
+    both[:, 1] = np.nan  # a class neither answers: compared on the other
+    assert range_gap(both, np.minimum(both, 0.5)) == pytest.approx(0.49, abs=0.01)
+    assert range_gap(np.zeros((0, 4)), np.zeros((0, 4))) == 0.0  # an empty split
 
 
 def test_gate_refuses_outputs_that_no_longer_span_the_fp32_range(fp32_beat_model, tmp_path):
