@@ -94,14 +94,20 @@ def test_unsigned_activations_make_a_qdq_graph_around_every_conv(fp32_beat_model
         assert len(consts[w.input[1]].dims) == 1  # one scale per output channel
 
 
-def test_gate_refuses_a_badly_calibrated_model_and_says_where(fp32_beat_model, tmp_path):
-    fp32, data = fp32_beat_model
+def badly_calibrated(fp32, data, out):
+    """The model quantized with calibration inputs a thousand times too small: every real
+    activation saturates. Its contract and the real feeds come back for the gate."""
     contract = read_contract(fp32)
     feeds = real_inputs(data.train, contract.inputs, 32)
-    # calibrate on inputs a thousand times too small: every real activation saturates
     broken = [{k: (v * 1e-3).astype(np.float32) for k, v in f.items()} for f in feeds]
-    out = tmp_path / "broken.onnx"
     quantize_once(fp32, out, broken, "minmax", per_channel=True)
+    return contract, feeds
+
+
+def test_gate_refuses_a_badly_calibrated_model_and_says_where(fp32_beat_model, tmp_path):
+    fp32, data = fp32_beat_model
+    out = tmp_path / "broken.onnx"
+    contract, feeds = badly_calibrated(fp32, data, out)
     # score on the training excerpts (record 208's PVCs), where the fp32 model has V F1 to lose
     on_train = dataclasses.replace(data, test=data.train)
     host, recorded = load_profile("host"), {}
@@ -205,11 +211,8 @@ def test_gate_refuses_outputs_that_no_longer_span_the_fp32_range(fp32_beat_model
     inputs a thousand times too small answers nearly the same for every beat, so its outputs
     fall far inside the fp32 model's on every CPU, and only the range check refuses it."""
     fp32, data = fp32_beat_model
-    contract = read_contract(fp32)
-    feeds = real_inputs(data.train, contract.inputs, 32)
-    broken = [{k: (v * 1e-3).astype(np.float32) for k, v in f.items()} for f in feeds]
     out = tmp_path / "broken.onnx"
-    quantize_once(fp32, out, broken, "minmax", per_channel=True)
+    contract, feeds = badly_calibrated(fp32, data, out)
     host = load_profile("host")
     lenient = dataclasses.replace(
         host, budgets=dataclasses.replace(host.budgets, max_int8_f1_drop=1.0)
