@@ -13,7 +13,7 @@ from edge_monitor.contract import read_contract
 from edge_monitor.profiles import DeviceProfile
 from trainer.export import real_inputs
 from trainer.kinds import kind_of
-from trainer.quantize import loss_report
+from trainer.quantize import gate_failure, loss_report
 from trainer.splits import TaskData
 
 
@@ -50,19 +50,10 @@ def int8_gate(
         feeds = real_inputs(data.train, read_contract(fp32).inputs, 300, seed=seed)[:16]
         report.write_text(json.dumps(loss_report(fp32, int8, feeds), indent=2))
         verdict["debug_report"] = str(report)
-        said = []
-        if drop > limit:
-            said.append(
-                f"it lost {drop:.4f} on the test split (profile {profile.name} allows {limit})"
-            )
-        if gap > gap_limit:
-            said.append(
-                f"its outputs fall {gap:.3f} short of its fp32 twin's range on the test split "
-                f"(a clipped activation; profile {profile.name} allows {gap_limit})"
-            )
+        held = {"drop": drop, "limit": limit, "range_gap": gap, "range_gap_limit": gap_limit}
         verdict["message"] = (
-            f"the int8 gate refused the {model} model (from {source}): {'; '.join(said)}; "
-            f"per-tensor errors in {report}"
+            f"the int8 gate refused the {model} model (from {source}): "
+            f"{gate_failure(held, profile.name)}; per-tensor errors in {report}"
         )
     return verdict
 
