@@ -17,13 +17,12 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from edge_monitor.bundle import load_bundle
-from edge_monitor.inference import open_session
+from edge_monitor.inference import open_session, time_interleaved
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[1] / "edge_monitor" / "default_models"
 
@@ -47,14 +46,12 @@ def interleaved(model: bytes | Path, threads: list[int], calls: int, warmup: int
         )
         for i in sessions[threads[0]].get_inputs()
     }
-    times: dict[int, list[float]] = {t: [] for t in threads}
-    for n in range(warmup + calls):
-        for t, session in sessions.items():
-            t0 = time.perf_counter()
-            session.run(None, feed)
-            if n >= warmup:
-                times[t].append(time.perf_counter() - t0)
-    row: dict = {"threads": {str(t): stats(v) for t, v in times.items()}}
+    # one call per thread count a round: a, b, a, b, ... (a slow spell hits both alike)
+    runs = {str(t): (lambda i, s=session: s.run(None, feed)) for t, session in sessions.items()}
+    taken = time_interleaved(runs, dict.fromkeys(runs, calls), rounds=calls, warmup=warmup)
+    row: dict = {
+        "threads": {t: stats([x for r in rounds for x in r]) for t, rounds in taken.items()}
+    }
     base = row["threads"][str(threads[0])]["median_us"]
     row["median_ratio"] = {str(t): row["threads"][str(t)]["median_us"] / base for t in threads}
     return row
