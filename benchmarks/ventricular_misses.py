@@ -51,7 +51,7 @@ from edge_monitor.alert_rules import (  # noqa: E402
     WARNING,
     AlertEvent,
 )
-from edge_monitor.events import QualityEvent, WindowEvent  # noqa: E402
+from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent  # noqa: E402
 from edge_monitor.quality import GOOD  # noqa: E402
 from edge_monitor.ventricular import FusionSpec, VentricularFusion  # noqa: E402
 
@@ -107,8 +107,8 @@ def episode_rows(key: str, events: list, ref: dict, folder: Path) -> list[dict]:
 
 
 def when(ev) -> int:
-    """An event's sample: an alert's own, a window's or a quality segment's end."""
-    if isinstance(ev, AlertEvent):
+    """An event's sample: an alert's or a beat's own, a window's or a quality segment's end."""
+    if isinstance(ev, AlertEvent | BeatEvent):
         return ev.sample
     return ev.segment.end if isinstance(ev, QualityEvent) else ev.end
 

@@ -35,6 +35,10 @@ def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
     assert sum(isinstance(e, QualityEvent) for e in fused) == len(logged)  # passed through
     spans = misses.blind_spans(log, view, ref["fs"], FusionSpec(), ref["n"])
     assert all(a <= b for a, b, _ in spans)
+    assert any(e["t"] == "b" for e in log)  # beats in the log: every event has a sample
+    isolated = misses.isolated_segments(log, view, FusionSpec(), ref)
+    assert isolated["tp"] + isolated["fn"] > 0  # cu07's VF, segments astride its edges skipped
+    assert sum(isolated.values()) <= ref["n"] // int(misses.SEGMENT_S * ref["fs"])
 
 
 def test_an_inverted_stream_is_its_own_cache_entry(tmp_path):
