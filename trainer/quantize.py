@@ -69,6 +69,62 @@ def range_gap(fp32: np.ndarray, int8: np.ndarray) -> float:
     return float(max(0.0, short.max())) if short.size else 0.0
 
 
+def unclipped_twin(int8: onnx.ModelProto) -> onnx.ModelProto:
+    """A QDQ model with its activations left in float: every QuantizeLinear -> DequantizeLinear
+    pair on an activation goes, the weights stay int8-rounded (their own DequantizeLinear). What
+    differs between the two is what calibration did to the activations: their rounding and,
+    where a calibrated range was too narrow, their clipping. So range_gap against the twin
+    measures a bundle's clipping without the fp32 model it came from (a stranger's bundle, or
+    one built before the gate read ranges).
+
+    onnxruntime folds a Relu into the quantizer after it (a range that starts at zero does the
+    Relu's work), so a pair whose range starts at zero becomes a Relu, not an Identity; an inner
+    tensor that calibration never saw negative reads the same way, the one clip this twin
+    cannot show. A graph output keeps no floor: a logit floored at zero is a clip to find."""
+    twin = onnx.ModelProto()
+    twin.CopyFrom(int8)
+    graph = twin.graph
+    quantized = {n.output[0]: n for n in graph.node if n.op_type == "QuantizeLinear"}
+    users: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    nodes, dropped = [], set()
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in quantized:
+            q = quantized[node.input[0]]
+            floored = _starts_at_zero(q, constants) and node.output[0] not in outputs
+            op = "Relu" if floored else "Identity"
+            nodes.append(onnx.helper.make_node(op, [q.input[0]], [node.output[0]]))
+            continue
+        nodes.append(node)
+    for name, q in quantized.items():  # a quantize read only by dequantizers goes too
+        readers = users.get(name, [])
+        if name not in outputs and all(u.op_type == "DequantizeLinear" for u in readers):
+            dropped.add(id(q))
+    kept = [n for n in nodes if id(n) not in dropped]
+    del graph.node[:]
+    graph.node.extend(kept)
+    read = {name for n in kept for name in n.input}
+    weights = [t for t in graph.initializer if t.name in read]  # scales of removed pairs go
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    return twin
+
+
+def _starts_at_zero(quantize, constants: dict) -> bool:
+    """Whether a QuantizeLinear's range begins at zero: its zero point is its type's lowest
+    code (0 for uint8, -128 for int8)."""
+    if len(quantize.input) < 3 or not quantize.input[2]:
+        return True  # no zero point: uint8 at 0, onnx's default
+    if quantize.input[2] not in constants:
+        return False
+    zero = constants[quantize.input[2]]
+    return bool(zero.size) and bool(np.all(zero == np.iinfo(zero.dtype).min))
+
+
 class FeedReader(CalibrationDataReader):
     """Hands onnxruntime's calibrator one real input at a time."""
 

@@ -13,12 +13,13 @@ import pytest
 
 from edge_monitor.contract import read_contract
 from edge_monitor.errors import CheckFailedError
+from edge_monitor.inference import probabilities
 from edge_monitor.profiles import load_profile
 from tests.trainer.conftest import ONE_THREAD, gate_profile
 from trainer.config import TrainConfig
 from trainer.export import export_checkpoint, real_inputs
 from trainer.onnx_compact import compact_copy
-from trainer.quantize import gate, quantize_model, quantize_once, range_gap
+from trainer.quantize import gate, quantize_model, quantize_once, range_gap, unclipped_twin
 from trainer.tasks import load_task
 from trainer.train import fit
 
@@ -253,3 +254,53 @@ def test_the_calibration_choice_skips_a_method_whose_outputs_fall_short(
     second = quantize_model(fp32, tmp_path / "b.onnx", data, lifted, n_calibration=64)
     assert second["calibration"] != winner
     assert second["validation_range_gap"][winner] == 0.9
+
+
+def _outputs(path_or_proto, feeds) -> np.ndarray:
+    """The model's raw outputs over the feeds, from a file or from a ModelProto."""
+    import onnxruntime as ort
+
+    if isinstance(path_or_proto, str):
+        session = ort_session(path_or_proto)
+    else:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        model = path_or_proto.SerializeToString()
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(None, f)[0] for f in feeds])
+
+
+def test_the_unclipped_twin_answers_as_the_fp32_model_did(fp32_beat_model, tmp_path):
+    """Without its activations' quantize / dequantize pairs a sound int8 model answers as its
+    fp32 source (the weights' rounding aside); the Relus onnxruntime folded into quantizers come
+    back as Relus, or the twin's logits run off by orders of magnitude."""
+    fp32, data = fp32_beat_model
+    feeds = real_inputs(data.train, read_contract(fp32).inputs, 64)
+    out = tmp_path / "int8.onnx"
+    quantize_once(fp32, out, feeds, "minmax", per_channel=True)
+    int8 = onnx.load(str(out))
+    twin = unclipped_twin(int8)
+    onnx.checker.check_model(twin)
+    ops = [n.op_type for n in twin.graph.node]
+    assert "QuantizeLinear" not in ops and "Relu" in ops
+    assert [o.name for o in twin.graph.output] == [o.name for o in int8.graph.output]
+    assert read_contract(tmp_path / "x", twin.SerializeToString()) == read_contract(fp32)
+    reference, answered = _outputs(str(fp32), feeds), _outputs(twin, feeds)
+    scale = np.abs(reference).max()
+    assert np.abs(answered - reference).max() < 0.05 * scale
+    assert range_gap(reference, answered) < 0.05 * scale
+
+
+def test_the_twin_shows_a_clipped_model_without_its_fp32_source(fp32_beat_model, tmp_path):
+    """The badly calibrated model falls as far short of its own twin as of the fp32 model it
+    came from: the clip is found from the int8 file alone."""
+    fp32, data = fp32_beat_model
+    out = tmp_path / "broken.onnx"
+    contract, feeds = badly_calibrated(fp32, data, out)
+    probs = {
+        name: probabilities(contract, _outputs(source, feeds))
+        for name, source in (("int8", str(out)), ("twin", unclipped_twin(onnx.load(str(out)))))
+    }
+    assert range_gap(probs["twin"], probs["int8"]) > 0.1
+    reference = probabilities(contract, _outputs(str(fp32), feeds))
+    assert range_gap(reference, probs["twin"]) < 0.05  # the twin spans what fp32 spans
