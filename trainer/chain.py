@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_monitor.errors import InputError
 from edge_monitor.profiles import DeviceProfile, load_profile
-from trainer.config import TrainConfig, load_config
+from trainer.config import TrainConfig, load_config, train_table
 from trainer.evaluate import evaluate_checkpoint
 from trainer.kinds import TaskKind, kind_of
 from trainer.splits import TaskData
@@ -51,6 +51,9 @@ class CompressOptions:
     harden_epochs: int = 10
     harden_anchor_weight: float = 1.0  # the clean beats keep the student's answers (LwF)
     polarity_flip_prob: float = 0.0  # arrhythmia students and hardening: inverted-lead beats
+    # a TOML [train] table under the options above (a recipe: keep_epoch, lr, ...), for the
+    # teacher and the students alike; the chain's own options and flags win over it
+    config: Path | None = None
     command: str = ""
 
 
@@ -115,12 +118,15 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
         "noise_snr_min_db": opts.noise_snr_min_db,
     }
     student_cfg = load_config(
-        None, task=opts.task, model="student", **overrides(opts), **beat_inputs
+        opts.config, task=opts.task, model="student", **overrides(opts), **beat_inputs
     )
     tracks = None
     if kind.noise_training and opts.noise_prob > 0:
         tracks = training_noise_for(student_cfg, data)
-    return Chain(opts, profile, data, kind, student_cfg, tracks, say)
+    chain = Chain(opts, profile, data, kind, student_cfg, tracks, say)
+    if opts.config is not None:  # the recipe travels with the bundle, not only its file name
+        chain.stages["_config"] = {"file": str(opts.config), "train": train_table(opts.config)}
+    return chain
 
 
 def refuse_beat_options(opts: CompressOptions, kind: TaskKind) -> None:

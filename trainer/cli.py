@@ -409,6 +409,12 @@ def compress(
         Path | None,
         typer.Option(help="a trained student checkpoint to go on with (no students trained)"),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help=escape("TOML file with a [train] table for every model the chain trains")
+        ),
+    ] = None,
 ) -> None:
     """Teacher -> distilled, pruned student -> int8 ONNX under the profile's gate -> bundle."""
     options = dict(locals())  # the parameters, named as CompressOptions names them

@@ -95,6 +95,10 @@ def compress_from_options(options: dict, say: Callable[[str], None]) -> dict:
     task, profile = options["task"], options["profile"]
     load_profile(profile)  # a typo is said at once, before torch loads (seconds)
     kind_of(task)
+    if options.get("config") is not None:  # as is a bad recipe file
+        from trainer.config import load_config
+
+        load_config(options["config"], task=task)
     from trainer.compress import CompressOptions, compress
 
     opts = CompressOptions(

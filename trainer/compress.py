@@ -73,7 +73,7 @@ def teacher_stage(chain: Chain) -> Path:
     if teacher is None:
         teacher = chain.stages_dir / "teacher" / "model.pt"
         chain.say("training the teacher")
-        cfg = load_config(None, task=opts.task, model="teacher", **overrides(opts))
+        cfg = load_config(opts.config, task=opts.task, model="teacher", **overrides(opts))
         chain.fit(cfg, teacher)
     else:  # before it is scored: a teacher of other inputs would crash in torch
         given = load_checkpoint(teacher)[1]

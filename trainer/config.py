@@ -103,28 +103,55 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        if not isinstance(d, dict):
+            raise InputError(f"a config's [train] must be a table, not {type(d).__name__}")
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(d) - set(known)
         if unknown:
             raise InputError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        for key, value in d.items():
+            if not _of_type(value, str(known[key])):
+                raise InputError(f"config key {key} must be {known[key]}, not {value!r}")
         return cls(**d)
 
     def with_overrides(self, **overrides) -> TrainConfig:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _of_type(value: object, annotation: str) -> bool:
+    """A TOML value against a field's annotation ("int", "float | None", ...): bool is not a
+    number here, and a number is not a word."""
+    allowed: tuple = ()
+    for part in (a.strip() for a in annotation.split("|")):
+        if part == "None":
+            allowed += (type(None),)
+        else:
+            allowed += _TYPES.get(part, (object,))
+    if isinstance(value, bool) and bool not in allowed:
+        return False
+    return isinstance(value, allowed)
+
+
+def train_table(path: Path) -> dict:
+    """A config file's [train] table (what a bundle's manifest records of it)."""
+    if not path.exists():
+        raise DataNotFoundError(f"config file not found: {path}")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML in {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"config file not readable: {path} ({exc.__class__.__name__})") from exc
+    extra = set(doc) - {"train"}
+    if extra:
+        raise InputError(f"unknown tables in {path}: {', '.join(sorted(extra))}")
+    return doc.get("train", {})
+
+
 def load_config(path: Path | None, **overrides) -> TrainConfig:
     """Defaults, then the TOML file's [train] table, then the command-line flags."""
-    base: dict = {}
-    if path is not None:
-        if not path.exists():
-            raise DataNotFoundError(f"config file not found: {path}")
-        try:
-            doc = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"invalid TOML in {path}: {exc}") from exc
-        extra = set(doc) - {"train"}
-        if extra:
-            raise InputError(f"unknown tables in {path}: {', '.join(sorted(extra))}")
-        base = doc.get("train", {})
+    base = train_table(path) if path is not None else {}
     return TrainConfig.from_dict(base).with_overrides(**overrides)
