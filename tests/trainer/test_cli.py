@@ -79,6 +79,29 @@ def test_unknown_config_key_is_refused(tmp_path):
     assert_one_line_error(run("train", "--config", str(cfg), "--out", str(tmp_path)), "warmup")
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[train]\nwarmup = 3\n", "warmup"),
+        ('[train]\nepochs = "six"\n', "epochs must be int"),
+        ("[train]\nkeep_epoch = true\n", "keep_epoch must be str"),
+        ("train = 3\n", "must be a table"),
+        ('[train]\nkeep_epoch = "first"\n', "keep_epoch must be"),
+        (b"\xff\xfe", "not readable"),
+    ],
+)
+def test_compress_refuses_a_bad_recipe_file_before_any_work(tmp_path, text, needle):
+    """`trainer compress --config`: one line, no bundle folder, for a file of strangers."""
+    cfg, out = tmp_path / "recipe.toml", tmp_path / "bundle"
+    cfg.write_bytes(text if isinstance(text, bytes) else text.encode())
+    r = run("compress", "--task", "ventricular", "--config", str(cfg), "--out", str(out))
+    assert_one_line_error(r, needle)
+    assert not out.exists()
+    assert_one_line_error(
+        run("compress", "--config", str(tmp_path), "--out", str(out)), "not readable"
+    )
+
+
 def test_data_info_counts_mitdb_beats(tiny_mitdb):
     r = run("data", "info", str(tiny_mitdb))
     assert r.exit_code == 0, r.output

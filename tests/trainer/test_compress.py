@@ -65,6 +65,9 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     args += ["--student-seed", "0", "--student-seed", "1"]
     args += ["--harden-noise-prob", "0.5", "--harden-epochs", "1", "--noise-dir", str(nstdb_dir)]
     args += ["--polarity-flip-prob", "0.5"]
+    recipe = tmp_path / "recipe.toml"  # for the teacher and every student alike
+    recipe.write_text('[train]\nkeep_epoch = "last"\nbatch_size = 48\n')
+    args += ["--config", str(recipe)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
@@ -80,6 +83,13 @@ def test_compress_writes_a_bundle_the_device_loads(tiny_mitdb, nstdb_dir, tmp_pa
     expected |= {f"student-{v}-s{s}" for v in ("plain", "kd") for s in (0, 1)}
     assert expected | {"final-fp32", "final-int8"} <= set(stages)
     assert stages["teacher-int8"]["gate"] == teacher_gate
+    assert stages["_config"] == {
+        "file": str(recipe),
+        "train": {"keep_epoch": "last", "batch_size": 48},
+    }
+    for stage in ("teacher", "student-kd-s0", "student-plain-s1"):
+        used = json.loads((out / "stages" / stage / "train_config.json").read_text())
+        assert (used["keep_epoch"], used["batch_size"], used["epochs"]) == ("last", 48, 1), stage
     hardened = stages["student-hardened"]
     chosen = [k for k, s in stages.items() if isinstance(s, dict) and s.get("selected")]
     assert hardened["hardening"]["from"] == chosen[0]
