@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_monitor.errors import InputError
 from edge_monitor.profiles import DeviceProfile, load_profile
-from trainer.config import TrainConfig, load_config, train_table
+from trainer.config import TrainConfig, chain_recipe, config_from
 from trainer.evaluate import evaluate_checkpoint
 from trainer.kinds import TaskKind, kind_of
 from trainer.splits import TaskData
@@ -68,6 +68,7 @@ class Chain:
     student_cfg: TrainConfig
     noise_tracks: list[np.ndarray] | None  # students trained with recorded noise, or None
     say: Callable[[str], None]
+    recipe: dict = field(default_factory=dict)  # --config's [train] table, read once
     stages: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -117,15 +118,16 @@ def open_chain(opts: CompressOptions, say: Callable[[str], None]) -> Chain:
         "noise_dir": opts.noise_dir and str(opts.noise_dir),
         "noise_snr_min_db": opts.noise_snr_min_db,
     }
-    student_cfg = load_config(
-        opts.config, task=opts.task, model="student", **overrides(opts), **beat_inputs
+    recipe = chain_recipe(opts.config, opts.task) if opts.config is not None else {}
+    student_cfg = config_from(
+        recipe, task=opts.task, model="student", **overrides(opts), **beat_inputs
     )
     tracks = None
     if kind.noise_training and opts.noise_prob > 0:
         tracks = training_noise_for(student_cfg, data)
-    chain = Chain(opts, profile, data, kind, student_cfg, tracks, say)
+    chain = Chain(opts, profile, data, kind, student_cfg, tracks, say, recipe)
     if opts.config is not None:  # the recipe travels with the bundle, not only its file name
-        chain.stages["_config"] = {"file": str(opts.config), "train": train_table(opts.config)}
+        chain.stages["_config"] = {"file": str(opts.config), "train": recipe}
     return chain
 
 

@@ -96,9 +96,9 @@ def compress_from_options(options: dict, say: Callable[[str], None]) -> dict:
     load_profile(profile)  # a typo is said at once, before torch loads (seconds)
     kind_of(task)
     if options.get("config") is not None:  # as is a bad recipe file
-        from trainer.config import load_config
+        from trainer.config import chain_recipe
 
-        load_config(options["config"], task=task)
+        chain_recipe(options["config"], task)
     from trainer.compress import CompressOptions, compress
 
     opts = CompressOptions(

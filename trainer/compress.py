@@ -32,7 +32,7 @@ from edge_monitor.errors import CheckFailedError
 from trainer.bundle_manifest import bundle_manifest
 from trainer.chain import Chain, CompressOptions, OnnxPair, open_chain, overrides
 from trainer.checkpoint import load_checkpoint
-from trainer.config import load_config
+from trainer.config import config_from
 from trainer.distill import check_teacher
 from trainer.export import export_checkpoint, real_inputs
 from trainer.int8_gate import int8_gate, ungated
@@ -73,7 +73,7 @@ def teacher_stage(chain: Chain) -> Path:
     if teacher is None:
         teacher = chain.stages_dir / "teacher" / "model.pt"
         chain.say("training the teacher")
-        cfg = load_config(opts.config, task=opts.task, model="teacher", **overrides(opts))
+        cfg = config_from(chain.recipe, task=opts.task, model="teacher", **overrides(opts))
         chain.fit(cfg, teacher)
     else:  # before it is scored: a teacher of other inputs would crash in torch
         given = load_checkpoint(teacher)[1]

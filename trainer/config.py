@@ -97,6 +97,14 @@ class TrainConfig:
             raise InputError("af_n_repeat must be at least 1 (1 = no emphasis)")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be a positive number")
+        for name, (low, high, open_low) in _BOUNDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            inside = low < value <= high if open_low else low <= value <= high  # False for NaN
+            if not inside:
+                span = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+                raise InputError(f"{name} must lie in {span}, not {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,6 +126,33 @@ class TrainConfig:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+# Where each number of a run may lie: a recipe file from a stranger (or a typo) is refused in one
+# line before the data loads, not by torch or sklearn minutes into training. (low, high, whether
+# low itself is refused); NaN lies nowhere.
+_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "epochs": (1, 100_000, False),
+    "batch_size": (1, 1_000_000, False),
+    "lr": (0.0, 10.0, True),
+    "weight_decay": (0.0, 10.0, False),
+    "patience": (0, 100_000, False),
+    "average_epochs": (1, 100_000, False),
+    "seed": (0, 2**32 - 1, False),
+    "limit": (1, 10**12, False),
+    "threads": (1, 1024, False),
+    "crops_per_record": (1, 10_000, False),
+    "eval_stride": (1, 10**7, False),
+    "majority_keep": (0.0, 1.0, True),
+    "record_cap": (0, 10**9, False),
+    "af_n_repeat": (1, 10_000, False),
+    "class_weight_power": (0.0, 10.0, False),
+    "focal_gamma": (0.0, 100.0, False),
+    "jitter": (0, 10_000, False),
+    "label_smoothing": (0.0, 0.999, False),
+    "noise_snr_min_db": (-100.0, 200.0, False),
+    "noise_snr_max_db": (-100.0, 200.0, False),
+    "anchor_weight": (0.0, 1e6, False),
+    "kd_temperature": (0.0, 1000.0, True),
+}
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
 
 
@@ -135,23 +170,67 @@ def _of_type(value: object, annotation: str) -> bool:
     return isinstance(value, allowed)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a recipe is a few lines; /dev/zero behind a link is not one
+
+# what `trainer compress` sets itself for every model of its chain, so a recipe may not: its own
+# flags (--seed, --limit, --noise-prob, ...) or the stage (task, model) decide them
+CHAIN_KEYS = (
+    "task",
+    "model",
+    "seed",
+    "limit",
+    "noise_prob",
+    "noise_dir",
+    "noise_snr_min_db",
+    "polarity_flip_prob",
+)
+
+
 def train_table(path: Path) -> dict:
     """A config file's [train] table (what a bundle's manifest records of it)."""
-    if not path.exists():
-        raise DataNotFoundError(f"config file not found: {path}")
     try:
-        doc = tomllib.loads(path.read_text())
+        exists, regular = path.exists(), path.is_file()
+        if regular:
+            with path.open("rb") as f:
+                raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:  # a name too long, a file it may not read
+        raise InputError(f"config file not readable: {path} ({exc.__class__.__name__})") from exc
+    if not exists:
+        raise DataNotFoundError(f"config file not found: {path}")
+    if not regular:  # a FIFO would hang the read, /dev/zero never end it, a folder fail it
+        raise InputError(f"config file not a regular file: {path}")
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(f"config file over {MAX_CONFIG_BYTES >> 20} MiB: {path}")
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file not readable: {path} (not UTF-8 text)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML in {path}: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"config file not readable: {path} ({exc.__class__.__name__})") from exc
     extra = set(doc) - {"train"}
     if extra:
         raise InputError(f"unknown tables in {path}: {', '.join(sorted(extra))}")
     return doc.get("train", {})
 
 
+def chain_recipe(path: Path, task: str) -> dict:
+    """The [train] table `trainer compress --config` applies to every model it trains, read
+    once and checked whole: no key the chain sets itself, every value in range."""
+    table = train_table(path)
+    taken = sorted(set(table) & set(CHAIN_KEYS)) if isinstance(table, dict) else []
+    if taken:
+        raise InputError(
+            f"{path}: {', '.join(taken)} set by trainer compress's own options, not by a recipe"
+        )
+    config_from(table, task=task)
+    return table
+
+
+def config_from(table: dict, **overrides) -> TrainConfig:
+    """Defaults, then a [train] table, then the command-line flags (None: not given)."""
+    return TrainConfig.from_dict(table).with_overrides(**overrides)
+
+
 def load_config(path: Path | None, **overrides) -> TrainConfig:
     """Defaults, then the TOML file's [train] table, then the command-line flags."""
-    base = train_table(path) if path is not None else {}
-    return TrainConfig.from_dict(base).with_overrides(**overrides)
+    return config_from(train_table(path) if path is not None else {}, **overrides)

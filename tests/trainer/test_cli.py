@@ -88,6 +88,11 @@ def test_unknown_config_key_is_refused(tmp_path):
         ("train = 3\n", "must be a table"),
         ('[train]\nkeep_epoch = "first"\n', "keep_epoch must be"),
         (b"\xff\xfe", "not readable"),
+        ("[train]\nlr = nan\n", "lr must lie in"),
+        ("[train]\nthreads = 0\n", "threads must lie in"),
+        ("[train]\nepochs = 1180591620717411303424\n", "epochs must lie in"),
+        ("[train]\nseed = 7\n", "seed set by trainer compress's own options"),
+        ('[train]\nnoise_prob = 0.5\ntask = "diagnostic"\n', "noise_prob, task set by"),
     ],
 )
 def test_compress_refuses_a_bad_recipe_file_before_any_work(tmp_path, text, needle):
@@ -98,8 +103,31 @@ def test_compress_refuses_a_bad_recipe_file_before_any_work(tmp_path, text, need
     assert_one_line_error(r, needle)
     assert not out.exists()
     assert_one_line_error(
-        run("compress", "--config", str(tmp_path), "--out", str(out)), "not readable"
+        run("compress", "--config", str(tmp_path), "--out", str(out)), "not a regular file"
     )
+
+
+def test_compress_refuses_recipe_paths_that_would_hang_or_flood_it(tmp_path):
+    """A FIFO (the read would wait for a writer), a link to /dev/zero (endless), a name past
+    the file system's limit, a file far past a recipe's size: each one line, at once."""
+    import os
+
+    out = tmp_path / "bundle"
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\n[train]\n")
+    for path, needle in [
+        (fifo, "not a regular file"),
+        (zero, "not a regular file"),
+        (tmp_path / ("x" * 300 + ".toml"), "not readable"),
+        (big, "over 1 MiB"),
+    ]:
+        r = run("compress", "--task", "ventricular", "--config", str(path), "--out", str(out))
+        assert_one_line_error(r, needle)
+    assert not out.exists()
 
 
 def test_data_info_counts_mitdb_beats(tiny_mitdb):

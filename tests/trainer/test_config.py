@@ -41,3 +41,26 @@ def test_distillation_settings_are_checked():
         TrainConfig(kd_alpha=1.5)
     with pytest.raises(InputError, match="kd_temperature"):
         TrainConfig(kd_temperature=0.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lr", float("nan")),
+        ("lr", 0.0),
+        ("lr", float("inf")),
+        ("threads", 0),
+        ("batch_size", 10**18),
+        ("kd_temperature", float("nan")),
+        ("majority_keep", -1.0),
+        ("label_smoothing", 5.0),
+        ("patience", -1),
+        ("eval_stride", 0),
+        ("noise_snr_max_db", float("nan")),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_any_training(field, value):
+    """What torch or sklearn would refuse minutes into a run (or train on: lr = inf) is one
+    line at once."""
+    with pytest.raises(InputError, match=f"{field} must lie in"):
+        TrainConfig(**{field: value})
