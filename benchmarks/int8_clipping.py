@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from edge_monitor.bundle import MANIFEST_FILE, MODEL_FILE, embedded_bundle
+from edge_monitor.bundle import MODEL_FILE, embedded_bundle, load_bundle
+from edge_monitor.errors import EcgEdgeError, first_line
 from trainer.kinds import kind_of
 from trainer.onnx_eval import onnx_predict
 from trainer.quantize import range_gap, unclipped_twin
@@ -41,16 +42,20 @@ EMBEDDED = ("diagnostic", "arrhythmia", "ventricular")
 
 
 def check(bundle: Path, data_dir: str | None) -> dict:
-    manifest = json.loads((bundle / MANIFEST_FILE).read_text())
+    manifest = load_bundle(bundle, probe=False).manifest  # hash, keys, contract: proven
     env = manifest.get("stages", {}).get("_data", {}).get("env", {})
+    before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # the fold this bundle was tested on
     try:
         kind = kind_of(manifest["task"])
         leads = kind.lead_option(manifest["contract"]["leads"])
         data = kind.load(data_dir, leads, None, None, manifest.get("seed", 0))
-    finally:
-        for key in env:
-            os.environ.pop(key, None)
+    finally:  # the caller's environment as it was
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     model = bundle / MODEL_FILE
     with tempfile.TemporaryDirectory(prefix="ecg-edge-twin-") as work:
         twin = Path(work) / "twin.onnx"
@@ -81,10 +86,14 @@ def main() -> None:
     args = ap.parse_args()
     bundles = args.bundles or [embedded_bundle(t) for t in EMBEDDED]
     result = {"command": "python benchmarks/int8_clipping.py " + " ".join(sys.argv[1:])}
-    for bundle in bundles:
-        result[str(bundle)] = check(bundle, args.data_dir)
-        print(bundle, json.dumps(result[str(bundle)]), flush=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    try:
+        args.out.write_text(json.dumps(result) + "\n")  # writable before the work, not after
+        for bundle in bundles:
+            result[str(bundle)] = check(bundle, args.data_dir)
+            print(bundle, json.dumps(result[str(bundle)]), flush=True)
+            args.out.write_text(json.dumps(result, indent=1) + "\n")  # each bundle as it ends
+    except (EcgEdgeError, OSError, ValueError) as exc:
+        sys.exit(f"error: {first_line(exc)}")
     print(f"wrote {args.out}")
 
 

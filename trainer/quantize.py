@@ -79,8 +79,12 @@ def unclipped_twin(int8: onnx.ModelProto) -> onnx.ModelProto:
 
     onnxruntime folds a Relu into the quantizer after it (a range that starts at zero does the
     Relu's work), so a pair whose range starts at zero becomes a Relu, not an Identity; an inner
-    tensor that calibration never saw negative reads the same way, the one clip this twin
-    cannot show. A graph output keeps no floor: a logit floored at zero is a clip to find."""
+    tensor that calibration never saw negative reads the same way. It folds a Clip (ReLU6,
+    Hardtanh) the same way, which the file no longer tells from a narrow range: the twin is
+    for graphs whose activations are Relus (this project's), and refuses a graph with no
+    activation pair at all (QOperator format, or not quantized), which it cannot unclip. A
+    graph output read by nothing else keeps no floor: a logit floored at zero is a clip to
+    find."""
     twin = onnx.ModelProto()
     twin.CopyFrom(int8)
     graph = twin.graph
@@ -91,38 +95,67 @@ def unclipped_twin(int8: onnx.ModelProto) -> onnx.ModelProto:
             users.setdefault(name, []).append(node)
     outputs = {o.name for o in graph.output}
     constants = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    nodes, dropped = [], set()
+    for node in graph.node:  # zero points may come from Constant nodes too
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    nodes, removed = [], []
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and node.input[0] in quantized:
             q = quantized[node.input[0]]
-            floored = _starts_at_zero(q, constants) and node.output[0] not in outputs
-            op = "Relu" if floored else "Identity"
-            nodes.append(onnx.helper.make_node(op, [q.input[0]], [node.output[0]]))
+            out = node.output[0]
+            final = out in outputs and not users.get(out)  # a graph output alone
+            op = "Relu" if _starts_at_zero(q, constants) and not final else "Identity"
+            nodes.append(onnx.helper.make_node(op, [q.input[0]], [out]))
+            removed.append(node)
             continue
         nodes.append(node)
+    if not removed:
+        raise InputError(
+            "no quantize / dequantize pair on any activation: not a QDQ int8 model "
+            "(QOperator format or float), nothing to unclip"
+        )
     for name, q in quantized.items():  # a quantize read only by dequantizers goes too
         readers = users.get(name, [])
         if name not in outputs and all(u.op_type == "DequantizeLinear" for u in readers):
-            dropped.add(id(q))
-    kept = [n for n in nodes if id(n) not in dropped]
+            removed.append(q)
+    kept = [n for n in nodes if all(n is not r for r in removed)]
     del graph.node[:]
     graph.node.extend(kept)
-    read = {name for n in kept for name in n.input}
-    weights = [t for t in graph.initializer if t.name in read]  # scales of removed pairs go
+    # the removed pairs' scales and zero points, unless anything else still names them
+    theirs = {name for n in removed for name in n.input[1:]}
+    named = _names_read(kept) | {i.name for i in graph.input} | outputs
+    weights = [t for t in graph.initializer if t.name not in theirs - named]
     del graph.initializer[:]
     graph.initializer.extend(weights)
     return twin
 
 
+def _names_read(nodes) -> set[str]:
+    """Every tensor name the nodes read, their subgraphs' (If, Loop, Scan) included."""
+    names: set[str] = set()
+    for node in nodes:
+        names.update(node.input)
+        for attribute in node.attribute:
+            for sub in [attribute.g, *attribute.graphs]:
+                names |= _names_read(sub.node) | {o.name for o in sub.output}
+    return names
+
+
 def _starts_at_zero(quantize, constants: dict) -> bool:
     """Whether a QuantizeLinear's range begins at zero: its zero point is its type's lowest
-    code (0 for uint8, -128 for int8)."""
+    code (0 for uint8, -128 for int8), on every channel."""
     if len(quantize.input) < 3 or not quantize.input[2]:
-        return True  # no zero point: uint8 at 0, onnx's default
-    if quantize.input[2] not in constants:
+        # no zero point: 0 of the output type, uint8 unless opset 21's output_dtype says else
+        dtypes = [a.i for a in quantize.attribute if a.name == "output_dtype"]
+        return not dtypes or dtypes[0] in (0, onnx.TensorProto.UINT8)
+    zero = constants.get(quantize.input[2])
+    if zero is None or not zero.size:
         return False
-    zero = constants[quantize.input[2]]
-    return bool(zero.size) and bool(np.all(zero == np.iinfo(zero.dtype).min))
+    try:
+        lowest = np.iinfo(zero.dtype).min
+    except ValueError:  # float8, int4: no Relu read into them
+        return False
+    return bool(np.all(zero == lowest))
 
 
 class FeedReader(CalibrationDataReader):

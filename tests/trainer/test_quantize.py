@@ -304,3 +304,42 @@ def test_the_twin_shows_a_clipped_model_without_its_fp32_source(fp32_beat_model,
     assert range_gap(probs["twin"], probs["int8"]) > 0.1
     reference = probabilities(contract, _outputs(str(fp32), feeds))
     assert range_gap(reference, probs["twin"]) < 0.05  # the twin spans what fp32 spans
+
+
+def test_the_twin_reads_floors_from_any_zero_point_and_refuses_a_graph_it_cannot_unclip(
+    fp32_beat_model,
+):
+    """A zero point from a Constant node floors its pair like an initializer's (a Relu); the
+    graph output keeps no floor and its range no ceiling; a float model (as a QOperator one)
+    has no pair to remove and is refused, not passed through as "not clipped"."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edge_monitor.errors import InputError
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
+
+    scale = np.array(0.1, dtype=np.float32)
+    nodes = [
+        const("s", scale),
+        const("z0", np.array(0, dtype=np.uint8)),
+        const("z1", np.array(128, dtype=np.uint8)),
+        helper.make_node("QuantizeLinear", ["x", "s", "z0"], ["q0"]),
+        helper.make_node("DequantizeLinear", ["q0", "s", "z0"], ["h"]),
+        helper.make_node("QuantizeLinear", ["h", "s", "z1"], ["q1"]),
+        helper.make_node("DequantizeLinear", ["q1", "s", "z1"], ["y"]),
+    ]
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("x", "y")]
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", [io[0]], [io[1]]), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    feed = [{"x": np.array([-1.0, 50.0], dtype=np.float32)}]
+    np.testing.assert_allclose(_outputs(model, feed), [0.0, 12.7], atol=1e-5)  # int8: clipped
+    twin = unclipped_twin(model)
+    assert [n.op_type for n in twin.graph.node if n.op_type in ("Relu", "Identity")] == [
+        "Relu",
+        "Identity",
+    ]
+    np.testing.assert_allclose(_outputs(twin, feed), [0.0, 50.0], atol=1e-5)
+    with pytest.raises(InputError, match="nothing to unclip"):
+        unclipped_twin(onnx.load(str(fp32_beat_model[0])))
