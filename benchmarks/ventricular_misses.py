@@ -199,13 +199,17 @@ def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dic
     counts the alarm's rise at an episode's onset against the first segments."""
     fs, n, eps = ref["fs"], ref["n"], ref["vf"]
     events, seg = to_events(log), int(SEGMENT_S * fs)
-    at = [when(e) for e in events]
+    # the log is in the device's order, not in time (a beat is logged after a window that ends
+    # later): the verdict is followed in time, a segment's events kept in the logged order
+    at = np.array([when(e) for e in events], dtype=np.int64)
+    starts = np.array([e.start if isinstance(e, WindowEvent) else when(e) for e in events])
+    chronological = np.argsort(at, kind="stable")
     counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
     verdict, i = GOOD, 0
     for s0 in range(0, n - seg + 1, seg):
         s1 = s0 + seg
-        while i < len(events) and at[i] < s0:
-            ev = events[i]
+        while i < len(events) and at[chronological[i]] < s0:
+            ev = events[chronological[i]]
             if isinstance(ev, AlertEvent) and ev.level == INCONCLUSIVE:
                 verdict = ev.label
             elif isinstance(ev, AlertEvent) and ev.level == CLEARED and ev.label == "signal":
@@ -214,10 +218,7 @@ def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dic
         full = any(a <= s0 and s1 <= b for a, b in eps)
         if any(a < s1 and s0 < b for a, b in eps) and not full:
             continue
-        inside = [
-            e for e, t in zip(events[i:], at[i:], strict=True)
-            if t < s1 and (not isinstance(e, WindowEvent) or e.start >= s0)
-        ]  # fmt: skip
+        inside = [events[j] for j in np.flatnonzero((at < s1) & (starts >= s0))]
         if verdict != GOOD:
             inside.insert(0, AlertEvent(s0, INCONCLUSIVE, verdict, ""))
         out = VentricularFusion(view, fs, spec).process(inside) if view else inside
