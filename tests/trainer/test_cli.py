@@ -107,6 +107,14 @@ def test_compress_refuses_a_bad_recipe_file_before_any_work(tmp_path, text, need
     )
 
 
+def test_a_recipe_the_flags_upset_is_refused_before_the_data_loads(tmp_path):
+    cfg, out = tmp_path / "recipe.toml", tmp_path / "bundle"
+    cfg.write_text("[train]\nnoise_snr_max_db = 10.0\n")
+    args = ("compress", "--task", "arrhythmia", "--config", str(cfg), "--out", str(out))
+    assert_one_line_error(run(*args, "--noise-snr-min", "30"), "SNR bounds be ordered")
+    assert not out.exists()
+
+
 def test_compress_refuses_recipe_paths_that_would_hang_or_flood_it(tmp_path):
     """A FIFO (the read would wait for a writer), a link to /dev/zero (endless), a name past
     the file system's limit, a file far past a recipe's size: each one line, at once."""
