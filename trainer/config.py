@@ -227,8 +227,17 @@ def chain_recipe(path: Path, task: str) -> dict:
 
 
 def config_from(table: dict, **overrides) -> TrainConfig:
-    """Defaults, then a [train] table, then the command-line flags (None: not given)."""
-    return TrainConfig.from_dict(table).with_overrides(**overrides)
+    """Defaults, then the task's own (`TaskKind.train_defaults`), then a [train] table, then
+    the command-line flags (None: not given)."""
+    from trainer.kinds import kind_of
+
+    task = overrides.get("task") or (table.get("task") if isinstance(table, dict) else None)
+    try:
+        own = dict(kind_of(task or TrainConfig.task).train_defaults)
+    except InputError:  # an unknown task: TrainConfig says so in its own words
+        own = {}
+    base = {**own, **table} if isinstance(table, dict) else table
+    return TrainConfig.from_dict(base).with_overrides(**overrides)
 
 
 def load_config(path: Path | None, **overrides) -> TrainConfig:

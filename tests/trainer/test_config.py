@@ -1,7 +1,7 @@
 import pytest
 
 from edge_monitor.errors import DataNotFoundError, InputError
-from trainer.config import TrainConfig, load_config
+from trainer.config import TrainConfig, config_from, load_config
 
 
 def test_flags_override_the_toml_file_which_overrides_defaults(tmp_path):
@@ -64,3 +64,14 @@ def test_numbers_out_of_range_are_refused_before_any_training(field, value):
     line at once."""
     with pytest.raises(InputError, match=f"{field} must lie in"):
         TrainConfig(**{field: value})
+
+
+def test_a_task_trains_with_its_own_defaults_under_the_recipe_and_the_flags(tmp_path):
+    """The VT/VF task keeps its last epoch unless told otherwise; other tasks the best."""
+    assert load_config(None, task="ventricular", model="student").keep_epoch == "last"
+    assert load_config(None, task="arrhythmia").keep_epoch == "best"
+    assert config_from({"keep_epoch": "average"}, task="ventricular").keep_epoch == "average"
+    f = tmp_path / "run.toml"
+    f.write_text('[train]\ntask = "ventricular"\n')
+    assert load_config(f).keep_epoch == "last"
+    assert load_config(f, task="diagnostic").keep_epoch == "best"  # the flag's task decides

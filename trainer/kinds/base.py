@@ -43,6 +43,8 @@ class TaskKind(ABC):
     prune_tolerance: float  # validation headline a pruned student may lose and still ship
     roc_panels: tuple[str, ...]  # the report's ROC panels: "micro" or class names
     noise_training: bool  # recorded-noise training and hardening apply (beats only, today)
+    # TrainConfig values this task trains with unless a recipe file or a flag says otherwise
+    train_defaults: tuple[tuple[str, object], ...] = ()
 
     # ---- data ------------------------------------------------------------------------------
 
