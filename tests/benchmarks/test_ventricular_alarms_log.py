@@ -22,7 +22,9 @@ alarms = sys.modules["ventricular_alarms"]  # as the benchmark imported it
 def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
     folder = need(SHARED / "cudb")
     bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
-    log = alarms.stream_record(folder, "cu07", bundles, 0.9)
+    # no gate exemption: the gate's own verdicts on cu07 are logged whatever the VT/VF model
+    # reads there (with the 7 Dec retrained model and the exemption at 0.9, none stood)
+    log = alarms.stream_record(folder, "cu07", bundles, 0.0)
     logged = [e for e in log if e["t"] == "q"]
     assert logged and all(e["state"] != GOOD for e in logged)
     assert {e["reason"] for e in logged if e["state"] == "noisy"} >= {"disagreement"}
