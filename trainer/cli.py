@@ -176,7 +176,8 @@ def train(
         float | None, typer.Option(help="softmax temperature of the distillation")
     ] = None,
 ) -> None:
-    """Train a model with early stopping on the validation split; writes OUT/model.pt.
+    """Train a model, keeping the epoch its task or --config says (the best on the validation
+    split, with early stopping, or the last); writes OUT/model.pt.
 
     Several GPUs or processes: torchrun --nproc_per_node=N -m trainer train ... (docs/training.md)
     """

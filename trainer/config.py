@@ -183,6 +183,8 @@ CHAIN_KEYS = (
     "noise_dir",
     "noise_snr_min_db",
     "polarity_flip_prob",
+    "freeze_batchnorm",  # hardening's and pruning's fine-tuning set these two
+    "anchor_weight",
 )
 
 

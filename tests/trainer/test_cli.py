@@ -93,6 +93,7 @@ def test_unknown_config_key_is_refused(tmp_path):
         ("[train]\nepochs = 1180591620717411303424\n", "epochs must lie in"),
         ("[train]\nseed = 7\n", "seed set by trainer compress's own options"),
         ('[train]\nnoise_prob = 0.5\ntask = "diagnostic"\n', "noise_prob, task set by"),
+        ("[train]\nfreeze_batchnorm = true\n", "freeze_batchnorm set by"),
     ],
 )
 def test_compress_refuses_a_bad_recipe_file_before_any_work(tmp_path, text, needle):
