@@ -243,5 +243,6 @@ def config_from(table: dict, **overrides) -> TrainConfig:
 
 
 def load_config(path: Path | None, **overrides) -> TrainConfig:
-    """Defaults, then the TOML file's [train] table, then the command-line flags."""
+    """Defaults, the task's own, then the TOML file's [train] table, then the command-line
+    flags (`config_from`)."""
     return config_from(train_table(path) if path is not None else {}, **overrides)
