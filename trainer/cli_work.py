@@ -96,12 +96,10 @@ def compress_from_options(options: dict, say: Callable[[str], None]) -> dict:
     load_profile(profile)  # a typo is said at once, before torch loads (seconds)
     kind_of(task)
     if options.get("config") is not None:  # as is a bad recipe file, or one the flags upset
-        from trainer.config import chain_recipe, config_from
+        from trainer.config import chain_recipe
 
         flags = ("epochs", "threads", "noise_snr_min_db")
-        config_from(
-            chain_recipe(options["config"], task), task=task, **{k: options[k] for k in flags}
-        )
+        chain_recipe(options["config"], task, **{k: options[k] for k in flags})
     from trainer.compress import CompressOptions, compress
 
     opts = CompressOptions(

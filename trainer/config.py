@@ -215,16 +215,16 @@ def train_table(path: Path) -> dict:
     return doc.get("train", {})
 
 
-def chain_recipe(path: Path, task: str) -> dict:
-    """The [train] table `trainer compress --config` applies to every model it trains, read
-    once and checked whole: no key the chain sets itself, every value in range."""
+def chain_recipe(path: Path, task: str, **flags) -> dict:
+    """The [train] table `trainer compress --config` applies to every model it trains, checked
+    whole: no key the chain sets itself, every value in range, also under the `flags` given."""
     table = train_table(path)
     taken = sorted(set(table) & set(CHAIN_KEYS)) if isinstance(table, dict) else []
     if taken:
         raise InputError(
             f"{path}: {', '.join(taken)} set by trainer compress's own options, not by a recipe"
         )
-    config_from(table, task=task)
+    config_from(table, task=task, **flags)
     return table
 
 

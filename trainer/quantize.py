@@ -118,7 +118,8 @@ def unclipped_twin(int8: onnx.ModelProto) -> onnx.ModelProto:
         readers = users.get(name, [])
         if name not in outputs and all(u.op_type == "DequantizeLinear" for u in readers):
             removed.append(q)
-    kept = [n for n in nodes if all(n is not r for r in removed)]
+    gone = {id(n) for n in removed}
+    kept = [n for n in nodes if id(n) not in gone]
     del graph.node[:]
     graph.node.extend(kept)
     # the removed pairs' scales and zero points, unless anything else still names them
