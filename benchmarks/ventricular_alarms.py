@@ -201,6 +201,7 @@ def grid(
     good_only: tuple[bool, ...] = (FusionSpec.confirm_good_only,),
     disagree: tuple[float, ...] = (FusionSpec.disagree_p,),
     withhold: bool = FusionSpec.withhold_organised,
+    blind_hold_s: float = FusionSpec.blind_hold_s,
 ) -> list[FusionSpec]:
     out = []
     axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only,
@@ -210,7 +211,8 @@ def grid(
             out.append(FusionSpec(agree, alone_p=alone, alone_k=k, alone_n=n,
                                   confirm_unverified=lift, confirm_vf=vf, exempt_amplitude=amp,
                                   vouch_s=hold, confirm_good_only=good,
-                                  disagree_p=dis, withhold_organised=withhold))  # fmt: skip
+                                  disagree_p=dis, withhold_organised=withhold,
+                                  blind_hold_s=blind_hold_s))  # fmt: skip
     return out
 
 
@@ -340,6 +342,8 @@ def main() -> None:
     cli.add_argument("--withhold-organised", action=argparse.BooleanOptionalAction,
                      default=FusionSpec.withhold_organised,
                      help="FusionSpec.withhold_organised (and --tune's)")  # fmt: skip
+    cli.add_argument("--blind-hold-s", type=float, default=FusionSpec.blind_hold_s,
+                     help="FusionSpec.blind_hold_s (and --tune's; 0: off)")  # fmt: skip
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -359,6 +363,7 @@ def main() -> None:
         if args.alone is not None:
             spec = spec.tuned(alone_k=args.alone[0], alone_n=args.alone[1])
         spec = spec.tuned(withhold_organised=args.withhold_organised)
+        spec = spec.tuned(blind_hold_s=args.blind_hold_s)
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
@@ -366,7 +371,7 @@ def main() -> None:
             amp = (False, True) if args.tune_exempt_amplitude else (False,)
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
             specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p),
-                         args.withhold_organised)  # fmt: skip
+                         args.withhold_organised, args.blind_hold_s)  # fmt: skip
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

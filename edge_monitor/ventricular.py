@@ -155,6 +155,12 @@ class FusionSpec:
     # between still keep it standing (the fresh-clone review; docs/ventricular.md)
     sustained_vt_s: float = 30.0
     sustained_last_v_s: float = 3.0
+    # the model's own standing alarm is held (not cleared) for up to this long when the fusion
+    # goes blind on a "noisy" or "saturated" verdict (0: cleared at once): VF's own swings read
+    # as both, and a cleared alarm needs alone_k fresh windows after the return (~7 s) to rise
+    # again. Never through leads off, flat, no signal or unreadable data, nor a NaN model.
+    # docs/preregistrations/2026-12-07-blind-hold.md
+    blind_hold_s: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -207,6 +213,15 @@ class ModelView:
         return float(sum(p)) if self.softmax else float(max(p))
 
 
+def _sample_of(ev: Event) -> int | None:
+    """Where an event lies on the stream's clock (a window's or a quality segment's end)."""
+    if isinstance(ev, AlertEvent | BeatEvent):
+        return ev.sample
+    if isinstance(ev, QualityEvent):
+        return ev.segment.end
+    return ev.end if isinstance(ev, WindowEvent) else None
+
+
 class VentricularFusion:
     """Events in, events out: the rules' VT/VF alarms confirmed, held back or escalated by the
     window model, and the model's own alarm. `active` is the engine's label -> level map (the
@@ -245,6 +260,7 @@ class VentricularFusion:
         self._spell_bare = 0  # bare seconds since the standing hold spell began
         self._last_v = NEVER  # the newest beat the beat model labelled V
         self._marks: deque[tuple[int, bool]] = deque()  # (end, organised) of oscillating seconds
+        self.held_since: int | None = None  # the model's alarm held through a blind spell
 
     def vf_hint(self) -> bool:
         """Does the model vouch for VT/VF now (the gate exemption; gate_exempt_p 0: off)?"""
@@ -254,6 +270,7 @@ class VentricularFusion:
     def process(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
         for ev in events:
+            out += self._hold_expired(_sample_of(ev))
             if isinstance(ev, WindowEvent) and ev.model == self.model.name:
                 out += [ev, *self._on_window(ev)]
             elif isinstance(ev, QualityEvent):
@@ -278,7 +295,7 @@ class VentricularFusion:
                 self.exempt = True
                 return [ev]
             self.seeing = self.exempt = False
-            return [ev, *self._blind(ev.sample)]
+            return [ev, *self._blind(ev.sample, ev.label)]
         if ev.level == CLEARED and ev.label == "signal":
             if not self.exempt:  # windows of an overruled spell were seen
                 self.good_since = ev.sample
@@ -409,11 +426,12 @@ class VentricularFusion:
         # overrule: disagreement alone became another sign of noise): blind after all
         if self.exempt and not self._still_overruled(ev.end):
             self.seeing = self.exempt = False
-            return self._blind(ev.end)
+            return self._blind(ev.end, self.state)
         if not (self.seeing or self.exempt) and self._reopens(ev.end):
             self.exempt = True  # no QRS to agree on, and the model sees VT/VF: seeing again
         if not ((self.exempt or self.seeing and ev.quality_ok) and ev.start >= self.good_since):
             return []
+        self.held_since = None  # assessed again: a held alarm is the model's to clear
         self._raw.append(self.latest_p)
         p = self.model.combine(list(self._raw))
         clean = ev.quality_ok and ev.start >= self.clean_since
@@ -468,6 +486,7 @@ class VentricularFusion:
 
     def _clear_own(self, sample: int, why: str, cool: bool = False) -> list[AlertEvent]:
         """Clear the model's alarm; only its own end starts the cooldown (not a blind spell)."""
+        self.held_since = None
         if self.active.pop(MODEL_LABEL, None) is None:
             return []
         if cool:
@@ -475,11 +494,26 @@ class VentricularFusion:
         self._alone.clear()
         return [AlertEvent(sample, CLEARED, MODEL_LABEL, why)]
 
-    def _blind(self, sample: int) -> list[AlertEvent]:
+    def _blind(self, sample: int, verdict: str) -> list[AlertEvent]:
         """The signal went bad: forget the windows, drop held-back alarms (the engine clears
-        its own), and clear the model's alarm."""
+        its own), and clear the model's alarm, or hold it (blind_hold_s) through a verdict that
+        VF's own swings give: the hold that began first goes on, it is not renewed."""
         self.pending.clear()
         self._forget()
+        holds = self.spec.blind_hold_s > 0 and verdict in AMPLITUDE_VERDICTS
+        if holds and MODEL_LABEL in self.active:
+            self.held_since = sample if self.held_since is None else self.held_since
+            return []
+        return self._clear_own(sample, "VT/VF: no longer assessed")
+
+    def _hold_expired(self, sample: int | None) -> list[AlertEvent]:
+        """A held alarm whose blind spell outlasted blind_hold_s: cleared now. Once the fusion
+        sees again the alarm stands; the hold ends for good at the first window assessed after
+        that, so spells with returns too short for a window between them add up."""
+        if self.held_since is None or sample is None or self.seeing or self.exempt:
+            return []
+        if sample - self.held_since <= self.spec.blind_hold_s * self.fs:
+            return []
         return self._clear_own(sample, "VT/VF: no longer assessed")
 
     def _forget(self) -> None:

@@ -1,0 +1,149 @@
+"""FusionSpec.blind_hold_s: the model's standing VT/VF alarm is held, not cleared, through a
+short spell the gate calls noisy or saturated (VF's own swings), never through leads off, flat
+or a NaN model, never longer than the hold summed over spells with no window assessed between
+them; and a hold raises nothing (docs/preregistrations/2026-12-07-blind-hold.md)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, AlertEvent
+from edge_monitor.ventricular import MODEL_LABEL, VentricularFusion
+from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, window
+
+HOLD = SPEC.tuned(blind_hold_s=10.0)
+
+
+def _standing(spec=HOLD) -> tuple[VentricularFusion, int]:
+    fusion = VentricularFusion(VIEW, FS, spec)
+    out = fusion.process([window(t * STRIDE, 0.95) for t in range(4, 9)])
+    assert [e.level for e in out if isinstance(e, AlertEvent)] == [CRITICAL]
+    return fusion, 9 * STRIDE
+
+
+def _own(out: list) -> list[str]:
+    return [e.level for e in out if isinstance(e, AlertEvent) and e.label == MODEL_LABEL]
+
+
+def _bad(t: int, verdict: str = "noisy") -> AlertEvent:
+    return AlertEvent(t, INCONCLUSIVE, verdict, verdict)
+
+
+def _good(t: int) -> AlertEvent:
+    return AlertEvent(t, CLEARED, "signal", "signal good again")
+
+
+def test_without_the_hold_a_noisy_spell_clears_the_alarm_at_once():
+    fusion, t = _standing(SPEC)
+    assert _own(fusion.process([_bad(t)])) == [CLEARED]
+
+
+def test_a_short_noisy_spell_inside_vf_leaves_the_alarm_standing():
+    fusion, t = _standing()
+    out = fusion.process([_bad(t, "saturated")])
+    out += fusion.process([window(t + k * STRIDE, 0.02, ok=False) for k in range(1, 9)])
+    assert _own(out) == [] and fusion.active == {MODEL_LABEL: CRITICAL}
+    out = fusion.process([_good(t + 9 * STRIDE)])
+    # back: no window begun after the return yet, then confident ones: it stands, not raised again
+    out += fusion.process([window(t + k * STRIDE, 0.97) for k in range(10, 20)])
+    assert _own(out) == [] and fusion.held_since is None
+    # the usual clearing rule on windows after the return (clear_after 2 quiet ones)
+    out = fusion.process([window(t + k * STRIDE, 0.1) for k in range(20, 22)])
+    assert _own(out) == [CLEARED]
+
+
+def test_a_spell_that_outlasts_the_hold_clears_the_alarm_when_it_runs_out():
+    fusion, t = _standing()
+    fusion.process([_bad(t)])
+    within = fusion.process([window(t + k * STRIDE, 0.99, ok=False) for k in range(1, 11)])
+    assert _own(within) == []  # 10 s into the spell: held
+    past = fusion.process([window(t + 11 * STRIDE, 0.99, ok=False)])
+    assert [(e.level, e.sample) for e in past if isinstance(e, AlertEvent)] == [
+        (CLEARED, t + 11 * STRIDE)
+    ]
+    assert not fusion.active
+
+
+def test_a_verdict_that_is_not_the_rhythm_ends_the_hold():
+    for verdict in ("leads_off", "flat", "no_signal"):
+        fusion, t = _standing()
+        assert _own(fusion.process([_bad(t)])) == []
+        assert _own(fusion.process([_bad(t + STRIDE, verdict)])) == [CLEARED]
+        fusion, t = _standing()
+        assert _own(fusion.process([_bad(t, verdict)])) == [CLEARED]  # never held at all
+
+
+def test_a_nan_model_ends_the_hold():
+    fusion, t = _standing()
+    fusion.process([_bad(t)])
+    assert _own(fusion.process([window(t + STRIDE, None, ok=False)])) == [CLEARED]
+
+
+def test_spells_with_returns_too_short_for_a_window_add_up():
+    """Noisy 6 s, good 2 s (no 4 s window fits), noisy again: the first hold goes on."""
+    fusion, t = _standing()
+    out = fusion.process([_bad(t)])
+    out += fusion.process([_good(t + 6 * STRIDE)])
+    out += fusion.process([window(t + 7 * STRIDE, 0.99)])  # begun inside the spell: not assessed
+    out += fusion.process([_bad(t + 8 * STRIDE)])
+    out += fusion.process([window(t + k * STRIDE, 0.99, ok=False) for k in range(9, 11)])
+    assert _own(out) == []
+    assert _own(fusion.process([window(t + 11 * STRIDE, 0.99, ok=False)])) == [CLEARED]
+
+
+# a stream as the fusion sees it: windows every second, the gate's verdicts coming and going
+step = st.one_of(
+    st.tuples(st.just("window"), st.floats(0, 1), st.booleans()),
+    st.tuples(st.just("bad"), st.sampled_from(["noisy", "saturated", "leads_off", "flat"])),
+    st.tuples(st.just("good"), st.none()),
+    st.tuples(st.just("nan"), st.none()),
+)
+
+
+def _play(steps, spec):
+    fusion = VentricularFusion(VIEW, FS, spec)
+    t, seeing, trace = 4 * STRIDE, True, []
+    for kind, a, *rest in steps:
+        t += STRIDE
+        if kind == "window":
+            ev = window(t, a, rest[0] and seeing)
+        elif kind == "nan":
+            ev = window(t, None, seeing)
+        elif kind == "bad":
+            seeing, ev = False, _bad(t, a)
+        else:
+            if seeing:
+                continue
+            seeing, ev = True, _good(t)
+        trace.append((ev, fusion.process([ev]), seeing, dict(fusion.active)))
+    return trace
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(step, max_size=80))
+def test_a_hold_raises_nothing_and_never_outlasts_its_seconds_blind(steps):
+    raised = {}
+    for name, spec in (("off", SPEC), ("on", HOLD)):
+        trace = _play(steps, spec)
+        raised[name] = sum(
+            1 for _, out, _, _ in trace for e in out
+            if isinstance(e, AlertEvent) and e.level == CRITICAL
+        )  # fmt: skip
+        if name == "off":
+            continue
+        blind_for, good_since = 0, -(10**9)  # seconds blind since the last window assessed
+        for ev, out, seeing, active in trace:
+            if isinstance(ev, AlertEvent) and ev.level == CLEARED and ev.label == "signal":
+                good_since = ev.sample
+            assessed = (
+                seeing and hasattr(ev, "probs") and ev.probs is not None
+                and ev.quality_ok and ev.start >= good_since
+            )  # fmt: skip
+            blind_for = 0 if assessed else blind_for + (not seeing)
+            if not seeing:
+                assert not [e for e in out if getattr(e, "level", None) == CRITICAL]
+                if MODEL_LABEL in active:
+                    assert blind_for <= HOLD.blind_hold_s + 1
+    # the same windows raise the same alarms or fewer: a held alarm cannot clear and come back
+    assert raised["on"] <= raised["off"]
