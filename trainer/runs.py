@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edge_monitor.errors import InputError
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, load_config
 from trainer.evaluate import evaluate_checkpoint
@@ -29,6 +30,11 @@ def train_run(
     teacher: Path | None = None,
 ) -> list[str]:
     cfg = load_config(config, task=task, model=model, **overrides)
+    if overrides.get("patience") is not None and cfg.keep_epoch != "best":
+        raise InputError(
+            f"--patience does nothing with keep_epoch = {cfg.keep_epoch!r} (every epoch runs, "
+            'no early stopping); a --config with keep_epoch = "best" brings early stopping back'
+        )
     data = load_task(
         cfg.task, data_dir, leads=leads, cache_dir=cache_dir, limit=cfg.limit, seed=cfg.seed
     )

@@ -73,6 +73,20 @@ def test_bad_checkpoint_is_refused(tmp_path):
     assert_one_line_error(run("evaluate", str(tmp_path / "nope.pt")), "not found")
 
 
+def test_patience_without_early_stopping_is_refused_before_the_data_loads(tmp_path):
+    """The VT/VF task keeps its last epoch by default: --patience would be silently ignored."""
+    out = tmp_path / "r"
+    r = run("train", "--task", "ventricular", "--patience", "3", "--out", str(out))
+    assert_one_line_error(r, "--patience does nothing with keep_epoch = 'last'")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[train]\nkeep_epoch = "average"\n')
+    r = run(
+        "train", "--task", "arrhythmia", "--config", str(cfg), "--patience", "3", "--out", str(out)
+    )
+    assert_one_line_error(r, "keep_epoch = 'average'")
+    assert not out.exists()
+
+
 def test_unknown_config_key_is_refused(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[train]\nepochs = 2\nwarmup = 3\n")
