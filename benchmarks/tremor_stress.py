@@ -211,13 +211,15 @@ def parse_args() -> argparse.Namespace:
                         help="the beat model on a second lead too (the CLI's default)")  # fmt: skip
     parser.add_argument("--alone", type=int, nargs=2, metavar=("K", "N"),
                         help="the fusion's model alone: K of the last N windows")  # fmt: skip
+    parser.add_argument("--blind-hold-s", type=float, default=FusionSpec.blind_hold_s,
+                        help="FusionSpec.blind_hold_s (0: off)")  # fmt: skip
     parser.add_argument("--model", type=Path, help="a VT/VF bundle instead of the embedded one")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tremor_stress.json"))
     return parser.parse_args()
 
 
 def fusion_spec(args: argparse.Namespace) -> FusionSpec:
-    spec = FusionSpec(withhold_organised=args.organised_qrs)
+    spec = FusionSpec(withhold_organised=args.organised_qrs, blind_hold_s=args.blind_hold_s)
     if args.alone is not None:
         spec = spec.tuned(alone_k=args.alone[0], alone_n=args.alone[1])
     return spec

@@ -34,6 +34,7 @@ SPEC = FusionSpec(
     clear_after=2,
     confirm_vf=True,
     gate_exempt_p=0.0,
+    blind_hold_s=0.0,  # a bad verdict clears at once (the hold: test_ventricular_hold.py)
 )
 
 
