@@ -43,9 +43,13 @@ def train(
 ) -> dict:
     """One `trainer train` run through `launcher`; its command line and wall time (None when
     `--reuse` found its checkpoint from an earlier run of the same command)."""
+    # every epoch runs: patience as long as the run where the task keeps its best epoch (a task
+    # that keeps its last one never stops early, and refuses --patience)
+    stops = load_config(None, task=args.task).keep_epoch == "best"
     options = [
         *("train", "--task", args.task, "--model", args.model, "--out", str(out)),
-        *("--epochs", str(args.epochs), "--patience", str(args.epochs), "--seed", str(seed)),
+        *("--epochs", str(args.epochs), "--seed", str(seed)),
+        *(("--patience", str(args.epochs)) if stops else ()),
         *("--threads", str(threads), "--no-evaluate"),
         *(("--limit", str(args.limit)) if args.limit else ()),
         *(("--data-dir", args.data_dir) if args.data_dir else ()),
