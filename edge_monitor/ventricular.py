@@ -19,7 +19,8 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   calling the signal noisy for the two QRS detectors' disagreement alone (VF confuses both, as the
   gate already grants a VF-like Kuo & Dillman window); its other signs of noise stand.
   While the alert engine says the signal is not good (its `inconclusive` event),
-  nothing is confirmed and the model's own alarm is cleared: only windows that began after the
+  nothing is confirmed and the model's own alarm is cleared (on a "noisy" or "saturated" verdict,
+  VF's own swings, it is held up to `blind_hold_s` first): only windows that began after the
   signal came back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes
   while the model vouches for VT/VF (a window >= `gate_exempt_p` within `vouch_s`) leaves the
   fusion seeing (the rules stay frozen) until it no longer does. A "noisy" verdict that rests on
