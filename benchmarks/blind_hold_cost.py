@@ -26,13 +26,11 @@ from edge_monitor.ventricular import FusionSpec  # noqa: E402
 
 def outside_seconds(events: list, ref: dict) -> float:
     """Seconds a critical alarm stands outside every episode widened by LEAD_S and GRACE_S."""
-    fs, n = ref["fs"], ref["n"]
-    lead, grace = int(va.LEAD_S * fs), int(va.GRACE_S * fs)
-    widened = va.merge([(max(0, a - lead), min(n, b + grace)) for a, b in ref["vf"]])
+    excused = va.widened(ref)
     total = 0
-    for s, e in va.standing(events, n):
-        total += (e - s) - sum(max(0, min(e, b) - max(s, a)) for a, b in widened)
-    return total / fs
+    for s, e in va.standing(events, ref["n"]):
+        total += (e - s) - sum(max(0, min(e, b) - max(s, a)) for a, b in excused)
+    return total / ref["fs"]
 
 
 def main() -> None:

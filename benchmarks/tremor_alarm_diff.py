@@ -18,15 +18,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from all_records import merge  # noqa: E402
 from ventricular_alarms import (  # noqa: E402
     ALARM_LABELS,
-    GRACE_S,
-    LEAD_S,
     episodes_of,
     fused,
     standing,
     to_events,
+    widened,
 )
 
 from edge_monitor.alert_rules import CRITICAL, AlertEvent  # noqa: E402
@@ -40,11 +38,10 @@ BEFORE_S = 10.0  # the gate's verdicts this long before an onset are listed
 def false_onsets(events: list, ref: dict) -> list[dict]:
     """Each false alarm onset: when, what raised it, and the bad verdicts just before."""
     fs, n = ref["fs"], ref["n"]
-    grace, lead = int(GRACE_S * fs), int(LEAD_S * fs)
-    widened = merge([(max(0, a - lead), min(n, b + grace)) for a, b in ref["vf"]])
+    excused = widened(ref)
     out = []
     for s, e in standing(events, n):
-        if any(a <= s < b for a, b in widened):
+        if any(a <= s < b for a, b in excused):
             continue
         first = next(
             ev for ev in events

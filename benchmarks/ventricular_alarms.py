@@ -130,18 +130,26 @@ def standing(events: list, n: int) -> list[tuple[int, int]]:
     return merge([(a, max(b, a + 1)) for a, b in spans])
 
 
+def widened(ref: dict) -> list[tuple[int, int]]:
+    """The episodes widened by LEAD_S before and GRACE_S after: an alarm onset outside them is
+    false."""
+    fs, n = ref["fs"], ref["n"]
+    grace, lead = int(GRACE_S * fs), int(LEAD_S * fs)
+    return merge([(max(0, a - lead), min(n, b + grace)) for a, b in ref["vf"]])
+
+
 def score(events: list, ref: dict) -> dict:
     fs, n, eps = ref["fs"], ref["n"], ref["vf"]
     alarm = standing(events, n)
-    grace, lead = int(GRACE_S * fs), int(LEAD_S * fs)
+    grace = int(GRACE_S * fs)
     rows = []
     for a, b in eps:
         hit = [s for s, e in alarm if s < b + grace and e > a]
         delay = max(0.0, (hit[0] - a) / fs) if hit else None
         rows.append({"seconds": round((b - a) / fs, 1), "alarmed": bool(hit), "delay_s": delay})
-    widened = merge([(max(0, a - lead), min(n, b + grace)) for a, b in eps])
+    excused = widened(ref)
     onsets = [s for s, _ in alarm]
-    false = [s for s in onsets if not any(a <= s < b for a, b in widened)]
+    false = [s for s in onsets if not any(a <= s < b for a, b in excused)]
     in_noise = [s for s in false if any(a <= s < b for a, b in ref["noise"])]
     seg = int(SEGMENT_S * fs)
     counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
@@ -153,7 +161,7 @@ def score(events: list, ref: dict) -> dict:
             continue
         said = any(a <= s1 - 1 < b for a, b in alarm)
         counts[("tp" if said else "fn") if full else ("fp" if said else "tn")] += 1
-    outside = n - sum(b - a for a, b in widened)
+    outside = n - sum(b - a for a, b in excused)
     return {"episodes": rows, "false": len(false), "false_in_noise": len(in_noise),
             "outside_s": outside / fs, "segments": counts}  # fmt: skip
 
