@@ -51,7 +51,7 @@ from edge_monitor.alert_rules import (  # noqa: E402
     WARNING,
     AlertEvent,
 )
-from edge_monitor.events import BeatEvent, QualityEvent, WindowEvent  # noqa: E402
+from edge_monitor.events import WindowEvent, sample_of  # noqa: E402
 from edge_monitor.quality import GOOD  # noqa: E402
 from edge_monitor.ventricular import FusionSpec, VentricularFusion  # noqa: E402
 
@@ -106,13 +106,6 @@ def episode_rows(key: str, events: list, ref: dict, folder: Path) -> list[dict]:
     return rows
 
 
-def when(ev) -> int:
-    """An event's sample: an alert's or a beat's own, a window's or a quality segment's end."""
-    if isinstance(ev, AlertEvent | BeatEvent):
-        return ev.sample
-    return ev.segment.end if isinstance(ev, QualityEvent) else ev.end
-
-
 def blind_spans(log: list[dict], view, fs: float, spec: FusionSpec, n: int) -> list[tuple]:
     """(start, end, verdict) of the stretches in which the fusion was blind: the gate's bad
     verdict stood and the model did not overrule it (the fusion stepped one event at a time)."""
@@ -126,9 +119,9 @@ def blind_spans(log: list[dict], view, fs: float, spec: FusionSpec, n: int) -> l
             verdict = GOOD
         blind = not (fusion.seeing or fusion.exempt)
         if blind and since is None:
-            since = (when(ev), verdict)
+            since = (sample_of(ev), verdict)
         elif not blind and since is not None:
-            spans.append((since[0], when(ev), since[1]))
+            spans.append((since[0], sample_of(ev), since[1]))
             since = None
     return spans + ([(since[0], n, since[1])] if since else [])
 
@@ -201,8 +194,8 @@ def isolated_segments(log: list[dict], view, spec: FusionSpec, ref: dict) -> dic
     events, seg = to_events(log), int(SEGMENT_S * fs)
     # the log is in the device's order, not in time (a beat is logged after a window that ends
     # later): the verdict is followed in time, a segment's events kept in the logged order
-    at = np.array([when(e) for e in events], dtype=np.int64)
-    starts = np.array([e.start if isinstance(e, WindowEvent) else when(e) for e in events])
+    at = np.array([sample_of(e) for e in events], dtype=np.int64)
+    starts = np.array([e.start if isinstance(e, WindowEvent) else sample_of(e) for e in events])
     chronological = np.argsort(at, kind="stable")
     counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
     verdict, i = GOOD, 0

@@ -54,3 +54,13 @@ class QualityEvent:
 
 
 Event = BeatEvent | WindowEvent | QualityEvent | AlertEvent
+
+
+def sample_of(ev: object) -> int | None:
+    """Where an event lies on the stream's clock: a beat's or an alert's sample, a window's or a
+    quality segment's end (None for anything else)."""
+    if isinstance(ev, AlertEvent | BeatEvent):
+        return ev.sample
+    if isinstance(ev, QualityEvent):
+        return ev.segment.end
+    return ev.end if isinstance(ev, WindowEvent) else None

@@ -56,7 +56,7 @@ from dataclasses import dataclass, fields, replace
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, WARNING, AlertEvent
 from edge_monitor.contract import ModelContract, WindowInput
-from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent
+from edge_monitor.events import BeatEvent, Event, QualityEvent, WindowEvent, sample_of
 from edge_monitor.quality import NOISY, SATURATED, SegmentQuality
 from edge_monitor.quality_signs import DISAGREEMENT
 from edge_monitor.vf import VF_MAX_HZ, VF_MIN_HZ
@@ -218,15 +218,6 @@ class ModelView:
         return float(sum(p)) if self.softmax else float(max(p))
 
 
-def _sample_of(ev: Event) -> int | None:
-    """Where an event lies on the stream's clock (a window's or a quality segment's end)."""
-    if isinstance(ev, AlertEvent | BeatEvent):
-        return ev.sample
-    if isinstance(ev, QualityEvent):
-        return ev.segment.end
-    return ev.end if isinstance(ev, WindowEvent) else None
-
-
 class VentricularFusion:
     """Events in, events out: the rules' VT/VF alarms confirmed, held back or escalated by the
     window model, and the model's own alarm. `active` is the engine's label -> level map (the
@@ -275,7 +266,8 @@ class VentricularFusion:
     def process(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
         for ev in events:
-            out += self._hold_expired(_sample_of(ev))
+            if self.held_since is not None:  # the common case pays one comparison
+                out += self._hold_expired(sample_of(ev))
             if isinstance(ev, WindowEvent) and ev.model == self.model.name:
                 out += [ev, *self._on_window(ev)]
             elif isinstance(ev, QualityEvent):
