@@ -10,20 +10,21 @@ from hypothesis import strategies as st
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, INCONCLUSIVE, AlertEvent
 from edge_monitor.ventricular import MODEL_LABEL, FusionSpec, VentricularFusion
-from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, window
+from tests.edge_monitor.test_ventricular import (
+    FS,
+    SPEC,
+    STRIDE,
+    VIEW,
+    _own,
+    _standing_alarm,
+    window,
+)
 
 HOLD = SPEC.tuned(blind_hold_s=10.0)
 
 
 def _standing(spec=HOLD) -> tuple[VentricularFusion, int]:
-    fusion = VentricularFusion(VIEW, FS, spec)
-    out = fusion.process([window(t * STRIDE, 0.95) for t in range(4, 9)])
-    assert [e.level for e in out if isinstance(e, AlertEvent)] == [CRITICAL]
-    return fusion, 9 * STRIDE
-
-
-def _own(out: list) -> list[str]:
-    return [e.level for e in out if isinstance(e, AlertEvent) and e.label == MODEL_LABEL]
+    return _standing_alarm(spec, 0.95)
 
 
 def _bad(t: int, verdict: str = "noisy") -> AlertEvent:
