@@ -208,6 +208,10 @@ def main() -> None:
         args.out.write_text(json.dumps(doc, indent=2))
         print(json.dumps(doc[args.label]["paired"], indent=1))
         return
+    if args.companion and not args.bundle:  # else two readers of inverted beats, in every worker
+        raise SystemExit(
+            "error: the embedded beat model has its own companion; give --companion with --bundle"
+        )
     root = args.data or beatdb.multi_db_root(None)
     if root is None:
         raise SystemExit("no folder holding mitdb/ and svdb/: pass --data or set ECG_EDGE_DATA")
