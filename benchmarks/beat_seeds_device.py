@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,38 +24,56 @@ SOURCE = Path("benchmarks/results/beat_generalization.json")
 METRICS = ("f1_S", "se_S", "ppv_S", "f1_V", "se_V", "ppv_V")
 
 
-def seed_row(entry: dict) -> dict:
-    """One bundle's device-path figures per database, named as beat_seeds.py names them."""
-    row = {}
-    for db, scores in entry["databases"].items():
-        row[db] = {
-            f"{stat}_{cls}": float(scores[cls][key])
-            for cls in ("S", "V")
-            for stat, key in (("f1", "f1"), ("se", "se"), ("ppv", "ppv"))
-        }
+def seed_row(label: str, entry: object) -> dict:
+    """One bundle's device-path figures per database, named as beat_seeds.py names them; an
+    entry not shaped as beat_generalization.py writes it is refused in one line."""
+    try:
+        row = {}
+        for db, scores in entry["databases"].items():
+            row[db] = {
+                f"{stat}_{cls}": float(scores[cls][stat])
+                for cls in ("S", "V")
+                for stat in ("f1", "se", "ppv")
+            }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise SystemExit(
+            f"error: entry {label!r} has no databases with S and V f1 / se / ppv"
+        ) from None
+    if not row:
+        raise SystemExit(f"error: entry {label!r} scores no database")
     return row
 
 
-def gather(source: dict, entries: dict[int, str], refused: list[int]) -> dict:
+def gather(source: dict, entries: list[tuple[int, str]], refused: list[int]) -> dict:
     """The configuration: per seed its label, bundle and figures; per metric mean and sd over the
-    seeds that have a bundle (the refused ones are listed, not scored)."""
-    missing = [label for label in entries.values() if label not in source]
+    seeds that have a bundle (the refused ones are listed, not scored). A seed or label given
+    twice, or a seed both scored and refused, is refused: each seed is one draw."""
+    seeds_given = [seed for seed, _ in entries] + list(refused)
+    labels = [label for _, label in entries]
+    if len(set(seeds_given)) < len(seeds_given) or len(set(labels)) < len(labels):
+        raise SystemExit("error: each seed and each label once (in --entry and --refused)")
+    if min(seeds_given) < 0:
+        raise SystemExit("error: seeds are numbers >= 0")
+    missing = [label for label in labels if label not in source]
     if missing:
         raise SystemExit(f"error: no entry {', '.join(map(repr, missing))} in the source file")
     seeds = []
-    for seed, label in sorted(entries.items()):
+    for seed, label in sorted(entries):
         entry = source[label]
-        seeds.append({"seed": seed, "label": label, "bundle": entry["bundle"],
-                      "model_sha256": entry.get("model_sha256"), **seed_row(entry)})  # fmt: skip
+        row = seed_row(label, entry)  # first: it refuses an entry that is not an object
+        seeds.append({"seed": seed, "label": label, "bundle": entry.get("bundle"),
+                      "model_sha256": entry.get("model_sha256"), "databases": row})  # fmt: skip
+    databases = set(seeds[0]["databases"])
+    if any(set(s["databases"]) != databases for s in seeds):
+        raise SystemExit("error: the entries score different databases")
     summary = {}
-    for db in seeds[0]:
-        if db in ("seed", "label", "bundle", "model_sha256"):
-            continue
+    for db in sorted(databases):
         for metric in METRICS:
-            x = np.array([s[db][metric] for s in seeds])
+            x = np.array([s["databases"][db][metric] for s in seeds])
             sd = float(x.std(ddof=1)) if len(x) > 1 else None
             summary[f"{db} {metric}"] = {"mean": float(x.mean()), "sd": sd}
-    return {"seeds": seeds, "refused_by_the_int8_gate": sorted(refused),
+    rows = [{**{k: v for k, v in s.items() if k != "databases"}, **s["databases"]} for s in seeds]
+    return {"seeds": rows, "refused_by_the_int8_gate": sorted(refused),
             "summary (over the seeds with a bundle; sample sd)": summary}  # fmt: skip
 
 
@@ -82,8 +101,15 @@ def main() -> None:
         doc = json.loads(args.out.read_text()) if args.out.exists() else {}
     except (OSError, ValueError) as exc:
         raise SystemExit(f"error: cannot read {args.source} or {args.out}: {exc}") from None
-    doc[args.name] = gather(source, dict(args.entry), args.refused)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    if not isinstance(source, dict) or not isinstance(doc, dict):
+        raise SystemExit(f"error: {args.source} and {args.out} must each hold a JSON object")
+    doc[args.name] = gather(source, args.entry, args.refused)
+    try:  # whole or not at all: a file other runs add to
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        os.replace(tmp, args.out)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot write {args.out}: {exc}") from None
     for key, v in doc[args.name]["summary (over the seeds with a bundle; sample sd)"].items():
         if key.endswith(("f1_S", "f1_V")):
             sd = "-" if v["sd"] is None else f"{v['sd']:.3f}"

@@ -16,24 +16,53 @@ SPEC.loader.exec_module(bsd)
 
 
 def _scores(s_f1: float, v_f1: float) -> dict:
-    return {"S": {"se": s_f1, "ppv": s_f1, "f1": s_f1}, "V": {"se": v_f1, "ppv": v_f1, "f1": v_f1}}
+    # Se, +P and F1 apart, so that a figure read under another's name shows
+    return {"S": {"se": s_f1 + 0.05, "ppv": s_f1 - 0.05, "f1": s_f1},
+            "V": {"se": v_f1 + 0.02, "ppv": v_f1 - 0.02, "f1": v_f1}}  # fmt: skip
 
 
-def _entry(s_f1: float, svdb_s: float = 0.7) -> dict:
+def _entry(s_f1: float, svdb_s: float = 0.5) -> dict:
     return {"bundle": "b", "model_sha256": "x",
             "databases": {"mitdb": _scores(s_f1, 0.9), "svdb": _scores(svdb_s, 0.8)}}  # fmt: skip
 
 
 def test_the_spread_is_the_sample_sd_over_the_seeds_with_a_bundle():
     source = {"a": _entry(0.6), "b": _entry(0.7), "c": _entry(0.8), "other": _entry(0.1)}
-    got = bsd.gather(source, {0: "a", 1: "b", 4: "c"}, refused=[3, 2])
+    got = bsd.gather(source, [(4, "c"), (0, "a"), (1, "b")], refused=[3, 2])
     assert [s["seed"] for s in got["seeds"]] == [0, 1, 4]
     assert got["refused_by_the_int8_gate"] == [2, 3]
+    assert got["seeds"][0]["mitdb"] == pytest.approx({"f1_S": 0.6, "se_S": 0.65, "ppv_S": 0.55,
+                                        "f1_V": 0.9, "se_V": 0.92, "ppv_V": 0.88})  # fmt: skip
     summary = got["summary (over the seeds with a bundle; sample sd)"]
     assert summary["mitdb f1_S"]["mean"] == pytest.approx(0.7)
     assert summary["mitdb f1_S"]["sd"] == pytest.approx(0.1)
+    assert summary["mitdb se_S"]["mean"] == pytest.approx(0.75)
     assert summary["mitdb f1_V"]["sd"] == pytest.approx(0.0)
-    assert summary["svdb se_S"]["mean"] == pytest.approx(0.7)
+    assert summary["svdb f1_S"]["mean"] == pytest.approx(0.5)
+    assert summary["svdb ppv_V"]["mean"] == pytest.approx(0.78)
+
+
+@pytest.mark.parametrize(
+    ("entries", "refused"),
+    [
+        ([(0, "a"), (0, "b")], []),  # one seed twice
+        ([(0, "a"), (1, "a")], []),  # one bundle under two seeds
+        ([(0, "a")], [0]),  # scored and refused
+        ([(0, "a")], [1, 1]),
+        ([(0, "a")], [-1]),
+    ],
+)
+def test_a_seed_or_label_given_twice_is_refused(entries, refused):
+    with pytest.raises(SystemExit, match="^error:"):
+        bsd.gather({"a": _entry(0.6), "b": _entry(0.7)}, entries, refused)
+
+
+@pytest.mark.parametrize(
+    "bad", [[], "text", {"databases": {}}, {"databases": {"mitdb": {"S": {}}}}, {"bundle": "b"}]
+)
+def test_an_entry_not_shaped_as_beat_generalization_writes_it_is_refused(bad):
+    with pytest.raises(SystemExit, match="^error: entry 'a'"):
+        bsd.gather({"a": bad}, [(0, "a")], [])
 
 
 def test_two_recipes_pair_by_seed_in_beat_seeds_paired(tmp_path):
@@ -51,16 +80,28 @@ def test_two_recipes_pair_by_seed_in_beat_seeds_paired(tmp_path):
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
     paired = json.loads(out.read_text())["a"]["paired"]["mitdb f1_S"]
-    assert paired["differences"] == [0.1, 0.1, 0.1] and paired["mean"] == pytest.approx(0.1)
+    assert paired["differences"] == pytest.approx([0.1, 0.1, 0.1]) and paired[
+        "mean"
+    ] == pytest.approx(0.1)
 
 
-def test_a_label_that_is_not_in_the_source_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("entry", "out"),
+    [
+        ("0=missing", "o.json"),  # a label the source does not hold
+        ("0=a", "no/such/folder/o.json"),
+        ("0=a", "list.json"),  # an --out that holds no object
+        ("0=a", "."),  # a folder
+    ],
+)
+def test_bad_input_is_refused_in_one_line(tmp_path, entry, out):
     source = tmp_path / "bg.json"
     source.write_text(json.dumps({"a": _entry(0.6)}))
+    (tmp_path / "list.json").write_text("[1, 2]")
     r = subprocess.run([sys.executable, str(BENCH / "beat_seeds_device.py"), "--name", "x",
-                        "--entry", "0=missing", "--source", str(source),
-                        "--out", str(tmp_path / "o.json")],
+                        "--entry", entry, "--source", str(source), "--out", str(tmp_path / out)],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.json").exists()
+    assert (tmp_path / "list.json").read_text() == "[1, 2]"
