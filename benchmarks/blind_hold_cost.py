@@ -23,6 +23,10 @@ import ventricular_alarms as va  # noqa: E402
 
 from edge_monitor.ventricular import FusionSpec  # noqa: E402
 
+# the value both pre-registrations tested (docs/preregistrations/2026-12-07-blind-hold*.md); the
+# shipped FusionSpec has it off since the replication
+TESTED_HOLD_S = 10.0
+
 
 def outside_seconds(events: list, ref: dict) -> float:
     """Seconds a critical alarm stands outside every episode widened by LEAD_S and GRACE_S."""
@@ -35,7 +39,7 @@ def outside_seconds(events: list, ref: dict) -> float:
 
 def main() -> None:
     cli = va.parser()
-    cli.add_argument("--holds", type=float, nargs="+", default=[0.0, FusionSpec.blind_hold_s])
+    cli.add_argument("--holds", type=float, nargs="+", default=[0.0, TESTED_HOLD_S])
     cli.add_argument("--out", type=Path, required=True)
     args = cli.parse_args()
     data = va.load(args)

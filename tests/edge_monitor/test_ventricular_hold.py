@@ -176,7 +176,7 @@ def test_a_hold_raises_nothing_and_never_outlasts_its_seconds_blind(steps):
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(step, max_size=60))
-def test_the_shipped_spec_holds_only_through_the_rhythms_own_verdicts(steps):
+def test_the_shipped_spec_with_a_10_s_hold_holds_only_through_the_rhythms_own_verdicts(steps):
     """The shipped spec (gate exemption, vouching, disagreement reopening on) with the hold and
     without: a verdict that is not the rhythm, or a NaN model, leaves no model alarm standing;
     nothing critical comes out while the fusion is blind; and the hold never raises more than
