@@ -343,7 +343,8 @@ def main() -> None:
     cli.add_argument("--tune-disagree-p", type=float, nargs="*", default=[FusionSpec.disagree_p],
                      help=may + "disagree_p among these (0: off)")  # fmt: skip
     cli.add_argument("--exempt-amplitude", choices=("default", "on", "off"), default="default",
-                     help="the default spec's exempt_amplitude (a run without --tune)")  # fmt: skip
+                     help="the default spec's exempt_amplitude, and --tune's where "
+                     "--tune-exempt-amplitude is not given (default: the grid's off)")  # fmt: skip
     cli.add_argument("--disagree-p", type=float, help="the default spec's disagree_p (no --tune)")
     cli.add_argument("--alone", type=int, nargs=2, metavar=("K", "N"),
                      help="the default spec's model alone: K of the last N windows")  # fmt: skip
@@ -376,7 +377,8 @@ def main() -> None:
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
         if args.tune:
-            amp = (False, True) if args.tune_exempt_amplitude else (False,)
+            fixed = args.exempt_amplitude == "on"  # the grid's own was off; "default" keeps it
+            amp = (False, True) if args.tune_exempt_amplitude else (fixed,)
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
             specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p),
                          args.withhold_organised, args.blind_hold_s)  # fmt: skip
