@@ -1,6 +1,6 @@
 """The VT/VF fusion ships the settings its benchmark chose on all records (README row 11), and
-the blind hold as its pre-registered replication left it (off): a default changed in code
-without the benchmark run again fails here."""
+the blind hold as its last pre-registered test left it (on, with the exemption fixed on): a
+default changed in code without the benchmark run again fails here."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from edge_monitor.ventricular import FusionSpec
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks/results"
 RESULT = RESULTS / "ventricular_alarms_sustained.json"
-# the hold's replication (two new fold sets, without it in every grid point), whose rule turned
-# it off: docs/preregistrations/2026-12-07-blind-hold-replication.md
-HOLD_RESULTS = [RESULTS / f"ventricular_alarms_last_epoch_s{s}.json" for s in (5, 6)]
+# the hold's third test: five fold sets, the exemption fixed on as shipped, the hold in every
+# grid point (docs/preregistrations/2026-12-07-blind-hold-exempt-fixed.md), whose rule turned it
+# on again after its replication had turned it off
+HOLD_RESULTS = [RESULTS / f"ventricular_alarms_exempt_on_hold10_s{s}.json" for s in range(2, 7)]
 
 
 def test_the_shipped_fusion_spec_is_the_one_the_benchmark_chose():
@@ -27,8 +28,9 @@ def test_the_shipped_fusion_spec_is_the_one_the_benchmark_chose():
     assert {fold["disagree_p"] for fold in per_fold} == {FusionSpec().disagree_p}
 
 
-def test_the_shipped_blind_hold_is_the_one_its_replication_left():
+def test_the_shipped_blind_hold_is_the_one_its_last_test_measured():
     for path in HOLD_RESULTS:
         doc = json.loads(path.read_text())
         folds = doc["after_cross_validated"]["chosen_per_fold"].values()
-        assert {fold["blind_hold_s"] for fold in folds} == {FusionSpec().blind_hold_s} == {0.0}
+        assert {fold["blind_hold_s"] for fold in folds} == {FusionSpec().blind_hold_s} == {10.0}
+        assert {fold["exempt_amplitude"] for fold in folds} == {FusionSpec().exempt_amplitude}
