@@ -23,8 +23,8 @@ import ventricular_alarms as va  # noqa: E402
 
 from edge_monitor.ventricular import FusionSpec  # noqa: E402
 
-# the value both pre-registrations tested (docs/preregistrations/2026-12-07-blind-hold*.md); the
-# shipped FusionSpec has it off since the replication
+# the value every pre-registration tested (docs/preregistrations/2026-12-07-blind-hold*.md), kept
+# apart from FusionSpec's default so the comparison stands whatever the default is
 TESTED_HOLD_S = 10.0
 
 

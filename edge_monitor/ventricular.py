@@ -19,14 +19,14 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
   calling the signal noisy for the two QRS detectors' disagreement alone (VF confuses both, as the
   gate already grants a VF-like Kuo & Dillman window); its other signs of noise stand.
   While the alert engine says the signal is not good (its `inconclusive` event), nothing is
-  confirmed and the model's own alarm is cleared (on a "noisy" or "saturated"
-  verdict, VF's own swings, it is held up to `blind_hold_s` first): only windows that began after
-  the signal came back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes
-  while the model vouches for VT/VF (a window >= `gate_exempt_p` within `vouch_s`) leaves the
-  fusion seeing (the rules stay frozen) until it no longer does. A "noisy" verdict that rests on
-  the QRS detectors' disagreement alone over a VF-rate oscillation is weaker evidence: two
-  detectors cannot agree where there are no QRS complexes, so with `disagree_p` a window of that
-  probability overrules it, even after the fusion went blind in that spell.
+  confirmed and the model's own alarm is cleared (on a "noisy" or "saturated" verdict, VF's own
+  swings, it is held up to `blind_hold_s` first): only windows that began after the signal came
+  back count; with `exempt_amplitude`, a "noisy" or "saturated" verdict that comes while the model
+  vouches for VT/VF (a window >= `gate_exempt_p` within `vouch_s`) leaves the fusion seeing (the
+  rules stay frozen) until it no longer does. A "noisy" verdict that rests on the QRS detectors'
+  disagreement alone over a VF-rate oscillation is weaker evidence: two detectors cannot agree
+  where there are no QRS complexes, so with `disagree_p` a window of that probability overrules it,
+  even after the fusion went blind in that spell.
 - **Tremor.** A second the gate marks `organised` (sharp QRS complexes standing out under a
   VF-like oscillation; VF has none) withholds every *new* critical VT/VF for
   `organised_hold_s`: the VF rule's alarm comes as a warning (escalated later if the model then
