@@ -210,6 +210,7 @@ def grid(
     disagree: tuple[float, ...] = (FusionSpec.disagree_p,),
     withhold: bool = FusionSpec.withhold_organised,
     blind_hold_s: float = FusionSpec.blind_hold_s,
+    quiet_clean_only: bool = FusionSpec.quiet_clean_only,
 ) -> list[FusionSpec]:
     out = []
     axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only,
@@ -220,7 +221,8 @@ def grid(
                                   confirm_unverified=lift, confirm_vf=vf, exempt_amplitude=amp,
                                   vouch_s=hold, confirm_good_only=good,
                                   disagree_p=dis, withhold_organised=withhold,
-                                  blind_hold_s=blind_hold_s))  # fmt: skip
+                                  blind_hold_s=blind_hold_s,
+                                  quiet_clean_only=quiet_clean_only))  # fmt: skip
     return out
 
 
@@ -353,6 +355,9 @@ def main() -> None:
                      help="FusionSpec.withhold_organised (and --tune's)")  # fmt: skip
     cli.add_argument("--blind-hold-s", type=float, default=FusionSpec.blind_hold_s,
                      help="FusionSpec.blind_hold_s (and --tune's; 0: off)")  # fmt: skip
+    cli.add_argument("--quiet-clean-only", choices=("on", "off"),
+                     default="on" if FusionSpec.quiet_clean_only else "off",
+                     help="FusionSpec.quiet_clean_only (and --tune's)")  # fmt: skip
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -373,6 +378,7 @@ def main() -> None:
             spec = spec.tuned(alone_k=args.alone[0], alone_n=args.alone[1])
         spec = spec.tuned(withhold_organised=args.withhold_organised)
         spec = spec.tuned(blind_hold_s=args.blind_hold_s)
+        spec = spec.tuned(quiet_clean_only=args.quiet_clean_only == "on")
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
@@ -381,7 +387,8 @@ def main() -> None:
             amp = (False, True) if args.tune_exempt_amplitude else (fixed,)
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
             specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p),
-                         args.withhold_organised, args.blind_hold_s)  # fmt: skip
+                         args.withhold_organised, args.blind_hold_s,
+                         args.quiet_clean_only == "on")  # fmt: skip
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -170,6 +170,13 @@ class FusionSpec:
     # exemption fixed on, as shipped, five fold sets: +7 segments pooled, no false alarm more
     # (docs/preregistrations/2026-12-07-blind-hold-exempt-fixed.md), so it is on again.
     blind_hold_s: float = 10.0
+    # the model's own standing alarm is cleared by clean windows only (the test that lets a
+    # window confirm the rules' alarms): a window over an overruled spell's clipped or noisy
+    # seconds that reads p < agree_p leaves the quiet count where it is (VF pinned at a rail
+    # reads p ~0.001). A signal that stays bad still ends it: the spell's vouching lapses after
+    # vouch_s, then the hold or the blind clear. Pre-registered
+    # (docs/preregistrations/2026-12-07-quiet-clean-only.md)
+    quiet_clean_only: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -450,7 +457,7 @@ class VentricularFusion:
             if p >= self.spec.agree_p and trusted
         ]
         events += self._sustained(ev.end, clean and not tainted)
-        return events + self._model_alone(ev.end, p, tainted)
+        return events + self._model_alone(ev.end, p, tainted, clean)
 
     def _sustained(self, sample: int, clean: bool) -> list[AlertEvent]:
         """The beat rule's unconfirmed VT, standing for sustained_vt_s, its run still going and
@@ -466,13 +473,19 @@ class VentricularFusion:
         standing = f"{what} standing {(sample - at) / self.fs:.0f} s"
         return [self._escalate("VT", standing, sample, f"{SUSTAINED}; {NOT_CONFIRMED}")]
 
-    def _model_alone(self, sample: int, p: float, tainted: bool = False) -> list[AlertEvent]:
+    def _model_alone(
+        self, sample: int, p: float, tainted: bool = False, clean: bool = True
+    ) -> list[AlertEvent]:
         """The model's own alarm: raised on alone_k of alone_n windows (none of them tainted),
-        cleared after clear_after quiet ones (a standing alarm is never cut by a taint)."""
+        cleared after clear_after quiet ones (a standing alarm is never cut by a taint, nor,
+        with quiet_clean_only, by windows over a bad signal)."""
         s = self.spec
         self._alone.append(p >= s.alone_p and not tainted)
         if MODEL_LABEL in self.active:
-            self._quiet = 0 if p >= s.agree_p else self._quiet + 1
+            if p >= s.agree_p:
+                self._quiet = 0
+            elif clean or not s.quiet_clean_only:
+                self._quiet += 1
             if self._quiet >= s.clear_after:
                 return self._clear_own(sample, "VT/VF no longer seen by the rhythm model", True)
             return []
