@@ -284,9 +284,13 @@ class Monitor:
         x = sane(x)
         n = len(x)
         off = self.source_gaps.note(self.position, n, missing, bad) | leads_off
-        finite = np.isfinite(x)
-        lead2_off = self.second.own_gaps(finite) if self.second is not None else off
-        off = off | ~finite.all(axis=1)
+        not_finite = ~np.isfinite(x)
+        lead2_off = self.second.own_gaps(~not_finite) if self.second is not None else off
+        # a sample missing on the beat lead is leads off; one missing on a lead only a
+        # multi-lead window model reads keeps that model's windows from a verdict (streams.py)
+        # and is held, never the beat lead's loss: one dead chest lead of a 12-lead record
+        # stopped the beats and rhythm alarms of lead II
+        off = off | not_finite[:, self.lead]
         x, self._hold = hold_last(x, off, self._hold)
         self.leads_off_samples += int(off.sum())
         raw = x[:, self.lead]
@@ -315,7 +319,7 @@ class Monitor:
         events += self.engine.on_time(self.position, filtered)
         for wstream, shared in zip(self.windows, self._shared, strict=True):
             lead = filtered if shared else None
-            for ev in wstream.push(x, self._quality_ok_at, lead):
+            for ev in wstream.push(x, self._quality_ok_at, lead, not_finite):
                 events.append(ev)
                 if isinstance(ev, WindowEvent) and not wstream.per_window:
                     events += self._model_answer(ev.model, ev.probs is not None, ev.end)
@@ -427,6 +431,15 @@ class Monitor:
         return [
             w.model.bundle.name for w in self.windows if w.windows_judged and not w.record_probs
         ]
+
+    def dead_leads(self) -> dict[str, dict[str, int]]:
+        """Per multi-lead window model, the leads found flat or missing and in how many of its
+        windows: those windows judged nothing, the beat lead went on."""
+        return {
+            w.model.bundle.name: {self.sig_name[ch]: n for ch, n in sorted(w.dead_leads.items())}
+            for w in self.windows
+            if w.dead_leads
+        }
 
     def latencies_ms(self) -> np.ndarray:
         runners = [r for s in self.beats for r in s.runners] + [w.model for w in self.windows]

@@ -193,6 +193,7 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "type": "summary",
         "record_probs": monitor.record_probs(),
         "no_verdict": monitor.unjudged(),  # window models without a window of good signal
+        "dead_leads": monitor.dead_leads(),  # model -> lead -> windows it kept from a verdict
         "beats": dict(sorted(tracker.beat_counts.items())),
         "windows": tracker.windows,
         "alerts": levels,

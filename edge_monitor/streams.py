@@ -27,6 +27,11 @@ from edge_monitor.inference import (
 # QRSDetector's marks trail the reference R annotations by a fixed 50 ms (median over the 22
 # DS1 records at 360 Hz: 18 samples, per record 17-20; measured on DS1, not on the DS2 test set)
 DETECTOR_DELAY_S = 0.050
+# a lead of a multi-lead window model whose band-passed window swings less than this (mV) is
+# flat: digital zeros, or a missing lead held at its last value. Below one ADC step of common
+# recorders (5 uV at a gain of 200/mV) and far below any lead's QRS (PTB-XL's smallest leads
+# swing >= 0.05 mV over 10 s)
+FLAT_LEAD_MV = 0.005
 
 
 class ModelRunner:
@@ -262,6 +267,11 @@ class WindowStream:
         )
         self.record_probs: list[np.ndarray] = []  # windows of good signal
         self.windows_judged = 0
+        # a multi-lead model's windows with one of its leads missing (NaN in the source) or
+        # flat judge nothing; the beat lead goes on regardless (pipeline._advance)
+        self.dead_leads: dict[int, int] = {}  # channel -> windows it kept from a verdict
+        self._missing: deque[tuple[int, int, int]] = deque()  # (first, last, channel) missing
+        self._source_end = origin  # source index of the next row pushed
         # the thresholds were tuned on record-level probabilities: alerts compare them with the
         # aggregate of the last record's worth of windows, as the contract aggregates
         self._recent: deque[np.ndarray] = deque(maxlen=c.input.windows_per_record)
@@ -274,13 +284,17 @@ class WindowStream:
         x: np.ndarray,
         quality_at: Callable[[int], bool],
         filtered: np.ndarray | None = None,
+        missing: np.ndarray | None = None,
     ) -> list[WindowEvent | AlertEvent]:
         """`quality_at(sample)`: whether the signal was good by that source sample, asked for
         each window as its last sample arrives (not once per block: a block of several seconds
         gave every window in it the grade of its last second, so the alarms depended on how the
         source was read).
         `filtered`: this block of the one lead already through a filter identical to this
-        stream's (the Monitor's lead filter), so that it is not run twice."""
+        stream's (the Monitor's lead filter), so that it is not run twice.
+        `missing`: (rows, channels) of the source that were not finite before the Monitor held
+        them (a multi-lead model's window holding one judges nothing)."""
+        self._note_missing(missing, len(x))
         band = self.filter(x[:, self.channels]) if filtered is None else filtered.reshape(-1, 1)
         model_rate = self.resampler(band)
         self._buf = np.vstack([self._buf, model_rate.astype(np.float32)])
@@ -293,7 +307,7 @@ class WindowStream:
             end = self.origin + int(round((self._next + self.window) * self.fs / self.fs_model))
             # judged by the grades complete when its last sample arrived, whatever the blocks
             last = self.origin + int((self._next + self.window - 1) * self.ratio)
-            quality_ok = quality_at(last + 1)
+            quality_ok = quality_at(last + 1) and not self._dead_lead(win[0], start, last)
             self._next += self.stride
             if probs is None:
                 events.append(WindowEvent(start, end, None, self.model.bundle.name, quality_ok))
@@ -314,4 +328,31 @@ class WindowStream:
         drop = self._next - self._buf_start
         if drop > 0:
             self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
+        first = self.origin + int(self._next * self.ratio)  # no later window reaches back
+        if self._missing:  # runs of several leads interleave: keep those a window may reach
+            self._missing = deque(run for run in self._missing if run[1] >= first)
         return events
+
+    def _note_missing(self, missing: np.ndarray | None, n: int) -> None:
+        """Runs of rows with one of this model's leads missing, in source indices."""
+        a = self._source_end
+        self._source_end += n
+        if missing is None or len(self.channels) < 2 or not missing.any():
+            return
+        for ch in self.channels:
+            rows = missing[:, ch].astype(np.int8)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], rows, [0]])))
+            for lo, hi in zip(edges[::2], edges[1::2], strict=True):
+                self._missing.append((a + int(lo), a + int(hi) - 1, ch))
+
+    def _dead_lead(self, window: np.ndarray, start: int, last: int) -> bool:
+        """Does a lead of a multi-lead window miss samples in it, or lie flat? Counted per
+        channel, so the record's note can name it."""
+        if len(self.channels) < 2:
+            return False
+        flat = np.ptp(window, axis=1) < FLAT_LEAD_MV
+        dead = {self.channels[int(k)] for k in np.flatnonzero(flat)}
+        dead |= {ch for a, b, ch in self._missing if a <= last and b >= start}
+        for ch in dead:
+            self.dead_leads[ch] = self.dead_leads.get(ch, 0) + 1
+        return bool(dead)

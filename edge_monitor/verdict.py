@@ -92,6 +92,11 @@ def run_notes(summary: Mapping) -> list[str]:
     quality = ", ".join(f"{k} {v:g} s" for k, v in summary.get("quality_seconds", {}).items())
     notes = [f"signal quality: {quality or 'none'}"]
     notes += [f"{m}: no verdict, no window of good signal" for m in summary.get("no_verdict", [])]
+    dead = summary.get("dead_leads")
+    for model, leads in dead.items() if isinstance(dead, Mapping) else []:
+        if isinstance(leads, Mapping) and leads:
+            names = ", ".join(one_line(str(name)) for name in leads)
+            notes.append(f"{one_line(str(model))}: lead {names} flat or missing, windows left out")
     leads = [one_line(str(name)) for name in summary.get("beat_leads", [])]
     inverted = _number(summary.get("beat_lead_inverted_share"))
     counts = summary.get("beats")
