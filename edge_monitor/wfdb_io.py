@@ -30,7 +30,9 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_ANNOTATION_BYTES = 64 << 20
 MAX_SIGNALS = 64
 MAX_FS = 20_000.0
-GAIN_RANGE = (1e-6, 1e9)  # |adc_gain|, counts per physical unit
+# |adc_gain|, counts per physical unit: wfdb writes a format-32 record of a 1 mV signal at
+# 2.1e9 counts per mV (its full range), a 0.05 mV one at 4e10
+GAIN_RANGE = (1e-6, 1e11)
 MAX_WHOLE_SAMPLES = 200_000_000  # read_signal holds the record in memory (8 bytes a value)
 
 
