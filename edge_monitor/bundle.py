@@ -122,13 +122,19 @@ def load_bundle(
     if not os.path.lexists(model_path):
         raise DataNotFoundError(f"bundle model missing: {model_path}")
     data = read_inside(model_path, folder, MODEL_MAX_BYTES, "model")
-    if hashlib.sha256(data).hexdigest() != model["sha256"]:
+    digest = hashlib.sha256(data).hexdigest()
+    if not isinstance(model["sha256"], str) or model["sha256"].lower() != digest:
         raise InputError(
             f"{model_path} does not match the sha256 in its manifest: refusing a changed model"
         )
+    if type(model["bytes"]) is not int or model["bytes"] != len(data):  # bool is no size either
+        raise InputError(
+            f"{manifest_path}: model bytes {model['bytes']!r} is not the size of {MODEL_FILE} "
+            f"({len(data)} bytes)"
+        )
     bundle_proof.refuse_external_data(data, str(model_path))
     if probe:
-        report = bundle_proof.trial_run(model_path, profile, budget_ms, model["sha256"])
+        report = bundle_proof.trial_run(model_path, profile, budget_ms, digest)
     else:
         report = bundle_proof.describe(model_path)
     contract = read_contract(model_path, data)  # safe now: the trial run loaded it under a limit
@@ -141,7 +147,7 @@ def load_bundle(
     bundle_proof.check_graph(contract, report, str(model_path))
     if probe:
         bundle_proof.check_trial(contract, report, str(model_path))
-        proof_cache.remember(model["sha256"], report)  # passed every check: worth keeping
+        proof_cache.remember(digest, report)  # passed every check: worth keeping
     return Bundle(folder, model_path, manifest, contract, data)
 
 

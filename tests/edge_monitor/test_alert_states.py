@@ -183,6 +183,7 @@ def test_a_window_model_answering_nan_is_reported_without_probabilities(tmp_path
     onnx.save(model, str(folder / "model.onnx"))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["model"]["sha256"] = sha256_file(folder / "model.onnx")
+    manifest["model"]["bytes"] = (folder / "model.onnx").stat().st_size
     (folder / "manifest.json").write_text(json.dumps(manifest))
     bundle = load_bundle(folder)
     monitor = Monitor([bundle], 100.0, ["II"])

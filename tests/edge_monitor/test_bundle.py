@@ -50,3 +50,22 @@ def test_missing_folder_and_missing_manifest(tmp_path):
         load_bundle(tmp_path / "nowhere")
     with pytest.raises(InputError, match="no manifest.json"):
         load_bundle(tmp_path)
+
+
+def test_the_sha256_is_hex_in_either_case(bundle_copy):
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["model"]["sha256"] = manifest["model"]["sha256"].upper()
+    path.write_text(json.dumps(manifest))
+    assert load_bundle(bundle_copy, probe=False).task == "arrhythmia"
+
+
+@pytest.mark.parametrize("size", [-1, "lots", None, 1e308, True, 0, 37925])
+def test_a_model_size_that_is_not_the_files_is_refused(bundle_copy, size):
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["model"]["bytes"] = size
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="model bytes") as info:
+        load_bundle(bundle_copy, probe=False)
+    assert "\n" not in str(info.value)

@@ -114,6 +114,7 @@ def test_a_model_without_a_contract_is_refused(tmp_path, sample_record):
     from edge_monitor.bundle import sha256_file
 
     manifest["model"]["sha256"] = sha256_file(b / "model.onnx")
+    manifest["model"]["bytes"] = (b / "model.onnx").stat().st_size
     (b / "manifest.json").write_text(json.dumps(manifest))
     assert_one_line_error(invoke("classify", sample_record, "--model", b), "no ecg-edge contract")
 
