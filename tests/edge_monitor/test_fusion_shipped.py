@@ -1,5 +1,5 @@
 """The VT/VF fusion ships the settings its benchmark chose on all records (README row 11), and
-the blind hold as its last pre-registered test left it (on, with the exemption fixed on): a
+the blind hold and the clean-windows clear as their pre-registered tests left them: a
 default changed in code without the benchmark run again fails here."""
 
 from __future__ import annotations
@@ -34,4 +34,18 @@ def test_the_shipped_blind_hold_is_the_one_its_last_test_measured():
         doc = json.loads(path.read_text())
         folds = doc["after_cross_validated"]["chosen_per_fold"].values()
         assert {fold["blind_hold_s"] for fold in folds} == {FusionSpec().blind_hold_s} == {10.0}
+        assert {fold["exempt_amplitude"] for fold in folds} == {FusionSpec().exempt_amplitude}
+
+
+# the clean-windows clear's pre-registered test: five fold sets, the exemption fixed on and the
+# hold on as shipped (docs/preregistrations/2026-12-07-quiet-clean-only.md)
+QUIET_RESULTS = [RESULTS / f"ventricular_alarms_quiet_clean_s{s}.json" for s in range(2, 7)]
+
+
+def test_the_clean_windows_clear_is_the_one_its_test_measured():
+    for path in QUIET_RESULTS:
+        doc = json.loads(path.read_text())
+        folds = doc["after_cross_validated"]["chosen_per_fold"].values()
+        assert {fold["quiet_clean_only"] for fold in folds} == {FusionSpec().quiet_clean_only}
+        assert {fold["blind_hold_s"] for fold in folds} == {FusionSpec().blind_hold_s}
         assert {fold["exempt_amplitude"] for fold in folds} == {FusionSpec().exempt_amplitude}
