@@ -33,6 +33,10 @@ MAX_FS = 20_000.0
 # |adc_gain|, counts per physical unit: wfdb writes a format-32 record of a 1 mV signal at
 # 2.1e9 counts per mV (its full range), a 0.05 mV one at 4e10
 GAIN_RANGE = (1e-6, 1e11)
+MAX_SAMPLES_PER_FRAME = 64
+MAX_BASELINE = (
+    2**53
+)  # counts: past it a float64 no longer holds the integer (format 32's 2**31 fits)
 MAX_WHOLE_SAMPLES = 200_000_000  # read_signal holds the record in memory (8 bytes a value)
 
 
@@ -295,17 +299,30 @@ def _check_header_lines(lines: list[str], hea: Path) -> int:
         raise InputError(f"{hea}: {n_sig} signals (this reader takes 1 to {MAX_SIGNALS})")
     if len(fields) > 2:
         text_fs = fields[2].split("/")[0]
-        fs = _number(text_fs)
-        if fs is None or not 0 < fs <= MAX_FS:
+        fs = _number(text_fs) if PLAIN_DECIMAL.fullmatch(text_fs) else None  # wfdb reads
+        if fs is None or not 0 < fs <= MAX_FS:  # "3.6e2" as 3.6 Hz: a plain number or nothing
             raise InputError(
-                f"{hea}: sampling frequency {text_fs!r} (must be above 0 and at most {MAX_FS:g} Hz)"
+                f"{hea}: sampling frequency {text_fs!r} (must be a plain decimal number above 0 "
+                f"and at most {MAX_FS:g} Hz)"
             )
     if len(fields) > 3 and not fields[3].isdigit():  # wfdb reads "1e12" as 1 sample
         raise InputError(f"corrupt WFDB header {hea}: length {fields[3]!r} is not a sample count")
     for i, line in enumerate(lines[1 : 1 + n_sig]):
         parts = line.split()
+        frame = re.fullmatch(r"\d+x(\d+)", parts[1]) if len(parts) > 1 else None
+        if frame and not 1 <= int(frame[1]) <= MAX_SAMPLES_PER_FRAME:
+            raise InputError(
+                f"{hea}: signal {i} has {frame[1]} samples per frame (1 to "
+                f"{MAX_SAMPLES_PER_FRAME} are read)"
+            )
         if len(parts) < 3:
             continue  # no gain: WFDB's default 200
+        baseline = re.search(r"\((-?\d+)\)", parts[2])
+        if baseline and abs(int(baseline[1])) > MAX_BASELINE:
+            raise InputError(
+                f"{hea}: signal {i} has ADC baseline {baseline[1]!r} (at most {MAX_BASELINE:g} "
+                f"counts either way)"
+            )
         text_gain = parts[2].split("(")[0].split("/")[0]
         gain = _number(text_gain)
         if gain == 0:
@@ -316,6 +333,9 @@ def _check_header_lines(lines: list[str], hea: Path) -> int:
                 f"from {GAIN_RANGE[0]:g} to {GAIN_RANGE[1]:g} counts per unit)"
             )
     return n_sig
+
+
+PLAIN_DECIMAL = re.compile(r"\d+(\.\d*)?|\.\d+")
 
 
 def _number(text: str) -> float | None:

@@ -145,9 +145,9 @@ def test_absurd_signal_counts_are_refused(tmp_path, n_sig):
     assert_refused(invoke("classify", tmp_path / "big"), said)
 
 
-@pytest.mark.parametrize("fs", ["-1", "0", "nan", "inf", "1e9", "25000", "fast"])
+@pytest.mark.parametrize("fs", ["-1", "0", "nan", "inf", "1e9", "25000", "fast", "3.6e2", "+360"])
 def test_absurd_sampling_rates_are_refused(record, fs):
-    # wfdb reads -1 and nan as 250 Hz and 1e9 as 1 Hz: the header text is checked
+    # wfdb reads -1 and nan as 250 Hz, 1e9 as 1 Hz and 3.6e2 as 3.6 Hz: the header text is checked
     edit_header(record, "rec 1 360 7200", f"rec 1 {fs} 7200")
     assert_refused(invoke("classify", record), "sampling frequency")
 
@@ -156,6 +156,20 @@ def test_absurd_sampling_rates_are_refused(record, fs):
 def test_absurd_gains_are_refused(record, gain):
     edit_header(record, " 200.0(0)/mV", f" {gain}(0)/mV")
     assert_refused(invoke("classify", record), "ADC gain")
+
+
+@pytest.mark.parametrize("baseline", ["99999999999999999999999", "-9007199254740993"])
+def test_an_absurd_baseline_is_refused_naming_it(record, baseline):
+    """It used to surface as numpy's casting message."""
+    edit_header(record, " 200.0(0)/mV", f" 200.0({baseline})/mV")
+    assert_refused(invoke("classify", record), "ADC baseline")
+
+
+@pytest.mark.parametrize("frame", ["16x0", "16x65"])
+def test_samples_per_frame_out_of_range_are_refused_naming_them(record, frame):
+    """`16x0` used to surface as numpy's reshape message."""
+    edit_header(record, "rec.dat 16 ", f"rec.dat {frame} ")
+    assert_refused(invoke("classify", record), "samples per frame")
 
 
 def test_a_zero_gain_is_wfdbs_default_200(record):
