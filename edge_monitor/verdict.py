@@ -101,11 +101,18 @@ def run_notes(summary: Mapping) -> list[str]:
     inverted = _number(summary.get("beat_lead_inverted_share"))
     counts = summary.get("beats")
     beats = sum(_number(n) for n in counts.values()) if isinstance(counts, Mapping) else 0.0
+    seconds = _number(summary.get("signal_seconds"))
     # no beat in a record longer than the detector's learning: the second lead is not to blame
-    if leads and not beats and _number(summary.get("signal_seconds")) >= NO_BEAT_NOTE_S:
+    if leads and not beats and seconds >= NO_BEAT_NOTE_S:
         notes.append(
             f"beat lead {leads[0]}: no beat found (flat, off or noisy throughout; "
             "--channel reads another lead)"
+        )
+    elif leads and not beats:  # nor is it in a record too short for the detector to learn
+        notes.append(
+            f"beat lead {leads[0]}: no beat in {seconds:g} s (the detector learns for 2 s and a "
+            f"slow rhythm may show no beat for 5: records under {NO_BEAT_NOTE_S:g} s may read "
+            "none)"
         )
     elif len(leads) == 2:
         both = summary.get("beats_on_two_leads", 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import wfdb
 from hypothesis import given
 from hypothesis import strategies as st
@@ -179,3 +180,20 @@ def test_an_inverted_beat_lead_is_named_under_the_verdict(sample_record):
         assert any("read worse" in n for n in said)
     few = {"beat_leads": ["MLII"], "beats": {"N": 20}, "beat_lead_inverted_share": 1.0}
     assert not any("points down" in n for n in run_notes(few))
+
+
+@pytest.mark.parametrize("seconds", [0.003, 2.0, 9.9])
+def test_a_record_too_short_to_learn_says_so_and_blames_no_lead(seconds):
+    summary = {"beat_leads": ["MLII", "V5"], "beats": {}, "signal_seconds": seconds}
+    notes = run_notes(summary)
+    assert any(f"no beat in {seconds:g} s" in n for n in notes)
+    assert not any("second lead" in n or "--channel" in n for n in notes)
+    long = run_notes(summary | {"signal_seconds": 60.0})
+    assert any("no beat found" in n and "--channel" in n for n in long)
+
+
+def test_a_dead_lead_of_a_window_model_is_named_in_one_line():
+    notes = run_notes({"dead_leads": {"diagnostic": {"V3": 4, "[red]V4\n": 1}}})
+    said = [n for n in notes if "flat or missing" in n]
+    assert said == ["diagnostic: lead V3, [red]V4\\n flat or missing, windows left out"]
+    assert run_notes({"dead_leads": "nonsense"}) == run_notes({})
