@@ -258,6 +258,8 @@ def _run(options: dict) -> dict:
     leads = o["leads"]
     if leads is not None and not all(x.strip() for x in leads.split(",")):
         raise InputError(f"--leads {leads!r} names an empty lead: give every channel a name")
+    if o["source"] is not None and not o["source"].strip():
+        raise InputError("--source is empty: name a serial port or URL (or leave it out)")
     settings = SerialSettings(
         url=o["source"] or s.port,
         baud=o["baud"] or s.baud,

@@ -118,7 +118,7 @@ def _fit_scale(
         warn(f"warning: {spans}: it clips at the rails (no scale fits it)")
         return 1.0
     warn(
-        f"warning: {spans}: sending it scaled by {scale:.2f} to fit (--no-fit sends it as is; "
+        f"warning: {spans}: sending it scaled by {scale:.3g} to fit (--no-fit sends it as is; "
         "the wire keeps the front end's gain)"
     )
     return scale

@@ -245,3 +245,10 @@ def test_a_format_32_record_as_wfdb_writes_it_is_read(tmp_path, sample_record):
         beats(runner.invoke(app, ["classify", str(tmp_path / f), "--json"])) for f in ("f32", "f16")
     ]
     assert read[0] == read[1] and len(read[0]) > 20
+
+
+@pytest.mark.parametrize("source", ["", "  "])
+def test_run_refuses_an_empty_source_instead_of_the_profiles_port(source):
+    result = runner.invoke(app, ["run", "--source", source, "--no-ui"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--source is empty" in result.output
