@@ -195,12 +195,18 @@ def guarded(fn, *args, **kwargs):
 
 
 def _importing(frame) -> bool:
-    """Whether `frame` runs inside a first import (importlib's frames are on the stack)."""
+    """Whether `frame` runs inside a first import (importlib's frames are on the stack) while
+    the command is still starting: an import made inside a running loop (a lazy one, the first
+    time something is written) is not, for the loop owns a summary and a recording that a
+    quiet exit would lose."""
+    importing = False
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
+        code = frame.f_code
+        if code.co_name == "run_loop" and code.co_filename.endswith("run_loop.py"):
+            return False
+        importing = importing or code.co_filename.startswith("<frozen importlib")
         frame = frame.f_back
-    return False
+    return importing
 
 
 class _Ended:

@@ -320,3 +320,44 @@ def test_a_program_importing_the_cli_keeps_pythons_ctrl_c():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# Ctrl-C while a running loop imports a module for the first time (a lazy import on the first
+# write, say): the quiet exit meant for start-up (above) once took the summary and the
+# recording's close with it (a fresh-clone review saw `run --no-ui` stop without its summary)
+_SIGINT_INSIDE_THE_LOOP = """
+import os, signal, sys, typer
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.path.insert(0, {folder!r})
+from edge_monitor.cli_support import _lifecycle
+from edge_monitor.run_loop import run_loop
+
+class Session:
+    def step(self):
+        import sigint_on_import  # its first import sends the SIGINT
+        return True
+    def close(self):
+        print("closed", flush=True)
+    def summary(self, wall_s):
+        return {{"type": "summary"}}
+
+try:
+    with _lifecycle():
+        print(run_loop(Session()), flush=True)
+except typer.Exit as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_ctrl_c_during_an_import_inside_a_running_loop_still_ends_it_properly(tmp_path):
+    (tmp_path / "sigint_on_import.py").write_text(
+        "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
+    )
+    code = _SIGINT_INSIDE_THE_LOOP.format(folder=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "closed",
+        "{'type': 'summary', 'interrupted': True}",
+    ], proc.stdout
+    assert "Traceback" not in proc.stderr
