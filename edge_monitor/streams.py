@@ -29,8 +29,9 @@ from edge_monitor.inference import (
 DETECTOR_DELAY_S = 0.050
 # a lead of a multi-lead window model whose band-passed window swings less than this (mV) is
 # flat: digital zeros, or a missing lead held at its last value. Below one ADC step of common
-# recorders (5 uV at a gain of 200/mV) and far below any lead's QRS (PTB-XL's smallest leads
-# swing >= 0.05 mV over 10 s)
+# recorders (5 uV at a gain of 200/mV) and far below any lead's QRS: over the 1,987 shared
+# PTB-XL records the smallest swing of a lead in a window, through this filter, is 0.094 mV
+# (benchmarks/lead_swings.py)
 FLAT_LEAD_MV = 0.005
 
 
