@@ -261,6 +261,8 @@ class VentricularFusion:
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
         self._quiet = 0
+        # the first unclean quiet window since a clean one read p >= agree_p (or the raise)
+        self._frozen_since: int | None = None
         self._cleared_at: int | None = None
         # rule label -> (message, sample) of an alarm held back as a warning
         self.pending: dict[str, tuple[str, int]] = {}
@@ -486,7 +488,9 @@ class VentricularFusion:
         if MODEL_LABEL in self.active:
             if p >= s.agree_p:
                 self._quiet = 0
-            elif clean or not s.quiet_clean_only:
+                if clean:  # clean evidence of VT/VF: unclean quiet windows may hold it again
+                    self._frozen_since = None
+            elif clean or not s.quiet_clean_only or self._frozen_too_long(sample):
                 self._quiet += 1
             if self._quiet >= s.clear_after:
                 return self._clear_own(sample, "VT/VF no longer seen by the rhythm model", True)
@@ -496,9 +500,20 @@ class VentricularFusion:
         if sum(self._alone) < s.alone_k or cooling:
             return []
         self.active[MODEL_LABEL] = CRITICAL
-        self._quiet = 0
+        self._quiet, self._frozen_since = 0, None
         message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
         return [AlertEvent(sample, CRITICAL, MODEL_LABEL, message)]
+
+    def _frozen_too_long(self, sample: int) -> bool:
+        """Unclean quiet windows hold the quiet count for at most vouch_s + blind_hold_s after
+        the last clean window that read p >= agree_p (as long as a blind spell could hold the
+        alarm): a spell that stays overruled on windows that vouch yet read quiet, or that now
+        and then read p >= agree_p between clipped ones, must not keep the alarm standing for
+        ever (the fresh-clone review's cases)."""
+        if self._frozen_since is None:
+            self._frozen_since = sample
+        limit = (self.spec.vouch_s + self.spec.blind_hold_s) * self.fs
+        return sample - self._frozen_since > limit
 
     def _clear_own(self, sample: int, why: str, cool: bool = False) -> list[AlertEvent]:
         """Clear the model's alarm; only its own end starts the cooldown (not a blind spell)."""

@@ -108,7 +108,8 @@ def run_notes(summary: Mapping) -> list[str]:
             f"beat lead {leads[0]}: no beat found (flat, off or noisy throughout; "
             "--channel reads another lead)"
         )
-    elif leads and not beats:  # nor is it in a record too short for the detector to learn
+    elif leads and not beats and isinstance(counts, Mapping) and "signal_seconds" in summary:
+        # nor is the second lead to blame in a record too short for the detector to learn
         notes.append(
             f"beat lead {leads[0]}: no beat in {seconds:g} s (the detector learns for 2 s and a "
             f"slow rhythm may show no beat for 5: records under {NO_BEAT_NOTE_S:g} s may read "

@@ -309,7 +309,7 @@ def _check_header_lines(lines: list[str], hea: Path) -> int:
         raise InputError(f"corrupt WFDB header {hea}: length {fields[3]!r} is not a sample count")
     for i, line in enumerate(lines[1 : 1 + n_sig]):
         parts = line.split()
-        frame = re.fullmatch(r"\d+x(\d+)", parts[1]) if len(parts) > 1 else None
+        frame = re.match(r"\d+x(\d+)", parts[1]) if len(parts) > 1 else None  # then :skew, +offset
         if frame and not 1 <= int(frame[1]) <= MAX_SAMPLES_PER_FRAME:
             raise InputError(
                 f"{hea}: signal {i} has {frame[1]} samples per frame (1 to "

@@ -165,7 +165,7 @@ def test_an_absurd_baseline_is_refused_naming_it(record, baseline):
     assert_refused(invoke("classify", record), "ADC baseline")
 
 
-@pytest.mark.parametrize("frame", ["16x0", "16x65"])
+@pytest.mark.parametrize("frame", ["16x0", "16x65", "16x0:0", "16x0+0", "16x1000:0"])
 def test_samples_per_frame_out_of_range_are_refused_naming_them(record, frame):
     """`16x0` used to surface as numpy's reshape message."""
     edit_header(record, "rec.dat 16 ", f"rec.dat {frame} ")

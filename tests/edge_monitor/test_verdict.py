@@ -190,6 +190,9 @@ def test_a_record_too_short_to_learn_says_so_and_blames_no_lead(seconds):
     assert not any("second lead" in n or "--channel" in n for n in notes)
     long = run_notes(summary | {"signal_seconds": 60.0})
     assert any("no beat found" in n and "--channel" in n for n in long)
+    # a summary that does not say how long or how many beats: the old second-lead note
+    partial = run_notes({"beat_leads": ["MLII", "V5"], "beats_on_two_leads": 0})
+    assert any("second lead V5: no beat read on it" in n for n in partial)
 
 
 def test_a_dead_lead_of_a_window_model_is_named_in_one_line():
