@@ -173,11 +173,13 @@ class FusionSpec:
     # the model's own standing alarm is cleared by clean windows only (the test that lets a
     # window confirm the rules' alarms): a window over an overruled spell's clipped or noisy
     # seconds that reads p < agree_p leaves the quiet count where it is (VF pinned at a rail
-    # reads p ~0.001). A signal that stays bad still ends it: the spell's vouching lapses after
-    # vouch_s, then the hold or the blind clear. Designed from one record's misses (cudb cu29),
-    # pre-registered (docs/preregistrations/2026-12-07-quiet-clean-only.md): over five fold
-    # sets cross-validated 8 s Se 1006 -> 1047 of 1125 segments (every set higher, each >= 0.92),
-    # false alarms 0.44-0.99 / h (each <= 1), Sp within 0.003, nstdb's noise records 0 -> 0
+    # reads p ~0.001). Such windows hold the count for at most vouch_s + blind_hold_s after the
+    # last clean window that read VT/VF, then they count again
+    # (the review's cap: without it an overruled spell could hold the alarm for ever). Designed
+    # from one record's misses (cudb cu29), pre-registered
+    # (docs/preregistrations/2026-12-07-quiet-clean-only.md): over five fold sets,
+    # cross-validated, 8 s Se 1006 -> 1037 of 1125 segments (every set higher), false alarms
+    # 0.44-0.99 / h (each <= 1), Sp within 0.003
     quiet_clean_only: bool = True
 
     def __post_init__(self) -> None:
