@@ -173,8 +173,9 @@ class FusionSpec:
     # the model's own standing alarm is cleared by clean windows only (the test that lets a
     # window confirm the rules' alarms): a window over an overruled spell's clipped or noisy
     # seconds that reads p < agree_p leaves the quiet count where it is (VF pinned at a rail
-    # reads p ~0.001). Such windows hold the count for at most vouch_s + blind_hold_s after the
-    # last clean window that read VT/VF, then they count again
+    # reads p ~0.001). Such windows hold the count for at most vouch_s + blind_hold_s, counted
+    # from the first of them since the last clean window as sure as a raise (alone_p), then
+    # they count again
     # (the review's cap: without it an overruled spell could hold the alarm for ever). Designed
     # from one record's misses (cudb cu29), pre-registered
     # (docs/preregistrations/2026-12-07-quiet-clean-only.md): over five fold sets,
@@ -263,7 +264,7 @@ class VentricularFusion:
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
         self._quiet = 0
-        # the first unclean quiet window since a clean one read p >= agree_p (or the raise)
+        # the first unclean quiet window since a clean one read p >= alone_p (or the raise)
         self._frozen_since: int | None = None
         self._cleared_at: int | None = None
         # rule label -> (message, sample) of an alarm held back as a warning
@@ -488,10 +489,12 @@ class VentricularFusion:
         s = self.spec
         self._alone.append(p >= s.alone_p and not tainted)
         if MODEL_LABEL in self.active:
+            if clean and not tainted and self.latest_p >= s.alone_p:
+                # a clean window as sure as a raise needs, on its own reading (a span's mean
+                # takes in the unclean window before it): unclean quiet windows may hold again
+                self._frozen_since = None
             if p >= s.agree_p:
                 self._quiet = 0
-                if clean:  # clean evidence of VT/VF: unclean quiet windows may hold it again
-                    self._frozen_since = None
             elif clean or not s.quiet_clean_only or self._frozen_too_long(sample):
                 self._quiet += 1
             if self._quiet >= s.clear_after:
@@ -507,11 +510,13 @@ class VentricularFusion:
         return [AlertEvent(sample, CRITICAL, MODEL_LABEL, message)]
 
     def _frozen_too_long(self, sample: int) -> bool:
-        """Unclean quiet windows hold the quiet count for at most vouch_s + blind_hold_s after
-        the last clean window that read p >= agree_p (as long as a blind spell could hold the
-        alarm): a spell that stays overruled on windows that vouch yet read quiet, or that now
-        and then read p >= agree_p between clipped ones, must not keep the alarm standing for
-        ever (the fresh-clone review's cases)."""
+        """Unclean quiet windows hold the quiet count for at most vouch_s + blind_hold_s (as
+        long as a blind spell could hold the alarm), counted from the first of them since the
+        last clean window that read p >= alone_p: a spell that stays overruled on windows that
+        vouch yet read quiet, or on confident ones between clipped ones, or with a clean window
+        now and then that is less sure than a raise, must not hold the alarm for ever (the
+        fresh-clone reviews' cases). Windows of p >= agree_p still reset the count, with the
+        rule or without it."""
         if self._frozen_since is None:
             self._frozen_since = sample
         limit = (self.spec.vouch_s + self.spec.blind_hold_s) * self.fs

@@ -137,3 +137,48 @@ def test_quiet_windows_over_any_bad_spell_clear_the_alarm_within_the_cap(seconds
             break
     assert cleared_after is not None
     assert cleared_after <= CAP_S + FusionSpec().clear_after + 1
+
+
+def _cycle_run(quiet_clean_only: bool, clean_raw: float, unclean_before: float) -> int | None:
+    """The second review's case: 20 s cycles of 5 good seconds (the signal cleared at the first;
+    an unclean window of `unclean_before` at the 4th, then one clean window of `clean_raw`) and
+    15 s of detector disagreement at a VF rate, overruled by a 0.35 every 7 s. Returns the second
+    the model's alarm cleared (None: still standing after 20 cycles)."""
+    fusion = VentricularFusion(MEAN_VIEW, FS, FusionSpec(quiet_clean_only=quiet_clean_only))
+    states, raws = ["good"] * 6, [0.99] * 6
+    for _ in range(20):
+        for j in range(20):
+            states.append("good" if j < 5 else "dis")
+            raws.append({3: unclean_before, 4: clean_raw, 10: 0.35, 17: 0.35}.get(j, 0.0))
+    previous = "good"
+    for k, (state, raw) in enumerate(zip(states, raws, strict=True)):
+        end = (k + 1) * STRIDE
+        verdict = DISAGREE if state == "dis" else SegmentQuality(0, 0, GOOD, 8.0, 1.0)
+        events = [QualityEvent(dataclasses.replace(verdict, start=end - STRIDE, end=end))]
+        if state != previous:
+            events.append(
+                AlertEvent(end, INCONCLUSIVE, NOISY, "bad")
+                if state == "dis"
+                else AlertEvent(end, CLEARED, "signal", "good")
+            )
+        previous = state
+        fusion.process([*events, window(end, raw, ok=state == "good")])
+        if k >= 6 and MODEL_LABEL not in fusion.active:
+            return k
+    return None
+
+
+@pytest.mark.parametrize(
+    ("clean_raw", "unclean_before"),
+    [(0.0, 0.6), (0.3, 0.0), (0.0, 0.0)],  # a clean 0.0 whose mean with the window before is 0.3
+)
+def test_a_clean_window_less_sure_than_a_raise_never_renews_the_hold(clean_raw, unclean_before):
+    """Before the fix the first case stood for the whole 406 s (the clean 0.0's two-window mean
+    with the unclean 0.6 read 0.3 and renewed the hold every cycle). Now each clears within two
+    cycles: the cap runs from the first unclean quiet window (12 s), and a window that reads
+    p >= agree_p after a reopened spell (its mean is its own reading) still resets the count,
+    with the rule or without it."""
+    without = _cycle_run(False, clean_raw, unclean_before)
+    with_rule = _cycle_run(True, clean_raw, unclean_before)
+    assert without is not None and with_rule is not None
+    assert with_rule <= 6 + 2 * 20 + FusionSpec().clear_after
