@@ -1,4 +1,5 @@
-"""FusionSpec.quiet_clean_only: the model's standing VT/VF alarm is cleared by clean windows only.
+"""FusionSpec.quiet_clean_only (an option, off: its pre-registered test turned it off): the model's
+standing VT/VF alarm is cleared by clean windows only.
 Inside VF the gate may call the signal saturated or noisy and the fusion see through it (the model
 vouched); the windows over a rail-pinned excursion read p ~0.001 there, and used to clear the alarm
 while VF went on (cudb cu29; docs/preregistrations/2026-12-07-quiet-clean-only.md). A signal that
@@ -74,11 +75,12 @@ def test_clean_quiet_windows_after_the_return_clear_it_as_before():
 MEAN_VIEW = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 2, "mean")
 DISAGREE = SegmentQuality(0, 0, NOISY, 8.0, 1.0, 0.5, DISAGREEMENT, vf_hz=5.0)
 SATURATED_S = SegmentQuality(0, 0, "saturated", 8.0, 1.0)
-CAP_S = FusionSpec().vouch_s + FusionSpec().blind_hold_s
+ON = FusionSpec(quiet_clean_only=True)  # the shipped spec with the option on (it ships off)
+CAP_S = ON.vouch_s + ON.blind_hold_s
 
 
 def _shipped_standing() -> tuple[VentricularFusion, int]:
-    fusion, t = VentricularFusion(MEAN_VIEW, FS, FusionSpec()), 4 * STRIDE
+    fusion, t = VentricularFusion(MEAN_VIEW, FS, ON), 4 * STRIDE
     for _ in range(6):
         fusion.process([QualityEvent(SegmentQuality(t - STRIDE, t, GOOD, 8.0, 1.0))])
         fusion.process([window(t, 0.99)])
@@ -136,7 +138,7 @@ def test_quiet_windows_over_any_bad_spell_clear_the_alarm_within_the_cap(seconds
             cleared_after = k + 1
             break
     assert cleared_after is not None
-    assert cleared_after <= CAP_S + FusionSpec().clear_after + 1
+    assert cleared_after <= CAP_S + ON.clear_after + 1
 
 
 def _cycle_run(quiet_clean_only: bool, clean_raw: float, unclean_before: float) -> int | None:
@@ -181,4 +183,4 @@ def test_a_clean_window_less_sure_than_a_raise_never_renews_the_hold(clean_raw, 
     without = _cycle_run(False, clean_raw, unclean_before)
     with_rule = _cycle_run(True, clean_raw, unclean_before)
     assert without is not None and with_rule is not None
-    assert with_rule <= 6 + 2 * 20 + FusionSpec().clear_after
+    assert with_rule <= 6 + 2 * 20 + ON.clear_after
