@@ -171,9 +171,15 @@ def _record_path(path: str | Path) -> Path:
     """`100`, `100.hea` and `100.dat` all name record 100 (`.mat`: a challenge's records;
     `.xyz`: the PTB Diagnostic database's Frank leads file)."""
     p = Path(path)
-    if p.suffix in (".hea", ".dat", ".atr", ".mat", ".xyz"):
+    if p.suffix.lower() in (".hea", ".dat", ".atr", ".mat", ".xyz"):
         p = p.with_suffix("")
     hea = p.parent / (p.name + ".hea")
     if not hea.exists() and not hea.is_symlink():
+        upper = p.parent / (p.name + ".HEA")
+        if upper.exists():  # a database copied through a tool that upper-cased its names
+            raise DataNotFoundError(
+                f"WFDB record not found: {hea} (there is {upper.name}: WFDB names are "
+                "case-sensitive, so rename its files to lower-case extensions)"
+            )
         raise DataNotFoundError(f"WFDB record not found: {hea}")
     return p

@@ -252,3 +252,14 @@ def test_run_refuses_an_empty_source_instead_of_the_profiles_port(source):
     result = runner.invoke(app, ["run", "--source", source, "--no-ui"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "--source is empty" in result.output
+
+
+def test_upper_case_extensions_get_a_hint_not_a_bare_not_found(tmp_path, sample_record):
+    rec = write(tmp_path, sample_record, "up", ["MLII"])
+    for ext in ("hea", "dat"):
+        (tmp_path / f"up.{ext}").rename(tmp_path / f"up.{ext.upper()}")
+    for name in ("up", "up.HEA", "up.hea"):
+        result = runner.invoke(app, ["classify", str(tmp_path / name)])
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        assert "up.HEA" in result.output and "case-sensitive" in result.output, result.output
+    assert rec.name == "up"
