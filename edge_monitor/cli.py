@@ -105,10 +105,18 @@ def _replay(
 
 
 def _note_units(header, source: str) -> None:
-    """Units the reader does not know are read as mV; an ECG channel in them is said once."""
+    """Units the reader does not know are read as mV; an ECG channel in them is said once. So
+    is a header without a sampling rate (WFDB's default 250 Hz scales every time and rate)."""
 
     from edge_monitor.leads import is_ecg
     from edge_monitor.wfdb_io import unknown_units
+
+    if not getattr(header, "fs_given", True):
+        err_console.print(
+            f"[yellow]warning:[/yellow] {shown(source)}: its header gives no sampling rate: "
+            f"read at WFDB's default {header.fs:g} Hz (every time and heart rate rests on it)",
+            highlight=False,
+        )
 
     ecg = [u for n, u in zip(header.sig_name, header.units or [], strict=False) if is_ecg(n)]
     odd = unknown_units(ecg)

@@ -182,6 +182,7 @@ def read_header(record_path: Path) -> Header:
     names = read.signal_names(names)
     header.sig_name = [name if name else f"ch{i}" for i, name in enumerate(names)]
     header.units = read.signal_units(header.n_sig)
+    header.fs_given = len(read.lines[0].split()) > 2  # WFDB reads a missing rate as 250 Hz
     return header
 
 

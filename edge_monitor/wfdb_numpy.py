@@ -44,6 +44,7 @@ class Header:
     numpy_readable: bool  # parsed here: one plain signal file `read_frames` reads
     # samples per frame of each signal (wfdb reads a frame's samples averaged: at `fs`)
     samps_per_frame: list[int] = field(default_factory=list)
+    fs_given: bool = True  # False: the record line has no rate, `fs` is WFDB's default 250
 
 
 # Line breaks to str.splitlines but not to wfdb, which reads a header's lines as a text file

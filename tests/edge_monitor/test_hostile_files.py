@@ -172,6 +172,14 @@ def test_samples_per_frame_out_of_range_are_refused_naming_them(record, frame):
     assert_refused(invoke("classify", record), "samples per frame")
 
 
+def test_a_header_without_a_rate_is_read_at_250_hz_and_says_so(record):
+    assert "sampling rate" not in invoke("classify", record).stderr
+    edit_header(record, "rec 1 360 7200", "rec 1")
+    result = invoke("classify", record)
+    assert result.exit_code == 0, result.output
+    assert "gives no sampling rate" in result.stderr and "250 Hz" in result.stderr
+
+
 def test_a_zero_gain_is_wfdbs_default_200(record):
     """The WFDB spec reads a zero gain as 200 (nstdb's noise records are written that way)."""
     edit_header(record, " 200.0(0)/mV", " 0(0)/mV")
