@@ -175,10 +175,10 @@ def _record_path(path: str | Path) -> Path:
         p = p.with_suffix("")
     hea = p.parent / (p.name + ".hea")
     if not hea.exists() and not hea.is_symlink():
-        upper = p.parent / (p.name + ".HEA")
-        if upper.exists():  # a database copied through a tool that upper-cased its names
+        other = [f for f in p.parent.glob(p.name + ".*") if f.suffix.lower() == ".hea"]
+        if other:  # a database copied through a tool that changed the case of its names
             raise DataNotFoundError(
-                f"WFDB record not found: {hea} (there is {upper.name}: WFDB names are "
+                f"WFDB record not found: {hea} (there is {other[0].name}: WFDB names are "
                 "case-sensitive, so rename its files to lower-case extensions)"
             )
         raise DataNotFoundError(f"WFDB record not found: {hea}")

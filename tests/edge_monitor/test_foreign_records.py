@@ -262,4 +262,6 @@ def test_upper_case_extensions_get_a_hint_not_a_bare_not_found(tmp_path, sample_
         result = runner.invoke(app, ["classify", str(tmp_path / name)])
         assert result.exit_code != 0 and "Traceback" not in result.output
         assert "up.HEA" in result.output and "case-sensitive" in result.output, result.output
-    assert rec.name == "up"
+    (tmp_path / "up.HEA").rename(tmp_path / "up.Hea")
+    result = runner.invoke(app, ["classify", str(rec)])
+    assert "up.Hea" in result.output and "case-sensitive" in result.output, result.output
