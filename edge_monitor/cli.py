@@ -111,7 +111,7 @@ def _note_units(header, source: str) -> None:
     from edge_monitor.leads import is_ecg
     from edge_monitor.wfdb_io import unknown_units
 
-    if not getattr(header, "fs_given", True):
+    if not header.fs_given:
         err_console.print(
             f"[yellow]warning:[/yellow] {shown(source)}: its header gives no sampling rate: "
             f"read at WFDB's default {header.fs:g} Hz (every time and heart rate rests on it)",

@@ -34,9 +34,8 @@ MAX_FS = 20_000.0
 # 2.1e9 counts per mV (its full range), a 0.05 mV one at 4e10
 GAIN_RANGE = (1e-6, 1e11)
 MAX_SAMPLES_PER_FRAME = 64
-MAX_BASELINE = (
-    2**53
-)  # counts: past it a float64 no longer holds the integer (format 32's 2**31 fits)
+# counts: past it a float64 no longer holds the integer (format 32's 2**31 fits)
+MAX_BASELINE = 2**53
 MAX_WHOLE_SAMPLES = 200_000_000  # read_signal holds the record in memory (8 bytes a value)
 
 
