@@ -1,4 +1,4 @@
-"""FusionSpec.quiet_clean_only (an option, off: its pre-registered test turned it off): the model's
+"""FusionSpec.quiet_clean_only (on since its pre-registered replication): the model's
 standing VT/VF alarm is cleared by clean windows only.
 Inside VF the gate may call the signal saturated or noisy and the fusion see through it (the model
 vouched); the windows over a rail-pinned excursion read p ~0.001 there, and used to clear the alarm
@@ -75,7 +75,7 @@ def test_clean_quiet_windows_after_the_return_clear_it_as_before():
 MEAN_VIEW = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 2, "mean")
 DISAGREE = SegmentQuality(0, 0, NOISY, 8.0, 1.0, 0.5, DISAGREEMENT, vf_hz=5.0)
 SATURATED_S = SegmentQuality(0, 0, "saturated", 8.0, 1.0)
-ON = FusionSpec(quiet_clean_only=True)  # the shipped spec with the option on (it ships off)
+ON = FusionSpec(quiet_clean_only=True)  # the shipped spec (said explicitly: these tests test it)
 CAP_S = ON.vouch_s + ON.blind_hold_s
 
 
