@@ -211,6 +211,7 @@ def grid(
     withhold: bool = FusionSpec.withhold_organised,
     blind_hold_s: float = FusionSpec.blind_hold_s,
     quiet_clean_only: bool = FusionSpec.quiet_clean_only,
+    withhold_slow_regular: bool = FusionSpec.withhold_slow_regular,
 ) -> list[FusionSpec]:
     out = []
     axes = {**GRID, "exempt_amplitude": amplitude, "vouch_s": vouch, "good_only": good_only,
@@ -222,7 +223,8 @@ def grid(
                                   vouch_s=hold, confirm_good_only=good,
                                   disagree_p=dis, withhold_organised=withhold,
                                   blind_hold_s=blind_hold_s,
-                                  quiet_clean_only=quiet_clean_only))  # fmt: skip
+                                  quiet_clean_only=quiet_clean_only,
+                                  withhold_slow_regular=withhold_slow_regular))  # fmt: skip
     return out
 
 
@@ -358,6 +360,9 @@ def main() -> None:
     cli.add_argument("--quiet-clean-only", choices=("on", "off"),
                      default="on" if FusionSpec.quiet_clean_only else "off",
                      help="FusionSpec.quiet_clean_only (and --tune's)")  # fmt: skip
+    cli.add_argument("--withhold-slow-regular", choices=("on", "off"),
+                     default="on" if FusionSpec.withhold_slow_regular else "off",
+                     help="FusionSpec.withhold_slow_regular (and --tune's)")  # fmt: skip
     cli.add_argument("--out", type=Path, default=Path("benchmarks/results/ventricular_alarms.json"))
     args = cli.parse_args()
     data = load(args)
@@ -379,6 +384,7 @@ def main() -> None:
         spec = spec.tuned(withhold_organised=args.withhold_organised)
         spec = spec.tuned(blind_hold_s=args.blind_hold_s)
         spec = spec.tuned(quiet_clean_only=args.quiet_clean_only == "on")
+        spec = spec.tuned(withhold_slow_regular=args.withhold_slow_regular == "on")
         result["after_default_spec"] = {"spec": asdict(spec), **summary(
             {k: score(fused(v, views[k], refs[k]["fs"], spec), refs[k]) for k, v in logs.items()}
         )}  # fmt: skip
@@ -388,7 +394,8 @@ def main() -> None:
             good = (False, True) if args.tune_confirm_good_only else (FusionSpec.confirm_good_only,)
             specs = grid(amp, tuple(args.tune_vouch_s), good, tuple(args.tune_disagree_p),
                          args.withhold_organised, args.blind_hold_s,
-                         args.quiet_clean_only == "on")  # fmt: skip
+                         args.quiet_clean_only == "on",
+                         args.withhold_slow_regular == "on")  # fmt: skip
             result["after_cross_validated"] = cross_validate(logs, refs, views, groups, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

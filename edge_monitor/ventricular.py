@@ -69,6 +69,14 @@ CONFIRMED = "confirmed by the rhythm model"  # an escalated alarm's message ends
 NOT_CONFIRMED = f"not {CONFIRMED}"
 SUSTAINED = "sustained"  # a VT escalated for standing sustained_vt_s, model or not
 WITHHELD = "withheld: QRS complexes under a tremor-like oscillation"
+# a slow regular rhythm (FusionSpec.withhold_slow_regular), fixed before any replay: VT's
+# lower rate bound (100 bpm), a regularity that VF's detections do not keep, the model's 4 s
+# window and the beat detector's latency (a beat is reported up to ~1.6 s after it)
+SLOW_RR_S = 0.6
+REGULAR_RATIO = 1.3
+SLOW_SPAN_S = 6.0
+SLOW_MIN_BEATS = 4
+LAST_BEAT_S = 2.5
 NEVER = -(1 << 62)  # a sample before any stream: no organised second seen (or the hold ended)
 
 
@@ -180,6 +188,14 @@ class FusionSpec:
     # (+9 segments, no false alarm more, 0 crashes, the tremor stress unchanged;
     # docs/preregistrations/2026-12-07-quiet-clean-replication.md), so it is on
     quiet_clean_only: bool = True
+    # an option, off (pre-registered: docs/preregistrations/2026-12-07-slow-regular.md): the
+    # model's own alarm is not raised over a slow, regular rhythm the beat detector still
+    # tracks (every RR of the beats in the last SLOW_SPAN_S at least SLOW_RR_S, i.e. under
+    # VT's 100 bpm, longest / shortest at most REGULAR_RATIO, the last beat within
+    # LAST_BEAT_S): VT is >= 100 bpm by definition and VF has no regular complexes, but a paced
+    # rhythm's wide complexes at 70 bpm read as VT to the window model (MIT-BIH 217). Re-tested
+    # each window, so it withholds, never clears
+    withhold_slow_regular: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -271,6 +287,7 @@ class VentricularFusion:
         self._bare = 0  # seconds of the oscillation without complexes since then
         self._spell_bare = 0  # bare seconds since the standing hold spell began
         self._last_v = NEVER  # the newest beat the beat model labelled V
+        self._beats: deque[int] = deque(maxlen=16)  # samples of the newest reported beats
         self._marks: deque[tuple[int, bool]] = deque()  # (end, organised) of oscillating seconds
         self.held_since: int | None = None  # the model's alarm held through a blind spell
 
@@ -294,6 +311,7 @@ class VentricularFusion:
                 out += self._on_alert(ev)
             elif isinstance(ev, BeatEvent):
                 self._last_v = ev.sample if ev.label == "V" else self._last_v
+                self._beats.append(ev.sample)
                 out.append(ev)
             else:
                 out.append(ev)
@@ -502,10 +520,20 @@ class VentricularFusion:
         cooling = last is not None and sample - last < s.cooldown_s * self.fs
         if sum(self._alone) < s.alone_k or cooling:
             return []
+        if s.withhold_slow_regular and self._slow_regular(sample):
+            return []
         self.active[MODEL_LABEL] = CRITICAL
         self._quiet, self._frozen_since = 0, None
         message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
         return [AlertEvent(sample, CRITICAL, MODEL_LABEL, message)]
+
+    def _slow_regular(self, sample: int) -> bool:
+        """Does the beat detector still track a slow, regular rhythm (not VT, not VF)?"""
+        beats = [b for b in self._beats if sample - SLOW_SPAN_S * self.fs < b <= sample]
+        if len(beats) < SLOW_MIN_BEATS or sample - beats[-1] > LAST_BEAT_S * self.fs:
+            return False
+        rr = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+        return min(rr) >= SLOW_RR_S * self.fs and max(rr) <= REGULAR_RATIO * min(rr)
 
     def _frozen_too_long(self, sample: int) -> bool:
         """Unclean quiet windows hold the quiet count for at most vouch_s + blind_hold_s (as

@@ -1,0 +1,115 @@
+"""FusionSpec.withhold_slow_regular (an option, off until its pre-registered test decides): the
+window model's own VT/VF alarm is not raised while the beat detector tracks a slow, regular
+rhythm (a paced rhythm's wide complexes at 70 bpm read as VT to the model; MIT-BIH 217). VT is
+>= 100 bpm by definition and VF keeps no regular complexes, so those must still raise."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_monitor.alert_rules import CRITICAL
+from edge_monitor.events import BeatEvent
+from edge_monitor.ventricular import (
+    LAST_BEAT_S,
+    MODEL_LABEL,
+    SLOW_RR_S,
+    VentricularFusion,
+)
+from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, _own, window
+
+ON = SPEC.tuned(withhold_slow_regular=True)
+
+
+def _run(spec, beat_times_s: list[float], seconds: int = 12, p: float = 0.99) -> list[str]:
+    """Windows of `p` every second from 4 s, beats reported at their times (each as soon as
+    the window after it): the model's own alarm events."""
+    fusion, out = VentricularFusion(VIEW, FS, spec), []
+    beats = sorted(beat_times_s)
+    for k in range(4, 4 + seconds):
+        end = k * STRIDE
+        due = [b for b in beats if (k - 1) * STRIDE < b * FS <= end or k == 4 and b * FS <= end]
+        out += fusion.process([BeatEvent(int(b * FS), "N", None, "beats") for b in due])
+        out += fusion.process([window(end, p)])
+    return _own(out)
+
+
+def _paced(rate_bpm: float, until_s: float = 20.0) -> list[float]:
+    return [0.3 + i * 60 / rate_bpm for i in range(int(until_s * rate_bpm / 60))]
+
+
+def test_a_paced_rhythm_at_70_bpm_raises_without_the_option_and_not_with_it():
+    assert _run(SPEC, _paced(70)) == [CRITICAL]
+    assert _run(ON, _paced(70)) == []
+
+
+def test_vt_at_or_above_100_bpm_still_raises():
+    for rate in (100.5, 120, 180):
+        assert _run(ON, _paced(rate)) == [CRITICAL], rate
+
+
+def test_vf_with_irregular_or_no_detections_still_raises():
+    rng = random.Random(3)
+    sparse_irregular = sorted(rng.uniform(4, 20) for _ in range(12))
+    assert _run(ON, sparse_irregular) == [CRITICAL]
+    assert _run(ON, []) == [CRITICAL]  # fine VF the detector does not see at all
+
+
+def _raised_at(spec, beat_times_s: list[float], seconds: int = 16) -> int | None:
+    """The second (window end) the model's own alarm is raised, None if never."""
+    fusion = VentricularFusion(VIEW, FS, spec)
+    for k in range(4, 4 + seconds):
+        end = k * STRIDE
+        due = [
+            b for b in beat_times_s if (k - 1) * STRIDE < b * FS <= end or k == 4 and b * FS <= end
+        ]
+        fusion.process([BeatEvent(int(b * FS), "N", None, "beats") for b in sorted(due)])
+        if _own(fusion.process([window(end, 0.99)])) == [CRITICAL]:
+            return k
+    return None
+
+
+def test_a_rhythm_that_stopped_raises_once_its_last_beat_is_old():
+    beats = [b for b in _paced(70) if b < 9.0]  # then VF the detector does not see
+    last = max(beats)
+    assert _raised_at(SPEC, beats) == 6
+    # withheld while the last beat is recent, raised at the first window LAST_BEAT_S after it
+    assert _raised_at(ON, beats) == int(last + LAST_BEAT_S) + 1
+
+
+def test_slow_but_irregular_beats_do_not_withhold():
+    times = [0.3]
+    for i in range(20):
+        times.append(times[-1] + (0.65 if i % 2 else 1.3))  # ratio 2: not a regular rhythm
+    assert _raised_at(ON, times) == 6
+    assert _raised_at(ON, [0.3 + 0.9 * i for i in range(25)]) is None  # regular: withheld
+
+
+def test_it_withholds_a_raise_only_and_never_clears_a_standing_alarm():
+    fusion = VentricularFusion(VIEW, FS, ON)
+    out = []
+    for k in range(4, 10):  # VF the detector does not see: raised
+        out += fusion.process([window(k * STRIDE, 0.99)])
+    assert _own(out) == [CRITICAL]
+    out = []
+    for k in range(10, 20):  # a slow regular rhythm comes back while p stays high
+        out += fusion.process([BeatEvent(int((k - 0.5) * STRIDE), "N", None, "beats")])
+        out += fusion.process([window(k * STRIDE, 0.99)])
+    assert _own(out) == [] and fusion.active == {MODEL_LABEL: CRITICAL}
+
+
+@settings(max_examples=200, deadline=None)
+@given(rr=st.lists(st.floats(0.2, 2.5), min_size=3, max_size=30))
+def test_whatever_the_beats_it_withholds_only_over_slow_regular_ones(rr):
+    """Any beat train: where the option withholds what the default raises, the beats in the
+    span before that raise were every one slow (>= SLOW_RR_S) and recent."""
+    times = [0.5]
+    for gap in rr:
+        times.append(times[-1] + gap)
+    without, with_it = _run(SPEC, times, seconds=16), _run(ON, times, seconds=16)
+    assert with_it in ([], [CRITICAL]) and without == [CRITICAL]
+    if with_it == []:  # withheld every second it would raise: beats tracked throughout
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= SLOW_RR_S - 1e-9
+        assert max(times) >= 4 + 16 - 1 - LAST_BEAT_S - 1.0
