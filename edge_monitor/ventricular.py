@@ -14,7 +14,10 @@ pass over the Monitor's events, after the rules have spoken, with one job each:
 - **The model alone.** A probability of at least `alone_p` in `alone_k` of the last `alone_n`
   windows, every one of them on a good signal, raises a critical "VT/VF" alarm by itself (short
   episodes the 5-beat run and the 2-of-3 VF windows miss); it clears after `clear_after` windows
-  under `agree_p`, and is not raised again within `cooldown_s` (5 windows, 10 s).
+  under `agree_p`, and is not raised again within `cooldown_s` (5 windows, 10 s). With
+  `quiet_clean_only` (shipped) only clean windows count towards that clear; unclean quiet ones
+  hold the count for at most `vouch_s + blind_hold_s`, a bound renewed by each clean window that
+  reads `alone_p` on its own (so it bounds each hold, not the alarm's life).
 - **The gate.** A window probability of at least `gate_exempt_p` keeps the quality gate from
   calling the signal noisy for the two QRS detectors' disagreement alone (VF confuses both, as the
   gate already grants a VF-like Kuo & Dillman window); its other signs of noise stand.

@@ -78,7 +78,9 @@ def test_the_clean_windows_clear_ships_as_its_replication_decided():
         assert on["se_>=4s"] >= off["se_>=4s"]
     assert gained >= 2  # rule 1: pooled
     totals = json.loads(ALL_RECORDS_ON.read_text())["classify"]["totals"]
-    assert totals["records"] == 111 and totals["crashes"] == totals["tracebacks"] == 0  # rule 4
+    assert totals["records"] == 111 and totals["failing"] == []  # rule 4
+    assert all(totals[k] == 0 for k in ("crashes", "tracebacks", "nonzero_exit", "no_summary"))
+    assert totals["invalid_lines"] == totals["hard_crashes"] == 0
     (flag_on, onsets_on), (flag_off, onsets_off) = map(_tremor_onsets, TREMOR.values())
     assert (flag_on, flag_off) == (True, False) and onsets_on <= onsets_off  # rule 4
     assert FusionSpec().quiet_clean_only is True  # every rule held, so the option ships on
