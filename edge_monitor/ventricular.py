@@ -199,6 +199,12 @@ class FusionSpec:
     # rhythm's wide complexes at 70 bpm read as VT to the window model (MIT-BIH 217). Re-tested
     # each window, so it withholds, never clears
     withhold_slow_regular: bool = False
+    # with quiet_clean_only: the bound on unclean quiet windows is renewed only by evidence a
+    # raise would need (alone_k of the last alone_n windows clean, untainted and >= alone_p),
+    # not by one clean window's own reading (the fresh-clone review: one clean 0.97 every
+    # 15-24 s between overruled spells kept the alarm standing for 400 s). Pre-registered
+    # (docs/preregistrations/2026-12-07-strict-renewal.md)
+    strict_renewal: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -280,6 +286,7 @@ class VentricularFusion:
         self._raw: deque[float] = deque(maxlen=max(1, model.span))
         self._probs: deque[tuple[int, float]] = deque()  # (window end, span probability)
         self._alone: deque[bool] = deque(maxlen=self.spec.alone_n)
+        self._clean_alone: deque[bool] = deque(maxlen=self.spec.alone_n)  # ...on clean windows
         self._quiet = 0
         # the first unclean quiet window since a clean one read p >= alone_p (or the raise)
         self._frozen_since: int | None = None
@@ -507,8 +514,13 @@ class VentricularFusion:
         with quiet_clean_only, by windows over a bad signal)."""
         s = self.spec
         self._alone.append(p >= s.alone_p and not tainted)
+        self._clean_alone.append(p >= s.alone_p and clean and not tainted)
         if MODEL_LABEL in self.active:
-            if clean and not tainted and self.latest_p >= s.alone_p:
+            if (
+                sum(self._clean_alone) >= s.alone_k
+                if s.strict_renewal
+                else clean and not tainted and self.latest_p >= s.alone_p
+            ):
                 # a clean window as sure as a raise needs, on its own reading (a span's mean
                 # takes in the unclean window before it): unclean quiet windows may hold again
                 self._frozen_since = None
@@ -559,6 +571,7 @@ class VentricularFusion:
         if cool:
             self._cleared_at = sample
         self._alone.clear()
+        self._clean_alone.clear()
         return [AlertEvent(sample, CLEARED, MODEL_LABEL, why)]
 
     def _blind(self, sample: int, verdict: str) -> list[AlertEvent]:
@@ -587,4 +600,5 @@ class VentricularFusion:
         self._raw.clear()
         self._probs.clear()
         self._alone.clear()
+        self._clean_alone.clear()
         self._recent.clear()

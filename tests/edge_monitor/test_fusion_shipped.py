@@ -27,6 +27,7 @@ def test_the_shipped_fusion_spec_is_the_one_the_benchmark_chose():
         "blind_hold_s",
         "quiet_clean_only",
         "withhold_slow_regular",
+        "strict_renewal",
     }
     assert {k: shipped[k] for k in chosen} == chosen
     per_fold = doc["after_cross_validated"]["chosen_per_fold"].values()
@@ -84,3 +85,23 @@ def test_the_clean_windows_clear_ships_as_its_replication_decided():
     (flag_on, onsets_on), (flag_off, onsets_off) = map(_tremor_onsets, TREMOR.values())
     assert (flag_on, flag_off) == (True, False) and onsets_on <= onsets_off  # rule 4
     assert FusionSpec().quiet_clean_only is True  # every rule held, so the option ships on
+
+
+# the model's own raise withheld over a slow regular rhythm: its pre-registered rule 1 asked 3
+# fewer false alarms pooled over the seven fold sets
+# (docs/preregistrations/2026-12-07-slow-regular.md)
+SLOW_REGULAR = [RESULTS / f"fold_specs_slow_regular_s{s}.json" for s in range(2, 9)]
+
+
+def test_the_slow_regular_withholding_ships_as_its_test_decided():
+    fewer = 0
+    for path in SLOW_REGULAR:
+        doc = json.loads(path.read_text())
+        assert doc["field"] == "withhold_slow_regular"
+        off, on = (
+            doc["withhold_slow_regular=False"]["all"],
+            doc["withhold_slow_regular=True"]["all"],
+        )
+        fewer += off["false"] - on["false"]
+    assert fewer < 3  # rule 1 failed (1 fewer)...
+    assert FusionSpec().withhold_slow_regular is False  # ...so it ships off

@@ -141,12 +141,15 @@ def test_quiet_windows_over_any_bad_spell_clear_the_alarm_within_the_cap(seconds
     assert cleared_after <= CAP_S + ON.clear_after + 1
 
 
-def _cycle_run(quiet_clean_only: bool, clean_raw: float, unclean_before: float) -> int | None:
+def _cycle_run(
+    quiet_clean_only: bool, clean_raw: float, unclean_before: float, strict: bool = False
+) -> int | None:
     """The second review's case: 20 s cycles of 5 good seconds (the signal cleared at the first;
     an unclean window of `unclean_before` at the 4th, then one clean window of `clean_raw`) and
     15 s of detector disagreement at a VF rate, overruled by a 0.35 every 7 s. Returns the second
     the model's alarm cleared (None: still standing after 20 cycles)."""
-    fusion = VentricularFusion(MEAN_VIEW, FS, FusionSpec(quiet_clean_only=quiet_clean_only))
+    spec = FusionSpec(quiet_clean_only=quiet_clean_only, strict_renewal=strict)
+    fusion = VentricularFusion(MEAN_VIEW, FS, spec)
     states, raws = ["good"] * 6, [0.99] * 6
     for _ in range(20):
         for j in range(20):
@@ -184,3 +187,40 @@ def test_a_clean_window_less_sure_than_a_raise_never_renews_the_hold(clean_raw, 
     with_rule = _cycle_run(True, clean_raw, unclean_before)
     assert without is not None and with_rule is not None
     assert with_rule <= 6 + 2 * 20 + ON.clear_after
+
+
+def test_one_clean_window_at_alone_p_per_cycle_renews_the_hold_only_without_strict_renewal():
+    """The third review's case: one clean window of raw 0.97 every 20 s (its two-window mean
+    0.485, so the same pattern from scratch raises nothing) renewed the 18 s bound each cycle and
+    kept the alarm standing for the whole 406 s; strict_renewal asks raise-grade evidence (3 of
+    the last 4 windows clean, untainted, span p >= alone_p) and it clears within two cycles."""
+    assert _cycle_run(True, 0.97, 0.0) is None  # the flaw, as tested and shipped
+    assert _cycle_run(False, 0.97, 0.0) is not None
+    strict = _cycle_run(True, 0.97, 0.0, strict=True)
+    assert strict is not None and strict <= 6 + 2 * 20 + ON.clear_after
+
+
+def test_strict_renewal_still_holds_through_a_clipped_spell_inside_vf():
+    """Raise-grade clean evidence (VF read 0.99 on clean seconds) renews the bound; the clipped
+    seconds between (raw 0.0) do not clear the alarm while they last under the bound."""
+    fusion = VentricularFusion(
+        MEAN_VIEW, FS, FusionSpec(quiet_clean_only=True, strict_renewal=True)
+    )
+    previous = "good"
+    for k in range(200):
+        j = k % 20
+        state = "good" if j < 8 else "sat"  # 8 clean seconds of VF, 12 clipped ones
+        end = (k + 1) * STRIDE
+        verdict = SegmentQuality(0, 0, GOOD, 8.0, 1.0) if state == "good" else SATURATED_S
+        events = [QualityEvent(dataclasses.replace(verdict, start=end - STRIDE, end=end))]
+        if state != previous:
+            events.append(
+                AlertEvent(end, INCONCLUSIVE, "saturated", "bad")
+                if state == "sat"
+                else AlertEvent(end, CLEARED, "signal", "good")
+            )
+        previous = state
+        raw = 0.99 if state == "good" else (0.95 if j == 8 else 0.0)
+        fusion.process([*events, window(end, raw, ok=state == "good")])
+        if k >= 10:
+            assert MODEL_LABEL in fusion.active, k
