@@ -191,7 +191,8 @@ class FusionSpec:
     # (+9 segments, no false alarm more, 0 crashes, the tremor stress unchanged;
     # docs/preregistrations/2026-12-07-quiet-clean-replication.md), so it is on
     quiet_clean_only: bool = True
-    # an option, off (pre-registered: docs/preregistrations/2026-12-07-slow-regular.md): the
+    # an option, off (pre-registered, failed: 1 false alarm fewer over seven fold sets, PVCs
+    # break a paced rhythm's regularity; docs/preregistrations/2026-12-07-slow-regular.md): the
     # model's own alarm is not raised over a slow, regular rhythm the beat detector still
     # tracks (every RR of the beats in the last SLOW_SPAN_S at least SLOW_RR_S, i.e. under
     # VT's 100 bpm, longest / shortest at most REGULAR_RATIO, the last beat within
@@ -203,7 +204,8 @@ class FusionSpec:
     # raise would need (alone_k of the last alone_n windows clean, untainted and >= alone_p),
     # not by one clean window's own reading (the fresh-clone review: one clean 0.97 every
     # 15-24 s between overruled spells kept the alarm standing for 400 s). Pre-registered
-    # (docs/preregistrations/2026-12-07-strict-renewal.md)
+    # (docs/preregistrations/2026-12-07-strict-renewal.md), it failed: cudb's real VF lost 7
+    # segments over seven fold sets (the one-window renewal holds it through clipped seconds): off
     strict_renewal: bool = False
 
     def __post_init__(self) -> None:

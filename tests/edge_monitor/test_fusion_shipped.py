@@ -105,3 +105,19 @@ def test_the_slow_regular_withholding_ships_as_its_test_decided():
         fewer += off["false"] - on["false"]
     assert fewer < 3  # rule 1 failed (1 fewer)...
     assert FusionSpec().withhold_slow_regular is False  # ...so it ships off
+
+
+# the clean-windows clear's bound renewed only by raise-grade evidence: its pre-registered rule 1
+# allowed a set 1 segment fewer (docs/preregistrations/2026-12-07-strict-renewal.md)
+STRICT = [RESULTS / f"fold_specs_strict_renewal_s{s}.json" for s in range(2, 9)]
+
+
+def test_the_strict_renewal_ships_as_its_test_decided():
+    lost = []
+    for path in STRICT:
+        doc = json.loads(path.read_text())
+        assert doc["field"] == "strict_renewal"
+        off, on = doc["strict_renewal=False"]["all"], doc["strict_renewal=True"]["all"]
+        lost.append(off["segments"]["tp"] - on["segments"]["tp"])
+    assert max(lost) > 1  # rule 1 failed (seed 3's set 4 fewer, seed 7's 3)...
+    assert FusionSpec().strict_renewal is False  # ...so it ships off
