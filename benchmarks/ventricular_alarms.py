@@ -284,6 +284,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream every record with its leads negated (swapped electrodes)",
     )
+    parser.add_argument("--all-beats", action="store_true",
+                        help="stream (or replay) logs that hold every reported beat, not the "
+                        "V beats alone (FusionSpec.withhold_slow_regular reads them)")  # fmt: skip
     parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
                         help="replay the logs this edge_monitor folder streamed (a change to the "
                         "fusion alone: the stream drops its output); never streams")  # fmt: skip
@@ -312,7 +315,7 @@ def load(args: argparse.Namespace) -> Loaded:
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
          or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs,
-         args.second_lead, args.inverted)
+         args.second_lead, args.inverted, args.all_beats)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -328,7 +331,7 @@ def load(args: argparse.Namespace) -> Loaded:
         bundles = [beat] + ([loaded[str(path)]] if path else []) + companion
         out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
                                    args.organised_qrs, args.code_from,
-                                   args.second_lead, args.inverted)  # fmt: skip
+                                   args.second_lead, args.inverted, args.all_beats)  # fmt: skip
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder

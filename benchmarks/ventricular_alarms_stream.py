@@ -31,18 +31,27 @@ def stream_record(
     organised: bool = False,
     second_lead: str | None = None,
     inverted: bool = False,
+    all_beats: bool = False,
 ) -> list[dict]:
     """The record through the Monitor, fusion's events off: its alert and ventricular-window
     events (`exempt`: the fusion's experimental gate exemption, which changes the stream;
     `organised`: the gate's tremor sign, logged on the seconds it marks; `second_lead`: the
-    Monitor's, "auto" or None; `inverted`: every lead negated, as swapped electrodes give it)."""
+    Monitor's, "auto" or None; `inverted`: every lead negated, as swapped electrodes give it;
+    `all_beats`: every reported beat logged, not the V beats alone)."""
     header = wfdb.rdheader(str(folder / name))
     x = wfdb.rdrecord(str(folder / name)).p_signal
-    return stream_signal(-x if inverted else x, header, bundles, exempt, organised, second_lead)
+    signal = -x if inverted else x
+    return stream_signal(signal, header, bundles, exempt, organised, second_lead, all_beats)
 
 
 def stream_signal(
-    x, header, bundles: list, exempt: float = 0.0, organised: bool = False, second_lead=None
+    x,
+    header,
+    bundles: list,
+    exempt: float = 0.0,
+    organised: bool = False,
+    second_lead=None,
+    all_beats: bool = False,
 ):
     """stream_record's work on a signal already read (or mixed: benchmarks/hold_tremor.py)."""
     channel = find_channel(header.sig_name, "MLII")
@@ -64,8 +73,9 @@ def stream_signal(
                         "model": ev.model, "ok": ev.quality_ok})  # fmt: skip
         elif isinstance(ev, QualityEvent) and _logged(ev.segment):
             log.append({"t": "q", **ev.segment.as_json()})
-        elif isinstance(ev, BeatEvent) and ev.label == "V":  # the fusion reads V beats alone
-            log.append({"t": "b", "sample": ev.sample, "label": "V"})
+        elif isinstance(ev, BeatEvent) and (ev.label == "V" or all_beats):
+            # the fusion read V beats alone until withhold_slow_regular, which reads them all
+            log.append({"t": "b", "sample": ev.sample, "label": ev.label})
     return log
 
 
@@ -100,6 +110,7 @@ def cached_log(
     code_from: Path | None = None,
     second_lead: str | None = None,
     inverted: bool = False,
+    all_beats: bool = False,
 ) -> list[dict]:
     """The record's events, streamed once per set of model files and monitor code (by their
     bytes: a bundle rewritten in place, any edited edge_monitor module, or a new LOG_VERSION,
@@ -109,6 +120,7 @@ def cached_log(
     tag += "-organised" if organised else ""
     tag += f"-second{second_lead}" if second_lead else ""
     tag += "-inverted" if inverted else ""
+    tag += "-allbeats" if all_beats else ""
     tag += f"-log{LOG_VERSION}"
     path = cache / f"{key.replace('/', '_')}-{tag}.json"
     if path.exists():
@@ -116,17 +128,19 @@ def cached_log(
     if code_from is not None:
         raise SystemExit(f"{path}: not streamed by the code in {code_from}")
     log = stream_record(
-        folder, key.split("/")[1], bundles, exempt, organised, second_lead, inverted
+        folder, key.split("/")[1], bundles, exempt, organised, second_lead, inverted, all_beats
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log))
     return log
 
 
-def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None, bool]) -> str:
+def _prefill(task: tuple[Path, str, Path, str | None, float, bool, str | None, bool, bool]) -> str:
     """Stream one record into the cache (a worker of --jobs)."""
-    cache, key, folder, path, exempt, organised, second_lead, inverted = task
+    cache, key, folder, path, exempt, organised, second_lead, inverted, all_beats = task
     beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
     bundles = [beat] + ([load_bundle(Path(path), probe=False)] if path else []) + companion
-    cached_log(cache, key, folder, bundles, exempt, organised, None, second_lead, inverted)
+    cached_log(
+        cache, key, folder, bundles, exempt, organised, None, second_lead, inverted, all_beats
+    )
     return key

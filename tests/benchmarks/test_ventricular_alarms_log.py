@@ -53,3 +53,20 @@ def test_an_inverted_stream_is_its_own_cache_entry(tmp_path):
     assert len(names) == 2 and sum("-inverted" in n for n in names) == 1
     assert turned != plain  # the beat model reads an inverted lead differently
     assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, inverted=True) == turned
+
+
+def test_an_all_beats_stream_is_its_own_cache_entry_and_holds_every_beat(tmp_path):
+    """--all-beats logs every reported beat (withhold_slow_regular reads them), in its own cache
+    entry; the plain log keeps the V beats alone, as the earlier caches did."""
+    folder = need(SHARED / "cudb")
+    bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
+    plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9)
+    every = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, all_beats=True)
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(names) == 2 and sum("-allbeats" in n for n in names) == 1
+    beats = [e for e in every if e["t"] == "b"]
+    assert {e["label"] for e in plain if e["t"] == "b"} == {"V"}
+    assert len(beats) > len([e for e in plain if e["t"] == "b"]) and "N" in {
+        e["label"] for e in beats
+    }
+    assert [e for e in every if e["t"] != "b"] == [e for e in plain if e["t"] != "b"]
