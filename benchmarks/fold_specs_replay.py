@@ -37,17 +37,27 @@ def main() -> None:
     data = load(args)
     specs = specs_by_group(args.results)
     result: dict = {"results": str(args.results), "field": args.field}
+    per_record: dict[bool, dict] = {}
     for value in (False, True):
         rows = {}
         for key, log in data.logs.items():
             ref, view = data.refs[key], data.views[key]
             spec = specs[data.groups[key]].tuned(**{args.field: value}) if view else FusionSpec()
             rows[key] = score(fused(log, view, ref["fs"], spec), ref)
+        per_record[value] = rows
         result[f"{args.field}={value}"] = summary(rows)
         pooled = result[f"{args.field}={value}"]["all"]
         print(f"{args.field}={value}: " + json.dumps({k: pooled[k] for k in (
             "segments", "segment_se", "segment_sp", "false", "false_per_hour", "se_>=4s",
             "episodes_<4s")}))  # fmt: skip
+    # the records the change moved: their false alarm onsets and segments found, off -> on
+    result["records_changed"] = {
+        key: {f"{field}": [per_record[v][key][field] for v in (False, True)]
+              for field in ("false", "false_onsets_s", "segments")}
+        for key in per_record[False]
+        if any(per_record[False][key][f] != per_record[True][key][f]
+               for f in ("false", "false_onsets_s", "segments"))
+    }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
 

@@ -163,6 +163,7 @@ def score(events: list, ref: dict) -> dict:
         counts[("tp" if said else "fn") if full else ("fp" if said else "tn")] += 1
     outside = n - sum(b - a for a, b in excused)
     return {"episodes": rows, "false": len(false), "false_in_noise": len(in_noise),
+            "false_onsets_s": [round(s / fs, 1) for s in false],
             "outside_s": outside / fs, "segments": counts}  # fmt: skip
 
 

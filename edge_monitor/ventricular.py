@@ -191,8 +191,9 @@ class FusionSpec:
     # (+9 segments, no false alarm more, 0 crashes, the tremor stress unchanged;
     # docs/preregistrations/2026-12-07-quiet-clean-replication.md), so it is on
     quiet_clean_only: bool = True
-    # an option, off (pre-registered, failed: 1 false alarm fewer over seven fold sets, PVCs
-    # break a paced rhythm's regularity; docs/preregistrations/2026-12-07-slow-regular.md): the
+    # an option, off (pre-registered, failed: 15 false alarms fewer over seven fold sets and no
+    # segment lost, but two sets had one more, a long false alarm split in two; its rule
+    # forbids a set with more; docs/preregistrations/2026-12-07-slow-regular.md): the
     # model's own alarm is not raised over a slow, regular rhythm the beat detector still
     # tracks (every RR of the beats in the last SLOW_SPAN_S at least SLOW_RR_S, i.e. under
     # VT's 100 bpm, longest / shortest at most REGULAR_RATIO, the last beat within
