@@ -20,3 +20,35 @@ def test_only_boolean_fields_may_be_toggled(tmp_path):
     assert result.returncode == 2 and "invalid choice" in result.stderr
     assert "Traceback" not in result.stderr
     assert "quiet_clean_only" in run("--help").stdout
+
+
+def test_a_replay_names_the_records_the_field_moved(tmp_path):
+    """MIT-BIH 217 (paced), the embedded VT/VF model as its fold's bundle: the output holds both
+    settings' pooled figures and `records_changed`, each moved record's false onsets and
+    segments off -> on (the slow-regular withholding, which reads every beat, moves 217's)."""
+    import json
+    from dataclasses import asdict
+
+    from edge_monitor.bundle import embedded_bundle
+    from edge_monitor.ventricular import FusionSpec
+    from tests.conftest import SHARED, need
+
+    folder = need(SHARED / "mitdb")
+    model = str(embedded_bundle("ventricular"))
+    results = tmp_path / "r.json"
+    chosen = {model: asdict(FusionSpec())}
+    results.write_text(json.dumps({"after_cross_validated": {"chosen_per_fold": chosen}}))
+    out = tmp_path / "o.json"
+    record = ["--databases", "mitdb", "--mitdb", str(folder), "--records", "217"]
+    stream = ["--model", model, "--gate-exempt-p", "0.9", "--all-beats", "--cache", str(tmp_path)]
+    done = run(*record, *stream, "--field", "withhold_slow_regular", "--results", str(results),
+               "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
+    doc = json.loads(out.read_text())
+    off, on = doc["withhold_slow_regular=False"], doc["withhold_slow_regular=True"]
+    assert off["all"]["records"] == on["all"]["records"] == 1
+    moved = doc["records_changed"]["mitdb/217"]
+    assert set(doc["records_changed"]) == {"mitdb/217"}
+    assert set(moved) == {"false", "false_onsets_s", "segments"}
+    assert [len(onsets) for onsets in moved["false_onsets_s"]] == moved["false"]
+    assert moved["false_onsets_s"][0] != moved["false_onsets_s"][1]

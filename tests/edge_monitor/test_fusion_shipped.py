@@ -88,22 +88,23 @@ def test_the_clean_windows_clear_ships_as_its_replication_decided():
 
 
 # the model's own raise withheld over a slow regular rhythm: its pre-registered rule 1 asked 3
-# fewer false alarms pooled over the seven fold sets
-# (docs/preregistrations/2026-12-07-slow-regular.md)
-SLOW_REGULAR = [RESULTS / f"fold_specs_slow_regular_s{s}.json" for s in range(2, 9)]
+# fewer false alarms pooled over the seven fold sets and no set with more; the runs that count
+# are the amended ones on streams that log every beat (the first ones saw V beats alone: void;
+# docs/preregistrations/2026-12-07-slow-regular.md)
+SLOW_REGULAR = [RESULTS / f"fold_specs_slow_regular_allbeats_s{s}.json" for s in range(2, 9)]
 
 
 def test_the_slow_regular_withholding_ships_as_its_test_decided():
-    fewer = 0
+    more, lost = [], []
     for path in SLOW_REGULAR:
         doc = json.loads(path.read_text())
         assert doc["field"] == "withhold_slow_regular"
-        off, on = (
-            doc["withhold_slow_regular=False"]["all"],
-            doc["withhold_slow_regular=True"]["all"],
-        )
-        fewer += off["false"] - on["false"]
-    assert fewer < 3  # rule 1 failed (1 fewer)...
+        off = doc["withhold_slow_regular=False"]["all"]
+        on = doc["withhold_slow_regular=True"]["all"]
+        more.append(on["false"] - off["false"])
+        lost.append(off["segments"]["tp"] - on["segments"]["tp"])
+    assert sum(more) <= -3 and max(lost) <= 0  # pooled it held (15 fewer), no segment lost...
+    assert max(more) > 0  # ...but seeds 4's and 7's sets have one more, which rule 1 forbids...
     assert FusionSpec().withhold_slow_regular is False  # ...so it ships off
 
 

@@ -224,3 +224,32 @@ def test_strict_renewal_still_holds_through_a_clipped_spell_inside_vf():
         fusion.process([*events, window(end, raw, ok=state == "good")])
         if k >= 10:
             assert MODEL_LABEL in fusion.active, k
+
+
+def test_strict_renewal_asks_three_clean_windows_not_one():
+    """With a one-window span (the window's own reading), one clean 0.97 a cycle renews the
+    bound without strict_renewal but not with it (3 of the last 4 clean windows at alone_p)."""
+    spec = FusionSpec(quiet_clean_only=True, strict_renewal=True)
+    fusion = VentricularFusion(
+        ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max"), FS, spec
+    )
+    previous, cleared = "good", None
+    for k in range(406):
+        j = (k - 6) % 20 if k >= 6 else 0
+        state = "good" if k < 6 or j < 5 else "dis"
+        raw = 0.99 if k < 6 else {4: 0.97, 10: 0.35, 17: 0.35}.get(j, 0.0)
+        end = (k + 1) * STRIDE
+        verdict = DISAGREE if state == "dis" else SegmentQuality(0, 0, GOOD, 8.0, 1.0)
+        events = [QualityEvent(dataclasses.replace(verdict, start=end - STRIDE, end=end))]
+        if state != previous:
+            events.append(
+                AlertEvent(end, INCONCLUSIVE, NOISY, "bad")
+                if state == "dis"
+                else AlertEvent(end, CLEARED, "signal", "good")
+            )
+        previous = state
+        fusion.process([*events, window(end, raw, ok=state == "good")])
+        if k >= 6 and MODEL_LABEL not in fusion.active:
+            cleared = k
+            break
+    assert cleared is not None and cleared <= 6 + 2 * 20 + ON.clear_after

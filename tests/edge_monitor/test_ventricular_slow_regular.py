@@ -113,3 +113,20 @@ def test_whatever_the_beats_it_withholds_only_over_slow_regular_ones(rr):
     if with_it == []:  # withheld every second it would raise: beats tracked throughout
         assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= SLOW_RR_S - 1e-9
         assert max(times) >= 4 + 16 - 1 - LAST_BEAT_S - 1.0
+
+
+def test_a_rhythm_just_under_100_bpm_is_withheld_and_three_beats_are_too_few():
+    assert _raised_at(ON, [0.3 + 0.63 * i for i in range(40)]) is None  # 95 bpm, regular
+    assert _raised_at(ON, [3.5, 4.4, 5.3]) == 6  # 2 RR intervals: no rhythm to judge yet
+    # 3 RR intervals, slow, regular: withheld until the last beat is LAST_BEAT_S old
+    assert _raised_at(ON, [2.6, 3.5, 4.4, 5.3]) == int(5.3 + LAST_BEAT_S) + 1
+
+
+def test_only_the_last_seconds_of_beats_are_judged():
+    """Fast beats more than SLOW_SPAN_S ago do not spoil a slow regular rhythm now."""
+    fusion = VentricularFusion(VIEW, FS, ON)
+    fast = [int((0.5 + 0.3 * i) * FS) for i in range(10)]  # 200 bpm, 0.5-3.2 s
+    slow = [int((4.0 + 0.9 * i) * FS) for i in range(10)]  # 67 bpm, 4.0-12.1 s
+    fusion.process([BeatEvent(b, "N", None, "beats") for b in fast + slow])
+    assert fusion._slow_regular(int(12.5 * FS))  # the last 6 s: slow beats alone
+    assert not fusion._slow_regular(int(8.0 * FS))  # the fast ones are still in the span
