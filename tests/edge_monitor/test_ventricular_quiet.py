@@ -142,14 +142,18 @@ def test_quiet_windows_over_any_bad_spell_clear_the_alarm_within_the_cap(seconds
 
 
 def _cycle_run(
-    quiet_clean_only: bool, clean_raw: float, unclean_before: float, strict: bool = False
+    quiet_clean_only: bool,
+    clean_raw: float,
+    unclean_before: float,
+    strict: bool = False,
+    view: ModelView = MEAN_VIEW,
 ) -> int | None:
     """The second review's case: 20 s cycles of 5 good seconds (the signal cleared at the first;
     an unclean window of `unclean_before` at the 4th, then one clean window of `clean_raw`) and
     15 s of detector disagreement at a VF rate, overruled by a 0.35 every 7 s. Returns the second
     the model's alarm cleared (None: still standing after 20 cycles)."""
     spec = FusionSpec(quiet_clean_only=quiet_clean_only, strict_renewal=strict)
-    fusion = VentricularFusion(MEAN_VIEW, FS, spec)
+    fusion = VentricularFusion(view, FS, spec)
     states, raws = ["good"] * 6, [0.99] * 6
     for _ in range(20):
         for j in range(20):
@@ -229,27 +233,7 @@ def test_strict_renewal_still_holds_through_a_clipped_spell_inside_vf():
 def test_strict_renewal_asks_three_clean_windows_not_one():
     """With a one-window span (the window's own reading), one clean 0.97 a cycle renews the
     bound without strict_renewal but not with it (3 of the last 4 clean windows at alone_p)."""
-    spec = FusionSpec(quiet_clean_only=True, strict_renewal=True)
-    fusion = VentricularFusion(
-        ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max"), FS, spec
-    )
-    previous, cleared = "good", None
-    for k in range(406):
-        j = (k - 6) % 20 if k >= 6 else 0
-        state = "good" if k < 6 or j < 5 else "dis"
-        raw = 0.99 if k < 6 else {4: 0.97, 10: 0.35, 17: 0.35}.get(j, 0.0)
-        end = (k + 1) * STRIDE
-        verdict = DISAGREE if state == "dis" else SegmentQuality(0, 0, GOOD, 8.0, 1.0)
-        events = [QualityEvent(dataclasses.replace(verdict, start=end - STRIDE, end=end))]
-        if state != previous:
-            events.append(
-                AlertEvent(end, INCONCLUSIVE, NOISY, "bad")
-                if state == "dis"
-                else AlertEvent(end, CLEARED, "signal", "good")
-            )
-        previous = state
-        fusion.process([*events, window(end, raw, ok=state == "good")])
-        if k >= 6 and MODEL_LABEL not in fusion.active:
-            cleared = k
-            break
+    own = ModelView("ventricular", ("other", "VT/VF"), (1,), True, 1, "max")
+    assert _cycle_run(True, 0.97, 0.0, view=own) is None
+    cleared = _cycle_run(True, 0.97, 0.0, strict=True, view=own)
     assert cleared is not None and cleared <= 6 + 2 * 20 + ON.clear_after
