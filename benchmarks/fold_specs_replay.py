@@ -25,6 +25,7 @@ from ventricular_misses import specs_by_group  # noqa: E402
 
 from edge_monitor.ventricular import FusionSpec  # noqa: E402
 
+MOVED = ("false", "false_onsets_s", "segments")  # what records_changed reports
 BOOLEAN_FIELDS = [f.name for f in dataclasses.fields(FusionSpec) if f.type in (bool, "bool")]
 
 
@@ -52,12 +53,10 @@ def main() -> None:
             "episodes_<4s")}))  # fmt: skip
     # the records the change moved: their false alarm onsets and segments found, off -> on
     result["records_changed"] = {
-        key: {f"{field}": [per_record[v][key][field] for v in (False, True)]
-              for field in ("false", "false_onsets_s", "segments")}
+        key: {field: [per_record[v][key][field] for v in (False, True)] for field in MOVED}
         for key in per_record[False]
-        if any(per_record[False][key][f] != per_record[True][key][f]
-               for f in ("false", "false_onsets_s", "segments"))
-    }  # fmt: skip
+        if any(per_record[False][key][f] != per_record[True][key][f] for f in MOVED)
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
 

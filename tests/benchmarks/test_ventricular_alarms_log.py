@@ -43,27 +43,28 @@ def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
     assert sum(isolated.values()) <= ref["n"] // int(misses.SEGMENT_S * ref["fs"])
 
 
-def test_an_inverted_stream_is_its_own_cache_entry(tmp_path):
-    """--inverted streams the negated leads; its log never answers for the record as recorded."""
+def _plain_and_flagged(tmp_path, tag: str, **flag) -> tuple[list, list]:
+    """cu07's log streamed plain and with one stream flag: two cache entries, one tagged."""
     folder = need(SHARED / "cudb")
     bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
     plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9)
-    turned = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, inverted=True)
+    flagged = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, **flag)
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert len(names) == 2 and sum("-inverted" in n for n in names) == 1
+    assert len(names) == 2 and sum(tag in n for n in names) == 1
+    assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, **flag) == flagged
+    return plain, flagged
+
+
+def test_an_inverted_stream_is_its_own_cache_entry(tmp_path):
+    """--inverted streams the negated leads; its log never answers for the record as recorded."""
+    plain, turned = _plain_and_flagged(tmp_path, "-inverted", inverted=True)
     assert turned != plain  # the beat model reads an inverted lead differently
-    assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, inverted=True) == turned
 
 
 def test_an_all_beats_stream_is_its_own_cache_entry_and_holds_every_beat(tmp_path):
     """--all-beats logs every reported beat (withhold_slow_regular reads them), in its own cache
     entry; the plain log keeps the V beats alone, as the earlier caches did."""
-    folder = need(SHARED / "cudb")
-    bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
-    plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9)
-    every = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, all_beats=True)
-    names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert len(names) == 2 and sum("-allbeats" in n for n in names) == 1
+    plain, every = _plain_and_flagged(tmp_path, "-allbeats", all_beats=True)
     beats = [e for e in every if e["t"] == "b"]
     assert {e["label"] for e in plain if e["t"] == "b"} == {"V"}
     assert len(beats) > len([e for e in plain if e["t"] == "b"]) and "N" in {

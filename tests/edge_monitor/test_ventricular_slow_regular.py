@@ -23,17 +23,20 @@ from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, _own, wi
 ON = SPEC.tuned(withhold_slow_regular=True)
 
 
-def _run(spec, beat_times_s: list[float], seconds: int = 12, p: float = 0.99) -> list[str]:
+def _replay(spec, beat_times_s: list[float], seconds: int, p: float = 0.99):
     """Windows of `p` every second from 4 s, beats reported at their times (each as soon as
-    the window after it): the model's own alarm events."""
-    fusion, out = VentricularFusion(VIEW, FS, spec), []
-    beats = sorted(beat_times_s)
+    the window after it): yields each window's second and the model's own alarm events."""
+    fusion, beats = VentricularFusion(VIEW, FS, spec), sorted(beat_times_s)
     for k in range(4, 4 + seconds):
         end = k * STRIDE
         due = [b for b in beats if (k - 1) * STRIDE < b * FS <= end or k == 4 and b * FS <= end]
-        out += fusion.process([BeatEvent(int(b * FS), "N", None, "beats") for b in due])
-        out += fusion.process([window(end, p)])
-    return _own(out)
+        out = fusion.process([BeatEvent(int(b * FS), "N", None, "beats") for b in due])
+        yield k, _own(out + fusion.process([window(end, p)]))
+
+
+def _run(spec, beat_times_s: list[float], seconds: int = 12) -> list[str]:
+    """The model's own alarm events over the whole replay."""
+    return [level for _, own in _replay(spec, beat_times_s, seconds) for level in own]
 
 
 def _paced(rate_bpm: float, until_s: float = 20.0) -> list[float]:
@@ -59,16 +62,7 @@ def test_vf_with_irregular_or_no_detections_still_raises():
 
 def _raised_at(spec, beat_times_s: list[float], seconds: int = 16) -> int | None:
     """The second (window end) the model's own alarm is raised, None if never."""
-    fusion = VentricularFusion(VIEW, FS, spec)
-    for k in range(4, 4 + seconds):
-        end = k * STRIDE
-        due = [
-            b for b in beat_times_s if (k - 1) * STRIDE < b * FS <= end or k == 4 and b * FS <= end
-        ]
-        fusion.process([BeatEvent(int(b * FS), "N", None, "beats") for b in sorted(due)])
-        if _own(fusion.process([window(end, 0.99)])) == [CRITICAL]:
-            return k
-    return None
+    return next((k for k, own in _replay(spec, beat_times_s, seconds) if own == [CRITICAL]), None)
 
 
 def test_a_rhythm_that_stopped_raises_once_its_last_beat_is_old():
