@@ -39,9 +39,10 @@ OUT = Path("benchmarks/results/ventricular_model.json")
 MIX_SNR_DB = (0.0, 6.0, 12.0)
 
 
-def write_folds(root: Path | None, runs: Path) -> dict[str, str]:
-    """record -> the bundle of the fold that holds it out (`runs/fold-K/bundle`)."""
-    infos = vdata.load_corpus(root).infos()
+def write_folds(root: Path | None, runs: Path, paced: bool = False) -> dict[str, str]:
+    """record -> the bundle of the fold that holds it out (`runs/fold-K/bundle`); `paced`: the
+    paced records too, for fold sets trained with them (`$ECG_EDGE_VENTRICULAR_PACED`)."""
+    infos = vdata.load_corpus(root, paced=paced).infos()
     folds = vdata.assign_folds(infos)
     mapping = {g: str(runs / f"fold-{k}" / "bundle") for g, k in sorted(folds.items())}
     (runs / "folds.json").write_text(json.dumps(mapping, indent=2) + "\n")
@@ -245,9 +246,14 @@ def main() -> None:
     )
     ap.add_argument("--runs", type=Path, default=RUNS)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--paced",
+        action="store_true",
+        help="folds: map the paced records to their folds (sets trained with them)",
+    )
     args = ap.parse_args()
     if args.what == "folds":
-        mapping = write_folds(args.data, args.runs)
+        mapping = write_folds(args.data, args.runs, args.paced)
         print(f"wrote {args.runs / 'folds.json'} ({len(mapping)} records)")
         return
     t0 = time.perf_counter()

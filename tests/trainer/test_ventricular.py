@@ -30,6 +30,7 @@ EXCERPTS = [
     ("mitdb", "118", 0.0, 420.0),  # 7 min: em noise is recovered from 118e_6 after minute 5
     ("mitdb", "100", 0.0, 60.0),
     ("mitdb", "201", 0.0, 60.0),
+    ("mitdb", "217", 80.0, 30.0),  # paced complexes: left out unless brought in as negatives
     ("cudb", "cu01", 200.0, 60.0),  # VF from 214.2 s to the end
     ("cudb", "cu05", 340.0, 60.0),
     ("cudb", "cu07", 170.0, 60.0),
@@ -119,6 +120,54 @@ def test_folds_spread_episodes_and_splits_never_share_a_record(records, fold):
         assert train | val | test == set(folds)
 
 
+paced = st.lists(
+    st.tuples(st.sampled_from(vdata.PACED_GROUPS), st.floats(0, 5)),
+    unique_by=lambda row: row[0],
+    max_size=4,
+).map(lambda rows: [vdata.RecordInfo(g, s) for g, s in rows])
+
+
+@settings(max_examples=60, deadline=None)
+@given(infos, paced, st.sampled_from([None, 1, 2, 3]))
+def test_paced_records_join_without_moving_any_other_record(records, extra, fold):
+    """A fold set trained with the paced records must be comparable with one trained without:
+    every other record keeps its fold, validation is the same records, and each paced record is
+    in training or in its own fold's test split (217 holds 1.8 s of VT: no exception)."""
+    before, after = vdata.assign_folds(records), vdata.assign_folds(records + extra)
+    assert {g: after[g] for g in before} == before
+    assert {after[r.group] for r in extra} <= {1, 2, 3}
+    without, with_paced = vdata.plan_splits(records, fold), vdata.plan_splits(records + extra, fold)
+    assert with_paced["val"] == without["val"]
+    added = {r.group for r in extra}
+    for r in extra:
+        split = "test" if fold is not None and after[r.group] == fold else "train"
+        assert r.group in with_paced[split]
+    for name in ("train", "test"):
+        assert set(with_paced[name]) - added == set(without[name])
+
+
+@pytest.mark.parametrize("value,expected", [("", False), ("off", False), ("negatives", True),
+                                            (" Negatives ", True)])  # fmt: skip
+def test_the_paced_switch_reads_its_words(value, expected):
+    assert vdata.paced_from_env({vdata.PACED_ENV: value}) is expected
+    assert vdata.paced_from_env({}) is False
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "positives"])
+def test_a_bad_paced_switch_is_one_line(value):
+    with pytest.raises(InputError, match="ECG_EDGE_VENTRICULAR_PACED"):
+        vdata.paced_from_env({vdata.PACED_ENV: value})
+
+
+def test_paced_records_come_in_only_when_asked_and_only_as_negatives(tiny_root, tmp_path):
+    left_out = vdata.load_corpus(tiny_root, tmp_path / "c")
+    brought_in = vdata.load_corpus(tiny_root, tmp_path / "c", paced=True)
+    assert "mitdb/217" not in left_out.records
+    assert set(brought_in.records) - set(left_out.records) == {"mitdb/217"}
+    windows, y = vdata.labelled(brought_in.windows(["mitdb/217"]))
+    assert len(y) > 0 and not y.any()
+
+
 @pytest.mark.parametrize("value", ["4", "x", "-1"])
 def test_a_bad_fold_is_one_line(value):
     with pytest.raises(InputError, match="ECG_EDGE_VENTRICULAR_FOLD"):
@@ -160,3 +209,24 @@ def test_compress_makes_a_per_window_detector_the_monitor_loads(
     groups = set(np.load(out / "stages" / "final" / "onnx_test_probs.npz")["groups"].tolist())
     records = {g for g in groups if not g.startswith("nstdb/")}
     assert records and records <= set(plan["test"])
+
+
+def test_the_task_says_when_paced_records_trained(tiny_root, tmp_path, monkeypatch):
+    """The switch is read from the environment like the fold, so the manifest's command (built
+    from `source["env"]`) must carry it or the bundle could not be made again."""
+    from trainer.kinds import kind_of
+
+    monkeypatch.setenv(vdata.FOLD_ENV, "1")
+    monkeypatch.setenv(vdata.PACED_ENV, "negatives")
+
+    def records(data) -> set[str]:
+        return {g for part in data.source["splits"].values() for g in part["records"]}
+
+    data = kind_of("ventricular").load(tiny_root, None, tmp_path / "c", 50, 0)
+    assert data.source["env"] == {vdata.FOLD_ENV: "1", vdata.PACED_ENV: "negatives"}
+    assert "paced records as negatives" in data.source["dataset"]
+    assert "mitdb/217" in records(data)
+    monkeypatch.delenv(vdata.PACED_ENV)
+    data = kind_of("ventricular").load(tiny_root, None, tmp_path / "c", 50, 0)
+    assert data.source["env"] == {vdata.FOLD_ENV: "1"}
+    assert "mitdb/217" not in records(data)

@@ -6,7 +6,9 @@ of `WINDOW` samples. A registry (`SOURCES`) says, per database, where it lives, 
 and how its episodes are written:
 
 - MIT-BIH Arrhythmia: rhythm aux notes `(VT`, `(VFL`, `(VF`, `(VFIB` run until the next rhythm
-  note; paced records are left out (as in the beat task).
+  note; paced records are left out (as in the beat task), unless
+  `$ECG_EDGE_VENTRICULAR_PACED=negatives` brings them in as negatives: paced complexes are wide
+  and regular, what the window model otherwise calls VT, and a monitored patient may be paced.
 - CU Ventricular Tachyarrhythmia: VF / flutter episodes between `[` and `]` (an unclosed `[`
   runs to the end of the record), plus any ventricular rhythm aux notes.
 
@@ -81,8 +83,9 @@ class Source:
         given = None if root is None else Path(root) / self.name
         return dataset_dir(given, self.env, self.name, self.title)
 
-    def records(self, folder: Path) -> list[str]:
-        return [r for r in list_records(folder) if r not in self.exclude]
+    def records(self, folder: Path, keep: tuple[str, ...] = ()) -> list[str]:
+        """The database's records, less the excluded ones not named in `keep`."""
+        return [r for r in list_records(folder) if r not in self.exclude or r in keep]
 
 
 SOURCES = {
@@ -211,6 +214,8 @@ def concat(parts: list[Windows]) -> Windows:
 
 FOLDS = 3
 FOLD_ENV = "ECG_EDGE_VENTRICULAR_FOLD"  # 1..FOLDS: that fold is the test split; unset: none
+PACED_ENV = "ECG_EDGE_VENTRICULAR_PACED"  # "negatives": MIT-BIH's paced records join as negatives
+PACED_GROUPS = tuple(f"mitdb/{r}" for r in PACED)
 VAL_EVERY = 4  # every 4th record left for training (per database and kind) is validation
 STRIDES = {"mitdb": 375, "cudb": 125}  # negatives: every 3 s of 30-min MIT-BIH, 1 s of 8-min CU
 EPISODE_STRIDE = 50  # 0.4 s where a window touches an episode
@@ -224,24 +229,28 @@ class RecordInfo:
 
 def assign_folds(infos: list[RecordInfo], k: int = FOLDS) -> dict[str, int]:
     """Fold 1..k of each record, per database: records with episodes sorted by their episode
-    time and dealt in snake order (each fold gets long and short ones), the others dealt by name.
-    Fixed by the data alone (no seed), so every run and the benchmark agree."""
+    time and dealt in snake order (each fold gets long and short ones), the others dealt by name,
+    the paced ones last (so bringing them in moves no other record's fold). Fixed by the data
+    alone (no seed), so every run and the benchmark agree."""
     folds: dict[str, int] = {}
     for db in sorted({i.group.split("/")[0] for i in infos}):
         mine = [i for i in infos if i.group.startswith(db + "/")]
+        paced = sorted((i for i in mine if i.group in PACED_GROUPS), key=lambda i: i.group)
+        mine = [i for i in mine if i.group not in PACED_GROUPS]
         pos = sorted((i for i in mine if i.episode_s > 0), key=lambda i: (-i.episode_s, i.group))
         neg = sorted((i for i in mine if i.episode_s == 0), key=lambda i: i.group)
         for n, info in enumerate(pos):
             turn, step = divmod(n, k)
             folds[info.group] = 1 + (step if turn % 2 == 0 else k - 1 - step)
-        for n, info in enumerate(neg):
+        for n, info in enumerate(neg + paced):  # 217's 1.8 s of VT makes it no episode record
             folds[info.group] = 1 + (n + len(pos)) % k
     return folds
 
 
 def plan_splits(infos: list[RecordInfo], test_fold: int | None) -> dict[str, list[str]]:
     """Record groups of train / val / test. test: the fold's records; val: every VAL_EVERY-th of
-    the rest per database and kind (with / without episodes); train: the others. Without a test
+    the rest per database and kind (with / without episodes), never a paced record (so the
+    threshold is tuned on the same records with them or without); train: the others. Without a test
     fold (the shipped model) all records but the validation ones train, and the test split is the
     validation split again: its numbers are in-sample for thresholds and no result."""
     folds = assign_folds(infos)
@@ -253,7 +262,9 @@ def plan_splits(infos: list[RecordInfo], test_fold: int | None) -> dict[str, lis
             mine = [
                 i
                 for i in rest
-                if i.group.startswith(db + "/") and (i.episode_s > 0) == has_episodes
+                if i.group.startswith(db + "/")
+                and (i.episode_s > 0) == has_episodes
+                and i.group not in PACED_GROUPS  # train or test only: validation stays as it was
             ]
             mine.sort(key=lambda i: (-i.episode_s, i.group))
             val += mine[VAL_EVERY // 2 :: VAL_EVERY]
@@ -275,6 +286,19 @@ def fold_from_env(env: dict[str, str]) -> int | None:
     return int(value)
 
 
+def paced_from_env(env: dict[str, str]) -> bool:
+    """Whether $ECG_EDGE_VENTRICULAR_PACED brings the paced records in ("negatives"); unset or
+    "off" leaves them out; anything else is a one-line error."""
+    from edge_monitor.errors import InputError
+
+    value = env.get(PACED_ENV, "").strip().lower()
+    if value in ("", "off"):
+        return False
+    if value == "negatives":
+        return True
+    raise InputError(f"${PACED_ENV} must be 'negatives' or 'off' (or unset), not {value!r}")
+
+
 @dataclass(frozen=True)
 class Corpus:
     """Every record of the registry at the model rate, by group "db/record"."""
@@ -293,12 +317,15 @@ class Corpus:
         return concat(parts)
 
 
-def load_corpus(root: str | Path | None, cache_dir: Path | None = None) -> Corpus:
-    """All records of every database in SOURCES (through the cache)."""
+def load_corpus(
+    root: str | Path | None, cache_dir: Path | None = None, paced: bool = False
+) -> Corpus:
+    """All records of every database in SOURCES (through the cache); `paced`: MIT-BIH's paced
+    records too (they hold no VT/VF episode, so every window of theirs is a negative)."""
     records = {}
     for source in SOURCES.values():
         folder = source.folder(root)
-        for name in source.records(folder):
+        for name in source.records(folder, keep=PACED if paced else ()):
             records[f"{source.name}/{name}"] = load_record(folder, name, source, cache_dir)
     return Corpus(records)
 
@@ -378,10 +405,14 @@ class LabelledSplit:
 
 
 def load_splits(
-    root: str | Path | None, test_fold: int | None, seed: int, cache_dir: Path | None = None
+    root: str | Path | None,
+    test_fold: int | None,
+    seed: int,
+    cache_dir: Path | None = None,
+    paced: bool = False,
 ) -> tuple[dict[str, LabelledSplit], dict[str, list[str]]]:
     """Train / val / test windows (recorded noise alone and mixed in) and each split's records."""
-    corpus = load_corpus(root, cache_dir)
+    corpus = load_corpus(root, cache_dir, paced)
     plan = plan_splits(corpus.infos(), test_fold)
     rng = np.random.default_rng(seed)
     out = {}

@@ -59,7 +59,8 @@ class Ventricular(IndependentLabels, TaskKind):
         $ECG_EDGE_DATA); the test fold from $ECG_EDGE_VENTRICULAR_FOLD; `leads` is not used;
         `limit` windows per split drawn with `seed`."""
         fold = vdata.fold_from_env(dict(os.environ))
-        parts, plan = vdata.load_splits(data_dir, fold, seed, cache_dir)
+        paced = vdata.paced_from_env(dict(os.environ))
+        parts, plan = vdata.load_splits(data_dir, fold, seed, cache_dir, paced)
         rng = np.random.default_rng(seed)
         splits = {}
         for name, part in parts.items():
@@ -73,11 +74,16 @@ class Ventricular(IndependentLabels, TaskKind):
             for k, s in splits.items()
         }
         source = {
-            "dataset": "MIT-BIH + CU VT/VF windows" + (f", test fold {fold}" if fold else ""),
+            "dataset": "MIT-BIH + CU VT/VF windows"
+            + (", paced records as negatives" if paced else "")
+            + (f", test fold {fold}" if fold else ""),
             "splits": counts,
             "fold": fold,
             # what the task read from the environment: the manifest's command carries it
-            "env": {vdata.FOLD_ENV: str(fold) if fold else "all"},
+            "env": {
+                vdata.FOLD_ENV: str(fold) if fold else "all",
+                **({vdata.PACED_ENV: "negatives"} if paced else {}),
+            },
             "test_is_validation": fold is None,
         }
         preprocessing = {
