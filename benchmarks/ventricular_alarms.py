@@ -285,9 +285,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream every record with its leads negated (swapped electrodes)",
     )
-    parser.add_argument("--all-beats", action="store_true",
+    parser.add_argument("--all-beats", action=argparse.BooleanOptionalAction,
+                        default=FusionSpec.withhold_slow_regular,
                         help="stream (or replay) logs that hold every reported beat, not the "
-                        "V beats alone (FusionSpec.withhold_slow_regular reads them)")  # fmt: skip
+                        "V beats alone (FusionSpec.withhold_slow_regular reads them; the "
+                        "default follows whether it ships on)")  # fmt: skip
     parser.add_argument("--code-from", type=Path, metavar="EDGE_MONITOR_DIR",
                         help="replay the logs this edge_monitor folder streamed (a change to the "
                         "fusion alone: the stream drops its output); never streams")  # fmt: skip
@@ -307,6 +309,9 @@ class Loaded:
 
 def load(args: argparse.Namespace) -> Loaded:
     """Each record streamed once (or read from the cache) with the bundle that never saw it."""
+    if not args.all_beats and FusionSpec.withhold_slow_regular:
+        print("note: these logs hold the V beats alone, so the slow-regular withholding (on by "
+              "default) sees no other beat and never acts", file=sys.stderr)  # fmt: skip
     dirs = database_dirs(args)
     mapping = json.loads(args.model_map.read_text()) if args.model_map else {}
     beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]

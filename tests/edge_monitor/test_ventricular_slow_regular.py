@@ -1,7 +1,7 @@
-"""FusionSpec.withhold_slow_regular (an option, off until its pre-registered test decides): the
-window model's own VT/VF alarm is not raised while the beat detector tracks a slow, regular
-rhythm (a paced rhythm's wide complexes at 70 bpm read as VT to the model; MIT-BIH 217). VT is
->= 100 bpm by definition and VF keeps no regular complexes, so those must still raise."""
+"""FusionSpec.withhold_slow_regular (on since its pre-registered replication): the window
+model's own VT/VF alarm is not raised while the beat detector tracks a slow, regular rhythm (a
+paced rhythm's wide complexes at 70 bpm read as VT to the model; MIT-BIH 217). VT is >= 100 bpm
+by definition and VF keeps no regular complexes, so those must still raise."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from edge_monitor.ventricular import (
 )
 from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, _own, window
 
-ON = SPEC.tuned(withhold_slow_regular=True)
+OFF, ON = (SPEC.tuned(withhold_slow_regular=value) for value in (False, True))
 
 
 def _replay(spec, beat_times_s: list[float], seconds: int, p: float = 0.99):
@@ -44,7 +44,7 @@ def _paced(rate_bpm: float, until_s: float = 20.0) -> list[float]:
 
 
 def test_a_paced_rhythm_at_70_bpm_raises_without_the_option_and_not_with_it():
-    assert _run(SPEC, _paced(70)) == [CRITICAL]
+    assert _run(OFF, _paced(70)) == [CRITICAL]
     assert _run(ON, _paced(70)) == []
 
 
@@ -68,7 +68,7 @@ def _raised_at(spec, beat_times_s: list[float], seconds: int = 16) -> int | None
 def test_a_rhythm_that_stopped_raises_once_its_last_beat_is_old():
     beats = [b for b in _paced(70) if b < 9.0]  # then VF the detector does not see
     last = max(beats)
-    assert _raised_at(SPEC, beats) == 6
+    assert _raised_at(OFF, beats) == 6
     # withheld while the last beat is recent, raised at the first window LAST_BEAT_S after it
     assert _raised_at(ON, beats) == int(last + LAST_BEAT_S) + 1
 
@@ -102,7 +102,7 @@ def test_whatever_the_beats_it_withholds_only_over_slow_regular_ones(rr):
     times = [0.5]
     for gap in rr:
         times.append(times[-1] + gap)
-    without, with_it = _run(SPEC, times, seconds=16), _run(ON, times, seconds=16)
+    without, with_it = _run(OFF, times, seconds=16), _run(ON, times, seconds=16)
     assert with_it in ([], [CRITICAL]) and without == [CRITICAL]
     if with_it == []:  # withheld every second it would raise: beats tracked throughout
         assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= SLOW_RR_S - 1e-9
