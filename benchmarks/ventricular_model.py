@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -253,7 +254,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.what == "folds":
-        mapping = write_folds(args.data, args.runs, args.paced)
+        # a set trained with $ECG_EDGE_VENTRICULAR_PACED set must map its paced records to the
+        # folds that held them out, not to fold-all, which trained on them
+        paced = args.paced or vdata.paced_from_env(dict(os.environ))
+        mapping = write_folds(args.data, args.runs, paced)
         print(f"wrote {args.runs / 'folds.json'} ({len(mapping)} records)")
         return
     t0 = time.perf_counter()

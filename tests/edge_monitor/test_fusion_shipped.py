@@ -138,7 +138,10 @@ def test_the_slow_regular_withholding_ships_as_its_replication_decided():
         _tremor_onsets(path, "withhold_slow_regular") for path in SLOW_TREMOR.values()
     )
     assert (flag_on, flag_off) == (True, False) and onsets_on <= onsets_off  # rule 5
-    assert FusionSpec().withhold_slow_regular is True  # every rule held, so it ships on
+    # every rule held, but the fresh-clone review found the withholding unbounded (a VT the
+    # detector counts at every other complex is withheld while it lasts:
+    # test_ventricular_slow_regular.py), which no rule had looked at: it ships off
+    assert FusionSpec().withhold_slow_regular is False
 
 
 # the clean-windows clear's bound renewed only by raise-grade evidence: its pre-registered rule 1

@@ -1,7 +1,7 @@
-"""FusionSpec.withhold_slow_regular (on since its pre-registered replication): the window
-model's own VT/VF alarm is not raised while the beat detector tracks a slow, regular rhythm (a
-paced rhythm's wide complexes at 70 bpm read as VT to the model; MIT-BIH 217). VT is >= 100 bpm
-by definition and VF keeps no regular complexes, so those must still raise."""
+"""FusionSpec.withhold_slow_regular (off: its replication passed, a review found it unbounded):
+the window model's own VT/VF alarm is not raised while the beat detector tracks a slow, regular
+rhythm (a paced rhythm's wide complexes at 70 bpm read as VT to the model; MIT-BIH 217). VT is
+>= 100 bpm by definition and VF keeps no regular complexes, so those must still raise."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from edge_monitor.ventricular import (
     LAST_BEAT_S,
     MODEL_LABEL,
     SLOW_RR_S,
+    FusionSpec,
     VentricularFusion,
 )
 from tests.edge_monitor.test_ventricular import FS, SPEC, STRIDE, VIEW, _own, window
@@ -124,3 +125,14 @@ def test_only_the_last_seconds_of_beats_are_judged():
     fusion.process([BeatEvent(b, "N", None, "beats") for b in fast + slow])
     assert fusion._slow_regular(int(12.5 * FS))  # the last 6 s: slow beats alone
     assert not fusion._slow_regular(int(8.0 * FS))  # the fast ones are still in the span
+
+
+def test_the_known_hazard_that_keeps_it_off_a_raise_withheld_as_long_as_slow_beats_are_tracked():
+    """The fresh-clone review's finding, why the option stays off although its replication
+    passed: nothing bounds the withholding. VT at 150 bpm whose detector finds every other
+    complex (beats every 0.8 s) with the model at 0.99 is withheld until the beats stop; off, it
+    raises at once. A bounded version must change this test."""
+    undercounted_vt = _paced(75, until_s=60.0)
+    assert _raised_at(OFF, undercounted_vt, seconds=70) == 6
+    assert _raised_at(ON, undercounted_vt, seconds=70) > 60
+    assert FusionSpec().withhold_slow_regular is False

@@ -291,12 +291,13 @@ def paced_from_env(env: dict[str, str]) -> bool:
     "off" leaves them out; anything else is a one-line error."""
     from edge_monitor.errors import InputError
 
-    value = env.get(PACED_ENV, "").strip().lower()
+    given = env.get(PACED_ENV, "")
+    value = given.strip().lower()
     if value in ("", "off"):
         return False
     if value == "negatives":
         return True
-    raise InputError(f"${PACED_ENV} must be 'negatives' or 'off' (or unset), not {value!r}")
+    raise InputError(f"${PACED_ENV} must be 'negatives' or 'off' (or unset), not {given!r}")
 
 
 @dataclass(frozen=True)
