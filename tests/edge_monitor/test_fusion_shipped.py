@@ -158,3 +158,50 @@ def test_the_strict_renewal_ships_as_its_test_decided():
         lost.append(off["segments"]["tp"] - on["segments"]["tp"])
     assert max(lost) > 1  # rule 1 failed (seed 3's set 4 fewer, seed 7's 3)...
     assert FusionSpec().strict_renewal is False  # ...so it ships off
+
+
+# MIT-BIH's paced records as VT/VF training negatives: its first pre-registered test failed on
+# one episode (docs/preregistrations/2026-12-07-paced-negatives.md); its replication on seeds 11
+# and 12 against the nine shipped sets decides (2026-12-07-paced-negatives-replication.md)
+PACED = ("mitdb/102", "mitdb/104", "mitdb/107", "mitdb/217")
+EMBEDDED_VT = Path(__file__).resolve().parents[2] / "edge_monitor/default_models/ventricular"
+
+
+def _cross_validated(path: Path) -> dict:
+    return json.loads(path.read_text())["after_cross_validated"]["result"]["all"]
+
+
+def _paced_false(path: Path) -> int:
+    rows = json.loads(path.read_text())["false_by_record"]
+    return sum(row["false"] for row in rows if row["record"] in PACED)
+
+
+def test_the_first_paced_test_failed_on_one_episode():
+    a = [_cross_validated(RESULTS / f"ventricular_alarms_replication_A_s{s}.json") for s in (9, 10)]
+    b = [_cross_validated(RESULTS / f"ventricular_alarms_paced_B_s{s}.json") for s in (9, 10)]
+    paced = {arm: sum(_paced_false(RESULTS / f"ventricular_misses_paced_{arm}_s{s}.json")
+                      for s in (9, 10)) for arm in "AB"}  # fmt: skip
+    assert paced["B"] <= paced["A"] / 2  # rule 1 held (28 -> 2)...
+    assert sum(x["false"] for x in b) < sum(x["false"] for x in a)  # rule 2 held
+    assert min(x["se_>=4s"] for x in b) < 0.95  # ...rule 3 failed on seed 9's set
+
+
+def test_the_embedded_vt_model_learned_the_paced_records_as_its_replication_decided():
+    for s in (11, 12):
+        result = _cross_validated(RESULTS / f"ventricular_alarms_paced_B_s{s}.json")
+        assert _paced_false(RESULTS / f"ventricular_misses_paced_B_s{s}.json") <= 2  # rule 1
+        assert result["false"] <= 35 and result["false_per_hour"] <= 1  # rule 2
+        assert result["segments"]["tp"] >= 195 and result["se_>=4s"] >= 0.95  # rules 3, 4
+    found = sum(
+        _cross_validated(RESULTS / f"ventricular_alarms_paced_B_s{s}.json")["segments"]["tp"]
+        for s in (11, 12)
+    )
+    assert found >= 408  # rule 3, pooled
+    _no_crash(RESULTS / "all_records_paced_embedded.json")  # rule 5
+    _, onsets = _tremor_onsets(RESULTS / "tremor_stress_paced_embedded.json")
+    assert onsets <= 1.10 * 298
+    bench = json.loads((RESULTS / "bench_rpi4_paced_embedded.json").read_text())["checks"]
+    assert all(check["ok"] for check in bench.values())
+    manifest = json.loads((EMBEDDED_VT / "manifest.json").read_text())
+    assert "ECG_EDGE_VENTRICULAR_PACED=negatives" in manifest["command"]  # so it ships
+    assert manifest["checks"]["int8_drop"]["ok"]
