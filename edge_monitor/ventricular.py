@@ -82,8 +82,11 @@ SLOW_MIN_BEATS = 4
 LAST_BEAT_S = 2.5
 # ...and its bound, set after the fresh-clone review found the measured version unbounded (a VT
 # counted at every other complex was held back while it lasted): never over a beat the beat
-# model calls V within the look-back, never for longer than sustained VT's 30 s
+# model calls V within the look-back, never for longer than sustained VT's 30 s; the bound
+# starts again only after the model has not asked to raise for a minute (a model dipping under
+# alone_p now and then must not restart it: the second review's case)
 SLOW_HOLD_MAX_S = 30.0
+SLOW_HOLD_RESET_S = 60.0
 NEVER = -(1 << 62)  # a sample before any stream: no organised second seen (or the hold ended)
 
 
@@ -309,7 +312,8 @@ class VentricularFusion:
         self._spell_bare = 0  # bare seconds since the standing hold spell began
         self._last_v = NEVER  # the newest beat the beat model labelled V
         self._beats: deque[int] = deque(maxlen=16)  # samples of the newest reported beats
-        self._withheld_since: int | None = None  # the first raise withheld over a slow rhythm
+        self._withheld_since = 0  # the first raise withheld over a slow rhythm (the bound's start)
+        self._asked_at: int | None = None  # the last raise withheld over a slow rhythm
         self._marks: deque[tuple[int, bool]] = deque()  # (end, organised) of oscillating seconds
         self.held_since: int | None = None  # the model's alarm held through a blind spell
 
@@ -546,14 +550,15 @@ class VentricularFusion:
         last = self._cleared_at
         cooling = last is not None and sample - last < s.cooldown_s * self.fs
         if sum(self._alone) < s.alone_k or cooling:
-            self._withheld_since = None
             return []
         if s.withhold_slow_regular and self._slow_regular(sample):
-            if self._withheld_since is None:
+            asked = self._asked_at
+            if asked is None or sample - asked > SLOW_HOLD_RESET_S * self.fs:
                 self._withheld_since = sample
-            if sample - self._withheld_since <= SLOW_HOLD_MAX_S * self.fs:
+            self._asked_at = sample
+            if sample - self._withheld_since < SLOW_HOLD_MAX_S * self.fs:
                 return []
-        self._withheld_since = None
+        self._withheld_since = self._asked_at = None
         self.active[MODEL_LABEL] = CRITICAL
         self._quiet, self._frozen_since = 0, None
         message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
