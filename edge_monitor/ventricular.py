@@ -558,7 +558,7 @@ class VentricularFusion:
             self._asked_at = sample
             if sample - self._withheld_since < SLOW_HOLD_MAX_S * self.fs:
                 return []
-        self._withheld_since = self._asked_at = None
+        self._withheld_since, self._asked_at = 0, None
         self.active[MODEL_LABEL] = CRITICAL
         self._quiet, self._frozen_since = 0, None
         message = f"ventricular tachycardia / fibrillation seen by the rhythm model (p={p:.2f})"
