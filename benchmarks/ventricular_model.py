@@ -169,7 +169,8 @@ KEYS = ("p", "share", "agg", "agg_share", "seg_p", "seg_share")
 
 def score(root: Path | None, folds_path: Path) -> dict:
     mapping = json.loads(folds_path.read_text())
-    corpus = vdata.load_corpus(root)
+    # a fold set trained with the paced records maps them: score them too (by their folds)
+    corpus = vdata.load_corpus(root, paced=any(g in vdata.PACED_GROUPS for g in mapping))
     scorers = {b: Scorer(Path(b)) for b in sorted(set(mapping.values()))}
     pooled: dict[str, dict[str, list]] = {}
     per_record, rhythms = {}, {}
