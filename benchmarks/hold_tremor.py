@@ -36,7 +36,12 @@ from tremor_stress import (  # noqa: E402
     mixed,
 )
 from ventricular_alarms import fused, standing, to_events  # noqa: E402
-from ventricular_alarms_stream import LOG_VERSION, code_hash, stream_signal  # noqa: E402
+from ventricular_alarms_stream import (  # noqa: E402
+    LOG_VERSION,
+    StreamOptions,
+    code_hash,
+    stream_signal,
+)
 
 from edge_monitor.bundle import embedded_bundle, load_bundle  # noqa: E402
 from edge_monitor.ventricular import FusionSpec, ModelView  # noqa: E402
@@ -66,8 +71,8 @@ def stream_mixes(task: tuple[Path, str, Path, int]) -> str:
             path = cache / f"{rec}-{kind.replace(' ', '_')}-{ptp}-s{seed}-{tag}.json"
             if path.exists():
                 continue
-            log = stream_signal(mixed(x, fs, spans, kind, ptp, seed, rec), header, bundles, EXEMPT,
-                                True)  # fmt: skip
+            mix = mixed(x, fs, spans, kind, ptp, seed, rec)
+            log = stream_signal(mix, header, bundles, StreamOptions(EXEMPT, organised=True))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"fs": fs, "spans": spans, "log": log}))
     return rec

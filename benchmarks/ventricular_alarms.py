@@ -50,7 +50,12 @@ import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from all_records import DATABASES, database_dirs, merge, per_hour, reference  # noqa: E402
-from ventricular_alarms_stream import _prefill, cached_log, stream_record  # noqa: E402, F401
+from ventricular_alarms_stream import (  # noqa: E402, F401
+    StreamOptions,
+    _prefill,
+    cached_log,
+    stream_record,
+)
 
 from edge_monitor.alert_rules import CLEARED, CRITICAL, AlertEvent  # noqa: E402
 from edge_monitor.bundle import embedded_beat_bundles, load_bundle  # noqa: E402
@@ -318,10 +323,10 @@ def load(args: argparse.Namespace) -> Loaded:
     loaded: dict[str, object] = {}
     out = Loaded({}, {}, {}, {}, {})
     t0 = time.perf_counter()
+    options = StreamOptions.of(args)
     tasks = [
         (args.cache, f"{db}/{name}", folder, mapping.get(f"{db}/{name}") or mapping.get(name)
-         or (str(args.model) if args.model else None), args.gate_exempt_p, args.organised_qrs,
-         args.second_lead, args.inverted, args.all_beats)
+         or (str(args.model) if args.model else None), options)
         for db, folder in dirs.items()
         for name in sorted(p.stem for p in folder.glob("*.hea"))
         if not args.records or name in args.records
@@ -335,9 +340,7 @@ def load(args: argparse.Namespace) -> Loaded:
         if path and str(path) not in loaded:
             loaded[str(path)] = load_bundle(Path(path), probe=False)
         bundles = [beat] + ([loaded[str(path)]] if path else []) + companion
-        out.logs[key] = cached_log(args.cache, key, folder, bundles, args.gate_exempt_p,
-                                   args.organised_qrs, args.code_from,
-                                   args.second_lead, args.inverted, args.all_beats)  # fmt: skip
+        out.logs[key] = cached_log(args.cache, key, folder, bundles, options, args.code_from)
         out.refs[key] = episodes_of(db, folder, name)
         out.views[key] = ModelView.of(bundles[1].name, bundles[1].contract) if path else None
         out.groups[key], out.folders[key] = str(path), folder

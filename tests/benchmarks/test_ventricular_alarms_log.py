@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.events import QualityEvent
-from edge_monitor.quality import GOOD
+from edge_monitor.quality import GOOD, QualitySpec
 from edge_monitor.ventricular import FusionSpec, ModelView
 from tests.conftest import SHARED, need
 
@@ -17,6 +17,7 @@ SPEC = importlib.util.spec_from_file_location(
 misses = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(misses)
 alarms = sys.modules["ventricular_alarms"]  # as the benchmark imported it
+Options = alarms.StreamOptions
 
 
 def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
@@ -24,7 +25,7 @@ def test_bad_verdicts_round_trip_through_the_log_and_the_replay():
     bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
     # no gate exemption: the gate's own verdicts on cu07 are logged whatever the VT/VF model
     # reads there (with the 7 Dec retrained model and the exemption at 0.9, none stood)
-    log = alarms.stream_record(folder, "cu07", bundles, 0.0)
+    log = alarms.stream_record(folder, "cu07", bundles)
     logged = [e for e in log if e["t"] == "q"]
     assert logged and all(e["state"] != GOOD for e in logged)
     assert {e["reason"] for e in logged if e["state"] == "noisy"} >= {"disagreement"}
@@ -47,11 +48,12 @@ def _plain_and_flagged(tmp_path, tag: str, **flag) -> tuple[list, list]:
     """cu07's log streamed plain and with one stream flag: two cache entries, one tagged."""
     folder = need(SHARED / "cudb")
     bundles = [load_bundle(embedded_bundle(k), probe=False) for k in ("arrhythmia", "ventricular")]
-    plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9)
-    flagged = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, **flag)
+    plain = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, Options(0.9))
+    options = Options(0.9, **flag)
+    flagged = alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, options)
     names = sorted(p.name for p in tmp_path.glob("*.json"))
     assert len(names) == 2 and sum(tag in n for n in names) == 1
-    assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, 0.9, **flag) == flagged
+    assert alarms.cached_log(tmp_path, "cudb/cu07", folder, bundles, options) == flagged
     return plain, flagged
 
 
@@ -71,3 +73,15 @@ def test_an_all_beats_stream_is_its_own_cache_entry_and_holds_every_beat(tmp_pat
         e["label"] for e in beats
     }
     assert [e for e in every if e["t"] != "b"] == [e for e in plain if e["t"] != "b"]
+
+
+def test_stream_options_name_the_cache_entries_the_earlier_caches_hold():
+    """The options' tag is the suffix the positional arguments wrote before they became one
+    dataclass: every cache already streamed (and every --code-from replay) still matches."""
+    assert Options().tag() == ""
+    assert Options(0.9).tag() == "-exempt0.9"
+    full = Options(0.9, organised=True, second_lead="auto", inverted=True, all_beats=True)
+    assert full.tag() == "-exempt0.9-organised-secondauto-inverted-allbeats"
+    args = alarms.parser().parse_args(["--gate-exempt-p", "0.9", "--all-beats", "--inverted"])
+    organised = QualitySpec.organised_qrs  # the command line's default: the gate's own
+    assert Options.of(args) == Options(0.9, organised, None, inverted=True, all_beats=True)
