@@ -133,6 +133,9 @@ class Monitor:
         self._hold = np.zeros(self.n_channels)
         self.samples_seen = self.leads_off_samples = 0
         self.qrs_down: Counter[bool] = Counter()  # beats the rules took, by QRS pointing down
+        # beats labelled but not trusted (bad signal near them): the summary says how many, so
+        # counts read on noise are never shown as a patient's beats without a word
+        self.beats_on_bad_signal = 0
         # (end, good) of the seconds graded lately: each window is judged by the grades complete
         # when its last sample arrived (`_quality_ok_at`), whatever the blocks
         self._graded: deque[tuple[int, bool]] = deque()
@@ -384,7 +387,10 @@ class Monitor:
         """A beat drives the rhythm rules only if trusted; one the second detector does not see
         counts as unclassifiable (Q): it breaks a run or a pattern instead of making one."""
         events = self._model_answer(beat.model, beat.label is not None, beat.sample)
-        if beat.label is None or not self.trusted(beat.sample):
+        if beat.label is None:
+            return events
+        if not self.trusted(beat.sample):
+            self.beats_on_bad_signal += 1
             return events
         self.qrs_down[beat.qrs_down] += 1
         label = beat.label if self.quality.confirms(beat.sample) else "Q"

@@ -195,6 +195,8 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "no_verdict": monitor.unjudged(),  # window models without a window of good signal
         "dead_leads": monitor.dead_leads(),  # model -> lead -> windows it kept from a verdict
         "beats": dict(sorted(tracker.beat_counts.items())),
+        # of them, those read in or just after bad signal: they drive no rule (Monitor.trusted)
+        "beats_on_bad_signal": monitor.beats_on_bad_signal,
         "windows": tracker.windows,
         "alerts": levels,
         # critical alarms latch until a person acknowledges them on the screen
@@ -239,12 +241,14 @@ def event_line(ev: Event) -> dict:
     """An event's JSON line. Every line but the summary carries the `sample` it is about (a
     beat's R peak, the sample an alert was decided at, a window's end, where it was complete);
     a window line also names its `model` (the VT/VF and the diagnostic model both give
-    windows). Lines come in the order the monitor learned them, not sorted by `sample`: an
-    alarm goes out when it is decided, while a beat is known seconds after its R peak
-    (docs/cli.md)."""
+    windows) and says whether it ended in good signal (`good_signal`: a window of leads off or
+    noise still gets the model's answer, which then means nothing). Lines come in the order
+    the monitor learned them, not sorted by `sample`: an alarm goes out when it is decided,
+    while a beat is known seconds after its R peak (docs/cli.md)."""
     line = ev.to_json()
     if isinstance(ev, WindowEvent):
-        return {"type": "window", "sample": ev.end, "model": ev.model, **line}
+        line = {"type": "window", "sample": ev.end, "model": ev.model, **line}
+        return {**line, "good_signal": ev.quality_ok}
     return line
 
 

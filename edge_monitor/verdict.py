@@ -122,6 +122,12 @@ def run_notes(summary: Mapping) -> list[str]:
             if both
             else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
         )
+    on_bad = _number(summary.get("beats_on_bad_signal"))
+    if beats and on_bad:
+        notes.append(
+            f"beats read on bad signal (noise, leads off, saturation or just after): {on_bad:g} "
+            f"of {beats:g}; they drive no alert and their classes may be artefacts"
+        )
     if leads and inverted >= INVERTED_NOTE_SHARE and beats >= INVERTED_NOTE_BEATS:
         companion = summary.get("inverted_beats_model")
         if summary.get("beat_model_upright") is True:

@@ -40,7 +40,9 @@ def test_classify_json_lines_follow_the_documented_shapes(sample_record):
     # the VT/VF model's windows: which model, and the sample where each was complete
     windows = [x for x in lines if x["type"] == "window"]
     assert windows and {w["model"] for w in windows} == {"ventricular"}
-    assert all(set(w) == {"type", "sample", "model", "start", "end", "probs"} for w in windows)
+    keys = {"type", "sample", "model", "start", "end", "probs", "good_signal"}
+    assert all(set(w) == keys for w in windows)
+    assert {w["good_signal"] for w in windows} <= {True, False}
     assert all(w["sample"] == w["end"] > w["start"] for w in windows)
     # every line but the summary is about a sample of the record
     assert all(isinstance(x["sample"], int) for x in lines[:-1])

@@ -34,6 +34,7 @@ def sample_ecg(sample_record):
 def test_a_real_ecg_is_good(sample_ecg):
     got = states(sample_ecg[: int(60 * FS)])
     assert got.count(GOOD) >= 58
+    assert got[:3] == [GOOD] * 3  # judged from its first second, and found good there too
 
 
 def test_flat_line_leads_off_and_rail(sample_ecg):
@@ -49,6 +50,16 @@ def test_flat_line_leads_off_and_rail(sample_ecg):
 def test_broadband_noise_is_noisy():
     rng = np.random.default_rng(0)
     assert set(states(rng.normal(0, 0.5, int(6 * FS)))[3:]) == {NOISY}
+
+
+@pytest.mark.parametrize("mv", [0.3, 0.5, 2.0])
+def test_noise_from_a_streams_first_second_is_never_graded_good(mv):
+    """The gate once waited for its full 3 s context before judging broadband noise, so the first
+    two seconds of any stream were good unseen: pure noise then got a diagnosis from its first
+    2.5 s window. Every second is judged now, the first included."""
+    rng = np.random.default_rng(1)
+    got = states(rng.normal(0, mv, int(6 * FS)))
+    assert got == [NOISY] * 6, got
 
 
 def test_ventricular_tachycardia_is_not_called_noise(mitdb_dir):

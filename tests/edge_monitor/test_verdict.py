@@ -135,6 +135,48 @@ def test_a_flat_12_lead_record_gets_no_diagnostic_verdict(tmp_path):
     assert "diagnostic verdict" not in said.stdout
 
 
+def test_a_12_lead_record_of_noise_gets_no_verdict_and_its_beats_are_said_to_be_on_bad_signal(
+    tmp_path,
+):
+    """Gaussian noise on twelve leads read "MI 0.76": the gate graded a stream's first two
+    seconds good before it had judged them, and the first 2.5 s window made the verdict. Every
+    second is judged now; the beats the detector finds in noise are counted, and said to be read
+    on bad signal, and no window line claims good signal."""
+    import json
+
+    import numpy as np
+
+    names = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    noise = np.random.default_rng(1).normal(0, 0.3, (1000, 12))
+    wfdb.wrsamp("noise12", fs=100, units=["mV"] * 12, sig_name=names, p_signal=noise,
+                fmt=["16"] * 12, write_dir=str(tmp_path))  # fmt: skip
+    done = CliRunner().invoke(app, ["classify", str(tmp_path / "noise12"), "--json"])
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(x) for x in done.stdout.strip().splitlines()]
+    summary = lines[-1]
+    assert summary["record_probs"] == {} and summary["no_verdict"] == ["diagnostic"]
+    assert set(summary["quality_seconds"]) == {"noisy"}
+    windows = [x for x in lines if x["type"] == "window"]
+    assert windows and not any(w["good_signal"] for w in windows)
+    beats = sum(summary["beats"].values())
+    assert beats and summary["beats_on_bad_signal"] == beats
+    said = CliRunner().invoke(app, ["classify", str(tmp_path / "noise12")]).stdout
+    assert "diagnostic verdict" not in said
+    assert (
+        f"beats read on bad signal (noise, leads off, saturation or just after): {beats} of" in said
+    )
+
+
+def test_beats_on_bad_signal_are_noted_only_when_there_are_some():
+    clean = run_notes(SUMMARY | {"beats_on_bad_signal": 0})
+    assert not any("bad signal" in n for n in clean)
+    assert not any("bad signal" in n for n in run_notes(SUMMARY))  # a summary from before
+    noted = run_notes(SUMMARY | {"beats_on_bad_signal": 3})
+    assert any(n.startswith("beats read on bad signal") and "3 of 11" in n for n in noted)
+    for odd in ("x", None, float("nan"), [1]):  # a summary is data: nothing odd breaks the notes
+        assert not any("bad signal" in n for n in run_notes(SUMMARY | {"beats_on_bad_signal": odd}))
+
+
 def test_a_strangers_record_name_is_text_in_the_table_and_the_lines():
     """A folder named "a[/]b" stopped the terminal table with a MarkupError; an OSC sequence
     in it retitled the terminal."""
