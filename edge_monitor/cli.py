@@ -34,6 +34,8 @@ from edge_monitor.cli_support import (  # noqa: E402
     err_console,
     guarded,
     version_option,
+    writable_file,
+    write_text,
 )
 from edge_monitor.cli_tasks import emulate_record, print_summary, say_second_lead  # noqa: E402
 from edge_monitor.errors import InputError  # noqa: E402
@@ -337,9 +339,11 @@ def bench(
     import json
 
     with _lifecycle():  # Ctrl-C: 130; a closed pipe: 141
+        if out is not None:  # refused now, not after minutes of benching
+            guarded(writable_file, out)
         result = guarded(_bench, profile, model, record, runs)
         if out is not None:
-            out.write_text(json.dumps(result, indent=2))
+            guarded(write_text, out, json.dumps(result, indent=2))
         for name, m in result["models"].items():
             if "latency_profile_threads" not in m:
                 console.print(f"{name}: not measured (no record with its leads)", markup=False)
@@ -358,12 +362,17 @@ def bench(
         console.print(
             f"replay: {r['signal_s']:.0f} s of signal in {r['wall_s_process']:.2f} s "
             f"({r['realtime_factor_process']:.0f}x real time, process included); peak RSS "
-            f"{r['peak_rss_mb']:.0f} MB; first beat {r['cold_start_to_first_beat_s']:.2f} s "
+            f"{r['peak_rss_mb']:.0f} MB; first {r.get('first_answer', 'beat')} "
+            f"{r['cold_start_to_first_beat_s']:.2f} s "
             "after start",
             highlight=False,
             soft_wrap=True,
         )
-        console.print(f"run (serial): peak RSS {result['run_serial']['peak_rss_mb']:.0f} MB")
+        serial = result["run_serial"]
+        if "skipped" in serial:
+            console.print(f"run (serial): not run, {serial['skipped']}", markup=False)
+        else:
+            console.print(f"run (serial): peak RSS {serial['peak_rss_mb']:.0f} MB")
         from edge_monitor.bench import checks_of, print_budgets
 
         if not print_budgets(checks_of(result), result["profile"], console):

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from edge_monitor.errors import EcgEdgeError, Terminated
+from edge_monitor.errors import EcgEdgeError, InputError, Terminated
 from edge_monitor.profiles import (
     DEFAULT_PROFILE,
     PROFILE_ENV,
@@ -183,6 +183,26 @@ Stop = Annotated[
     typer.Option(min=0, max=MAX_SECONDS, callback=_finite, help="seconds into the record"),
 ]
 MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
+
+
+def writable_file(path: Path) -> None:
+    """A file a command writes when its work is done: refused before the work (a folder, a
+    folder that does not exist, no permission), never with a traceback after it."""
+    if path.is_dir():
+        raise InputError(f"--out {path}: a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"--out {path}: its folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"--out {path}: not writable")
+
+
+def write_text(path: Path, text: str) -> None:
+    """`path.write_text` whose failure (a disk full, a folder removed meanwhile) is one line."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 def guarded(fn, *args, **kwargs):

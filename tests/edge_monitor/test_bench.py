@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from edge_monitor.bench import budget_checks, checks_of, print_budgets, record_for, with_embedded
+from edge_monitor.bench import (
+    budget_checks,
+    checks_of,
+    fits_leads,
+    print_budgets,
+    record_for,
+    with_embedded,
+)
 from edge_monitor.bundle import embedded_bundle, load_bundle
 from edge_monitor.profiles import available_profiles, load_profile
 
@@ -65,7 +72,8 @@ def test_a_figure_over_its_budget_fails_and_only_that_one():
 
 def test_a_figure_not_measured_is_not_a_pass():
     missing = figures(replay_headless=replay(rss=None))
-    missing["models"]["diagnostic"] = {"task": "diagnostic"}  # no record had its leads
+    # no record had its leads (bench still knows its file's size)
+    missing["models"]["diagnostic"] = {"task": "diagnostic", "bytes": 1000}
     failed = {c.key for c in budget_checks(missing, BUDGETS) if not c.ok}
     assert failed == {"peak_rss_mb_replay", "latency_p95_ms/diagnostic"}
 
@@ -114,6 +122,60 @@ def test_the_embedded_defaults_bring_every_embedded_model_each_with_a_record_it_
     diag = everything[names.index("diagnostic")]
     assert record_for(beat, sample_record) == sample_record
     assert record_for(diag, sample_record).name == "ptbxl-00063"  # it needs 12 leads
+
+
+def test_each_model_file_is_checked_against_its_tasks_size_budget():
+    """The profile budgets the int8 file per task (model_kb); bench checked none of them."""
+    result = figures()
+    result["models"]["arrhythmia"].update(task="arrhythmia", bytes=40 * 1024)
+    result["models"]["diagnostic"].update(task="diagnostic", bytes=int(151 * 1024))
+    checks = {c.key: c for c in budget_checks(result, BUDGETS)}
+    assert checks["model_kb/arrhythmia"].ok and checks["model_kb/arrhythmia"].measured == 40.0
+    assert not checks["model_kb/diagnostic"].ok  # 151 KB against 150
+    assert checks["model_kb/diagnostic"].limit == BUDGETS.model_kb["diagnostic"]
+    result["models"]["arrhythmia"]["task"] = "a task the profile does not budget"
+    assert "model_kb/arrhythmia" not in {c.key for c in budget_checks(result, BUDGETS)}
+
+
+def test_a_serial_leg_no_given_model_can_run_on_is_left_out_not_failed():
+    """A 12-lead model alone cannot run on the profile's one-lead front end: the serial leg is
+    not run (said in the JSON) and its budget not checked, instead of bench failing."""
+    skipped = figures(run_serial={"skipped": "no model given runs on the front end's lead MLII"})
+    keys = {c.key for c in budget_checks(skipped, BUDGETS)}
+    assert "peak_rss_mb_run" not in keys and "realtime_factor" in keys
+    diag = load_bundle(embedded_bundle("diagnostic"), probe=False)
+    beat = load_bundle(embedded_bundle("arrhythmia"), probe=False)
+    assert not fits_leads(diag, 360.0, ["MLII"]) and fits_leads(beat, 360.0, ["MLII"])
+
+
+def test_bench_refuses_an_out_path_it_cannot_write_before_it_benches(tmp_path):
+    from typer.testing import CliRunner
+
+    from edge_monitor.cli import app
+
+    for out, said in (
+        (tmp_path, "a folder; give a file name"),
+        (tmp_path / "missing" / "b.json", "does not exist"),
+    ):
+        got = CliRunner().invoke(app, ["bench", "--runs", "1", "--out", str(out)])
+        assert got.exit_code == 1 and said in got.output, got.output
+        assert "Traceback" not in got.output and "budget" not in got.output  # nothing benched
+
+
+@pytest.mark.slow
+def test_bench_on_a_12_lead_record_runs_the_serial_leg_with_the_one_lead_models():
+    """`bench --record` with the shipped 12-lead sample failed: its serial leg started `run` with
+    the 12-lead model on the profile's one-lead front end."""
+    import subprocess
+    import sys
+    from importlib import resources
+
+    record = resources.files("edge_monitor") / "sample_data" / "ptbxl-00063"
+    cmd = [sys.executable, "-m", "edge_monitor", "bench", "--runs", "5", "--record", str(record)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "run (serial): peak RSS" in proc.stdout
+    assert "diagnostic: model file:" in proc.stdout
 
 
 @pytest.mark.slow
