@@ -114,7 +114,7 @@ def load_bundle(
         raise DataNotFoundError(f"bundle folder not found: {folder}")
     if not os.path.lexists(manifest_path):
         raise InputError(f"not a bundle (no {MANIFEST_FILE}): {folder}")
-    manifest = _read_manifest(manifest_path, folder)
+    manifest = read_manifest(manifest_path, folder)
     model = manifest["model"]
     if model["file"] != MODEL_FILE:
         raise InputError(f"{manifest_path}: model file {model['file']!r} is not {MODEL_FILE!r}")
@@ -231,7 +231,10 @@ def _check_stated_contract(stated: object, contract: ModelContract, manifest_pat
         )
 
 
-def _read_manifest(manifest_path: Path, folder: Path) -> dict:
+def read_manifest(manifest_path: Path, folder: Path) -> dict:
+    """A bundle's manifest, read as a stranger's file: a regular file inside `folder`, of bounded
+    size, a JSON object of this format with the keys it must have (`trainer report` reads
+    through it too)."""
     data = read_inside(manifest_path, folder, MANIFEST_MAX_BYTES, "manifest")
     try:
         manifest = json.loads(data.decode("utf-8"))

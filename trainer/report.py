@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.bundle import MANIFEST_FILE
+from edge_monitor.bundle import MANIFEST_FILE, read_manifest
 from edge_monitor.errors import InputError
 from trainer.kinds import TaskKind, kind_of
 
@@ -39,10 +38,12 @@ def stage_rows(stages: dict) -> list[tuple[str, str]]:
 
 
 def load_manifest(bundle: Path) -> dict:
+    """The manifest as the device reads a stranger's (edge_monitor.bundle.read_manifest: a
+    FIFO, a symlink out, a huge or corrupt file, a missing key are refused in one line)."""
     path = bundle / MANIFEST_FILE
     if not path.exists():
         raise InputError(f"no {MANIFEST_FILE} in {bundle}")
-    return json.loads(path.read_text())
+    return read_manifest(path, bundle)
 
 
 def stage_of(manifest: dict, key: str) -> dict:
@@ -277,10 +278,16 @@ def write_report(bundle: Path) -> Path:
     it. A ROC figure that cannot be drawn again (stages/ left out, as in the embedded bundles)
     is kept as it is: manifest and probabilities never change once a bundle is made."""
     manifest = load_manifest(bundle)
-    plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
-    plot_roc_classes(manifest, bundle, bundle / "roc_classes.png")
-    plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
-    (bundle / "report.md").write_text(render_markdown(manifest, bundle))
+    try:
+        plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
+        plot_roc_classes(manifest, bundle, bundle / "roc_classes.png")
+        plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
+        text = render_markdown(manifest, bundle)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # a manifest from elsewhere, or edited: its figures are data, never a traceback
+        what = f"{type(exc).__name__}: {exc}"[:200]
+        raise InputError(f"{bundle}: its manifest lacks what the report needs ({what})") from exc
+    (bundle / "report.md").write_text(text)
     return bundle / "report.md"
 
 

@@ -135,3 +135,33 @@ def test_the_shipped_int8_row_gives_model_onnx_own_size():
     assert stage_of(manifest, "final-int8")["bytes"] == 73829
     manifest["stages"]["teacher-int8"] = {"bytes": 5}
     assert stage_of(manifest, "teacher-int8")["bytes"] == 5
+
+
+def _report_cli(folder) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    got = CliRunner().invoke(app, ["report", str(folder)])
+    return got.exit_code, got.output
+
+
+def test_a_strangers_manifest_is_refused_in_one_line_not_a_traceback(tmp_path):
+    """`trainer report` read manifest.json with json.loads and indexed it: a corrupt file, a JSON
+    array, a manifest without stages gave tracebacks (edge-monitor refused the same bundles)."""
+    good = json.loads((embedded_bundle("arrhythmia") / MANIFEST_FILE).read_text())
+    no_stages = {k: v for k, v in good.items() if k != "stages"}
+    odd_stages = {**good, "stages": {"final-int8": "not a stage"}}
+    cases = {
+        "corrupt": ("{ not json", "not valid JSON"),
+        "array": ("[1, 2]", "expected a JSON object"),
+        "no_stages": (json.dumps(no_stages), "missing keys stages"),
+        "odd_stages": (json.dumps(odd_stages), "its manifest lacks what the report needs"),
+    }
+    for name, (text, said) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / MANIFEST_FILE).write_text(text)
+        code, output = _report_cli(folder)
+        assert code == 1 and said in output, (name, output)
+        assert "Traceback" not in output and not (folder / "report.md").exists()
