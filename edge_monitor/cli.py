@@ -210,7 +210,11 @@ def run(
     ] = None,
     fs: Annotated[
         float | None,
-        typer.Option(max=MAX_FS, callback=_positive, help="sampling rate of the front end, Hz"),
+        typer.Option(
+            max=MAX_FS,
+            callback=_positive,
+            help="sampling rate of the front end, Hz (QRS detection needs 50 or more)",
+        ),
     ] = None,
     adc_gain: Annotated[
         float | None,
