@@ -57,7 +57,15 @@ def latency(bundle: Bundle, record: Path, threads: tuple[int, int], runs: int) -
     used = session_threads(bundle.manifest, threads)  # what the monitor opens
     session = open_session(bundle.model_source, *used)
     timed = time_session(session, feeds, runs=runs).to_dict()
-    return {"inputs": len(feeds), "threads": list(used), **timed}
+    return {"inputs": len(feeds), "threads": list(used), "valid_share": valid_share(session, feeds),
+            **timed}  # fmt: skip
+
+
+def valid_share(session, feeds: list[dict[str, np.ndarray]]) -> float:
+    """The share of real inputs the model answers with finite numbers only: a model that gives
+    NaN is fast and small, and would pass every other budget (the monitor then labels nothing)."""
+    ok = sum(all(np.isfinite(out).all() for out in session.run(None, feed)) for feed in feeds)
+    return ok / len(feeds) if feeds else 0.0
 
 
 def child_run(
@@ -325,6 +333,10 @@ def budget_checks(result: dict, b: Budgets) -> list[BudgetCheck]:
                 f"latency_p95_ms/{name}", f"{name}: model call p95", p95, b.latency_p95_ms, "ms"
             )
         )
+        if "valid_share" in m.get("latency_profile_threads", {}):  # on the record's inputs
+            share = 100 * m["latency_profile_threads"]["valid_share"]
+            label = f"{name}: finite answers"
+            checks.append(BudgetCheck(f"valid_answers/{name}", label, share, 100.0, "%", True))
         if m.get("task") in b.model_kb:  # the profile budgets the model file of its task
             kb = m["bytes"] / 1024 if isinstance(m.get("bytes"), int | float) else None
             limit = b.model_kb[m["task"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -194,3 +195,33 @@ def test_bench_output_in_a_pipe_is_one_unwrapped_line_per_fact(sample_record):
     assert model_lines, proc.stdout + proc.stderr
     assert all(x.endswith("ms on one thread") for x in model_lines), lines
     assert any(x.startswith("replay: ") and x.endswith("after start") for x in lines), lines
+
+
+def _session_scaling_by(factor: float):
+    """A real onnxruntime session of a one-node model: its input times `factor`."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    k = helper.make_tensor("k", TensorProto.FLOAT, [1], [factor])
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "k"], ["y"])], "g", [x], [y], [k])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_a_model_that_answers_nan_fails_bench_however_fast_and_small():
+    """A bundle whose model only gave NaN passed every budget (the monitor then labels nothing):
+    bench now counts the finite answers on the record's real inputs, and wants all of them."""
+    from edge_monitor.bench import valid_share
+
+    feeds = [{"x": np.full((1, 4), v, np.float32)} for v in (0.0, 1.0, -2.5)]
+    assert valid_share(_session_scaling_by(2.0), feeds) == 1.0
+    assert valid_share(_session_scaling_by(float("nan")), feeds) == 0.0
+    assert valid_share(_session_scaling_by(float("inf")), feeds) == pytest.approx(0.0)  # 0 * inf
+    for share, ok in ((1.0, True), (0.999, False), (0.0, False)):
+        result = figures()
+        result["models"]["arrhythmia"]["latency_profile_threads"]["valid_share"] = share
+        check = next(c for c in budget_checks(result, BUDGETS) if c.key.startswith("valid_"))
+        assert check.key == "valid_answers/arrhythmia" and check.ok is ok
