@@ -187,14 +187,26 @@ MAX_FS = 20_000.0  # Hz: as wfdb_io refuses for records
 
 def writable_file(path: Path) -> None:
     """A file a command writes when its work is done: refused before the work (a folder, a
-    folder that does not exist, no permission), never with a traceback after it."""
+    folder that does not exist, a FIFO or device, a place nothing can be created in), never
+    with a traceback or a hang after it. Permissions alone say little (root may write
+    anywhere the mode allows, /proc included), so a file is created and removed beside it."""
+    import stat
+    import tempfile
+
     if path.is_dir():
         raise InputError(f"--out {path}: a folder; give a file name")
     parent = path.parent
     if not parent.is_dir():
         raise InputError(f"--out {path}: its folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        raise InputError(f"--out {path}: not a regular file (a FIFO or a device?)")
+    if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"--out {path}: not writable")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
 
 
 def write_text(path: Path, text: str) -> None:

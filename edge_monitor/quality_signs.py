@@ -225,8 +225,9 @@ def _noise_signs(
 ) -> list[str]:
     """The signs of noise (SIGNS but mains) a segment of `n` samples shows in its context."""
     # judged from the first second: waiting for the full context graded a stream's first
-    # seconds good unseen, so noise alone got a 12-lead diagnosis from its first window (on
-    # 1,987 PTB-XL and 120 mitdb / svdb / cudb / nstdb records no real start changed grade)
+    # seconds good unseen, so white noise got a 12-lead diagnosis from its first window (over
+    # the first seconds of 1,987 PTB-XL and 111 mitdb / svdb / cudb / nstdb records, only
+    # nstdb's noise records changed grade: benchmarks/gate_starts.py)
     warming_up = ctx.size < n  # less than a segment of finite signal: too little to judge
     # the quiet baseline of a long pause is near-Gaussian too, but hides no QRS: it is the
     # asystole rule's to judge (MIT-BIH 232's 6 s pauses were called noise before this), unless

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +83,12 @@ def table_rows(manifest: dict) -> list[list[str]]:
     return rows
 
 
-def render_markdown(manifest: dict, bundle: Path | None = None) -> str:
+def render_markdown(
+    manifest: dict, bundle: Path | None = None, figures: set[str] | None = None
+) -> str:
     """report.md: the stage table and notes from the manifest; the shipped model's per-class
-    figures and the ROC figures where `bundle` keeps the test probabilities."""
+    figures and the ROC figures where `bundle` keeps the test probabilities. `figures`: the
+    ROC figures there are (default: those in `bundle`)."""
     kind = kind_of(manifest["task"])
     lines = _table(manifest, kind) + _latency(manifest["latency"]) + _comparisons(manifest)
     lines += _chain_notes(manifest["stages"])
@@ -90,8 +97,10 @@ def render_markdown(manifest: dict, bundle: Path | None = None) -> str:
     for name, c in manifest["checks"].items():
         lines.append(f"- {name}: {'pass' if c['ok'] else 'FAIL'}, {c['detail']}")
     lines += ["", "![accuracy versus size](accuracy_vs_size.png)", ""]
+    if figures is None:
+        figures = {name for name, _ in FIGURES if bundle is not None and (bundle / name).exists()}
     for name, alt in FIGURES if bundle is not None else ():
-        if (bundle / name).exists():
+        if name in figures:
             lines += [f"![{alt}]({name})", ""]
         else:
             lines += [f"{alt}: not drawn ({FIGURE_NEEDS[name]} under stages/).", ""]
@@ -279,16 +288,35 @@ def write_report(bundle: Path) -> Path:
     is kept as it is: manifest and probabilities never change once a bundle is made."""
     manifest = load_manifest(bundle)
     try:
-        plot_accuracy_vs_size(manifest, bundle / "accuracy_vs_size.png")
-        plot_roc_classes(manifest, bundle, bundle / "roc_classes.png")
-        plot_roc_stages(manifest, bundle, bundle / "roc_stages.png")
-        text = render_markdown(manifest, bundle)
+        made = Path(tempfile.mkdtemp(dir=bundle, prefix=".report-"))
+    except OSError as exc:
+        raise InputError(f"{bundle}: cannot write the report there ({exc.strerror})") from None
+    try:  # everything is drawn aside first: a refused bundle keeps its files as they were
+        plot_accuracy_vs_size(manifest, made / "accuracy_vs_size.png")
+        plot_roc_classes(manifest, bundle, made / "roc_classes.png")
+        plot_roc_stages(manifest, bundle, made / "roc_stages.png")
+        kept = {name for name, _ in FIGURES if (made / name).exists() or (bundle / name).exists()}
+        (made / "report.md").write_text(render_markdown(manifest, bundle, kept))
+        for path in made.iterdir():
+            os.replace(path, bundle / path.name)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         # a manifest from elsewhere, or edited: its figures are data, never a traceback
         what = f"{type(exc).__name__}: {exc}"[:200]
         raise InputError(f"{bundle}: its manifest lacks what the report needs ({what})") from exc
-    (bundle / "report.md").write_text(text)
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
     return bundle / "report.md"
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """A bundle's saved arrays, read whole (no pickles); a file that is not one is named in
+    one line."""
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        what = f"{type(exc).__name__}: {exc}"[:160]
+        raise InputError(f"{path}: not a readable .npz of arrays ({what})") from None
 
 
 FIGURES = (
@@ -327,10 +355,10 @@ def stage_probs(manifest: dict, bundle: Path) -> dict[str, tuple[np.ndarray, np.
             folder = "final" if key.startswith("final") else "teacher"
             npz = stages_dir / folder / "onnx_test_probs.npz"
             precision = key.split("-")[-1]
-            if npz.exists() and precision in (d := np.load(npz)):
+            if npz.exists() and precision in (d := load_npz(npz)):
                 curves[label] = (d["y"], d[precision])
         elif (stages_dir / key / "predictions.npz").exists():
-            d = np.load(stages_dir / key / "predictions.npz")
+            d = load_npz(stages_dir / key / "predictions.npz")
             curves[label] = (d["y_test"], d["p_test"])
     return curves
 
@@ -344,7 +372,7 @@ def shipped_probs(bundle: Path) -> tuple[np.ndarray, np.ndarray] | None:
     npz = bundle / "stages" / "final" / "onnx_test_probs.npz"
     if not npz.exists():
         return None
-    d = np.load(npz)
+    d = load_npz(npz)
     return d["y"], d["int8"]
 
 

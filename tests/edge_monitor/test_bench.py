@@ -154,9 +154,14 @@ def test_bench_refuses_an_out_path_it_cannot_write_before_it_benches(tmp_path):
 
     from edge_monitor.cli import app
 
+    import os
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # opening it to write would block for ever, after the whole bench
     for out, said in (
         (tmp_path, "a folder; give a file name"),
         (tmp_path / "missing" / "b.json", "does not exist"),
+        (fifo, "not a regular file"),
     ):
         got = CliRunner().invoke(app, ["bench", "--runs", "1", "--out", str(out)])
         assert got.exit_code == 1 and said in got.output, got.output

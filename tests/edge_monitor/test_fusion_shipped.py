@@ -225,7 +225,7 @@ def test_the_shipped_recipe_meets_the_vt_targets_as_its_third_test_decided():
             assert se[-1] >= 0.90 and seg["tn"] / (seg["tn"] + seg["fp"]) >= 0.95
             assert result["se_>=4s"] >= 0.90 and result["false_per_hour"] <= 1
     bound = statistics.mean(se) - 2.015 * statistics.stdev(se) / math.sqrt(len(se))
-    assert len(se) == 6 and bound >= 0.90  # A2: 0.920
+    assert len(se) == 6 and bound >= 0.90  # A2: 0.919
 
 
 def test_the_bounded_slow_regular_withholding_stays_off_as_its_test_decided():

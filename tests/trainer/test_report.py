@@ -157,6 +157,8 @@ def test_a_strangers_manifest_is_refused_in_one_line_not_a_traceback(tmp_path):
         "array": ("[1, 2]", "expected a JSON object"),
         "no_stages": (json.dumps(no_stages), "missing keys stages"),
         "odd_stages": (json.dumps(odd_stages), "its manifest lacks what the report needs"),
+        # its figures draw, then the text fails: the figures once landed in the bundle
+        "checks_list": (json.dumps({**good, "checks": [1]}), "lacks what the report needs"),
     }
     for name, (text, said) in cases.items():
         folder = tmp_path / name
@@ -164,4 +166,18 @@ def test_a_strangers_manifest_is_refused_in_one_line_not_a_traceback(tmp_path):
         (folder / MANIFEST_FILE).write_text(text)
         code, output = _report_cli(folder)
         assert code == 1 and said in output, (name, output)
-        assert "Traceback" not in output and not (folder / "report.md").exists()
+        assert "Traceback" not in output
+        assert sorted(p.name for p in folder.iterdir()) == [MANIFEST_FILE]  # nothing written
+
+
+def test_a_corrupt_probabilities_file_is_named_in_one_line_and_the_bundle_left_as_it_was(tmp_path):
+    folder = bundle_copy(tmp_path, "arrhythmia", beats())
+    npz = folder / "stages" / "final" / "onnx_test_probs.npz"
+    write_report(folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    npz.write_bytes(b"PK\x03\x04garbage, not a zip")
+    code, output = _report_cli(folder)
+    assert code == 1 and "onnx_test_probs.npz: not a readable .npz" in output, output
+    assert "Traceback" not in output
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".report-")]  # cleaned up
