@@ -145,6 +145,17 @@ class QualityTracker:
         self.current = SegmentQuality(start, start, GOOD, 0.0, 0.0)
 
     @property
+    def detectors_compared(self) -> bool:
+        """Whether any graded second was judged by the two detectors' agreement too: it needs
+        `agreement_warmup_s` of signal, so a short record (PTB-XL's 10 s) is judged by its
+        amplitude and spectrum alone, which muscle or motion noise can pass."""
+        return self._uses_peaks and self._seen - self._pending >= self._warmup
+
+    @property
+    def agreement_warmup_s(self) -> float:
+        return self._warmup / self.fs
+
+    @property
     def segment_samples(self) -> int:
         """The samples of one graded second (`segment_s`), graded from `start` on."""
         return self._seg

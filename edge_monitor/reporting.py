@@ -197,6 +197,9 @@ def summary(monitor: Monitor, tracker: Tracker, wall_s: float, extra: dict | Non
         "beats": dict(sorted(tracker.beat_counts.items())),
         # of them, those read in or just after bad signal: they drive no rule (Monitor.trusted)
         "beats_on_bad_signal": monitor.beats_on_bad_signal,
+        # whether the gate ever compared two QRS detectors (it needs this many seconds first)
+        "quality_detectors_compared": monitor.quality.detectors_compared,
+        "quality_detectors_after_s": round(monitor.quality.agreement_warmup_s, 1),
         "windows": tracker.windows,
         "alerts": levels,
         # critical alarms latch until a person acknowledges them on the screen

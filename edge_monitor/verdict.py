@@ -122,6 +122,13 @@ def run_notes(summary: Mapping) -> list[str]:
             if both
             else f"second lead {leads[1]}: no beat read on it (flat, off or noisy throughout)"
         )
+    if summary.get("quality_detectors_compared") is False and seconds > 0:
+        after = _number(summary.get("quality_detectors_after_s"))
+        notes.append(
+            f"signal quality judged by amplitude and spectrum alone: comparing two QRS detectors "
+            f"needs {after:g} s of signal, this record has {seconds:g} s (muscle or motion "
+            "noise may pass as good)"
+        )
     on_bad = _number(summary.get("beats_on_bad_signal"))
     if beats and on_bad:
         notes.append(

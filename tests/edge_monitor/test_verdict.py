@@ -242,3 +242,26 @@ def test_a_dead_lead_of_a_window_model_is_named_in_one_line():
     said = [n for n in notes if "flat or missing" in n]
     assert said == ["diagnostic: lead V3, [red]V4\\n flat or missing, windows left out"]
     assert run_notes({"dead_leads": "nonsense"}) == run_notes({})
+
+
+def test_a_record_too_short_for_the_detector_comparison_says_its_quality_was_judged_without_it():
+    """The gate's two-detector agreement catches muscle and motion noise but needs 14.5 s of
+    signal: on a 10 s record (PTB-XL's) it never ran, and twelve leads of muscle noise could
+    read good and get a verdict. Said under the verdict; not said where it ran."""
+    import json
+    from importlib import resources
+
+    short = resources.files("edge_monitor") / "sample_data" / "ptbxl-00063"
+    done = CliRunner().invoke(app, ["classify", str(short), "--json"])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["quality_detectors_compared"] is False
+    assert summary["quality_detectors_after_s"] == 14.5
+    notes = run_notes(summary)
+    assert any(n.startswith("signal quality judged by amplitude and spectrum alone") for n in notes)
+    assert any("this record has 10 s" in n for n in notes)
+    long = resources.files("edge_monitor") / "sample_data" / "mitdb-200-excerpt"
+    done = CliRunner().invoke(app, ["classify", str(long), "--json", "--stop", "30"])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["quality_detectors_compared"] is True
+    assert not any("spectrum alone" in n for n in run_notes(summary))
+    assert not any("spectrum alone" in n for n in run_notes(SUMMARY))  # a summary from before
