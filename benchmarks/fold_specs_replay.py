@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ventricular_alarms import fused, load, parser, score, summary  # noqa: E402
+from ventricular_alarms import StreamOptions, fused, load, parser, score, summary  # noqa: E402
 from ventricular_misses import specs_by_group  # noqa: E402
 
 from edge_monitor.ventricular import FusionSpec  # noqa: E402
@@ -37,7 +37,9 @@ def main() -> None:
     args = cli.parse_args()
     data = load(args)
     specs = specs_by_group(args.results)
-    result: dict = {"results": str(args.results), "field": args.field}
+    result: dict = {"results": str(args.results), "field": args.field,
+                    "stream_options": dataclasses.asdict(StreamOptions.of(args)),
+                    "code_from": str(args.code_from) if args.code_from else None}  # fmt: skip
     per_record: dict[bool, dict] = {}
     for value in (False, True):
         rows = {}

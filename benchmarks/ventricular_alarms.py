@@ -384,7 +384,10 @@ def main() -> None:
                     "gate_exempt_p (the stream's)": args.gate_exempt_p,
                     "organised_qrs (the stream's)": args.organised_qrs,
                     "second_lead (the stream's)": args.second_lead,
-                    "inverted (the stream's)": args.inverted}  # fmt: skip
+                    "inverted (the stream's)": args.inverted,
+                    # every stream option, all beats included, and whose code streamed the logs
+                    "stream_options": asdict(StreamOptions.of(args)),
+                    "code_from": str(args.code_from) if args.code_from else None}  # fmt: skip
     result["before"] = summary({k: score(to_events(v), refs[k]) for k, v in logs.items()})
     if any(views.values()):
         spec = FusionSpec()

@@ -9,6 +9,7 @@ JSON key `latency_profile_threads` keeps its name for readers of older results).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_monitor.bundle import MANIFEST_FILE, Bundle, as_beat_model
+from edge_monitor.bundle import Bundle, as_beat_model
 from edge_monitor.errors import CheckFailedError, InputError
 from edge_monitor.inference import open_session, session_threads, time_session
 from edge_monitor.profiles import Budgets, DeviceProfile
@@ -57,14 +58,16 @@ def latency(bundle: Bundle, record: Path, threads: tuple[int, int], runs: int) -
     used = session_threads(bundle.manifest, threads)  # what the monitor opens
     session = open_session(bundle.model_source, *used)
     timed = time_session(session, feeds, runs=runs).to_dict()
-    return {"inputs": len(feeds), "threads": list(used), "valid_share": valid_share(session, feeds),
-            **timed}  # fmt: skip
+    valid = valid_share(session, feeds, bundle.contract.output)
+    return {"inputs": len(feeds), "threads": list(used), "valid_share": valid, **timed}
 
 
-def valid_share(session, feeds: list[dict[str, np.ndarray]]) -> float:
-    """The share of real inputs the model answers with finite numbers only: a model that gives
-    NaN is fast and small, and would pass every other budget (the monitor then labels nothing)."""
-    ok = sum(all(np.isfinite(out).all() for out in session.run(None, feed)) for feed in feeds)
+def valid_share(session, feeds: list[dict[str, np.ndarray]], output: str | None = None) -> float:
+    """The share of real inputs the model answers with finite numbers only, on `output` (the one
+    the monitor reads; default every output): a model that gives NaN is fast and small, and
+    would pass every other budget (the monitor then labels nothing)."""
+    names = [output] if output else None
+    ok = sum(all(np.isfinite(out).all() for out in session.run(names, feed)) for feed in feeds)
     return ok / len(feeds) if feeds else 0.0
 
 
@@ -228,39 +231,55 @@ def sample_records() -> list[Path]:
     return sorted(p.with_suffix("") for p in folder.glob("*.hea"))
 
 
+def embedded_paths() -> list[Path]:
+    """The bundles this package ships, by name (the beat model and its companion, the VT/VF and
+    the diagnostic model): not whatever folder sits beside them in default_models/."""
+    from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle
+    from edge_monitor.errors import EcgEdgeError
+
+    paths = list(embedded_beat_bundles())
+    for task in ("ventricular", "diagnostic"):
+        with contextlib.suppress(EcgEdgeError):
+            paths.append(embedded_bundle(task))
+    return [p.resolve() for p in paths]
+
+
 def with_embedded(bundles: list[Bundle]) -> list[Bundle]:
     """The embedded defaults are benched whole: every embedded model joins when all the given
-    bundles are embedded ones; bundles given by path are benched as given."""
+    bundles are embedded ones; bundles given by path are benched as given (a copy placed in
+    default_models/ too: it once joined the embedded beat model, and two beat models are
+    refused)."""
     from edge_monitor.bundle import load_bundle
 
-    root = Path(str(resources.files("edge_monitor") / "default_models")).resolve()
-    if not bundles or any(b.path.resolve().parent != root for b in bundles):
+    shipped = embedded_paths()
+    if not bundles or any(b.path.resolve() not in shipped for b in bundles):
         return bundles
     have = {b.path.resolve() for b in bundles}
-    more = [
-        load_bundle(p, probe=False)
-        for p in sorted(root.iterdir())
-        if (p / MANIFEST_FILE).is_file() and p.resolve() not in have
-    ]
+    more = [load_bundle(p, probe=False) for p in shipped if p not in have]
     return [*bundles, *more]
 
 
 def serial_footprint(exe, args, profile: DeviceProfile, record: Path, seconds: float) -> dict:
     """`edge-monitor run` (with `args`: the profile and models options) on a pseudo-terminal
     fed with the record at twice real time."""
+    from edge_monitor.pipeline import find_channel
     from edge_monitor.sources import replay_record
+    from edge_monitor.wfdb_io import read_header
     from edge_monitor.wire import encode_block, to_adc
 
     master, slave = os.openpty()
     tty.setraw(master)
     s = profile.sensor
     sent = [0]
+    # the lead a one-lead front end would carry: lead II where the record has it (a 12-lead
+    # record's first column is lead I)
+    lead = find_channel(list(read_header(record).sig_name), "MLII") or 0
 
     def feed() -> None:
         time.sleep(1.0)
         try:
             for chunk in replay_record(record, chunk_s=0.1, speed=2.0, stop_s=seconds * 2):
-                adc = to_adc(chunk.samples[:, :1], s.adc_gain, s.baseline, s.adc_bits)
+                adc = to_adc(chunk.samples[:, lead : lead + 1], s.adc_gain, s.baseline, s.adc_bits)
                 os.write(master, encode_block(adc))
                 sent[0] += len(adc)
         except OSError:

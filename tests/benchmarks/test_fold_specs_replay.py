@@ -54,3 +54,6 @@ def test_a_replay_names_the_records_the_field_moved(tmp_path):
     assert set(moved) == {"false", "false_onsets_s", "segments"}
     assert [len(onsets) for onsets in moved["false_onsets_s"]] == moved["false"]
     assert moved["segments"][0] != moved["segments"][1]
+    # what streamed the logs, so a reader can check a pre-registration's options from the file
+    assert doc["stream_options"]["all_beats"] is True and doc["stream_options"]["exempt"] == 0.9
+    assert doc["code_from"] is None  # streamed here, by this tree's code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,11 +151,11 @@ def test_a_serial_leg_no_given_model_can_run_on_is_left_out_not_failed():
 
 
 def test_bench_refuses_an_out_path_it_cannot_write_before_it_benches(tmp_path):
+    import os
+
     from typer.testing import CliRunner
 
     from edge_monitor.cli import app
-
-    import os
 
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)  # opening it to write would block for ever, after the whole bench
@@ -232,3 +233,42 @@ def test_a_model_that_answers_nan_fails_bench_however_fast_and_small():
         result["models"]["arrhythmia"]["latency_profile_threads"]["valid_share"] = share
         check = next(c for c in budget_checks(result, BUDGETS) if c.key.startswith("valid_"))
         assert check.key == "valid_answers/arrhythmia" and check.ok is ok
+
+
+def test_the_embedded_defaults_are_the_shipped_bundles_by_name_not_every_folder_beside_them(
+    tmp_path,
+):
+    """A user's copy placed in default_models/ once joined the embedded beat model (two beat
+    models: refused after the latency runs); only the bundles the package ships join now."""
+    import shutil
+
+    from edge_monitor.bench import embedded_paths
+
+    assert sorted(p.name for p in embedded_paths()) == [
+        "arrhythmia",
+        "arrhythmia-inverted",
+        "diagnostic",
+        "ventricular",
+    ]
+    copy = tmp_path / "arr-copy"
+    shutil.copytree(embedded_bundle("arrhythmia"), copy)
+    mine = load_bundle(copy, probe=False)
+    assert with_embedded([mine]) == [mine]  # given by path: benched as given
+
+
+@pytest.mark.slow
+def test_a_window_model_alone_times_its_cold_start_to_its_first_window(tiny_window_bundle):
+    """A replay of a window model alone gives no beat: its cold start was None, and printing it
+    a traceback. It is timed to the first window now, and said so."""
+    import sys
+    from importlib import resources
+
+    from edge_monitor.bench import replay_headless
+
+    record = Path(str(resources.files("edge_monitor") / "sample_data" / "ptbxl-00063"))
+    exe = [sys.executable, "-m", "edge_monitor"]
+    got = replay_headless(exe, ["--profile", "rpi4"], record, [tiny_window_bundle])
+    assert got["first_answer"] == "window" and got["cold_start_to_first_beat_s"] > 0
+    result = figures(replay_headless=got)
+    label = next(c.label for c in budget_checks(result, BUDGETS) if c.key == "cold_start_s")
+    assert label == "cold start to the first window"
