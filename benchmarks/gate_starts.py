@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # beat_logging beside it
 
 SECONDS = 5  # graded seconds kept per record (the context the gate waited for was 3 s)
 
@@ -26,8 +29,9 @@ def grades(path: Path) -> list[str]:
     """The states of the first SECONDS graded seconds of a record through the Monitor with the
     embedded models `classify` would run on it."""
     import wfdb
+    from beat_logging import embedded_models
 
-    from edge_monitor.bundle import embedded_beat_bundles, embedded_bundle, load_bundle
+    from edge_monitor.bundle import embedded_bundle, load_bundle
     from edge_monitor.events import QualityEvent
     from edge_monitor.pipeline import Monitor, find_channel
 
@@ -37,8 +41,7 @@ def grades(path: Path) -> list[str]:
     if len(names) >= 12:
         bundles = [load_bundle(embedded_bundle("diagnostic"), probe=False)]
     else:
-        beat, *companion = [load_bundle(p, probe=False) for p in embedded_beat_bundles()]
-        bundles = [beat, load_bundle(embedded_bundle("ventricular"), probe=False), *companion]
+        bundles = embedded_models()
     monitor = Monitor(bundles, float(header.fs), names, find_channel(names, "MLII") or 0)
     events = monitor.stream(x, block_s=1.0) + monitor.finish()
     return [e.segment.state for e in events if isinstance(e, QualityEvent)][:SECONDS]

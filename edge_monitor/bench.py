@@ -271,9 +271,10 @@ def serial_footprint(exe, args, profile: DeviceProfile, record: Path, seconds: f
     tty.setraw(master)
     s = profile.sensor
     sent = [0]
+    header = read_header(record)
     # the lead a one-lead front end would carry: lead II where the record has it (a 12-lead
     # record's first column is lead I)
-    lead = find_channel(list(read_header(record).sig_name), "MLII") or 0
+    lead = find_channel(list(header.sig_name), "MLII") or 0
 
     def feed() -> None:
         time.sleep(1.0)
@@ -285,7 +286,7 @@ def serial_footprint(exe, args, profile: DeviceProfile, record: Path, seconds: f
         except OSError:
             pass
 
-    fs = _record_fs(record)
+    fs = float(header.fs)
     cmd = [*exe, "run", "--source", os.ttyname(slave), "--no-ui"]
     cmd += ["--fs", str(fs), "--duration", str(seconds), *args]
     try:

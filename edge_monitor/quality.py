@@ -153,7 +153,9 @@ class QualityTracker:
 
     @property
     def agreement_warmup_s(self) -> float:
-        return self._warmup / self.fs
+        """The signal the first second judged by the agreement needs: the warm-up rounded up to
+        a whole graded second (seconds are judged as they end)."""
+        return -(-self._warmup // self._seg) * self._seg / self.fs
 
     @property
     def segment_samples(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_monitor.bundle import MANIFEST_FILE, read_manifest
+from edge_monitor.bundle import MANIFEST_FILE, read_inside, read_manifest
 from edge_monitor.errors import InputError
 from trainer.kinds import TaskKind, kind_of
 
@@ -299,6 +300,8 @@ def write_report(bundle: Path) -> Path:
         (made / "report.md").write_text(render_markdown(manifest, bundle, kept))
         for path in made.iterdir():
             os.replace(path, bundle / path.name)
+    except InputError:  # a file of the bundle refused, already named (InputError is a ValueError)
+        raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         # a manifest from elsewhere, or edited: its figures are data, never a traceback
         what = f"{type(exc).__name__}: {exc}"[:200]
@@ -308,11 +311,16 @@ def write_report(bundle: Path) -> Path:
     return bundle / "report.md"
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """A bundle's saved arrays, read whole (no pickles); a file that is not one is named in
-    one line."""
+NPZ_MAX_BYTES = 1 << 30  # test probabilities of a few hundred thousand beats are tens of MB
+
+
+def load_npz(path: Path, bundle: Path) -> dict[str, np.ndarray]:
+    """A bundle's saved arrays, read whole (no pickles) through `read_inside`, as the device
+    reads a stranger's bundle file (a FIFO would block np.load, /dev/zero never ends); a file
+    that is not one is named in one line."""
+    data = read_inside(path, bundle, NPZ_MAX_BYTES, "saved arrays file")
     try:
-        with np.load(path, allow_pickle=False) as d:
+        with np.load(io.BytesIO(data), allow_pickle=False) as d:
             return {k: d[k] for k in d.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         what = f"{type(exc).__name__}: {exc}"[:160]
@@ -355,10 +363,10 @@ def stage_probs(manifest: dict, bundle: Path) -> dict[str, tuple[np.ndarray, np.
             folder = "final" if key.startswith("final") else "teacher"
             npz = stages_dir / folder / "onnx_test_probs.npz"
             precision = key.split("-")[-1]
-            if npz.exists() and precision in (d := load_npz(npz)):
+            if npz.exists() and precision in (d := load_npz(npz, bundle)):
                 curves[label] = (d["y"], d[precision])
         elif (stages_dir / key / "predictions.npz").exists():
-            d = load_npz(stages_dir / key / "predictions.npz")
+            d = load_npz(stages_dir / key / "predictions.npz", bundle)
             curves[label] = (d["y_test"], d["p_test"])
     return curves
 
@@ -372,7 +380,7 @@ def shipped_probs(bundle: Path) -> tuple[np.ndarray, np.ndarray] | None:
     npz = bundle / "stages" / "final" / "onnx_test_probs.npz"
     if not npz.exists():
         return None
-    d = load_npz(npz)
+    d = load_npz(npz, bundle)
     return d["y"], d["int8"]
 
 

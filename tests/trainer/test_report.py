@@ -178,6 +178,7 @@ def test_a_corrupt_probabilities_file_is_named_in_one_line_and_the_bundle_left_a
     npz.write_bytes(b"PK\x03\x04garbage, not a zip")
     code, output = _report_cli(folder)
     assert code == 1 and "onnx_test_probs.npz: not a readable .npz" in output, output
+    assert "manifest lacks" not in output  # the file at fault is named, not the manifest
     assert "Traceback" not in output
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
     assert not [p for p in folder.iterdir() if p.name.startswith(".report-")]  # cleaned up
